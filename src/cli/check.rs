@@ -1,0 +1,109 @@
+//! `netc check FILE...`
+
+use super::{diag_style, read_source, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use crate::diag::{render_all, SourceMap};
+use crate::driver;
+use crate::infer::{json, text};
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// The .net files to check.
+    #[arg(required = true)]
+    files: Vec<String>,
+    /// Fold module internals deeper than N levels into one row per module.
+    #[arg(long, value_name = "N")]
+    depth: Option<usize>,
+    /// Output format of the report.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Print an intermediate stage instead of the report.
+    #[arg(long, value_enum, value_name = "STAGE")]
+    dump: Option<Stage>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Stage {
+    /// The syntax tree.
+    Ast,
+    /// The graph IR in its text form.
+    Ir,
+}
+
+pub fn run(args: CheckArgs) -> i32 {
+    let mut code = EXIT_OK;
+    let mut jsons = Vec::new();
+    for (i, path) in args.files.iter().enumerate() {
+        let text = match read_source(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{e}");
+                code = code.max(EXIT_USAGE);
+                continue;
+            }
+        };
+        if i > 0 && args.format == Format::Text {
+            println!();
+        }
+        let mut sources = SourceMap::new();
+        if let Some(stage) = args.dump {
+            code = code.max(dump(&mut sources, path, &text, stage));
+            continue;
+        }
+        let checked = driver::check(&mut sources, path, &text, args.depth);
+        match (args.format, &checked.report) {
+            (Format::Text, Some(r)) => print!("{}", text::render(r)),
+            (Format::Json, Some(r)) if checked.diagnostics.is_empty() => {
+                jsons.push(serde_json::to_value(json::to_json(r)).expect("report serialises"))
+            }
+            (Format::Json, _) => jsons.push(json::errors(path, &checked.diagnostics, &sources)),
+            (Format::Text, None) => {}
+        }
+        if !checked.diagnostics.is_empty() {
+            eprint!(
+                "{}",
+                render_all(&checked.diagnostics, &sources, diag_style())
+            );
+            code = code.max(EXIT_INVALID);
+        }
+    }
+    if args.format == Format::Json {
+        let doc = if jsons.len() == 1 {
+            jsons.pop().expect("one document")
+        } else {
+            serde_json::Value::Array(jsons)
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("JSON values serialise")
+        );
+    }
+    code
+}
+
+fn dump(sources: &mut SourceMap, path: &str, text: &str, stage: Stage) -> i32 {
+    let id = sources.add(path, text);
+    let ast = match crate::syntax::parse(text, id) {
+        Ok(a) => a,
+        Err(d) => {
+            eprint!("{}", render_all(&[d], sources, diag_style()));
+            return EXIT_INVALID;
+        }
+    };
+    if stage == Stage::Ast {
+        println!("{ast:#?}");
+        return EXIT_OK;
+    }
+    match crate::elab::elaborate(&ast, id) {
+        Ok(g) => {
+            print!("{g}");
+            EXIT_OK
+        }
+        Err(f) => {
+            if let Some(g) = f.partial {
+                print!("{g}");
+            }
+            eprint!("{}", render_all(&f.diagnostics, sources, diag_style()));
+            EXIT_INVALID
+        }
+    }
+}

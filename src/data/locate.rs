@@ -1,0 +1,213 @@
+//! Dataset names and finding a dataset's files on disk.
+//!
+//! Consumes: a dataset name, an optional explicit directory (the CLI's
+//! `--data DIR`) and [`SearchRoots`] (working directory and `$NETC_DATA`,
+//! passed in so tests need not touch the process environment).
+//!
+//! Produces: [`DataFiles`], the paths of the four standard IDX files.
+//!
+//! Search order: with an explicit `DIR`, only `DIR` then `DIR/<name>`;
+//! otherwise `<cwd>/data/<name>` then `$NETC_DATA/<name>`. A directory
+//! qualifies when it holds all four files, each raw or with `.gz` (raw is
+//! preferred when both exist). On failure the error lists the needed file
+//! names and every directory examined, with the reason it was rejected.
+
+use std::path::{Path, PathBuf};
+
+use crate::data::error::DataError;
+
+/// Base names of the four files, in the order train images, train labels,
+/// test images, test labels.
+pub const FILE_NAMES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// Environment variable naming a folder that contains `<name>/` subfolders.
+pub const ENV_VAR: &str = "NETC_DATA";
+
+/// The datasets netc knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatasetName {
+    /// LeCun, Cortes & Burges handwritten digits.
+    Mnist,
+    /// Zalando's Fashion-MNIST (same format, 10 clothing classes).
+    FashionMnist,
+    /// Generated in memory; see `crate::data::synthetic`.
+    Synthetic,
+}
+
+impl DatasetName {
+    /// All datasets, in display order.
+    pub const ALL: [DatasetName; 3] = [
+        DatasetName::Mnist,
+        DatasetName::FashionMnist,
+        DatasetName::Synthetic,
+    ];
+
+    /// Parses a name (ASCII case-insensitive).
+    pub fn parse(name: &str) -> Result<Self, DataError> {
+        let lower = name.to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|d| d.as_str() == lower)
+            .ok_or_else(|| DataError::UnknownDataset {
+                name: name.to_string(),
+                known: Self::ALL.iter().map(|d| d.as_str()).collect(),
+            })
+    }
+
+    /// The canonical name, also the subdirectory name searched for.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatasetName::Mnist => "mnist",
+            DatasetName::FashionMnist => "fashion-mnist",
+            DatasetName::Synthetic => "synthetic",
+        }
+    }
+
+    /// Number of classes (10 for all known datasets).
+    pub fn classes(self) -> usize {
+        10
+    }
+
+    /// Image size `(rows, cols)` (28×28 for all known datasets).
+    pub fn image_size(self) -> (usize, usize) {
+        (28, 28)
+    }
+
+    /// Whether the dataset is read from files (false for `synthetic`).
+    pub fn is_file_backed(self) -> bool {
+        self != DatasetName::Synthetic
+    }
+}
+
+/// Places searched when no explicit directory is given.
+#[derive(Debug, Clone)]
+pub struct SearchRoots {
+    /// Working directory; `<cwd>/data/<name>` is searched, and a relative
+    /// explicit directory is resolved against it.
+    pub cwd: PathBuf,
+    /// Value of `$NETC_DATA`, if set and non-empty.
+    pub netc_data: Option<PathBuf>,
+}
+
+impl SearchRoots {
+    /// Reads the process's working directory and `$NETC_DATA`.
+    pub fn from_process() -> Self {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let netc_data = std::env::var_os(ENV_VAR)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        SearchRoots { cwd, netc_data }
+    }
+}
+
+/// Paths of a dataset's four files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFiles {
+    /// Directory the files were found in.
+    pub dir: PathBuf,
+    /// Training images (IDX3).
+    pub train_images: PathBuf,
+    /// Training labels (IDX1).
+    pub train_labels: PathBuf,
+    /// Test images (IDX3).
+    pub test_images: PathBuf,
+    /// Test labels (IDX1).
+    pub test_labels: PathBuf,
+}
+
+/// Directories examined for `name`, in order.
+pub fn candidate_dirs(
+    name: DatasetName,
+    explicit: Option<&Path>,
+    roots: &SearchRoots,
+) -> Vec<PathBuf> {
+    match explicit {
+        Some(dir) => {
+            let dir = roots.cwd.join(dir);
+            vec![dir.clone(), dir.join(name.as_str())]
+        }
+        None => {
+            let mut dirs = vec![roots.cwd.join("data").join(name.as_str())];
+            if let Some(env) = &roots.netc_data {
+                dirs.push(env.join(name.as_str()));
+            }
+            dirs
+        }
+    }
+}
+
+/// Finds the four files of a file-backed dataset.
+pub fn locate(
+    name: DatasetName,
+    explicit: Option<&Path>,
+    roots: &SearchRoots,
+) -> Result<DataFiles, DataError> {
+    if !name.is_file_backed() {
+        return Err(DataError::InvalidOption {
+            what: format!(
+                "dataset '{}' is generated in memory and has no files",
+                name.as_str()
+            ),
+        });
+    }
+    let mut searched = Vec::new();
+    for dir in candidate_dirs(name, explicit, roots) {
+        match probe(&dir) {
+            Ok(files) => return Ok(files),
+            Err(why) => searched.push((dir, why)),
+        }
+    }
+    if explicit.is_none() && roots.netc_data.is_none() {
+        let placeholder = PathBuf::from(format!("${ENV_VAR}/{}", name.as_str()));
+        searched.push((placeholder, format!("skipped: {ENV_VAR} is not set")));
+    }
+    Err(DataError::NotFound {
+        name: name.as_str().to_string(),
+        files: FILE_NAMES.iter().map(ToString::to_string).collect(),
+        searched,
+    })
+}
+
+/// Checks one directory; `Err` explains why it does not qualify.
+fn probe(dir: &Path) -> Result<DataFiles, String> {
+    if !dir.exists() {
+        return Err("does not exist".into());
+    }
+    if !dir.is_dir() {
+        return Err("not a directory".into());
+    }
+    let mut found = Vec::with_capacity(4);
+    let mut missing = Vec::new();
+    for stem in FILE_NAMES {
+        match find_file(dir, stem) {
+            Some(p) => found.push(p),
+            None => missing.push(format!("{stem}[.gz]")),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(format!("missing {}", missing.join(", ")));
+    }
+    let mut it = found.into_iter();
+    let mut next = || it.next().unwrap_or_default();
+    Ok(DataFiles {
+        dir: dir.to_path_buf(),
+        train_images: next(),
+        train_labels: next(),
+        test_images: next(),
+        test_labels: next(),
+    })
+}
+
+fn find_file(dir: &Path, stem: &str) -> Option<PathBuf> {
+    let raw = dir.join(stem);
+    if raw.is_file() {
+        return Some(raw);
+    }
+    let gz = dir.join(format!("{stem}.gz"));
+    gz.is_file().then_some(gz)
+}

@@ -1,0 +1,130 @@
+//! The report as JSON (`netc check --format json`). The schema is stable and
+//! documented in the README; fields are only ever added, never renamed.
+
+use super::report::{Report, Row};
+use crate::ir::Shape;
+use serde::Serialize;
+
+/// Identifies the schema of [`CheckJson`].
+pub const SCHEMA: &str = "netc.check/1";
+
+#[derive(Serialize)]
+pub struct CheckJson {
+    pub schema: &'static str,
+    pub name: String,
+    pub file: String,
+    pub input: Vec<u64>,
+    pub output: Vec<u64>,
+    pub params: Params,
+    pub state: u64,
+    pub macs: u64,
+    pub flops: u64,
+    pub flops_backward: u64,
+    pub other_ops: u64,
+    pub memory: MemoryJson,
+    pub layers: Vec<LayerJson>,
+}
+
+#[derive(Serialize)]
+pub struct Params {
+    pub trainable: u64,
+    pub non_trainable: u64,
+    pub total: u64,
+}
+
+#[derive(Serialize)]
+pub struct MemoryJson {
+    pub params_bytes: u64,
+    pub input_bytes: u64,
+    pub activations_bytes: u64,
+    pub peak_activations_bytes: u64,
+}
+
+#[derive(Serialize)]
+pub struct LayerJson {
+    pub name: String,
+    pub op: String,
+    pub detail: String,
+    pub output: Vec<u64>,
+    pub params: u64,
+    pub trainable: u64,
+    pub state: u64,
+    pub macs: u64,
+    pub other_ops: u64,
+    pub layers: usize,
+}
+
+fn dims(s: &Shape) -> Vec<u64> {
+    s.dims()
+}
+
+fn layer(r: &Row) -> LayerJson {
+    LayerJson {
+        name: r.name.clone(),
+        op: r.op.clone(),
+        detail: r.detail.clone(),
+        output: dims(&r.output),
+        params: r.cost.params().unwrap_or(u64::MAX),
+        trainable: r.cost.trainable,
+        state: r.cost.state,
+        macs: r.cost.macs,
+        other_ops: r.cost.other_ops,
+        layers: r.layers,
+    }
+}
+
+pub fn to_json(r: &Report) -> CheckJson {
+    CheckJson {
+        schema: SCHEMA,
+        name: r.name.clone(),
+        file: r.file.clone(),
+        input: dims(&r.input),
+        output: dims(&r.output),
+        params: Params {
+            trainable: r.total.trainable,
+            non_trainable: r.total.fixed,
+            total: r.params(),
+        },
+        state: r.total.state,
+        macs: r.total.macs,
+        flops: r.flops(),
+        flops_backward: r.flops_backward(),
+        other_ops: r.total.other_ops,
+        memory: MemoryJson {
+            params_bytes: r.params_bytes(),
+            input_bytes: r.memory.input,
+            activations_bytes: r.memory.activations,
+            peak_activations_bytes: r.memory.peak,
+        },
+        layers: r.rows.iter().map(layer).collect(),
+    }
+}
+
+/// Pretty-printed JSON text.
+pub fn render(r: &Report) -> String {
+    serde_json::to_string_pretty(&to_json(r))
+        .expect("the report serialises: it holds only strings and integers")
+}
+
+/// The JSON document for a net that failed to check: its diagnostics with locations.
+pub fn errors(
+    file: &str,
+    diags: &[crate::diag::Diagnostic],
+    sources: &crate::diag::SourceMap,
+) -> serde_json::Value {
+    let errs: Vec<serde_json::Value> = diags
+        .iter()
+        .map(|d| {
+            let loc = d.primary_span().map(|s| sources.location(s));
+            serde_json::json!({
+                "code": d.code,
+                "message": d.message,
+                "file": loc.map(|l| l.file.to_string()),
+                "line": loc.map(|l| l.line),
+                "col": loc.map(|l| l.col),
+                "hint": d.hint,
+            })
+        })
+        .collect();
+    serde_json::json!({ "schema": SCHEMA, "file": file, "errors": errs })
+}

@@ -1,0 +1,144 @@
+//! The static report of a net: one row per layer (or per module with `--depth`)
+//! and the totals. This is data; `text`, `json` and `dot` render it.
+
+use super::cost::{node_cost, Cost};
+use super::memory::{forward_memory, Memory, F32};
+use crate::diag::{codes, Diagnostic};
+use crate::ir::{Graph, ScopeId, ScopeKind, Shape};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Dotted path, e.g. `layer3.2.conv2`, or a module's path when folded.
+    pub name: String,
+    /// Op kind (`conv`), or for a folded module its block name or `repeat`/`group`.
+    pub op: String,
+    /// Op arguments in short form (`64 3x3/2 pad 1`); empty for modules.
+    pub detail: String,
+    pub output: Shape,
+    pub cost: Cost,
+    /// Layers folded into this row (1 for a plain layer).
+    pub layers: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub name: String,
+    pub file: String,
+    pub input: Shape,
+    pub output: Shape,
+    pub rows: Vec<Row>,
+    pub total: Cost,
+    pub memory: Memory,
+    /// Whether the graph is complete (false when shown up to an error).
+    pub complete: bool,
+}
+
+impl Report {
+    pub fn params(&self) -> u64 {
+        self.total.trainable + self.total.fixed
+    }
+    pub fn flops(&self) -> u64 {
+        self.total.macs.saturating_mul(2)
+    }
+    /// 2·backward MACs + 2·other ops: an estimate (see `cost`).
+    pub fn flops_backward(&self) -> u64 {
+        self.total
+            .backward_macs
+            .saturating_mul(2)
+            .saturating_add(self.total.other_ops.saturating_mul(2))
+    }
+    pub fn params_bytes(&self) -> u64 {
+        (self.params() + self.total.state).saturating_mul(F32)
+    }
+}
+
+fn overflow(g: &Graph, what: &str) -> Diagnostic {
+    let span = g.node(g.output()).span;
+    Diagnostic::error(
+        codes::ARITHMETIC,
+        format!("the {what} of this net exceeds 2^64"),
+        span,
+        "counted up to here",
+    )
+}
+
+/// Counts every layer of `g`. `depth` folds scopes nested deeper than it into one row.
+pub fn analyze(
+    g: &Graph,
+    name: &str,
+    file: &str,
+    depth: Option<usize>,
+    complete: bool,
+) -> Result<Report, Diagnostic> {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut total = Cost::default();
+    let mut open: Option<(ScopeId, usize)> = None; // folded scope and its row
+    for id in g.ids().skip(1) {
+        let node = g.node(id);
+        let cost = node_cost(g, id).ok_or_else(|| overflow(g, "size of a layer"))?;
+        total = total
+            .plus(&cost)
+            .ok_or_else(|| overflow(g, "total count"))?;
+        let fold = depth.and_then(|d| g.scope_chain(node.scope).get(d).copied());
+        match fold {
+            Some(scope) => {
+                let row = match open {
+                    Some((s, r)) if s == scope => r,
+                    _ => {
+                        rows.push(module_row(g, scope, node.shape));
+                        rows.len() - 1
+                    }
+                };
+                let r = &mut rows[row];
+                r.cost = r
+                    .cost
+                    .plus(&cost)
+                    .ok_or_else(|| overflow(g, "total count"))?;
+                r.output = node.shape;
+                r.layers += 1;
+                open = Some((scope, row));
+            }
+            None => {
+                rows.push(Row {
+                    name: g.path(id),
+                    op: node.op.kind().into(),
+                    detail: node.op.detail(),
+                    output: node.shape,
+                    cost,
+                    layers: 1,
+                });
+                open = None;
+            }
+        }
+    }
+    let memory = forward_memory(g).ok_or_else(|| overflow(g, "memory"))?;
+    let input = g.node(g.input()).shape;
+    let output = g.node(g.output()).shape;
+    Ok(Report {
+        name: name.into(),
+        file: file.into(),
+        input,
+        output,
+        rows,
+        total,
+        memory,
+        complete,
+    })
+}
+
+fn module_row(g: &Graph, scope: ScopeId, shape: Shape) -> Row {
+    let op = match &g.scope(scope).kind {
+        ScopeKind::Block(b) => b.clone(),
+        ScopeKind::Repeat => "repeat".into(),
+        ScopeKind::Iteration => "copy".into(),
+        ScopeKind::Group | ScopeKind::Root => "group".into(),
+    };
+    Row {
+        name: g.scope_path(scope),
+        op,
+        detail: String::new(),
+        output: shape,
+        cost: Cost::default(),
+        layers: 0,
+    }
+}

@@ -1,0 +1,156 @@
+//! The report as a table, like Keras `summary()` or torchinfo.
+
+use super::report::Report;
+use std::fmt::Write;
+
+/// `1234567` → `1,234,567`.
+pub fn grouped(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `12345678` → `12.35 M`: three significant decimals with an SI prefix.
+pub fn si(n: u64) -> String {
+    let x = n as f64;
+    let (v, p) = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
+        .into_iter()
+        .find(|(s, _)| x >= *s)
+        .map_or((x, ""), |(s, p)| (x / s, p));
+    if p.is_empty() {
+        format!("{n}")
+    } else {
+        format!("{v:.2} {p}")
+    }
+}
+
+/// Bytes in binary units.
+pub fn bytes(n: u64) -> String {
+    let x = n as f64;
+    [(1u64 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
+        .into_iter()
+        .find(|(s, _)| n >= *s)
+        .map_or(format!("{n} B"), |(s, u)| {
+            format!("{:.2} {u}", x / s as f64)
+        })
+}
+
+/// The whole report as text: header, one row per layer, totals.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} ({}): input {}", r.name, r.file, r.input);
+    let header = ["layer", "op", "output", "params", "MACs"];
+    let cells: Vec<[String; 5]> = r
+        .rows
+        .iter()
+        .map(|row| {
+            let op = if row.detail.is_empty() {
+                row.op.clone()
+            } else {
+                format!("{} {}", row.op, row.detail)
+            };
+            [
+                row.name.clone(),
+                op,
+                row.output.to_string(),
+                grouped(row.cost.params().unwrap_or(u64::MAX)),
+                grouped(row.cost.macs),
+            ]
+        })
+        .collect();
+    let mut width = header.map(|h| h.chars().count());
+    for c in &cells {
+        for (w, s) in width.iter_mut().zip(c) {
+            *w = (*w).max(s.chars().count());
+        }
+    }
+    let line = |out: &mut String, c: &[String; 5]| {
+        let _ = writeln!(
+            out,
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {:>w4$}",
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            w0 = width[0],
+            w1 = width[1],
+            w2 = width[2],
+            w3 = width[3],
+            w4 = width[4]
+        );
+    };
+    line(&mut out, &header.map(String::from));
+    let rule = width.map(|w| "─".repeat(w));
+    line(&mut out, &rule);
+    for c in &cells {
+        line(&mut out, c);
+    }
+    if !r.complete {
+        let _ = writeln!(out, "… stopped at an error (see below)");
+        return out;
+    }
+    totals(&mut out, r);
+    out
+}
+
+fn totals(out: &mut String, r: &Report) {
+    let t = &r.total;
+    let rows = [
+        ("output", r.output.to_string(), String::new()),
+        (
+            "params",
+            grouped(r.params()),
+            format!(
+                "trainable {} · non-trainable {}",
+                grouped(t.trainable),
+                grouped(t.fixed)
+            ),
+        ),
+        (
+            "state",
+            grouped(t.state),
+            "batch-norm running statistics, saved but not learned".into(),
+        ),
+        (
+            "MACs",
+            grouped(t.macs),
+            format!("conv + dense; forward FLOPs = 2 × MACs = {}", si(r.flops())),
+        ),
+        (
+            "other ops",
+            grouped(t.other_ops),
+            "bias, normalisation, activations, pooling, additions".into(),
+        ),
+        (
+            "backward",
+            format!("≈ {}FLOPs", si(r.flops_backward())),
+            "weight and input gradients, estimated".into(),
+        ),
+        (
+            "memory",
+            bytes(r.params_bytes()),
+            format!(
+                "parameters and state (f32); activations {} at batch 1, inference peak {}",
+                bytes(r.memory.activations),
+                bytes(r.memory.peak)
+            ),
+        ),
+    ];
+    let w = rows
+        .iter()
+        .map(|(_, v, _)| v.chars().count())
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(out);
+    for (k, v, note) in rows {
+        let sep = if note.is_empty() { "" } else { "  " };
+        let _ = writeln!(out, "{k:<10} {v:>w$}{sep}{note}");
+    }
+}

@@ -1,0 +1,5 @@
+//! The `netc` binary: everything happens in the library's `cli` module.
+
+fn main() {
+    std::process::exit(netc::cli::main());
+}
