@@ -10,9 +10,9 @@ pub struct CheckArgs {
     /// The .net files to check.
     #[arg(required = true)]
     files: Vec<String>,
-    /// Fold module internals deeper than N levels into one row per module.
-    #[arg(long, value_name = "N")]
-    depth: Option<usize>,
+    /// Show paths of at most N components: deeper layers fold into one row per module.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    depth: Option<u32>,
     /// Output format of the report.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -49,7 +49,7 @@ pub fn run(args: CheckArgs) -> i32 {
             code = code.max(dump(&mut sources, path, &text, stage));
             continue;
         }
-        let checked = driver::check(&mut sources, path, &text, args.depth);
+        let checked = driver::check(&mut sources, path, &text, args.depth.map(|d| d as usize));
         match (args.format, &checked.report) {
             (Format::Text, Some(r)) => print!("{}", text::render(r)),
             (Format::Json, Some(r)) if checked.diagnostics.is_empty() => {

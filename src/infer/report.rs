@@ -62,7 +62,8 @@ fn overflow(g: &Graph, what: &str) -> Diagnostic {
     )
 }
 
-/// Counts every layer of `g`. `depth` folds scopes nested deeper than it into one row.
+/// Counts every layer of `g`. With `depth = Some(n)`, rows show paths of at most
+/// `n` components: anything deeper is folded into its enclosing module's row.
 pub fn analyze(
     g: &Graph,
     name: &str,
@@ -79,7 +80,7 @@ pub fn analyze(
         total = total
             .plus(&cost)
             .ok_or_else(|| overflow(g, "total count"))?;
-        let fold = depth.and_then(|d| g.scope_chain(node.scope).get(d).copied());
+        let fold = depth.and_then(|d| g.scope_chain(node.scope).get(d.saturating_sub(1)).copied());
         match fold {
             Some(scope) => {
                 let row = match open {

@@ -5,21 +5,30 @@ use crate::diag::{codes, Diagnostic, FileId, Span};
 use pest::error::{Error, ErrorVariant, InputLocation};
 
 pub fn from_pest(err: Error<Rule>, text: &str, file: FileId) -> Diagnostic {
-    let pos = match err.location {
+    let mut pos = match err.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
+    let mut expected = match &err.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives.iter().filter_map(|r| rule_words(*r)).map(String::from).collect(),
+        ErrorVariant::CustomError { message } => vec![message.clone()],
+    };
+    // pest tracks literal tokens (`,`, `)`, ...) separately, sometimes further on than
+    // the rules; the furthest point reached is where the user's mistake is.
+    if let Some(attempts) = err.parse_attempts() {
+        let tokens = attempts.expected_tokens().iter().filter_map(token_words).collect::<Vec<_>>();
+        if attempts.max_position > pos && !tokens.is_empty() {
+            pos = attempts.max_position;
+            expected.clear();
+        }
+        if attempts.max_position >= pos {
+            expected.extend(tokens);
+        }
+    }
     let (found, len) = found_at(text, pos);
     let span = Span::new(file, pos, pos + len);
-    let expected = match &err.variant {
-        ErrorVariant::ParsingError { positives, .. } => describe(positives),
-        ErrorVariant::CustomError { message } => message.clone(),
-    };
-    let message = if expected.is_empty() {
-        format!("unexpected {found}")
-    } else {
-        format!("expected {expected}, found {found}")
-    };
+    let expected = describe(expected);
+    let message = if expected.is_empty() { format!("unexpected {found}") } else { format!("expected {expected}, found {found}") };
     let mut diag = Diagnostic::error(codes::SYNTAX, message, span, format!("unexpected {found}"));
     if let Some(hint) = hint_for(text, pos) {
         diag = diag.with_hint(hint);
@@ -34,7 +43,7 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
         return ("end of file".into(), 0);
     };
     if c == '\n' || c == '\r' {
-        return ("end of line".into(), 1);
+        return ("end of line".into(), 0);
     }
     let word: String = rest
         .chars()
@@ -47,14 +56,20 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
     }
 }
 
-/// Turns the grammar's expected rules into words, deduplicated and in a stable order.
-fn describe(positives: &[Rule]) -> String {
-    let mut words: Vec<&str> = positives.iter().filter_map(|r| rule_words(*r)).collect();
-    words.sort_unstable();
+/// Literal tokens worth naming (punctuation and keywords, not whitespace or
+/// fragments of numbers).
+fn token_words(t: &impl std::fmt::Display) -> Option<String> {
+    let token = t.to_string();
+    matches!(token.as_str(), "," | ")" | "(" | "]" | "{" | "}" | "=" | ":" | "->").then(|| format!("`{token}`"))
+}
+
+/// Joins expected things into words, deduplicated, punctuation first.
+fn describe(mut words: Vec<String>) -> String {
+    words.sort_by_key(|w| (!w.starts_with('`'), w.clone()));
     words.dedup();
     match words.as_slice() {
         [] => String::new(),
-        [one] => one.to_string(),
+        [one] => one.clone(),
         [init @ .., last] => format!("{} or {}", init.join(", "), last),
     }
 }

@@ -17,6 +17,7 @@ const CALL_LIMIT: usize = 50_000_000;
 
 pub fn parse_file(text: &str, file: FileId) -> Result<File> {
     pest::set_call_limit(std::num::NonZeroUsize::new(CALL_LIMIT));
+    pest::set_error_detail(true);
     let mut pairs =
         NetParser::parse(Rule::file, text).map_err(|e| errors::from_pest(e, text, file))?;
     let root = pairs.next().expect("grammar: file always yields one pair");
