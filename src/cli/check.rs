@@ -1,6 +1,6 @@
 //! `netc check FILE...`
 
-use super::{diag_style, read_source, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use super::{diag_style, out, read_source, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use crate::diag::{render_all, SourceMap};
 use crate::driver;
 use crate::infer::{json, text};
@@ -42,7 +42,7 @@ pub fn run(args: CheckArgs) -> i32 {
             }
         };
         if i > 0 && args.format == Format::Text {
-            println!();
+            out("\n");
         }
         let mut sources = SourceMap::new();
         if let Some(stage) = args.dump {
@@ -51,11 +51,13 @@ pub fn run(args: CheckArgs) -> i32 {
         }
         let checked = driver::check(&mut sources, path, &text, args.depth.map(|d| d as usize));
         match (args.format, &checked.report) {
-            (Format::Text, Some(r)) => print!("{}", text::render(r)),
+            (Format::Text, Some(r)) => out(&text::render(r)),
             (Format::Json, Some(r)) if checked.diagnostics.is_empty() => {
-                jsons.push(serde_json::to_value(json::to_json(r)).expect("report serialises"))
+                jsons.push(json::render(r))
             }
-            (Format::Json, _) => jsons.push(json::errors(path, &checked.diagnostics, &sources)),
+            (Format::Json, _) => {
+                jsons.push(json::render_errors(path, &checked.diagnostics, &sources))
+            }
             (Format::Text, None) => {}
         }
         if !checked.diagnostics.is_empty() {
@@ -67,15 +69,12 @@ pub fn run(args: CheckArgs) -> i32 {
         }
     }
     if args.format == Format::Json {
-        let doc = if jsons.len() == 1 {
-            jsons.pop().expect("one document")
+        // One document for one file; an array of documents for several.
+        if jsons.len() == 1 {
+            out(&format!("{}\n", jsons[0]));
         } else {
-            serde_json::Value::Array(jsons)
-        };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).expect("JSON values serialise")
-        );
+            out(&format!("[\n{}\n]\n", jsons.join(",\n")));
+        }
     }
     code
 }
@@ -90,17 +89,17 @@ fn dump(sources: &mut SourceMap, path: &str, text: &str, stage: Stage) -> i32 {
         }
     };
     if stage == Stage::Ast {
-        println!("{ast:#?}");
+        out(&format!("{ast:#?}\n"));
         return EXIT_OK;
     }
     match crate::elab::elaborate(&ast, id) {
         Ok(g) => {
-            print!("{g}");
+            out(&g.to_string());
             EXIT_OK
         }
         Err(f) => {
             if let Some(g) = f.partial {
-                print!("{g}");
+                out(&g.to_string());
             }
             eprint!("{}", render_all(&f.diagnostics, sources, diag_style()));
             EXIT_INVALID

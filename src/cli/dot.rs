@@ -1,6 +1,6 @@
 //! `netc dot FILE`
 
-use super::{diag_style, read_source, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use super::{diag_style, out, read_source, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use crate::diag::{render_all, SourceMap};
 use crate::driver;
 use crate::infer::dot;
@@ -22,7 +22,7 @@ pub fn run(args: DotArgs) -> i32 {
     let mut sources = SourceMap::new();
     match driver::compile(&mut sources, &args.file, &text) {
         Ok(g) => {
-            print!("{}", dot::render(&g, &driver::net_name(&args.file)));
+            out(&dot::render(&g, &driver::net_name(&args.file)));
             EXIT_OK
         }
         Err(f) => {

@@ -73,6 +73,23 @@ pub fn diag_style() -> crate::diag::Style {
     }
 }
 
+/// Writes to stdout. A closed pipe (`netc check ... | head`) ends the program
+/// quietly instead of panicking as `print!` would.
+pub fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(EXIT_OK);
+        }
+        eprintln!("error: cannot write the output: {e}");
+        std::process::exit(EXIT_USAGE);
+    }
+}
+
 /// Reads a source file, or explains why it cannot.
 pub fn read_source(path: &str) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read `{path}`: {e}"))?;

@@ -100,10 +100,69 @@ pub fn to_json(r: &Report) -> CheckJson {
     }
 }
 
-/// Pretty-printed JSON text.
+/// The JSON text: indented, with each layer on one line so that reports diff well.
 pub fn render(r: &Report) -> String {
-    serde_json::to_string_pretty(&to_json(r))
-        .expect("the report serialises: it holds only strings and integers")
+    let mut doc = to_json(r);
+    let layers = std::mem::take(&mut doc.layers);
+    let head = compact_number_lists(
+        &serde_json::to_string_pretty(&doc)
+            .expect("the report serialises: it holds only strings and integers"),
+    );
+    let rows: Vec<String> = layers
+        .iter()
+        .map(|l| {
+            format!(
+                "    {}",
+                serde_json::to_string(l).expect("a layer serialises")
+            )
+        })
+        .collect();
+    let body = if rows.is_empty() {
+        "[]".to_string()
+    } else {
+        format!("[\n{}\n  ]", rows.join(",\n"))
+    };
+    head.replacen("\"layers\": []", &format!("\"layers\": {body}"), 1)
+}
+
+/// Puts lists of plain numbers (`[\n 3,\n 224,\n 224\n ]`) on one line: `[3, 224, 224]`.
+fn compact_number_lists(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find(']') {
+            Some(close)
+                if after[..close]
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == ',' || c.is_whitespace()) =>
+            {
+                let items: Vec<&str> = after[..close]
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                out.push_str(&format!("[{}]", items.join(", ")));
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The JSON text for a net that failed to check.
+pub fn render_errors(
+    file: &str,
+    diags: &[crate::diag::Diagnostic],
+    sources: &crate::diag::SourceMap,
+) -> String {
+    serde_json::to_string_pretty(&errors(file, diags, sources)).expect("JSON values serialise")
 }
 
 /// The JSON document for a net that failed to check: its diagnostics with locations.

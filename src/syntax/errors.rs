@@ -10,13 +10,21 @@ pub fn from_pest(err: Error<Rule>, text: &str, file: FileId) -> Diagnostic {
         InputLocation::Span((s, _)) => s,
     };
     let mut expected = match &err.variant {
-        ErrorVariant::ParsingError { positives, .. } => positives.iter().filter_map(|r| rule_words(*r)).map(String::from).collect(),
+        ErrorVariant::ParsingError { positives, .. } => positives
+            .iter()
+            .filter_map(|r| rule_words(*r))
+            .map(String::from)
+            .collect(),
         ErrorVariant::CustomError { message } => vec![message.clone()],
     };
     // pest tracks literal tokens (`,`, `)`, ...) separately, sometimes further on than
     // the rules; the furthest point reached is where the user's mistake is.
     if let Some(attempts) = err.parse_attempts() {
-        let tokens = attempts.expected_tokens().iter().filter_map(token_words).collect::<Vec<_>>();
+        let tokens = attempts
+            .expected_tokens()
+            .iter()
+            .filter_map(token_words)
+            .collect::<Vec<_>>();
         if attempts.max_position > pos && !tokens.is_empty() {
             pos = attempts.max_position;
             expected.clear();
@@ -28,7 +36,11 @@ pub fn from_pest(err: Error<Rule>, text: &str, file: FileId) -> Diagnostic {
     let (found, len) = found_at(text, pos);
     let span = Span::new(file, pos, pos + len);
     let expected = describe(expected);
-    let message = if expected.is_empty() { format!("unexpected {found}") } else { format!("expected {expected}, found {found}") };
+    let message = if expected.is_empty() {
+        format!("unexpected {found}")
+    } else {
+        format!("expected {expected}, found {found}")
+    };
     let mut diag = Diagnostic::error(codes::SYNTAX, message, span, format!("unexpected {found}"));
     if let Some(hint) = hint_for(text, pos) {
         diag = diag.with_hint(hint);
@@ -60,7 +72,11 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
 /// fragments of numbers).
 fn token_words(t: &impl std::fmt::Display) -> Option<String> {
     let token = t.to_string();
-    matches!(token.as_str(), "," | ")" | "(" | "]" | "{" | "}" | "=" | ":" | "->").then(|| format!("`{token}`"))
+    matches!(
+        token.as_str(),
+        "," | ")" | "(" | "]" | "{" | "}" | "=" | ":" | "->"
+    )
+    .then(|| format!("`{token}`"))
 }
 
 /// Joins expected things into words, deduplicated, punctuation first.

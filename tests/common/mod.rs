@@ -1,0 +1,47 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use netc::diag::{Diagnostic, SourceMap};
+use netc::driver;
+use netc::infer::Report;
+use std::path::PathBuf;
+
+/// Every `.net` file of the zoo, sorted by name.
+pub fn zoo() -> Vec<PathBuf> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/nets");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("nets/ exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "net"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Reads `nets/<name>.net`.
+pub fn zoo_source(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/nets/{name}.net", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("nets/{name}.net: {e}"))
+}
+
+/// Checks a zoo net and returns its full report, panicking with the rendered diagnostics on failure.
+pub fn report(name: &str) -> Report {
+    let text = zoo_source(name);
+    let mut sources = SourceMap::new();
+    let file = format!("nets/{name}.net");
+    let checked = driver::check(&mut sources, &file, &text, None);
+    if !checked.diagnostics.is_empty() {
+        panic!(
+            "{}",
+            netc::diag::render_all(&checked.diagnostics, &sources, netc::diag::Style::Plain)
+        );
+    }
+    checked.report.expect("a report for a valid net")
+}
+
+/// Checks `text` and returns its diagnostics (empty if the net is valid) and the source map.
+pub fn diagnose(text: &str) -> (Vec<Diagnostic>, SourceMap) {
+    let mut sources = SourceMap::new();
+    let checked = driver::check(&mut sources, "test.net", text, None);
+    (checked.diagnostics, sources)
+}

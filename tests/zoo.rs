@@ -1,0 +1,139 @@
+//! The zoo against published numbers, and snapshots of every report.
+//!
+//! Parameter counts and MACs come from ../shared/reference-counts.md: torchvision's
+//! weights metadata (`num_params`, `_ops` = conv+dense GMACs), Keras' applications
+//! table, timm's results CSV and the papers (see each net's header comment).
+
+mod common;
+
+use netc::infer::{json, text};
+
+/// (file, params.total, trainable, state, MACs) — MACs where a reference publishes them.
+const PUBLISHED: &[(&str, u64, u64, u64, Option<u64>)] = &[
+    // LeCun et al. 1998: 60,000 trainable in C1–F6 plus the 840 fixed RBF centres; conv+FC MACs 325,680.
+    ("lenet", 60_840, 60_000, 0, Some(325_680)),
+    ("lenet-keras", 44_426, 44_426, 0, Some(281_640)),
+    ("lenet-classic", 61_706, 61_706, 0, Some(416_520)),
+    ("alexnet", 60_965_224, 60_965_224, 0, Some(724_406_816)),
+    (
+        "alexnet-torchvision",
+        61_100_840,
+        61_100_840,
+        0,
+        Some(714_188_480),
+    ),
+    ("vgg16", 138_357_544, 138_357_544, 0, Some(15_470_264_320)),
+    ("vgg19", 143_667_240, 143_667_240, 0, Some(19_632_062_464)),
+    (
+        "resnet18",
+        11_689_512,
+        11_689_512,
+        9_600,
+        Some(1_814_073_344),
+    ),
+    (
+        "resnet34",
+        21_797_672,
+        21_797_672,
+        17_024,
+        Some(3_663_761_408),
+    ),
+    (
+        "resnet50",
+        25_557_032,
+        25_557_032,
+        53_120,
+        Some(4_089_184_256),
+    ),
+    (
+        "resnet101",
+        44_549_160,
+        44_549_160,
+        105_344,
+        Some(7_801_405_440),
+    ),
+    (
+        "resnet152",
+        60_192_808,
+        60_192_808,
+        151_424,
+        Some(11_513_626_624),
+    ),
+];
+
+#[test]
+fn parameter_counts_match_the_published_ones() {
+    let mut wrong = Vec::new();
+    for &(name, total, trainable, state, macs) in PUBLISHED {
+        let r = common::report(name);
+        let got = (
+            r.params(),
+            r.total.trainable,
+            r.total.state,
+            macs.map(|_| r.total.macs),
+        );
+        let want = (total, trainable, state, macs);
+        if got != want {
+            wrong.push(format!(
+                "{name}: got (params, trainable, state, MACs) = {got:?}, published {want:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn every_net_in_the_zoo_has_a_published_count() {
+    for path in common::zoo() {
+        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+        assert!(
+            PUBLISHED.iter().any(|(n, ..)| *n == stem) || UNPUBLISHED.contains(&stem.as_str()),
+            "{stem}.net has no reference count in this test"
+        );
+    }
+}
+
+/// Nets without a single published reference; their counts are checked block by block elsewhere.
+const UNPUBLISHED: &[&str] = &[];
+
+#[test]
+fn resnet50_stages_match_the_reference_breakdown() {
+    // Per-block torchvision params and v1.5 MACs, reference-counts.md §4.
+    let text = common::zoo_source("resnet50");
+    let mut sources = netc::diag::SourceMap::new();
+    let r = netc::driver::check(&mut sources, "resnet50.net", &text, Some(2))
+        .report
+        .unwrap();
+    let row = |n: &str| {
+        r.rows
+            .iter()
+            .find(|row| row.name == n)
+            .unwrap_or_else(|| panic!("no row {n}"))
+    };
+    for (name, params, macs) in [
+        ("layer1.0", 75_008, 231_211_008),
+        ("layer1.1", 70_400, 218_365_952),
+        ("layer2.0", 379_392, 372_506_624),
+        ("layer3.0", 1_512_448, 372_506_624),
+        ("layer3.5", 1_117_184, 218_365_952),
+        ("layer4.0", 6_039_552, 372_506_624),
+        ("layer4.2", 4_462_592, 218_365_952),
+    ] {
+        assert_eq!(
+            (row(name).cost.params(), row(name).cost.macs),
+            (Some(params), macs),
+            "{name}"
+        );
+    }
+    assert_eq!(row("layer4.2").output.to_string(), "2048×7×7");
+}
+
+#[test]
+fn reports_match_their_snapshots() {
+    for path in common::zoo() {
+        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+        let r = common::report(&stem);
+        insta::assert_snapshot!(format!("{stem}.text"), text::render(&r));
+        insta::assert_snapshot!(format!("{stem}.json"), json::render(&r));
+    }
+}
