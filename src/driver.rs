@@ -9,18 +9,13 @@ use std::path::Path;
 
 /// A net's name: its file stem (`nets/resnet50.net` → `resnet50`).
 pub fn net_name(path: &str) -> String {
-    Path::new(path)
-        .file_stem()
-        .map_or_else(|| path.to_string(), |s| s.to_string_lossy().into_owned())
+    Path::new(path).file_stem().map_or_else(|| path.to_string(), |s| s.to_string_lossy().into_owned())
 }
 
 /// Parses and elaborates one source into its graph.
 pub fn compile(sources: &mut SourceMap, file_name: &str, text: &str) -> Result<Graph, Failure> {
     let id = sources.add(file_name, text);
-    let ast = syntax::parse(text, id).map_err(|d| Failure {
-        diagnostics: vec![d],
-        partial: None,
-    })?;
+    let ast = syntax::parse(text, id).map_err(|d| Failure { diagnostics: vec![d], partial: None })?;
     elab::elaborate(&ast, id)
 }
 
@@ -33,30 +28,18 @@ pub struct Checked {
 
 /// Compiles and counts one source. On an error the report covers the layers
 /// inferred before it.
-pub fn check(
-    sources: &mut SourceMap,
-    file_name: &str,
-    text: &str,
-    depth: Option<usize>,
-) -> Checked {
+pub fn check(sources: &mut SourceMap, file_name: &str, text: &str, depth: Option<usize>) -> Checked {
     let name = net_name(file_name);
     let (graph, complete, mut diagnostics) = match compile(sources, file_name, text) {
         Ok(g) => (Some(g), true, Vec::new()),
         Err(f) => (f.partial, false, f.diagnostics),
     };
-    let report =
-        graph.as_ref().and_then(
-            |g| match infer::analyze(g, &name, file_name, depth, complete) {
-                Ok(r) => Some(r),
-                Err(d) => {
-                    diagnostics.push(d);
-                    None
-                }
-            },
-        );
-    Checked {
-        report,
-        graph,
-        diagnostics,
-    }
+    let report = graph.as_ref().and_then(|g| match infer::analyze(g, &name, file_name, depth, complete) {
+        Ok(r) => Some(r),
+        Err(d) => {
+            diagnostics.push(d);
+            None
+        }
+    });
+    Checked { report, graph, diagnostics }
 }

@@ -80,10 +80,7 @@ fn batch_contents_match_the_indexed_samples() {
             p.fill(ds.image(idx).unwrap(), &mut expect).unwrap();
             assert_eq!(batch.images[k * 1024..(k + 1) * 1024], expect[..]);
             // centre pixel carries the image's fill value
-            assert_eq!(
-                batch.images[k * 1024 + 16 * 32 + 16],
-                p.value((idx % 256) as u8)
-            );
+            assert_eq!(batch.images[k * 1024 + 16 * 32 + 16], p.value((idx % 256) as u8));
         }
         seen += batch.len();
     }
@@ -117,10 +114,7 @@ fn batch_larger_than_dataset_yields_one_batch() {
 #[test]
 fn invalid_arguments_are_errors() {
     let ds = dataset(5);
-    assert!(matches!(
-        Batcher::new(&ds, prep(&ds), 0),
-        Err(DataError::InvalidOption { .. })
-    ));
+    assert!(matches!(Batcher::new(&ds, prep(&ds), 0), Err(DataError::InvalidOption { .. })));
     let mut broken = dataset(5);
     broken.labels.pop();
     assert!(Batcher::new(&broken, prep(&ds), 2).is_err());

@@ -14,10 +14,7 @@ fn reads_raw_and_gzip_identically() {
     let gz = tmp.write("b.gz", &gzip(&bytes));
     for p in [&raw, &gz] {
         let img = read_images(p, None).unwrap();
-        assert_eq!(
-            (img.declared, img.count(), img.rows, img.cols),
-            (3, 3, 28, 28)
-        );
+        assert_eq!((img.declared, img.count(), img.rows, img.cols), (3, 3, 28, 28));
         assert_eq!(img.pixels.len(), 3 * 784);
         // image 2, row 1, col 3 → (2 + 28 + 3) % 256
         assert_eq!(img.pixels[2 * 784 + 28 + 3], 33);
@@ -60,22 +57,13 @@ fn truncated_raw_reports_expected_and_found_sizes() {
     let p = tmp.write("img", &bytes[..1000]);
     let err = read_images(&p, None).unwrap_err();
     match &err {
-        DataError::Truncated {
-            expected,
-            found,
-            gzip,
-            ..
-        } => {
+        DataError::Truncated { expected, found, gzip, .. } => {
             assert_eq!((*expected, *found, *gzip), (16 + 4 * 784, 1000, false));
         }
         other => panic!("wrong variant: {other:?}"),
     }
     assert_names_file(&err, &p);
-    assert!(
-        err.to_string()
-            .contains("expected 3,152 bytes of data, found 1,000"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("expected 3,152 bytes of data, found 1,000"), "{err}");
 }
 
 #[test]
@@ -84,16 +72,7 @@ fn truncated_gzip_is_gzip_error() {
     let gz = gzip(&images_file(50));
     let p = tmp.write("img.gz", &gz[..gz.len() / 2]);
     let err = read_images(&p, None).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::Gzip {
-                truncated: true,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, DataError::Gzip { truncated: true, .. }), "{err:?}");
     assert_names_file(&err, &p);
     assert!(err.to_string().contains("truncated"), "{err}");
 }
@@ -115,16 +94,7 @@ fn gzip_with_bad_checksum_is_corrupt() {
     gz[n - 6] ^= 0xFF; // inside the CRC32 trailer
     let p = tmp.write("l.gz", &gz);
     let err = read_labels(&p, None).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::Gzip {
-                truncated: false,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, DataError::Gzip { truncated: false, .. }), "{err:?}");
     assert_names_file(&err, &p);
 }
 
@@ -134,26 +104,13 @@ fn wrong_magic_names_both_numbers_and_hints_at_swap() {
     let labels = tmp.write("labels", &labels_file(5));
     let images = tmp.write("images", &images_file(1));
     let err = read_images(&labels, None).unwrap_err();
-    assert!(matches!(
-        err,
-        DataError::BadMagic {
-            found: 0x801,
-            expected: 0x803,
-            ..
-        }
-    ));
+    assert!(matches!(err, DataError::BadMagic { found: 0x801, expected: 0x803, .. }));
     let msg = err.to_string();
-    assert!(
-        msg.contains("0x00000801") && msg.contains("0x00000803"),
-        "{msg}"
-    );
+    assert!(msg.contains("0x00000801") && msg.contains("0x00000803"), "{msg}");
     assert!(msg.contains("labels file"), "{msg}");
     assert_names_file(&err, &labels);
     let msg = read_labels(&images, None).unwrap_err().to_string();
-    assert!(
-        msg.contains("images file (idx3) given where a labels file"),
-        "{msg}"
-    );
+    assert!(msg.contains("images file (idx3) given where a labels file"), "{msg}");
 }
 
 #[test]
@@ -165,11 +122,7 @@ fn wrong_magic_other_cases() {
     let msg = |p| read_images(p, None).unwrap_err().to_string();
     assert!(msg(&le).contains("reversed"), "{}", msg(&le));
     assert!(msg(&float).contains("element type 0x0D"), "{}", msg(&float));
-    assert!(
-        msg(&text).contains("does not look like an IDX file"),
-        "{}",
-        msg(&text)
-    );
+    assert!(msg(&text).contains("does not look like an IDX file"), "{}", msg(&text));
 }
 
 #[test]
@@ -179,10 +132,7 @@ fn short_and_empty_headers() {
     let partial = tmp.write("p", &images_file(1)[..10]);
     for p in [&empty, &partial] {
         let err = read_images(p, None).unwrap_err();
-        assert!(
-            matches!(err, DataError::ShortHeader { needed: 16, .. }),
-            "{err:?}"
-        );
+        assert!(matches!(err, DataError::ShortHeader { needed: 16, .. }), "{err:?}");
         assert_names_file(&err, p);
     }
 }
@@ -203,10 +153,7 @@ fn overflowing_dimensions_are_rejected() {
     let tmp = TempDir::new("idx-overflow");
     let p = tmp.write("o", &idx_bytes(IMAGES_MAGIC, &[u32::MAX; 3], &[1, 2, 3]));
     let err = read_images(&p, None).unwrap_err();
-    assert!(
-        matches!(err, DataError::TooLarge { bytes: None, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, DataError::TooLarge { bytes: None, .. }), "{err:?}");
     assert_names_file(&err, &p);
 }
 
@@ -214,17 +161,10 @@ fn overflowing_dimensions_are_rejected() {
 fn dimensions_above_the_cap_are_rejected_before_reading() {
     let tmp = TempDir::new("idx-cap");
     // 100,000 × 200 × 100 = 2e9 bytes > 1 GiB, fits in u64.
-    let p = tmp.write(
-        "c",
-        &gzip(&idx_bytes(IMAGES_MAGIC, &[100_000, 200, 100], &[7; 64])),
-    );
+    let p = tmp.write("c", &gzip(&idx_bytes(IMAGES_MAGIC, &[100_000, 200, 100], &[7; 64])));
     let err = read_images(&p, None).unwrap_err();
     match &err {
-        DataError::TooLarge {
-            bytes: Some(b),
-            cap,
-            ..
-        } => {
+        DataError::TooLarge { bytes: Some(b), cap, .. } => {
             assert_eq!((*b, *cap), (2_000_000_000, MAX_PAYLOAD_BYTES));
         }
         other => panic!("wrong variant: {other:?}"),
@@ -236,22 +176,9 @@ fn dimensions_above_the_cap_are_rejected_before_reading() {
 fn lying_header_under_the_cap_gives_truncated_not_oom() {
     let tmp = TempDir::new("idx-lie");
     // Declares ~1 GB of pixels (just under the cap) but holds 64 bytes.
-    let p = tmp.write(
-        "l.gz",
-        &gzip(&idx_bytes(IMAGES_MAGIC, &[1_000_000, 1000, 1], &[7; 64])),
-    );
+    let p = tmp.write("l.gz", &gzip(&idx_bytes(IMAGES_MAGIC, &[1_000_000, 1000, 1], &[7; 64])));
     let err = read_images(&p, None).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::Truncated {
-                found: 80,
-                gzip: true,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, DataError::Truncated { found: 80, gzip: true, .. }), "{err:?}");
 }
 
 #[test]
@@ -263,17 +190,7 @@ fn trailing_bytes_are_an_error() {
     let gz = tmp.write("gz", &gzip(&bytes));
     for p in [&raw, &gz] {
         let err = read_labels(p, None).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DataError::TrailingBytes {
-                    extra: 4,
-                    more: false,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err, DataError::TrailingBytes { extra: 4, more: false, .. }), "{err:?}");
         assert_names_file(&err, p);
     }
 }
@@ -287,10 +204,7 @@ fn limit_reads_only_leading_records() {
     let img = read_images(&p, Some(5)).unwrap();
     assert_eq!((img.declared, img.count()), (10, 5));
     assert_eq!(img.pixels[..], bytes[16..16 + 5 * 784]);
-    assert!(matches!(
-        read_images(&p, Some(6)),
-        Err(DataError::Truncated { .. })
-    ));
+    assert!(matches!(read_images(&p, Some(6)), Err(DataError::Truncated { .. })));
     assert_eq!(
         read_images(&p, Some(1_000_000)).unwrap_err().to_string(),
         read_images(&p, None).unwrap_err().to_string()
@@ -303,17 +217,7 @@ fn count_mismatch_and_label_range_are_checked_by_load_split() {
     let imgs = tmp.write("i", &images_file(12));
     let labs = tmp.write("l", &labels_file(11));
     let err = load_split(DatasetName::Mnist, &imgs, &labs, None).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::CountMismatch {
-                image_count: 12,
-                label_count: 11,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, DataError::CountMismatch { image_count: 12, label_count: 11, .. }), "{err:?}");
     assert_names_file(&err, &imgs);
     assert_names_file(&err, &labs);
 
@@ -321,18 +225,7 @@ fn count_mismatch_and_label_range_are_checked_by_load_split() {
     bad[8 + 7] = 10;
     let labs = tmp.write("l2.gz", &gzip(&bad));
     let err = load_split(DatasetName::Mnist, &imgs, &labs, None).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::LabelOutOfRange {
-                index: 7,
-                label: 10,
-                classes: 10,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, DataError::LabelOutOfRange { index: 7, label: 10, classes: 10, .. }), "{err:?}");
     assert_names_file(&err, &labs);
 }
 
@@ -342,16 +235,7 @@ fn wrong_image_size_for_dataset() {
     let imgs = tmp.write("i", &idx_bytes(IMAGES_MAGIC, &[2, 32, 32], &[0; 2048]));
     let labs = tmp.write("l", &labels_file(2));
     let err = load_split(DatasetName::FashionMnist, &imgs, &labs, None).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::WrongImageSize {
-                found: (32, 32),
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, DataError::WrongImageSize { found: (32, 32), .. }), "{err:?}");
     assert_names_file(&err, &imgs);
 }
 

@@ -10,10 +10,7 @@ use netc::data::locate::FILE_NAMES;
 use netc::data::{load, locate, DataError, DatasetName, LoadOptions, SearchRoots};
 
 fn roots(cwd: &Path, env: Option<&Path>) -> SearchRoots {
-    SearchRoots {
-        cwd: cwd.to_path_buf(),
-        netc_data: env.map(Path::to_path_buf),
-    }
+    SearchRoots { cwd: cwd.to_path_buf(), netc_data: env.map(Path::to_path_buf) }
 }
 
 #[test]
@@ -63,10 +60,7 @@ fn env_dir_is_used_when_cwd_has_nothing() {
     write_small_dataset(&tmp, "env/fashion-mnist", 3, 2, false);
     let r = roots(&tmp.path().join("proj"), Some(&tmp.path().join("env")));
     let s = load("fashion-mnist", None, &r, &LoadOptions::default()).unwrap();
-    assert_eq!(
-        (s.train.count, s.test.count, s.train.name.as_str()),
-        (3, 2, "fashion-mnist")
-    );
+    assert_eq!((s.train.count, s.test.count, s.train.name.as_str()), (3, 2, "fashion-mnist"));
     assert_eq!(s.test.labels, vec![0, 1]);
 }
 
@@ -75,17 +69,9 @@ fn raw_file_is_preferred_over_gz_and_mixtures_work() {
     let tmp = TempDir::new("loc-mix");
     write_small_dataset(&tmp, "d", 3, 2, true);
     tmp.write("d/train-images-idx3-ubyte", &images_file(3));
-    let f = locate(
-        DatasetName::Mnist,
-        Some(&tmp.path().join("d")),
-        &roots(tmp.path(), None),
-    )
-    .unwrap();
+    let f = locate(DatasetName::Mnist, Some(&tmp.path().join("d")), &roots(tmp.path(), None)).unwrap();
     assert_eq!(f.train_images, tmp.path().join("d/train-images-idx3-ubyte"));
-    assert_eq!(
-        f.train_labels,
-        tmp.path().join("d/train-labels-idx1-ubyte.gz")
-    );
+    assert_eq!(f.train_labels, tmp.path().join("d/train-labels-idx1-ubyte.gz"));
 }
 
 #[test]
@@ -94,68 +80,37 @@ fn not_found_lists_files_and_every_place_looked() {
     let cwd = tmp.path().join("proj");
     let env = tmp.path().join("env");
     // A partial copy: the message should say what is missing there.
-    tmp.write(
-        "env/mnist/train-images-idx3-ubyte.gz",
-        &gzip(&images_file(1)),
-    );
+    tmp.write("env/mnist/train-images-idx3-ubyte.gz", &gzip(&images_file(1)));
     let err = locate(DatasetName::Mnist, None, &roots(&cwd, Some(&env))).unwrap_err();
-    let DataError::NotFound { searched, .. } = &err else {
-        panic!("{err:?}")
-    };
+    let DataError::NotFound { searched, .. } = &err else { panic!("{err:?}") };
     let dirs: Vec<_> = searched.iter().map(|(d, _)| d.clone()).collect();
     assert_eq!(dirs, vec![cwd.join("data/mnist"), env.join("mnist")]);
     let msg = err.to_string();
     for name in FILE_NAMES {
         assert!(msg.contains(name), "{msg}");
     }
-    assert!(
-        msg.contains(&cwd.join("data/mnist").display().to_string()),
-        "{msg}"
-    );
-    assert!(
-        msg.contains(&env.join("mnist").display().to_string()),
-        "{msg}"
-    );
+    assert!(msg.contains(&cwd.join("data/mnist").display().to_string()), "{msg}");
+    assert!(msg.contains(&env.join("mnist").display().to_string()), "{msg}");
     assert!(msg.contains("does not exist"), "{msg}");
-    assert!(
-        msg.contains("missing train-labels-idx1-ubyte[.gz]"),
-        "{msg}"
-    );
+    assert!(msg.contains("missing train-labels-idx1-ubyte[.gz]"), "{msg}");
     assert!(!msg.contains("missing train-images"), "{msg}");
 }
 
 #[test]
 fn not_found_mentions_unset_env_and_explicit_dirs() {
     let tmp = TempDir::new("loc-unset");
-    let msg = locate(DatasetName::FashionMnist, None, &roots(tmp.path(), None))
-        .unwrap_err()
-        .to_string();
+    let msg = locate(DatasetName::FashionMnist, None, &roots(tmp.path(), None)).unwrap_err().to_string();
     assert!(msg.contains("NETC_DATA is not set"), "{msg}");
     let dir = tmp.path().join("given");
-    let msg = locate(
-        DatasetName::FashionMnist,
-        Some(&dir),
-        &roots(tmp.path(), None),
-    )
-    .unwrap_err()
-    .to_string();
+    let msg = locate(DatasetName::FashionMnist, Some(&dir), &roots(tmp.path(), None)).unwrap_err().to_string();
     assert!(msg.contains(&dir.display().to_string()), "{msg}");
-    assert!(
-        msg.contains(&dir.join("fashion-mnist").display().to_string()),
-        "{msg}"
-    );
+    assert!(msg.contains(&dir.join("fashion-mnist").display().to_string()), "{msg}");
 }
 
 #[test]
 fn unknown_name_lists_known_names() {
     let tmp = TempDir::new("loc-unknown");
-    let err = load(
-        "cifar10",
-        None,
-        &roots(tmp.path(), None),
-        &LoadOptions::default(),
-    )
-    .unwrap_err();
+    let err = load("cifar10", None, &roots(tmp.path(), None), &LoadOptions::default()).unwrap_err();
     assert!(matches!(err, DataError::UnknownDataset { .. }), "{err:?}");
     let msg = err.to_string();
     for known in ["mnist", "fashion-mnist", "synthetic", "cifar10"] {

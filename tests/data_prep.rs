@@ -5,9 +5,8 @@ use netc::data::{mean_std, DataError, Dataset, Prep, Scaling};
 
 /// `n` images of `rows × cols`; pixel (r, c) of image i is `(7 * i + r * cols + c + 1) % 256`.
 fn dataset(n: usize, rows: usize, cols: usize) -> Dataset {
-    let images = (0..n * rows * cols)
-        .map(|k| ((7 * (k / (rows * cols)) + k % (rows * cols) + 1) % 256) as u8)
-        .collect();
+    let images =
+        (0..n * rows * cols).map(|k| ((7 * (k / (rows * cols)) + k % (rows * cols) + 1) % 256) as u8).collect();
     Dataset {
         name: "toy".into(),
         images,
@@ -56,10 +55,7 @@ fn lecun_endpoints_and_linearity() {
 #[test]
 fn standardize_values_and_padding() {
     let ds = dataset(1, 28, 28);
-    let s = Scaling::Standardize {
-        mean: 0.1307,
-        std: 0.3081,
-    };
+    let s = Scaling::Standardize { mean: 0.1307, std: 0.3081 };
     let prep = Prep::new(&ds, (1, 30, 29), s).unwrap();
     let bg = -0.1307 / 0.3081;
     assert!((prep.value(0) - bg).abs() < 1e-6);
@@ -78,25 +74,13 @@ fn wrong_input_shapes_are_errors() {
     let ds = dataset(1, 28, 28);
     for shape in [(3, 32, 32), (1, 27, 32), (1, 32, 20), (0, 28, 28)] {
         let err = Prep::new(&ds, shape, Scaling::Lecun1998).unwrap_err();
-        assert!(
-            matches!(err, DataError::InputShape { .. }),
-            "{shape:?}: {err:?}"
-        );
+        assert!(matches!(err, DataError::InputShape { .. }), "{shape:?}: {err:?}");
         let msg = err.to_string();
         assert!(msg.contains("1-channel 28×28"), "{msg}");
-        assert!(
-            msg.contains(&format!("{}×{}×{}", shape.0, shape.1, shape.2)),
-            "{msg}"
-        );
+        assert!(msg.contains(&format!("{}×{}×{}", shape.0, shape.1, shape.2)), "{msg}");
     }
-    let bad = Scaling::Standardize {
-        mean: 0.1,
-        std: 0.0,
-    };
-    assert!(matches!(
-        Prep::new(&ds, (1, 28, 28), bad),
-        Err(DataError::InvalidOption { .. })
-    ));
+    let bad = Scaling::Standardize { mean: 0.1, std: 0.0 };
+    assert!(matches!(Prep::new(&ds, (1, 28, 28), bad), Err(DataError::InvalidOption { .. })));
 }
 
 #[test]

@@ -8,16 +8,13 @@ use std::path::PathBuf;
 
 use data_support::*;
 use netc::data::{
-    load, load_split, locate, mean_std, read_images, read_labels, DataError, DataFiles,
-    DatasetName, LoadOptions, SearchRoots, Splits,
+    load, load_split, locate, mean_std, read_images, read_labels, DataError, DataFiles, DatasetName, LoadOptions,
+    SearchRoots, Splits,
 };
 
 fn roots(env: PathBuf) -> SearchRoots {
     // cwd points somewhere without a data/ folder so only $NETC_DATA matches.
-    SearchRoots {
-        cwd: std::env::temp_dir().join("netc-no-such-cwd"),
-        netc_data: Some(env),
-    }
+    SearchRoots { cwd: std::env::temp_dir().join("netc-no-such-cwd"), netc_data: Some(env) }
 }
 
 fn load_real(name: &str) -> Option<Splits> {
@@ -33,10 +30,7 @@ fn real_files(name: DatasetName) -> Option<DataFiles> {
 #[test]
 fn mnist_sizes_first_labels_and_histogram() {
     let Some(s) = load_real("mnist") else { return };
-    assert_eq!(
-        (s.train.count, s.train.rows, s.train.cols),
-        (60_000, 28, 28)
-    );
+    assert_eq!((s.train.count, s.train.rows, s.train.cols), (60_000, 28, 28));
     assert_eq!((s.test.count, s.test.rows, s.test.cols), (10_000, 28, 28));
     assert_eq!(s.train.images.len(), 60_000 * 784);
     assert_eq!(s.train.labels[0], 5);
@@ -66,10 +60,7 @@ fn mnist_mean_and_std_match_the_well_known_values() {
 #[test]
 fn limit_loads_a_prefix_of_the_real_data() {
     let Some(env) = real_data_root() else { return };
-    let opts = LoadOptions {
-        limit: Some(100),
-        ..LoadOptions::default()
-    };
+    let opts = LoadOptions { limit: Some(100), ..LoadOptions::default() };
     let s = load("mnist", None, &roots(env.clone()), &opts).unwrap();
     let full = load("mnist", None, &roots(env), &LoadOptions::default()).unwrap();
     assert_eq!((s.train.count, s.test.count), (100, 100));
@@ -84,24 +75,11 @@ fn damaged_real_gzip_files() {
     };
     let tmp = TempDir::new("real-gz");
     let gz = std::fs::read(&f.test_images).unwrap();
-    assert_eq!(
-        gz[..2],
-        [0x1f, 0x8b],
-        "expected the stored files to be gzipped"
-    );
+    assert_eq!(gz[..2], [0x1f, 0x8b], "expected the stored files to be gzipped");
 
     let cut = tmp.write("t10k-images-idx3-ubyte.gz", &gz[..gz.len() / 3]);
     let err = read_images(&cut, None).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::Gzip {
-                truncated: true,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, DataError::Gzip { truncated: true, .. }), "{err:?}");
     assert_names_file(&err, &cut);
 
     let mut flipped = gz.clone();
@@ -110,16 +88,7 @@ fn damaged_real_gzip_files() {
     }
     let bad = tmp.write("corrupt.gz", &flipped);
     let err = read_images(&bad, None).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::Gzip {
-                truncated: false,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, DataError::Gzip { truncated: false, .. }), "{err:?}");
     assert_names_file(&err, &bad);
 }
 
@@ -133,28 +102,14 @@ fn damaged_real_raw_files() {
     assert_eq!(raw.len(), 47_040_016);
     let cut = tmp.write("train-images-idx3-ubyte", &raw[..1000]);
     let err = read_images(&cut, None).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("expected 47,040,016 bytes of data, found 1,000"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("expected 47,040,016 bytes of data, found 1,000"), "{err}");
     assert_names_file(&err, &cut);
 
     let mut labels = gunzip(&std::fs::read(&f.test_labels).unwrap());
     labels[8 + 1234] = 200;
     let bad_labels = tmp.write("t10k-labels-idx1-ubyte", &labels);
     let err = load_split(DatasetName::Mnist, &f.test_images, &bad_labels, None).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::LabelOutOfRange {
-                index: 1234,
-                label: 200,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, DataError::LabelOutOfRange { index: 1234, label: 200, .. }), "{err:?}");
     assert_names_file(&err, &bad_labels);
 }
 
@@ -164,34 +119,12 @@ fn swapped_and_mismatched_real_files() {
         return;
     };
     let err = read_images(&f.train_labels, None).unwrap_err();
-    assert!(
-        matches!(err, DataError::BadMagic { found: 0x801, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, DataError::BadMagic { found: 0x801, .. }), "{err:?}");
     assert!(err.to_string().contains("labels file"), "{err}");
     let err = read_labels(&f.train_images, None).unwrap_err();
-    assert!(
-        matches!(err, DataError::BadMagic { found: 0x803, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, DataError::BadMagic { found: 0x803, .. }), "{err:?}");
 
-    let err = load_split(
-        DatasetName::FashionMnist,
-        &f.train_images,
-        &f.test_labels,
-        None,
-    )
-    .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::CountMismatch {
-                image_count: 60_000,
-                label_count: 10_000,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let err = load_split(DatasetName::FashionMnist, &f.train_images, &f.test_labels, None).unwrap_err();
+    assert!(matches!(err, DataError::CountMismatch { image_count: 60_000, label_count: 10_000, .. }), "{err:?}");
     assert!(err.to_string().contains("60,000 images"), "{err}");
 }

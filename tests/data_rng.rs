@@ -10,14 +10,7 @@ fn splitmix64_matches_reference_output() {
     // Seed 1234567: widely used test vector.
     let mut s = 1_234_567u64;
     let got: Vec<u64> = (0..3).map(|_| splitmix64(&mut s)).collect();
-    assert_eq!(
-        got,
-        [
-            6457827717110365317,
-            3203168211198807973,
-            9817491932198370423
-        ]
-    );
+    assert_eq!(got, [6457827717110365317, 3203168211198807973, 9817491932198370423]);
 }
 
 #[test]
@@ -82,10 +75,7 @@ fn below_is_in_range_and_roughly_uniform() {
     for _ in 0..70_000 {
         counts[r.below(7) as usize] += 1;
     }
-    assert!(
-        counts.iter().all(|&c| (9_500..10_500).contains(&c)),
-        "{counts:?}"
-    );
+    assert!(counts.iter().all(|&c| (9_500..10_500).contains(&c)), "{counts:?}");
     assert_eq!(r.below(0), 0);
     assert_eq!(r.below(1), 0);
 }
@@ -102,10 +92,7 @@ fn shuffle_is_a_permutation_and_covers_positions() {
         assert_eq!(s, [0, 1, 2, 3, 4]);
         first_counts[v[0]] += 1;
     }
-    assert!(
-        first_counts.iter().all(|&c| (9_500..10_500).contains(&c)),
-        "{first_counts:?}"
-    );
+    assert!(first_counts.iter().all(|&c| (9_500..10_500).contains(&c)), "{first_counts:?}");
     let mut empty: [u8; 0] = [];
     r.shuffle(&mut empty);
 }

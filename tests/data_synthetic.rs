@@ -4,55 +4,30 @@ use netc::data::synthetic::generate;
 use netc::data::{load, DataError, LoadOptions, SearchRoots, SyntheticConfig};
 
 fn roots() -> SearchRoots {
-    SearchRoots {
-        cwd: std::env::temp_dir().join("netc-no-such-cwd"),
-        netc_data: None,
-    }
+    SearchRoots { cwd: std::env::temp_dir().join("netc-no-such-cwd"), netc_data: None }
 }
 
 #[test]
 fn deterministic_for_a_seed_and_different_across_seeds() {
-    let cfg = SyntheticConfig {
-        seed: 5,
-        train: 200,
-        test: 50,
-    };
+    let cfg = SyntheticConfig { seed: 5, train: 200, test: 50 };
     let a = generate(&cfg).unwrap();
     let b = generate(&cfg).unwrap();
     assert_eq!(a, b);
     let c = generate(&SyntheticConfig { seed: 6, ..cfg }).unwrap();
     assert_ne!(a.train.images, c.train.images);
-    assert_ne!(
-        a.train.images[..784 * 50],
-        a.test.images[..],
-        "test split repeats train"
-    );
+    assert_ne!(a.train.images[..784 * 50], a.test.images[..], "test split repeats train");
 }
 
 #[test]
 fn shape_balance_and_ink() {
-    let s = generate(&SyntheticConfig {
-        seed: 1,
-        train: 1003,
-        test: 100,
-    })
-    .unwrap();
-    assert_eq!(
-        (s.train.count, s.train.rows, s.train.cols, s.train.classes),
-        (1003, 28, 28, 10)
-    );
-    assert_eq!(
-        s.train.class_counts(),
-        [101, 101, 101, 100, 100, 100, 100, 100, 100, 100]
-    );
+    let s = generate(&SyntheticConfig { seed: 1, train: 1003, test: 100 }).unwrap();
+    assert_eq!((s.train.count, s.train.rows, s.train.cols, s.train.classes), (1003, 28, 28, 10));
+    assert_eq!(s.train.class_counts(), [101, 101, 101, 100, 100, 100, 100, 100, 100, 100]);
     assert_eq!(s.test.class_counts(), vec![10; 10]);
     for i in 0..s.train.count {
         let img = s.train.image(i).unwrap();
         let bright = img.iter().filter(|&&p| p > 128).count();
-        assert!(
-            (15..300).contains(&bright),
-            "image {i} has {bright} bright pixels"
-        );
+        assert!((15..300).contains(&bright), "image {i} has {bright} bright pixels");
         // corners stay background-ish
         assert!(img[0] < 80 && img[783] < 80, "image {i} corners");
     }
@@ -62,12 +37,7 @@ fn shape_balance_and_ink() {
 /// if this fails the classes are not distinct enough to learn.
 #[test]
 fn learnable_by_nearest_class_mean() {
-    let s = generate(&SyntheticConfig {
-        seed: 9,
-        train: 2000,
-        test: 500,
-    })
-    .unwrap();
+    let s = generate(&SyntheticConfig { seed: 9, train: 2000, test: 500 }).unwrap();
     let mut means = vec![[0f64; 784]; 10];
     for (img, &l) in s.train.images.chunks_exact(784).zip(&s.train.labels) {
         for (m, &p) in means[l as usize].iter_mut().zip(img) {
@@ -80,15 +50,9 @@ fn learnable_by_nearest_class_mean() {
         .chunks_exact(784)
         .zip(&s.test.labels)
         .filter(|(img, &l)| {
-            let dist = |m: &[f64; 784]| -> f64 {
-                m.iter()
-                    .zip(img.iter())
-                    .map(|(a, &b)| (a - f64::from(b)).powi(2))
-                    .sum()
-            };
-            let best = (0..10)
-                .min_by(|&a, &b| dist(&means[a]).total_cmp(&dist(&means[b])))
-                .unwrap();
+            let dist =
+                |m: &[f64; 784]| -> f64 { m.iter().zip(img.iter()).map(|(a, &b)| (a - f64::from(b)).powi(2)).sum() };
+            let best = (0..10).min_by(|&a, &b| dist(&means[a]).total_cmp(&dist(&means[b]))).unwrap();
             best == l as usize
         })
         .count();
@@ -98,28 +62,11 @@ fn learnable_by_nearest_class_mean() {
 
 #[test]
 fn load_by_name_honours_config_and_limit() {
-    let opts = LoadOptions {
-        limit: Some(30),
-        synthetic: SyntheticConfig {
-            seed: 3,
-            train: 100,
-            test: 20,
-        },
-    };
+    let opts = LoadOptions { limit: Some(30), synthetic: SyntheticConfig { seed: 3, train: 100, test: 20 } };
     let s = load("synthetic", None, &roots(), &opts).unwrap();
     assert_eq!((s.train.count, s.test.count), (30, 20));
-    let zero = LoadOptions {
-        limit: Some(0),
-        ..LoadOptions::default()
-    };
-    assert!(matches!(
-        load("synthetic", None, &roots(), &zero),
-        Err(DataError::InvalidOption { .. })
-    ));
-    let empty = SyntheticConfig {
-        seed: 3,
-        train: 0,
-        test: 5,
-    };
+    let zero = LoadOptions { limit: Some(0), ..LoadOptions::default() };
+    assert!(matches!(load("synthetic", None, &roots(), &zero), Err(DataError::InvalidOption { .. })));
+    let empty = SyntheticConfig { seed: 3, train: 0, test: 5 };
     assert!(generate(&empty).is_err());
 }

@@ -15,50 +15,19 @@ const PUBLISHED: &[(&str, u64, u64, u64, Option<u64>)] = &[
     ("lenet-keras", 44_426, 44_426, 0, Some(281_640)),
     ("lenet-classic", 61_706, 61_706, 0, Some(416_520)),
     ("alexnet", 60_965_224, 60_965_224, 0, Some(724_406_816)),
-    (
-        "alexnet-torchvision",
-        61_100_840,
-        61_100_840,
-        0,
-        Some(714_188_480),
-    ),
+    ("alexnet-torchvision", 61_100_840, 61_100_840, 0, Some(714_188_480)),
     ("vgg16", 138_357_544, 138_357_544, 0, Some(15_470_264_320)),
     ("vgg19", 143_667_240, 143_667_240, 0, Some(19_632_062_464)),
-    (
-        "resnet18",
-        11_689_512,
-        11_689_512,
-        9_600,
-        Some(1_814_073_344),
-    ),
-    (
-        "resnet34",
-        21_797_672,
-        21_797_672,
-        17_024,
-        Some(3_663_761_408),
-    ),
-    (
-        "resnet50",
-        25_557_032,
-        25_557_032,
-        53_120,
-        Some(4_089_184_256),
-    ),
-    (
-        "resnet101",
-        44_549_160,
-        44_549_160,
-        105_344,
-        Some(7_801_405_440),
-    ),
-    (
-        "resnet152",
-        60_192_808,
-        60_192_808,
-        151_424,
-        Some(11_513_626_624),
-    ),
+    ("resnet18", 11_689_512, 11_689_512, 9_600, Some(1_814_073_344)),
+    ("resnet34", 21_797_672, 21_797_672, 17_024, Some(3_663_761_408)),
+    ("resnet50", 25_557_032, 25_557_032, 53_120, Some(4_089_184_256)),
+    ("resnet101", 44_549_160, 44_549_160, 105_344, Some(7_801_405_440)),
+    ("resnet152", 60_192_808, 60_192_808, 151_424, Some(11_513_626_624)),
+    ("googlenet", 6_998_552, 6_998_552, 0, Some(1_582_671_872)),
+    ("inception-v2", 11_295_240, 11_295_240, 20_032, Some(2_032_600_064)),
+    ("inception-v3", 23_834_568, 23_834_568, 34_432, Some(5_713_216_096)),
+    ("inception-v4", 42_679_816, 42_679_816, 63_168, Some(12_253_974_624)),
+    ("inception-resnet-v2", 55_843_464, 55_843_464, 60_544, Some(13_155_794_016)),
 ];
 
 #[test]
@@ -66,17 +35,10 @@ fn parameter_counts_match_the_published_ones() {
     let mut wrong = Vec::new();
     for &(name, total, trainable, state, macs) in PUBLISHED {
         let r = common::report(name);
-        let got = (
-            r.params(),
-            r.total.trainable,
-            r.total.state,
-            macs.map(|_| r.total.macs),
-        );
+        let got = (r.params(), r.total.trainable, r.total.state, macs.map(|_| r.total.macs));
         let want = (total, trainable, state, macs);
         if got != want {
-            wrong.push(format!(
-                "{name}: got (params, trainable, state, MACs) = {got:?}, published {want:?}"
-            ));
+            wrong.push(format!("{name}: got (params, trainable, state, MACs) = {got:?}, published {want:?}"));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -94,22 +56,46 @@ fn every_net_in_the_zoo_has_a_published_count() {
 }
 
 /// Nets without a single published reference; their counts are checked block by block elsewhere.
-const UNPUBLISHED: &[&str] = &[];
+const UNPUBLISHED: &[&str] = &["inception-resnet-v1"];
+
+/// Rows of a report folded to `depth`.
+fn rows(name: &str, depth: usize) -> Vec<netc::infer::Row> {
+    let text = common::zoo_source(name);
+    let mut sources = netc::diag::SourceMap::new();
+    netc::driver::check(&mut sources, &format!("{name}.net"), &text, Some(depth)).report.expect("valid net").rows
+}
+
+#[test]
+fn inception_resnet_v1_blocks_match_facenet() {
+    // No ImageNet release exists; davidsandberg/facenet's TF-slim model (reference-counts.md §8)
+    // gives per-block figures in TF's convention, where batch norm learns only β. Our PyTorch
+    // convention also counts γ, one per BN channel = state / 2, so TF = params − state / 2.
+    let rows = rows("inception-resnet-v1", 2);
+    let tf = |r: &netc::infer::Row| r.cost.params().unwrap() - r.cost.state / 2;
+    let find = |n: &str| rows.iter().find(|r| r.name == n).unwrap_or_else(|| panic!("no row {n}"));
+    let conv4b: u64 = rows.iter().filter(|r| r.name.starts_with("Conv2d_4b_3x3")).map(tf).sum();
+    assert_eq!(conv4b, 442_624, "Conv2d_4b_3x3");
+    let mixed = |prefix: &str| rows.iter().filter(|r| r.name.starts_with(prefix)).map(tf).sum::<u64>();
+    assert_eq!(mixed("Mixed_6a."), 1_709_056, "Mixed_6a");
+    assert_eq!(mixed("Mixed_7a."), 3_344_256, "Mixed_7a");
+    for (block, count, params, macs) in [("Repeat", 5, 77_248, 94_080_000), ("Repeat_1", 10, 689_536, 198_868_992), ("Repeat_2", 5, 1_600_000, 102_236_160)] {
+        for k in 0..count {
+            let r = find(&format!("{block}.{k}"));
+            assert_eq!((tf(r), r.cost.macs), (params, macs), "{block}.{k}");
+        }
+        assert!(rows.iter().all(|r| r.name != format!("{block}.{count}")), "{block} has more than {count} blocks");
+    }
+    // Paper-literal 5×C + FC 1792→1000, PyTorch convention (reference-counts.md §8).
+    let r = common::report("inception-resnet-v1");
+    assert_eq!((r.params(), r.total.macs), (22_756_328, 6_206_361_696));
+    assert_eq!(r.output.to_string(), "1000");
+}
 
 #[test]
 fn resnet50_stages_match_the_reference_breakdown() {
     // Per-block torchvision params and v1.5 MACs, reference-counts.md §4.
-    let text = common::zoo_source("resnet50");
-    let mut sources = netc::diag::SourceMap::new();
-    let r = netc::driver::check(&mut sources, "resnet50.net", &text, Some(2))
-        .report
-        .unwrap();
-    let row = |n: &str| {
-        r.rows
-            .iter()
-            .find(|row| row.name == n)
-            .unwrap_or_else(|| panic!("no row {n}"))
-    };
+    let rows = rows("resnet50", 2);
+    let row = |n: &str| rows.iter().find(|row| row.name == n).unwrap_or_else(|| panic!("no row {n}"));
     for (name, params, macs) in [
         ("layer1.0", 75_008, 231_211_008),
         ("layer1.1", 70_400, 218_365_952),
@@ -119,11 +105,7 @@ fn resnet50_stages_match_the_reference_breakdown() {
         ("layer4.0", 6_039_552, 372_506_624),
         ("layer4.2", 4_462_592, 218_365_952),
     ] {
-        assert_eq!(
-            (row(name).cost.params(), row(name).cost.macs),
-            (Some(params), macs),
-            "{name}"
-        );
+        assert_eq!((row(name).cost.params(), row(name).cost.macs), (Some(params), macs), "{name}");
     }
     assert_eq!(row("layer4.2").output.to_string(), "2048×7×7");
 }

@@ -52,19 +52,12 @@ pub fn run(args: CheckArgs) -> i32 {
         let checked = driver::check(&mut sources, path, &text, args.depth.map(|d| d as usize));
         match (args.format, &checked.report) {
             (Format::Text, Some(r)) => out(&text::render(r)),
-            (Format::Json, Some(r)) if checked.diagnostics.is_empty() => {
-                jsons.push(json::render(r))
-            }
-            (Format::Json, _) => {
-                jsons.push(json::render_errors(path, &checked.diagnostics, &sources))
-            }
+            (Format::Json, Some(r)) if checked.diagnostics.is_empty() => jsons.push(json::render(r)),
+            (Format::Json, _) => jsons.push(json::render_errors(path, &checked.diagnostics, &sources)),
             (Format::Text, None) => {}
         }
         if !checked.diagnostics.is_empty() {
-            eprint!(
-                "{}",
-                render_all(&checked.diagnostics, &sources, diag_style())
-            );
+            eprint!("{}", render_all(&checked.diagnostics, &sources, diag_style()));
             code = code.max(EXIT_INVALID);
         }
     }

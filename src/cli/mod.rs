@@ -8,11 +8,7 @@ mod dot;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(
-    name = "netc",
-    version,
-    about = "A compiler for declarative descriptions of convolutional networks"
-)]
+#[command(name = "netc", version, about = "A compiler for declarative descriptions of convolutional networks")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,10 +74,7 @@ pub fn diag_style() -> crate::diag::Style {
 pub fn out(text: &str) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(EXIT_OK);
         }
@@ -94,9 +87,6 @@ pub fn out(text: &str) {
 pub fn read_source(path: &str) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read `{path}`: {e}"))?;
     String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "error: `{path}` is not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
+        format!("error: `{path}` is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())
     })
 }

@@ -98,19 +98,13 @@ impl<'a> Batcher<'a> {
     pub fn epoch(&mut self, seed: u64, epoch: u64) -> Epoch<'_, 'a> {
         self.reset_order();
         Rng::new(mix_seed(seed, epoch)).shuffle(&mut self.order);
-        Epoch {
-            batcher: self,
-            pos: 0,
-        }
+        Epoch { batcher: self, pos: 0 }
     }
 
     /// An epoch in dataset order (for evaluation).
     pub fn in_order(&mut self) -> Epoch<'_, 'a> {
         self.reset_order();
-        Epoch {
-            batcher: self,
-            pos: 0,
-        }
+        Epoch { batcher: self, pos: 0 }
     }
 
     fn reset_order(&mut self) {
@@ -130,11 +124,7 @@ impl<'a> Batcher<'a> {
             self.prep.fill_unchecked(src, out);
             self.labels.push(self.ds.labels[idx]);
         }
-        Batch {
-            images: &self.images[..indices.len() * n],
-            labels: &self.labels,
-            indices,
-        }
+        Batch { images: &self.images[..indices.len() * n], labels: &self.labels, indices }
     }
 }
 

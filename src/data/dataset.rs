@@ -112,17 +112,10 @@ pub struct LoadOptions {
 ///
 /// `dir` is the user's explicit directory, if any; see
 /// [`mod@crate::data::locate`] for the search order.
-pub fn load(
-    name: &str,
-    dir: Option<&Path>,
-    roots: &SearchRoots,
-    opts: &LoadOptions,
-) -> Result<Splits, DataError> {
+pub fn load(name: &str, dir: Option<&Path>, roots: &SearchRoots, opts: &LoadOptions) -> Result<Splits, DataError> {
     let name = DatasetName::parse(name)?;
     if opts.limit == Some(0) {
-        return Err(DataError::InvalidOption {
-            what: "limit must be at least 1".into(),
-        });
+        return Err(DataError::InvalidOption { what: "limit must be at least 1".into() });
     }
     if !name.is_file_backed() {
         let mut cfg = opts.synthetic.clone();
@@ -137,11 +130,7 @@ pub fn load(
 }
 
 /// Loads both splits from already-located files.
-pub fn load_files(
-    name: DatasetName,
-    files: &DataFiles,
-    limit: Option<usize>,
-) -> Result<Splits, DataError> {
+pub fn load_files(name: DatasetName, files: &DataFiles, limit: Option<usize>) -> Result<Splits, DataError> {
     let train = load_split(name, &files.train_images, &files.train_labels, limit)?;
     let test = load_split(name, &files.test_images, &files.test_labels, limit)?;
     Ok(Splits { train, test })
@@ -189,11 +178,8 @@ pub fn load_split(
 fn check_labels(path: &Path, labels: &[u8], classes: usize) -> Result<(), DataError> {
     match labels.iter().position(|&l| l as usize >= classes) {
         None => Ok(()),
-        Some(index) => Err(DataError::LabelOutOfRange {
-            path: path.to_path_buf(),
-            index,
-            label: labels[index],
-            classes,
-        }),
+        Some(index) => {
+            Err(DataError::LabelOutOfRange { path: path.to_path_buf(), index, label: labels[index], classes })
+        }
     }
 }

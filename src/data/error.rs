@@ -15,96 +15,39 @@ pub enum DataError {
     /// The file could not be opened or read (missing, permissions, I/O).
     Io { path: PathBuf, source: io::Error },
     /// The gzip layer failed: corrupt bytes, bad checksum or a cut-off stream.
-    Gzip {
-        path: PathBuf,
-        truncated: bool,
-        detail: String,
-    },
+    Gzip { path: PathBuf, truncated: bool, detail: String },
     /// The file ends inside the IDX header itself.
-    ShortHeader {
-        path: PathBuf,
-        needed: u64,
-        found: u64,
-    },
+    ShortHeader { path: PathBuf, needed: u64, found: u64 },
     /// The first four bytes are not the expected IDX magic number.
-    BadMagic {
-        path: PathBuf,
-        found: u32,
-        expected: u32,
-    },
+    BadMagic { path: PathBuf, found: u32, expected: u32 },
     /// One of the header dimensions is zero.
     ZeroDimension { path: PathBuf, dims: Vec<u32> },
     /// The declared payload overflows `u64` (`bytes == None`) or exceeds `cap`.
-    TooLarge {
-        path: PathBuf,
-        dims: Vec<u32>,
-        bytes: Option<u64>,
-        cap: u64,
-    },
+    TooLarge { path: PathBuf, dims: Vec<u32>, bytes: Option<u64>, cap: u64 },
     /// The (decompressed) file is shorter than its header says.
-    Truncated {
-        path: PathBuf,
-        expected: u64,
-        found: u64,
-        gzip: bool,
-    },
+    Truncated { path: PathBuf, expected: u64, found: u64, gzip: bool },
     /// Bytes follow the declared payload. `extra` is a lower bound when
     /// `more` is set (counting stops at a cap).
-    TrailingBytes {
-        path: PathBuf,
-        expected: u64,
-        extra: u64,
-        more: bool,
-    },
+    TrailingBytes { path: PathBuf, expected: u64, extra: u64, more: bool },
     /// Images are not the size the dataset is known to have.
-    WrongImageSize {
-        path: PathBuf,
-        expected: (usize, usize),
-        found: (usize, usize),
-    },
+    WrongImageSize { path: PathBuf, expected: (usize, usize), found: (usize, usize) },
     /// A label is not below the dataset's class count.
-    LabelOutOfRange {
-        path: PathBuf,
-        index: usize,
-        label: u8,
-        classes: usize,
-    },
+    LabelOutOfRange { path: PathBuf, index: usize, label: u8, classes: usize },
     /// Images and labels files declare different record counts.
-    CountMismatch {
-        images: PathBuf,
-        labels: PathBuf,
-        image_count: usize,
-        label_count: usize,
-    },
+    CountMismatch { images: PathBuf, labels: PathBuf, image_count: usize, label_count: usize },
     /// The dataset name is not one of the known names.
-    UnknownDataset {
-        name: String,
-        known: Vec<&'static str>,
-    },
+    UnknownDataset { name: String, known: Vec<&'static str> },
     /// No directory holds the four files; lists what is needed and where we looked.
-    NotFound {
-        name: String,
-        files: Vec<String>,
-        searched: Vec<(PathBuf, String)>,
-    },
+    NotFound { name: String, files: Vec<String>, searched: Vec<(PathBuf, String)> },
     /// The network input cannot be fed from this dataset.
-    InputShape {
-        dataset: String,
-        rows: usize,
-        cols: usize,
-        want: (usize, usize, usize),
-        reason: String,
-    },
+    InputShape { dataset: String, rows: usize, cols: usize, want: (usize, usize, usize), reason: String },
     /// A caller-supplied option is invalid (batch size 0, std <= 0, ...).
     InvalidOption { what: String },
 }
 
 impl DataError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        DataError::Io {
-            path: path.into(),
-            source,
-        }
+        DataError::Io { path: path.into(), source }
     }
 }
 
@@ -170,62 +113,32 @@ impl DataError {
         use DataError::*;
         match self {
             Io { path, source } => write!(f, "{}: cannot read file: {source}", path.display()),
-            Gzip {
-                path,
-                truncated: true,
-                detail,
-            } => write!(
-                f,
-                "{}: gzip stream ends early, the file is truncated ({detail})",
-                path.display()
-            ),
+            Gzip { path, truncated: true, detail } => {
+                write!(f, "{}: gzip stream ends early, the file is truncated ({detail})", path.display())
+            }
             Gzip { path, detail, .. } => {
                 write!(f, "{}: corrupt gzip data: {detail}", path.display())
             }
-            ShortHeader {
-                path,
-                needed,
-                found,
-            } => write!(
+            ShortHeader { path, needed, found } => write!(
                 f,
                 "{}: file ends inside the IDX header: needed {} header bytes, found {}",
                 path.display(),
                 grouped(*needed),
                 grouped(*found)
             ),
-            BadMagic {
-                path,
-                found,
-                expected,
-            } => write!(
+            BadMagic { path, found, expected } => write!(
                 f,
                 "{}: wrong magic number 0x{found:08X}, expected 0x{expected:08X}{}",
                 path.display(),
                 magic_hint(*found, *expected)
             ),
-            ZeroDimension { path, dims } => write!(
-                f,
-                "{}: header declares a zero dimension {}",
-                path.display(),
-                dims_text(dims)
-            ),
-            TooLarge {
-                path,
-                dims,
-                bytes: None,
-                ..
-            } => write!(
-                f,
-                "{}: header dimensions {} multiply to more than 2^64 bytes",
-                path.display(),
-                dims_text(dims)
-            ),
-            TooLarge {
-                path,
-                dims,
-                bytes: Some(b),
-                cap,
-            } => write!(
+            ZeroDimension { path, dims } => {
+                write!(f, "{}: header declares a zero dimension {}", path.display(), dims_text(dims))
+            }
+            TooLarge { path, dims, bytes: None, .. } => {
+                write!(f, "{}: header dimensions {} multiply to more than 2^64 bytes", path.display(), dims_text(dims))
+            }
+            TooLarge { path, dims, bytes: Some(b), cap } => write!(
                 f,
                 "{}: header dimensions {} declare {} bytes, above the {} byte limit",
                 path.display(),
@@ -233,27 +146,17 @@ impl DataError {
                 grouped(*b),
                 grouped(*cap)
             ),
-            Truncated {
-                path,
-                expected,
-                found,
-                gzip,
-            } => {
+            Truncated { path, expected, found, gzip } => {
                 write!(
-                f,
-                "{}: file is shorter than its header says: expected {} bytes of data, found {}{}",
-                path.display(),
-                grouped(*expected),
-                grouped(*found),
-                if *gzip { " (after gzip decompression)" } else { "" }
-            )
+                    f,
+                    "{}: file is shorter than its header says: expected {} bytes of data, found {}{}",
+                    path.display(),
+                    grouped(*expected),
+                    grouped(*found),
+                    if *gzip { " (after gzip decompression)" } else { "" }
+                )
             }
-            TrailingBytes {
-                path,
-                expected,
-                extra,
-                more,
-            } => write!(
+            TrailingBytes { path, expected, extra, more } => write!(
                 f,
                 "{}: {}{} unexpected bytes after the {} bytes the header declares",
                 path.display(),
@@ -293,11 +196,9 @@ impl DataError {
                 labels.display(),
                 grouped(*label_count as u64)
             ),
-            UnknownDataset { name, known } => write!(
-                f,
-                "unknown dataset '{name}'; known datasets: {}",
-                known.join(", ")
-            ),
+            UnknownDataset { name, known } => {
+                write!(f, "unknown dataset '{name}'; known datasets: {}", known.join(", "))
+            }
             NotFound { name, files, searched } => {
                 write!(f, "dataset '{name}' not found; it needs the files {}", files.join(", "))?;
                 write!(f, " (each raw or with .gz); looked in:")?;

@@ -79,10 +79,7 @@ pub fn read_images(path: &Path, limit: Option<usize>) -> Result<IdxImages, DataE
 /// Reads a labels file; `limit` keeps only the first `limit` labels.
 pub fn read_labels(path: &Path, limit: Option<usize>) -> Result<IdxLabels, DataError> {
     let raw = read_idx(path, LABELS_MAGIC, limit)?;
-    Ok(IdxLabels {
-        declared: raw.dims[0] as usize,
-        labels: raw.data,
-    })
+    Ok(IdxLabels { declared: raw.dims[0] as usize, labels: raw.data })
 }
 
 /// Header dimensions plus the payload actually read.
@@ -104,27 +101,15 @@ impl Source {
         let mut buffered = BufReader::new(file);
         let head = buffered.fill_buf().map_err(|e| DataError::io(path, e))?;
         let gzip = head.starts_with(&GZIP_MAGIC);
-        let reader: Box<dyn Read> = if gzip {
-            Box::new(MultiGzDecoder::new(buffered))
-        } else {
-            Box::new(buffered)
-        };
-        Ok(Source {
-            path: path.to_path_buf(),
-            gzip,
-            reader,
-        })
+        let reader: Box<dyn Read> = if gzip { Box::new(MultiGzDecoder::new(buffered)) } else { Box::new(buffered) };
+        Ok(Source { path: path.to_path_buf(), gzip, reader })
     }
 
     /// Maps a read failure to the gzip or I/O variant as appropriate.
     fn fail(&self, e: io::Error) -> DataError {
         if self.gzip {
             let truncated = e.kind() == io::ErrorKind::UnexpectedEof;
-            DataError::Gzip {
-                path: self.path.clone(),
-                truncated,
-                detail: e.to_string(),
-            }
+            DataError::Gzip { path: self.path.clone(), truncated, detail: e.to_string() }
         } else {
             DataError::io(&self.path, e)
         }
@@ -183,49 +168,28 @@ fn read_header(src: &mut Source, expected: u32) -> Result<Vec<u32>, DataError> {
     }
     let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
     if magic != expected {
-        return Err(DataError::BadMagic {
-            path: src.path.clone(),
-            found: magic,
-            expected,
-        });
+        return Err(DataError::BadMagic { path: src.path.clone(), found: magic, expected });
     }
     let got = 4 + src.read_up_to(&mut header[4..])?;
     if got < needed {
         return Err(short_header(src, needed, got));
     }
-    let dims = header[4..]
-        .chunks_exact(4)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let dims = header[4..].chunks_exact(4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])).collect();
     Ok(dims)
 }
 
 fn short_header(src: &Source, needed: usize, found: usize) -> DataError {
-    DataError::ShortHeader {
-        path: src.path.clone(),
-        needed: needed as u64,
-        found: found as u64,
-    }
+    DataError::ShortHeader { path: src.path.clone(), needed: needed as u64, found: found as u64 }
 }
 
 /// Validates dims and returns (total payload bytes, bytes per record).
 fn payload_size(path: &Path, dims: &[u32]) -> Result<(u64, u64), DataError> {
     if dims.contains(&0) {
-        return Err(DataError::ZeroDimension {
-            path: path.to_path_buf(),
-            dims: dims.to_vec(),
-        });
+        return Err(DataError::ZeroDimension { path: path.to_path_buf(), dims: dims.to_vec() });
     }
-    let too_large = |bytes| DataError::TooLarge {
-        path: path.to_path_buf(),
-        dims: dims.to_vec(),
-        bytes,
-        cap: MAX_PAYLOAD_BYTES,
-    };
-    let total = dims
-        .iter()
-        .try_fold(1u64, |acc, &d| acc.checked_mul(u64::from(d)))
-        .ok_or_else(|| too_large(None))?;
+    let too_large =
+        |bytes| DataError::TooLarge { path: path.to_path_buf(), dims: dims.to_vec(), bytes, cap: MAX_PAYLOAD_BYTES };
+    let total = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(u64::from(d))).ok_or_else(|| too_large(None))?;
     if total > MAX_PAYLOAD_BYTES {
         return Err(too_large(Some(total)));
     }

@@ -18,12 +18,8 @@ use crate::data::error::DataError;
 
 /// Base names of the four files, in the order train images, train labels,
 /// test images, test labels.
-pub const FILE_NAMES: [&str; 4] = [
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-];
+pub const FILE_NAMES: [&str; 4] =
+    ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 
 /// Environment variable naming a folder that contains `<name>/` subfolders.
 pub const ENV_VAR: &str = "NETC_DATA";
@@ -41,22 +37,15 @@ pub enum DatasetName {
 
 impl DatasetName {
     /// All datasets, in display order.
-    pub const ALL: [DatasetName; 3] = [
-        DatasetName::Mnist,
-        DatasetName::FashionMnist,
-        DatasetName::Synthetic,
-    ];
+    pub const ALL: [DatasetName; 3] = [DatasetName::Mnist, DatasetName::FashionMnist, DatasetName::Synthetic];
 
     /// Parses a name (ASCII case-insensitive).
     pub fn parse(name: &str) -> Result<Self, DataError> {
         let lower = name.to_ascii_lowercase();
-        Self::ALL
-            .into_iter()
-            .find(|d| d.as_str() == lower)
-            .ok_or_else(|| DataError::UnknownDataset {
-                name: name.to_string(),
-                known: Self::ALL.iter().map(|d| d.as_str()).collect(),
-            })
+        Self::ALL.into_iter().find(|d| d.as_str() == lower).ok_or_else(|| DataError::UnknownDataset {
+            name: name.to_string(),
+            known: Self::ALL.iter().map(|d| d.as_str()).collect(),
+        })
     }
 
     /// The canonical name, also the subdirectory name searched for.
@@ -98,9 +87,7 @@ impl SearchRoots {
     /// Reads the process's working directory and `$NETC_DATA`.
     pub fn from_process() -> Self {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        let netc_data = std::env::var_os(ENV_VAR)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
+        let netc_data = std::env::var_os(ENV_VAR).filter(|v| !v.is_empty()).map(PathBuf::from);
         SearchRoots { cwd, netc_data }
     }
 }
@@ -121,11 +108,7 @@ pub struct DataFiles {
 }
 
 /// Directories examined for `name`, in order.
-pub fn candidate_dirs(
-    name: DatasetName,
-    explicit: Option<&Path>,
-    roots: &SearchRoots,
-) -> Vec<PathBuf> {
+pub fn candidate_dirs(name: DatasetName, explicit: Option<&Path>, roots: &SearchRoots) -> Vec<PathBuf> {
     match explicit {
         Some(dir) => {
             let dir = roots.cwd.join(dir);
@@ -142,17 +125,10 @@ pub fn candidate_dirs(
 }
 
 /// Finds the four files of a file-backed dataset.
-pub fn locate(
-    name: DatasetName,
-    explicit: Option<&Path>,
-    roots: &SearchRoots,
-) -> Result<DataFiles, DataError> {
+pub fn locate(name: DatasetName, explicit: Option<&Path>, roots: &SearchRoots) -> Result<DataFiles, DataError> {
     if !name.is_file_backed() {
         return Err(DataError::InvalidOption {
-            what: format!(
-                "dataset '{}' is generated in memory and has no files",
-                name.as_str()
-            ),
+            what: format!("dataset '{}' is generated in memory and has no files", name.as_str()),
         });
     }
     let mut searched = Vec::new();

@@ -102,11 +102,7 @@ pub struct Prep {
 
 impl Prep {
     /// Checks `input = (c, h, w)` against `ds` and precomputes the mapping.
-    pub fn new(
-        ds: &Dataset,
-        input: (usize, usize, usize),
-        scaling: Scaling,
-    ) -> Result<Prep, DataError> {
+    pub fn new(ds: &Dataset, input: (usize, usize, usize), scaling: Scaling) -> Result<Prep, DataError> {
         let (c, h, w) = input;
         let fail = |reason: String| DataError::InputShape {
             dataset: ds.name.clone(),
@@ -116,9 +112,7 @@ impl Prep {
             reason,
         };
         if c != 1 {
-            return Err(fail(format!(
-                "the network's input must have 1 channel, not {c}"
-            )));
+            return Err(fail(format!("the network's input must have 1 channel, not {c}")));
         }
         if h < ds.rows || w < ds.cols {
             return Err(fail(format!(
@@ -132,15 +126,7 @@ impl Prep {
             *v = scaling.value(raw as u8);
         }
         let (top, left) = ((h - ds.rows) / 2, (w - ds.cols) / 2);
-        Ok(Prep {
-            rows: ds.rows,
-            cols: ds.cols,
-            h,
-            w,
-            top,
-            left,
-            table,
-        })
+        Ok(Prep { rows: ds.rows, cols: ds.cols, h, w, top, left, table })
     }
 
     /// The input shape `(1, h, w)` this writes.
@@ -188,10 +174,7 @@ impl Prep {
     /// `fill` for callers that have already matched the sizes.
     pub(crate) fn fill_unchecked(&self, image: &[u8], out: &mut [f32]) {
         out.fill(self.table[0]);
-        for (src, dst) in image
-            .chunks_exact(self.cols)
-            .zip(out.chunks_exact_mut(self.w).skip(self.top))
-        {
+        for (src, dst) in image.chunks_exact(self.cols).zip(out.chunks_exact_mut(self.w).skip(self.top)) {
             let dst = &mut dst[self.left..self.left + self.cols];
             for (d, &s) in dst.iter_mut().zip(src) {
                 *d = self.table[s as usize];
@@ -203,11 +186,7 @@ impl Prep {
     pub fn prepare(&self, ds: &Dataset) -> Result<Vec<f32>, DataError> {
         let n = self.sample_len();
         let mut out = vec![0f32; ds.count * n];
-        for (img, dst) in ds
-            .images
-            .chunks_exact(ds.image_len())
-            .zip(out.chunks_exact_mut(n))
-        {
+        for (img, dst) in ds.images.chunks_exact(ds.image_len()).zip(out.chunks_exact_mut(n)) {
             self.fill(img, dst)?;
         }
         Ok(out)

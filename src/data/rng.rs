@@ -36,16 +36,8 @@ impl Rng {
     /// Seeds the generator by running SplitMix64 from `seed`.
     pub fn new(seed: u64) -> Self {
         let mut sm = seed;
-        let s = [
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-        ];
-        Rng {
-            s,
-            spare_normal: None,
-        }
+        let s = [splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm)];
+        Rng { s, spare_normal: None }
     }
 
     /// Uses `state` verbatim (for reference test vectors). An all-zero state
@@ -54,10 +46,7 @@ impl Rng {
         if state == [0; 4] {
             return Rng::new(0);
         }
-        Rng {
-            s: state,
-            spare_normal: None,
-        }
+        Rng { s: state, spare_normal: None }
     }
 
     /// Next 64 random bits.

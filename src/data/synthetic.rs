@@ -41,11 +41,7 @@ pub struct SyntheticConfig {
 impl Default for SyntheticConfig {
     /// Seed 1998, 6,000 training and 1,000 test images.
     fn default() -> Self {
-        SyntheticConfig {
-            seed: 1998,
-            train: 6000,
-            test: 1000,
-        }
+        SyntheticConfig { seed: 1998, train: 6000, test: 1000 }
     }
 }
 
@@ -73,15 +69,7 @@ fn generate_split(count: usize, seed: u64) -> Dataset {
     for (img, &label) in images.chunks_exact_mut(SIDE * SIDE).zip(&labels) {
         draw_bar(img, label, &mut rng);
     }
-    Dataset {
-        name: "synthetic".to_string(),
-        images,
-        labels,
-        count,
-        rows: SIDE,
-        cols: SIDE,
-        classes: CLASSES,
-    }
+    Dataset { name: "synthetic".to_string(), images, labels, count, rows: SIDE, cols: SIDE, classes: CLASSES }
 }
 
 /// Random parameters of one bar.

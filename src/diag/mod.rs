@@ -35,20 +35,11 @@ pub struct Label {
 
 impl Diagnostic {
     /// A diagnostic with a primary label at `span`.
-    pub fn error(
-        code: &'static str,
-        message: impl Into<String>,
-        span: Span,
-        label: impl Into<String>,
-    ) -> Self {
+    pub fn error(code: &'static str, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
         Diagnostic {
             code,
             message: message.into(),
-            labels: vec![Label {
-                span,
-                message: label.into(),
-                primary: true,
-            }],
+            labels: vec![Label { span, message: label.into(), primary: true }],
             notes: Vec::new(),
             hint: None,
         }
@@ -56,11 +47,7 @@ impl Diagnostic {
 
     /// Adds a secondary label (context, e.g. where a module was instantiated).
     pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Self {
-        self.labels.push(Label {
-            span,
-            message: message.into(),
-            primary: false,
-        });
+        self.labels.push(Label { span, message: message.into(), primary: false });
         self
     }
 

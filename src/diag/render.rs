@@ -52,21 +52,12 @@ pub fn render(diag: &Diagnostic, sources: &SourceMap, style: Style) -> String {
         }
     };
     // A span outside its file is a bug upstream; still say something useful rather than panic.
-    result.unwrap_or_else(|e| {
-        format!(
-            "error[{}]: {} (could not show the source: {e})\n",
-            diag.code, diag.message
-        )
-    })
+    result.unwrap_or_else(|e| format!("error[{}]: {} (could not show the source: {e})\n", diag.code, diag.message))
 }
 
 /// Renders several diagnostics separated as a compiler would print them.
 pub fn render_all(diags: &[Diagnostic], sources: &SourceMap, style: Style) -> String {
-    diags
-        .iter()
-        .map(|d| render(d, sources, style))
-        .collect::<Vec<_>>()
-        .join("\n")
+    diags.iter().map(|d| render(d, sources, style)).collect::<Vec<_>>().join("\n")
 }
 
 impl<'a> Files<'a> for SourceMap {
@@ -75,36 +66,25 @@ impl<'a> Files<'a> for SourceMap {
     type Source = &'a str;
 
     fn name(&'a self, id: usize) -> Result<&'a str, files::Error> {
-        self.files()
-            .get(id)
-            .map(|f| f.name.as_str())
-            .ok_or(files::Error::FileMissing)
+        self.files().get(id).map(|f| f.name.as_str()).ok_or(files::Error::FileMissing)
     }
 
     fn source(&'a self, id: usize) -> Result<&'a str, files::Error> {
-        self.files()
-            .get(id)
-            .map(|f| f.text.as_str())
-            .ok_or(files::Error::FileMissing)
+        self.files().get(id).map(|f| f.text.as_str()).ok_or(files::Error::FileMissing)
     }
 
     fn line_index(&'a self, id: usize, byte_index: usize) -> Result<usize, files::Error> {
         let text = self.source(id)?;
-        Ok(text
-            .get(..byte_index.min(text.len()))
-            .map_or(0, |s| s.matches('\n').count()))
+        Ok(text.get(..byte_index.min(text.len())).map_or(0, |s| s.matches('\n').count()))
     }
 
     fn line_range(&'a self, id: usize, line_index: usize) -> Result<Range<usize>, files::Error> {
         let text = self.source(id)?;
         let mut starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1));
-        let start = starts.nth(line_index).ok_or(files::Error::LineTooLarge {
-            given: line_index,
-            max: text.matches('\n').count(),
-        })?;
-        let end = text[start..]
-            .find('\n')
-            .map_or(text.len(), |i| start + i + 1);
+        let start = starts
+            .nth(line_index)
+            .ok_or(files::Error::LineTooLarge { given: line_index, max: text.matches('\n').count() })?;
+        let end = text[start..].find('\n').map_or(text.len(), |i| start + i + 1);
         Ok(start..end)
     }
 }

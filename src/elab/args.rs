@@ -36,6 +36,15 @@ pub fn bind(
                     "move this before the keyword arguments",
                 ));
             }
+            None if params.is_empty() => {
+                return Err(Diagnostic::error(
+                    codes::ARGUMENTS,
+                    format!("`{callee}` takes no arguments"),
+                    arg.span,
+                    "unexpected argument",
+                )
+                .with_hint(format!("to apply `{callee}` to a tensor or a sum, put it after it: `(a + b) {callee}`")));
+            }
             None if pos >= params.len() => {
                 let msg = format!(
                     "`{callee}` takes at most {} argument{}, got {}",
@@ -43,8 +52,7 @@ pub fn bind(
                     if params.len() == 1 { "" } else { "s" },
                     args.len()
                 );
-                let mut d =
-                    Diagnostic::error(codes::ARGUMENTS, msg, arg.span, "unexpected argument");
+                let mut d = Diagnostic::error(codes::ARGUMENTS, msg, arg.span, "unexpected argument");
                 if !params.is_empty() {
                     d = d.with_hint(format!("`{callee}` takes ({})", params.join(", ")));
                 }
@@ -53,10 +61,7 @@ pub fn bind(
             None => pos,
             Some(name) => {
                 seen_keyword = true;
-                params
-                    .iter()
-                    .position(|p| *p == name.name)
-                    .ok_or_else(|| unknown_keyword(callee, params, name))?
+                params.iter().position(|p| *p == name.name).ok_or_else(|| unknown_keyword(callee, params, name))?
             }
         };
         if slots[index].is_some() {
@@ -67,10 +72,7 @@ pub fn bind(
                 "given again here",
             ));
         }
-        slots[index] = Some(ArgVal {
-            value: eval(&arg.value, env)?,
-            span: arg.value.span,
-        });
+        slots[index] = Some(ArgVal { value: eval(&arg.value, env)?, span: arg.value.span });
     }
     for (name, val) in presets {
         if let Some(i) = params.iter().position(|p| p == name) {

@@ -38,13 +38,8 @@ impl<'a> Elab<'a> {
             }
         }
         if let Some((name, t)) = env.unused_tensors().next() {
-            let d = Diagnostic::error(
-                codes::MISUSE,
-                format!("tensor `{name}` is never used"),
-                t.span,
-                "bound here",
-            )
-            .with_hint("use it in a later chain (e.g. `(main + short) relu`) or remove it");
+            let d = Diagnostic::error(codes::MISUSE, format!("tensor `{name}` is never used"), t.span, "bound here")
+                .with_hint("use it in a later chain (e.g. `(main + short) relu`) or remove it");
             return Err(self.err(d));
         }
         Ok(flow)
@@ -61,12 +56,7 @@ impl<'a> Elab<'a> {
         } else {
             return Ok(());
         };
-        Err(self.err(Diagnostic::error(
-            codes::DUPLICATE_NAME,
-            why,
-            name.span,
-            "choose another name",
-        )))
+        Err(self.err(Diagnostic::error(codes::DUPLICATE_NAME, why, name.span, "choose another name")))
     }
 
     fn chain(&mut self, chain: &Chain, flow: NodeId, env: &Env, scope: ScopeId) -> R<NodeId> {
@@ -77,37 +67,21 @@ impl<'a> Elab<'a> {
         Ok(cur)
     }
 
-    fn stage(
-        &mut self,
-        st: &Stage,
-        flow: NodeId,
-        first: bool,
-        env: &Env,
-        scope: ScopeId,
-    ) -> R<NodeId> {
+    fn stage(&mut self, st: &Stage, flow: NodeId, first: bool, env: &Env, scope: ScopeId) -> R<NodeId> {
         match &st.kind {
             StageKind::Call(call) => self.call(call, st.label.as_ref(), flow, first, env, scope),
-            StageKind::Repeat { count, var, body } => {
-                self.repeat(count, var.as_ref(), body, st, flow, env, scope)
-            }
-            StageKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                let inner = self.group_scope(st, scope);
+            StageKind::Repeat { count, var, body } => self.repeat(count, var.as_ref(), body, st, flow, env, scope),
+            StageKind::If { cond, then, otherwise } => {
+                let inner = self.group_scope(st, scope)?;
                 self.cond(cond, then, otherwise.as_ref(), flow, env, inner)
             }
             StageKind::Cat(branches) => {
-                let inner = self.group_scope(st, scope);
-                let outs = branches
-                    .iter()
-                    .map(|b| self.chain(b, flow, env, inner))
-                    .collect::<R<Vec<_>>>()?;
+                let inner = self.group_scope(st, scope)?;
+                let outs = branches.iter().map(|b| self.chain(b, flow, env, inner)).collect::<R<Vec<_>>>()?;
                 self.merge(Op::Concat, outs, inner, st.span)
             }
             StageKind::Group(terms) => {
-                let inner = self.group_scope(st, scope);
+                let inner = self.group_scope(st, scope)?;
                 let mut outs = Vec::new();
                 for t in terms {
                     let mut out = self.chain(&t.chain, flow, env, inner)?;
@@ -139,12 +113,10 @@ impl<'a> Elab<'a> {
     }
 
     /// A labelled stage gets its own scope; an unlabelled one stays in the current scope.
-    fn group_scope(&mut self, st: &Stage, scope: ScopeId) -> ScopeId {
+    fn group_scope(&mut self, st: &Stage, scope: ScopeId) -> R<ScopeId> {
         match &st.label {
-            Some(l) => self
-                .graph
-                .add_scope(scope, l.name.clone(), true, ScopeKind::Group, st.span),
-            None => scope,
+            Some(l) => self.new_scope(scope, l.name.clone(), true, ScopeKind::Group, st.span),
+            None => Ok(scope),
         }
     }
 
@@ -217,13 +189,8 @@ impl<'a> Elab<'a> {
         if let Some(v) = var {
             self.check_free(v, env)?;
         }
-        let (name, explicit) = st
-            .label
-            .as_ref()
-            .map_or(("repeat".to_string(), false), |l| (l.name.clone(), true));
-        let rscope = self
-            .graph
-            .add_scope(scope, name, explicit, ScopeKind::Repeat, st.span);
+        let (name, explicit) = st.label.as_ref().map_or(("repeat".to_string(), false), |l| (l.name.clone(), true));
+        let rscope = self.graph.add_scope(scope, name, explicit, ScopeKind::Repeat, st.span);
         let single_block = self.single_block_call(body);
         let mut cur = flow;
         for k in 0..n {
@@ -233,17 +200,9 @@ impl<'a> Elab<'a> {
             }
             cur = match single_block {
                 // A body that is one block instance is the copy itself: `layer1.0.conv1`.
-                Some((def, call)) => {
-                    self.instantiate(def, call, Some(k.to_string()), cur, &child, rscope)?
-                }
+                Some((def, call)) => self.instantiate(def, call, Some(k.to_string()), cur, &child, rscope)?,
                 None => {
-                    let iscope = self.graph.add_scope(
-                        rscope,
-                        k.to_string(),
-                        true,
-                        ScopeKind::Iteration,
-                        body.span,
-                    );
+                    let iscope = self.new_scope(rscope, k.to_string(), true, ScopeKind::Iteration, body.span)?;
                     self.stmts(&body.stmts, &mut child, iscope)?
                 }
             };
@@ -255,17 +214,10 @@ impl<'a> Elab<'a> {
         let [Stmt::Chain(chain)] = body.stmts.as_slice() else {
             return None;
         };
-        let [Stage {
-            label: None,
-            kind: StageKind::Call(call),
-            ..
-        }] = chain.stages.as_slice()
-        else {
+        let [Stage { label: None, kind: StageKind::Call(call), .. }] = chain.stages.as_slice() else {
             return None;
         };
-        self.blocks
-            .get(call.name.name.as_str())
-            .map(|def| (*def, call))
+        self.blocks.get(call.name.name.as_str()).map(|def| (*def, call))
     }
 
     fn call(
@@ -304,13 +256,16 @@ impl<'a> Elab<'a> {
     fn tensor_ref(&self, call: &Call, label: Option<&Ident>, first: bool) -> R<()> {
         let name = &call.name.name;
         let problem = if call.args.is_some() {
-            Some((format!("`{name}` is a tensor, not a layer"), format!("to apply a layer to a sum, write `(a + b) relu`, not `relu(a + b)`; `{name}` takes no arguments")))
+            Some((
+                format!("`{name}` is a tensor, not a layer"),
+                format!(
+                    "to apply a layer to a sum, write `(a + b) relu`, not `relu(a + b)`; `{name}` takes no arguments"
+                ),
+            ))
         } else if !first {
             Some((
                 format!("tensor `{name}` in the middle of a chain"),
-                format!(
-                    "a tensor name can only start a chain; start a new statement with `{name}`"
-                ),
+                format!("a tensor name can only start a chain; start a new statement with `{name}`"),
             ))
         } else {
             label.map(|_| {
@@ -321,8 +276,9 @@ impl<'a> Elab<'a> {
             })
         };
         match problem {
-            Some((msg, hint)) => Err(self
-                .err(Diagnostic::error(codes::MISUSE, msg, call.span, "a tensor").with_hint(hint))),
+            Some((msg, hint)) => {
+                Err(self.err(Diagnostic::error(codes::MISUSE, msg, call.span, "a tensor").with_hint(hint)))
+            }
             None => Ok(()),
         }
     }
@@ -344,9 +300,7 @@ impl<'a> Elab<'a> {
         if let Some(s) = suggest::closest(name, candidates) {
             d = d.with_hint(format!("did you mean `{s}`?"));
         } else if env.value_names().iter().any(|v| v == name) {
-            d = d.with_hint(format!(
-                "`{name}` is a value; values go in arguments, e.g. `conv({name}, 3)`"
-            ));
+            d = d.with_hint(format!("`{name}` is a value; values go in arguments, e.g. `conv({name}, 3)`"));
         }
         d
     }
@@ -365,22 +319,11 @@ impl<'a> Elab<'a> {
         scope: ScopeId,
     ) -> R<NodeId> {
         let args = call.args.as_deref().unwrap_or(&[]);
-        let slots = args::bind(
-            sig.name,
-            &sig.param_names(),
-            args,
-            &self.presets(sig.name),
-            env,
-        )
-        .map_err(|d| self.err(d))?;
-        let a = Args {
-            sig,
-            slots: &slots,
-            call: call.span,
-        };
+        let slots =
+            args::bind(sig.name, &sig.param_names(), args, &self.presets(sig.name), env).map_err(|d| self.err(d))?;
+        let a = Args { sig, slots: &slots, call: call.span };
         let op = builtins::build(&a, self.shape(flow)).map_err(|d| self.err(d))?;
-        let (name, explicit) =
-            label.map_or((op.kind().to_string(), false), |l| (l.name.clone(), true));
+        let (name, explicit) = label.map_or((op.kind().to_string(), false), |l| (l.name.clone(), true));
         self.add_node(op, &[flow], scope, name, explicit, call.span, Some(&a))
     }
 
@@ -404,26 +347,15 @@ impl<'a> Elab<'a> {
         }
         let block = def.name.name.as_str();
         let params: Vec<&str> = def.params.iter().map(|p| p.name.name.as_str()).collect();
-        let slots = args::bind(
-            block,
-            &params,
-            call.args.as_deref().unwrap_or(&[]),
-            &self.presets(block),
-            env,
-        )
-        .map_err(|d| self.err(d))?;
+        let slots = args::bind(block, &params, call.args.as_deref().unwrap_or(&[]), &self.presets(block), env)
+            .map_err(|d| self.err(d))?;
         let mut benv = Env::root(flow, self.shape(flow));
         for (p, slot) in def.params.iter().zip(slots) {
             let v = match (slot, &p.default) {
                 (Some(a), _) => a.value,
                 (None, Some(e)) => eval(e, &benv).map_err(|d| self.err(d))?,
                 (None, None) => {
-                    let sig = def
-                        .params
-                        .iter()
-                        .map(|q| q.name.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ");
+                    let sig = def.params.iter().map(|q| q.name.name.as_str()).collect::<Vec<_>>().join(", ");
                     let d = Diagnostic::error(
                         codes::ARGUMENTS,
                         format!("block `{block}` needs its `{}` argument", p.name.name),
@@ -437,21 +369,37 @@ impl<'a> Elab<'a> {
             benv.define_value(&p.name.name, v);
         }
         let (sname, explicit) = name.map_or((block.to_string(), false), |n| (n, true));
-        let bscope = self.graph.add_scope(
-            scope,
-            sname,
-            explicit,
-            ScopeKind::Block(block.to_string()),
-            call.span,
-        );
-        self.stack.push(Frame {
-            block: block.to_string(),
-            call: call.span,
-            scope: bscope,
-        });
+        let bscope = self.new_scope(scope, sname, explicit, ScopeKind::Block(block.to_string()), call.span)?;
+        self.stack.push(Frame { block: block.to_string(), call: call.span, scope: bscope });
         let out = self.stmts(&def.body.stmts, &mut benv, bscope);
         self.stack.pop();
         out
+    }
+
+    /// Opens a scope; scopes count against the size limit like nodes, so that
+    /// empty repetitions cannot run away either.
+    fn new_scope(
+        &mut self,
+        parent: ScopeId,
+        name: impl Into<String>,
+        explicit: bool,
+        kind: ScopeKind,
+        span: Span,
+    ) -> R<ScopeId> {
+        self.check_size(span)?;
+        Ok(self.graph.add_scope(parent, name, explicit, kind, span))
+    }
+
+    fn check_size(&self, span: Span) -> R<()> {
+        if self.graph.nodes().len() + self.graph.scopes().len() >= MAX_NODES {
+            return Err(self.err(Diagnostic::error(
+                codes::TOO_LARGE,
+                format!("the net elaborates to more than {MAX_NODES} layers and modules"),
+                span,
+                "limit reached here",
+            )));
+        }
+        Ok(())
     }
 
     /// Wires a node, turning a shape error into a located diagnostic.
@@ -480,13 +428,7 @@ impl<'a> Elab<'a> {
         }
     }
 
-    fn shape_diagnostic(
-        &self,
-        e: ShapeError,
-        inputs: &[NodeId],
-        span: Span,
-        args: Option<&Args>,
-    ) -> Diagnostic {
+    fn shape_diagnostic(&self, e: ShapeError, inputs: &[NodeId], span: Span, args: Option<&Args>) -> Diagnostic {
         use ShapeErrorKind::*;
         let code = match e.kind {
             AddMismatch => codes::ADD_MISMATCH,
@@ -501,11 +443,7 @@ impl<'a> Elab<'a> {
             (Some(arg), Some(a)) => a.span(arg),
             _ => span,
         };
-        let input_desc = inputs
-            .iter()
-            .map(|&i| self.shape(i).to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let input_desc = inputs.iter().map(|&i| self.shape(i).to_string()).collect::<Vec<_>>().join(", ");
         let mut d = Diagnostic::error(code, e.message, at, format!("input is {input_desc}"));
         if matches!(e.kind, AddMismatch | ConcatMismatch) {
             d.labels[0].message = "merged here".into();

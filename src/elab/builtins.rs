@@ -90,28 +90,10 @@ pub static BUILTINS: &[Sig] = &[
             p("count_pad", Ty::Bool, Dflt::Bool(true)),
         ],
     },
-    Sig {
-        name: "gap",
-        params: &[],
-    },
-    Sig {
-        name: "dense",
-        params: &[
-            p("out", Count, Dflt::Required),
-            p("bias", Ty::Bool, Dflt::Bool(true)),
-        ],
-    },
-    Sig {
-        name: "flatten",
-        params: &[],
-    },
-    Sig {
-        name: "bn",
-        params: &[
-            p("eps", Ty::Float, Dflt::Float(1e-5)),
-            p("momentum", Prob, Dflt::Float(0.1)),
-        ],
-    },
+    Sig { name: "gap", params: &[] },
+    Sig { name: "dense", params: &[p("out", Count, Dflt::Required), p("bias", Ty::Bool, Dflt::Bool(true))] },
+    Sig { name: "flatten", params: &[] },
+    Sig { name: "bn", params: &[p("eps", Ty::Float, Dflt::Float(1e-5)), p("momentum", Prob, Dflt::Float(0.1))] },
     Sig {
         name: "lrn",
         params: &[
@@ -121,52 +103,16 @@ pub static BUILTINS: &[Sig] = &[
             p("k", Ty::Float, Dflt::Float(1.0)),
         ],
     },
-    Sig {
-        name: "dropout",
-        params: &[p("p", Prob, Dflt::Float(0.5))],
-    },
-    Sig {
-        name: "relu",
-        params: &[],
-    },
-    Sig {
-        name: "tanh",
-        params: &[],
-    },
-    Sig {
-        name: "sigmoid",
-        params: &[],
-    },
-    Sig {
-        name: "softmax",
-        params: &[],
-    },
-    Sig {
-        name: "scaled_tanh",
-        params: &[
-            p("a", Number, Dflt::Float(1.7159)),
-            p("s", Number, Dflt::Float(2.0 / 3.0)),
-        ],
-    },
-    Sig {
-        name: "subsample",
-        params: &[p("kernel", Count, Dflt::Int(2))],
-    },
-    Sig {
-        name: "rbf",
-        params: &[
-            p("classes", Count, Dflt::Required),
-            p("trainable", Ty::Bool, Dflt::Bool(false)),
-        ],
-    },
-    Sig {
-        name: "zeropad",
-        params: &[p("pad", Pad, Dflt::Required)],
-    },
-    Sig {
-        name: "scale",
-        params: &[p("factor", Number, Dflt::Required)],
-    },
+    Sig { name: "dropout", params: &[p("p", Prob, Dflt::Float(0.5))] },
+    Sig { name: "relu", params: &[] },
+    Sig { name: "tanh", params: &[] },
+    Sig { name: "sigmoid", params: &[] },
+    Sig { name: "softmax", params: &[] },
+    Sig { name: "scaled_tanh", params: &[p("a", Number, Dflt::Float(1.7159)), p("s", Number, Dflt::Float(2.0 / 3.0))] },
+    Sig { name: "subsample", params: &[p("kernel", Count, Dflt::Int(2))] },
+    Sig { name: "rbf", params: &[p("classes", Count, Dflt::Required), p("trainable", Ty::Bool, Dflt::Bool(false))] },
+    Sig { name: "zeropad", params: &[p("pad", Pad, Dflt::Required)] },
+    Sig { name: "scale", params: &[p("factor", Number, Dflt::Required)] },
 ];
 
 pub fn lookup(name: &str) -> Option<&'static Sig> {
@@ -204,9 +150,7 @@ impl Args<'_> {
 
     /// Where the argument was written, or the call if it took its default.
     pub fn span(&self, name: &str) -> Span {
-        self.slots[self.index(name)]
-            .as_ref()
-            .map_or(self.call, |a| a.span)
+        self.slots[self.index(name)].as_ref().map_or(self.call, |a| a.span)
     }
 
     fn value(&self, name: &str) -> Result<Option<Value>> {
@@ -251,16 +195,12 @@ impl Args<'_> {
     }
 
     pub fn count(&self, name: &str) -> Result<u64> {
-        let v = self
-            .value(name)?
-            .expect("count parameters have defaults or are required");
+        let v = self.value(name)?.expect("count parameters have defaults or are required");
         positive(&v).ok_or_else(|| self.bad(name, "a positive integer", &v))
     }
 
     pub fn pair(&self, name: &str) -> Result<(u64, u64)> {
-        let v = self
-            .value(name)?
-            .expect("pair parameters have defaults or are required");
+        let v = self.value(name)?.expect("pair parameters have defaults or are required");
         let pair = match &v {
             Value::Int(_) => positive(&v).map(|k| (k, k)),
             Value::List(items) if items.len() == 2 => positive(&items[0]).zip(positive(&items[1])),
@@ -277,9 +217,7 @@ impl Args<'_> {
     }
 
     pub fn float(&self, name: &str) -> Result<f64> {
-        let v = self
-            .value(name)?
-            .expect("float parameters have defaults or are required");
+        let v = self.value(name)?.expect("float parameters have defaults or are required");
         let ty = self.sig.params[self.index(name)].ty;
         match (ty, v.as_f64()) {
             (Ty::Float, Some(x)) if x > 0.0 => Ok(x),
@@ -295,9 +233,7 @@ impl Args<'_> {
     /// (TensorFlow's rule: output = ceil(input / stride); an odd total puts the extra
     /// row/column at the bottom/right).
     pub fn pad(&self, name: &str, k: (u64, u64), s: (u64, u64), hw: (u64, u64)) -> Result<Pad2d> {
-        let v = self
-            .value(name)?
-            .expect("pad parameters have defaults or are required");
+        let v = self.value(name)?.expect("pad parameters have defaults or are required");
         let nonneg = |v: &Value| match v {
             Value::Int(i) if *i >= 0 => Some(*i as u64),
             _ => None,
@@ -308,21 +244,11 @@ impl Args<'_> {
             Value::Sym(_) => Some(same_pad(k, s, hw)),
             Value::Int(_) => nonneg(&v).map(Pad2d::uniform),
             Value::List(l) if l.len() == 2 => {
-                nonneg(&l[0]).zip(nonneg(&l[1])).map(|(h, w)| Pad2d {
-                    top: h,
-                    bottom: h,
-                    left: w,
-                    right: w,
-                })
+                nonneg(&l[0]).zip(nonneg(&l[1])).map(|(h, w)| Pad2d { top: h, bottom: h, left: w, right: w })
             }
             Value::List(l) if l.len() == 4 => {
                 let v: Option<Vec<u64>> = l.iter().map(nonneg).collect();
-                v.map(|v| Pad2d {
-                    top: v[0],
-                    bottom: v[1],
-                    left: v[2],
-                    right: v[3],
-                })
+                v.map(|v| Pad2d { top: v[0], bottom: v[1], left: v[2], right: v[3] })
             }
             _ => None,
         };
@@ -360,13 +286,7 @@ impl Args<'_> {
             _ => None,
         };
         rows.map(|inputs| Some(ConnTable { inputs }))
-            .ok_or_else(|| {
-                self.bad(
-                    name,
-                    "a list with, per output channel, the list of its input channels",
-                    &v,
-                )
-            })
+            .ok_or_else(|| self.bad(name, "a list with, per output channel, the list of its input channels", &v))
     }
 }
 
@@ -385,12 +305,7 @@ fn same_pad(k: (u64, u64), s: (u64, u64), hw: (u64, u64)) -> Pad2d {
     };
     let (top, bottom) = axis(hw.0, k.0, s.0);
     let (left, right) = axis(hw.1, k.1, s.1);
-    Pad2d {
-        top,
-        bottom,
-        left,
-        right,
-    }
+    Pad2d { top, bottom, left, right }
 }
 
 /// Builds the op of a built-in layer applied to an input of shape `x`.
@@ -399,13 +314,7 @@ pub fn build(a: &Args, x: Shape) -> Result<Op> {
         let (kh, kw) = a.pair("kernel")?;
         let (sh, sw) = a.pair("stride")?;
         let pad = a.pad("pad", (kh, kw), (sh, sw), x.spatial())?;
-        Ok(Window {
-            kh,
-            kw,
-            sh,
-            sw,
-            pad,
-        })
+        Ok(Window { kh, kw, sh, sw, pad })
     };
     Ok(match a.sig.name {
         "conv" => {
@@ -438,45 +347,28 @@ pub fn build(a: &Args, x: Shape) -> Result<Op> {
             })
         }
         "gap" => Op::GlobalAvgPool,
-        "dense" => Op::Dense(Dense {
-            in_features: x.channels(),
-            out_features: a.count("out")?,
-            bias: a.boolean("bias")?,
-        }),
+        "dense" => {
+            Op::Dense(Dense { in_features: x.channels(), out_features: a.count("out")?, bias: a.boolean("bias")? })
+        }
         "flatten" => Op::Flatten,
-        "bn" => Op::BatchNorm(BatchNorm {
-            channels: x.channels(),
-            eps: a.float("eps")?,
-            momentum: a.float("momentum")?,
-        }),
-        "lrn" => Op::Lrn(Lrn {
-            size: a.count("size")?,
-            alpha: a.float("alpha")?,
-            beta: a.float("beta")?,
-            k: a.float("k")?,
-        }),
+        "bn" => {
+            Op::BatchNorm(BatchNorm { channels: x.channels(), eps: a.float("eps")?, momentum: a.float("momentum")? })
+        }
+        "lrn" => {
+            Op::Lrn(Lrn { size: a.count("size")?, alpha: a.float("alpha")?, beta: a.float("beta")?, k: a.float("k")? })
+        }
         "dropout" => Op::Dropout { p: a.float("p")? },
         "relu" => Op::Act(Act::Relu),
         "tanh" => Op::Act(Act::Tanh),
         "sigmoid" => Op::Act(Act::Sigmoid),
         "softmax" => Op::Softmax,
-        "scaled_tanh" => Op::Act(Act::ScaledTanh {
-            a: a.float("a")?,
-            s: a.float("s")?,
-        }),
-        "subsample" => Op::Subsample(Subsample {
-            channels: x.channels(),
-            k: a.count("kernel")?,
-        }),
-        "rbf" => Op::Rbf(Rbf {
-            in_features: x.channels(),
-            classes: a.count("classes")?,
-            trainable: a.boolean("trainable")?,
-        }),
+        "scaled_tanh" => Op::Act(Act::ScaledTanh { a: a.float("a")?, s: a.float("s")? }),
+        "subsample" => Op::Subsample(Subsample { channels: x.channels(), k: a.count("kernel")? }),
+        "rbf" => {
+            Op::Rbf(Rbf { in_features: x.channels(), classes: a.count("classes")?, trainable: a.boolean("trainable")? })
+        }
         "zeropad" => Op::ZeroPad(a.pad("pad", (1, 1), (1, 1), x.spatial())?),
-        "scale" => Op::Scale {
-            factor: a.float("factor")?,
-        },
+        "scale" => Op::Scale { factor: a.float("factor")? },
         other => unreachable!("builtin `{other}` has no builder"),
     })
 }

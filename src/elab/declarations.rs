@@ -22,30 +22,34 @@ pub struct Declarations<'a> {
 pub fn collect(file: &File, id: FileId) -> Result<Declarations<'_>, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let mut input: Option<(Shape, Span)> = None;
+    let mut input_seen = false;
     let mut blocks: HashMap<&str, &BlockDef> = HashMap::new();
     let mut stmts = Vec::new();
     let mut defaults = Vec::new();
     for item in &file.items {
         match item {
-            Item::Input { dims, span } => match (&input, input_shape(dims, *span)) {
-                (Some((_, first)), _) => errors.push(
-                    Diagnostic::error(
+            Item::Input { dims, span } => {
+                match (&input, input_shape(dims, *span), std::mem::replace(&mut input_seen, true)) {
+                    (Some((_, first)), _, _) => errors.push(
+                        Diagnostic::error(
+                            codes::INPUT_DECL,
+                            "the input is declared twice",
+                            *span,
+                            "second declaration",
+                        )
+                        .with_label(*first, "first declaration"),
+                    ),
+                    (None, Ok(shape), _) if stmts.is_empty() => input = Some((shape, *span)),
+                    (None, Ok(_), _) => errors.push(Diagnostic::error(
                         codes::INPUT_DECL,
-                        "the input is declared twice",
+                        "the input must be declared before the first layer",
                         *span,
-                        "second declaration",
-                    )
-                    .with_label(*first, "first declaration"),
-                ),
-                (None, Ok(shape)) if stmts.is_empty() => input = Some((shape, *span)),
-                (None, Ok(_)) => errors.push(Diagnostic::error(
-                    codes::INPUT_DECL,
-                    "the input must be declared before the first layer",
-                    *span,
-                    "declared too late",
-                )),
-                (None, Err(e)) => errors.push(e),
-            },
+                        "declared too late",
+                    )),
+                    (None, Err(_), true) => {}
+                    (None, Err(e), false) => errors.push(e),
+                }
+            }
             Item::Block(b) => {
                 if let Err(e) = check_block(b, &blocks) {
                     errors.push(e);
@@ -59,14 +63,13 @@ pub fn collect(file: &File, id: FileId) -> Result<Declarations<'_>, Vec<Diagnost
     }
     let presets = defaults
         .into_iter()
-        .filter_map(|(t, a, _)| {
-            check_default(t, a, &blocks)
-                .map_err(|e| errors.push(e))
-                .ok()
-        })
+        .filter_map(|(t, a, _)| check_default(t, a, &blocks).map_err(|e| errors.push(e)).ok())
         .collect();
     errors.extend(recursion(&blocks));
     let Some((input_shape, input_span)) = input else {
+        if input_seen {
+            return Err(errors);
+        }
         let at = file.items.first().map_or(Span::new(id, 0, 0), item_span);
         errors.insert(
             0,
@@ -81,13 +84,7 @@ pub fn collect(file: &File, id: FileId) -> Result<Declarations<'_>, Vec<Diagnost
         return Err(errors);
     };
     if errors.is_empty() {
-        Ok(Declarations {
-            input_shape,
-            input_span,
-            blocks,
-            presets,
-            stmts,
-        })
+        Ok(Declarations { input_shape, input_span, blocks, presets, stmts })
     } else {
         Err(errors)
     }
@@ -106,21 +103,13 @@ fn input_shape(dims: &[i64], span: Span) -> Result<Shape, Diagnostic> {
     let [c, h, w] = dims else {
         return Err(Diagnostic::error(
             codes::INPUT_DECL,
-            format!(
-                "the input must have 3 sizes (C×H×W), this has {}",
-                dims.len()
-            ),
+            format!("the input must have 3 sizes (C×H×W), this has {}", dims.len()),
             span,
             "expected e.g. `3x224x224`",
         ));
     };
     if dims.iter().any(|&d| d <= 0) {
-        return Err(Diagnostic::error(
-            codes::NON_POSITIVE,
-            "input sizes must be positive",
-            span,
-            "a size is 0",
-        ));
+        return Err(Diagnostic::error(codes::NON_POSITIVE, "input sizes must be positive", span, "a size is 0"));
     }
     Ok(Shape::map(*c as u64, *h as u64, *w as u64))
 }
@@ -149,10 +138,7 @@ fn check_block(b: &BlockDef, blocks: &HashMap<&str, &BlockDef>) -> Result<(), Di
         if builtins::is_reserved(&p.name.name) {
             return Err(Diagnostic::error(
                 codes::DUPLICATE_NAME,
-                format!(
-                    "`{}` is a built-in name and cannot be a parameter",
-                    p.name.name
-                ),
+                format!("`{}` is a built-in name and cannot be a parameter", p.name.name),
                 p.name.span,
                 "reserved name",
             ));
@@ -180,10 +166,7 @@ fn check_default(
     } else if let Some(b) = blocks.get(target.name.as_str()) {
         b.params.iter().map(|p| p.name.name.as_str()).collect()
     } else {
-        let known = builtins::BUILTINS
-            .iter()
-            .map(|s| s.name)
-            .chain(blocks.keys().copied());
+        let known = builtins::BUILTINS.iter().map(|s| s.name).chain(blocks.keys().copied());
         let mut d = Diagnostic::error(
             codes::UNKNOWN_NAME,
             format!("`default` for unknown layer or block `{}`", target.name),
@@ -209,13 +192,7 @@ fn check_default(
         if !params.contains(&name.name.as_str()) {
             return Err(unknown_keyword(&target.name, &params, name));
         }
-        out.push((
-            name.name.clone(),
-            ArgVal {
-                value: eval(&a.value, &env)?,
-                span: a.value.span,
-            },
-        ));
+        out.push((name.name.clone(), ArgVal { value: eval(&a.value, &env)?, span: a.value.span }));
     }
     Ok((target.name.clone(), out))
 }
@@ -252,10 +229,7 @@ fn recursion(blocks: &HashMap<&str, &BlockDef>) -> Vec<Diagnostic> {
             let callee = call.name.name.as_str();
             match state.get(callee) {
                 Some(1) => {
-                    let path: Vec<(&str, &Call)> = stack
-                        .iter()
-                        .map(|&(blk, i)| (blk, calls[blk][i - 1]))
-                        .collect();
+                    let path: Vec<(&str, &Call)> = stack.iter().map(|&(blk, i)| (blk, calls[blk][i - 1])).collect();
                     errors.push(cycle_error(callee, &path));
                 }
                 Some(_) => {}
@@ -273,29 +247,16 @@ fn cycle_error(callee: &str, path: &[(&str, &Call)]) -> Diagnostic {
     let start = path.iter().position(|(b, _)| *b == callee).unwrap_or(0);
     let cycle = &path[start..];
     let (_, last) = cycle[cycle.len() - 1];
-    let route: Vec<&str> = cycle
-        .iter()
-        .map(|(b, _)| *b)
-        .chain(std::iter::once(callee))
-        .collect();
+    let route: Vec<&str> = cycle.iter().map(|(b, _)| *b).chain(std::iter::once(callee)).collect();
     let what = if cycle.len() == 1 {
         format!("block `{callee}` instantiates itself")
     } else {
         format!(
             "block `{callee}` instantiates itself through {}",
-            route[1..route.len() - 1]
-                .iter()
-                .map(|b| format!("`{b}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            route[1..route.len() - 1].iter().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", ")
         )
     };
-    let mut d = Diagnostic::error(
-        codes::RECURSION,
-        what,
-        last.span,
-        "this instance would never end",
-    );
+    let mut d = Diagnostic::error(codes::RECURSION, what, last.span, "this instance would never end");
     for (_, c) in &cycle[..cycle.len() - 1] {
         d = d.with_label(c.span, "part of the cycle");
     }
@@ -322,9 +283,7 @@ fn calls_in_stage<'a>(kind: &'a StageKind, out: &mut Vec<&'a Call>) {
     match kind {
         StageKind::Call(c) => out.push(c),
         StageKind::Repeat { body, .. } => calls_in_stmts(&body.stmts, out),
-        StageKind::If {
-            then, otherwise, ..
-        } => {
+        StageKind::If { then, otherwise, .. } => {
             calls_in_stmts(&then.stmts, out);
             match otherwise {
                 Some(Else::Body(b)) => calls_in_stmts(&b.stmts, out),

@@ -33,24 +33,12 @@ pub enum Lookup {
 impl<'p> Env<'p> {
     /// A fresh environment (a block body or the network).
     pub fn root(input: NodeId, input_shape: Shape) -> Env<'static> {
-        Env {
-            parent: None,
-            values: HashMap::new(),
-            tensors: Vec::new(),
-            input,
-            input_shape,
-        }
+        Env { parent: None, values: HashMap::new(), tensors: Vec::new(), input, input_shape }
     }
 
     /// A nested environment seeing everything `parent` sees.
     pub fn child(parent: &'p Env<'p>, input: NodeId, input_shape: Shape) -> Env<'p> {
-        Env {
-            parent: Some(parent),
-            values: HashMap::new(),
-            tensors: Vec::new(),
-            input,
-            input_shape,
-        }
+        Env { parent: Some(parent), values: HashMap::new(), tensors: Vec::new(), input, input_shape }
     }
 
     pub fn define_value(&mut self, name: &str, v: Value) {
@@ -58,15 +46,7 @@ impl<'p> Env<'p> {
     }
 
     pub fn define_tensor(&mut self, name: &str, node: NodeId, shape: Shape, span: Span) {
-        self.tensors.push((
-            name.to_string(),
-            TensorBinding {
-                node,
-                shape,
-                span,
-                used: Cell::new(false),
-            },
-        ));
+        self.tensors.push((name.to_string(), TensorBinding { node, shape, span, used: Cell::new(false) }));
     }
 
     /// True if `name` is bound here or in an enclosing environment.
@@ -112,10 +92,7 @@ impl<'p> Env<'p> {
 
     /// Tensors bound in this environment (not its parents) that nothing used.
     pub fn unused_tensors(&self) -> impl Iterator<Item = (&str, &TensorBinding)> {
-        self.tensors
-            .iter()
-            .filter(|(_, t)| !t.used.get())
-            .map(|(n, t)| (n.as_str(), t))
+        self.tensors.iter().filter(|(_, t)| !t.used.get()).map(|(n, t)| (n.as_str(), t))
     }
 
     /// Every value name visible, for suggestions.

@@ -44,10 +44,7 @@ pub struct Failure {
 
 /// Elaborates a parsed file into its graph.
 pub fn elaborate(file: &ast::File, id: FileId) -> Result<Graph, Failure> {
-    let decls = declarations::collect(file, id).map_err(|diagnostics| Failure {
-        diagnostics,
-        partial: None,
-    })?;
+    let decls = declarations::collect(file, id).map_err(|diagnostics| Failure { diagnostics, partial: None })?;
     let shape = decls.input_shape;
     let mut elab = Elab {
         blocks: decls.blocks,
@@ -67,18 +64,12 @@ pub fn elaborate(file: &ast::File, id: FileId) -> Result<Graph, Failure> {
                 debug_assert_eq!(crate::ir::verify(&graph), Ok(()));
                 Ok(graph)
             } else {
-                Err(Failure {
-                    diagnostics,
-                    partial: Some(graph),
-                })
+                Err(Failure { diagnostics, partial: Some(graph) })
             }
         }
         Err(e) => {
             names::assign(&mut graph);
-            Err(Failure {
-                diagnostics: vec![e.finish(&graph)],
-                partial: Some(graph),
-            })
+            Err(Failure { diagnostics: vec![e.finish(&graph)], partial: Some(graph) })
         }
     }
 }
@@ -114,18 +105,11 @@ impl ElabError {
         let mut d = self.diag;
         for f in self.frames.iter().rev() {
             let path = g.scope_path(f.scope);
-            d = d.with_label(
-                f.call,
-                format!("in `{path}`, an instance of block `{}`", f.block),
-            );
+            d = d.with_label(f.call, format!("in `{path}`, an instance of block `{}`", f.block));
         }
         if !self.frames.is_empty() {
-            let chain: Vec<String> = self
-                .frames
-                .iter()
-                .rev()
-                .map(|f| format!("`{}` ({})", g.scope_path(f.scope), f.block))
-                .collect();
+            let chain: Vec<String> =
+                self.frames.iter().rev().map(|f| format!("`{}` ({})", g.scope_path(f.scope), f.block)).collect();
             d = d.with_note(format!("instantiated through {}", chain.join(" ← ")));
         }
         d
@@ -144,10 +128,7 @@ struct Elab<'a> {
 
 impl Elab<'_> {
     fn err(&self, diag: Diagnostic) -> ElabError {
-        ElabError {
-            diag,
-            frames: self.stack.clone(),
-        }
+        ElabError { diag, frames: self.stack.clone() }
     }
 
     fn shape(&self, id: crate::ir::NodeId) -> Shape {

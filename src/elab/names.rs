@@ -23,11 +23,7 @@ fn assign_scope(g: &mut Graph, scope: ScopeId) -> Vec<Diagnostic> {
     let members = g.scope(scope).members.clone();
     let info = |g: &Graph, m: Member| match m {
         Member::Node(n) => (g.node(n).name.clone(), g.node(n).explicit, g.node(n).span),
-        Member::Scope(s) => (
-            g.scope(s).name.clone(),
-            g.scope(s).explicit,
-            g.scope(s).span,
-        ),
+        Member::Scope(s) => (g.scope(s).name.clone(), g.scope(s).explicit, g.scope(s).span),
     };
     let mut errors = Vec::new();
     let mut taken: HashMap<String, crate::diag::Span> = HashMap::new();
@@ -61,11 +57,7 @@ fn assign_scope(g: &mut Graph, scope: ScopeId) -> Vec<Diagnostic> {
         let name = if counts[&base] == 1 && !used.contains(&base) {
             base.clone()
         } else {
-            let sep = if base.ends_with(|c: char| c.is_ascii_digit()) {
-                "_"
-            } else {
-                ""
-            };
+            let sep = if base.ends_with(|c: char| c.is_ascii_digit()) { "_" } else { "" };
             let k = next.entry(base.clone()).or_insert(0);
             loop {
                 *k += 1;

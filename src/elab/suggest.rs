@@ -26,9 +26,7 @@ fn distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }
@@ -45,10 +43,7 @@ mod tests {
     fn finds_typos_but_not_strangers() {
         assert_eq!(closest("cnov", ["conv", "bn", "relu"]), Some("conv"));
         assert_eq!(closest("reul", ["relu", "bn"]), Some("relu"));
-        assert_eq!(
-            closest("bottlenek", ["bottleneck", "basic"]),
-            Some("bottleneck")
-        );
+        assert_eq!(closest("bottlenek", ["bottleneck", "basic"]), Some("bottleneck"));
         assert_eq!(closest("xyz", ["conv", "bn"]), None);
     }
 }

@@ -65,9 +65,7 @@ pub fn eval(e: &Expr, env: &Env) -> Result<Value> {
         ExprKind::Float(x) => Ok(Value::Float(*x)),
         ExprKind::Bool(b) => Ok(Value::Bool(*b)),
         ExprKind::Dims(d) => Ok(Value::List(d.iter().map(|&i| Value::Int(i)).collect())),
-        ExprKind::List(items) => Ok(Value::List(
-            items.iter().map(|x| eval(x, env)).collect::<Result<_>>()?,
-        )),
+        ExprKind::List(items) => Ok(Value::List(items.iter().map(|x| eval(x, env)).collect::<Result<_>>()?)),
         ExprKind::Name(n) => name(n, e.span, env),
         ExprKind::Field(base, field) => field_of(base, &field.name, field.span, env),
         ExprKind::Unary(op, x) => unary(*op, eval(x, env)?, e.span),
@@ -85,11 +83,19 @@ pub fn eval(e: &Expr, env: &Env) -> Result<Value> {
 fn name(n: &str, span: Span, env: &Env) -> Result<Value> {
     match env.lookup(n) {
         Lookup::Value(v) => Ok(v),
-        Lookup::Tensor(_) => Err(Diagnostic::error(codes::MISUSE, format!("`{n}` is a tensor, not a value"), span, "a tensor")
-            .with_hint(format!("use its shape, e.g. `{n}.c` for its channels; to apply a layer to it, start a chain with it: `{n} relu`"))),
+        Lookup::Tensor(_) => Err(Diagnostic::error(
+            codes::MISUSE,
+            format!("`{n}` is a tensor, not a value"),
+            span,
+            "a tensor",
+        )
+        .with_hint(format!(
+            "use its shape, e.g. `{n}.c` for its channels; to apply a layer to it, start a chain with it: `{n} relu`"
+        ))),
         Lookup::Missing if SYMBOLS.contains(&n) => Ok(Value::Sym(if n == "same" { "same" } else { "valid" })),
         Lookup::Missing => {
-            let mut d = Diagnostic::error(codes::UNKNOWN_NAME, format!("unknown value `{n}`"), span, "not defined here");
+            let mut d =
+                Diagnostic::error(codes::UNKNOWN_NAME, format!("unknown value `{n}`"), span, "not defined here");
             if let Some(s) = suggest::closest(n, env.value_names().iter().map(String::as_str)) {
                 d = d.with_hint(format!("did you mean `{s}`?"));
             }
@@ -100,12 +106,7 @@ fn name(n: &str, span: Span, env: &Env) -> Result<Value> {
 
 fn field_of(base: &Expr, field: &str, span: Span, env: &Env) -> Result<Value> {
     let ExprKind::Name(n) = &base.kind else {
-        return Err(Diagnostic::error(
-            codes::MISUSE,
-            "only tensors have fields",
-            base.span,
-            "not a tensor name",
-        ));
+        return Err(Diagnostic::error(codes::MISUSE, "only tensors have fields", base.span, "not a tensor name"));
     };
     let shape = match env.lookup(n) {
         Lookup::Tensor(s) => s,
@@ -140,33 +141,19 @@ fn field_of(base: &Expr, field: &str, span: Span, env: &Env) -> Result<Value> {
             ));
         }
     };
-    i64::try_from(v).map(Value::Int).map_err(|_| {
-        Diagnostic::error(
-            codes::ARITHMETIC,
-            "size does not fit in a 64-bit integer",
-            span,
-            "too large",
-        )
-    })
+    i64::try_from(v)
+        .map(Value::Int)
+        .map_err(|_| Diagnostic::error(codes::ARITHMETIC, "size does not fit in a 64-bit integer", span, "too large"))
 }
 
 fn unary(op: UnOp, v: Value, span: Span) -> Result<Value> {
     match (op, v) {
-        (UnOp::Neg, Value::Int(i)) => i
-            .checked_neg()
-            .map(Value::Int)
-            .ok_or_else(|| overflow(span)),
+        (UnOp::Neg, Value::Int(i)) => i.checked_neg().map(Value::Int).ok_or_else(|| overflow(span)),
         (UnOp::Neg, Value::Float(x)) => Ok(Value::Float(-x)),
         (UnOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
-        (op, v) => Err(type_error(
-            span,
-            if op == UnOp::Neg {
-                "`-` needs a number"
-            } else {
-                "`not` needs a boolean"
-            },
-            &v,
-        )),
+        (op, v) => {
+            Err(type_error(span, if op == UnOp::Neg { "`-` needs a number" } else { "`not` needs a boolean" }, &v))
+        }
     }
 }
 
@@ -184,17 +171,10 @@ fn binary(op: BinOp, a: &Expr, b: &Expr, span: Span, env: &Env) -> Result<Value>
         (Value::Int(i), Value::Int(j)) => int_op(op, *i, *j, span, b.span),
         _ => match (x.as_f64(), y.as_f64()) {
             (Some(p), Some(q)) => float_op(op, p, q, span),
-            _ if matches!(op, BinOp::Eq | BinOp::Ne) => {
-                Ok(Value::Bool((x == y) == (op == BinOp::Eq)))
-            }
+            _ if matches!(op, BinOp::Eq | BinOp::Ne) => Ok(Value::Bool((x == y) == (op == BinOp::Eq))),
             _ => Err(Diagnostic::error(
                 codes::BAD_VALUE,
-                format!(
-                    "`{}` cannot combine {} and {}",
-                    op.symbol(),
-                    x.type_name(),
-                    y.type_name()
-                ),
+                format!("`{}` cannot combine {} and {}", op.symbol(), x.type_name(), y.type_name()),
                 span,
                 format!("{x} {} {y}", op.symbol()),
             )),
@@ -208,12 +188,9 @@ fn int_op(op: BinOp, i: i64, j: i64, span: Span, rhs: Span) -> Result<Value> {
         BinOp::Add => arith(i.checked_add(j)),
         BinOp::Sub => arith(i.checked_sub(j)),
         BinOp::Mul => arith(i.checked_mul(j)),
-        BinOp::Div | BinOp::Rem if j == 0 => Err(Diagnostic::error(
-            codes::ARITHMETIC,
-            "division by zero",
-            rhs,
-            "this is 0",
-        )),
+        BinOp::Div | BinOp::Rem if j == 0 => {
+            Err(Diagnostic::error(codes::ARITHMETIC, "division by zero", rhs, "this is 0"))
+        }
         BinOp::Div => arith(i.checked_div(j)),
         BinOp::Rem => arith(i.checked_rem(j)),
         _ => Ok(Value::Bool(compare(op, i.cmp(&j)))),
@@ -226,20 +203,11 @@ fn float_op(op: BinOp, p: f64, q: f64, span: Span) -> Result<Value> {
         BinOp::Sub => p - q,
         BinOp::Mul => p * q,
         BinOp::Div if q == 0.0 => {
-            return Err(Diagnostic::error(
-                codes::ARITHMETIC,
-                "division by zero",
-                span,
-                "divides by 0",
-            ))
+            return Err(Diagnostic::error(codes::ARITHMETIC, "division by zero", span, "divides by 0"))
         }
         BinOp::Div => p / q,
         BinOp::Rem => p % q,
-        _ => {
-            return Ok(Value::Bool(
-                p.partial_cmp(&q).is_some_and(|o| compare(op, o)),
-            ))
-        }
+        _ => return Ok(Value::Bool(p.partial_cmp(&q).is_some_and(|o| compare(op, o)))),
     };
     if v.is_finite() {
         Ok(Value::Float(v))
@@ -270,19 +238,9 @@ pub fn truth(v: &Value, span: Span) -> Result<bool> {
 }
 
 fn type_error(span: Span, what: &str, v: &Value) -> Diagnostic {
-    Diagnostic::error(
-        codes::BAD_VALUE,
-        what.to_string(),
-        span,
-        format!("this is {} ({v})", v.type_name()),
-    )
+    Diagnostic::error(codes::BAD_VALUE, what.to_string(), span, format!("this is {} ({v})", v.type_name()))
 }
 
 fn overflow(span: Span) -> Diagnostic {
-    Diagnostic::error(
-        codes::ARITHMETIC,
-        "arithmetic overflow",
-        span,
-        "the result does not fit in a 64-bit integer",
-    )
+    Diagnostic::error(codes::ARITHMETIC, "arithmetic overflow", span, "the result does not fit in a 64-bit integer")
 }

@@ -70,15 +70,9 @@ pub fn node_cost(g: &Graph, id: NodeId) -> Option<Cost> {
     let (macs, other) = match &node.op {
         Op::Conv(c) => {
             let (oh, ow) = node.shape.spatial();
-            (
-                mul(&[oh, ow, c.links(), c.window.kh, c.window.kw])?,
-                if c.bias { out } else { 0 },
-            )
+            (mul(&[oh, ow, c.links(), c.window.kh, c.window.kw])?, if c.bias { out } else { 0 })
         }
-        Op::Dense(d) => (
-            mul(&[d.in_features, d.out_features])?,
-            if d.bias { out } else { 0 },
-        ),
+        Op::Dense(d) => (mul(&[d.in_features, d.out_features])?, if d.bias { out } else { 0 }),
         Op::Pool(p) => {
             let window = mul(&[p.window.kh, p.window.kw])?;
             (0, mul(&[out, window])?)
@@ -96,10 +90,6 @@ pub fn node_cost(g: &Graph, id: NodeId) -> Option<Cost> {
     cost.macs = macs;
     cost.other_ops = other;
     let reads_network_input = node.inputs.first() == Some(&g.input());
-    cost.backward_macs = if reads_network_input {
-        macs
-    } else {
-        macs.checked_mul(2)?
-    };
+    cost.backward_macs = if reads_network_input { macs } else { macs.checked_mul(2)? };
     Some(cost)
 }

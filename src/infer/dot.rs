@@ -34,14 +34,8 @@ pub fn render(g: &Graph, name: &str) -> String {
                 } else {
                     format!("{} {}", n.op.kind(), n.op.detail())
                 };
-                let _ = writeln!(
-                    out,
-                    "{indent}  n{} [label=\"{}\\n{}\\n{}\"];",
-                    id.0,
-                    quote(&n.name),
-                    quote(&op),
-                    n.shape
-                );
+                let _ =
+                    writeln!(out, "{indent}  n{} [label=\"{}\\n{}\\n{}\"];", id.0, quote(&n.name), quote(&op), n.shape);
             }
             Member::Scope(s) => {
                 let sc = g.scope(s);
@@ -49,20 +43,20 @@ pub fn render(g: &Graph, name: &str) -> String {
                     ScopeKind::Block(b) => format!(" ({b})"),
                     _ => String::new(),
                 };
-                let _ = writeln!(out, "{indent}  subgraph cluster_{} {{\n{indent}    label=\"{}{}\"; style=rounded; color=gray50;", s.0, quote(&g.scope_path(s)), quote(&what));
+                let _ = writeln!(
+                    out,
+                    "{indent}  subgraph cluster_{} {{\n{indent}    label=\"{}{}\"; style=rounded; color=gray50;",
+                    s.0,
+                    quote(&g.scope_path(s)),
+                    quote(&what)
+                );
                 stack.push((s, 0));
             }
         }
     }
     for id in g.ids() {
         for &i in &g.node(id).inputs {
-            let _ = writeln!(
-                out,
-                "  n{} -> n{} [label=\"{}\"];",
-                i.0,
-                id.0,
-                g.node(i).shape
-            );
+            let _ = writeln!(out, "  n{} -> n{} [label=\"{}\"];", i.0, id.0, g.node(i).shape);
         }
     }
     out.push_str("}\n");

@@ -80,11 +80,7 @@ pub fn to_json(r: &Report) -> CheckJson {
         file: r.file.clone(),
         input: dims(&r.input),
         output: dims(&r.output),
-        params: Params {
-            trainable: r.total.trainable,
-            non_trainable: r.total.fixed,
-            total: r.params(),
-        },
+        params: Params { trainable: r.total.trainable, non_trainable: r.total.fixed, total: r.params() },
         state: r.total.state,
         macs: r.total.macs,
         flops: r.flops(),
@@ -105,23 +101,11 @@ pub fn render(r: &Report) -> String {
     let mut doc = to_json(r);
     let layers = std::mem::take(&mut doc.layers);
     let head = compact_number_lists(
-        &serde_json::to_string_pretty(&doc)
-            .expect("the report serialises: it holds only strings and integers"),
+        &serde_json::to_string_pretty(&doc).expect("the report serialises: it holds only strings and integers"),
     );
-    let rows: Vec<String> = layers
-        .iter()
-        .map(|l| {
-            format!(
-                "    {}",
-                serde_json::to_string(l).expect("a layer serialises")
-            )
-        })
-        .collect();
-    let body = if rows.is_empty() {
-        "[]".to_string()
-    } else {
-        format!("[\n{}\n  ]", rows.join(",\n"))
-    };
+    let rows: Vec<String> =
+        layers.iter().map(|l| format!("    {}", serde_json::to_string(l).expect("a layer serialises"))).collect();
+    let body = if rows.is_empty() { "[]".to_string() } else { format!("[\n{}\n  ]", rows.join(",\n")) };
     head.replacen("\"layers\": []", &format!("\"layers\": {body}"), 1)
 }
 
@@ -133,16 +117,8 @@ fn compact_number_lists(text: &str) -> String {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
         match after.find(']') {
-            Some(close)
-                if after[..close]
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == ',' || c.is_whitespace()) =>
-            {
-                let items: Vec<&str> = after[..close]
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .collect();
+            Some(close) if after[..close].chars().all(|c| c.is_ascii_digit() || c == ',' || c.is_whitespace()) => {
+                let items: Vec<&str> = after[..close].split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
                 out.push_str(&format!("[{}]", items.join(", ")));
                 rest = &after[close + 1..];
             }
@@ -157,20 +133,12 @@ fn compact_number_lists(text: &str) -> String {
 }
 
 /// The JSON text for a net that failed to check.
-pub fn render_errors(
-    file: &str,
-    diags: &[crate::diag::Diagnostic],
-    sources: &crate::diag::SourceMap,
-) -> String {
+pub fn render_errors(file: &str, diags: &[crate::diag::Diagnostic], sources: &crate::diag::SourceMap) -> String {
     serde_json::to_string_pretty(&errors(file, diags, sources)).expect("JSON values serialise")
 }
 
 /// The JSON document for a net that failed to check: its diagnostics with locations.
-pub fn errors(
-    file: &str,
-    diags: &[crate::diag::Diagnostic],
-    sources: &crate::diag::SourceMap,
-) -> serde_json::Value {
+pub fn errors(file: &str, diags: &[crate::diag::Diagnostic], sources: &crate::diag::SourceMap) -> serde_json::Value {
     let errs: Vec<serde_json::Value> = diags
         .iter()
         .map(|d| {

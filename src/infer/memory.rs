@@ -55,11 +55,7 @@ pub fn forward_memory(g: &Graph) -> Option<Memory> {
             live -= bytes(buf)?;
         }
     }
-    Some(Memory {
-        input: bytes(g.input())?,
-        activations,
-        peak,
-    })
+    Some(Memory { input: bytes(g.input())?, activations, peak })
 }
 
 /// The node whose buffer each node's output lives in (itself, or its input for views).

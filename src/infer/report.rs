@@ -42,10 +42,7 @@ impl Report {
     }
     /// 2·backward MACs + 2·other ops: an estimate (see `cost`).
     pub fn flops_backward(&self) -> u64 {
-        self.total
-            .backward_macs
-            .saturating_mul(2)
-            .saturating_add(self.total.other_ops.saturating_mul(2))
+        self.total.backward_macs.saturating_mul(2).saturating_add(self.total.other_ops.saturating_mul(2))
     }
     pub fn params_bytes(&self) -> u64 {
         (self.params() + self.total.state).saturating_mul(F32)
@@ -54,32 +51,19 @@ impl Report {
 
 fn overflow(g: &Graph, what: &str) -> Diagnostic {
     let span = g.node(g.output()).span;
-    Diagnostic::error(
-        codes::ARITHMETIC,
-        format!("the {what} of this net exceeds 2^64"),
-        span,
-        "counted up to here",
-    )
+    Diagnostic::error(codes::ARITHMETIC, format!("the {what} of this net exceeds 2^64"), span, "counted up to here")
 }
 
 /// Counts every layer of `g`. With `depth = Some(n)`, rows show paths of at most
 /// `n` components: anything deeper is folded into its enclosing module's row.
-pub fn analyze(
-    g: &Graph,
-    name: &str,
-    file: &str,
-    depth: Option<usize>,
-    complete: bool,
-) -> Result<Report, Diagnostic> {
+pub fn analyze(g: &Graph, name: &str, file: &str, depth: Option<usize>, complete: bool) -> Result<Report, Diagnostic> {
     let mut rows: Vec<Row> = Vec::new();
     let mut total = Cost::default();
     let mut open: Option<(ScopeId, usize)> = None; // folded scope and its row
     for id in g.ids().skip(1) {
         let node = g.node(id);
         let cost = node_cost(g, id).ok_or_else(|| overflow(g, "size of a layer"))?;
-        total = total
-            .plus(&cost)
-            .ok_or_else(|| overflow(g, "total count"))?;
+        total = total.plus(&cost).ok_or_else(|| overflow(g, "total count"))?;
         let fold = depth.and_then(|d| g.scope_chain(node.scope).get(d.saturating_sub(1)).copied());
         match fold {
             Some(scope) => {
@@ -91,10 +75,7 @@ pub fn analyze(
                     }
                 };
                 let r = &mut rows[row];
-                r.cost = r
-                    .cost
-                    .plus(&cost)
-                    .ok_or_else(|| overflow(g, "total count"))?;
+                r.cost = r.cost.plus(&cost).ok_or_else(|| overflow(g, "total count"))?;
                 r.output = node.shape;
                 r.layers += 1;
                 open = Some((scope, row));
@@ -115,16 +96,7 @@ pub fn analyze(
     let memory = forward_memory(g).ok_or_else(|| overflow(g, "memory"))?;
     let input = g.node(g.input()).shape;
     let output = g.node(g.output()).shape;
-    Ok(Report {
-        name: name.into(),
-        file: file.into(),
-        input,
-        output,
-        rows,
-        total,
-        memory,
-        complete,
-    })
+    Ok(Report { name: name.into(), file: file.into(), input, output, rows, total, memory, complete })
 }
 
 fn module_row(g: &Graph, scope: ScopeId, shape: Shape) -> Row {
@@ -134,12 +106,5 @@ fn module_row(g: &Graph, scope: ScopeId, shape: Shape) -> Row {
         ScopeKind::Iteration => "copy".into(),
         ScopeKind::Group | ScopeKind::Root => "group".into(),
     };
-    Row {
-        name: g.scope_path(scope),
-        op,
-        detail: String::new(),
-        output: shape,
-        cost: Cost::default(),
-        layers: 0,
-    }
+    Row { name: g.scope_path(scope), op, detail: String::new(), output: shape, cost: Cost::default(), layers: 0 }
 }

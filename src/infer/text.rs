@@ -36,9 +36,7 @@ pub fn bytes(n: u64) -> String {
     [(1u64 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
         .into_iter()
         .find(|(s, _)| n >= *s)
-        .map_or(format!("{n} B"), |(s, u)| {
-            format!("{:.2} {u}", x / s as f64)
-        })
+        .map_or(format!("{n} B"), |(s, u)| format!("{:.2} {u}", x / s as f64))
 }
 
 /// The whole report as text: header, one row per layer, totals.
@@ -50,11 +48,7 @@ pub fn render(r: &Report) -> String {
         .rows
         .iter()
         .map(|row| {
-            let op = if row.detail.is_empty() {
-                row.op.clone()
-            } else {
-                format!("{} {}", row.op, row.detail)
-            };
+            let op = if row.detail.is_empty() { row.op.clone() } else { format!("{} {}", row.op, row.detail) };
             [
                 row.name.clone(),
                 op,
@@ -107,32 +101,12 @@ fn totals(out: &mut String, r: &Report) {
         (
             "params",
             grouped(r.params()),
-            format!(
-                "trainable {} · non-trainable {}",
-                grouped(t.trainable),
-                grouped(t.fixed)
-            ),
+            format!("trainable {} · non-trainable {}", grouped(t.trainable), grouped(t.fixed)),
         ),
-        (
-            "state",
-            grouped(t.state),
-            "batch-norm running statistics, saved but not learned".into(),
-        ),
-        (
-            "MACs",
-            grouped(t.macs),
-            format!("conv + dense; forward FLOPs = 2 × MACs = {}", si(r.flops())),
-        ),
-        (
-            "other ops",
-            grouped(t.other_ops),
-            "bias, normalisation, activations, pooling, additions".into(),
-        ),
-        (
-            "backward",
-            format!("≈ {}FLOPs", si(r.flops_backward())),
-            "weight and input gradients, estimated".into(),
-        ),
+        ("state", grouped(t.state), "batch-norm running statistics, saved but not learned".into()),
+        ("MACs", grouped(t.macs), format!("conv + dense; forward FLOPs = 2 × MACs = {}", si(r.flops()))),
+        ("other ops", grouped(t.other_ops), "bias, normalisation, activations, pooling, additions".into()),
+        ("backward", format!("≈ {}FLOPs", si(r.flops_backward())), "weight and input gradients, estimated".into()),
         (
             "memory",
             bytes(r.params_bytes()),
@@ -143,11 +117,7 @@ fn totals(out: &mut String, r: &Report) {
             ),
         ),
     ];
-    let w = rows
-        .iter()
-        .map(|(_, v, _)| v.chars().count())
-        .max()
-        .unwrap_or(0);
+    let w = rows.iter().map(|(_, v, _)| v.chars().count()).max().unwrap_or(0);
     let _ = writeln!(out);
     for (k, v, note) in rows {
         let sep = if note.is_empty() { "" } else { "  " };

@@ -8,22 +8,10 @@ impl fmt::Display for Graph {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for id in self.ids() {
             let n = self.node(id);
-            let inputs = n
-                .inputs
-                .iter()
-                .map(|i| format!("%{}", i.0))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let inputs = n.inputs.iter().map(|i| format!("%{}", i.0)).collect::<Vec<_>>().join(", ");
             let detail = n.op.detail();
             let sep = if detail.is_empty() { "" } else { " " };
-            writeln!(
-                f,
-                "%{} = {}{sep}{detail} ({inputs}) : {}  # {}",
-                id.0,
-                n.op.kind(),
-                n.shape,
-                self.path(id)
-            )?;
+            writeln!(f, "%{} = {}{sep}{detail} ({inputs}) : {}  # {}", id.0, n.op.kind(), n.shape, self.path(id))?;
         }
         writeln!(f, "return %{}", self.output().0)
     }
@@ -50,11 +38,7 @@ fn pad(p: &Pad2d, out: &mut String) {
     } else if p.top == p.bottom && p.left == p.right {
         let _ = write!(out, " pad {}x{}", p.top, p.left);
     } else {
-        let _ = write!(
-            out,
-            " pad [{}, {}, {}, {}]",
-            p.top, p.bottom, p.left, p.right
-        );
+        let _ = write!(out, " pad [{}, {}, {}, {}]", p.top, p.bottom, p.left, p.right);
     }
 }
 
@@ -104,12 +88,7 @@ impl Op {
                 let _ = write!(s, "{0}x{0}", sub.k);
             }
             Op::Rbf(r) => {
-                let _ = write!(
-                    s,
-                    "{}{}",
-                    r.classes,
-                    if r.trainable { "" } else { " fixed" }
-                );
+                let _ = write!(s, "{}{}", r.classes, if r.trainable { "" } else { " fixed" });
             }
             Op::ZeroPad(p) => pad(p, &mut s),
             Op::Scale { factor } => {

@@ -113,11 +113,7 @@ impl Graph {
             explicit: true,
             span,
         };
-        Graph {
-            nodes: vec![input],
-            scopes: vec![root],
-            output: NodeId(0),
-        }
+        Graph { nodes: vec![input], scopes: vec![root], output: NodeId(0) }
     }
 
     /// Wires a new node: runs the op's shape rule on its inputs' shapes and appends it.
@@ -141,15 +137,7 @@ impl Graph {
             });
         }
         let id = NodeId(self.nodes.len() as u32);
-        self.nodes.push(Node {
-            op,
-            inputs: inputs.to_vec(),
-            shape,
-            scope,
-            name: name.into(),
-            explicit,
-            span,
-        });
+        self.nodes.push(Node { op, inputs: inputs.to_vec(), shape, scope, name: name.into(), explicit, span });
         self.scopes[scope.index()].members.push(Member::Node(id));
         self.output = id;
         Ok(id)
@@ -165,14 +153,7 @@ impl Graph {
         span: Span,
     ) -> ScopeId {
         let id = ScopeId(self.scopes.len() as u32);
-        self.scopes.push(Scope {
-            name: name.into(),
-            explicit,
-            parent: Some(parent),
-            kind,
-            span,
-            members: vec![],
-        });
+        self.scopes.push(Scope { name: name.into(), explicit, parent: Some(parent), kind, span, members: vec![] });
         self.scopes[parent.index()].members.push(Member::Scope(id));
         id
     }
@@ -234,11 +215,7 @@ impl Graph {
 
     /// Dotted path of a scope, e.g. `layer3.2` (empty for the root).
     pub fn scope_path(&self, scope: ScopeId) -> String {
-        self.scope_chain(scope)
-            .iter()
-            .map(|&s| self.scope(s).name.as_str())
-            .collect::<Vec<_>>()
-            .join(".")
+        self.scope_chain(scope).iter().map(|&s| self.scope(s).name.as_str()).collect::<Vec<_>>().join(".")
     }
 
     /// Dotted path of a node, e.g. `layer3.2.conv2`.

@@ -18,12 +18,7 @@ pub struct Pad2d {
 
 impl Pad2d {
     pub fn uniform(p: u64) -> Pad2d {
-        Pad2d {
-            top: p,
-            bottom: p,
-            left: p,
-            right: p,
-        }
+        Pad2d { top: p, bottom: p, left: p, right: p }
     }
     pub fn is_zero(&self) -> bool {
         *self == Pad2d::default()

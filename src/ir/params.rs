@@ -31,9 +31,7 @@ impl ParamSpec {
 
     /// Elements, or `None` on overflow.
     pub fn numel(&self) -> Option<u64> {
-        self.shape
-            .iter()
-            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+        self.shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d))
     }
 }
 
@@ -57,11 +55,7 @@ impl Op {
                 v
             }
             Op::Dense(d) => {
-                let mut v = vec![ParamSpec::new(
-                    "weight",
-                    vec![d.out_features, d.in_features],
-                    Trainable,
-                )];
+                let mut v = vec![ParamSpec::new("weight", vec![d.out_features, d.in_features], Trainable)];
                 if d.bias {
                     v.push(ParamSpec::new("bias", vec![d.out_features], Trainable));
                 }

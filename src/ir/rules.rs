@@ -27,12 +27,7 @@ pub enum ShapeErrorKind {
 
 impl ShapeError {
     fn new(kind: ShapeErrorKind, message: impl Into<String>) -> ShapeError {
-        ShapeError {
-            kind,
-            message: message.into(),
-            culprit: None,
-            hint: None,
-        }
+        ShapeError { kind, message: message.into(), culprit: None, hint: None }
     }
     fn at(mut self, arg: &'static str) -> ShapeError {
         self.culprit = Some(arg);
@@ -65,10 +60,7 @@ impl Op {
             }
         };
         if out.numel().is_none() {
-            return Err(ShapeError::new(
-                Overflow,
-                format!("the output {out} has more than 2^64 elements"),
-            ));
+            return Err(ShapeError::new(Overflow, format!("the output {out} has more than 2^64 elements")));
         }
         Ok(out)
     }
@@ -88,10 +80,7 @@ fn unary(op: &Op, x: Shape) -> Result<Shape> {
             positive(d.out_features, "output features", "out")?;
             Ok(Shape::Flat(d.out_features))
         }
-        Op::Flatten => x
-            .numel()
-            .map(Shape::Flat)
-            .ok_or_else(|| ShapeError::new(Overflow, "flattened size overflows")),
+        Op::Flatten => x.numel().map(Shape::Flat).ok_or_else(|| ShapeError::new(Overflow, "flattened size overflows")),
         Op::BatchNorm(b) => expect_channels(x.channels(), b.channels, "channels").map(|_| x),
         Op::Lrn(l) => {
             need_map(op, x)?;
@@ -153,20 +142,18 @@ fn check_table(t: &ConnTable, in_c: u64, out_c: u64) -> Result<()> {
     }
     for (o, row) in t.inputs.iter().enumerate() {
         if row.is_empty() {
-            return bad(format!(
-                "output channel {o} is connected to no input channel"
-            ));
+            return bad(format!("output channel {o} is connected to no input channel"));
         }
         if let Some(&i) = row.iter().find(|&&i| u64::from(i) >= in_c) {
-            return bad(format!("output channel {o} reads input channel {i}, but the input has {in_c} channels (0..{})", in_c - 1));
+            return bad(format!(
+                "output channel {o} reads input channel {i}, but the input has {in_c} channels (0..{})",
+                in_c - 1
+            ));
         }
         let mut sorted = row.clone();
         sorted.sort_unstable();
         if let Some(pair) = sorted.windows(2).find(|p| p[0] == p[1]) {
-            return bad(format!(
-                "output channel {o} lists input channel {} twice",
-                pair[0]
-            ));
+            return bad(format!("output channel {o} lists input channel {} twice", pair[0]));
         }
     }
     Ok(())
@@ -176,12 +163,9 @@ fn pool(p: &Pool, x: Shape) -> Result<Shape> {
     let (c, h, w) = need_map(&Op::Pool(*p), x)?;
     let win = &p.window;
     if win.pad.top.max(win.pad.bottom) >= win.kh || win.pad.left.max(win.pad.right) >= win.kw {
-        return Err(ShapeError::new(
-            WindowTooLarge,
-            "pooling padding must be smaller than the window",
-        )
-        .at("pad")
-        .hint("a window lying entirely in the padding has nothing to pool"));
+        return Err(ShapeError::new(WindowTooLarge, "pooling padding must be smaller than the window")
+            .at("pad")
+            .hint("a window lying entirely in the padding has nothing to pool"));
     }
     let (oh, ow) = window_out(win, h, w, p.ceil)?;
     Ok(Shape::map(c, oh, ow))
@@ -192,11 +176,8 @@ fn subsample(s: &Subsample, x: Shape, op: &Op) -> Result<Shape> {
     expect_channels(c, s.channels, "channels")?;
     positive(s.k, "window", "kernel")?;
     if s.k > h || s.k > w {
-        return Err(ShapeError::new(
-            WindowTooLarge,
-            format!("a {0}×{0} window does not fit the {h}×{w} input", s.k),
-        )
-        .at("kernel"));
+        return Err(ShapeError::new(WindowTooLarge, format!("a {0}×{0} window does not fit the {h}×{w} input", s.k))
+            .at("kernel"));
     }
     Ok(Shape::map(c, h / s.k, w / s.k))
 }
@@ -211,24 +192,8 @@ pub fn window_out(win: &Window, h: u64, w: u64, ceil: bool) -> Result<(u64, u64)
     ] {
         positive(v, what, arg)?;
     }
-    let oh = axis_out(
-        h,
-        win.kh,
-        win.sh,
-        win.pad.top,
-        win.pad.bottom,
-        ceil,
-        "height",
-    )?;
-    let ow = axis_out(
-        w,
-        win.kw,
-        win.sw,
-        win.pad.left,
-        win.pad.right,
-        ceil,
-        "width",
-    )?;
+    let oh = axis_out(h, win.kh, win.sh, win.pad.top, win.pad.bottom, ceil, "height")?;
+    let ow = axis_out(w, win.kw, win.sw, win.pad.left, win.pad.right, ceil, "width")?;
     Ok((oh, ow))
 }
 
@@ -238,17 +203,15 @@ fn axis_out(n: u64, k: u64, s: u64, lo: u64, hi: u64, ceil: bool, axis: &str) ->
         .and_then(|v| v.checked_add(hi))
         .ok_or_else(|| ShapeError::new(Overflow, "padded size overflows").at("pad"))?;
     if k > padded {
-        let msg = format!("the kernel {axis} {k} is larger than the padded input {axis} {padded} ({n} + {lo} + {hi} padding)");
-        return Err(ShapeError::new(WindowTooLarge, msg).at("kernel").hint(
-            "use a smaller kernel, more padding, or remove a downsampling layer before this one",
-        ));
+        let msg = format!(
+            "the kernel {axis} {k} is larger than the padded input {axis} {padded} ({n} + {lo} + {hi} padding)"
+        );
+        return Err(ShapeError::new(WindowTooLarge, msg)
+            .at("kernel")
+            .hint("use a smaller kernel, more padding, or remove a downsampling layer before this one"));
     }
     let span = padded - k;
-    let mut out = if ceil {
-        span.div_ceil(s) + 1
-    } else {
-        span / s + 1
-    };
+    let mut out = if ceil { span.div_ceil(s) + 1 } else { span / s + 1 };
     // Caffe and PyTorch drop a last window that would start inside the trailing padding.
     if ceil && (out - 1) * s >= n + lo {
         out -= 1;
@@ -258,23 +221,18 @@ fn axis_out(n: u64, k: u64, s: u64, lo: u64, hi: u64, ceil: bool, axis: &str) ->
 
 fn add(inputs: &[Shape]) -> Result<Shape> {
     let Some((first, rest)) = inputs.split_first() else {
-        return Err(ShapeError::new(
-            Rank,
-            "an addition needs at least one operand",
-        ));
+        return Err(ShapeError::new(Rank, "an addition needs at least one operand"));
     };
     for (i, s) in rest.iter().enumerate() {
         if s != first {
-            let kind = if s.channels() != first.channels() {
-                "channel"
-            } else {
-                "shape"
-            };
+            let kind = if s.channels() != first.channels() { "channel" } else { "shape" };
             return Err(ShapeError {
                 kind: AddMismatch,
                 message: format!("{kind} mismatch at an addition: operand 1 is {first}, operand {} is {s}", i + 2),
                 culprit: None,
-                hint: Some("use a projection on the shortcut, e.g. `conv(out, 1, stride) bn`, so both sides match".into()),
+                hint: Some(
+                    "use a projection on the shortcut, e.g. `conv(out, 1, stride) bn`, so both sides match".into(),
+                ),
             });
         }
     }
@@ -283,28 +241,17 @@ fn add(inputs: &[Shape]) -> Result<Shape> {
 
 fn concat(inputs: &[Shape]) -> Result<Shape> {
     let Some((first, _)) = inputs.split_first() else {
-        return Err(ShapeError::new(
-            Rank,
-            "a concatenation needs at least one branch",
-        ));
+        return Err(ShapeError::new(Rank, "a concatenation needs at least one branch"));
     };
     let mut total: u64 = 0;
     for (i, s) in inputs.iter().enumerate() {
-        let same_kind = matches!(
-            (first, s),
-            (Shape::Map { .. }, Shape::Map { .. }) | (Shape::Flat(_), Shape::Flat(_))
-        );
+        let same_kind = matches!((first, s), (Shape::Map { .. }, Shape::Map { .. }) | (Shape::Flat(_), Shape::Flat(_)));
         if !same_kind || s.spatial() != first.spatial() {
             return Err(ShapeError::new(
                 ConcatMismatch,
-                format!(
-                    "spatial mismatch at a concatenation: branch 1 is {first}, branch {} is {s}",
-                    i + 1
-                ),
+                format!("spatial mismatch at a concatenation: branch 1 is {first}, branch {} is {s}", i + 1),
             )
-            .hint(
-                "branches must keep the same height and width; check their strides and padding",
-            ));
+            .hint("branches must keep the same height and width; check their strides and padding"));
         }
         total = total
             .checked_add(s.channels())
@@ -321,10 +268,7 @@ fn need_map(op: &Op, x: Shape) -> Result<(u64, u64, u64)> {
         Shape::Map { c, h, w } => Ok((c, h, w)),
         Shape::Flat(n) => Err(ShapeError::new(
             Rank,
-            format!(
-                "{} needs a C×H×W feature map, but its input is a flat vector of {n}",
-                op.kind()
-            ),
+            format!("{} needs a C×H×W feature map, but its input is a flat vector of {n}", op.kind()),
         )
         .hint("spatial layers must come before `flatten` or `dense`")),
     }
@@ -334,31 +278,20 @@ fn need_vector(op: &Op, x: Shape) -> Result<()> {
     if x.is_vector_like() {
         return Ok(());
     }
-    Err(ShapeError::new(
-        Rank,
-        format!(
-            "{} needs a flat vector (or C×1×1), but its input is {x}",
-            op.kind()
-        ),
-    )
-    .hint("insert `flatten` (keeps every value) or `gap` (averages each map) before it"))
+    Err(ShapeError::new(Rank, format!("{} needs a flat vector (or C×1×1), but its input is {x}", op.kind()))
+        .hint("insert `flatten` (keeps every value) or `gap` (averages each map) before it"))
 }
 
 fn expect_channels(got: u64, want: u64, what: &str) -> Result<()> {
     if got == want {
         return Ok(());
     }
-    Err(ShapeError::new(
-        Channels,
-        format!("{what}: the layer was built for {want} but its input has {got}"),
-    ))
+    Err(ShapeError::new(Channels, format!("{what}: the layer was built for {want} but its input has {got}")))
 }
 
 fn positive(v: u64, what: &str, arg: &'static str) -> Result<()> {
     if v == 0 {
-        return Err(
-            ShapeError::new(NonPositive, format!("{what} must be positive, got 0")).at(arg),
-        );
+        return Err(ShapeError::new(NonPositive, format!("{what} must be positive, got 0")).at(arg));
     }
     Ok(())
 }

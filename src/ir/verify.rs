@@ -12,27 +12,16 @@ pub fn verify(g: &Graph) -> Result<(), String> {
     for id in g.ids() {
         let n = g.node(id);
         if n.scope.index() >= g.scopes().len() {
-            return Err(format!(
-                "%{} is in scope {} which does not exist",
-                id.0, n.scope.0
-            ));
+            return Err(format!("%{} is in scope {} which does not exist", id.0, n.scope.0));
         }
         if let Some(bad) = n.inputs.iter().find(|i| **i >= id) {
-            return Err(format!(
-                "%{} reads %{}, which does not come before it",
-                id.0, bad.0
-            ));
+            return Err(format!("%{} reads %{}, which does not come before it", id.0, bad.0));
         }
         if id != g.input() {
             let shapes: Vec<Shape> = n.inputs.iter().map(|&i| g.node(i).shape).collect();
             match n.op.infer(&shapes) {
                 Ok(s) if s == n.shape => {}
-                Ok(s) => {
-                    return Err(format!(
-                        "%{} has shape {} but its rule gives {s}",
-                        id.0, n.shape
-                    ))
-                }
+                Ok(s) => return Err(format!("%{} has shape {} but its rule gives {s}", id.0, n.shape)),
                 Err(e) => return Err(format!("%{} fails its shape rule: {}", id.0, e.message)),
             }
         }

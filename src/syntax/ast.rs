@@ -13,11 +13,7 @@ pub enum Item {
     /// `input 3x224x224`
     Input { dims: Vec<i64>, span: Span },
     /// `default conv(bias = false)`: default keyword arguments for a layer or block.
-    Default {
-        target: Ident,
-        args: Vec<Arg>,
-        span: Span,
-    },
+    Default { target: Ident, args: Vec<Arg>, span: Span },
     /// `block name(params) { body }`
     Block(BlockDef),
     /// A top-level statement; together they form the network body.
@@ -49,17 +45,9 @@ pub struct Body {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stmt {
     /// `let name = expr`: a value (number, list, ...).
-    Let {
-        name: Ident,
-        value: Expr,
-        span: Span,
-    },
+    Let { name: Ident, value: Expr, span: Span },
     /// `name = chain`: a tensor computed from the current flow; the flow is unchanged.
-    Bind {
-        name: Ident,
-        chain: Chain,
-        span: Span,
-    },
+    Bind { name: Ident, chain: Chain, span: Span },
     /// A chain applied to the current flow; its result becomes the flow.
     Chain(Chain),
 }
@@ -83,17 +71,9 @@ pub enum StageKind {
     /// A layer, a block instance, or a tensor name (`conv(64, 3)`, `bottleneck(64)`, `main`).
     Call(Call),
     /// `repeat n as i { body }`: n copies in sequence, `i` = 0..n-1.
-    Repeat {
-        count: Expr,
-        var: Option<Ident>,
-        body: Body,
-    },
+    Repeat { count: Expr, var: Option<Ident>, body: Body },
     /// `if cond { body } else { body }`; a missing else is the identity.
-    If {
-        cond: Expr,
-        then: Body,
-        otherwise: Option<Else>,
-    },
+    If { cond: Expr, then: Body, otherwise: Option<Else> },
     /// `cat(chain, chain, ...)`: branches from the flow, concatenated along channels.
     Cat(Vec<Chain>),
     /// `(term + term + ...)`: branches from the flow, added; a single term just groups.

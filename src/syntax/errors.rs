@@ -10,21 +10,15 @@ pub fn from_pest(err: Error<Rule>, text: &str, file: FileId) -> Diagnostic {
         InputLocation::Span((s, _)) => s,
     };
     let mut expected = match &err.variant {
-        ErrorVariant::ParsingError { positives, .. } => positives
-            .iter()
-            .filter_map(|r| rule_words(*r))
-            .map(String::from)
-            .collect(),
+        ErrorVariant::ParsingError { positives, .. } => {
+            positives.iter().filter_map(|r| rule_words(*r)).map(String::from).collect()
+        }
         ErrorVariant::CustomError { message } => vec![message.clone()],
     };
     // pest tracks literal tokens (`,`, `)`, ...) separately, sometimes further on than
     // the rules; the furthest point reached is where the user's mistake is.
     if let Some(attempts) = err.parse_attempts() {
-        let tokens = attempts
-            .expected_tokens()
-            .iter()
-            .filter_map(token_words)
-            .collect::<Vec<_>>();
+        let tokens = attempts.expected_tokens().iter().filter_map(token_words).collect::<Vec<_>>();
         if attempts.max_position > pos && !tokens.is_empty() {
             pos = attempts.max_position;
             expected.clear();
@@ -36,11 +30,8 @@ pub fn from_pest(err: Error<Rule>, text: &str, file: FileId) -> Diagnostic {
     let (found, len) = found_at(text, pos);
     let span = Span::new(file, pos, pos + len);
     let expected = describe(expected);
-    let message = if expected.is_empty() {
-        format!("unexpected {found}")
-    } else {
-        format!("expected {expected}, found {found}")
-    };
+    let message =
+        if expected.is_empty() { format!("unexpected {found}") } else { format!("expected {expected}, found {found}") };
     let mut diag = Diagnostic::error(codes::SYNTAX, message, span, format!("unexpected {found}"));
     if let Some(hint) = hint_for(text, pos) {
         diag = diag.with_hint(hint);
@@ -57,10 +48,7 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
     if c == '\n' || c == '\r' {
         return ("end of line".into(), 0);
     }
-    let word: String = rest
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect();
+    let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
     if word.is_empty() {
         (format!("`{c}`"), c.len_utf8())
     } else {
@@ -72,11 +60,7 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
 /// fragments of numbers).
 fn token_words(t: &impl std::fmt::Display) -> Option<String> {
     let token = t.to_string();
-    matches!(
-        token.as_str(),
-        "," | ")" | "(" | "]" | "{" | "}" | "=" | ":" | "->"
-    )
-    .then(|| format!("`{token}`"))
+    matches!(token.as_str(), "," | ")" | "(" | "]" | "{" | "}" | "=" | ":" | "->").then(|| format!("`{token}`"))
 }
 
 /// Joins expected things into words, deduplicated, punctuation first.
@@ -95,29 +79,17 @@ fn rule_words(rule: Rule) -> Option<&'static str> {
         Rule::EOI => "end of file",
         Rule::dims => "sizes like `3x224x224`",
         Rule::ident | Rule::label => "a name",
-        Rule::expr
-        | Rule::int
-        | Rule::float
-        | Rule::boolean
-        | Rule::list
-        | Rule::paren
-        | Rule::if_expr => "an expression",
-        Rule::chain
-        | Rule::stage
-        | Rule::call
-        | Rule::group
-        | Rule::cat
-        | Rule::repeat
-        | Rule::cond => "a layer",
+        Rule::expr | Rule::int | Rule::float | Rule::boolean | Rule::list | Rule::paren | Rule::if_expr => {
+            "an expression"
+        }
+        Rule::chain | Rule::stage | Rule::call | Rule::group | Rule::cat | Rule::repeat | Rule::cond => "a layer",
         Rule::body => "`{`",
         Rule::args => "`(`",
         Rule::arg => "an argument",
         Rule::param => "a parameter name",
         Rule::field => "`.`",
         Rule::eq | Rule::ne | Rule::le | Rule::ge | Rule::lt | Rule::gt => "a comparison",
-        Rule::add | Rule::sub | Rule::mul | Rule::div | Rule::rem | Rule::and | Rule::or => {
-            "an operator"
-        }
+        Rule::add | Rule::sub | Rule::mul | Rule::div | Rule::rem | Rule::and | Rule::or => "an operator",
         Rule::kw_input => "`input`",
         Rule::kw_default => "`default`",
         Rule::kw_block => "`block`",
@@ -125,11 +97,9 @@ fn rule_words(rule: Rule) -> Option<&'static str> {
         Rule::kw_as => "`as`",
         Rule::kw_then => "`then`",
         Rule::kw_else => "`else`",
-        Rule::input_decl
-        | Rule::default_decl
-        | Rule::block_def
-        | Rule::let_stmt
-        | Rule::bind_stmt => "a declaration or a layer",
+        Rule::input_decl | Rule::default_decl | Rule::block_def | Rule::let_stmt | Rule::bind_stmt => {
+            "a declaration or a layer"
+        }
         Rule::term | Rule::factor => "a layer or a number",
         _ => return None,
     })

@@ -9,11 +9,7 @@ pub fn check(text: &str, file: FileId) -> Result<(), Diagnostic> {
     if text.len() > MAX_SOURCE_BYTES {
         return Err(Diagnostic::error(
             codes::TOO_DEEP,
-            format!(
-                "source is {} bytes; netc accepts at most {} bytes",
-                text.len(),
-                MAX_SOURCE_BYTES
-            ),
+            format!("source is {} bytes; netc accepts at most {} bytes", text.len(), MAX_SOURCE_BYTES),
             Span::new(file, 0, 0),
             "file starts here",
         ));

@@ -18,8 +18,7 @@ const CALL_LIMIT: usize = 50_000_000;
 pub fn parse_file(text: &str, file: FileId) -> Result<File> {
     pest::set_call_limit(std::num::NonZeroUsize::new(CALL_LIMIT));
     pest::set_error_detail(true);
-    let mut pairs =
-        NetParser::parse(Rule::file, text).map_err(|e| errors::from_pest(e, text, file))?;
+    let mut pairs = NetParser::parse(Rule::file, text).map_err(|e| errors::from_pest(e, text, file))?;
     let root = pairs.next().expect("grammar: file always yields one pair");
     let lower = Lower { file };
     let mut items = Vec::new();
@@ -60,9 +59,12 @@ struct Lower {
 }
 
 impl Lower {
+    /// The pair's span without trailing blanks (pest keeps the whitespace it
+    /// skipped before an optional part that then did not match).
     fn span(&self, pair: &Pair<Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, s.start(), s.end())
+        let len = pair.as_str().trim_end_matches([' ', '\t']).len();
+        Span::new(self.file, s.start(), s.start() + len)
     }
 
     fn item(&self, pair: Pair<Rule>) -> Result<Item> {
@@ -70,10 +72,7 @@ impl Lower {
         match pair.as_rule() {
             Rule::input_decl => {
                 let dims = pair.into_inner().nth(1).expect("grammar: input has dims");
-                Ok(Item::Input {
-                    dims: self.dims(&dims)?,
-                    span,
-                })
+                Ok(Item::Input { dims: self.dims(&dims)?, span })
             }
             Rule::default_decl => {
                 let mut inner = pair.into_inner().skip(1);
@@ -103,20 +102,12 @@ impl Lower {
                 _ => body = Some(self.body(p)?),
             }
         }
-        Ok(BlockDef {
-            name,
-            params,
-            body: body.expect("grammar: block has a body"),
-            span,
-        })
+        Ok(BlockDef { name, params, body: body.expect("grammar: block has a body"), span })
     }
 
     fn body(&self, pair: Pair<Rule>) -> Result<Body> {
         let span = self.span(&pair);
-        let stmts = pair
-            .into_inner()
-            .map(|s| self.stmt(s))
-            .collect::<Result<_>>()?;
+        let stmts = pair.into_inner().map(|s| self.stmt(s)).collect::<Result<_>>()?;
         Ok(Body { stmts, span })
     }
 
@@ -141,10 +132,7 @@ impl Lower {
 
     fn chain(&self, pair: Pair<Rule>) -> Result<Chain> {
         let span = self.span(&pair);
-        let stages = pair
-            .into_inner()
-            .map(|s| self.stage(s))
-            .collect::<Result<_>>()?;
+        let stages = pair.into_inner().map(|s| self.stage(s)).collect::<Result<_>>()?;
         Ok(Chain { stages, span })
     }
 
@@ -154,17 +142,11 @@ impl Lower {
         let mut kind = None;
         for p in pair.into_inner() {
             match p.as_rule() {
-                Rule::label => {
-                    label = Some(self.ident(p.into_inner().next().expect("grammar: label ident")))
-                }
+                Rule::label => label = Some(self.ident(p.into_inner().next().expect("grammar: label ident"))),
                 _ => kind = Some(self.stage_kind(p)?),
             }
         }
-        Ok(Stage {
-            label,
-            kind: kind.expect("grammar: stage has a kind"),
-            span,
-        })
+        Ok(Stage { label, kind: kind.expect("grammar: stage has a kind"), span })
     }
 
     fn stage_kind(&self, pair: Pair<Rule>) -> Result<StageKind> {
@@ -191,15 +173,9 @@ impl Lower {
             Rule::cond => self.cond(pair),
             Rule::cat => {
                 let chains = pair.into_inner().filter(|p| p.as_rule() == Rule::chain);
-                Ok(StageKind::Cat(
-                    chains.map(|c| self.chain(c)).collect::<Result<_>>()?,
-                ))
+                Ok(StageKind::Cat(chains.map(|c| self.chain(c)).collect::<Result<_>>()?))
             }
-            Rule::group => Ok(StageKind::Group(
-                pair.into_inner()
-                    .map(|t| self.term(t))
-                    .collect::<Result<_>>()?,
-            )),
+            Rule::group => Ok(StageKind::Group(pair.into_inner().map(|t| self.term(t)).collect::<Result<_>>()?)),
             r => unreachable!("grammar: unexpected stage rule {r:?}"),
         }
     }
@@ -217,20 +193,12 @@ impl Lower {
                     let span = self.span(&p);
                     let inner = p.into_inner().next().expect("grammar: else-if has a cond");
                     let kind = self.cond(inner)?;
-                    otherwise = Some(Else::If(Box::new(Stage {
-                        label: None,
-                        kind,
-                        span,
-                    })));
+                    otherwise = Some(Else::If(Box::new(Stage { label: None, kind, span })));
                 }
                 _ => {}
             }
         }
-        Ok(StageKind::If {
-            cond: cond.expect("grammar: if cond"),
-            then: then.expect("grammar: if body"),
-            otherwise,
-        })
+        Ok(StageKind::If { cond: cond.expect("grammar: if cond"), then: then.expect("grammar: if body"), otherwise })
     }
 
     fn term(&self, pair: Pair<Rule>) -> Result<Term> {
@@ -239,17 +207,11 @@ impl Lower {
         let mut chain = None;
         for p in pair.into_inner() {
             match p.as_rule() {
-                Rule::factor => {
-                    factor = Some(self.primary(p.into_inner().next().expect("grammar: factor"))?)
-                }
+                Rule::factor => factor = Some(self.primary(p.into_inner().next().expect("grammar: factor"))?),
                 _ => chain = Some(self.chain(p)?),
             }
         }
-        Ok(Term {
-            factor,
-            chain: chain.expect("grammar: term has a chain"),
-            span,
-        })
+        Ok(Term { factor, chain: chain.expect("grammar: term has a chain"), span })
     }
 
     fn call(&self, pair: Pair<Rule>) -> Result<Call> {
@@ -257,11 +219,7 @@ impl Lower {
         let mut inner = pair.into_inner();
         let name = self.ident(inner.next().expect("grammar: call has a name"));
         let args = match inner.next() {
-            Some(args) => Some(
-                args.into_inner()
-                    .map(|a| self.arg(a))
-                    .collect::<Result<_>>()?,
-            ),
+            Some(args) => Some(args.into_inner().map(|a| self.arg(a)).collect::<Result<_>>()?),
             None => None,
         };
         Ok(Call { name, args, span })
@@ -277,18 +235,11 @@ impl Lower {
                 _ => value = Some(self.expr(p)?),
             }
         }
-        Ok(Arg {
-            name,
-            value: value.expect("grammar: arg has a value"),
-            span,
-        })
+        Ok(Arg { name, value: value.expect("grammar: arg has a value"), span })
     }
 
     fn ident(&self, pair: Pair<Rule>) -> Ident {
-        Ident {
-            name: pair.as_str().to_string(),
-            span: self.span(&pair),
-        }
+        Ident { name: pair.as_str().to_string(), span: self.span(&pair) }
     }
 
     fn expr(&self, pair: Pair<Rule>) -> Result<Expr> {
@@ -297,31 +248,18 @@ impl Lower {
             .map_prefix(|op, rhs| {
                 let rhs = rhs?;
                 let op_span = self.span(&op);
-                let un = if op.as_rule() == Rule::neg {
-                    UnOp::Neg
-                } else {
-                    UnOp::Not
-                };
-                Ok(Expr {
-                    span: op_span.to(rhs.span),
-                    kind: ExprKind::Unary(un, Box::new(rhs)),
-                })
+                let un = if op.as_rule() == Rule::neg { UnOp::Neg } else { UnOp::Not };
+                Ok(Expr { span: op_span.to(rhs.span), kind: ExprKind::Unary(un, Box::new(rhs)) })
             })
             .map_postfix(|lhs, op| {
                 let lhs = lhs?;
                 let field = self.ident(op.into_inner().next().expect("grammar: field ident"));
-                Ok(Expr {
-                    span: lhs.span.to(field.span),
-                    kind: ExprKind::Field(Box::new(lhs), field),
-                })
+                Ok(Expr { span: lhs.span.to(field.span), kind: ExprKind::Field(Box::new(lhs), field) })
             })
             .map_infix(|lhs, op, rhs| {
                 let (lhs, rhs) = (lhs?, rhs?);
                 let bin = binop(op.as_rule());
-                Ok(Expr {
-                    span: lhs.span.to(rhs.span),
-                    kind: ExprKind::Binary(bin, Box::new(lhs), Box::new(rhs)),
-                })
+                Ok(Expr { span: lhs.span.to(rhs.span), kind: ExprKind::Binary(bin, Box::new(lhs), Box::new(rhs)) })
             })
             .parse(pair.into_inner())
     }
@@ -331,29 +269,18 @@ impl Lower {
         let kind = match pair.as_rule() {
             Rule::int => ExprKind::Int(self.int(&pair)?),
             Rule::float => {
-                let v: f64 = pair
-                    .as_str()
-                    .parse()
-                    .map_err(|_| self.bad_literal(span, "not a number"))?;
+                let v: f64 = pair.as_str().parse().map_err(|_| self.bad_literal(span, "not a number"))?;
                 if !v.is_finite() {
-                    return Err(
-                        self.bad_literal(span, "this number is too large for a 64-bit float")
-                    );
+                    return Err(self.bad_literal(span, "this number is too large for a 64-bit float"));
                 }
                 ExprKind::Float(v)
             }
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
             Rule::dims => ExprKind::Dims(self.dims(&pair)?),
             Rule::ident => ExprKind::Name(pair.as_str().to_string()),
-            Rule::paren => {
-                return self.expr(pair.into_inner().next().expect("grammar: paren has expr"))
-            }
+            Rule::paren => return self.expr(pair.into_inner().next().expect("grammar: paren has expr")),
             Rule::expr => return self.expr(pair),
-            Rule::list => ExprKind::List(
-                pair.into_inner()
-                    .map(|e| self.expr(e))
-                    .collect::<Result<_>>()?,
-            ),
+            Rule::list => ExprKind::List(pair.into_inner().map(|e| self.expr(e)).collect::<Result<_>>()?),
             Rule::if_expr => {
                 let mut es = pair.into_inner().filter(|p| p.as_rule() == Rule::expr);
                 let mut next = || self.expr(es.next().expect("grammar: if-expr has three parts"));
@@ -366,9 +293,7 @@ impl Lower {
     }
 
     fn int(&self, pair: &Pair<Rule>) -> Result<i64> {
-        pair.as_str()
-            .parse()
-            .map_err(|_| self.bad_literal(self.span(pair), "this integer does not fit in 64 bits"))
+        pair.as_str().parse().map_err(|_| self.bad_literal(self.span(pair), "this integer does not fit in 64 bits"))
     }
 
     fn dims(&self, pair: &Pair<Rule>) -> Result<Vec<i64>> {
@@ -377,10 +302,7 @@ impl Lower {
         let mut offset = 0;
         for part in pair.as_str().split('x') {
             let span = Span::new(self.file, start + offset, start + offset + part.len());
-            out.push(
-                part.parse()
-                    .map_err(|_| self.bad_literal(span, "this size does not fit in 64 bits"))?,
-            );
+            out.push(part.parse().map_err(|_| self.bad_literal(span, "this size does not fit in 64 bits"))?);
             offset += part.len() + 1;
         }
         Ok(out)

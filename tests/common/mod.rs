@@ -31,10 +31,7 @@ pub fn report(name: &str) -> Report {
     let file = format!("nets/{name}.net");
     let checked = driver::check(&mut sources, &file, &text, None);
     if !checked.diagnostics.is_empty() {
-        panic!(
-            "{}",
-            netc::diag::render_all(&checked.diagnostics, &sources, netc::diag::Style::Plain)
-        );
+        panic!("{}", netc::diag::render_all(&checked.diagnostics, &sources, netc::diag::Style::Plain));
     }
     checked.report.expect("a report for a valid net")
 }

@@ -59,9 +59,7 @@ pub fn idx_bytes(magic: u32, dims: &[u32], payload: &[u8]) -> Vec<u8> {
 
 /// `n` 28×28 images; image `i` has pixel `(r, c)` = `(i + r * 28 + c) % 256`.
 pub fn images_file(n: u32) -> Vec<u8> {
-    let payload: Vec<u8> = (0..n as usize * 784)
-        .map(|k| ((k / 784) + (k % 784)) as u8)
-        .collect();
+    let payload: Vec<u8> = (0..n as usize * 784).map(|k| ((k / 784) + (k % 784)) as u8).collect();
     idx_bytes(IMAGES_MAGIC, &[n, 28, 28], &payload)
 }
 
