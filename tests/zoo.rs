@@ -9,7 +9,7 @@ mod common;
 use netc::infer::{json, text};
 
 /// (file, params.total, trainable, state, MACs) — MACs where a reference publishes them.
-const PUBLISHED: &[(&str, u64, u64, u64, Option<u64>)] = &[
+const PUBLISHED: &[(&str, u128, u128, u128, Option<u128>)] = &[
     // LeCun et al. 1998: 60,000 trainable in C1–F6 plus the 840 fixed RBF centres; conv+FC MACs 325,680.
     ("lenet", 60_840, 60_000, 0, Some(325_680)),
     ("lenet-keras", 44_426, 44_426, 0, Some(281_640)),
@@ -35,7 +35,7 @@ fn parameter_counts_match_the_published_ones() {
     let mut wrong = Vec::new();
     for &(name, total, trainable, state, macs) in PUBLISHED {
         let r = common::report(name);
-        let got = (r.params(), r.total.trainable, r.total.state, macs.map(|_| r.total.macs));
+        let got = (r.params, r.total.trainable, r.total.state, macs.map(|_| r.total.macs));
         let want = (total, trainable, state, macs);
         if got != want {
             wrong.push(format!("{name}: got (params, trainable, state, MACs) = {got:?}, published {want:?}"));
@@ -73,12 +73,16 @@ fn inception_resnet_v1_blocks_match_facenet() {
     let rows = rows("inception-resnet-v1", 2);
     let tf = |r: &netc::infer::Row| r.cost.params().unwrap() - r.cost.state / 2;
     let find = |n: &str| rows.iter().find(|r| r.name == n).unwrap_or_else(|| panic!("no row {n}"));
-    let conv4b: u64 = rows.iter().filter(|r| r.name.starts_with("Conv2d_4b_3x3")).map(tf).sum();
+    let conv4b: u128 = rows.iter().filter(|r| r.name.starts_with("Conv2d_4b_3x3")).map(tf).sum();
     assert_eq!(conv4b, 442_624, "Conv2d_4b_3x3");
-    let mixed = |prefix: &str| rows.iter().filter(|r| r.name.starts_with(prefix)).map(tf).sum::<u64>();
+    let mixed = |prefix: &str| rows.iter().filter(|r| r.name.starts_with(prefix)).map(tf).sum::<u128>();
     assert_eq!(mixed("Mixed_6a."), 1_709_056, "Mixed_6a");
     assert_eq!(mixed("Mixed_7a."), 3_344_256, "Mixed_7a");
-    for (block, count, params, macs) in [("Repeat", 5, 77_248, 94_080_000), ("Repeat_1", 10, 689_536, 198_868_992), ("Repeat_2", 5, 1_600_000, 102_236_160)] {
+    for (block, count, params, macs) in [
+        ("Repeat", 5, 77_248, 94_080_000),
+        ("Repeat_1", 10, 689_536, 198_868_992),
+        ("Repeat_2", 5, 1_600_000, 102_236_160),
+    ] {
         for k in 0..count {
             let r = find(&format!("{block}.{k}"));
             assert_eq!((tf(r), r.cost.macs), (params, macs), "{block}.{k}");
@@ -87,7 +91,7 @@ fn inception_resnet_v1_blocks_match_facenet() {
     }
     // Paper-literal 5×C + FC 1792→1000, PyTorch convention (reference-counts.md §8).
     let r = common::report("inception-resnet-v1");
-    assert_eq!((r.params(), r.total.macs), (22_756_328, 6_206_361_696));
+    assert_eq!((r.params, r.total.macs), (22_756_328, 6_206_361_696));
     assert_eq!(r.output.to_string(), "1000");
 }
 
@@ -105,7 +109,7 @@ fn resnet50_stages_match_the_reference_breakdown() {
         ("layer4.0", 6_039_552, 372_506_624),
         ("layer4.2", 4_462_592, 218_365_952),
     ] {
-        assert_eq!((row(name).cost.params(), row(name).cost.macs), (Some(params), macs), "{name}");
+        assert_eq!((row(name).cost.params(), row(name).cost.macs), (Some(params as u128), macs as u128), "{name}");
     }
     assert_eq!(row("layer4.2").output.to_string(), "2048×7×7");
 }

@@ -102,21 +102,31 @@ struct ElabError {
 impl ElabError {
     /// Adds the instantiation chain, innermost first, once names are final.
     fn finish(self, g: &Graph) -> Diagnostic {
+        const SHOWN: usize = 4;
         let mut d = self.diag;
-        for f in self.frames.iter().rev() {
+        for f in self.frames.iter().rev().take(SHOWN) {
             let path = g.scope_path(f.scope);
             d = d.with_label(f.call, format!("in `{path}`, an instance of block `{}`", f.block));
         }
         if !self.frames.is_empty() {
-            let chain: Vec<String> =
-                self.frames.iter().rev().map(|f| format!("`{}` ({})", g.scope_path(f.scope), f.block)).collect();
+            let mut chain: Vec<String> = self
+                .frames
+                .iter()
+                .rev()
+                .take(SHOWN)
+                .map(|f| format!("`{}` ({})", g.scope_path(f.scope), f.block))
+                .collect();
+            if self.frames.len() > SHOWN {
+                chain.push(format!("{} more", self.frames.len() - SHOWN));
+            }
             d = d.with_note(format!("instantiated through {}", chain.join(" ← ")));
         }
         d
     }
 }
 
-type R<T> = Result<T, ElabError>;
+/// Errors are boxed: they are rare, and small results keep deep elaboration light on the stack.
+type R<T> = Result<T, Box<ElabError>>;
 
 struct Elab<'a> {
     blocks: HashMap<&'a str, &'a ast::BlockDef>,
@@ -127,8 +137,8 @@ struct Elab<'a> {
 }
 
 impl Elab<'_> {
-    fn err(&self, diag: Diagnostic) -> ElabError {
-        ElabError { diag, frames: self.stack.clone() }
+    fn err(&self, diag: Diagnostic) -> Box<ElabError> {
+        Box::new(ElabError { diag, frames: self.stack.clone() })
     }
 
     fn shape(&self, id: crate::ir::NodeId) -> Shape {

@@ -83,15 +83,12 @@ pub fn eval(e: &Expr, env: &Env) -> Result<Value> {
 fn name(n: &str, span: Span, env: &Env) -> Result<Value> {
     match env.lookup(n) {
         Lookup::Value(v) => Ok(v),
-        Lookup::Tensor(_) => Err(Diagnostic::error(
-            codes::MISUSE,
-            format!("`{n}` is a tensor, not a value"),
-            span,
-            "a tensor",
-        )
-        .with_hint(format!(
+        Lookup::Tensor(_) => {
+            Err(Diagnostic::error(codes::MISUSE, format!("`{n}` is a tensor, not a value"), span, "a tensor")
+                .with_hint(format!(
             "use its shape, e.g. `{n}.c` for its channels; to apply a layer to it, start a chain with it: `{n} relu`"
-        ))),
+        )))
+        }
         Lookup::Missing if SYMBOLS.contains(&n) => Ok(Value::Sym(if n == "same" { "same" } else { "valid" })),
         Lookup::Missing => {
             let mut d =

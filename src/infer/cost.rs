@@ -17,21 +17,25 @@
 
 use crate::ir::{Graph, NodeId, Op, ParamKind};
 
+/// Counts are exact 128-bit integers: a net whose totals pass 2^64 still gets exact
+/// numbers, and anything beyond 2^128 is an error rather than a wrapped value.
+pub type Count = u128;
+
 /// Costs of one node, per sample.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Cost {
-    pub trainable: u64,
-    pub fixed: u64,
-    pub state: u64,
-    pub macs: u64,
-    pub other_ops: u64,
+    pub trainable: Count,
+    pub fixed: Count,
+    pub state: Count,
+    pub macs: Count,
+    pub other_ops: Count,
     /// Multiply-accumulates of the backward pass (weights and input gradients).
-    pub backward_macs: u64,
+    pub backward_macs: Count,
 }
 
 impl Cost {
     /// Trainable plus fixed parameters (state excluded, as PyTorch counts).
-    pub fn params(&self) -> Option<u64> {
+    pub fn params(&self) -> Option<Count> {
         self.trainable.checked_add(self.fixed)
     }
 
@@ -48,11 +52,11 @@ impl Cost {
     }
 }
 
-fn mul(xs: &[u64]) -> Option<u64> {
-    xs.iter().try_fold(1u64, |a, &b| a.checked_mul(b))
+fn mul(xs: &[u64]) -> Option<Count> {
+    xs.iter().try_fold(1 as Count, |a, &b| a.checked_mul(Count::from(b)))
 }
 
-/// The cost of node `id`, or `None` if a count overflows u64.
+/// The cost of node `id`, or `None` if a count overflows.
 pub fn node_cost(g: &Graph, id: NodeId) -> Option<Cost> {
     let node = g.node(id);
     let mut cost = Cost::default();
@@ -63,26 +67,23 @@ pub fn node_cost(g: &Graph, id: NodeId) -> Option<Cost> {
             ParamKind::Fixed => &mut cost.fixed,
             ParamKind::State => &mut cost.state,
         };
-        *slot = slot.checked_add(n)?;
+        *slot = slot.checked_add(Count::from(n))?;
     }
     let out = node.shape.numel()?;
-    let input = |k: usize| node.inputs.get(k).and_then(|&i| g.node(i).shape.numel());
+    let input = |k: usize| node.inputs.get(k).and_then(|&i| g.node(i).shape.numel()).map(Count::from);
     let (macs, other) = match &node.op {
         Op::Conv(c) => {
             let (oh, ow) = node.shape.spatial();
-            (mul(&[oh, ow, c.links(), c.window.kh, c.window.kw])?, if c.bias { out } else { 0 })
+            (mul(&[oh, ow, c.links(), c.window.kh, c.window.kw])?, if c.bias { Count::from(out) } else { 0 })
         }
-        Op::Dense(d) => (mul(&[d.in_features, d.out_features])?, if d.bias { out } else { 0 }),
-        Op::Pool(p) => {
-            let window = mul(&[p.window.kh, p.window.kw])?;
-            (0, mul(&[out, window])?)
-        }
+        Op::Dense(d) => (mul(&[d.in_features, d.out_features])?, if d.bias { Count::from(out) } else { 0 }),
+        Op::Pool(p) => (0, mul(&[out, p.window.kh, p.window.kw])?),
         Op::GlobalAvgPool => (0, input(0)?),
         Op::BatchNorm(_) => (0, mul(&[out, 2])?),
         Op::Lrn(l) => (0, mul(&[out, l.size.checked_add(3)?])?),
-        Op::Act(_) | Op::Scale { .. } => (0, out),
+        Op::Act(_) | Op::Scale { .. } => (0, Count::from(out)),
         Op::Softmax => (0, mul(&[out, 3])?),
-        Op::Subsample(s) => (0, mul(&[out, s.k.checked_mul(s.k)?.checked_add(1)?])?),
+        Op::Subsample(s) => (0, mul(&[out, s.k, s.k])?.checked_add(Count::from(out))?),
         Op::Rbf(r) => (0, mul(&[r.classes, r.in_features, 2])?),
         Op::Add => (0, mul(&[out, node.inputs.len() as u64 - 1])?),
         Op::Input | Op::Flatten | Op::Dropout { .. } | Op::ZeroPad(_) | Op::Concat => (0, 0),

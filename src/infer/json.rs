@@ -1,6 +1,7 @@
 //! The report as JSON (`netc check --format json`). The schema is stable and
 //! documented in the README; fields are only ever added, never renamed.
 
+use super::cost::Count;
 use super::report::{Report, Row};
 use crate::ir::Shape;
 use serde::Serialize;
@@ -16,28 +17,28 @@ pub struct CheckJson {
     pub input: Vec<u64>,
     pub output: Vec<u64>,
     pub params: Params,
-    pub state: u64,
-    pub macs: u64,
-    pub flops: u64,
-    pub flops_backward: u64,
-    pub other_ops: u64,
+    pub state: Count,
+    pub macs: Count,
+    pub flops: Count,
+    pub flops_backward: Count,
+    pub other_ops: Count,
     pub memory: MemoryJson,
     pub layers: Vec<LayerJson>,
 }
 
 #[derive(Serialize)]
 pub struct Params {
-    pub trainable: u64,
-    pub non_trainable: u64,
-    pub total: u64,
+    pub trainable: Count,
+    pub non_trainable: Count,
+    pub total: Count,
 }
 
 #[derive(Serialize)]
 pub struct MemoryJson {
-    pub params_bytes: u64,
-    pub input_bytes: u64,
-    pub activations_bytes: u64,
-    pub peak_activations_bytes: u64,
+    pub params_bytes: Count,
+    pub input_bytes: Count,
+    pub activations_bytes: Count,
+    pub peak_activations_bytes: Count,
 }
 
 #[derive(Serialize)]
@@ -46,11 +47,11 @@ pub struct LayerJson {
     pub op: String,
     pub detail: String,
     pub output: Vec<u64>,
-    pub params: u64,
-    pub trainable: u64,
-    pub state: u64,
-    pub macs: u64,
-    pub other_ops: u64,
+    pub params: Count,
+    pub trainable: Count,
+    pub state: Count,
+    pub macs: Count,
+    pub other_ops: Count,
     pub layers: usize,
 }
 
@@ -64,7 +65,7 @@ fn layer(r: &Row) -> LayerJson {
         op: r.op.clone(),
         detail: r.detail.clone(),
         output: dims(&r.output),
-        params: r.cost.params().unwrap_or(u64::MAX),
+        params: r.cost.params().unwrap_or(Count::MAX),
         trainable: r.cost.trainable,
         state: r.cost.state,
         macs: r.cost.macs,
@@ -80,14 +81,14 @@ pub fn to_json(r: &Report) -> CheckJson {
         file: r.file.clone(),
         input: dims(&r.input),
         output: dims(&r.output),
-        params: Params { trainable: r.total.trainable, non_trainable: r.total.fixed, total: r.params() },
+        params: Params { trainable: r.total.trainable, non_trainable: r.total.fixed, total: r.params },
         state: r.total.state,
         macs: r.total.macs,
-        flops: r.flops(),
-        flops_backward: r.flops_backward(),
+        flops: r.flops,
+        flops_backward: r.flops_backward,
         other_ops: r.total.other_ops,
         memory: MemoryJson {
-            params_bytes: r.params_bytes(),
+            params_bytes: r.params_bytes,
             input_bytes: r.memory.input,
             activations_bytes: r.memory.activations,
             peak_activations_bytes: r.memory.peak,

@@ -6,22 +6,23 @@
 //! - `peak`: the most bytes alive at once during inference when each output is
 //!   freed after its last reader has run (input included, no in-place reuse).
 
+use super::cost::Count;
 use crate::ir::{Graph, NodeId, Op};
 
-pub const F32: u64 = 4;
+pub const F32: Count = 4;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Memory {
-    pub input: u64,
-    pub activations: u64,
-    pub peak: u64,
+    pub input: Count,
+    pub activations: Count,
+    pub peak: Count,
 }
 
 /// Memory figures, or `None` on overflow.
 pub fn forward_memory(g: &Graph) -> Option<Memory> {
-    let bytes = |id: NodeId| g.node(id).shape.numel().and_then(|n| n.checked_mul(F32));
+    let bytes = |id: NodeId| g.node(id).shape.numel().and_then(|n| Count::from(n).checked_mul(F32));
     let owner = owners(g);
-    let mut activations = 0u64;
+    let mut activations: Count = 0;
     for id in g.ids().skip(1) {
         if owner[id.index()] == id {
             activations = activations.checked_add(bytes(id)?)?;
@@ -44,8 +45,8 @@ pub fn forward_memory(g: &Graph) -> Option<Memory> {
             frees[step].push(buf);
         }
     }
-    let mut live = 0u64;
-    let mut peak = 0u64;
+    let mut live: Count = 0;
+    let mut peak: Count = 0;
     for id in g.ids() {
         if owner[id.index()] == id {
             live = live.checked_add(bytes(id)?)?;

@@ -1,7 +1,7 @@
 //! The static report of a net: one row per layer (or per module with `--depth`)
 //! and the totals. This is data; `text`, `json` and `dot` render it.
 
-use super::cost::{node_cost, Cost};
+use super::cost::{node_cost, Cost, Count};
 use super::memory::{forward_memory, Memory, F32};
 use crate::diag::{codes, Diagnostic};
 use crate::ir::{Graph, ScopeId, ScopeKind, Shape};
@@ -29,24 +29,16 @@ pub struct Report {
     pub rows: Vec<Row>,
     pub total: Cost,
     pub memory: Memory,
+    /// Trainable plus fixed parameters.
+    pub params: Count,
+    /// Forward FLOPs: 2 · MACs.
+    pub flops: Count,
+    /// 2 · backward MACs + 2 · other ops: an estimate (see `cost`).
+    pub flops_backward: Count,
+    /// Parameters and state in f32.
+    pub params_bytes: Count,
     /// Whether the graph is complete (false when shown up to an error).
     pub complete: bool,
-}
-
-impl Report {
-    pub fn params(&self) -> u64 {
-        self.total.trainable + self.total.fixed
-    }
-    pub fn flops(&self) -> u64 {
-        self.total.macs.saturating_mul(2)
-    }
-    /// 2·backward MACs + 2·other ops: an estimate (see `cost`).
-    pub fn flops_backward(&self) -> u64 {
-        self.total.backward_macs.saturating_mul(2).saturating_add(self.total.other_ops.saturating_mul(2))
-    }
-    pub fn params_bytes(&self) -> u64 {
-        (self.params() + self.total.state).saturating_mul(F32)
-    }
 }
 
 fn overflow(g: &Graph, what: &str) -> Diagnostic {
@@ -96,7 +88,26 @@ pub fn analyze(g: &Graph, name: &str, file: &str, depth: Option<usize>, complete
     let memory = forward_memory(g).ok_or_else(|| overflow(g, "memory"))?;
     let input = g.node(g.input()).shape;
     let output = g.node(g.output()).shape;
-    Ok(Report { name: name.into(), file: file.into(), input, output, rows, total, memory, complete })
+    let derived = || -> Option<(Count, Count, Count, Count)> {
+        let params = total.params()?;
+        let backward = total.backward_macs.checked_mul(2)?.checked_add(total.other_ops.checked_mul(2)?)?;
+        Some((params, total.macs.checked_mul(2)?, backward, params.checked_add(total.state)?.checked_mul(F32)?))
+    };
+    let (params, flops, flops_backward, params_bytes) = derived().ok_or_else(|| overflow(g, "total count"))?;
+    Ok(Report {
+        name: name.into(),
+        file: file.into(),
+        input,
+        output,
+        rows,
+        total,
+        memory,
+        params,
+        flops,
+        flops_backward,
+        params_bytes,
+        complete,
+    })
 }
 
 fn module_row(g: &Graph, scope: ScopeId, shape: Shape) -> Row {

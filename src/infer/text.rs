@@ -1,14 +1,15 @@
 //! The report as a table, like Keras `summary()` or torchinfo.
 
+use super::cost::Count;
 use super::report::Report;
 use std::fmt::Write;
 
 /// `1234567` → `1,234,567`.
-pub fn grouped(n: u64) -> String {
+pub fn grouped(n: Count) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -17,7 +18,7 @@ pub fn grouped(n: u64) -> String {
 }
 
 /// `12345678` → `12.35 M`: three significant decimals with an SI prefix.
-pub fn si(n: u64) -> String {
+pub fn si(n: Count) -> String {
     let x = n as f64;
     let (v, p) = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
         .into_iter()
@@ -31,9 +32,9 @@ pub fn si(n: u64) -> String {
 }
 
 /// Bytes in binary units.
-pub fn bytes(n: u64) -> String {
+pub fn bytes(n: Count) -> String {
     let x = n as f64;
-    [(1u64 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
+    [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
         .into_iter()
         .find(|(s, _)| n >= *s)
         .map_or(format!("{n} B"), |(s, u)| format!("{:.2} {u}", x / s as f64))
@@ -53,7 +54,7 @@ pub fn render(r: &Report) -> String {
                 row.name.clone(),
                 op,
                 row.output.to_string(),
-                grouped(row.cost.params().unwrap_or(u64::MAX)),
+                grouped(row.cost.params().unwrap_or(Count::MAX)),
                 grouped(row.cost.macs),
             ]
         })
@@ -100,16 +101,16 @@ fn totals(out: &mut String, r: &Report) {
         ("output", r.output.to_string(), String::new()),
         (
             "params",
-            grouped(r.params()),
+            grouped(r.params),
             format!("trainable {} · non-trainable {}", grouped(t.trainable), grouped(t.fixed)),
         ),
         ("state", grouped(t.state), "batch-norm running statistics, saved but not learned".into()),
-        ("MACs", grouped(t.macs), format!("conv + dense; forward FLOPs = 2 × MACs = {}", si(r.flops()))),
+        ("MACs", grouped(t.macs), format!("conv + dense; forward FLOPs = 2 × MACs = {}", si(r.flops))),
         ("other ops", grouped(t.other_ops), "bias, normalisation, activations, pooling, additions".into()),
-        ("backward", format!("≈ {}FLOPs", si(r.flops_backward())), "weight and input gradients, estimated".into()),
+        ("backward", format!("≈ {}FLOPs", si(r.flops_backward)), "weight and input gradients, estimated".into()),
         (
             "memory",
-            bytes(r.params_bytes()),
+            bytes(r.params_bytes),
             format!(
                 "parameters and state (f32); activations {} at batch 1, inference peak {}",
                 bytes(r.memory.activations),

@@ -14,6 +14,8 @@ pub(super) struct NetParser;
 
 /// Bounds pest's backtracking so pathological inputs fail fast instead of spinning.
 const CALL_LIMIT: usize = 50_000_000;
+/// Deepest expression tree accepted (`1 + 1 + ...` is as deep as it is long).
+const MAX_EXPR_DEPTH: usize = 200;
 
 pub fn parse_file(text: &str, file: FileId) -> Result<File> {
     pest::set_call_limit(std::num::NonZeroUsize::new(CALL_LIMIT));
@@ -243,23 +245,34 @@ impl Lower {
     }
 
     fn expr(&self, pair: Pair<Rule>) -> Result<Expr> {
+        self.expr_with_depth(pair).map(|(e, _)| e)
+    }
+
+    /// Lowers an expression and measures its depth, refusing trees deeper than
+    /// [`MAX_EXPR_DEPTH`] so that evaluating them cannot exhaust the stack.
+    fn expr_with_depth(&self, pair: Pair<Rule>) -> Result<(Expr, usize)> {
         pratt()
-            .map_primary(|p| self.primary(p))
+            .map_primary(|p| {
+                let e = self.primary(p)?;
+                Ok((e, 1))
+            })
             .map_prefix(|op, rhs| {
-                let rhs = rhs?;
-                let op_span = self.span(&op);
+                let (rhs, d) = rhs?;
                 let un = if op.as_rule() == Rule::neg { UnOp::Neg } else { UnOp::Not };
-                Ok(Expr { span: op_span.to(rhs.span), kind: ExprKind::Unary(un, Box::new(rhs)) })
+                let e = Expr { span: self.span(&op).to(rhs.span), kind: ExprKind::Unary(un, Box::new(rhs)) };
+                deep(e, d + 1)
             })
             .map_postfix(|lhs, op| {
-                let lhs = lhs?;
+                let (lhs, d) = lhs?;
                 let field = self.ident(op.into_inner().next().expect("grammar: field ident"));
-                Ok(Expr { span: lhs.span.to(field.span), kind: ExprKind::Field(Box::new(lhs), field) })
+                let e = Expr { span: lhs.span.to(field.span), kind: ExprKind::Field(Box::new(lhs), field) };
+                deep(e, d + 1)
             })
             .map_infix(|lhs, op, rhs| {
-                let (lhs, rhs) = (lhs?, rhs?);
+                let ((lhs, dl), (rhs, dr)) = (lhs?, rhs?);
                 let bin = binop(op.as_rule());
-                Ok(Expr { span: lhs.span.to(rhs.span), kind: ExprKind::Binary(bin, Box::new(lhs), Box::new(rhs)) })
+                let e = Expr { span: lhs.span.to(rhs.span), kind: ExprKind::Binary(bin, Box::new(lhs), Box::new(rhs)) };
+                deep(e, dl.max(dr) + 1)
             })
             .parse(pair.into_inner())
     }
@@ -311,6 +324,17 @@ impl Lower {
     fn bad_literal(&self, span: Span, why: &str) -> Diagnostic {
         Diagnostic::error(codes::BAD_LITERAL, "number literal out of range", span, why)
     }
+}
+
+/// Passes an expression of depth `d` on, unless it is too deep.
+fn deep(e: Expr, d: usize) -> Result<(Expr, usize)> {
+    if d > MAX_EXPR_DEPTH {
+        let msg = format!("expression nests more than {MAX_EXPR_DEPTH} operations deep");
+        return Err(
+            Diagnostic::error(codes::TOO_DEEP, msg, e.span, "too deep").with_hint("split it with `let` bindings")
+        );
+    }
+    Ok((e, d))
 }
 
 fn binop(rule: Rule) -> BinOp {
