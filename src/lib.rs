@@ -1,3 +1,21 @@
+//! netc: a compiler for declarative descriptions of convolutional networks.
+//!
+//! The pipeline is the module layout; each module imports only from those above it:
+//!
+//! ```text
+//!  .net text ─syntax─▶ AST ─elab─▶ graph IR ─infer─▶ report (table / json / dot)
+//! ```
+//!
+//! - [`diag`]: spans, source files and diagnostics as data; one renderer.
+//! - [`syntax`]: the pest grammar (`grammar/net.pest`) and the AST; the only user of pest.
+//! - [`ir`]: the graph of ops with their shape rules and parameter tensors; later stages
+//!   (autodiff, executors, the JIT) consume it.
+//! - [`elab`]: AST → IR (blocks, repetition, branches, names), checking shapes as it wires.
+//! - [`infer`]: parameters, MACs, FLOPs and memory; the report and its renderings.
+//! - [`data`]: IDX datasets, preprocessing fitted to a net's input, deterministic batches.
+//! - [`driver`]: the pipeline as a few functions; [`cli`]: the command line, the only
+//!   place that prints.
+
 pub mod cli;
 pub mod data;
 pub mod diag;
