@@ -16,6 +16,7 @@
 //! - [`driver`]: the pipeline as a few functions; [`cli`]: the command line, the only
 //!   place that prints.
 
+pub mod autodiff;
 pub mod cli;
 pub mod data;
 pub mod diag;

@@ -1,0 +1,10 @@
+//! Graph → [`Program`]: the forward pass lowered to kernel invocations and, for
+//! training, the loss and the backward pass derived from one vector-Jacobian rule
+//! per op. The result is data (buffers and steps), never closures, so the reference
+//! executor and the JIT run the same program.
+
+pub mod kernel;
+pub mod program;
+
+pub use kernel::Kernel;
+pub use program::{BufId, Buffer, Mode, ParamInfo, Program, Role, Step};
