@@ -18,6 +18,7 @@
 
 pub mod autodiff;
 pub mod cli;
+pub mod codegen;
 pub mod data;
 pub mod diag;
 pub mod driver;

@@ -1,10 +1,13 @@
 //! Graph → [`Program`]: the forward pass lowered to kernel invocations and, for
 //! training, the loss and the backward pass derived from one vector-Jacobian rule
-//! per op. The result is data (buffers and steps), never closures, so the reference
-//! executor and the JIT run the same program.
+//! per op (`vjp`). The result is data (buffers and steps), never closures, so the
+//! reference executor and the JIT run the same program.
 
+mod build;
 pub mod kernel;
 pub mod program;
+mod vjp;
 
+pub use build::{inference, training, NotAClassifier};
 pub use kernel::Kernel;
 pub use program::{BufId, Buffer, Mode, ParamInfo, Program, Role, Step};

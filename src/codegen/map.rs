@@ -1,0 +1,94 @@
+//! Elementwise map kernels `y[i] = f(x[i])` over f32 slices, with `f` one
+//! of the [`vmath`] functions.
+//!
+//! Consumes: a [`Jit`] and a [`UnaryOp`]. Produces: a [`UnaryKernel`] whose
+//! [`apply`](UnaryKernel::apply) maps any length (the JIT loop does whole
+//! f32x4 vectors; a tail of 1–3 elements goes through a padded 4-lane
+//! buffer with the same kernel, so every element sees identical code).
+//! Guarantees: length mismatches are errors, never out-of-bounds accesses.
+
+use cranelift_codegen::ir::{InstBuilder, Value};
+
+use crate::codegen::error::{check_len, Result};
+use crate::codegen::jit::{Jit, JitFn};
+use crate::codegen::loops::for_each;
+use crate::codegen::simd::V4;
+use crate::codegen::vmath;
+
+/// Which function a map kernel applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    /// `e^x`
+    Exp,
+    /// `tanh x`
+    Tanh,
+    /// `1 / (1 + e^-x)`
+    Sigmoid,
+    /// `ln x`
+    Log,
+}
+
+impl UnaryOp {
+    /// Emits the op on one f32x4 value.
+    pub fn emit(self, v: &mut V4, x: Value) -> Value {
+        match self {
+            UnaryOp::Exp => vmath::exp(v, x),
+            UnaryOp::Tanh => vmath::tanh(v, x),
+            UnaryOp::Sigmoid => vmath::sigmoid(v, x),
+            UnaryOp::Log => vmath::log(v, x),
+        }
+    }
+}
+
+/// A compiled map kernel `fn(x_ptr, y_ptr, n_vectors)`.
+pub struct UnaryKernel {
+    kernel: JitFn<3>,
+}
+
+/// Compiles the map kernel for `op`.
+pub fn compile_unary(jit: &Jit, op: UnaryOp) -> Result<UnaryKernel> {
+    let kernel = jit.compile("map", |b, [x, y, nvec], feats| {
+        let fma = feats.has_fma;
+        let nbytes = b.ins().imul_imm_s(nvec, 16);
+        for_each(b, nbytes, 16, |b, off| {
+            let xp = b.ins().iadd(x, off);
+            let yp = b.ins().iadd(y, off);
+            let mut v = V4::new(b, fma);
+            let xv = v.load(xp, 0);
+            let r = op.emit(&mut v, xv);
+            v.store(r, yp, 0);
+            Ok(())
+        })?;
+        b.ins().return_(&[]);
+        Ok(())
+    })?;
+    Ok(UnaryKernel { kernel })
+}
+
+impl UnaryKernel {
+    /// `y[i] = f(x[i])` for `i < x.len()`; `y` must be at least as long.
+    pub fn apply(&self, x: &[f32], y: &mut [f32]) -> Result<()> {
+        check_len("y", x.len(), y.len())?;
+        let body = x.len() / 4 * 4;
+        self.run(&x[..body], &mut y[..body]);
+        let tail = x.len() - body;
+        if tail > 0 {
+            let mut xt = [0f32; 4];
+            let mut yt = [0f32; 4];
+            xt[..tail].copy_from_slice(&x[body..]);
+            self.run(&xt, &mut yt);
+            y[body..x.len()].copy_from_slice(&yt[..tail]);
+        }
+        Ok(())
+    }
+
+    /// Runs the kernel on whole vectors; `x.len() == y.len()`, multiple of 4.
+    fn run(&self, x: &[f32], y: &mut [f32]) {
+        debug_assert!(x.len() == y.len() && x.len().is_multiple_of(4));
+        let nvec = (x.len() / 4) as i64;
+        // SAFETY: the kernel reads 16·nvec bytes from x and writes as many to
+        // y; both slices hold exactly 4·nvec f32 (4-byte aligned, which is
+        // all the unaligned vector accesses need), y is uniquely borrowed.
+        unsafe { self.kernel.call([x.as_ptr() as i64, y.as_mut_ptr() as i64, nvec]) };
+    }
+}

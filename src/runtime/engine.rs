@@ -1,0 +1,69 @@
+//! What the trainer needs from an execution engine, and the reference engine that
+//! provides it with the plain executor. The JIT implements the same trait.
+
+use super::exec::Executor;
+use super::reference::KernelCtx;
+use super::ParamStore;
+use crate::autodiff::{self, NotAClassifier, Program};
+use crate::ir::Graph;
+
+/// Runs a net's training step and inference on batches of preprocessed images.
+pub trait Engine {
+    fn name(&self) -> &'static str;
+    /// Forward, loss and backward on `n` samples; leaves the gradients in `store.grads`
+    /// and returns the mean loss. `step` seeds dropout.
+    fn train_step(&mut self, store: &mut ParamStore, images: &[f32], labels: &[f32], n: usize, step: u64) -> f32;
+    /// The class scores of the last training step.
+    fn train_scores(&self, n: usize) -> &[f32];
+    /// Inference on `n` samples; returns their class scores (or the net's output).
+    fn infer(&mut self, store: &mut ParamStore, images: &[f32], n: usize) -> &[f32];
+}
+
+/// The reference executor as an engine.
+pub struct ReferenceEngine {
+    train: Executor<f32>,
+    eval: Executor<f32>,
+    seed: u64,
+}
+
+impl ReferenceEngine {
+    /// Builds the training and inference programs of `g` for batches of up to `capacity`.
+    pub fn new(g: &Graph, capacity: usize, seed: u64) -> Result<ReferenceEngine, NotAClassifier> {
+        let train = autodiff::training(g)?;
+        let eval = autodiff::inference(g);
+        Ok(ReferenceEngine { train: Executor::new(train, capacity), eval: Executor::new(eval, capacity), seed })
+    }
+
+    pub fn training_program(&self) -> &Program {
+        self.train.program()
+    }
+}
+
+impl Engine for ReferenceEngine {
+    fn name(&self) -> &'static str {
+        "reference"
+    }
+
+    fn train_step(&mut self, store: &mut ParamStore, images: &[f32], labels: &[f32], n: usize, step: u64) -> f32 {
+        let p = self.train.program();
+        let (input, label_buf, loss, steps) = (p.input, p.labels.expect("training program"), p.loss.expect("training program"), 0..p.steps.len());
+        self.train.buffer_mut(input, n).copy_from_slice(images);
+        self.train.buffer_mut(label_buf, n).copy_from_slice(labels);
+        let ctx = KernelCtx { seed: self.seed, step };
+        self.train.run(steps, n, &mut store.values, &mut store.grads, &ctx);
+        self.train.buffer(loss, n)[0]
+    }
+
+    fn train_scores(&self, n: usize) -> &[f32] {
+        self.train.buffer(self.train.program().output, n)
+    }
+
+    fn infer(&mut self, store: &mut ParamStore, images: &[f32], n: usize) -> &[f32] {
+        let p = self.eval.program();
+        let (input, output, steps) = (p.input, p.output, 0..p.steps.len());
+        self.eval.buffer_mut(input, n).copy_from_slice(images);
+        let ctx = KernelCtx { seed: self.seed, step: 0 };
+        self.eval.run(steps, n, &mut store.values, &mut store.grads, &ctx);
+        self.eval.buffer(output, n)
+    }
+}

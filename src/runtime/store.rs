@@ -1,0 +1,38 @@
+//! Parameters, their gradients and batch-norm state, held outside the executors so
+//! that executors built for different batch sizes share one set of weights.
+
+use crate::autodiff::ParamInfo;
+use crate::ir::ParamKind;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamStore {
+    pub infos: Vec<ParamInfo>,
+    /// One tensor per [`ParamInfo`], in program order.
+    pub values: Vec<Vec<f32>>,
+    /// Gradients of trainable tensors (empty for the others).
+    pub grads: Vec<Vec<f32>>,
+}
+
+impl ParamStore {
+    /// Zero-filled tensors for a program's parameters.
+    pub fn new(infos: &[ParamInfo]) -> ParamStore {
+        let values = infos.iter().map(|p| vec![0.0; p.len()]).collect();
+        let grads = infos.iter().map(|p| if p.kind == ParamKind::Trainable { vec![0.0; p.len()] } else { Vec::new() }).collect();
+        ParamStore { infos: infos.to_vec(), values, grads }
+    }
+
+    /// Index of the tensor named `name`.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.infos.iter().position(|p| p.name == name)
+    }
+
+    /// Indices of the trainable tensors.
+    pub fn trainable(&self) -> impl Iterator<Item = usize> + '_ {
+        self.infos.iter().enumerate().filter(|(_, p)| p.kind == ParamKind::Trainable).map(|(i, _)| i)
+    }
+
+    /// True if every value is finite (no NaN or infinity crept in).
+    pub fn all_finite(&self) -> bool {
+        self.values.iter().all(|v| v.iter().all(|x| x.is_finite()))
+    }
+}
