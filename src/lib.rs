@@ -25,4 +25,6 @@ pub mod driver;
 pub mod elab;
 pub mod infer;
 pub mod ir;
+pub mod runtime;
 pub mod syntax;
+pub mod train;

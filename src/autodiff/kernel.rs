@@ -24,8 +24,10 @@ pub enum Kernel {
     ConvBackwardData(Conv),
     /// `dy, x → dw, [db]`: gradients with respect to the weights (and bias, if the conv has one).
     ConvBackwardWeight(Conv),
-    /// `x → y`: max or average over each window. Padding never wins a max; an average
-    /// divides by kh·kw when `count_pad`, else by the number of in-range positions.
+    /// `x → y`: max or average over each window. Padding never wins a max. An average
+    /// divides, when `count_pad`, by the window clipped to the padded extent (kh·kw except
+    /// for ceil-mode windows hanging past the trailing padding, as PyTorch), else by the
+    /// number of in-range input positions.
     Pool(Pool),
     /// `x, y, dy → dx`: max pooling sends each dy to the first position (in row-major
     /// window order) holding the maximum; average pooling spreads it with the forward divisor.
@@ -50,7 +52,8 @@ pub enum Kernel {
     /// `dy, x, γ, mean, invstd → dx, dγ, dβ` for batch statistics.
     BatchNormBackward(BatchNorm),
     /// `x → y`: y = x / (k + α/size · Σ x²)^β, the sum over channels c − ⌊(size−1)/2⌋ ..
-    /// c + ⌈(size−1)/2⌉ clipped to the valid range (Caffe / PyTorch).
+    /// c + ⌊size/2⌋ clipped to the valid range (Caffe; the same as PyTorch for the odd sizes
+    /// every published net uses).
     Lrn(Lrn),
     /// `x, y, dy → dx`.
     LrnBackward(Lrn),

@@ -91,6 +91,8 @@ pub struct ParamInfo {
 }
 
 impl ParamInfo {
+    /// Elements of the tensor.
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
         self.dims.iter().product()
     }

@@ -4,6 +4,7 @@
 
 mod check;
 mod dot;
+mod run;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -20,6 +21,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Print a Graphviz diagram of a net (modules as clusters).
     Dot(dot::DotArgs),
+    /// Train a net on a dataset, or evaluate saved weights.
+    Run(Box<run::RunArgs>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -56,6 +59,7 @@ fn run() -> i32 {
     match cli.command {
         Command::Check(a) => check::run(a),
         Command::Dot(a) => dot::run(a),
+        Command::Run(a) => run::run(*a),
     }
 }
 

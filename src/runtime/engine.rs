@@ -10,6 +10,8 @@ use crate::ir::Graph;
 /// Runs a net's training step and inference on batches of preprocessed images.
 pub trait Engine {
     fn name(&self) -> &'static str;
+    /// How many classes the net scores, and whether its scores are distances (smallest wins).
+    fn scores(&self) -> (usize, bool);
     /// Forward, loss and backward on `n` samples; leaves the gradients in `store.grads`
     /// and returns the mean loss. `step` seeds dropout.
     fn train_step(&mut self, store: &mut ParamStore, images: &[f32], labels: &[f32], n: usize, step: u64) -> f32;
@@ -44,9 +46,15 @@ impl Engine for ReferenceEngine {
         "reference"
     }
 
+    fn scores(&self) -> (usize, bool) {
+        let p = self.train.program();
+        (p.classes, p.scores_are_distances)
+    }
+
     fn train_step(&mut self, store: &mut ParamStore, images: &[f32], labels: &[f32], n: usize, step: u64) -> f32 {
         let p = self.train.program();
-        let (input, label_buf, loss, steps) = (p.input, p.labels.expect("training program"), p.loss.expect("training program"), 0..p.steps.len());
+        let (input, label_buf, loss, steps) =
+            (p.input, p.labels.expect("training program"), p.loss.expect("training program"), 0..p.steps.len());
         self.train.buffer_mut(input, n).copy_from_slice(images);
         self.train.buffer_mut(label_buf, n).copy_from_slice(labels);
         let ctx = KernelCtx { seed: self.seed, step };

@@ -34,7 +34,17 @@ impl<T: Real> Executor<T> {
                 _ => Slot::Local(program.storage(BufId(i as u32)).index()),
             })
             .collect();
-        let local = program.buffers.iter().map(|b| if b.alias.is_none() && !matches!(b.role, Role::Param(_) | Role::ParamGrad(_)) { vec![T::zero(); b.len(capacity)] } else { Vec::new() }).collect();
+        let local = program
+            .buffers
+            .iter()
+            .map(|b| {
+                if b.alias.is_none() && !matches!(b.role, Role::Param(_) | Role::ParamGrad(_)) {
+                    vec![T::zero(); b.len(capacity)]
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
         Executor { program, capacity, slots, local }
     }
 
@@ -46,7 +56,7 @@ impl<T: Real> Executor<T> {
         self.capacity
     }
 
-    /// The first elements of buffer `id` for a batch of `n`.
+    /// The first elements of buffer `id` for a batch of `n` (at most the capacity).
     pub fn buffer(&self, id: BufId, n: usize) -> &[T] {
         let len = self.program.buffer(id).len(n);
         match self.slots[id.index()] {
@@ -55,7 +65,9 @@ impl<T: Real> Executor<T> {
         }
     }
 
+    /// Buffer `id` for a batch of `n`, growing the buffers if needed.
     pub fn buffer_mut(&mut self, id: BufId, n: usize) -> &mut [T] {
+        self.reserve(n);
         let len = self.program.buffer(id).len(n);
         match self.slots[id.index()] {
             Slot::Local(s) => &mut self.local[s][..len],
@@ -63,19 +75,35 @@ impl<T: Real> Executor<T> {
         }
     }
 
+    /// Makes room for batches of `n` samples (buffers only grow).
+    pub fn reserve(&mut self, n: usize) {
+        if n <= self.capacity {
+            return;
+        }
+        for (b, v) in self.program.buffers.iter().zip(&mut self.local) {
+            if !v.is_empty() || b.len(1) == 0 {
+                v.resize(b.len(n), T::zero());
+            }
+        }
+        self.capacity = n;
+    }
+
     /// Runs `steps` on a batch of `n` samples with the given parameters and gradients.
     pub fn run(&mut self, steps: Range<usize>, n: usize, params: &mut [Vec<T>], grads: &mut [Vec<T>], ctx: &KernelCtx) {
-        assert!(n <= self.capacity && n > 0, "batch of {n} for an executor of capacity {}", self.capacity);
+        assert!(n > 0, "an empty batch");
+        self.reserve(n);
         for s in steps {
             let step = self.program.steps[s].clone();
             // Outputs are moved out while the kernel runs, so inputs can be borrowed freely.
-            let mut taken: Vec<Vec<T>> = step.outputs.iter().map(|&b| std::mem::take(self.slot_mut(b, params, grads))).collect();
+            let mut taken: Vec<Vec<T>> =
+                step.outputs.iter().map(|&b| std::mem::take(self.slot_mut(b, params, grads))).collect();
             if let Kernel::DropoutMask { p, stream } = step.kernel {
                 let len = self.program.buffer(step.outputs[0]).len(n);
                 dropout_mask(p, ctx.seed, ctx.step, stream, &mut taken[0][..len]);
             } else {
                 let shapes_in: Vec<Vec<usize>> = step.inputs.iter().map(|&b| self.program.buffer(b).shape(n)).collect();
-                let shapes_out: Vec<Vec<usize>> = step.outputs.iter().map(|&b| self.program.buffer(b).shape(n)).collect();
+                let shapes_out: Vec<Vec<usize>> =
+                    step.outputs.iter().map(|&b| self.program.buffer(b).shape(n)).collect();
                 let ins: Vec<In<T>> = step
                     .inputs
                     .iter()
@@ -85,7 +113,11 @@ impl<T: Real> Executor<T> {
                         In { data: &data[..dims.iter().product::<usize>()], dims }
                     })
                     .collect();
-                let mut outs: Vec<Out<T>> = taken.iter_mut().zip(&shapes_out).map(|(v, dims)| Out { data: &mut v[..dims.iter().product::<usize>()], dims }).collect();
+                let mut outs: Vec<Out<T>> = taken
+                    .iter_mut()
+                    .zip(&shapes_out)
+                    .map(|(v, dims)| Out { data: &mut v[..dims.iter().product::<usize>()], dims })
+                    .collect();
                 execute(&step.kernel, &ins, &mut outs, step.accumulate, ctx);
             }
             for (&b, v) in step.outputs.iter().zip(taken) {
@@ -100,7 +132,11 @@ impl<T: Real> Executor<T> {
             Slot::Param(p) => &params[p],
             Slot::Grad(p) => &grads[p],
         };
-        assert!(!v.is_empty() || self.program.buffer(b).len(1) == 0, "step reads buffer `{}` while writing it", self.program.buffer(b).name);
+        assert!(
+            !v.is_empty() || self.program.buffer(b).len(1) == 0,
+            "step reads buffer `{}` while writing it",
+            self.program.buffer(b).name
+        );
         v
     }
 

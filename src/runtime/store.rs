@@ -17,7 +17,10 @@ impl ParamStore {
     /// Zero-filled tensors for a program's parameters.
     pub fn new(infos: &[ParamInfo]) -> ParamStore {
         let values = infos.iter().map(|p| vec![0.0; p.len()]).collect();
-        let grads = infos.iter().map(|p| if p.kind == ParamKind::Trainable { vec![0.0; p.len()] } else { Vec::new() }).collect();
+        let grads = infos
+            .iter()
+            .map(|p| if p.kind == ParamKind::Trainable { vec![0.0; p.len()] } else { Vec::new() })
+            .collect();
         ParamStore { infos: infos.to_vec(), values, grads }
     }
 

@@ -30,7 +30,10 @@ impl OptimizerKind {
 pub enum Schedule {
     Constant,
     /// Multiply by `gamma` after every `every` epochs.
-    Step { every: usize, gamma: f64 },
+    Step {
+        every: usize,
+        gamma: f64,
+    },
     /// Cosine decay from the base rate to 0 over the whole run (Loshchilov & Hutter 2017).
     Cosine,
 }
@@ -62,7 +65,14 @@ pub struct Optimizer {
 impl Optimizer {
     pub fn new(kind: OptimizerKind, weight_decay: f32, store: &ParamStore) -> Optimizer {
         let zeros = |on: bool| store.grads.iter().map(|g| if on { vec![0.0; g.len()] } else { Vec::new() }).collect();
-        Optimizer { kind, weight_decay, momentum: 0.9, m: zeros(kind != OptimizerKind::Sgd), v: zeros(kind == OptimizerKind::Adam), t: 0 }
+        Optimizer {
+            kind,
+            weight_decay,
+            momentum: 0.9,
+            m: zeros(kind != OptimizerKind::Sgd),
+            v: zeros(kind == OptimizerKind::Adam),
+            t: 0,
+        }
     }
 
     /// Applies one update with learning rate `lr` using the gradients in `store`.

@@ -52,7 +52,12 @@ pub trait Observer {
 #[derive(Debug)]
 pub enum TrainError {
     /// The loss became NaN or infinite.
-    Diverged { epoch: usize, batch: usize, step: u64, loss: f32 },
+    Diverged {
+        epoch: usize,
+        batch: usize,
+        step: u64,
+        loss: f32,
+    },
     Data(DataError),
     Observer(String),
 }
@@ -60,7 +65,12 @@ pub enum TrainError {
 impl std::fmt::Display for TrainError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TrainError::Diverged { epoch, batch, step, loss } => write!(f, "the loss became {loss} at step {step} (epoch {}, batch {}); training stopped", epoch + 1, batch + 1),
+            TrainError::Diverged { epoch, batch, step, loss } => write!(
+                f,
+                "the loss became {loss} at step {step} (epoch {}, batch {}); training stopped",
+                epoch + 1,
+                batch + 1
+            ),
             TrainError::Data(e) => write!(f, "{e}"),
             TrainError::Observer(e) => write!(f, "{e}"),
         }
@@ -71,11 +81,21 @@ impl std::error::Error for TrainError {}
 
 /// Trains for `cfg.epochs` epochs starting after `start_epoch` completed ones, testing after each.
 #[allow(clippy::too_many_arguments)]
-pub fn train(engine: &mut dyn Engine, store: &mut ParamStore, optimizer: &mut Optimizer, train_set: &Dataset, test_set: &Dataset, prep: &Prep, cfg: &TrainConfig, start_epoch: usize, observer: &mut dyn Observer) -> Result<Vec<EpochStats>, TrainError> {
+pub fn train(
+    engine: &mut dyn Engine,
+    store: &mut ParamStore,
+    optimizer: &mut Optimizer,
+    train_set: &Dataset,
+    test_set: &Dataset,
+    prep: &Prep,
+    cfg: &TrainConfig,
+    start_epoch: usize,
+    observer: &mut dyn Observer,
+) -> Result<Vec<EpochStats>, TrainError> {
     let mut batcher = Batcher::new(train_set, prep.clone(), cfg.batch).map_err(TrainError::Data)?;
     let batches = batcher.batches_per_epoch();
     let total_steps = (cfg.epochs * batches) as f64;
-    let (classes, distances) = engine_classes(engine, store, prep, test_set)?;
+    let (classes, distances) = engine.scores();
     let mut history = Vec::new();
     for epoch in start_epoch..cfg.epochs {
         let started = Instant::now();
@@ -95,7 +115,14 @@ pub fn train(engine: &mut dyn Engine, store: &mut ParamStore, optimizer: &mut Op
             optimizer.step(store, lr as f32);
             b += 1;
             let elapsed = started.elapsed().as_secs_f64();
-            observer.batch(&BatchProgress { epoch, batch: b, batches, loss: seen.loss(), accuracy: seen.accuracy(), images_per_sec: seen.count as f64 / elapsed.max(1e-9) });
+            observer.batch(&BatchProgress {
+                epoch,
+                batch: b,
+                batches,
+                loss: seen.loss(),
+                accuracy: seen.accuracy(),
+                images_per_sec: seen.count as f64 / elapsed.max(1e-9),
+            });
         }
         let train_seconds = started.elapsed().as_secs_f64();
         let test = evaluate(engine, store, test_set, prep, cfg.batch)?;
@@ -115,19 +142,21 @@ pub fn train(engine: &mut dyn Engine, store: &mut ParamStore, optimizer: &mut Op
     Ok(history)
 }
 
-fn engine_classes(engine: &mut dyn Engine, store: &mut ParamStore, prep: &Prep, set: &Dataset) -> Result<(usize, bool), TrainError> {
-    let _ = (engine, store, prep, set);
-    Ok((set.classes, false))
-}
-
 /// Loss and accuracy of the net on a whole dataset, in order, with inference semantics.
-pub fn evaluate(engine: &mut dyn Engine, store: &mut ParamStore, set: &Dataset, prep: &Prep, batch: usize) -> Result<Tally, TrainError> {
+pub fn evaluate(
+    engine: &mut dyn Engine,
+    store: &mut ParamStore,
+    set: &Dataset,
+    prep: &Prep,
+    batch: usize,
+) -> Result<Tally, TrainError> {
     let mut batcher = Batcher::new(set, prep.clone(), batch).map_err(TrainError::Data)?;
     let mut e = batcher.in_order();
     let mut total = Tally::default();
+    let (classes, distances) = engine.scores();
     while let Some(b) = e.next_batch() {
         let scores = engine.infer(store, b.images, b.len());
-        total.add(tally(scores, b.labels, set.classes, false));
+        total.add(tally(scores, b.labels, classes, distances));
     }
     Ok(total)
 }

@@ -1,0 +1,330 @@
+//! `netc run NET --train DATASET` and `netc run NET --weights FILE --eval DATASET`.
+
+use super::{diag_style, out, read_source, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use crate::data::{self, LoadOptions, Prep, Scaling, SearchRoots, Splits};
+use crate::diag::{render_all, SourceMap};
+use crate::driver;
+use crate::ir::Graph;
+use crate::runtime::{Engine, ParamStore, ReferenceEngine};
+use crate::train::{self, checkpoint, EpochStats, Observer, Optimizer, OptimizerKind, Schedule, TrainConfig};
+use clap::ValueEnum;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The .net file of the network.
+    net: String,
+    /// Train on a dataset: mnist, fashion-mnist or synthetic.
+    #[arg(long, value_name = "DATASET", conflicts_with = "eval")]
+    train: Option<String>,
+    /// Evaluate saved weights (`--weights`) on a dataset's test split.
+    #[arg(long, value_name = "DATASET", requires = "weights")]
+    eval: Option<String>,
+    /// Folder holding the dataset's files (default: ./data/<name>, then $NETC_DATA/<name>).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Base learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, value_enum, default_value_t = Optim::Adam)]
+    optimizer: Optim,
+    /// Weight decay (L2 for sgd/momentum, decoupled for adam).
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// Learning-rate schedule: cosine decay to 0, constant, or ×0.1 every third of the epochs.
+    #[arg(long, value_enum, default_value_t = Sched::Cosine)]
+    schedule: Sched,
+    /// Seed of initialisation, shuffling and dropout: the same seed gives the same run.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Execution engine.
+    #[arg(long, value_enum, default_value_t = EngineKind::Reference)]
+    engine: EngineKind,
+    /// Input scaling: the paper's (background −0.1, ink 1.175) or the training set's mean/std.
+    #[arg(long, value_enum, default_value_t = ScalingArg::Lecun)]
+    scaling: ScalingArg,
+    /// Use only the first N images of each split (quick runs).
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Save the weights (and optimizer state) after every epoch, atomically.
+    #[arg(long, value_name = "FILE")]
+    save: Option<PathBuf>,
+    /// Continue training from a checkpoint written by `--save`.
+    #[arg(long, value_name = "FILE", conflicts_with = "weights")]
+    resume: Option<PathBuf>,
+    /// Start from (or, with --eval, evaluate) these weights.
+    #[arg(long, value_name = "FILE")]
+    weights: Option<PathBuf>,
+    /// Append one JSON object per epoch to this file.
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Optim {
+    Sgd,
+    Momentum,
+    Adam,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Sched {
+    Cosine,
+    Constant,
+    Step,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum EngineKind {
+    Reference,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ScalingArg {
+    Lecun,
+    Standard,
+}
+
+/// A failure with its exit code, already worded for the user.
+struct Fail(i32, String);
+
+pub fn run(args: RunArgs) -> i32 {
+    match run_inner(&args) {
+        Ok(()) => EXIT_OK,
+        Err(Fail(code, msg)) => {
+            eprintln!("{msg}");
+            code
+        }
+    }
+}
+
+fn run_inner(args: &RunArgs) -> Result<(), Fail> {
+    if args.train.is_none() && args.eval.is_none() {
+        return Err(Fail(
+            EXIT_USAGE,
+            "error: say what to do: `--train DATASET`, or `--weights FILE --eval DATASET`".into(),
+        ));
+    }
+    if args.batch == 0 || args.epochs == 0 {
+        return Err(Fail(EXIT_USAGE, "error: --batch and --epochs must be at least 1".into()));
+    }
+    if !(args.lr.is_finite() && args.lr > 0.0) {
+        return Err(Fail(EXIT_USAGE, format!("error: --lr must be a positive number, got {}", args.lr)));
+    }
+    let graph = compile(&args.net)?;
+    let dataset = args.train.as_deref().or(args.eval.as_deref()).expect("checked above");
+    let splits = load_data(dataset, args)?;
+    let (c, h, w) = match graph.node(graph.input()).shape {
+        crate::ir::Shape::Map { c, h, w } => (c as usize, h as usize, w as usize),
+        s => return Err(Fail(EXIT_INVALID, format!("error: the net's input {s} is not an image")))?,
+    };
+    let scaling = match args.scaling {
+        ScalingArg::Lecun => Scaling::Lecun1998,
+        ScalingArg::Standard => {
+            Scaling::standardize_from(&splits.train).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?
+        }
+    };
+    let prep = Prep::new(&splits.train, (c, h, w), scaling)
+        .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net)))?;
+    let mut engine = ReferenceEngine::new(&graph, args.batch, args.seed)
+        .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net)))?;
+    let mut store = ParamStore::new(&engine.training_program().params);
+    train::initialise(&mut store, &graph, args.seed);
+    if let Some(dataset) = &args.eval {
+        load_weights(args.weights.as_ref().expect("clap requires --weights"), &mut store)?;
+        let t = train::evaluate(&mut engine, &mut store, &splits.test, &prep, args.batch)
+            .map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
+        out(&format!(
+            "{}: {dataset} test accuracy {:.2}% (loss {:.4}) on {} images\n",
+            args.net,
+            100.0 * t.accuracy(),
+            t.loss(),
+            t.count
+        ));
+        return Ok(());
+    }
+    train_net(args, &mut engine, &mut store, &splits, &prep)
+}
+
+fn compile(path: &str) -> Result<Graph, Fail> {
+    let text = read_source(path).map_err(|e| Fail(EXIT_USAGE, e))?;
+    let mut sources = SourceMap::new();
+    driver::compile(&mut sources, path, &text)
+        .map_err(|f| Fail(EXIT_INVALID, render_all(&f.diagnostics, &sources, diag_style())))
+}
+
+fn load_data(name: &str, args: &RunArgs) -> Result<Splits, Fail> {
+    let opts = LoadOptions { limit: args.limit, ..LoadOptions::default() };
+    data::load(name, args.data.as_deref(), &SearchRoots::from_process(), &opts)
+        .map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))
+}
+
+fn load_weights(path: &std::path::Path, store: &mut ParamStore) -> Result<checkpoint::Loaded, Fail> {
+    checkpoint::load(path, store).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))
+}
+
+fn train_net(
+    args: &RunArgs,
+    engine: &mut dyn Engine,
+    store: &mut ParamStore,
+    splits: &Splits,
+    prep: &Prep,
+) -> Result<(), Fail> {
+    let kind = match args.optimizer {
+        Optim::Sgd => OptimizerKind::Sgd,
+        Optim::Momentum => OptimizerKind::Momentum,
+        Optim::Adam => OptimizerKind::Adam,
+    };
+    let schedule = match args.schedule {
+        Sched::Cosine => Schedule::Cosine,
+        Sched::Constant => Schedule::Constant,
+        Sched::Step => Schedule::Step { every: args.epochs.div_ceil(3), gamma: 0.1 },
+    };
+    let mut optimizer = Optimizer::new(kind, args.weight_decay as f32, store);
+    let mut start_epoch = 0;
+    if let Some(path) = &args.weights {
+        load_weights(path, store)?;
+    }
+    if let Some(path) = &args.resume {
+        let loaded = load_weights(path, store)?;
+        start_epoch = train::restore_optimizer(&mut optimizer, store, &loaded)
+            .map_err(|e| Fail(EXIT_USAGE, format!("error: {}: {e}", path.display())))?;
+        if start_epoch >= args.epochs {
+            return Err(Fail(
+                EXIT_USAGE,
+                format!("error: {} already holds {start_epoch} epochs; ask for more with --epochs", path.display()),
+            ));
+        }
+    }
+    let cfg = TrainConfig { epochs: args.epochs, batch: args.batch, lr: args.lr, schedule, seed: args.seed };
+    let mut log = match &args.log {
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| Fail(EXIT_USAGE, format!("error: cannot open log {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
+    out(&format!(
+        "training {} on {} ({} train / {} test images) with {} engine: {} lr {} {:?} schedule, batch {}, {} epochs, seed {}\n",
+        args.net,
+        splits.train.name,
+        splits.train.count,
+        splits.test.count,
+        engine.name(),
+        kind.name(),
+        args.lr,
+        args.schedule,
+        args.batch,
+        args.epochs,
+        args.seed
+    ));
+    let mut observer =
+        CliObserver { args, log: log.as_mut(), bar: None, started: std::time::Instant::now(), best: (0.0, 0) };
+    let history = train::train(engine, store, &mut optimizer, &splits.train, &splits.test, prep, &cfg, start_epoch, &mut observer).map_err(|e| {
+        observer.finish_bar();
+        let hint = match e {
+            train::TrainError::Diverged { .. } => match &args.save {
+                Some(p) => format!("\nhint: lower the learning rate (e.g. --lr {}) or try --optimizer adam; {} still holds the last good epoch", args.lr / 3.0, p.display()),
+                None => format!("\nhint: lower the learning rate (e.g. --lr {}) or try --optimizer adam", args.lr / 3.0),
+            },
+            _ => String::new(),
+        };
+        Fail(EXIT_INVALID, format!("error: {e}{hint}"))
+    })?;
+    observer.finish_bar();
+    if let Some(last) = history.last() {
+        let (best, at) = observer.best;
+        out(&format!(
+            "final test accuracy {:.2}% (best {:.2}% at epoch {at}); {:.1} s in all\n",
+            100.0 * last.test_acc,
+            100.0 * best,
+            observer.started.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(())
+}
+
+struct CliObserver<'a> {
+    args: &'a RunArgs,
+    log: Option<&'a mut std::fs::File>,
+    bar: Option<indicatif::ProgressBar>,
+    started: std::time::Instant,
+    best: (f64, usize),
+}
+
+impl CliObserver<'_> {
+    fn finish_bar(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for CliObserver<'_> {
+    fn batch(&mut self, p: &train::BatchProgress) {
+        if self.args.quiet {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::new(p.batches as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            );
+            b
+        });
+        bar.set_prefix(format!("{}/{}", p.epoch + 1, self.args.epochs));
+        bar.set_position(p.batch as u64);
+        if p.batch.is_multiple_of(10) || p.batch == p.batches {
+            bar.set_message(format!("loss {:.4} acc {:.2}% {:.0} img/s", p.loss, 100.0 * p.accuracy, p.images_per_sec));
+        }
+    }
+
+    fn epoch(&mut self, s: &EpochStats, store: &ParamStore, optimizer: &Optimizer) -> Result<(), String> {
+        self.finish_bar();
+        if s.test_acc > self.best.0 {
+            self.best = (s.test_acc, s.epoch);
+        }
+        out(&format!(
+            "epoch {:>2}/{}  train loss {:.4} acc {:.2}%  test loss {:.4} acc {:.2}%  {:.1} s  {:.0} img/s\n",
+            s.epoch,
+            self.args.epochs,
+            s.train_loss,
+            100.0 * s.train_acc,
+            s.test_loss,
+            100.0 * s.test_acc,
+            s.seconds,
+            s.images_per_sec
+        ));
+        if let Some(f) = self.log.as_mut() {
+            let line = serde_json::to_string(s).expect("epoch stats serialise");
+            writeln!(f, "{line}").and_then(|()| f.flush()).map_err(|e| format!("cannot write the log: {e}"))?;
+        }
+        if let Some(path) = &self.args.save {
+            let mut meta = HashMap::new();
+            meta.insert("netc.net".to_string(), self.args.net.clone());
+            meta.insert("netc.epoch".to_string(), s.epoch.to_string());
+            checkpoint::save(
+                path,
+                store,
+                &train::optimizer_tensors(optimizer, store),
+                meta.into_iter().chain(train::optimizer_metadata(optimizer)).collect(),
+            )
+            .map_err(|e| format!("cannot save: {e}"))?;
+        }
+        Ok(())
+    }
+}

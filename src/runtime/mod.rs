@@ -1,0 +1,11 @@
+//! Execution: the parameter store, the plain executor that runs a program with the
+//! reference kernels (the oracle), and the [`Engine`] interface the trainer drives.
+
+mod engine;
+mod exec;
+pub mod reference;
+mod store;
+
+pub use engine::{Engine, ReferenceEngine};
+pub use exec::Executor;
+pub use store::ParamStore;
