@@ -16,6 +16,7 @@
 
 pub mod blocking;
 pub mod ceiling;
+pub mod kernels;
 pub mod epilogue;
 pub mod error;
 pub mod gemm;
