@@ -26,5 +26,6 @@ pub mod elab;
 pub mod infer;
 pub mod ir;
 pub mod runtime;
+pub mod sched;
 pub mod syntax;
 pub mod train;

@@ -16,13 +16,13 @@
 
 pub mod blocking;
 pub mod ceiling;
-pub mod kernels;
 pub mod epilogue;
 pub mod error;
 pub mod gemm;
 pub mod gemm_cache;
 pub mod gemm_spec;
 pub mod jit;
+pub mod kernels;
 pub mod loops;
 pub mod map;
 pub mod microkernel;

@@ -3,6 +3,7 @@
 
 use super::exec::Executor;
 use super::reference::KernelCtx;
+use super::update::{self, Rule, Step};
 use super::ParamStore;
 use crate::autodiff::{self, NotAClassifier, Program};
 use crate::ir::Graph;
@@ -19,6 +20,14 @@ pub trait Engine {
     fn train_scores(&self, n: usize) -> &[f32];
     /// Inference on `n` samples; returns their class scores (or the net's output).
     fn infer(&mut self, store: &mut ParamStore, images: &[f32], n: usize) -> &[f32];
+    /// Applies an optimizer update to every trainable tensor, with moment buffers `m`, `v`
+    /// (one per tensor, empty where unused).
+    fn update(&mut self, rule: Rule, step: Step, store: &mut ParamStore, m: &mut [Vec<f32>], v: &mut [Vec<f32>]) {
+        let trainable: Vec<usize> = store.trainable().collect();
+        for i in trainable {
+            update::apply(rule, step, &mut store.values[i], &store.grads[i], &mut m[i], &mut v[i]);
+        }
+    }
 }
 
 /// The reference executor as an engine.

@@ -3,9 +3,12 @@
 
 mod engine;
 mod exec;
+pub mod jit;
 pub mod reference;
 mod store;
+pub mod update;
 
 pub use engine::{Engine, ReferenceEngine};
 pub use exec::Executor;
+pub use jit::{JitEngine, JitOptions};
 pub use store::ParamStore;

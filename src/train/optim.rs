@@ -1,12 +1,9 @@
-//! Optimizers and learning-rate schedules, applied to the trainable tensors of a
-//! [`ParamStore`] after each backward pass.
-//!
-//! - `sgd`: w ← w − lr·(g + wd·w).
-//! - `momentum`: v ← μ·v + g + wd·w; w ← w − lr·v (PyTorch's SGD with momentum, μ = 0.9).
-//! - `adam`: Kingma & Ba 2015 with bias correction, β = (0.9, 0.999), ε = 1e-8; weight
-//!   decay is decoupled as in AdamW (Loshchilov & Hutter 2019): w ← w − lr·wd·w.
+//! Optimizer state and learning-rate schedules. The update arithmetic itself is the
+//! engine's ([`crate::runtime::update`] documents the rules), so the JIT can run it as
+//! compiled kernels.
 
-use crate::runtime::ParamStore;
+use crate::runtime::update::{Rule, Step};
+use crate::runtime::{Engine, ParamStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OptimizerKind {
@@ -21,6 +18,15 @@ impl OptimizerKind {
             OptimizerKind::Sgd => "sgd",
             OptimizerKind::Momentum => "momentum",
             OptimizerKind::Adam => "adam",
+        }
+    }
+
+    /// The update rule with netc's constants: μ = 0.9; β = (0.9, 0.999), ε = 1e-8.
+    pub fn rule(self) -> Rule {
+        match self {
+            OptimizerKind::Sgd => Rule::Sgd,
+            OptimizerKind::Momentum => Rule::Momentum { mu: 0.9 },
+            OptimizerKind::Adam => Rule::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
         }
     }
 }
@@ -53,12 +59,11 @@ impl Schedule {
 pub struct Optimizer {
     pub kind: OptimizerKind,
     pub weight_decay: f32,
-    pub momentum: f32,
-    /// Momentum buffers (momentum) or first moments (adam), per tensor.
+    /// Momentum buffers (momentum) or first moments (adam), per tensor (empty if unused).
     pub m: Vec<Vec<f32>>,
     /// Second moments (adam), per tensor.
     pub v: Vec<Vec<f32>>,
-    /// Updates applied so far (Adam's bias correction).
+    /// Updates applied so far.
     pub t: u64,
 }
 
@@ -68,39 +73,16 @@ impl Optimizer {
         Optimizer {
             kind,
             weight_decay,
-            momentum: 0.9,
             m: zeros(kind != OptimizerKind::Sgd),
             v: zeros(kind == OptimizerKind::Adam),
             t: 0,
         }
     }
 
-    /// Applies one update with learning rate `lr` using the gradients in `store`.
-    pub fn step(&mut self, store: &mut ParamStore, lr: f32) {
+    /// Applies one update with learning rate `lr` to every trainable tensor, on `engine`.
+    pub fn step(&mut self, engine: &mut dyn Engine, store: &mut ParamStore, lr: f32) {
         self.t += 1;
-        let wd = self.weight_decay;
-        let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
-        let c1 = 1.0 - b1.powi(self.t.min(i32::MAX as u64) as i32);
-        let c2 = 1.0 - b2.powi(self.t.min(i32::MAX as u64) as i32);
-        let indices: Vec<usize> = store.trainable().collect();
-        for i in indices {
-            let (w, g) = (&mut store.values[i], &store.grads[i]);
-            match self.kind {
-                OptimizerKind::Sgd => w.iter_mut().zip(g).for_each(|(w, g)| *w -= lr * (g + wd * *w)),
-                OptimizerKind::Momentum => {
-                    for ((w, g), m) in w.iter_mut().zip(g).zip(&mut self.m[i]) {
-                        *m = self.momentum * *m + g + wd * *w;
-                        *w -= lr * *m;
-                    }
-                }
-                OptimizerKind::Adam => {
-                    for (((w, g), m), v) in w.iter_mut().zip(g).zip(&mut self.m[i]).zip(&mut self.v[i]) {
-                        *m = b1 * *m + (1.0 - b1) * g;
-                        *v = b2 * *v + (1.0 - b2) * g * g;
-                        *w -= lr * ((*m / c1) / ((*v / c2).sqrt() + eps) + wd * *w);
-                    }
-                }
-            }
-        }
+        let step = Step { lr, weight_decay: self.weight_decay, t: self.t };
+        engine.update(self.kind.rule(), step, store, &mut self.m, &mut self.v);
     }
 }

@@ -112,7 +112,7 @@ pub fn train(
                 return Err(TrainError::Diverged { epoch, batch: b, step, loss });
             }
             seen.add(tally(engine.train_scores(batch.len()), batch.labels, classes, distances));
-            optimizer.step(store, lr as f32);
+            optimizer.step(engine, store, lr as f32);
             b += 1;
             let elapsed = started.elapsed().as_secs_f64();
             observer.batch(&BatchProgress {

@@ -18,6 +18,10 @@
 //! Each thread passes its own scratch area of [`CompiledKernel::scratch_len`] floats
 //! (packing buffers and the like).
 
+mod dispatch;
+
+pub use dispatch::compile;
+
 use crate::autodiff::Kernel;
 use crate::ir::Act;
 
@@ -27,19 +31,38 @@ use crate::ir::Act;
 pub struct Operand {
     pub dims: Vec<usize>,
     pub batch_stride: usize,
+    /// False for parameters and other tensors without a batch dimension (their
+    /// `batch_stride` is their whole size).
+    pub batched: bool,
 }
 
 impl Operand {
-    /// A contiguous tensor.
+    /// A contiguous batched tensor.
     pub fn dense(dims: Vec<usize>) -> Operand {
         let batch_stride = dims.iter().skip(1).product();
-        Operand { dims, batch_stride }
+        Operand { dims, batch_stride, batched: true }
     }
 
     /// A parameter-like tensor without a batch dimension (batch stride = its size).
     pub fn unbatched(dims: Vec<usize>) -> Operand {
         let batch_stride = dims.iter().product();
-        Operand { dims, batch_stride }
+        Operand { dims, batch_stride, batched: false }
+    }
+
+    /// Elements of the tensor.
+    pub fn len(&self) -> usize {
+        self.dims.iter().product()
+    }
+
+    /// Elements per sample (dims after the first).
+    pub fn sample_len(&self) -> usize {
+        self.dims.iter().skip(1).product()
+    }
+
+    /// True when the elements are one contiguous run: an unbatched tensor, or a batched
+    /// one whose samples follow each other.
+    pub fn is_contiguous(&self) -> bool {
+        !self.batched || self.batch_stride == self.sample_len()
     }
 }
 

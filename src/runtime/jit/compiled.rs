@@ -1,0 +1,126 @@
+//! A plan with its kernels and arena, ready to run on the pool.
+
+use super::pool::Pool;
+use crate::autodiff::{BufId, Kernel, Program};
+use crate::codegen::kernels::CompiledKernel;
+use crate::runtime::reference::dropout_mask;
+use crate::runtime::ParamStore;
+use crate::sched::{Base, Plan};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A 64-byte aligned block of floats.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([f32; 16]);
+
+pub struct CompiledPlan {
+    pub plan: Plan,
+    /// One kernel per planned step (host steps have none).
+    pub kernels: Vec<Option<Arc<dyn CompiledKernel>>>,
+    arena: Vec<Line>,
+    scratch: Vec<Vec<f32>>,
+    /// Time spent in each planned step, when profiling.
+    pub profile: Option<Vec<Duration>>,
+}
+
+/// A raw pointer that may cross to the worker threads: the parts of a step touch
+/// disjoint memory, which is what makes sharing it sound.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+impl CompiledPlan {
+    pub fn new(plan: Plan, kernels: Vec<Option<Arc<dyn CompiledKernel>>>, threads: usize) -> CompiledPlan {
+        let arena = vec![Line([0.0; 16]); plan.arena_len.div_ceil(16)];
+        let scratch_len = kernels.iter().flatten().map(|k| k.scratch_len()).max().unwrap_or(0);
+        let scratch = (0..threads.max(1)).map(|_| vec![0.0; scratch_len]).collect();
+        CompiledPlan { plan, kernels, arena, scratch, profile: None }
+    }
+
+    fn arena_ptr(&mut self) -> *mut f32 {
+        self.arena.as_mut_ptr().cast::<f32>()
+    }
+
+    /// The slice of the arena holding buffer `b` (contiguous buffers only).
+    pub fn buffer(&self, program: &Program, b: BufId, n: usize) -> &[f32] {
+        let loc = self.plan.locations[b.index()];
+        assert_eq!(loc.base, Base::Arena, "buffer {} is not in the arena", program.buffer(b).name);
+        let floats = unsafe { std::slice::from_raw_parts(self.arena.as_ptr().cast::<f32>(), self.arena.len() * 16) };
+        &floats[loc.offset..loc.offset + program.buffer(b).len(n)]
+    }
+
+    pub fn buffer_mut(&mut self, program: &Program, b: BufId, n: usize) -> &mut [f32] {
+        let loc = self.plan.locations[b.index()];
+        assert_eq!(loc.base, Base::Arena, "buffer {} is not in the arena", program.buffer(b).name);
+        let len = self.arena.len() * 16;
+        let floats = unsafe { std::slice::from_raw_parts_mut(self.arena_ptr(), len) };
+        &mut floats[loc.offset..loc.offset + program.buffer(b).len(n)]
+    }
+
+    /// Runs planned steps `range` with the parameters of `store`.
+    pub fn run(
+        &mut self,
+        program: &Program,
+        range: std::ops::Range<usize>,
+        store: &mut ParamStore,
+        pool: &Pool,
+        seed: u64,
+        step: u64,
+    ) {
+        let arena = self.arena_ptr();
+        let n = self.plan.batch;
+        for i in range {
+            let started = self.profile.is_some().then(Instant::now);
+            let ps = &self.plan.steps[i];
+            let ptrs: Vec<SendPtr> = ps
+                .operands
+                .iter()
+                .map(|b| {
+                    let loc = self.plan.locations[b.index()];
+                    let base = match loc.base {
+                        Base::Arena => arena,
+                        Base::Param(p) => store.values[p].as_mut_ptr(),
+                        Base::Grad(p) => store.grads[p].as_mut_ptr(),
+                    };
+                    SendPtr(unsafe { base.add(loc.offset) })
+                })
+                .collect();
+            match (&ps.spec.kernel, &self.kernels[i]) {
+                (Kernel::DropoutMask { p, stream }, _) => {
+                    let len = program.buffer(ps.operands[0]).len(n);
+                    let mask = unsafe { std::slice::from_raw_parts_mut(ptrs[0].0, len) };
+                    dropout_mask(*p, seed, step, *stream, mask);
+                }
+                (_, Some(k)) => {
+                    let scratch: Vec<SendPtr> = self.scratch.iter_mut().map(|s| SendPtr(s.as_mut_ptr())).collect();
+                    let scratch_len = k.scratch_len();
+                    let raw: Vec<*mut f32> = ptrs.iter().map(|p| p.0).collect();
+                    let raw = RawPtrs(raw);
+                    pool.run(k.parts(), &|part, thread| {
+                        // Safety: the plan gives every operand a valid, sized place; parts touch
+                        // disjoint outputs; each thread has its own scratch.
+                        unsafe {
+                            let s = std::slice::from_raw_parts_mut(scratch[thread].0, scratch_len);
+                            k.run(raw.get(), part, s);
+                        }
+                    });
+                }
+                (k, None) => unreachable!("no compiled kernel for step {i} ({})", k.name()),
+            }
+            if let (Some(t), Some(p)) = (started, self.profile.as_mut()) {
+                p[i] += t.elapsed();
+            }
+        }
+    }
+}
+
+/// Operand pointers shared with the workers.
+struct RawPtrs(Vec<*mut f32>);
+unsafe impl Sync for RawPtrs {}
+impl RawPtrs {
+    fn get(&self) -> &[*mut f32] {
+        &self.0
+    }
+}

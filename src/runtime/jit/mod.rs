@@ -1,0 +1,195 @@
+//! The JIT engine: programs planned by `sched`, every step compiled to native code by
+//! `codegen` (kernels cached by their full specification, so repeated blocks compile
+//! once), run on a small thread pool.
+//!
+//! A plan is compiled per batch size, so the last, smaller batch of an epoch gets its
+//! own. Steps the code generator does not cover run the reference kernel behind the
+//! same interface ([`fallback`]), which keeps every net runnable while the generated
+//! kernels grow.
+
+mod compiled;
+pub mod fallback;
+mod pool;
+
+use super::engine::Engine;
+use super::update::{Rule, Step};
+use super::ParamStore;
+use crate::autodiff::{self, NotAClassifier, Program};
+use crate::codegen::jit::Jit;
+use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::ir::Graph;
+use crate::sched::{self, Plan};
+use compiled::CompiledPlan;
+use fallback::ReferenceKernel;
+pub use pool::Pool;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Settings of the JIT engine.
+#[derive(Debug, Clone, Copy)]
+pub struct JitOptions {
+    pub threads: usize,
+    pub seed: u64,
+    pub plan: sched::Options,
+    /// Use generated kernels where available (off: the reference kernel for every step).
+    pub codegen: bool,
+}
+
+impl Default for JitOptions {
+    fn default() -> JitOptions {
+        JitOptions { threads: 2, seed: 1, plan: sched::Options::default(), codegen: true }
+    }
+}
+
+pub struct JitEngine {
+    train: Program,
+    eval: Program,
+    opts: JitOptions,
+    jit: Option<Jit>,
+    pool: Pool,
+    kernels: HashMap<String, Arc<dyn CompiledKernel>>,
+    train_plans: HashMap<usize, CompiledPlan>,
+    eval_plans: HashMap<usize, CompiledPlan>,
+    last_train: usize,
+    /// Time spent planning and compiling so far.
+    pub compile_time: Duration,
+    /// Distinct kernels compiled (cache misses) and steps served from the cache.
+    pub compiled_kernels: usize,
+    pub cached_kernels: usize,
+}
+
+impl JitEngine {
+    pub fn new(g: &Graph, opts: JitOptions) -> Result<JitEngine, NotAClassifier> {
+        let train = autodiff::training(g)?;
+        Ok(Self::from_programs(train, autodiff::inference(g), opts))
+    }
+
+    /// An engine for inference only (any net, classifier or not).
+    pub fn inference(g: &Graph, opts: JitOptions) -> JitEngine {
+        let eval = autodiff::inference(g);
+        Self::from_programs(eval.clone(), eval, opts)
+    }
+
+    fn from_programs(train: Program, eval: Program, opts: JitOptions) -> JitEngine {
+        let jit = if opts.codegen { Jit::native().ok() } else { None };
+        JitEngine {
+            train,
+            eval,
+            opts,
+            jit,
+            pool: Pool::new(opts.threads),
+            kernels: HashMap::new(),
+            train_plans: HashMap::new(),
+            eval_plans: HashMap::new(),
+            last_train: 0,
+            compile_time: Duration::ZERO,
+            compiled_kernels: 0,
+            cached_kernels: 0,
+        }
+    }
+
+    pub fn training_program(&self) -> &Program {
+        &self.train
+    }
+
+    pub fn inference_program(&self) -> &Program {
+        &self.eval
+    }
+
+    /// Plans and compiles the training (or inference) program for batches of `n` now.
+    pub fn prepare(&mut self, training: bool, n: usize) {
+        let started = Instant::now();
+        let program = if training { &self.train } else { &self.eval };
+        if (if training { &self.train_plans } else { &self.eval_plans }).contains_key(&n) {
+            return;
+        }
+        let plan = sched::plan(program, n, self.opts.plan);
+        let kernels: Vec<Option<Arc<dyn CompiledKernel>>> =
+            plan.steps.iter().map(|s| (!Plan::is_host(&s.spec.kernel)).then(|| self.kernel(&s.spec))).collect();
+        let compiled = CompiledPlan::new(plan, kernels, self.opts.threads);
+        if training {
+            self.train_plans.insert(n, compiled);
+        } else {
+            self.eval_plans.insert(n, compiled);
+        }
+        self.compile_time += started.elapsed();
+    }
+
+    /// The compiled kernel for a step, from the cache when an identical step was compiled before.
+    fn kernel(&mut self, spec: &StepSpec) -> Arc<dyn CompiledKernel> {
+        let key = format!("{spec:?}");
+        if let Some(k) = self.kernels.get(&key) {
+            self.cached_kernels += 1;
+            return k.clone();
+        }
+        self.compiled_kernels += 1;
+        let generated = self.jit.as_ref().and_then(|jit| crate::codegen::kernels::compile(jit, spec).ok());
+        let k: Arc<dyn CompiledKernel> = generated.unwrap_or_else(|| Arc::new(ReferenceKernel::new(spec.clone())));
+        self.kernels.insert(key, k.clone());
+        k
+    }
+
+    /// The plan compiled for training batches of `n`, if any.
+    pub fn train_plan(&self, n: usize) -> Option<&Plan> {
+        self.train_plans.get(&n).map(|c| &c.plan)
+    }
+
+    pub fn eval_plan(&self, n: usize) -> Option<&Plan> {
+        self.eval_plans.get(&n).map(|c| &c.plan)
+    }
+
+    /// Per-step timings (and the plan they refer to) collected since profiling was enabled.
+    pub fn profile(&mut self, training: bool, n: usize, enable: bool) -> Option<(&Plan, Vec<Duration>, Vec<String>)> {
+        let c = if training { self.train_plans.get_mut(&n)? } else { self.eval_plans.get_mut(&n)? };
+        if enable && c.profile.is_none() {
+            c.profile = Some(vec![Duration::ZERO; c.plan.steps.len()]);
+        }
+        let names = c.kernels.iter().map(|k| k.as_ref().map_or("host".into(), |k| k.describe())).collect();
+        Some((&c.plan, c.profile.clone()?, names))
+    }
+}
+
+impl Engine for JitEngine {
+    fn name(&self) -> &'static str {
+        "jit"
+    }
+
+    fn scores(&self) -> (usize, bool) {
+        (self.train.classes, self.train.scores_are_distances)
+    }
+
+    fn train_step(&mut self, store: &mut ParamStore, images: &[f32], labels: &[f32], n: usize, step: u64) -> f32 {
+        self.prepare(true, n);
+        self.last_train = n;
+        let p = &self.train;
+        let c = self.train_plans.get_mut(&n).expect("prepared");
+        c.buffer_mut(p, p.input, n).copy_from_slice(images);
+        c.buffer_mut(p, p.labels.expect("a training program"), n).copy_from_slice(labels);
+        let steps = c.plan.steps.len();
+        c.run(p, 0..steps, store, &self.pool, self.opts.seed, step);
+        c.buffer(p, p.loss.expect("a training program"), n)[0]
+    }
+
+    fn train_scores(&self, n: usize) -> &[f32] {
+        let c = self.train_plans.get(&n).expect("a training step ran with this batch size");
+        c.buffer(&self.train, self.train.output, n)
+    }
+
+    fn infer(&mut self, store: &mut ParamStore, images: &[f32], n: usize) -> &[f32] {
+        self.prepare(false, n);
+        let p = &self.eval;
+        let c = self.eval_plans.get_mut(&n).expect("prepared");
+        c.buffer_mut(p, p.input, n).copy_from_slice(images);
+        let steps = c.plan.steps.len();
+        c.run(p, 0..steps, store, &self.pool, self.opts.seed, 0);
+        c.buffer(p, p.output, n)
+    }
+
+    fn update(&mut self, rule: Rule, step: Step, store: &mut ParamStore, m: &mut [Vec<f32>], v: &mut [Vec<f32>]) {
+        let trainable: Vec<usize> = store.trainable().collect();
+        for i in trainable {
+            super::update::apply(rule, step, &mut store.values[i], &store.grads[i], &mut m[i], &mut v[i]);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Fusion: an element-wise step whose input is read by nothing else is folded into
+//! the epilogue of the step that writes that input, so the intermediate tensor is
+//! never stored.
+//!
+//! Forward: a convolution, dense layer or addition followed by an activation, a
+//! scaling, or an addition of a tensor computed earlier (conv → scale → add → relu is
+//! Inception-ResNet's residual, one launch). Backward: an activation's gradient
+//! (dy·act'(y)) folded into the step producing dy. A buffer the host reads (the scores)
+//! is never fused away.
+
+use super::PlannedStep;
+use crate::autodiff::{BufId, Kernel, Program};
+use crate::codegen::kernels::Fused;
+
+/// Kernels whose first output accepts a forward epilogue.
+fn takes_forward_epilogue(k: &Kernel) -> bool {
+    matches!(k, Kernel::Conv(_) | Kernel::Dense(_) | Kernel::Add)
+}
+
+/// Kernels whose first output accepts `MulActGrad`.
+fn takes_act_grad(k: &Kernel) -> bool {
+    matches!(k, Kernel::ConvBackwardData(_) | Kernel::DenseBackwardData(_))
+}
+
+struct Uses {
+    readers: Vec<Vec<usize>>,
+    writers: Vec<Vec<usize>>,
+}
+
+fn uses(program: &Program, steps: &[Option<PlannedStep>]) -> Uses {
+    let n = program.buffers.len();
+    let mut u = Uses { readers: vec![Vec::new(); n], writers: vec![Vec::new(); n] };
+    for (i, s) in steps.iter().enumerate() {
+        let Some(s) = s else { continue };
+        let ins = s.spec.inputs.len();
+        let outs = s.spec.outputs.len();
+        for (k, &b) in s.operands.iter().enumerate() {
+            let st = program.storage(b).index();
+            if k >= ins && k < ins + outs {
+                u.writers[st].push(i);
+            } else {
+                u.readers[st].push(i);
+            }
+        }
+    }
+    for b in [Some(program.output), program.loss, Some(program.input), program.labels].into_iter().flatten() {
+        u.readers[program.storage(b).index()].push(usize::MAX);
+    }
+    u
+}
+
+/// Fuses what can be fused; returns the remaining steps and the new end of the forward part.
+pub fn fuse(program: &Program, steps: Vec<PlannedStep>, forward_end: usize) -> (Vec<PlannedStep>, usize) {
+    let mut steps: Vec<Option<PlannedStep>> = steps.into_iter().map(Some).collect();
+    let mut changed = true;
+    while changed {
+        changed = false;
+        let u = uses(program, &steps);
+        for p in 0..steps.len() {
+            if let Some(c) = candidate(program, &steps, &u, p) {
+                absorb(program, &mut steps, p, c);
+                changed = true;
+                break;
+            }
+        }
+    }
+    let forward_end = steps.iter().flatten().filter(|s| s.sources[0] < forward_end).count();
+    (steps.into_iter().flatten().collect(), forward_end)
+}
+
+/// A step `c` that producer `p` can absorb.
+fn candidate(program: &Program, steps: &[Option<PlannedStep>], u: &Uses, p: usize) -> Option<usize> {
+    let ps = steps[p].as_ref()?;
+    let ins = ps.spec.inputs.len();
+    let out = *ps.operands.get(ins)?;
+    if ps.spec.accumulate || program.buffer(out).alias.is_some() {
+        return None;
+    }
+    let st = program.storage(out).index();
+    let [c] = u.readers[st].as_slice() else { return None };
+    if *c == usize::MAX || u.writers[st].len() != 1 {
+        return None;
+    }
+    let cs = steps[*c].as_ref()?;
+    if cs.spec.accumulate || !cs.spec.epilogue.is_empty() {
+        return None;
+    }
+    let forward = takes_forward_epilogue(&ps.spec.kernel);
+    let ok = match &cs.spec.kernel {
+        Kernel::Act(_) | Kernel::Scale { .. } => forward,
+        Kernel::Add if forward && cs.spec.inputs.len() == 2 => {
+            let other = if cs.operands[0] == out { cs.operands[1] } else { cs.operands[0] };
+            // The other operand must already exist when the producer runs.
+            other != out && u.writers[program.storage(other).index()].iter().all(|&w| w < p)
+        }
+        Kernel::ActBackward(_) => takes_act_grad(&ps.spec.kernel) && cs.operands[1] == out,
+        _ => false,
+    };
+    ok.then_some(*c)
+}
+
+/// Moves consumer `c` into producer `p`'s epilogue.
+fn absorb(program: &Program, steps: &mut [Option<PlannedStep>], p: usize, c: usize) {
+    let cs = steps[c].take().expect("candidate exists");
+    let ps = steps[p].as_mut().expect("producer exists");
+    let ins = ps.spec.inputs.len();
+    let out = ps.operands[ins];
+    let extra_index = ps.spec.extra.len();
+    let (fused, extra): (Fused, Option<BufId>) = match &cs.spec.kernel {
+        Kernel::Act(a) => (Fused::Act(*a), None),
+        Kernel::Scale { factor } => (Fused::Scale(*factor), None),
+        Kernel::Add => {
+            let other = if cs.operands[0] == out { cs.operands[1] } else { cs.operands[0] };
+            (Fused::AddOperand(extra_index), Some(other))
+        }
+        Kernel::ActBackward(a) => (Fused::MulActGrad(*a, extra_index), Some(cs.operands[0])),
+        k => unreachable!("{} is not fusable", k.name()),
+    };
+    ps.spec.epilogue.push(fused);
+    if let Some(e) = extra {
+        let pos = cs.operands.iter().position(|&b| b == e).expect("operand of the consumer");
+        ps.spec.extra.push(cs.spec.inputs[pos].clone());
+        ps.operands.push(e);
+    }
+    // The producer now writes the consumer's output.
+    let c_out = cs.operands[cs.spec.inputs.len()];
+    ps.operands[ins] = c_out;
+    ps.spec.outputs[0] = cs.spec.outputs[0].clone();
+    ps.sources.extend(cs.sources);
+    let _ = program;
+}

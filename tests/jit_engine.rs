@@ -1,0 +1,139 @@
+//! The JIT engine against the reference engine: one training step (loss, scores, every
+//! gradient, batch-norm state) and one inference pass must agree, whatever the planner
+//! does (fusion, concatenation in place, memory sharing) and however many threads run.
+
+mod common;
+
+use netc::data::Rng;
+use netc::ir::Graph;
+use netc::runtime::{Engine, JitEngine, JitOptions, ParamStore, ReferenceEngine};
+use netc::sched;
+
+fn graph(src: &str) -> Graph {
+    let mut sources = netc::diag::SourceMap::new();
+    netc::driver::compile(&mut sources, "t.net", src).unwrap_or_else(|f| panic!("{:?}", f.diagnostics))
+}
+
+fn close(what: &str, a: &[f32], b: &[f32], tol: f32) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= tol * (1.0 + x.abs().max(y.abs())), "{what}[{i}]: jit {x} vs reference {y}");
+    }
+}
+
+/// Trains one step with both engines from the same weights and compares everything.
+fn agree(src: &str, batch: usize, opts: JitOptions, tol: f32) {
+    let g = graph(src);
+    let mut reference = ReferenceEngine::new(&g, batch, 7).unwrap();
+    let mut jit = JitEngine::new(&g, JitOptions { seed: 7, ..opts }).unwrap();
+    let mut a = ParamStore::new(&reference.training_program().params);
+    netc::train::initialise(&mut a, &g, 2);
+    let mut b = a.clone();
+    let p = reference.training_program();
+    let mut rng = Rng::new(3);
+    let images: Vec<f32> = (0..p.buffer(p.input).len(batch)).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let labels: Vec<f32> = (0..batch).map(|i| (i % p.classes) as f32).collect();
+    for step in 0..2 {
+        let la = reference.train_step(&mut a, &images, &labels, batch, step);
+        let lb = jit.train_step(&mut b, &images, &labels, batch, step);
+        close("loss", &[lb], &[la], tol);
+        close("scores", jit.train_scores(batch), reference.train_scores(batch), tol);
+        for (i, info) in a.infos.iter().enumerate() {
+            close(&format!("d({})", info.name), &b.grads[i], &a.grads[i], tol);
+            close(&info.name, &b.values[i], &a.values[i], tol);
+        }
+    }
+    let sa = reference.infer(&mut a, &images, batch).to_vec();
+    let sb = jit.infer(&mut b, &images, batch).to_vec();
+    close("inference", &sb, &sa, tol);
+}
+
+const INCEPTION_RESIDUAL: &str = "input 3x12x12
+block mixed() {
+  up = cat(conv(4, 1) relu, conv(3, 1) relu -> conv(4, 3, pad = 1) relu, maxpool(3, 1, pad = 1) conv(2, 1) relu)
+    -> conv(in.c, 1)
+  (in + 0.2 * up) relu
+}
+conv(8, 3, pad = 1) relu
+repeat 2 { mixed }
+cat(conv(4, 3, 2) relu, maxpool(3, 2))
+gap flatten dropout(0.3) dense(5)
+";
+
+const RESNET_BN: &str = "input 3x10x10
+default conv(bias = false)
+block basic(w, stride = 1) {
+  main = conv(w, 3, stride, pad = 1) bn relu -> conv(w, 3, pad = 1) bn
+  short = if stride != 1 or in.c != w { conv(w, 1, stride) bn }
+  (main + short) relu
+}
+conv(6, 3, pad = 1) bn relu
+basic(6) basic(8, 2)
+gap flatten dense(4)
+";
+
+fn nets() -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> =
+        ["lenet", "lenet-keras", "lenet-classic"].iter().map(|n| (n.to_string(), common::zoo_source(n))).collect();
+    v.push(("inception-residual".into(), INCEPTION_RESIDUAL.into()));
+    v.push(("resnet-bn".into(), RESNET_BN.into()));
+    v
+}
+
+#[test]
+fn planned_reference_kernels_match_the_reference_engine() {
+    // Same arithmetic, different schedule: only fused epilogues may round differently.
+    for (name, src) in nets() {
+        for plan in
+            [sched::Options::default(), sched::Options { fuse: false, concat_in_place: false, share_memory: false }]
+        {
+            for threads in [1, 2] {
+                eprintln!("{name}: {plan:?}, {threads} threads");
+                agree(&src, 5, JitOptions { threads, plan, codegen: false, ..JitOptions::default() }, 1e-4);
+            }
+        }
+    }
+}
+
+#[test]
+fn generated_kernels_match_the_reference_engine() {
+    for (name, src) in nets() {
+        eprintln!("{name}");
+        agree(&src, 5, JitOptions::default(), 2e-4);
+    }
+}
+
+#[test]
+fn the_planner_fuses_shares_and_concatenates_in_place() {
+    let g = graph(INCEPTION_RESIDUAL);
+    let program = netc::autodiff::inference(&g);
+    let plain = sched::plan(&program, 4, sched::Options { fuse: false, concat_in_place: false, share_memory: false });
+    let planned = sched::plan(&program, 4, sched::Options::default());
+    let count = |p: &sched::Plan, k: &str| p.steps.iter().filter(|s| s.spec.kernel.name() == k).count();
+    assert_eq!(count(&planned, "act"), 0, "every relu fused into its producer");
+    assert_eq!(count(&planned, "concat"), 0, "branches write into their concatenation");
+    assert_eq!(count(&planned, "scale") + count(&planned, "add"), 0, "residual scaling and addition fused");
+    assert!(count(&plain, "act") > 0 && count(&plain, "concat") == 3);
+    assert!(planned.arena_len < plain.arena_len, "sharing saves memory: {} vs {}", planned.arena_len, plain.arena_len);
+    assert_eq!(plain.arena_len, plain.unshared_len);
+}
+
+#[test]
+fn plans_of_the_zoo_verify() {
+    for path in common::zoo() {
+        let src = std::fs::read_to_string(&path).unwrap();
+        let g = graph(&src);
+        let mut programs = vec![netc::autodiff::inference(&g)];
+        if let Ok(t) = netc::autodiff::training(&g) {
+            programs.push(t);
+        }
+        for p in &programs {
+            for opts in
+                [sched::Options::default(), sched::Options { fuse: false, concat_in_place: false, share_memory: true }]
+            {
+                let plan = sched::plan(p, 3, opts);
+                sched::verify(p, &plan).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            }
+        }
+    }
+}
