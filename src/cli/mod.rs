@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 an invalid net (or a failed run), 2 a usage or I/O error.
 
+mod bench;
 mod check;
 mod dot;
 mod run;
@@ -23,6 +24,8 @@ enum Command {
     Dot(dot::DotArgs),
     /// Train a net on a dataset, or evaluate saved weights.
     Run(Box<run::RunArgs>),
+    /// Measure JIT compile time, images/s and GFLOP/s against the machine's f32x4 ceiling.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -60,6 +63,7 @@ fn run() -> i32 {
         Command::Check(a) => check::run(a),
         Command::Dot(a) => dot::run(a),
         Command::Run(a) => run::run(*a),
+        Command::Bench(a) => bench::run(a),
     }
 }
 

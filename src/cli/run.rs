@@ -5,7 +5,7 @@ use crate::data::{self, LoadOptions, Prep, Scaling, SearchRoots, Splits};
 use crate::diag::{render_all, SourceMap};
 use crate::driver;
 use crate::ir::Graph;
-use crate::runtime::{Engine, ParamStore, ReferenceEngine};
+use crate::runtime::{Engine, JitEngine, JitOptions, ParamStore, ReferenceEngine};
 use crate::train::{self, checkpoint, EpochStats, Observer, Optimizer, OptimizerKind, Schedule, TrainConfig};
 use clap::ValueEnum;
 use std::collections::HashMap;
@@ -44,8 +44,11 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Execution engine.
-    #[arg(long, value_enum, default_value_t = EngineKind::Reference)]
+    #[arg(long, value_enum, default_value_t = EngineKind::Jit)]
     engine: EngineKind,
+    /// Threads of the JIT engine; the same seed and thread count give bit-identical runs.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
     /// Input scaling: the paper's (background −0.1, ink 1.175) or the training set's mean/std.
     #[arg(long, value_enum, default_value_t = ScalingArg::Lecun)]
     scaling: ScalingArg,
@@ -85,6 +88,9 @@ enum Sched {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum EngineKind {
+    /// Cranelift-compiled kernels.
+    Jit,
+    /// The plain ndarray-style executor: slow, obviously correct.
     Reference,
 }
 
@@ -141,7 +147,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     train::initialise(&mut store, &graph, args.seed);
     if let Some(dataset) = &args.eval {
         load_weights(args.weights.as_ref().expect("clap requires --weights"), &mut store)?;
-        let t = train::evaluate(&mut engine, &mut store, &splits.test, &prep, args.batch)
+        let t = train::evaluate(engine.as_mut(), &mut store, &splits.test, &prep, args.batch)
             .map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
         out(&format!(
             "{}: {dataset} test accuracy {:.2}% (loss {:.4}) on {} images\n",
@@ -152,7 +158,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
         ));
         return Ok(());
     }
-    train_net(args, &mut engine, &mut store, &splits, &prep)
+    train_net(args, engine.as_mut(), &mut store, &splits, &prep)
 }
 
 fn compile(path: &str) -> Result<Graph, Fail> {

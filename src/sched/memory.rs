@@ -84,11 +84,11 @@ pub fn assign(
         arena = arena.max(at + size(i));
         placed.push(i);
     }
-    let locations = (0..n).map(|i| locate(program, slices, &offset, BufId(i as u32), batch)).collect();
+    let locations = (0..n).map(|i| locate(program, slices, &offset, BufId(i as u32))).collect();
     (locations, arena, unshared)
 }
 
-fn locate(program: &Program, slices: &[SliceOf], offset: &[usize], b: BufId, batch: usize) -> Location {
+fn locate(program: &Program, slices: &[SliceOf], offset: &[usize], b: BufId) -> Location {
     let s = program.storage(b);
     let buf = program.buffer(s);
     match buf.role {
@@ -98,7 +98,7 @@ fn locate(program: &Program, slices: &[SliceOf], offset: &[usize], b: BufId, bat
     }
     match slices.iter().find(|sl| sl.child == s) {
         Some(sl) => {
-            let parent = locate(program, slices, offset, sl.parent, batch);
+            let parent = locate(program, slices, offset, sl.parent);
             let plane: usize = buf.dims.iter().skip(1).product();
             Location {
                 base: Base::Arena,

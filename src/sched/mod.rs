@@ -14,6 +14,7 @@
 //! by index.
 
 mod concat;
+pub mod cost;
 mod fuse;
 mod memory;
 mod verify;

@@ -50,6 +50,7 @@ impl Operand {
     }
 
     /// Elements of the tensor.
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
         self.dims.iter().product()
     }
