@@ -141,9 +141,24 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     };
     let prep = Prep::new(&splits.train, (c, h, w), scaling)
         .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net)))?;
-    let mut engine = ReferenceEngine::new(&graph, args.batch, args.seed)
-        .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net)))?;
-    let mut store = ParamStore::new(&engine.training_program().params);
+    let not_classifier = |e: crate::autodiff::NotAClassifier| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net));
+    let mut engine: Box<dyn Engine> = match args.engine {
+        EngineKind::Reference => Box::new(ReferenceEngine::new(&graph, args.batch, args.seed).map_err(not_classifier)?),
+        EngineKind::Jit => {
+            let opts = JitOptions { threads: args.threads.max(1), seed: args.seed, ..JitOptions::default() };
+            Box::new(JitEngine::new(&graph, opts).map_err(not_classifier)?)
+        }
+    };
+    let params = crate::autodiff::training(&graph).map_err(not_classifier)?.params;
+    let mut store = ParamStore::new(&params);
+    let (classes, _) = engine.scores();
+    if classes < splits.train.classes {
+        let msg = format!(
+            "error: {} scores {classes} classes, but {} has {}",
+            args.net, splits.train.name, splits.train.classes
+        );
+        return Err(Fail(EXIT_INVALID, msg));
+    }
     train::initialise(&mut store, &graph, args.seed);
     if let Some(dataset) = &args.eval {
         load_weights(args.weights.as_ref().expect("clap requires --weights"), &mut store)?;
