@@ -245,7 +245,7 @@ fn train_net(
         splits.test.count,
         engine.name(),
         kind.name(),
-        args.lr,
+        rate(args.lr),
         args.schedule,
         args.batch,
         args.epochs,
@@ -257,8 +257,8 @@ fn train_net(
         observer.finish_bar();
         let hint = match e {
             train::TrainError::Diverged { .. } => match &args.save {
-                Some(p) => format!("\nhint: lower the learning rate (e.g. --lr {}) or try --optimizer adam; {} still holds the last good epoch", args.lr / 3.0, p.display()),
-                None => format!("\nhint: lower the learning rate (e.g. --lr {}) or try --optimizer adam", args.lr / 3.0),
+                Some(p) => format!("\nhint: lower the learning rate (e.g. --lr {}) or try --optimizer adam; {} still holds the last good epoch", rate(args.lr / 3.0), p.display()),
+                None => format!("\nhint: lower the learning rate (e.g. --lr {}) or try --optimizer adam", rate(args.lr / 3.0)),
             },
             _ => String::new(),
         };
@@ -275,6 +275,15 @@ fn train_net(
         ));
     }
     Ok(())
+}
+
+/// A learning rate in a compact form: `0.001`, `3.33e-4`, `1e38`.
+fn rate(x: f64) -> String {
+    if (1e-3..1e4).contains(&x) {
+        format!("{}", (x * 1e6).round() / 1e6)
+    } else {
+        format!("{x:.3e}").replace(".000e", "e").replace("00e", "e").replace("0e", "e")
+    }
 }
 
 struct CliObserver<'a> {

@@ -75,7 +75,7 @@ impl fmt::Display for CheckpointError {
                 list(names)
             ),
             CheckpointError::Shape { path, name, expected, found } => {
-                write!(f, "{}: tensor `{name}` is {found:?} in the file but {expected:?} in the net", path.display())
+                write!(f, "{}: tensor `{name}` is {found:?} in the file but {expected:?} in the net; was it saved from another net?", path.display())
             }
             CheckpointError::Dtype { path, name, found } => {
                 write!(f, "{}: tensor `{name}` is {found}; netc stores F32", path.display())

@@ -1,0 +1,168 @@
+//! `netc run` end to end on the synthetic dataset (no files needed): logs, checkpoints,
+//! evaluation, determinism, exact resumption, divergence and bad inputs.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn netc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("NETC_DATA")
+        .output()
+        .expect("netc runs")
+}
+
+fn dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("netc-run-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn s(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Trains lenet-keras on 400 synthetic images; extra arguments are appended.
+fn train(extra: &[&str]) -> Output {
+    let mut args =
+        vec!["run", "nets/lenet-keras.net", "--train", "synthetic", "--limit", "400", "--batch", "32", "--quiet"];
+    args.extend_from_slice(extra);
+    netc(&args)
+}
+
+/// The tensors (name → little-endian bytes) and metadata of a checkpoint.
+fn contents(
+    p: &std::path::Path,
+) -> (std::collections::BTreeMap<String, Vec<u8>>, std::collections::BTreeMap<String, String>) {
+    let bytes = std::fs::read(p).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let tensors = st.tensors().into_iter().map(|(n, v)| (n, v.data().to_vec())).collect();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    (tensors, meta.metadata().clone().unwrap_or_default().into_iter().collect())
+}
+
+fn same_checkpoint(a: &std::path::Path, b: &std::path::Path) -> bool {
+    contents(a) == contents(b)
+}
+
+fn ok(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn log_checkpoint_and_evaluation_agree() {
+    let d = dir("log");
+    let (log, ckpt) = (d.join("log.jsonl"), d.join("w.safetensors"));
+    let out = ok(&train(&["--epochs", "2", "--log", &s(&log), "--save", &s(&ckpt)]));
+    assert!(out.contains("epoch  2/2") && out.contains("final test accuracy"), "{out}");
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    for key in ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "images_per_sec"] {
+        assert!(lines[1].get(key).is_some_and(|v| v.is_number()), "log lacks {key}: {}", lines[1]);
+    }
+    assert!(lines[1]["train_loss"].as_f64() < lines[0]["train_loss"].as_f64(), "the loss falls");
+    let eval =
+        ok(&netc(&["run", "nets/lenet-keras.net", "--weights", &s(&ckpt), "--eval", "synthetic", "--limit", "400"]));
+    let acc = 100.0 * lines[1]["test_acc"].as_f64().unwrap();
+    assert!(eval.contains(&format!("test accuracy {acc:.2}%")), "eval says {eval}, the log says {acc:.2}%");
+}
+
+#[test]
+fn same_seed_and_threads_give_identical_weights() {
+    let d = dir("det");
+    for engine in ["jit", "reference"] {
+        let (a, b) = (d.join(format!("{engine}-a")), d.join(format!("{engine}-b")));
+        ok(&train(&["--epochs", "1", "--engine", engine, "--save", &s(&a)]));
+        ok(&train(&["--epochs", "1", "--engine", engine, "--save", &s(&b)]));
+        assert!(same_checkpoint(&a, &b), "{engine}: two runs differ");
+    }
+    let other = d.join("seed2");
+    ok(&train(&["--epochs", "1", "--seed", "2", "--save", &s(&other)]));
+    assert!(!same_checkpoint(&d.join("jit-a"), &other), "another seed, other weights");
+}
+
+#[test]
+fn resuming_continues_exactly() {
+    let d = dir("resume");
+    let (straight, first, resumed) = (d.join("straight"), d.join("first"), d.join("resumed"));
+    // A constant rate, so that the 1-epoch run is the first half of the 2-epoch one (a cosine
+    // schedule spans --epochs, so an interrupted run resumes exactly with the same --epochs).
+    let common = ["--optimizer", "adam", "--schedule", "constant"];
+    ok(&train(&[&["--epochs", "2", "--save", &s(&straight)], &common[..]].concat()));
+    ok(&train(&[&["--epochs", "1", "--save", &s(&first)], &common[..]].concat()));
+    std::fs::copy(&first, &resumed).unwrap();
+    let out = ok(&train(&[&["--epochs", "2", "--resume", &s(&resumed), "--save", &s(&resumed)], &common[..]].concat()));
+    assert!(out.contains("epoch  2/2") && !out.contains("epoch  1/2"), "{out}");
+    let (a, b) = (contents(&straight), contents(&resumed));
+    assert_eq!(a.1, b.1, "metadata");
+    for (name, data) in &a.0 {
+        assert!(b.0.get(name) == Some(data), "{name}: 1 + 1 epochs differ from 2 epochs");
+    }
+    let wrong = train(&["--epochs", "2", "--optimizer", "sgd", "--resume", &s(&first)]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("saved with --optimizer adam"));
+}
+
+#[test]
+fn divergence_stops_with_the_step_and_keeps_the_checkpoint() {
+    let d = dir("nan");
+    let ckpt = d.join("w.safetensors");
+    ok(&train(&["--epochs", "1", "--optimizer", "sgd", "--save", &s(&ckpt)]));
+    let before = std::fs::read(&ckpt).unwrap();
+    // Plain SGD at an absurd rate: the weights overflow within a step or two.
+    let o = train(&["--epochs", "3", "--resume", &s(&ckpt), "--save", &s(&ckpt), "--optimizer", "sgd", "--lr", "1e38"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the loss became") && err.contains("at step") && err.contains("hint: lower the learning rate"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&ckpt).unwrap(), before, "the last good checkpoint must survive");
+}
+
+#[test]
+fn bad_weights_files_are_refused_clearly() {
+    let d = dir("bad");
+    let keras = d.join("keras.safetensors");
+    ok(&train(&["--epochs", "1", "--save", &s(&keras)]));
+    let wrong_net =
+        netc(&["run", "nets/lenet-classic.net", "--weights", &s(&keras), "--eval", "synthetic", "--limit", "100"]);
+    assert_eq!(wrong_net.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong_net.stderr).contains("was it saved from another net?"));
+    let bytes = std::fs::read(&keras).unwrap();
+    let cut = d.join("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let truncated =
+        netc(&["run", "nets/lenet-keras.net", "--weights", &s(&cut), "--eval", "synthetic", "--limit", "100"]);
+    assert_eq!(truncated.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&truncated.stderr).contains("not a valid safetensors file"));
+    let missing = netc(&["run", "nets/lenet-keras.net", "--weights", "/no/such/file", "--eval", "synthetic"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn missing_data_and_unfit_nets_are_explained() {
+    let o = netc(&["run", "nets/lenet.net", "--train", "mnist", "--data", "/no/such/dir"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("train-images-idx3-ubyte") && err.contains("/no/such/dir"), "{err}");
+    let o = netc(&["run", "nets/alexnet.net", "--train", "synthetic", "--limit", "10"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("3×227×227")
+            || String::from_utf8_lossy(&o.stderr).contains("channel"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = netc(&["run", "nets/lenet.net"]);
+    assert_eq!(o.status.code(), Some(2));
+}
