@@ -6,6 +6,7 @@
 mod build;
 pub mod kernel;
 pub mod program;
+pub mod update;
 mod vjp;
 
 pub use build::{inference, training, NotAClassifier};

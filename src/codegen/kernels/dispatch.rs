@@ -1,6 +1,7 @@
 //! Chooses the generator for a step's kernel.
 
 use super::{CompiledKernel, StepSpec};
+use crate::autodiff::Kernel;
 use crate::codegen::error::CodegenError;
 use crate::codegen::jit::Jit;
 use std::sync::Arc;
@@ -8,6 +9,15 @@ use std::sync::Arc;
 /// Compiles a step, or says why the code generator does not cover it (the caller then
 /// falls back to the reference kernel).
 pub fn compile(jit: &Jit, spec: &StepSpec) -> Result<Arc<dyn CompiledKernel>, CodegenError> {
-    let _ = jit;
-    Err(CodegenError::InvalidArgument(format!("no generator for {} yet", spec.kernel.name())))
+    match spec.kernel {
+        Kernel::Conv(_)
+        | Kernel::ConvBackwardData(_)
+        | Kernel::ConvBackwardWeight(_)
+        | Kernel::Dense(_)
+        | Kernel::DenseBackwardData(_)
+        | Kernel::DenseBackwardWeight(_) => {
+            Err(CodegenError::InvalidArgument(format!("no generator for {} yet", spec.kernel.name())))
+        }
+        _ => super::ops::compile_op(jit, spec),
+    }
 }

@@ -19,6 +19,7 @@
 //! (packing buffers and the like).
 
 mod dispatch;
+pub mod ops;
 
 pub use dispatch::compile;
 

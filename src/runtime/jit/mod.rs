@@ -16,12 +16,24 @@ use super::update::{Rule, Step};
 use super::ParamStore;
 use crate::autodiff::{self, NotAClassifier, Program};
 use crate::codegen::jit::Jit;
+use crate::codegen::kernels::ops::{compile_optimizer, OptimizerKernel};
 use crate::codegen::kernels::{CompiledKernel, StepSpec};
 use crate::ir::Graph;
 use crate::sched::{self, Plan};
 use compiled::CompiledPlan;
 use fallback::ReferenceKernel;
 pub use pool::Pool;
+
+/// A pointer handed to the pool's workers; the parts of one update touch disjoint elements.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+impl SendPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,6 +61,7 @@ pub struct JitEngine {
     jit: Option<Jit>,
     pool: Pool,
     kernels: HashMap<String, Arc<dyn CompiledKernel>>,
+    updates: HashMap<(String, usize), Arc<dyn OptimizerKernel>>,
     train_plans: HashMap<usize, CompiledPlan>,
     eval_plans: HashMap<usize, CompiledPlan>,
     last_train: usize,
@@ -80,6 +93,7 @@ impl JitEngine {
             jit,
             pool: Pool::new(opts.threads),
             kernels: HashMap::new(),
+            updates: HashMap::new(),
             train_plans: HashMap::new(),
             eval_plans: HashMap::new(),
             last_train: 0,
@@ -128,6 +142,18 @@ impl JitEngine {
         let k: Arc<dyn CompiledKernel> = generated.unwrap_or_else(|| Arc::new(ReferenceKernel::new(spec.clone())));
         self.kernels.insert(key, k.clone());
         k
+    }
+
+    /// The compiled update for tensors of `len` floats, if the code generator is on.
+    fn optimizer_kernel(&mut self, rule: Rule, len: usize) -> Option<Arc<dyn OptimizerKernel>> {
+        let jit = self.jit.as_ref()?;
+        let key = (format!("{rule:?}"), len);
+        if let Some(k) = self.updates.get(&key) {
+            return Some(k.clone());
+        }
+        let k = compile_optimizer(jit, rule, len).ok()?;
+        self.updates.insert(key, k.clone());
+        Some(k)
     }
 
     /// The plan compiled for training batches of `n`, if any.
@@ -189,7 +215,22 @@ impl Engine for JitEngine {
     fn update(&mut self, rule: Rule, step: Step, store: &mut ParamStore, m: &mut [Vec<f32>], v: &mut [Vec<f32>]) {
         let trainable: Vec<usize> = store.trainable().collect();
         for i in trainable {
-            super::update::apply(rule, step, &mut store.values[i], &store.grads[i], &mut m[i], &mut v[i]);
+            let Some(k) = self.optimizer_kernel(rule, store.values[i].len()) else {
+                super::update::apply(rule, step, &mut store.values[i], &store.grads[i], &mut m[i], &mut v[i]);
+                continue;
+            };
+            let ptr = |v: &mut Vec<f32>| SendPtr(if v.is_empty() { std::ptr::null_mut() } else { v.as_mut_ptr() });
+            let (w, g, mm, vv) = (
+                ptr(&mut store.values[i]),
+                SendPtr(store.grads[i].as_ptr().cast_mut()),
+                ptr(&mut m[i]),
+                ptr(&mut v[i]),
+            );
+            // Safety: the four buffers hold the tensor's elements (or are unused by the rule),
+            // and parts update disjoint element ranges.
+            self.pool.run(k.parts(), &|part, _| unsafe {
+                k.run(w.get(), g.get(), mm.get(), vv.get(), step.lr, step.weight_decay, step.t, part)
+            });
         }
     }
 }

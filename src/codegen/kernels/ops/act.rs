@@ -1,0 +1,71 @@
+//! Activations and their derivatives on f32x4 lanes, shared by the `Act` /
+//! `ActBackward` kernels and the fused epilogues (`Fused::Act`,
+//! `Fused::MulActGrad`).
+//!
+//! Consumes: a [`V4`] and an activation. Produces: lane-wise values.
+//! Guarantees: the arithmetic follows the contract's formulas operation by
+//! operation, so ReLU, the derivatives and every `ScaledTanh` factor are
+//! bit-identical to the reference; `tanh` and `sigmoid` use the vectorised
+//! approximations of [`vmath`] (absolute error below 2e-7 for tanh,
+//! relative below 3e-7 for sigmoid). ReLU propagates NaN (`max(0, NaN) =
+//! NaN`) like the GEMM epilogue, so a diverging run stays visible; the
+//! reference maps NaN to 0 there.
+
+use cranelift_codegen::ir::{InstBuilder, Value};
+
+use crate::codegen::simd::V4;
+use crate::codegen::vmath;
+use crate::ir::Act;
+
+/// `f(x)`.
+pub(super) fn forward(v: &mut V4, a: Act, x: Value) -> Value {
+    match a {
+        Act::Relu => {
+            let zero = v.splat(0.0);
+            // `x` second: `maxps` returns the second operand on NaN.
+            v.max(zero, x)
+        }
+        Act::Tanh => vmath::tanh(v, x),
+        Act::Sigmoid => vmath::sigmoid(v, x),
+        Act::ScaledTanh { a, s } => {
+            let (a, s) = (v.splat(a as f32), v.splat(s as f32));
+            let sx = v.mul(s, x);
+            let t = vmath::tanh(v, sx);
+            v.mul(a, t)
+        }
+    }
+}
+
+/// `f'` written in terms of the activation's output `y`.
+pub(super) fn slope(v: &mut V4, a: Act, y: Value) -> Value {
+    let one = v.splat(1.0);
+    match a {
+        Act::Relu => {
+            // [y > 0] as exactly 1.0 or 0.0, so dy·slope rounds like the reference.
+            let zero = v.splat(0.0);
+            let pos = v.lt_mask(zero, y);
+            v.b.ins().band(pos, one)
+        }
+        Act::Tanh => {
+            let yy = v.mul(y, y);
+            v.sub(one, yy)
+        }
+        Act::Sigmoid => {
+            let rest = v.sub(one, y);
+            v.mul(y, rest)
+        }
+        Act::ScaledTanh { a, s } => {
+            let (a, s) = (v.splat(a as f32), v.splat(s as f32));
+            let yy = v.mul(y, y);
+            let q = v.div(yy, a);
+            let d = v.sub(a, q);
+            v.mul(s, d)
+        }
+    }
+}
+
+/// `dy · f'(y)`.
+pub(super) fn backward(v: &mut V4, a: Act, y: Value, dy: Value) -> Value {
+    let s = slope(v, a, y);
+    v.mul(dy, s)
+}

@@ -1,0 +1,202 @@
+//! Layout kernels: `ZeroPad` and its inverse `Crop` (per feature plane),
+//! `Concat` and `Slice` (channel ranges, as [`Sweep`] segments).
+//!
+//! Consumes: NCHW maps for padding and cropping; for concatenation and
+//! slicing, batched tensors whose channels (`dims[1]`) are the outermost
+//! per-sample dimension, so a channel range is one contiguous run.
+//! Produces: the first (only) output through the [`Sink`]; padding zeros go
+//! through it too, so an epilogue sees every element.
+//! Guarantees: pure data movement, bit-identical to the reference. Padding
+//! and cropping split over the N·C planes; concatenation and slicing over
+//! blocks of each sample's runs.
+
+use std::sync::Arc;
+
+use cranelift_codegen::ir::{InstBuilder, Value};
+
+use super::emit::{divmod, iconst, load, range_loop, run};
+use super::frame::{build, Frame, OpOptions, Split, Tensor};
+use super::shape::{arity, bad, batch, nchw, ncs, same};
+use super::sink::{Sink, SinkAt};
+use super::sweep::{Segment, Src, Sweep};
+use crate::autodiff::Kernel;
+use crate::codegen::error::Result;
+use crate::codegen::jit::Jit;
+use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::simd::V4;
+use crate::ir::Pad2d;
+
+/// Compiles `ZeroPad`, `Crop`, `Concat` or `Slice`.
+pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Arc<dyn CompiledKernel>> {
+    match spec.kernel {
+        Kernel::ZeroPad(p) => pad_or_crop(jit, spec, opts, p, true),
+        Kernel::Crop(p) => pad_or_crop(jit, spec, opts, p, false),
+        Kernel::Concat => concat(jit, spec, opts),
+        Kernel::Slice { offset } => slice(jit, spec, opts, offset),
+        _ => Err(bad(spec, "not a layout kernel")),
+    }
+}
+
+/// The geometry of a padding: the small map h×w inside the big one.
+#[derive(Clone, Copy)]
+struct Frame2 {
+    c: usize,
+    h: usize,
+    w: usize,
+    big_h: usize,
+    big_w: usize,
+    p: Pad2d,
+}
+
+impl Frame2 {
+    fn top(&self) -> usize {
+        self.p.top as usize
+    }
+    fn left(&self) -> usize {
+        self.p.left as usize
+    }
+    /// Whether the rows of the small map are contiguous inside the big one.
+    fn rows_contiguous(&self) -> bool {
+        self.p.left == 0 && self.p.right == 0
+    }
+}
+
+/// `ZeroPad` (x small → y big) or `Crop` (dy big → dx small).
+fn pad_or_crop(jit: &Jit, spec: &StepSpec, opts: &OpOptions, p: Pad2d, pad: bool) -> Result<Arc<dyn CompiledKernel>> {
+    arity(spec, 1, 1)?;
+    let (small, big) = if pad { (&spec.inputs[0], &spec.outputs[0]) } else { (&spec.outputs[0], &spec.inputs[0]) };
+    let [n, c, h, w] = nchw(spec, "the unpadded map", small)?;
+    let (big_h, big_w) = (h + (p.top + p.bottom) as usize, w + (p.left + p.right) as usize);
+    let got = nchw(spec, "the padded map", big)?;
+    if got != [n, c, big_h, big_w] {
+        return Err(bad(spec, format!("padded map {got:?}, expected {:?}", [n, c, big_h, big_w])));
+    }
+    let g = Frame2 { c, h, w, big_h, big_w, p };
+    let split = Split::new(n * c, if pad { big_h * big_w } else { h * w }, opts);
+    let desc = format!("{} {:?} -> {:?}", spec.kernel.name(), spec.inputs[0].dims, spec.outputs[0].dims);
+    build(jit, spec, desc, split, 0, |v, f| {
+        let sink = Sink::new(spec, f);
+        let src = f.input(spec, 0);
+        range_loop(v, f.lo, f.hi, |v, u| {
+            let (s, ch) = divmod(v, u, g.c);
+            if pad {
+                pad_plane(v, &g, &sink, src, s, ch)
+            } else {
+                crop_plane(v, &g, &sink, src, s, ch)
+            }
+        })
+    })
+}
+
+/// One plane of `ZeroPad`: zero rows, then each row framed by zeros.
+fn pad_plane(v: &mut V4, g: &Frame2, sink: &Sink, x: Tensor, s: Value, ch: Value) -> Result<()> {
+    let plane = v.b.ins().imul_imm_s(ch, (g.big_h * g.big_w) as i64);
+    let xoff = v.b.ins().imul_imm_s(ch, (g.h * g.w) as i64);
+    let xp = x.at(v, s, xoff);
+    let at = sink.at(v, s, plane);
+    let zeros = |v: &mut V4, at: &SinkAt, from: usize, len: usize| {
+        run(v, len, |v, off, lanes| {
+            let o = v.b.ins().iadd_imm_s(off, 4 * from as i64);
+            let z = v.splat(0.0);
+            sink.put(v, at, o, lanes, z);
+            Ok(())
+        })
+    };
+    zeros(v, &at, 0, g.top() * g.big_w)?;
+    let body = g.top() * g.big_w;
+    if g.rows_contiguous() {
+        copy(v, sink, &at, xp, body, g.h * g.w)?;
+    } else {
+        let rows = iconst(v, g.h as i64);
+        let zero = iconst(v, 0);
+        range_loop(v, zero, rows, |v, r| {
+            let roff = v.b.ins().imul_imm_s(r, g.big_w as i64);
+            let roff = v.b.ins().iadd_imm_s(roff, body as i64);
+            let row_off = v.b.ins().iadd(plane, roff);
+            let rat = sink.at(v, s, row_off);
+            zeros(v, &rat, 0, g.left())?;
+            let xr = v.b.ins().imul_imm_s(r, (g.w * 4) as i64);
+            let xr = v.b.ins().iadd(xp, xr);
+            copy(v, sink, &rat, xr, g.left(), g.w)?;
+            zeros(v, &rat, g.left() + g.w, g.big_w - g.left() - g.w)
+        })?;
+    }
+    zeros(v, &at, (g.top() + g.h) * g.big_w, (g.big_h - g.top() - g.h) * g.big_w)
+}
+
+/// One plane of `Crop`: the inner rows of the big plane.
+fn crop_plane(v: &mut V4, g: &Frame2, sink: &Sink, dy: Tensor, s: Value, ch: Value) -> Result<()> {
+    let plane = v.b.ins().imul_imm_s(ch, (g.h * g.w) as i64);
+    let yoff = v.b.ins().imul_imm_s(ch, (g.big_h * g.big_w) as i64);
+    let yoff = v.b.ins().iadd_imm_s(yoff, (g.top() * g.big_w + g.left()) as i64);
+    let yp = dy.at(v, s, yoff);
+    if g.rows_contiguous() {
+        let at = sink.at(v, s, plane);
+        return copy(v, sink, &at, yp, 0, g.h * g.w);
+    }
+    let rows = iconst(v, g.h as i64);
+    let zero = iconst(v, 0);
+    range_loop(v, zero, rows, |v, r| {
+        let roff = v.b.ins().imul_imm_s(r, g.w as i64);
+        let roff = v.b.ins().iadd(plane, roff);
+        let at = sink.at(v, s, roff);
+        let yr = v.b.ins().imul_imm_s(r, (g.big_w * 4) as i64);
+        let yr = v.b.ins().iadd(yp, yr);
+        copy(v, sink, &at, yr, 0, g.w)
+    })
+}
+
+/// Copies `len` floats from `src` to the sink, `to` elements past `at`.
+fn copy(v: &mut V4, sink: &Sink, at: &SinkAt, src: Value, to: usize, len: usize) -> Result<()> {
+    run(v, len, |v, off, lanes| {
+        let x = load(v, lanes, src, off);
+        let o = v.b.ins().iadd_imm_s(off, 4 * to as i64);
+        sink.put(v, at, o, lanes, x);
+        Ok(())
+    })
+}
+
+/// `Concat`: input k fills its channel range of every output sample.
+fn concat(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Arc<dyn CompiledKernel>> {
+    if spec.inputs.is_empty() {
+        return Err(bad(spec, "no operands"));
+    }
+    arity(spec, spec.inputs.len(), 1)?;
+    let [n, c, plane] = ncs(spec, "the output", &spec.outputs[0])?;
+    let mut segs = Vec::new();
+    let mut out_col = 0;
+    for (k, x) in spec.inputs.iter().enumerate() {
+        let [nx, cx, px] = ncs(spec, &format!("input {k}"), x)?;
+        same(spec, &format!("input {k}'s batch"), nx, n)?;
+        same(spec, &format!("input {k}'s positions per channel"), px, plane)?;
+        segs.push(Segment { srcs: vec![Src { input: k, col: 0 }], out_col, cols: cx * plane });
+        out_col += cx * plane;
+    }
+    same(spec, "the channels of the inputs together", out_col, c * plane)?;
+    sweep_kernel(jit, spec, opts, Sweep { rows: n, block: opts.block(), segs })
+}
+
+/// `Slice`: channels `offset ..` of the input, as many as the output has.
+fn slice(jit: &Jit, spec: &StepSpec, opts: &OpOptions, offset: usize) -> Result<Arc<dyn CompiledKernel>> {
+    arity(spec, 1, 1)?;
+    let [n, cy, plane] = ncs(spec, "the output", &spec.outputs[0])?;
+    let [nx, cx, px] = ncs(spec, "the input", &spec.inputs[0])?;
+    same(spec, "the input's batch", nx, n)?;
+    same(spec, "the input's positions per channel", px, plane)?;
+    if offset + cy > cx {
+        return Err(bad(spec, format!("channels {offset}..{} do not exist in the input's {cx}", offset + cy)));
+    }
+    let seg = Segment { srcs: vec![Src { input: 0, col: offset * plane }], out_col: 0, cols: cy * plane };
+    sweep_kernel(jit, spec, opts, Sweep { rows: n, block: opts.block(), segs: vec![seg] })
+}
+
+/// A copying sweep.
+fn sweep_kernel(jit: &Jit, spec: &StepSpec, opts: &OpOptions, sweep: Sweep) -> Result<Arc<dyn CompiledKernel>> {
+    batch(spec, "the output", &spec.outputs[0])?;
+    let split = Split::new(sweep.units(), sweep.block.min(sweep.segs.iter().map(|s| s.cols).max().unwrap_or(1)), opts);
+    let desc = format!("{} {:?}", spec.kernel.name(), spec.outputs[0].dims);
+    build(jit, spec, desc, split, 0, |v, f: &Frame| {
+        let sink = Sink::new(spec, f);
+        sweep.emit(v, spec, f, &sink, &|_: &mut V4, x: &[Value]| x[0])
+    })
+}

@@ -1,0 +1,346 @@
+//! Batch normalisation: `BatchNormTrain`, `BatchNormEval` and
+//! `BatchNormBackward`, split over channels so that each part owns the
+//! per-channel statistics, gradients and running averages it writes.
+//!
+//! Consumes: x (dy, dx) as N×C×S (S = H·W for maps, 1 for N×F vectors), any
+//! batch strides; γ, β and the statistics as C-element tensors. Produces:
+//! the first output through the [`Sink`], the others stored directly (the
+//! running statistics read and updated in place).
+//! Guarantees: element formulas follow the reference operation by
+//! operation, so `BatchNormEval` is bit-identical. Maps (S > 1) are
+//! vectorised along S, one channel per unit, each sum kept in interleaved
+//! vector accumulators ([`Reduce`]) reduced at the end; vectors (S = 1) are
+//! vectorised across four adjacent channels per unit and summed over the
+//! batch in the reference's order. The statistics therefore differ from the
+//! reference only by the order of additions in the sums (a few ulp of
+//! Σ|terms|). `BatchNormEval` on maps needs no reduction and goes plane by
+//! plane in memory order instead.
+
+use std::sync::Arc;
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{InstBuilder, Value};
+
+use super::emit::{divmod, fixed_fold, fixed_loop, fork, iconst, load, range_loop, run, store, Combine, Lanes, Reduce};
+use super::frame::{build, Frame, OpOptions, Split, Tensor};
+use super::shape::{alike, arity, bad, ncs, same, size};
+use super::sink::Sink;
+use crate::autodiff::Kernel;
+use crate::codegen::error::Result;
+use crate::codegen::jit::Jit;
+use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::simd::V4;
+use crate::ir::BatchNorm;
+
+/// N×C×S.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    n: usize,
+    c: usize,
+    s: usize,
+}
+
+impl Layout {
+    /// Maps are vectorised along positions, vectors across channels.
+    fn planar(&self) -> bool {
+        self.s > 1
+    }
+    /// Values reduced per channel.
+    fn count(&self) -> usize {
+        self.n * self.s
+    }
+}
+
+/// The channels of one unit: `lanes` adjacent channels from `c` (planar
+/// units have one channel, broadcast).
+#[derive(Clone, Copy)]
+struct Group {
+    c: Value,
+    lanes: Lanes,
+}
+
+/// Compiles one of the batch-norm kernels.
+pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Arc<dyn CompiledKernel>> {
+    let (b, which) = match spec.kernel {
+        Kernel::BatchNormTrain(b) => (b, 0),
+        Kernel::BatchNormEval(b) => (b, 1),
+        Kernel::BatchNormBackward(b) => (b, 2),
+        _ => return Err(bad(spec, "not a batch-norm kernel")),
+    };
+    let l = validate(spec, &b, which)?;
+    // Evaluation reduces nothing: maps go plane by plane, in memory order.
+    let planes = which == 1 && l.planar();
+    let units = if planes {
+        l.n * l.c
+    } else if l.planar() {
+        l.c
+    } else {
+        l.c / 4 + l.c % 4
+    };
+    let per_unit = if planes {
+        l.s
+    } else if l.planar() {
+        l.count()
+    } else {
+        4 * l.n
+    };
+    let split = Split::new(units, 3 * per_unit, opts);
+    let desc = format!("{} {:?}", spec.kernel.name(), spec.inputs[0].dims);
+    build(jit, spec, desc, split, 0, |v, f| {
+        let sink = Sink::new(spec, f);
+        if planes {
+            return range_loop(v, f.lo, f.hi, |v, u| {
+                let (smp, c) = divmod(v, u, l.c);
+                eval(v, spec, f, &sink, l, &b, Group { c, lanes: Lanes::One }, Some(smp))
+            });
+        }
+        for_groups(v, f, l, &mut |v, g| match which {
+            0 => train(v, spec, f, &sink, l, &b, g),
+            1 => eval(v, spec, f, &sink, l, &b, g, None),
+            _ => backward(v, spec, f, &sink, l, g),
+        })
+    })
+}
+
+/// Checks the operands; returns the layout of x.
+fn validate(spec: &StepSpec, b: &BatchNorm, which: usize) -> Result<Layout> {
+    let (ins, outs, batched_in) = [(3, 5, 1), (5, 1, 1), (5, 3, 2)][which];
+    arity(spec, ins, outs)?;
+    let x = &spec.inputs[batched_in - 1];
+    let [n, c, s] = ncs(spec, "x", x)?;
+    same(spec, "x's channels", c, b.channels as usize)?;
+    for (k, op) in spec.inputs.iter().enumerate() {
+        if k < batched_in {
+            alike(spec, &format!("input {k}"), op, x)?;
+        } else {
+            same(spec, &format!("input {k}'s length"), size(op), c)?;
+        }
+    }
+    alike(spec, "the first output", &spec.outputs[0], x)?;
+    for (k, op) in spec.outputs.iter().enumerate().skip(1) {
+        same(spec, &format!("output {k}'s length"), size(op), c)?;
+    }
+    Ok(Layout { n, c, s })
+}
+
+/// Runs `body` for this part's units: a channel each for maps; four
+/// channels, then the 1–3 leftover channels one each, for vectors.
+fn for_groups(v: &mut V4, f: &Frame, l: Layout, body: &mut dyn FnMut(&mut V4, Group) -> Result<()>) -> Result<()> {
+    range_loop(v, f.lo, f.hi, |v, u| {
+        if l.planar() {
+            return body(v, Group { c: u, lanes: Lanes::One });
+        }
+        let full = l.c / 4;
+        let quad = |v: &mut V4, body: &mut dyn FnMut(&mut V4, Group) -> Result<()>| {
+            let c = v.b.ins().imul_imm_s(u, 4);
+            body(v, Group { c, lanes: Lanes::Four })
+        };
+        let single = |v: &mut V4, body: &mut dyn FnMut(&mut V4, Group) -> Result<()>| {
+            let c = v.b.ins().iadd_imm_s(u, 3 * full as i64);
+            body(v, Group { c, lanes: Lanes::One })
+        };
+        match (full, l.c % 4) {
+            (_, 0) => quad(v, body),
+            (0, _) => single(v, body),
+            _ => {
+                let is_quad = v.b.ins().icmp_imm_s(IntCC::SignedLessThan, u, full as i64);
+                fork(v, is_quad, |v, q| if q { quad(v, &mut *body) } else { single(v, &mut *body) })
+            }
+        }
+    })
+}
+
+/// The per-channel values of `t` for the group.
+fn chan(v: &mut V4, g: Group, t: Tensor) -> Value {
+    let off = v.b.ins().ishl_imm_s(g.c, 2);
+    load(v, g.lanes, t.base, off)
+}
+
+/// Stores per-channel values of the group into `t`.
+fn put_chan(v: &mut V4, g: Group, t: Tensor, x: Value) {
+    let off = v.b.ins().ishl_imm_s(g.c, 2);
+    store(v, g.lanes, x, t.base, off);
+}
+
+/// Offset (in elements) of the group's first value within a sample.
+fn start(v: &mut V4, l: Layout, g: Group) -> Value {
+    v.b.ins().imul_imm_s(g.c, l.s as i64)
+}
+
+/// `k` sums over the group's values of the terms `f` computes from the
+/// loaded `ts`: per lane (vectors) or broadcast channel totals (maps).
+fn sums(
+    v: &mut V4,
+    l: Layout,
+    g: Group,
+    ts: &[Tensor],
+    k: usize,
+    f: &dyn Fn(&mut V4, &[Value]) -> Vec<Value>,
+) -> Result<Vec<Value>> {
+    let zero = v.splat(0.0);
+    let off0 = start(v, l, g);
+    if !l.planar() {
+        return fixed_fold(v, l.n, &vec![zero; k], |v, n, st| {
+            let z = iconst(v, 0);
+            let vals: Vec<Value> = ts
+                .iter()
+                .map(|t| {
+                    let p = t.at(v, n, off0);
+                    load(v, g.lanes, p, z)
+                })
+                .collect();
+            let terms = f(v, &vals);
+            Ok(st.iter().zip(terms).map(|(&a, t)| v.add(a, t)).collect())
+        });
+    }
+    let r = Reduce { k, op: Combine::Add };
+    let init = r.init(v);
+    let acc = fixed_fold(v, l.n, &init, |v, n, st| {
+        let ptrs: Vec<Value> = ts.iter().map(|t| t.at(v, n, off0)).collect();
+        r.run(v, l.s, st, |v, off, lanes| {
+            let vals: Vec<Value> = ptrs.iter().map(|&p| load(v, lanes, p, off)).collect();
+            f(v, &vals)
+        })
+    })?;
+    Ok(r.totals(v, &acc))
+}
+
+/// Stores `f(loaded ts)` to every value of the group through the sink.
+fn each(
+    v: &mut V4,
+    l: Layout,
+    g: Group,
+    ts: &[Tensor],
+    sink: &Sink,
+    f: &dyn Fn(&mut V4, &[Value]) -> Value,
+) -> Result<()> {
+    fixed_loop(v, l.n, |v, n| each_in(v, l, g, ts, sink, n, f))
+}
+
+/// [`each`] for sample `n` only.
+fn each_in(
+    v: &mut V4,
+    l: Layout,
+    g: Group,
+    ts: &[Tensor],
+    sink: &Sink,
+    n: Value,
+    f: &dyn Fn(&mut V4, &[Value]) -> Value,
+) -> Result<()> {
+    let off0 = start(v, l, g);
+    let ptrs: Vec<Value> = ts.iter().map(|t| t.at(v, n, off0)).collect();
+    let at = sink.at(v, n, off0);
+    if !l.planar() {
+        let z = iconst(v, 0);
+        let vals: Vec<Value> = ptrs.iter().map(|&p| load(v, g.lanes, p, z)).collect();
+        let y = f(v, &vals);
+        sink.put(v, &at, z, g.lanes, y);
+        return Ok(());
+    }
+    run(v, l.s, |v, off, lanes| {
+        let vals: Vec<Value> = ptrs.iter().map(|&p| load(v, lanes, p, off)).collect();
+        let y = f(v, &vals);
+        sink.put(v, &at, off, lanes, y);
+        Ok(())
+    })
+}
+
+/// `((γ·(x − μ))·inv) + β`, the reference's order.
+fn normalize(v: &mut V4, x: Value, mu: Value, inv: Value, gamma: Value, beta: Value) -> Value {
+    let d = v.sub(x, mu);
+    let t = v.mul(gamma, d);
+    let t = v.mul(t, inv);
+    v.add(t, beta)
+}
+
+/// `1 / √(var + eps)`.
+fn inv_std(v: &mut V4, var: Value, eps: f64) -> Value {
+    let e = v.splat(eps as f32);
+    let t = v.add(var, e);
+    let r = v.b.ins().sqrt(t);
+    let one = v.splat(1.0);
+    v.div(one, r)
+}
+
+/// `BatchNormTrain` for one group.
+fn train(v: &mut V4, spec: &StepSpec, f: &Frame, sink: &Sink, l: Layout, b: &BatchNorm, g: Group) -> Result<()> {
+    let x = f.input(spec, 0);
+    let m = v.splat(l.count() as f32);
+    let sum = sums(v, l, g, &[x], 1, &|_, x| vec![x[0]])?[0];
+    let mu = v.div(sum, m);
+    let sq = sums(v, l, g, &[x], 1, &|v, x| {
+        let d = v.sub(x[0], mu);
+        vec![v.mul(d, d)]
+    })?[0];
+    let var = v.div(sq, m);
+    let inv = inv_std(v, var, b.eps);
+    let (gamma, beta) = (chan(v, g, f.input(spec, 1)), chan(v, g, f.input(spec, 2)));
+    each(v, l, g, &[x], sink, &|v, x| normalize(v, x[0], mu, inv, gamma, beta))?;
+    put_chan(v, g, f.output(spec, 1), mu);
+    put_chan(v, g, f.output(spec, 2), inv);
+    // A single value per channel has no spread: its unbiased variance is 0.
+    let unbiased_div = v.splat(l.count().saturating_sub(1).max(1) as f32);
+    let unbiased = v.div(sq, unbiased_div);
+    let (keep, mom) = (v.splat(1.0 - b.momentum as f32), v.splat(b.momentum as f32));
+    for (k, stat) in [(3, mu), (4, unbiased)] {
+        let t = f.output(spec, k);
+        let old = chan(v, g, t);
+        let a = v.mul(keep, old);
+        let n = v.mul(mom, stat);
+        let r = v.add(a, n);
+        put_chan(v, g, t, r);
+    }
+    Ok(())
+}
+
+/// `BatchNormEval` for one group, over the batch or for sample `smp` only.
+#[allow(clippy::too_many_arguments)]
+fn eval(
+    v: &mut V4,
+    spec: &StepSpec,
+    f: &Frame,
+    sink: &Sink,
+    l: Layout,
+    b: &BatchNorm,
+    g: Group,
+    smp: Option<Value>,
+) -> Result<()> {
+    let [gamma, beta, mu, var] = [1, 2, 3, 4].map(|k| chan(v, g, f.input(spec, k)));
+    let inv = inv_std(v, var, b.eps);
+    let y = |v: &mut V4, x: &[Value]| normalize(v, x[0], mu, inv, gamma, beta);
+    match smp {
+        Some(n) => each_in(v, l, g, &[f.input(spec, 0)], sink, n, &y),
+        None => each(v, l, g, &[f.input(spec, 0)], sink, &y),
+    }
+}
+
+/// `BatchNormBackward` for one group: dβ = Σ dy, dγ = Σ dy·x̂,
+/// dx = (γ·inv)·((dy − dβ/M) − x̂·(dγ/M)).
+fn backward(v: &mut V4, spec: &StepSpec, f: &Frame, sink: &Sink, l: Layout, g: Group) -> Result<()> {
+    let (dy, x) = (f.input(spec, 0), f.input(spec, 1));
+    let [gamma, mu, inv] = [2, 3, 4].map(|k| chan(v, g, f.input(spec, k)));
+    let xhat = move |v: &mut V4, x: Value| {
+        let d = v.sub(x, mu);
+        v.mul(d, inv)
+    };
+    let s = sums(v, l, g, &[dy, x], 2, &|v, t| {
+        let xh = xhat(v, t[1]);
+        vec![t[0], v.mul(t[0], xh)]
+    })?;
+    let (db, dg) = (s[0], s[1]);
+    put_chan(v, g, f.output(spec, 1), dg);
+    put_chan(v, g, f.output(spec, 2), db);
+    let m = v.splat(l.count() as f32);
+    let mean_db = v.div(db, m);
+    // dγ/M once per channel instead of (x̂·dγ)/M per element: one ulp
+    // apart, and a division per element is the pass's bottleneck.
+    let mean_dg = v.div(dg, m);
+    let gi = v.mul(gamma, inv);
+    each(v, l, g, &[dy, x], sink, &|v, t| {
+        let xh = xhat(v, t[1]);
+        let a = v.sub(t[0], mean_db);
+        let p = v.mul(xh, mean_dg);
+        let d = v.sub(a, p);
+        v.mul(gi, d)
+    })
+}
