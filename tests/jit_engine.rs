@@ -137,3 +137,14 @@ fn plans_of_the_zoo_verify() {
         }
     }
 }
+
+#[test]
+fn inference_folds_batch_norm_into_convolutions() {
+    let g = graph(RESNET_BN);
+    let plain = netc::autodiff::inference(&g);
+    let folded = netc::autodiff::fold_batch_norm(&plain);
+    let count = |p: &netc::autodiff::Program, k: &str| p.steps.iter().filter(|s| s.kernel.name() == k).count();
+    // Every batch norm of this net follows a convolution read by nothing else.
+    assert_eq!(count(&plain, "bn_eval"), 6);
+    assert_eq!((count(&folded, "bn_eval"), count(&folded, "fold_bn")), (0, 6));
+}

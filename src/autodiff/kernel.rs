@@ -49,6 +49,11 @@ pub enum Kernel {
     BatchNormTrain(BatchNorm),
     /// `x, γ, β, running_mean, running_var → y` with the running statistics.
     BatchNormEval(BatchNorm),
+    /// `w, [b], γ, β, running_mean, running_var → w', b'`: an inference batch norm folded
+    /// into the convolution before it. With s[o] = γ[o]/√(var[o] + eps): w'[o,…] = s[o]·w[o,…]
+    /// (a connection table's links scale with their output channel) and
+    /// b'[o] = s[o]·(b[o] − mean[o]) + β[o], where b is 0 for a convolution without bias.
+    FoldBatchNorm { conv: Conv, bn: BatchNorm },
     /// `dy, x, γ, mean, invstd → dx, dγ, dβ` for batch statistics.
     BatchNormBackward(BatchNorm),
     /// `x → y`: y = x / (k + α/size · Σ x²)^β, the sum over channels c − ⌊(size−1)/2⌋ ..
@@ -117,6 +122,7 @@ impl Kernel {
             Kernel::DenseBackwardWeight(_) => "dense_bwd_weight",
             Kernel::BatchNormTrain(_) => "bn_train",
             Kernel::BatchNormEval(_) => "bn_eval",
+            Kernel::FoldBatchNorm { .. } => "fold_bn",
             Kernel::BatchNormBackward(_) => "bn_bwd",
             Kernel::Lrn(_) => "lrn",
             Kernel::LrnBackward(_) => "lrn_bwd",

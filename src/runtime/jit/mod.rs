@@ -75,12 +75,12 @@ pub struct JitEngine {
 impl JitEngine {
     pub fn new(g: &Graph, opts: JitOptions) -> Result<JitEngine, NotAClassifier> {
         let train = autodiff::training(g)?;
-        Ok(Self::from_programs(train, autodiff::inference(g), opts))
+        Ok(Self::from_programs(train, autodiff::fold_batch_norm(&autodiff::inference(g)), opts))
     }
 
     /// An engine for inference only (any net, classifier or not).
     pub fn inference(g: &Graph, opts: JitOptions) -> JitEngine {
-        let eval = autodiff::inference(g);
+        let eval = autodiff::fold_batch_norm(&autodiff::inference(g));
         Self::from_programs(eval.clone(), eval, opts)
     }
 

@@ -15,6 +15,7 @@ mod conv;
 mod dense;
 mod dropout;
 mod elementwise;
+mod fold;
 mod lenet;
 mod loss;
 mod norm;
@@ -96,6 +97,7 @@ fn arity(kernel: &Kernel, given: usize) -> (usize, usize) {
         Kernel::PoolBackward(_) | Kernel::LrnBackward(_) => (3, 1),
         Kernel::BatchNormTrain(_) => (3, 5),
         Kernel::BatchNormEval(_) => (5, 1),
+        Kernel::FoldBatchNorm { conv, .. } => (5 + opt(conv.bias), 2),
         Kernel::BatchNormBackward(_) => (5, 3),
         Kernel::DropoutMask { .. } => (0, 1),
         Kernel::Mask | Kernel::ActBackward(_) | Kernel::SoftmaxBackward | Kernel::Rbf(_) => (2, 1),
@@ -126,6 +128,7 @@ fn dispatch<T: Real>(ck: &Check, kernel: &Kernel, ins: &[In<T>], outs: &mut [Out
         Kernel::DenseBackwardWeight(d) => dense::backward_weight(ck, d, &ins[0], &ins[1], y, second),
         Kernel::BatchNormTrain(b) => norm::bn_train(ck, b, &ins[0], &ins[1], &ins[2], outs),
         Kernel::BatchNormEval(b) => norm::bn_eval(ck, b, ins, y),
+        Kernel::FoldBatchNorm { conv, bn } => fold::fold_batch_norm(ck, conv, bn, ins, outs),
         Kernel::BatchNormBackward(b) => norm::bn_backward(ck, b, ins, outs),
         Kernel::Lrn(l) => norm::lrn(ck, l, &ins[0], y),
         Kernel::LrnBackward(l) => norm::lrn_backward(ck, l, &ins[0], &ins[1], &ins[2], y),
