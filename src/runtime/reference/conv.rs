@@ -1,10 +1,11 @@
 //! Convolution, grouped or through a connection table: `Conv` (x, w, [b] → y),
 //! `ConvBackwardData` (dy, w → dx) and `ConvBackwardWeight` (dy, x → dw, [db]).
 //!
-//! All three walk one enumeration of the products the forward sum is made of
-//! (sample, link, output position, in-range tap), so the two backward kernels are the
-//! transposes of the forward one by construction. Out-of-range taps read zero and are
-//! simply skipped.
+//! All three walk one enumeration of the products the forward sum is made of, so the
+//! two backward kernels are the transposes of the forward one by construction. The
+//! enumeration goes by runs: for a sample, a link, a tap and an output row, the output
+//! columns whose tap lands inside the input, with the input columns they read (a fixed
+//! stride apart). Out-of-range taps read zero and are simply skipped.
 
 use super::contract::Check;
 use super::window::Geometry;
@@ -36,14 +37,24 @@ pub(super) fn forward<T: Real>(ck: &Check, c: &Conv, x: &In<T>, w: &In<T>, b: Op
     for (k, v) in y.data.iter_mut().enumerate() {
         *v = b.map_or(T::zero(), |b| b.data[(k / plane) % g.c_out]);
     }
-    plan.for_each(|xi, yi, wi| y.data[yi] += w.data[wi] * x.data[xi]);
+    plan.for_each_run(|xi, yi, wi, len, sw| {
+        let wv = w.data[wi];
+        for k in 0..len {
+            y.data[yi + k] += wv * x.data[xi + k * sw];
+        }
+    });
 }
 
 /// `ConvBackwardData`: dx[xi] = Σ w·dy over every product that read x[xi].
 pub(super) fn backward_data<T: Real>(ck: &Check, c: &Conv, dy: &In<T>, w: &In<T>, dx: &mut Out<T>) {
     let plan = plan(ck, c, dx.dims, dy.dims, w.data.len());
     dx.data.fill(T::zero());
-    plan.for_each(|xi, yi, wi| dx.data[xi] += w.data[wi] * dy.data[yi]);
+    plan.for_each_run(|xi, yi, wi, len, sw| {
+        let wv = w.data[wi];
+        for k in 0..len {
+            dx.data[xi + k * sw] += wv * dy.data[yi + k];
+        }
+    });
 }
 
 /// `ConvBackwardWeight`: dw[wi] = Σ dy·x over every product that used w[wi]; db[o] = Σ dy[·,o].
@@ -57,7 +68,13 @@ pub(super) fn backward_weight<T: Real>(
 ) {
     let plan = plan(ck, c, x.dims, dy.dims, dw.data.len());
     dw.data.fill(T::zero());
-    plan.for_each(|xi, yi, wi| dw.data[wi] += dy.data[yi] * x.data[xi]);
+    plan.for_each_run(|xi, yi, wi, len, sw| {
+        let mut sum = T::zero();
+        for k in 0..len {
+            sum += dy.data[yi + k] * x.data[xi + k * sw];
+        }
+        dw.data[wi] += sum;
+    });
     if let Some(db) = db {
         let g = &plan.g;
         ck.len("the bias gradient", db.data.len(), g.c_out);
@@ -101,17 +118,19 @@ fn links(ck: &Check, c: &Conv) -> Vec<Link> {
 }
 
 impl Plan {
-    /// Calls `f(x index, y index, w index)` once for every product w·x that the forward
-    /// sum adds into y.
-    fn for_each(&self, mut f: impl FnMut(usize, usize, usize)) {
+    /// Calls `f(x start, y start, w index, length, x stride)` for every run: the products
+    /// w[wi]·x[xs + k·stride] that the forward sum adds into y[ys + k], for k < length.
+    fn for_each_run(&self, mut f: impl FnMut(usize, usize, usize, usize, usize)) {
         let g = &self.g;
         for n in 0..g.n {
             for l in &self.links {
-                for i in 0..g.oh {
-                    for j in 0..g.ow {
-                        let yi = g.y_at(n, l.out, i, j);
-                        for t in g.taps(i, j) {
-                            f(g.x_at(n, l.inp, t.ih, t.iw), yi, (l.row * g.kh + t.p) * g.kw + t.q);
+                for p in 0..g.kh {
+                    for q in 0..g.kw {
+                        let wi = (l.row * g.kh + p) * g.kw + q;
+                        for i in 0..g.oh {
+                            if let Some(r) = g.run(i, p, q) {
+                                f(g.x_at(n, l.inp, r.ih, r.first), g.y_at(n, l.out, i, r.j0), wi, r.j1 - r.j0, r.sw);
+                            }
                         }
                     }
                 }

@@ -24,11 +24,9 @@ pub(super) struct Geometry {
     right: usize,
 }
 
-/// A window position that lies inside the input: tap (p, q) reads input row `ih`, column `iw`.
+/// A window position that lies inside the input: it reads input row `ih`, column `iw`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Tap {
-    pub p: usize,
-    pub q: usize,
     pub ih: usize,
     pub iw: usize,
 }
@@ -77,9 +75,22 @@ impl Geometry {
             (0..self.kw).filter_map(move |q| {
                 let ih = inside(r0 + p as isize, self.h)?;
                 let iw = inside(c0 + q as isize, self.w)?;
-                Some(Tap { p, q, ih, iw })
+                Some(Tap { ih, iw })
             })
         })
+    }
+
+    /// For output row `i` and tap (p, q): the input row it reads and the output columns
+    /// `j0..j1` whose tap lands inside the input (column `j` reads input column
+    /// `first + (j − j0)·sw`). `None` if the row lies in the padding.
+    pub(super) fn run(&self, i: usize, p: usize, q: usize) -> Option<Run> {
+        let ih = inside((i * self.sh + p) as isize - self.top as isize, self.h)?;
+        let (w, left, sw) = (self.w as isize, self.left as isize, self.sw as isize);
+        let q = q as isize;
+        // Columns j with 0 ≤ j·sw + q − left < w.
+        let j0 = if q >= left { 0 } else { (left - q + sw - 1) / sw };
+        let j1 = if w - 1 + left - q < 0 { 0 } else { ((w - 1 + left - q) / sw + 1).min(self.ow as isize) };
+        (j0 < j1).then(|| Run { ih, j0: j0 as usize, j1: j1 as usize, first: (j0 * sw + q - left) as usize, sw: self.sw })
     }
 
     /// How many window positions of (i, j) lie inside the padded input (input plus
@@ -95,6 +106,17 @@ impl Geometry {
     fn origin(&self, i: usize, j: usize) -> (isize, isize) {
         ((i * self.sh) as isize - self.top as isize, (j * self.sw) as isize - self.left as isize)
     }
+}
+
+/// Output columns `j0..j1` of one row whose tap reads input row `ih`, starting at input
+/// column `first` and advancing by `sw`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Run {
+    pub ih: usize,
+    pub j0: usize,
+    pub j1: usize,
+    pub first: usize,
+    pub sw: usize,
 }
 
 /// `v` as an index if it lies in `0..len`.
