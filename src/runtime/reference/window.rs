@@ -90,7 +90,13 @@ impl Geometry {
         // Columns j with 0 ≤ j·sw + q − left < w.
         let j0 = if q >= left { 0 } else { (left - q + sw - 1) / sw };
         let j1 = if w - 1 + left - q < 0 { 0 } else { ((w - 1 + left - q) / sw + 1).min(self.ow as isize) };
-        (j0 < j1).then(|| Run { ih, j0: j0 as usize, j1: j1 as usize, first: (j0 * sw + q - left) as usize, sw: self.sw })
+        (j0 < j1).then(|| Run {
+            ih,
+            j0: j0 as usize,
+            j1: j1 as usize,
+            first: (j0 * sw + q - left) as usize,
+            sw: self.sw,
+        })
     }
 
     /// How many window positions of (i, j) lie inside the padded input (input plus
