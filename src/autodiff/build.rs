@@ -89,7 +89,7 @@ impl<'g> Builder<'g> {
             loss: None,
             params: Vec::new(),
             classes: 0,
-            scores_are_distances: false,
+            scores: ScoreKind::Logits,
         };
         let requires_grad = requires_grad(g);
         let mut b = Builder {
@@ -235,7 +235,11 @@ impl<'g> Builder<'g> {
         let out = scores.unwrap_or(self.g.output());
         self.program.output = self.act[&out];
         self.program.classes = self.g.node(out).shape.channels() as usize;
-        self.program.scores_are_distances = matches!(self.g.node(out).op, Op::Rbf(_));
+        self.program.scores = match self.g.node(out).op {
+            Op::Rbf(_) => ScoreKind::Distances,
+            Op::Softmax => ScoreKind::Probabilities,
+            _ => ScoreKind::Logits,
+        };
         self.program
     }
 }

@@ -13,4 +13,4 @@ mod vjp;
 pub use build::{inference, training, NotAClassifier};
 pub use fold::fold_batch_norm;
 pub use kernel::Kernel;
-pub use program::{BufId, Buffer, Mode, ParamInfo, Program, Role, Step};
+pub use program::{BufId, Buffer, Mode, ParamInfo, Program, Role, ScoreKind, Step};

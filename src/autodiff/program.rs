@@ -98,6 +98,17 @@ impl ParamInfo {
     }
 }
 
+/// How a program's output scores the classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoreKind {
+    /// Unnormalised log-probabilities: the largest wins.
+    Logits,
+    /// Probabilities from a final softmax.
+    Probabilities,
+    /// Distances (LeNet-5's RBF): the smallest wins.
+    Distances,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Inference,
@@ -120,8 +131,8 @@ pub struct Program {
     pub params: Vec<ParamInfo>,
     /// Number of classes the output scores.
     pub classes: usize,
-    /// True when the scores are distances (LeNet-5's RBF): the smallest wins.
-    pub scores_are_distances: bool,
+    /// What the output holds: logits, probabilities (a final softmax) or distances.
+    pub scores: ScoreKind,
 }
 
 impl Program {

@@ -151,7 +151,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     };
     let params = crate::autodiff::training(&graph).map_err(not_classifier)?.params;
     let mut store = ParamStore::new(&params);
-    let (classes, _) = engine.scores();
+    let (classes, _, _) = engine.scores();
     if classes < splits.train.classes {
         let msg = format!(
             "error: {} scores {classes} classes, but {} has {}",

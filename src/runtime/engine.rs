@@ -5,14 +5,15 @@ use super::exec::Executor;
 use super::reference::KernelCtx;
 use super::update::{self, Rule, Step};
 use super::ParamStore;
-use crate::autodiff::{self, NotAClassifier, Program};
+use crate::autodiff::{self, NotAClassifier, Program, ScoreKind};
 use crate::ir::Graph;
 
 /// Runs a net's training step and inference on batches of preprocessed images.
 pub trait Engine {
     fn name(&self) -> &'static str;
-    /// How many classes the net scores, and whether its scores are distances (smallest wins).
-    fn scores(&self) -> (usize, bool);
+    /// How many classes the net scores, and what the scores of training (`train_scores`)
+    /// and of inference (`infer`) are.
+    fn scores(&self) -> (usize, ScoreKind, ScoreKind);
     /// Forward, loss and backward on `n` samples; leaves the gradients in `store.grads`
     /// and returns the mean loss. `step` seeds dropout.
     fn train_step(&mut self, store: &mut ParamStore, images: &[f32], labels: &[f32], n: usize, step: u64) -> f32;
@@ -55,9 +56,8 @@ impl Engine for ReferenceEngine {
         "reference"
     }
 
-    fn scores(&self) -> (usize, bool) {
-        let p = self.train.program();
-        (p.classes, p.scores_are_distances)
+    fn scores(&self) -> (usize, ScoreKind, ScoreKind) {
+        (self.train.program().classes, self.train.program().scores, self.eval.program().scores)
     }
 
     fn train_step(&mut self, store: &mut ParamStore, images: &[f32], labels: &[f32], n: usize, step: u64) -> f32 {

@@ -23,9 +23,11 @@ impl Tally {
     }
 }
 
+use crate::autodiff::ScoreKind;
+
 /// The predicted class of one sample: the highest score, or the smallest distance.
-pub fn predict(scores: &[f32], distances: bool) -> usize {
-    let better = |a: f32, b: f32| if distances { a < b } else { a > b };
+pub fn predict(scores: &[f32], kind: ScoreKind) -> usize {
+    let better = |a: f32, b: f32| if kind == ScoreKind::Distances { a < b } else { a > b };
     let mut best = 0;
     for (i, &s) in scores.iter().enumerate() {
         if better(s, scores[best]) {
@@ -35,15 +37,24 @@ pub fn predict(scores: &[f32], distances: bool) -> usize {
     best
 }
 
-/// Cross-entropy (softmax over the scores, or over negated distances) and accuracy of a batch.
-pub fn tally(scores: &[f32], labels: &[u8], classes: usize, distances: bool) -> Tally {
+/// Cross-entropy (softmax over logits or negated distances; −ln p for probabilities)
+/// and accuracy of a batch.
+pub fn tally(scores: &[f32], labels: &[u8], classes: usize, kind: ScoreKind) -> Tally {
     let mut t = Tally { count: labels.len(), ..Tally::default() };
     for (row, &label) in scores.chunks_exact(classes).zip(labels) {
-        let z: Vec<f64> = row.iter().map(|&s| if distances { -f64::from(s) } else { f64::from(s) }).collect();
+        let z: Vec<f64> = row
+            .iter()
+            .map(|&s| match kind {
+                ScoreKind::Logits => f64::from(s),
+                ScoreKind::Distances => -f64::from(s),
+                // ln p as logits: the softmax of ln p is p again.
+                ScoreKind::Probabilities => f64::from(s).max(f64::MIN_POSITIVE).ln(),
+            })
+            .collect();
         let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let lse = max + z.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
         t.loss_sum += lse - z[label as usize];
-        t.correct += usize::from(predict(row, distances) == label as usize);
+        t.correct += usize::from(predict(row, kind) == label as usize);
     }
     t
 }
@@ -54,9 +65,11 @@ mod tests {
 
     #[test]
     fn equal_scores_cost_ln_classes() {
-        let t = tally(&[0.0; 6], &[1, 2], 3, false);
+        let t = tally(&[0.0; 6], &[1, 2], 3, ScoreKind::Logits);
         assert!((t.loss() - 3f64.ln()).abs() < 1e-12);
-        assert_eq!(predict(&[1.0, 3.0, 2.0], false), 1);
-        assert_eq!(predict(&[1.0, 3.0, 0.5], true), 2);
+        let p = tally(&[0.25, 0.5, 0.25], &[1], 3, ScoreKind::Probabilities);
+        assert!((p.loss() - 2f64.ln()).abs() < 1e-12);
+        assert_eq!(predict(&[1.0, 3.0, 2.0], ScoreKind::Logits), 1);
+        assert_eq!(predict(&[1.0, 3.0, 0.5], ScoreKind::Distances), 2);
     }
 }

@@ -95,7 +95,7 @@ pub fn train(
     let mut batcher = Batcher::new(train_set, prep.clone(), cfg.batch).map_err(TrainError::Data)?;
     let batches = batcher.batches_per_epoch();
     let total_steps = (cfg.epochs * batches) as f64;
-    let (classes, distances) = engine.scores();
+    let (classes, kind, _) = engine.scores();
     let mut history = Vec::new();
     for epoch in start_epoch..cfg.epochs {
         let started = Instant::now();
@@ -111,7 +111,7 @@ pub fn train(
             if !loss.is_finite() {
                 return Err(TrainError::Diverged { epoch, batch: b, step, loss });
             }
-            seen.add(tally(engine.train_scores(batch.len()), batch.labels, classes, distances));
+            seen.add(tally(engine.train_scores(batch.len()), batch.labels, classes, kind));
             optimizer.step(engine, store, lr as f32);
             b += 1;
             let elapsed = started.elapsed().as_secs_f64();
@@ -153,10 +153,10 @@ pub fn evaluate(
     let mut batcher = Batcher::new(set, prep.clone(), batch).map_err(TrainError::Data)?;
     let mut e = batcher.in_order();
     let mut total = Tally::default();
-    let (classes, distances) = engine.scores();
+    let (classes, _, kind) = engine.scores();
     while let Some(b) = e.next_batch() {
         let scores = engine.infer(store, b.images, b.len());
-        total.add(tally(scores, b.labels, classes, distances));
+        total.add(tally(scores, b.labels, classes, kind));
     }
     Ok(total)
 }

@@ -15,9 +15,7 @@ pub fn compile(jit: &Jit, spec: &StepSpec) -> Result<Arc<dyn CompiledKernel>, Co
         | Kernel::ConvBackwardWeight(_)
         | Kernel::Dense(_)
         | Kernel::DenseBackwardData(_)
-        | Kernel::DenseBackwardWeight(_) => {
-            Err(CodegenError::InvalidArgument(format!("no generator for {} yet", spec.kernel.name())))
-        }
+        | Kernel::DenseBackwardWeight(_) => super::conv::compile_conv(jit, spec),
         _ => super::ops::compile_op(jit, spec),
     }
 }

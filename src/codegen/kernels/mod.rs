@@ -18,6 +18,7 @@
 //! Each thread passes its own scratch area of [`CompiledKernel::scratch_len`] floats
 //! (packing buffers and the like).
 
+pub mod conv;
 mod dispatch;
 pub mod ops;
 

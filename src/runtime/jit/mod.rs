@@ -14,7 +14,7 @@ mod pool;
 use super::engine::Engine;
 use super::update::{Rule, Step};
 use super::ParamStore;
-use crate::autodiff::{self, NotAClassifier, Program};
+use crate::autodiff::{self, NotAClassifier, Program, ScoreKind};
 use crate::codegen::jit::Jit;
 use crate::codegen::kernels::ops::{compile_optimizer, OptimizerKernel};
 use crate::codegen::kernels::{CompiledKernel, StepSpec};
@@ -181,8 +181,8 @@ impl Engine for JitEngine {
         "jit"
     }
 
-    fn scores(&self) -> (usize, bool) {
-        (self.train.classes, self.train.scores_are_distances)
+    fn scores(&self) -> (usize, ScoreKind, ScoreKind) {
+        (self.train.classes, self.train.scores, self.eval.scores)
     }
 
     fn train_step(&mut self, store: &mut ParamStore, images: &[f32], labels: &[f32], n: usize, step: u64) -> f32 {

@@ -1,0 +1,325 @@
+//! `ConvBackwardData` (dy, w → dx) on the outer-product engine: tile rows are input
+//! channels, k runs over (output channel, tap), B is dy read "backwards".
+//!
+//! dx[c][ih][iw] = Σ w[o][c][p][q] · dy[o][(ih + pt − p)/sh][(iw + pl − q)/sw] over
+//! the taps where the divisions are exact. Split dx by phase (a, b) = (ih + pt) mod
+//! sh, (iw + pl) mod sw: the phase's taps are p ≡ a, q ≡ b, and for
+//! ih = sh·u + a − pt, p = a + sh·m it reads dy row u − m — a stride-1 correlation
+//! over dy, written to every sh-th row and sw-th column of dx (lane-strided stores
+//! when sw > 1). Stride 1 has one phase. A phase without taps (a kernel smaller than
+//! the stride) gets no products: its elements are zero-filled (overwrite) or left
+//! as they are (accumulate) — epilogue(0) is 0 for finite activations.
+//!
+//! Consumes: the step spec. Produces: a [`CompiledKernel`] whose parts split units
+//! and input-channel blocks. Guarantees: dx = old? + epilogue(∂) on the part's
+//! elements only; a single padded dy window per unit serves every phase.
+
+use std::sync::Arc;
+
+use super::abi::{check_operands, check_param, view, view_mut};
+use super::drive::{blocks, k_blocks, store_spec, Block, OuterCall, Outputs, VariantKey, Variants};
+use super::geometry::ConvGeom;
+use super::layout::{GridSteps, Lanes, SourceDims, SourcePlan};
+use super::options::ConvOptions;
+use super::outer::{ASide, OuterSpec, TapGrid};
+use super::pack::pack_broadcast;
+use super::phases::{phases, window, Phase};
+use super::plan::{grid_parts, outer_tile, want_parts, OuterCosts, Part};
+use super::store::StoreSpec;
+use super::taps::{col_classes, Axis, RowTiling};
+use crate::codegen::error::Result;
+use crate::codegen::jit::Jit;
+use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::ir::Conv;
+
+/// A compiled `ConvBackwardData`.
+pub(super) struct BackwardData {
+    g: ConvGeom,
+    src: SourcePlan,
+    dybs: usize,
+    dxbs: usize,
+    ebs: Vec<usize>,
+    packed: bool,
+    blocks: Vec<Block>,
+    phases: Vec<Phase>,
+    /// Compiled variants per phase (None: the phase has no taps); one such list, or
+    /// one per block with a connection table (each block's link masks compiled in).
+    vars: Vec<Vec<Option<Variants>>>,
+    /// Overwrite (not accumulate) the output: tapless phases are zero-filled.
+    zero_fill: bool,
+    parts: Vec<Part>,
+    scratch: usize,
+    desc: String,
+}
+
+pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) -> Result<Arc<dyn CompiledKernel>> {
+    check_operands(spec, 2, 1)?;
+    let g = ConvGeom::new(c, &spec.outputs[0].dims, &spec.inputs[0].dims)?.flattened();
+    check_param("conv weight", &spec.inputs[1], g.weight_len())?;
+    let phases = phases(&g);
+    let widest = phases.iter().map(|p| p.cols).max().unwrap_or(1);
+    let k = g.cout_g() * g.taps() / (g.sh * g.sw).max(1);
+    let lanes = opts.lanes_or(|| Lanes::choose(g.n, widest, k.max(1)));
+    let dims = SourceDims { chans: g.cout, h: g.oh, w: g.ow };
+    let steps = GridSteps { row_step: 1, col_step: 1 };
+    let src = SourcePlan::new(lanes, dims, g.n, steps, window(&g, &phases, lanes), false, 1);
+    let packed = opts.pack(g.n * g.oh * g.ow);
+    let costs = OuterCosts {
+        direct: !packed,
+        store: if lanes == Lanes::Batch || g.sw > 1 { 4.0 } else { 1.0 },
+        b_streams: g.cout_g() as i64 * src.chan_bytes() > 48 << 10,
+    };
+    let (mr, nv) = opts.tile_or(g.cin_g(), || outer_tile(g.cin_g(), src.positions(widest), k.max(1), costs));
+    let store = store_spec(spec, ((4 * g.h * g.w) as i64, src.out_pos(g.sw)), |bs| src.lane_stride(bs, g.sw), false);
+    let partial = if lanes == Lanes::Batch { g.n % 4 } else { 0 };
+    let blocks = blocks(g.groups, g.cin_g(), mr);
+    let vars = variants(jit, (&g, &src, &phases), (mr, nv, partial, packed), &blocks, (&store, opts))?;
+    let zero_fill = !spec.accumulate && vars[0].iter().any(Option::is_none);
+    let parts =
+        grid_parts(src.units, blocks.len(), 1, want_parts(g.flops(), opts.min_part_flops, opts.max_parts), false);
+    let panels = |p: &Part| panel_len(&g, &phases, &blocks[p.blocks.clone()], packed);
+    let dense = if g.table.is_some() { g.dense_weight_len() } else { 0 };
+    let scratch = parts.iter().map(|p| dense + panels(p) + src.scratch(g.cout)).max().unwrap_or(0);
+    let desc = describe(&g, &src, (mr, nv, packed), &vars[0]);
+    let (dybs, dxbs) = (spec.inputs[0].batch_stride, spec.outputs[0].batch_stride);
+    let ebs = spec.extra.iter().map(|e| e.batch_stride).collect();
+    Ok(Arc::new(BackwardData {
+        g,
+        src,
+        dybs,
+        dxbs,
+        ebs,
+        packed,
+        blocks,
+        phases,
+        vars,
+        zero_fill,
+        parts,
+        scratch,
+        desc,
+    }))
+}
+
+/// Per phase (None without taps) the compiled variants: one list, or with a table
+/// one per block with its link masks; `shape` is (tile rows, positions, partial
+/// lanes, packed).
+fn variants(
+    jit: &Jit,
+    (g, src, phases): (&ConvGeom, &SourcePlan, &[Phase]),
+    (mr, nv, partial, packed): (usize, usize, usize, bool),
+    blocks: &[Block],
+    (store, opts): (&StoreSpec, &ConvOptions),
+) -> Result<Vec<Vec<Option<Variants>>>> {
+    let per_phase = |rows: usize, m: usize, links: Option<&Vec<u64>>| -> Result<Vec<Option<Variants>>> {
+        let mut vars = Vec::new();
+        for ph in phases {
+            if ph.taps.is_empty() {
+                vars.push(None);
+                continue;
+            }
+            let a_bytes = if packed { 16 * ph.taps.len() * rows } else { 4 * ph.taps.len() };
+            let kb = k_blocks(store, g.cout_g(), a_bytes, opts.a_block_bytes);
+            let make = |key: VariantKey| phase_spec(g, src, ph, key, (nv, packed), links);
+            vars.push(Some(Variants::compile(jit, (kb, rows, m), partial, store, make)?));
+        }
+        Ok(vars)
+    };
+    let Some(_) = &g.table else {
+        return Ok(vec![per_phase(mr, g.cin_g(), None)?]);
+    };
+    blocks
+        .iter()
+        .map(|b| {
+            let links = (0..g.cout).map(|o| g.link_mask(b.r0..b.r0 + b.rows, |oo, _| oo == o, false)).collect();
+            per_phase(b.rows, b.rows, Some(&links))
+        })
+        .collect()
+}
+
+fn describe(
+    g: &ConvGeom,
+    src: &SourcePlan,
+    (mr, nv, packed): (usize, usize, bool),
+    vars: &[Option<Variants>],
+) -> String {
+    let nk = vars.iter().flatten().next().map_or(1, |v| v.kb.nk);
+    let w = if packed { "packed-w" } else { "direct-w" };
+    format!("{}: outer {mr}x{nv} k-blocks {nk} phases {} {} {w}", g.label("conv_bwd_data"), vars.len(), src.describe())
+}
+
+/// The engine variant of one phase for `key`, `nv` positions per tile.
+fn phase_spec(
+    g: &ConvGeom,
+    src: &SourcePlan,
+    ph: &Phase,
+    key: VariantKey,
+    (nv, packed): (usize, bool),
+    links: Option<&Vec<u64>>,
+) -> OuterSpec {
+    let VariantKey { rows, lanes, chans, store } = key;
+    let t = g.taps();
+    let (mh, nw) = ph.grid();
+    let (a0, b0) = ph.taps.first().map_or((0, 0), |&(p, q, _, _)| (p, q));
+    let a = if packed {
+        ASide::Packed
+    } else {
+        let taps = (0..nw).map(|n| (4 * (a0 * g.kw + b0 + g.sw * n)) as i64).collect();
+        ASide::Direct { row: (4 * t) as i64, chan: (4 * g.cin_g() * t) as i64, tap_row: (4 * g.sh * g.kw) as i64, taps }
+    };
+    let tap = |m: isize, n: usize| src.tap(ph.u0 - m, ph.v0 - n as isize);
+    let taps = TapGrid { rows: mh, b_row: tap(1, 0) - tap(0, 0), b: (0..nw).map(|n| tap(0, n)).collect() };
+    let row_axis = Axis { base: ph.u0, g_step: 1, t_step: -1, taps: mh, src: g.oh };
+    let col_axis = Axis { base: ph.v0, g_step: 1, t_step: -1, taps: nw, src: g.ow };
+    let spatial = src.lanes == Lanes::Spatial;
+    let positions = src.positions(ph.cols);
+    let tiling = RowTiling {
+        positions,
+        width: if spatial { 4 } else { 1 },
+        last_lanes: if spatial { ph.cols - 4 * (positions - 1) } else { lanes },
+        nv,
+        lanes,
+        partial_b: false,
+    };
+    OuterSpec {
+        mr: rows,
+        a,
+        chans,
+        unroll: (8 / (mh * nw).max(1)).clamp(1, chans),
+        b_chan: src.chan_bytes(),
+        taps,
+        bounds: row_axis.bounds(ph.rows, MIN_WASTE),
+        classes: col_classes(&col_axis, &tiling, true),
+        b_pos: src.b_pos,
+        b_stride: src.b_stride,
+        b_row: src.b_row,
+        out_row: (4 * g.sh * g.w) as i64,
+        lanes,
+        store,
+        links: links.cloned(),
+    }
+}
+
+/// Skip tap rows at run time when more than this fraction of them read padding.
+const MIN_WASTE: f64 = 0.04;
+
+/// Floats of the A panels of `blocks` over all phases.
+fn panel_len(g: &ConvGeom, phases: &[Phase], blocks: &[Block], packed: bool) -> usize {
+    let taps: usize = phases.iter().map(|p| p.taps.len()).sum();
+    if packed {
+        blocks.iter().map(|b| 4 * b.rows * g.cout_g() * taps).sum()
+    } else {
+        0
+    }
+}
+
+impl BackwardData {
+    /// A address per (block, phase): packed panels in `dst`, or the weights of the
+    /// block's first input channel at its group's first output channel.
+    fn panels(&self, wm: &[f32], blocks: &[Block], dst: &mut [f32]) -> Vec<Vec<i64>> {
+        let g = &self.g;
+        let (t, cig, cog) = (g.taps(), g.cin_g(), g.cout_g());
+        let mut used = 0;
+        let mut out = Vec::with_capacity(blocks.len());
+        for b in blocks {
+            let first = (b.group * cog * cig + (b.r0 - b.group * cig)) * t;
+            if !self.packed {
+                out.push(vec![wm[first..].as_ptr() as i64; self.phases.len()]);
+                continue;
+            }
+            let mut per_phase = Vec::new();
+            for ph in &self.phases {
+                let (tp, len) = (ph.taps.len(), 4 * b.rows * cog * ph.taps.len());
+                let panel = &mut dst[used..used + len];
+                pack_broadcast(panel, b.rows, cog * tp, |r, k| {
+                    let (o, (p, q, _, _)) = (k / tp, ph.taps[k % tp]);
+                    wm[first + (o * cig + r) * t + p * g.kw + q]
+                });
+                per_phase.push(panel.as_ptr() as i64);
+                used += len;
+            }
+            out.push(per_phase);
+        }
+        out
+    }
+}
+
+impl BackwardData {
+    /// Zeroes channels `b.r0 ..` of samples `first .. first + count` of dx (whose
+    /// tapless phases receive no products: their gradient is exactly zero).
+    ///
+    /// # Safety
+    /// `dx` must be the output operand, and the part must own those elements.
+    unsafe fn zero_planes(&self, dx: *mut f32, first: usize, count: usize, b: &Block) {
+        let plane = self.g.h * self.g.w;
+        for s in first..(first + count).min(self.g.n) {
+            // SAFETY: the caller's obligations; the range lies inside sample s.
+            unsafe { view_mut(dx.add(s * self.dxbs + b.r0 * plane), b.rows * plane) }.fill(0.0);
+        }
+    }
+}
+
+impl CompiledKernel for BackwardData {
+    fn parts(&self) -> usize {
+        self.parts.len()
+    }
+
+    fn scratch_len(&self) -> usize {
+        self.scratch
+    }
+
+    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32]) {
+        let (g, p) = (&self.g, &self.parts[part]);
+        let blocks = &self.blocks[p.blocks.clone()];
+        // SAFETY: the ABI promises `ptrs[0]` holds dy (n samples, `dybs` apart) and
+        // `ptrs[1]` the weights.
+        let (dy, w) = unsafe { (view(ptrs[0], (g.n - 1) * self.dybs + g.y_len()), view(ptrs[1], g.weight_len())) };
+        let (dense, rest) = scratch.split_at_mut(if g.table.is_some() { g.dense_weight_len() } else { 0 });
+        let wm: &[f32] = if g.table.is_some() {
+            g.densify(w, dense);
+            dense
+        } else {
+            w
+        };
+        let (panel, srcbuf) = rest.split_at_mut(panel_len(g, &self.phases, blocks, self.packed));
+        let a = self.panels(wm, blocks, panel);
+        let out = Outputs { y: ptrs[2], ybs: self.dxbs, extras: &ptrs[3..], ebs: &self.ebs };
+        for u in p.units.clone() {
+            let (src, first, lanes) = self.src.source(dy, self.dybs, u, &self.src.need_all(), srcbuf);
+            for (bi, (b, a)) in blocks.iter().zip(&a).enumerate() {
+                let block_vars = &self.vars[if g.table.is_some() { p.blocks.start + bi } else { 0 }];
+                if self.zero_fill {
+                    // SAFETY: these dx planes (the block's channels of the unit's
+                    // samples) are this part's alone, inside the output's span.
+                    let samples = if self.src.lanes == Lanes::Batch { lanes } else { 1 };
+                    unsafe { self.zero_planes(ptrs[2], first, samples, b) };
+                }
+                let phases = self.phases.iter().zip(block_vars).enumerate();
+                for (i, (ph, vars)) in phases.filter_map(|(i, (ph, v))| v.as_ref().map(|v| (i, (ph, v)))) {
+                    let a_chan = if self.packed { 16 * ph.taps.len() * b.rows } else { 4 * g.cin_g() * g.taps() };
+                    for k in 0..vars.kb.nk {
+                        let Some(f) = vars.get(k, b.rows, lanes) else { continue };
+                        let c0 = k * vars.kb.kc;
+                        let call = OuterCall {
+                            a: a[i] + (c0 * a_chan) as i64,
+                            b: src + self.src.chan_offset(b.group * g.cout_g() + c0),
+                            first,
+                            off: b.r0 * g.h * g.w + ph.off,
+                            bias: 0,
+                            nrows: ph.rows,
+                            row0: ph.u0,
+                        };
+                        // SAFETY: `a` is this block's panel or weights at channel block
+                        // k, `b` the unit's dy window at the block's group and channel
+                        // block (every compiled offset is inside it); the dx elements
+                        // are this unit's, block's and phase's, this part's alone.
+                        unsafe { call.call(f, &out) };
+                    }
+                }
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.desc.clone()
+    }
+}

@@ -1,0 +1,339 @@
+//! `ConvBackwardWeight` (dy, x → dw, [db]) on the dot engine: tile rows are output
+//! channels (A = dy), reduction targets are (input channel, tap) pairs (B = x as the
+//! forward convolution reads it), k runs over every output position of the batch.
+//!
+//! Consumes: the step spec. Produces: a [`CompiledKernel`] whose parts split the
+//! output channels only (each part sums over the whole batch, so no cross-part
+//! reduction exists). Guarantees: dw (and db) rows of the part's channels are
+//! `old? + Σ` over the batch in a fixed order; with a connection table the dense
+//! gradient is computed in scratch and each link row receives its pair's gradient.
+//!
+//! Units (samples or groups of four) whose sources are prepared in scratch are
+//! processed in chunks of a bounded size; the sums of a chunk are added into dw.
+
+use std::sync::Arc;
+
+use std::ops::Range;
+
+use super::abi::{check_no_epilogue, check_operands, check_param, view, view_mut};
+use super::dot::{compile_dot, DotSpec, Entry};
+use super::drive::{blocks, Block};
+use super::geometry::ConvGeom;
+use super::layout::{GridSteps, Lanes, SourceDims, SourceForm, SourcePlan};
+use super::options::ConvOptions;
+use super::pack::{prepare_batch, Planes, Window};
+use super::plan::{dot_tile, grid_parts, want_parts, Part};
+use super::pointwise;
+use crate::codegen::error::Result;
+use crate::codegen::jit::{Jit, JitFn};
+use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::ir::Conv;
+
+/// Most floats of prepared sources per chunk of units (keeps a chunk in L2).
+const CHUNK_FLOATS: usize = 8 << 10;
+
+/// A compiled `ConvBackwardWeight`.
+pub(super) struct BackwardWeight {
+    g: ConvGeom,
+    src: SourcePlan,
+    dybs: usize,
+    xbs: usize,
+    accumulate: bool,
+    mr: usize,
+    blocks: Vec<Block>,
+    /// Variants by edge rows.
+    fns: [Option<JitFn<4>>; 2],
+    parts: Vec<Part>,
+    /// Units per call, and floats per unit of the prepared x and dy in scratch.
+    chunk: usize,
+    x_unit: usize,
+    dy_unit: usize,
+    scratch: usize,
+    desc: String,
+}
+
+pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) -> Result<Arc<dyn CompiledKernel>> {
+    check_operands(spec, 2, 1 + usize::from(c.bias))?;
+    check_no_epilogue(spec)?;
+    // `new` checks dy's dims against the output size the layer gives for x.
+    let g = ConvGeom::new(c, &spec.inputs[1].dims, &spec.inputs[0].dims)?.flattened();
+    check_param("conv weight gradient", &spec.outputs[0], g.weight_len())?;
+    if c.bias {
+        check_param("conv bias gradient", &spec.outputs[1], g.cout)?;
+    }
+    if pointwise::applies(&g) {
+        return pointwise::compile(jit, g, spec, opts);
+    }
+    let lanes = opts.lanes_or(|| Lanes::choose(g.n, g.ow, 64));
+    let src = forward_source(&g, lanes);
+    let t = g.taps();
+    let uc = (4 / t).clamp(1, g.cin_g());
+    let want = part_count(&g, &src, opts);
+    // At least two row blocks when there is work for two parts (parts split output
+    // channels only), even at a slightly worse tile.
+    let mr_max = g.cout_g().div_ceil(want.min(2).div_ceil(g.groups)).max(1);
+    let threads = if g.groups == 1 { want.min(2) } else { 1 };
+    let (mr, ns) = dot_tile(g.cout_g(), mr_max, uc * t, g.oh * src.positions(g.ow) * src.units, threads);
+    let blocks = blocks(g.groups, g.cout_g(), mr);
+    let parts = grid_parts(1, blocks.len(), 1, want, false);
+    let max_oc = parts.iter().map(|p| blocks[p.blocks.clone()].iter().map(|b| b.rows).sum()).max().unwrap_or(0);
+    let (dybs, xbs) = (spec.inputs[0].batch_stride, spec.inputs[1].batch_stride);
+    let x_unit = src.scratch(g.cin);
+    let dy_unit = if lanes == Lanes::Batch { 4 * max_oc * g.oh * g.ow } else { 0 };
+    let chunk = match src.form {
+        SourceForm::Direct => src.units,
+        SourceForm::Window => (CHUNK_FLOATS / (x_unit + dy_unit).max(1)).clamp(1, src.units),
+    };
+    let units = Strides {
+        a: 4 * if lanes == Lanes::Batch { dy_unit } else { dybs } as i64,
+        b: 4 * if src.form == SourceForm::Direct { xbs } else { x_unit } as i64,
+    };
+    let mut fns: [Option<JitFn<4>>; 2] = Default::default();
+    for (e, rows) in [(0, mr.min(g.cout_g())), (1, g.cout_g() % mr)] {
+        if rows > 0 && (e == 1 || g.cout_g() >= mr) {
+            fns[e] = Some(compile_dot(jit, &dot_spec(&g, &src, (rows, ns, uc), units))?);
+        }
+    }
+    let dense = if g.table.is_some() { g.dense_weight_len() } else { 0 };
+    let scratch = dense + chunk * (x_unit + dy_unit);
+    let desc = format!("{}: dot {mr}x{ns} {} chunk {chunk}", g.label("conv_bwd_weight"), src.describe());
+    let accumulate = spec.accumulate;
+    Ok(Arc::new(BackwardWeight {
+        g,
+        src,
+        dybs,
+        xbs,
+        accumulate,
+        mr,
+        blocks,
+        fns,
+        parts,
+        chunk,
+        x_unit,
+        dy_unit,
+        scratch,
+        desc,
+    }))
+}
+
+/// Parts for the weight gradient: by work, but each part prepares the whole input
+/// (every output channel reads every input channel), so no more parts than keep that
+/// copy under ~10% of the part's arithmetic (at least two when there is work for two).
+fn part_count(g: &ConvGeom, src: &SourcePlan, opts: &ConvOptions) -> usize {
+    let want = want_parts(g.flops(), opts.min_part_flops, opts.max_parts);
+    let prep = (src.units * src.scratch(g.cin)) as f64;
+    if prep == 0.0 {
+        return want;
+    }
+    let floor = if g.flops() >= 2.0 * opts.min_part_flops { 2 } else { 1 };
+    let cap = (g.flops() / (300.0 * prep)) as usize;
+    want.min(cap.max(floor))
+}
+
+/// Bytes between units in A (dy) and B (x).
+#[derive(Debug, Clone, Copy)]
+struct Strides {
+    a: i64,
+    b: i64,
+}
+
+/// x as the forward convolution reads it (see `forward::source_plan`).
+fn forward_source(g: &ConvGeom, lanes: Lanes) -> SourcePlan {
+    let dims = SourceDims { chans: g.cin, h: g.h, w: g.w };
+    let cols_out = if lanes == Lanes::Spatial { 4 * g.ow.div_ceil(4) } else { g.ow };
+    let rows = (g.oh - 1) * g.sh + g.kh;
+    let cols = (cols_out - 1) * g.sw + g.kw;
+    let reach = Window { r_lo: -(g.pt as isize), rows, c_lo: -(g.pl as isize), cols, phases: 1 };
+    let direct_ok = g.pt == 0 && g.pl == 0 && rows <= g.h && (g.ow - 1) * g.sw + g.kw <= g.w;
+    SourcePlan::new(lanes, dims, g.n, GridSteps { row_step: g.sh, col_step: g.sw }, reach, direct_ok, 2)
+}
+
+/// The engine variant: (tile rows, entries per block, input channels per iteration).
+fn dot_spec(g: &ConvGeom, src: &SourcePlan, (rows, ns, uc): (usize, usize, usize), units: Strides) -> DotSpec {
+    let t = g.taps();
+    let tap = |k: usize| src.tap((k / g.kw) as isize - g.pt as isize, (k % g.kw) as isize - g.pl as isize);
+    let entries = |chans: usize| -> Vec<Vec<Entry>> {
+        let all: Vec<Entry> = (0..chans)
+            .flat_map(|u| (0..t).map(move |k| (u, k)))
+            .map(|(u, k)| Entry { b_off: u as i64 * src.chan_bytes() + tap(k), dw_off: (4 * (u * t + k)) as i64 })
+            .collect();
+        all.chunks(ns).map(<[Entry]>::to_vec).collect()
+    };
+    let spatial = src.lanes == Lanes::Spatial;
+    // dy: in place (spatial) or interleaved by four samples (batch).
+    let lane_floats = if spatial { 1 } else { 4 };
+    let full = if spatial { g.ow / 4 } else { g.ow };
+    DotSpec {
+        mr: rows,
+        a_r: (4 * lane_floats * g.oh * g.ow) as i64,
+        dw_r: (4 * g.cin_g() * t) as i64,
+        iters: g.cin_g() / uc,
+        b_iter: uc as i64 * src.chan_bytes(),
+        dw_iter: (4 * uc * t) as i64,
+        blocks: entries(uc),
+        rem_blocks: entries(g.cin_g() % uc),
+        rows: g.oh,
+        a_row: (4 * lane_floats * g.ow) as i64,
+        b_row: src.b_row,
+        full,
+        chunk: full.clamp(1, 2),
+        tail: if spatial { g.ow % 4 } else { 0 },
+        a_pos: 16,
+        b_pos: src.b_pos,
+        b_stride: src.b_stride,
+        partial_b: src.form == SourceForm::Direct,
+        a_unit: units.a,
+        b_unit: units.b,
+    }
+}
+
+impl BackwardWeight {
+    /// Output channels of a part: (first, count).
+    fn channels(&self, p: &Part) -> (usize, usize) {
+        let bl = &self.blocks[p.blocks.clone()];
+        (bl.first().map_or(0, |b| b.r0), bl.iter().map(|b| b.rows).sum())
+    }
+
+    /// Adds the sums over units `us` of the part's channels into `dw` (dense rows
+    /// starting at the part's first channel).
+    fn chunk(&self, us: Range<usize>, (dy, x): (&[f32], &[f32]), dw: &mut [f32], part: &Part, buf: &mut [f32]) {
+        let g = &self.g;
+        let (o0, oc) = self.channels(part);
+        let (xbuf, dybuf) = buf.split_at_mut(us.len() * self.x_unit);
+        let b0 = match self.src.form {
+            SourceForm::Direct => x[us.start * self.xbs..].as_ptr() as i64,
+            SourceForm::Window => {
+                let need = self.src.need_all();
+                for (i, u) in us.clone().enumerate() {
+                    self.src.source(x, self.xbs, u, &need, &mut xbuf[i * self.x_unit..(i + 1) * self.x_unit]);
+                }
+                xbuf.as_ptr() as i64
+            }
+        };
+        let (a0, lane_floats) = match self.src.lanes {
+            Lanes::Spatial => (dy[us.start * self.dybs + o0 * g.oh * g.ow..].as_ptr() as i64, 1),
+            Lanes::Batch => {
+                for (i, u) in us.clone().enumerate() {
+                    self.dy4(dy, u, (o0, oc), &mut dybuf[i * self.dy_unit..(i + 1) * self.dy_unit]);
+                }
+                (dybuf.as_ptr() as i64, 4)
+            }
+        };
+        for b in &self.blocks[part.blocks.clone()] {
+            let Some(f) = &self.fns[usize::from(b.rows < self.mr)] else { continue };
+            let row = b.r0 - o0;
+            let args = [
+                a0 + (4 * lane_floats * row * g.oh * g.ow) as i64,
+                b0 + self.src.chan_offset(b.group * g.cin_g()),
+                dw[row * g.cin_g() * g.taps()..].as_ptr() as i64,
+                us.len() as i64,
+            ];
+            // SAFETY: A and B hold `us.len()` units at the unit strides the function
+            // was compiled with (dy and x in place, or the buffers just prepared),
+            // each valid for every compiled offset; `dw` is the block's dense rows
+            // inside the part's exclusive slice.
+            unsafe { f.call(args) };
+        }
+    }
+
+    /// Interleaves channels `o0 .. o0 + oc` of the four samples of group `u`.
+    fn dy4(&self, dy: &[f32], u: usize, (o0, oc): (usize, usize), dst: &mut [f32]) {
+        let g = &self.g;
+        let plane = g.oh * g.ow;
+        let lanes = (g.n - 4 * u).min(4);
+        let planes = std::array::from_fn(|l| {
+            (l < lanes).then(|| {
+                let at = (4 * u + l) * self.dybs + o0 * plane;
+                Planes { data: &dy[at..at + oc * plane], chans: oc, h: g.oh, w: g.ow, plane }
+            })
+        });
+        let win = Window { r_lo: 0, rows: g.oh, c_lo: 0, cols: g.ow, phases: 1 };
+        prepare_batch(&planes, &win, dst);
+    }
+
+    /// db[o] = Σ dy[n][o] over samples and pixels, for the part's channels.
+    fn bias_grad(&self, dy: &[f32], o0: usize, db: &mut [f32]) {
+        let plane = self.g.oh * self.g.ow;
+        for (i, d) in db.iter_mut().enumerate() {
+            *d = (0..self.g.n).map(|n| lanes_sum(&dy[n * self.dybs + (o0 + i) * plane..][..plane])).sum();
+        }
+    }
+
+    /// Copies (or adds) the dense gradient of the part's channels into the link rows.
+    fn gather(&self, dense: &[f32], dw: &mut [f32], (o0, oc): (usize, usize), first_link: usize) {
+        let (t, cin) = (self.g.taps(), self.g.cin);
+        for (i, (o, c)) in self.g.table_links().into_iter().enumerate().filter(|(_, (o, _))| (o0..o0 + oc).contains(o))
+        {
+            let src = &dense[((o - o0) * cin + c) * t..][..t];
+            let dst = &mut dw[(i - first_link) * t..][..t];
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = if self.accumulate { *d + s } else { *s };
+            }
+        }
+    }
+}
+
+/// Sum of a slice in f32 with eight interleaved partial sums (vectorisable, fixed order).
+pub(super) fn lanes_sum(v: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let mut it = v.chunks_exact(8);
+    for c in it.by_ref() {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    let tail: f32 = it.remainder().iter().sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+impl CompiledKernel for BackwardWeight {
+    fn parts(&self) -> usize {
+        self.parts.len()
+    }
+
+    fn scratch_len(&self) -> usize {
+        self.scratch
+    }
+
+    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32]) {
+        let (g, p) = (&self.g, &self.parts[part]);
+        let (o0, oc) = self.channels(p);
+        // SAFETY: the ABI promises dy and x hold n samples at their batch strides.
+        let (dy, x) = unsafe {
+            (view(ptrs[0], (g.n - 1) * self.dybs + g.y_len()), view(ptrs[1], (g.n - 1) * self.xbs + g.x_len()))
+        };
+        let row = g.cin_g() * g.taps();
+        let (dense, buf) = scratch.split_at_mut(if g.table.is_some() { g.dense_weight_len() } else { 0 });
+        let links: Vec<(usize, usize)> = g.table_links();
+        let first_link = links.iter().take_while(|(o, _)| *o < o0).count();
+        let count = links.iter().filter(|(o, _)| (o0..o0 + oc).contains(o)).count();
+        // SAFETY: the part owns dw rows of its channels (link rows with a table) and
+        // db entries `o0 .. o0 + oc`; no other part touches them.
+        let out = unsafe {
+            match g.table {
+                Some(_) => view_mut(ptrs[2].add(first_link * g.taps()), count * g.taps()),
+                None => view_mut(ptrs[2].add(o0 * row), oc * row),
+            }
+        };
+        let sums: &mut [f32] = if g.table.is_some() { &mut dense[..oc * row] } else { &mut *out };
+        if g.table.is_some() || !self.accumulate {
+            sums.fill(0.0);
+        }
+        for start in (0..self.src.units).step_by(self.chunk) {
+            let us = start..(start + self.chunk).min(self.src.units);
+            self.chunk(us, (dy, x), sums, p, buf);
+        }
+        if g.table.is_some() {
+            self.gather(dense, out, (o0, oc), first_link);
+        }
+        if g.bias {
+            // SAFETY: as above, the part owns these db entries.
+            let db = unsafe { view_mut(ptrs[3].add(o0), oc) };
+            self.bias_grad(dy, o0, db);
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.desc.clone()
+    }
+}

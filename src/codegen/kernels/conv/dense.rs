@@ -1,0 +1,341 @@
+//! `Dense`, `DenseBackwardData` and `DenseBackwardWeight` as GEMMs on the
+//! outer-product engine (one grid row; positions are four consecutive columns of C;
+//! k steps unrolled by 8).
+//!
+//! | kernel   | C (rows × columns)  | A (broadcast)       | B (vectors)                  |
+//! |----------|---------------------|---------------------|------------------------------|
+//! | forward  | yᵀ: out × samples   | w rows              | xᵀ, prepared per part        |
+//! | bwd data | dx: samples × in    | dy rows             | w rows, in place             |
+//! | bwd wgt  | dw: out × in        | dyᵀ (dy columns)    | x rows, in place             |
+//!
+//! Consumes: the step spec. Produces: a [`CompiledKernel`]. Parts split the rows of
+//! C and, for the forward, the samples; weight gradients are split over output
+//! features only. Guarantees: the kernel contract on the part's elements; the
+//! forward's transposed output scatters lanes (one per sample), bias per row.
+
+use std::sync::Arc;
+
+use super::abi::{at, check_no_epilogue, check_operands, check_param, view, view_mut};
+use super::drive::{blocks, Block, OuterCall, Outputs};
+use super::options::ConvOptions;
+use super::outer::{compile_outer, ASide, OuterSpec, TapGrid};
+use super::pack::pack_broadcast;
+use super::plan::{balanced, outer_tile, split_even, want_parts, OuterCosts};
+use super::store::{OperandMap, StoreSpec};
+use super::taps::{col_classes, Axis, RowTiling};
+use crate::autodiff::Kernel;
+use crate::codegen::error::{invalid, Result};
+use crate::codegen::jit::{Jit, JitFn};
+use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::ir::Dense;
+
+/// Which dense kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Forward,
+    Data,
+    Weight,
+}
+
+/// One part: rows of C (blocks) and, forward only, a range of samples (columns).
+#[derive(Debug, Clone)]
+struct Part {
+    blocks: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+}
+
+/// A compiled dense kernel.
+pub(super) struct DenseKernel {
+    dir: Dir,
+    d: Dense,
+    n: usize,
+    /// Batch strides of the step's operands in ABI order (0 for parameters).
+    bs: Vec<usize>,
+    ebs: Vec<usize>,
+    mr: usize,
+    packed: bool,
+    blocks: Vec<Block>,
+    /// Variants by edge rows, for each distinct column count (forward) or one.
+    fns: Vec<(usize, [Option<JitFn<7>>; 2])>,
+    parts: Vec<Part>,
+    /// Columns of the forward's prepared xᵀ (a multiple of 4).
+    xt_cols: usize,
+    scratch: usize,
+    desc: String,
+}
+
+/// (rows of C, k, columns of C) of a kernel over `n` samples.
+fn shape(dir: Dir, d: &Dense, n: usize) -> (usize, usize, usize) {
+    let (i, o) = (d.in_features as usize, d.out_features as usize);
+    match dir {
+        Dir::Forward => (o, i, n),
+        Dir::Data => (n, o, i),
+        Dir::Weight => (o, n, i),
+    }
+}
+
+pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &ConvOptions) -> Result<Arc<dyn CompiledKernel>> {
+    let (dir, d) = match &spec.kernel {
+        Kernel::Dense(d) => (Dir::Forward, *d),
+        Kernel::DenseBackwardData(d) => (Dir::Data, *d),
+        Kernel::DenseBackwardWeight(d) => (Dir::Weight, *d),
+        _ => return Err(invalid("dense::compile on a non-dense kernel")),
+    };
+    let n = check(dir, &d, spec)?;
+    let (m, k, cols) = shape(dir, &d, n);
+    let packed = opts.pack(if dir == Dir::Weight { d.in_features as usize } else { cols });
+    let flops = 2.0 * (m * k * cols) as f64;
+    let want = want_parts(flops, opts.min_part_flops, opts.max_parts);
+    let col_parts = if dir == Dir::Forward { balanced(cols.div_ceil(4), want) } else { 1 };
+    let col_ranges: Vec<_> =
+        split_even(cols.div_ceil(4), col_parts).into_iter().map(|r| 4 * r.start..(4 * r.end).min(cols)).collect();
+    let widest = col_ranges.iter().map(|r| r.len()).max().unwrap_or(cols);
+    let costs = OuterCosts { direct: !packed, store: if dir == Dir::Forward { 4.0 } else { 1.0 }, b_streams: false };
+    let (mr, nv) = opts.tile_or(m, || outer_tile(m, widest.div_ceil(4), k, costs));
+    let blocks = blocks(1, m, mr);
+    let row_parts = balanced(blocks.len(), want.div_ceil(col_parts));
+    let parts: Vec<Part> = split_even(blocks.len(), row_parts)
+        .into_iter()
+        .flat_map(|b| col_ranges.iter().map(move |c| Part { blocks: b.clone(), cols: c.clone() }))
+        .collect();
+    let xt_cols = 4 * widest.div_ceil(4);
+    let bs: Vec<usize> = spec.inputs.iter().chain(&spec.outputs).map(|o| o.batch_stride).collect();
+    let mut widths: Vec<usize> = col_ranges.iter().map(|r| r.len()).collect();
+    widths.sort_unstable();
+    widths.dedup();
+    let mut fns = Vec::new();
+    for &w in &widths {
+        let mut f: [Option<JitFn<7>>; 2] = Default::default();
+        for (e, rows) in [(0, mr.min(m)), (1, m % mr)] {
+            if rows > 0 && (e == 1 || m >= mr) {
+                f[e] = Some(compile_outer(jit, &gemm_spec(dir, &d, spec, (rows, nv, w), packed, xt_cols))?);
+            }
+        }
+        fns.push((w, f));
+    }
+    let max_rows =
+        parts.iter().map(|p| blocks[p.blocks.clone()].iter().map(|b| b.rows).sum::<usize>()).max().unwrap_or(0);
+    let scratch = if packed { 4 * max_rows * k } else { 0 } + if dir == Dir::Forward { k * xt_cols } else { 0 };
+    let desc = format!(
+        "{} {}->{} n{}: gemm outer {mr}x{nv} {}{}",
+        spec.kernel.name(),
+        d.in_features,
+        d.out_features,
+        n,
+        if packed { "packed" } else { "direct" },
+        if dir == Dir::Forward { " batch-lanes" } else { "" }
+    );
+    let ebs = spec.extra.iter().map(|e| e.batch_stride).collect();
+    Ok(Arc::new(DenseKernel { dir, d, n, bs, ebs, mr, packed, blocks, fns, parts, xt_cols, scratch, desc }))
+}
+
+/// Checks operands; returns the batch size.
+fn check(dir: Dir, d: &Dense, spec: &StepSpec) -> Result<usize> {
+    let (fin, fout) = (d.in_features as usize, d.out_features as usize);
+    let (ins, outs) = match dir {
+        Dir::Forward => (2 + usize::from(d.bias), 1),
+        Dir::Data => (2, 1),
+        Dir::Weight => (2, 1 + usize::from(d.bias)),
+    };
+    check_operands(spec, ins, outs)?;
+    // (batched operand, features per sample) pairs, then parameters.
+    let (batched, w) = match dir {
+        Dir::Forward => ([(&spec.inputs[0], fin), (&spec.outputs[0], fout)], &spec.inputs[1]),
+        Dir::Data => ([(&spec.inputs[0], fout), (&spec.outputs[0], fin)], &spec.inputs[1]),
+        Dir::Weight => ([(&spec.inputs[0], fout), (&spec.inputs[1], fin)], &spec.outputs[0]),
+    };
+    let n = batched[0].0.dims.first().copied().unwrap_or(0);
+    for (op, f) in batched {
+        let per: usize = op.dims.iter().skip(1).product();
+        if op.dims.first() != Some(&n) || per != f || n == 0 {
+            return Err(invalid(format!("{}: operand dims {:?} do not match the layer", spec.kernel.name(), op.dims)));
+        }
+    }
+    check_param("dense weight", w, fout * fin)?;
+    match dir {
+        Dir::Forward if d.bias => check_param("dense bias", &spec.inputs[2], fout)?,
+        Dir::Weight if d.bias => check_param("dense bias gradient", &spec.outputs[1], fout)?,
+        _ => {}
+    }
+    if dir == Dir::Weight {
+        check_no_epilogue(spec)?;
+    }
+    Ok(n)
+}
+
+/// The engine variant: (tile rows, positions per tile, columns of C).
+fn gemm_spec(
+    dir: Dir,
+    d: &Dense,
+    spec: &StepSpec,
+    (rows, nv, cols): (usize, usize, usize),
+    packed: bool,
+    xt_cols: usize,
+) -> OuterSpec {
+    let fin = d.in_features as i64;
+    let bs = |op: &crate::codegen::kernels::Operand| 4 * op.batch_stride as i64;
+    // Direct A (row, chan) strides, B bytes per k step, and each C operand's map
+    // from its batch stride in bytes.
+    let (a_direct, b_chan) = match dir {
+        Dir::Forward => ((4 * fin, 4), 4 * xt_cols as i64),
+        Dir::Data => ((bs(&spec.inputs[0]), 4), 4 * fin),
+        Dir::Weight => ((4, bs(&spec.inputs[0])), bs(&spec.inputs[1])),
+    };
+    let map = |b: i64| match dir {
+        Dir::Forward => OperandMap { r_stride: 4, pos_stride: 4 * b, lane_stride: b },
+        Dir::Data => OperandMap { r_stride: b, pos_stride: 16, lane_stride: 4 },
+        Dir::Weight => OperandMap { r_stride: 4 * fin, pos_stride: 16, lane_stride: 4 },
+    };
+    let store = StoreSpec {
+        out: map(bs(&spec.outputs[0])),
+        extras: spec.extra.iter().map(|e| map(bs(e))).collect(),
+        bias: dir == Dir::Forward && d.bias,
+        epilogue: spec.epilogue.clone(),
+        accumulate: spec.accumulate,
+        partial: false,
+    };
+    let positions = cols.div_ceil(4);
+    let tiling = RowTiling {
+        positions,
+        width: 4,
+        last_lanes: cols - 4 * (positions - 1),
+        nv,
+        lanes: 4,
+        partial_b: dir != Dir::Forward,
+    };
+    let one = Axis { base: 0, g_step: 0, t_step: 0, taps: 1, src: 1 };
+    let k = shape(dir, d, 1).1;
+    OuterSpec {
+        mr: rows,
+        a: if packed {
+            ASide::Packed
+        } else {
+            ASide::Direct { row: a_direct.0, chan: a_direct.1, tap_row: 0, taps: vec![0] }
+        },
+        chans: if dir == Dir::Weight { spec.inputs[0].dims[0] } else { k },
+        unroll: 8,
+        b_chan,
+        taps: TapGrid { rows: 1, b_row: 0, b: vec![0] },
+        bounds: None,
+        classes: col_classes(&one, &tiling, false),
+        b_pos: 16,
+        b_stride: 1,
+        b_row: 0,
+        out_row: 0,
+        lanes: 4,
+        store,
+        links: None,
+    }
+}
+
+impl DenseKernel {
+    /// A (row, k) of the product, for rows from `r0`.
+    fn a_elem<'a>(&self, a: &'a [f32], r0: usize) -> impl Fn(usize, usize) -> f32 + 'a {
+        let (dir, fin, dybs) = (self.dir, self.d.in_features as usize, self.bs[0]);
+        move |r, k| match dir {
+            Dir::Forward => a[(r0 + r) * fin + k],
+            Dir::Data => a[(r0 + r) * dybs + k],
+            Dir::Weight => a[k * dybs + r0 + r],
+        }
+    }
+
+    /// Address of A at row `r0` for direct reads.
+    fn a_direct(&self, a: &[f32], r0: usize) -> i64 {
+        let at = match self.dir {
+            Dir::Forward => r0 * self.d.in_features as usize,
+            Dir::Data => r0 * self.bs[0],
+            Dir::Weight => r0,
+        };
+        a[at..].as_ptr() as i64
+    }
+
+    /// xᵀ of samples `cols` into `dst` (`xt_cols` columns, zero past the samples).
+    fn transpose_x(&self, x: &[f32], cols: std::ops::Range<usize>, dst: &mut [f32]) {
+        let (fin, xbs) = (self.d.in_features as usize, self.bs[0]);
+        for (i, row) in dst.chunks_exact_mut(self.xt_cols).take(fin).enumerate() {
+            for (j, d) in row.iter_mut().enumerate() {
+                *d = if j < cols.len() { x[(cols.start + j) * xbs + i] } else { 0.0 };
+            }
+        }
+    }
+
+    /// The A operand (whole tensor) and the B address at k = 0, column 0.
+    fn operands<'a>(&self, ptrs: &[*mut f32], p: &Part, xt: &'a mut [f32]) -> (&'a [f32], i64) {
+        let (fin, fout, n) = (self.d.in_features as usize, self.d.out_features as usize, self.n);
+        let span = |i: usize, per: usize| (n - 1) * self.bs[i] + per;
+        // SAFETY: the ABI promises these inputs hold the sizes checked at compile time.
+        unsafe {
+            match self.dir {
+                Dir::Forward => {
+                    self.transpose_x(view(ptrs[0], span(0, fin)), p.cols.clone(), xt);
+                    (view(ptrs[1], fin * fout), xt.as_ptr() as i64)
+                }
+                Dir::Data => (view(ptrs[0], span(0, fout)), ptrs[1] as i64),
+                Dir::Weight => (view(ptrs[0], span(0, fout)), ptrs[1] as i64),
+            }
+        }
+    }
+}
+
+impl CompiledKernel for DenseKernel {
+    fn parts(&self) -> usize {
+        self.parts.len()
+    }
+
+    fn scratch_len(&self) -> usize {
+        self.scratch
+    }
+
+    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32]) {
+        let p = &self.parts[part];
+        let blocks = &self.blocks[p.blocks.clone()];
+        let (_, k, _) = shape(self.dir, &self.d, self.n);
+        let rows: usize = blocks.iter().map(|b| b.rows).sum();
+        let (panel, xt) = scratch.split_at_mut(if self.packed { 4 * rows * k } else { 0 });
+        let (a, b) = self.operands(ptrs, p, xt);
+        let Some((_, fns)) = self.fns.iter().find(|(w, _)| *w == p.cols.len()) else { return };
+        let nin = if self.dir == Dir::Forward { 2 + usize::from(self.d.bias) } else { 2 };
+        let (ybs, extras) = match self.dir {
+            Dir::Weight => (0, &ptrs[..0]),
+            _ => (self.bs[nin], &ptrs[nin + 1..]),
+        };
+        let out = Outputs { y: ptrs[nin], ybs, extras, ebs: &self.ebs };
+        let mut used = 0;
+        for blk in blocks {
+            let Some(f) = &fns[usize::from(blk.rows < self.mr)] else { continue };
+            let a_addr = if self.packed {
+                let dst = &mut panel[used..used + 4 * blk.rows * k];
+                pack_broadcast(dst, blk.rows, k, self.a_elem(a, blk.r0));
+                used += dst.len();
+                dst.as_ptr() as i64
+            } else {
+                self.a_direct(a, blk.r0)
+            };
+            let fin = self.d.in_features as usize;
+            let (first, off) = match self.dir {
+                Dir::Forward => (p.cols.start, blk.r0),
+                Dir::Data => (blk.r0, 0),
+                Dir::Weight => (0, blk.r0 * fin),
+            };
+            let bias = if self.dir == Dir::Forward && self.d.bias { at(ptrs[2], blk.r0) } else { 0 };
+            let call = OuterCall { a: a_addr, b, first, off, bias, nrows: 1, row0: 0 };
+            // SAFETY: A is this block's panel or rows, B the transposed samples or the
+            // input tensor (valid for every compiled k and column offset); the C
+            // elements are the block's rows and the part's columns, this part's alone.
+            unsafe { call.call(f, &out) };
+        }
+        if self.dir == Dir::Weight && self.d.bias {
+            let (r0, fout) = (blocks.first().map_or(0, |b| b.r0), self.d.out_features as usize);
+            // SAFETY: the part owns db entries of its rows; dy holds n rows of `fout`.
+            let (db, dy) =
+                unsafe { (view_mut(ptrs[3].add(r0), rows), view(ptrs[0], (self.n - 1) * self.bs[0] + fout)) };
+            for (i, d) in db.iter_mut().enumerate() {
+                *d = (0..self.n).map(|s| dy[s * self.bs[0] + r0 + i]).sum();
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.desc.clone()
+    }
+}

@@ -1,0 +1,216 @@
+//! Driving the outer engine from Rust: row blocks, store specs and one call.
+//!
+//! Consumes: the step spec (outputs, extras, epilogue) and per-call positions.
+//! Produces: [`Block`]s of tile rows, the [`StoreSpec`] of a kernel, the split of
+//! the channels into L1-sized blocks ([`KBlocks`]) with one compiled [`Variants`]
+//! entry per (phase, edge rows, partial lanes), and [`OuterCall::call`], which turns
+//! element offsets into the engine's pointer arguments.
+//! Guarantees: extras get exactly the output's element offset within their own
+//! samples (same per-sample shape), each with its own batch stride; channel blocks
+//! compose to the unsplit result (bias first, epilogue last, partial sums added
+//! before it).
+
+use super::abi::{at, MAX_EXTRAS};
+use super::outer::{compile_outer, OuterSpec};
+use super::store::{OperandMap, StoreSpec};
+use crate::codegen::error::Result;
+use crate::codegen::jit::{Jit, JitFn};
+use crate::codegen::kernels::StepSpec;
+
+/// A block of tile rows inside one group: rows `r0 .. r0 + rows` (absolute).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Block {
+    pub group: usize,
+    pub r0: usize,
+    pub rows: usize,
+}
+
+/// Blocks of `mr` rows over `groups` groups of `m` rows (the last of each shorter).
+pub(super) fn blocks(groups: usize, m: usize, mr: usize) -> Vec<Block> {
+    (0..groups)
+        .flat_map(|group| (0..m).step_by(mr).map(move |r| Block { group, r0: group * m + r, rows: mr.min(m - r) }))
+        .collect()
+}
+
+/// The store spec of output 0 and the extras: `r_stride` bytes between tile rows,
+/// `pos_stride` between positions, lanes `lane(batch_stride)` bytes apart.
+pub(super) fn store_spec(
+    spec: &StepSpec,
+    (r_stride, pos_stride): (i64, i64),
+    lane: impl Fn(usize) -> i64,
+    bias: bool,
+) -> StoreSpec {
+    let map = |bs: usize| OperandMap { r_stride, pos_stride, lane_stride: lane(bs) };
+    StoreSpec {
+        out: map(spec.outputs[0].batch_stride),
+        extras: spec.extra.iter().map(|e| map(e.batch_stride)).collect(),
+        bias,
+        epilogue: spec.epilogue.clone(),
+        accumulate: spec.accumulate,
+        partial: false,
+    }
+}
+
+/// The run-time operands of output 0 and the extras, with their batch strides.
+pub(super) struct Outputs<'a> {
+    pub y: *mut f32,
+    pub ybs: usize,
+    pub extras: &'a [*mut f32],
+    pub ebs: &'a [usize],
+}
+
+/// One call of an outer-engine function.
+pub(super) struct OuterCall {
+    /// A panel or matrix, and the B source, as addresses.
+    pub a: i64,
+    pub b: i64,
+    /// First sample of the unit, and the element offset of grid (row 0, position 0)
+    /// of tile row 0 inside a sample.
+    pub first: usize,
+    pub off: usize,
+    /// Bias address at tile row 0 (0 without bias).
+    pub bias: i64,
+    pub nrows: usize,
+    /// Source row of grid row 0 (for run-time tap-row bounds).
+    pub row0: isize,
+}
+
+impl OuterCall {
+    /// Calls `f`.
+    ///
+    /// # Safety
+    /// `a` and `b` must be valid for every offset `f` was compiled with, and the
+    /// output and extras, at sample `first` and element `off`, for every element the
+    /// compiled grid covers in `nrows` rows; nothing else may write those elements.
+    pub unsafe fn call(&self, f: &JitFn<7>, o: &Outputs) {
+        let mut ex = [0i64; MAX_EXTRAS];
+        for (k, e) in o.extras.iter().enumerate() {
+            ex[k] = at(*e, self.first * o.ebs[k] + self.off);
+        }
+        let y = at(o.y, self.first * o.ybs + self.off);
+        // SAFETY: the caller's obligations above; `ex` outlives the call.
+        unsafe { f.call([self.a, self.b, y, self.bias, ex.as_ptr() as i64, self.nrows as i64, self.row0 as i64]) };
+    }
+}
+
+/// Where a channel block sits in the k loop: decides bias, accumulation and epilogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Phase {
+    Only,
+    First,
+    Middle,
+    Last,
+}
+
+/// The k space split into `nk` blocks of `kc` channels (the last one `last`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct KBlocks {
+    pub kc: usize,
+    pub nk: usize,
+    pub last: usize,
+}
+
+impl KBlocks {
+    /// `chans` channels in as few blocks of at most `kc_max` as possible, of equal
+    /// size except a shorter last one.
+    pub fn new(chans: usize, kc_max: usize) -> KBlocks {
+        let nk = chans.div_ceil(kc_max.max(1)).max(1);
+        let kc = chans.div_ceil(nk);
+        KBlocks { kc, nk, last: chans - (nk - 1) * kc }
+    }
+
+    /// The phase of block `k`.
+    pub fn phase(&self, k: usize) -> Phase {
+        match (k, self.nk) {
+            (_, 1) => Phase::Only,
+            (0, _) => Phase::First,
+            (k, n) if k + 1 == n => Phase::Last,
+            _ => Phase::Middle,
+        }
+    }
+
+    /// The distinct phases and their channel counts.
+    pub fn phases(&self) -> Vec<(Phase, usize)> {
+        match self.nk {
+            1 => vec![(Phase::Only, self.kc)],
+            2 => vec![(Phase::First, self.kc), (Phase::Last, self.last)],
+            _ => vec![(Phase::First, self.kc), (Phase::Middle, self.kc), (Phase::Last, self.last)],
+        }
+    }
+}
+
+/// The store of a channel block: bias and the step's accumulation with the first
+/// block, the epilogue with the last; later blocks add the earlier partial sums
+/// before their epilogue.
+pub(super) fn phase_store(st: &StoreSpec, ph: Phase) -> StoreSpec {
+    let first = matches!(ph, Phase::Only | Phase::First);
+    let last = matches!(ph, Phase::Only | Phase::Last);
+    StoreSpec {
+        bias: st.bias && first,
+        epilogue: if last { st.epilogue.clone() } else { Vec::new() },
+        accumulate: st.accumulate && first,
+        partial: !first,
+        ..st.clone()
+    }
+}
+
+/// Channels per block so that the A panel of one block (`a_bytes` per channel)
+/// stays within `budget`; with both an epilogue and accumulation the partial sums
+/// would clobber the old values, so the k space is not split then.
+pub(super) fn k_blocks(st: &StoreSpec, chans: usize, a_bytes: usize, budget: usize) -> KBlocks {
+    if st.accumulate && !st.epilogue.is_empty() {
+        return KBlocks::new(chans, chans);
+    }
+    KBlocks::new(chans, (budget / a_bytes.max(1)).max(1))
+}
+
+/// The compiled variants of one outer-engine kernel, by channel-block phase, edge
+/// rows and partial lanes.
+pub(super) struct Variants {
+    pub kb: KBlocks,
+    pub mr: usize,
+    fns: Vec<((Phase, bool, bool), JitFn<7>)>,
+}
+
+/// What differs between variants: tile rows, real lanes, channels, store.
+pub(super) struct VariantKey {
+    pub rows: usize,
+    pub lanes: usize,
+    pub chans: usize,
+    pub store: StoreSpec,
+}
+
+impl Variants {
+    /// Compiles every variant a kernel over `m` tile rows needs: full and edge row
+    /// blocks, full lanes and (if `partial_lanes` > 0) a partial group, every phase.
+    pub fn compile(
+        jit: &Jit,
+        (kb, mr, m): (KBlocks, usize, usize),
+        partial_lanes: usize,
+        st: &StoreSpec,
+        make: impl Fn(VariantKey) -> OuterSpec,
+    ) -> Result<Variants> {
+        let mut fns = Vec::new();
+        for (edge, rows) in [(false, mr.min(m)), (true, m % mr)] {
+            if rows == 0 || (!edge && m < mr) {
+                continue;
+            }
+            for (partial, lanes) in [(false, 4), (true, partial_lanes)] {
+                if partial && lanes == 0 {
+                    continue;
+                }
+                for (ph, chans) in kb.phases() {
+                    let key = VariantKey { rows, lanes, chans, store: phase_store(st, ph) };
+                    fns.push(((ph, edge, partial), compile_outer(jit, &make(key))?));
+                }
+            }
+        }
+        Ok(Variants { kb, mr, fns })
+    }
+
+    /// The variant for channel block `k` of a block of `rows` rows with `lanes` lanes.
+    pub fn get(&self, k: usize, rows: usize, lanes: usize) -> Option<&JitFn<7>> {
+        let key = (self.kb.phase(k), rows < self.mr, lanes < 4);
+        self.fns.iter().find(|(k, _)| *k == key).map(|(_, f)| f)
+    }
+}

@@ -1,0 +1,346 @@
+//! `Conv` (x, w, [b] → y) on the outer-product engine: tile rows are output
+//! channels, k runs over (input channel, tap).
+//!
+//! Consumes: the step spec. Produces: a [`CompiledKernel`] whose parts split units
+//! (samples, or groups of four samples), output-channel blocks and output rows.
+//! Guarantees: y = old? + epilogue(conv + bias) on the part's elements only.
+//! Weights of a connection table are expanded into a dense per-part copy (missing
+//! links are zeros); each output-channel block is then compiled with its link masks,
+//! so unlinked (output, input) pairs cost no multiply-adds.
+//!
+//! Vectorisation ([`Lanes`]): spatial (four adjacent output columns; x read in place
+//! when no padding is ever read and the column stride is 1, else from a padded,
+//! phase-split window) or batch (one pixel of four samples, interleaved window).
+
+use std::sync::Arc;
+
+use super::abi::{at, check_operands, check_param, view};
+use super::drive::{blocks, k_blocks, store_spec, Block, KBlocks, OuterCall, Outputs, VariantKey, Variants};
+use super::geometry::ConvGeom;
+use super::layout::{GridSteps, Lanes, SourceDims, SourceForm, SourcePlan};
+use super::options::ConvOptions;
+use super::outer::{ASide, OuterSpec, TapGrid};
+use super::pack::{pack_broadcast, Need, Window};
+use super::plan::{grid_parts, outer_tile, want_parts, OuterCosts, Part, THREADS};
+use super::store::StoreSpec;
+use super::taps::{col_classes, Axis, RowTiling};
+use crate::codegen::error::Result;
+use crate::codegen::jit::Jit;
+use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::ir::Conv;
+
+/// A compiled `Conv`.
+pub(super) struct Forward {
+    g: ConvGeom,
+    src: SourcePlan,
+    xbs: usize,
+    ybs: usize,
+    ebs: Vec<usize>,
+    packed: bool,
+    blocks: Vec<Block>,
+    /// Compiled variants: one set, or one per block with a connection table (each
+    /// block's link masks are compiled in).
+    vars: Vec<Variants>,
+    parts: Vec<Part>,
+    scratch: usize,
+    desc: String,
+}
+
+pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) -> Result<Arc<dyn CompiledKernel>> {
+    check_operands(spec, 2 + usize::from(c.bias), 1)?;
+    let g = ConvGeom::new(c, &spec.inputs[0].dims, &spec.outputs[0].dims)?.flattened();
+    check_param("conv weight", &spec.inputs[1], g.weight_len())?;
+    if c.bias {
+        check_param("conv bias", &spec.inputs[2], g.cout)?;
+    }
+    let k = g.cin_g() * g.taps();
+    let lanes = opts.lanes_or(|| Lanes::choose(g.n, g.ow, k));
+    let src = source_plan(&g, lanes);
+    let Plan { packed, tile: (mr, nv), blocks, parts } = plan(&g, &src, opts);
+    let plane = (4 * g.oh * g.ow) as i64;
+    let store = store_spec(spec, (plane, src.out_pos(1)), |bs| src.lane_stride(bs, 1), g.bias);
+    let t = g.taps();
+    let a_bytes = if packed { 16 * t * mr } else { 4 * t };
+    let kb = k_blocks(&store, g.cin_g(), a_bytes, opts.a_block_bytes);
+    let partial = if lanes == Lanes::Batch { g.n % 4 } else { 0 };
+    let vars = variants(jit, (&g, &src), (kb, (mr, nv), partial, packed), &blocks, &store)?;
+    let scratch = parts.iter().map(|p| scratch_of(&g, &src, &blocks[p.blocks.clone()], packed)).max().unwrap_or(0);
+    let desc = describe(&g, &src, (mr, nv, kb.nk), packed);
+    let (xbs, ybs) = (spec.inputs[0].batch_stride, spec.outputs[0].batch_stride);
+    let ebs = spec.extra.iter().map(|e| e.batch_stride).collect();
+    Ok(Arc::new(Forward { g, src, xbs, ybs, ebs, packed, blocks, vars, parts, scratch, desc }))
+}
+
+/// The compiled variants: one set, or with a table one per block with its link
+/// masks; `shape` is (channel blocks, tile, partial lanes, packed).
+fn variants(
+    jit: &Jit,
+    (g, src): (&ConvGeom, &SourcePlan),
+    (kb, (mr, nv), partial, packed): (KBlocks, (usize, usize), usize, bool),
+    blocks: &[Block],
+    store: &StoreSpec,
+) -> Result<Vec<Variants>> {
+    let Some(_) = &g.table else {
+        let make = |key: VariantKey| outer_spec(g, src, key, nv, packed, None);
+        return Ok(vec![Variants::compile(jit, (kb, mr, g.cout_g()), partial, store, make)?]);
+    };
+    blocks
+        .iter()
+        .map(|b| {
+            let links = (0..g.cin).map(|c| g.link_mask(b.r0..b.r0 + b.rows, |_, i| i == c, true)).collect();
+            let make = |key: VariantKey| outer_spec(g, src, key, nv, packed, Some(&links));
+            Variants::compile(jit, (kb, b.rows, b.rows), partial, store, make)
+        })
+        .collect()
+}
+
+/// How a forward convolution is run: weights packed or in place, the tile, the
+/// output-channel blocks and the parts.
+struct Plan {
+    packed: bool,
+    tile: (usize, usize),
+    blocks: Vec<Block>,
+    parts: Vec<Part>,
+}
+
+/// Seconds per FLOP at the f32x4 peak of one core, and per float moved by the
+/// window preparation and the A packing (measured orders of magnitude).
+const PEAK_S_PER_FLOP: f64 = 1.0 / 65e9;
+const PREP_S_PER_FLOAT: f64 = 0.5e-9;
+const PACK_S_PER_FLOAT: f64 = 0.3e-9;
+/// Throughput of direct (in-place, re-broadcast) weights relative to packed ones.
+const DIRECT_EFFICIENCY: f64 = 0.85;
+
+/// Chooses packing and the part split by estimated time: the arithmetic, plus what
+/// every part repeats — preparing its source rows (each part prepares the rows its
+/// grid rows read, for all input channels) and packing its blocks' weights.
+fn plan(g: &ConvGeom, src: &SourcePlan, opts: &ConvOptions) -> Plan {
+    let want = want_parts(g.flops(), opts.min_part_flops, opts.max_parts);
+    let k = g.cin_g() * g.taps();
+    let packs: Vec<bool> = match opts.packed {
+        Some(p) => vec![p],
+        None if src.units >= want => vec![opts.pack(g.n * g.oh * g.ow)],
+        None => vec![true, false],
+    };
+    let mut best: Option<(f64, Plan)> = None;
+    for packed in packs {
+        let costs = OuterCosts {
+            direct: !packed,
+            store: if src.lanes == Lanes::Batch { 4.0 } else { 1.0 },
+            b_streams: g.cin_g() as i64 * src.chan_bytes() > L1_BYTES,
+        };
+        let tile = opts.tile_or(g.cout_g(), || outer_tile(g.cout_g(), src.positions(g.ow), k, costs));
+        let blocks = blocks(g.groups, g.cout_g(), tile.0);
+        for rows_first in [false, true] {
+            let parts = grid_parts(src.units, blocks.len(), g.oh, want, rows_first);
+            let eff = if packed { 1.0 } else { DIRECT_EFFICIENCY };
+            let mut t = g.flops() * PEAK_S_PER_FLOP / eff;
+            for p in &parts {
+                let prep = p.units.len() * g.cin * src_need(g, src, &p.rows).floats(&src.win);
+                let prep = if src.form == SourceForm::Window { prep } else { 0 };
+                t += (prep as f64 * PREP_S_PER_FLOAT
+                    + panel_len(g, &blocks[p.blocks.clone()], packed) as f64 * PACK_S_PER_FLOAT)
+                    / THREADS as f64;
+            }
+            if best.as_ref().is_none_or(|(c, _)| t < *c) {
+                best = Some((t, Plan { packed, tile, blocks: blocks.clone(), parts }));
+            }
+        }
+    }
+    best.map(|(_, p)| p).expect("at least one candidate plan")
+}
+
+/// The window rows and phases grid rows `rows` read (spatial lanes; the whole
+/// window for batch lanes).
+fn src_need(g: &ConvGeom, src: &SourcePlan, rows: &std::ops::Range<usize>) -> Need {
+    if src.lanes == Lanes::Batch || rows.is_empty() {
+        return src.need_all();
+    }
+    let sparse = g.kh < g.sh;
+    Need {
+        rows: rows.start * g.sh..((rows.end - 1) * g.sh + g.kh).min(src.win.rows),
+        period: if sparse { g.sh } else { 1 },
+        keep: if sparse { g.kh } else { 1 },
+        phases: (0..src.win.phases).map(|ph| (0..g.kw).any(|q| q % g.sw == ph)).collect(),
+    }
+}
+
+fn describe(g: &ConvGeom, src: &SourcePlan, (mr, nv, nk): (usize, usize, usize), packed: bool) -> String {
+    let w = if packed { "packed-w" } else { "direct-w" };
+    format!("{}: outer {mr}x{nv} k-blocks {nk} {} {w}", g.label("conv"), src.describe())
+}
+
+/// The B side: x read in place when no padding is ever read, else a window.
+fn source_plan(g: &ConvGeom, lanes: Lanes) -> SourcePlan {
+    let dims = SourceDims { chans: g.cin, h: g.h, w: g.w };
+    let grid = GridSteps { row_step: g.sh, col_step: g.sw };
+    // Spatial vectors of the last position reach past `ow` (lanes not stored).
+    let cols_out = if lanes == Lanes::Spatial { 4 * g.ow.div_ceil(4) } else { g.ow };
+    let rows = (g.oh - 1) * g.sh + g.kh;
+    let cols = (cols_out - 1) * g.sw + g.kw;
+    let reach = Window { r_lo: -(g.pt as isize), rows, c_lo: -(g.pl as isize), cols, phases: 1 };
+    let direct_ok = g.pt == 0 && g.pl == 0 && rows <= g.h && (g.ow - 1) * g.sw + g.kw <= g.w;
+    SourcePlan::new(lanes, dims, g.n, grid, reach, direct_ok, 1)
+}
+
+/// The source rows and columns the taps read, per axis.
+fn axes(g: &ConvGeom) -> (Axis, Axis) {
+    let rows = Axis { base: -(g.pt as isize), g_step: g.sh as isize, t_step: 1, taps: g.kh, src: g.h };
+    let cols = Axis { base: -(g.pl as isize), g_step: g.sw as isize, t_step: 1, taps: g.kw, src: g.w };
+    (rows, cols)
+}
+
+/// The engine variant for `key` with `nv` positions per tile.
+fn outer_spec(
+    g: &ConvGeom,
+    src: &SourcePlan,
+    key: VariantKey,
+    nv: usize,
+    packed: bool,
+    links: Option<&Vec<u64>>,
+) -> OuterSpec {
+    let VariantKey { rows, lanes, chans, store } = key;
+    let t = g.taps();
+    let a = if packed {
+        ASide::Packed
+    } else {
+        let taps = (0..g.kw as i64).map(|q| 4 * q).collect();
+        ASide::Direct { row: (g.cin_g() * t * 4) as i64, chan: (t * 4) as i64, tap_row: (4 * g.kw) as i64, taps }
+    };
+    let tap = |p: isize, q: usize| src.tap(p - g.pt as isize, q as isize - g.pl as isize);
+    let taps = TapGrid { rows: g.kh, b_row: tap(1, 0) - tap(0, 0), b: (0..g.kw).map(|q| tap(0, q)).collect() };
+    let window = src.form == SourceForm::Window;
+    let (row_axis, col_axis) = axes(g);
+    let tiling = RowTiling {
+        positions: src.positions(g.ow),
+        width: if src.lanes == Lanes::Spatial { 4 } else { 1 },
+        last_lanes: if src.lanes == Lanes::Spatial { g.ow - 4 * (src.positions(g.ow) - 1) } else { lanes },
+        nv,
+        lanes,
+        partial_b: !window,
+    };
+    OuterSpec {
+        mr: rows,
+        a,
+        chans,
+        unroll: (8 / t).clamp(1, chans),
+        b_chan: src.chan_bytes(),
+        taps,
+        bounds: if window { row_axis.bounds(g.oh, MIN_WASTE) } else { None },
+        classes: col_classes(&col_axis, &tiling, window),
+        b_pos: src.b_pos,
+        b_stride: src.b_stride,
+        b_row: src.b_row,
+        out_row: (4 * g.ow) as i64,
+        lanes,
+        store,
+        links: links.cloned(),
+    }
+}
+
+/// L1 data cache of the target (bytes).
+const L1_BYTES: i64 = 48 << 10;
+
+/// Skip tap rows at run time when more than this fraction of them read padding.
+const MIN_WASTE: f64 = 0.04;
+
+/// Floats of the part's A panels.
+fn panel_len(g: &ConvGeom, blocks: &[Block], packed: bool) -> usize {
+    if packed {
+        blocks.iter().map(|b| 4 * b.rows * g.cin_g() * g.taps()).sum()
+    } else {
+        0
+    }
+}
+
+/// Scratch floats of one part: dense weights (tables), A panels, the source window.
+fn scratch_of(g: &ConvGeom, src: &SourcePlan, blocks: &[Block], packed: bool) -> usize {
+    let dense = if g.table.is_some() { g.dense_weight_len() } else { 0 };
+    dense + panel_len(g, blocks, packed) + src.scratch(g.cin)
+}
+
+impl Forward {
+    /// The weight matrix `cout × cin_g·taps`: the input, or its dense expansion.
+    fn weights<'a>(&self, w: &'a [f32], scratch: &'a mut [f32]) -> &'a [f32] {
+        if self.g.table.is_some() {
+            self.g.densify(w, scratch);
+            &scratch[..self.g.dense_weight_len()]
+        } else {
+            w
+        }
+    }
+
+    /// The A address of each block: its packed panel in `dst`, or its weight rows.
+    fn panels(&self, wm: &[f32], blocks: &[Block], dst: &mut [f32]) -> Vec<i64> {
+        let k = self.g.cin_g() * self.g.taps();
+        let mut at_panel = 0;
+        let mut addrs = Vec::with_capacity(blocks.len());
+        for b in blocks {
+            let rows = &wm[b.r0 * k..(b.r0 + b.rows) * k];
+            if !self.packed {
+                addrs.push(rows.as_ptr() as i64);
+                continue;
+            }
+            let len = 4 * b.rows * k;
+            let panel = &mut dst[at_panel..at_panel + len];
+            pack_broadcast(panel, b.rows, k, |r, kk| rows[r * k + kk]);
+            addrs.push(panel.as_ptr() as i64);
+            at_panel += len;
+        }
+        addrs
+    }
+}
+
+impl CompiledKernel for Forward {
+    fn parts(&self) -> usize {
+        self.parts.len()
+    }
+
+    fn scratch_len(&self) -> usize {
+        self.scratch
+    }
+
+    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32]) {
+        let (g, p) = (&self.g, &self.parts[part]);
+        let blocks = &self.blocks[p.blocks.clone()];
+        let nin = 2 + usize::from(g.bias);
+        // SAFETY: the ABI promises `ptrs[1]` holds the weights and `ptrs[0]` the n
+        // samples of x, `xbs` apart.
+        let (w, x) = unsafe { (view(ptrs[1], g.weight_len()), view(ptrs[0], (g.n - 1) * self.xbs + g.x_len())) };
+        let (dense, rest) = scratch.split_at_mut(if g.table.is_some() { g.dense_weight_len() } else { 0 });
+        let wm = self.weights(w, dense);
+        let (panel, srcbuf) = rest.split_at_mut(panel_len(g, blocks, self.packed));
+        let a = self.panels(wm, blocks, panel);
+        let out = Outputs { y: ptrs[nin], ybs: self.ybs, extras: &ptrs[nin + 1..], ebs: &self.ebs };
+        for u in p.units.clone() {
+            let (src, first, lanes) = self.src.source(x, self.xbs, u, &src_need(g, &self.src, &p.rows), srcbuf);
+            for (i, (b, &a)) in blocks.iter().zip(&a).enumerate() {
+                let vars = &self.vars[if g.table.is_some() { p.blocks.start + i } else { 0 }];
+                let a_chan = if self.packed { 16 * g.taps() * b.rows } else { 4 * g.taps() };
+                let b0 = src + self.src.chan_offset(b.group * g.cin_g()) + p.rows.start as i64 * self.src.b_row;
+                for k in 0..vars.kb.nk {
+                    let Some(f) = vars.get(k, b.rows, lanes) else { continue };
+                    let c0 = k * vars.kb.kc;
+                    let call = OuterCall {
+                        a: a + (c0 * a_chan) as i64,
+                        b: b0 + self.src.chan_offset(c0),
+                        first,
+                        off: b.r0 * g.oh * g.ow + p.rows.start * g.ow,
+                        bias: if g.bias { at(ptrs[2], b.r0) } else { 0 },
+                        nrows: p.rows.len(),
+                        row0: (p.rows.start * g.sh) as isize - g.pt as isize,
+                    };
+                    // SAFETY: `a` is this block's panel or weight rows at channel block
+                    // k, `b` the unit's source at this group, channel block and grid row
+                    // (valid for every compiled offset); the output elements are this
+                    // unit's samples, block channels and part rows, this part's alone.
+                    unsafe { call.call(f, &out) };
+                }
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.desc.clone()
+    }
+}

@@ -1,0 +1,64 @@
+//! Tuning and testing knobs of the convolution kernels.
+//!
+//! Consumes nothing; [`ConvOptions::default`] is what `compile_conv` uses, chosen
+//! by measurement (`examples/jit_conv_bench.rs`). Tests and benchmarks override
+//! the choices to cover every algorithm on every shape.
+
+use super::layout::Lanes;
+
+/// Knobs for [`compile_conv_with`](super::compile_conv_with).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConvOptions {
+    /// Work (FLOPs) per part below which a kernel is not split further.
+    pub min_part_flops: f64,
+    /// Most parts a kernel offers.
+    pub max_parts: usize,
+    /// Force spatial or batch lanes (None: choose by lane utilisation).
+    pub lanes: Option<Lanes>,
+    /// Force pre-broadcast packed weights (`true`) or weights read in place
+    /// (`false`); None: pack when each weight is used often enough.
+    pub packed: Option<bool>,
+    /// Force the outer engine's register tile (rows, vectors) where it fits.
+    pub tile: Option<(usize, usize)>,
+    /// Bytes of A panel per channel block: the k loop is split into blocks (partial
+    /// sums stored between them) when a tile's panel is bigger. Measured: streaming
+    /// a panel from L2 costs nothing on the target, while splitting costs stores and
+    /// compile time, so only very large panels are split.
+    pub a_block_bytes: usize,
+}
+
+impl Default for ConvOptions {
+    fn default() -> Self {
+        ConvOptions {
+            min_part_flops: 0.6e6,
+            max_parts: 8,
+            lanes: None,
+            packed: None,
+            tile: None,
+            a_block_bytes: 512 << 10,
+        }
+    }
+}
+
+/// Uses per weight (samples × output pixels) from which packing weights pays off.
+const PACK_MIN_REUSE: usize = 400;
+
+impl ConvOptions {
+    /// Whether to pack weights used `reuse` times each.
+    pub(super) fn pack(&self, reuse: usize) -> bool {
+        self.packed.unwrap_or(reuse >= PACK_MIN_REUSE)
+    }
+
+    /// The forced tile (if it fits `m` rows and the registers), or `choose()`.
+    pub(super) fn tile_or(&self, m: usize, choose: impl FnOnce() -> (usize, usize)) -> (usize, usize) {
+        match self.tile {
+            Some((r, v)) if r >= 1 && v >= 1 && r <= m && r * v <= 12 && r * v + r.min(v) + 2 <= 16 => (r, v),
+            _ => choose(),
+        }
+    }
+
+    /// The forced lanes, or `choose()`.
+    pub(super) fn lanes_or(&self, choose: impl FnOnce() -> Lanes) -> Lanes {
+        self.lanes.unwrap_or_else(choose)
+    }
+}

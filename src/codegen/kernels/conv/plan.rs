@@ -1,0 +1,174 @@
+//! Shape decisions made once per kernel: register tile sizes from a small cost
+//! model, and the split of the work into parts.
+//!
+//! Consumes: counts (rows to tile, positions per row, k steps, units, blocks, grid
+//! rows) and the FLOPs of one run. Produces: tile sizes and [`Part`] ranges.
+//! Guarantees: tiles fit the 16 xmm registers (`mr·nv` accumulators, the smaller
+//! operand set held, one product temporary, one streamed operand); parts cover
+//! every (unit, block, row) exactly once, and their sizes differ by at most ~10%.
+//!
+//! The cost model, per k step of one tile on the Zen 5 target: multiplies and adds
+//! issue on 2 + 2 FP pipes (`mr·nv/2` cycles), about 1.7 loads per cycle, and each
+//! accumulator's add chain needs ~3 cycles per step, so tiles with fewer than ~6
+//! accumulators are latency-bound.
+
+use std::ops::Range;
+
+/// Cycles of one k step of an `mr × nv` tile; `loads` vectors loaded per step
+/// (fitted to measurements: about 1.7 per cycle sustained next to the arithmetic).
+fn step_cycles(mr: usize, nv: usize, loads: usize) -> f64 {
+    let fp = (mr * nv) as f64 / 2.0;
+    fp.max(loads as f64 / 1.7).max(3.0) + 0.3
+}
+
+/// Whether an `mr × nv` tile fits the registers.
+fn fits(mr: usize, nv: usize) -> bool {
+    mr * nv <= 12 && mr * nv + mr.min(nv) + 2 <= 16
+}
+
+/// Sizes of the pieces `len` splits into with full pieces of `w`: (full count, rest).
+fn pieces(len: usize, w: usize) -> (usize, usize) {
+    (len / w, len % w)
+}
+
+/// How the outer engine's operands behave, for [`outer_tile`].
+#[derive(Debug, Clone, Copy)]
+pub(super) struct OuterCosts {
+    /// A re-loaded per use (broadcast in place) instead of pre-broadcast.
+    pub direct: bool,
+    /// Cycles per stored vector (scattered lanes cost more).
+    pub store: f64,
+    /// B does not stay in L1 across a tile's k loop (many channels far apart): each
+    /// new B cache line of a k step costs L2 traffic.
+    pub b_streams: bool,
+}
+
+/// Tile for the outer engine over `m` rows and `pos` positions per grid row (the
+/// last position may be partial, which does not change the cost), `k` steps per tile.
+pub(super) fn outer_tile(m: usize, pos: usize, k: usize, c: OuterCosts) -> (usize, usize) {
+    let cost = |mr: usize, nv: usize| {
+        let tile = |r: usize, v: usize| {
+            // B vectors are unaligned (some split cache lines): weigh them more.
+            // Direct A is re-broadcast per use when held B vectors outnumber rows,
+            // else held after one load + shuffle (counted as two loads).
+            let loads = match (c.direct, v > r) {
+                (false, _) => r + v + v / 2,
+                (true, false) => r * v + v,
+                (true, true) => 2 * r + v + v / 2,
+            };
+            let lines = if c.b_streams { 2.0 * (16 * v) as f64 / 64.0 } else { 0.0 };
+            (step_cycles(r, v, loads) + lines) * k as f64 + c.store * (r * v) as f64 + 20.0
+        };
+        let (fr, er) = pieces(m, mr);
+        let (fv, ev) = pieces(pos, nv);
+        let row = |r: usize| fv as f64 * tile(r, nv) + if ev > 0 { tile(r, ev) } else { 0.0 };
+        fr as f64 * row(mr) + if er > 0 { row(er) } else { 0.0 }
+    };
+    best(m, pos, cost)
+}
+
+/// Tile for the dot engine: `m` rows (at most `mr_max` per tile) against `entries`
+/// reduction targets per channel iteration, over `k` positions. Row blocks become
+/// parts, so the cost is the makespan of the blocks on `threads` threads.
+pub(super) fn dot_tile(m: usize, mr_max: usize, entries: usize, k: usize, threads: usize) -> (usize, usize) {
+    let cost = |mr: usize, ns: usize| {
+        let tile = |r: usize, s: usize| step_cycles(r, s, r + s) * k as f64 + (r * s) as f64 * 8.0 + 30.0;
+        let (fs, es) = pieces(entries, ns);
+        let row = |r: usize| fs as f64 * tile(r, ns) + if es > 0 { tile(r, es) } else { 0.0 };
+        let blocks = m.div_ceil(mr);
+        blocks.div_ceil(threads.max(1)) as f64 * row(mr)
+    };
+    best(m.min(mr_max.max(1)), entries, cost)
+}
+
+/// The cheapest fitting (rows, columns) tile, no bigger than the problem.
+fn best(m: usize, n: usize, cost: impl Fn(usize, usize) -> f64) -> (usize, usize) {
+    // `m` bounds the tile height; the cost closure knows the real row count.
+    let mut pick = (1, 1, f64::INFINITY);
+    // Taller first: on a tie, fewer (unaligned) B loads per step.
+    for a in (1..=m.min(12)).rev() {
+        for b in 1..=n.min(12) {
+            if fits(a, b) {
+                let c = cost(a, b);
+                if c < pick.2 - 1e-9 {
+                    pick = (a, b, c);
+                }
+            }
+        }
+    }
+    (pick.0, pick.1)
+}
+
+/// One part of a kernel's work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Part {
+    /// Units (samples or sample groups).
+    pub units: Range<usize>,
+    /// Row blocks (output channel blocks, across groups).
+    pub blocks: Range<usize>,
+    /// Grid rows.
+    pub rows: Range<usize>,
+}
+
+/// How many parts `flops` of work should be split into: one per `min_flops`, at most
+/// `max`, even when more than two (two threads share them evenly).
+pub(super) fn want_parts(flops: f64, min_flops: f64, max: usize) -> usize {
+    let mut want = ((flops / min_flops.max(1.0)) as usize).clamp(1, max.max(1));
+    if want > 2 && want % 2 == 1 {
+        want -= 1;
+    }
+    want
+}
+
+/// Splits units × blocks × rows into about `want` parts, preferring units, then
+/// blocks, then rows (or rows before blocks with `rows_first`).
+pub(super) fn grid_parts(units: usize, blocks: usize, rows: usize, want: usize, rows_first: bool) -> Vec<Part> {
+    let pu = balanced(units, want);
+    let (pb, pr) = if rows_first {
+        let pr = balanced(rows, want.div_ceil(pu));
+        (balanced(blocks, want.div_ceil(pu * pr)), pr)
+    } else {
+        let pb = balanced(blocks, want.div_ceil(pu));
+        (pb, balanced(rows, want.div_ceil(pu * pb)))
+    };
+    let mut parts = Vec::new();
+    for u in split_even(units, pu) {
+        for b in split_even(blocks, pb) {
+            for r in split_even(rows, pr) {
+                parts.push(Part { units: u.clone(), blocks: b.clone(), rows: r });
+            }
+        }
+    }
+    parts
+}
+
+/// Threads the parts are planned for (the target machine's cores).
+pub(super) const THREADS: usize = 2;
+
+/// The piece count `<= want` for `n` equal items that keeps [`THREADS`] threads
+/// busiest when they pull the pieces in order: the largest count within 5% of the
+/// best estimated efficiency (more pieces also absorb interruptions).
+pub(super) fn balanced(n: usize, want: usize) -> usize {
+    let eff = |c: usize| n as f64 / (THREADS as f64 * makespan(&split_even(n, c)));
+    let top = (1..=want.min(n).max(1)).map(eff).fold(0.0, f64::max);
+    (1..=want.min(n).max(1)).rev().find(|&c| eff(c) >= 0.95 * top).unwrap_or(1)
+}
+
+/// Time for [`THREADS`] threads to run `pieces` (lengths = work) taking them in order.
+fn makespan(pieces: &[std::ops::Range<usize>]) -> f64 {
+    let mut free = [0usize; THREADS];
+    for p in pieces {
+        let t = free.iter_mut().min().map_or(0, |t| {
+            *t += p.len();
+            *t
+        });
+        let _ = t;
+    }
+    free.iter().copied().max().unwrap_or(0).max(1) as f64
+}
+
+/// `n` items in `k` contiguous ranges whose sizes differ by at most one.
+pub(super) fn split_even(n: usize, k: usize) -> Vec<Range<usize>> {
+    let k = k.clamp(1, n.max(1));
+    (0..k).map(|i| (i * n / k)..((i + 1) * n / k)).collect()
+}
