@@ -38,7 +38,7 @@ fn lenet5_learns_mnist_and_round_trips_through_a_checkpoint() {
     let prep = Prep::new(&splits.train, (1, 32, 32), Scaling::Lecun1998).unwrap();
     let before = train::evaluate(&mut engine, &mut store, &splits.test, &prep, 100).unwrap();
     let mut opt = Optimizer::new(OptimizerKind::Adam, 0.0, &store);
-    let cfg = TrainConfig { epochs: 3, batch: 32, lr: 1e-3, schedule: Schedule::Constant, seed: 1 };
+    let cfg = TrainConfig { epochs: 3, batch: 32, lr: 1e-3, schedule: Schedule::Constant, seed: 1, shift: 0 };
     let mut losses = Losses(Vec::new());
     let history =
         train::train(&mut engine, &mut store, &mut opt, &splits.train, &splits.test, &prep, &cfg, 0, &mut losses)

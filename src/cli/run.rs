@@ -49,9 +49,14 @@ pub struct RunArgs {
     /// Threads of the JIT engine; the same seed and thread count give bit-identical runs.
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Input scaling: the paper's (background −0.1, ink 1.175) or the training set's mean/std.
-    #[arg(long, value_enum, default_value_t = ScalingArg::Lecun)]
+    /// Input scaling: the training set's mean and standard deviation, or the paper's fixed
+    /// map (background −0.1, ink 1.175).
+    #[arg(long, value_enum, default_value_t = ScalingArg::Standard)]
     scaling: ScalingArg,
+    /// Shift each training image by a random whole number of pixels, up to this many along
+    /// each axis (0 turns augmentation off).
+    #[arg(long, default_value_t = 1, value_name = "PIXELS")]
+    augment: usize,
     /// Use only the first N images of each split (quick runs).
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
@@ -226,7 +231,14 @@ fn train_net(
             ));
         }
     }
-    let cfg = TrainConfig { epochs: args.epochs, batch: args.batch, lr: args.lr, schedule, seed: args.seed };
+    let cfg = TrainConfig {
+        epochs: args.epochs,
+        batch: args.batch,
+        lr: args.lr,
+        schedule,
+        seed: args.seed,
+        shift: args.augment,
+    };
     let mut log = match &args.log {
         Some(p) => Some(
             std::fs::OpenOptions::new()

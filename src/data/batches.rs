@@ -52,6 +52,10 @@ pub struct Batcher<'a> {
     order: Vec<usize>,
     images: Vec<f32>,
     labels: Vec<u8>,
+    /// Largest random shift, in pixels, of shuffled epochs (0: none).
+    shift: usize,
+    /// Draws the shifts of the current epoch.
+    shifts: Option<Rng>,
 }
 
 impl<'a> Batcher<'a> {
@@ -81,7 +85,16 @@ impl<'a> Batcher<'a> {
             order: (0..ds.count).collect(),
             images,
             labels: Vec::with_capacity(batch_size),
+            shift: 0,
+            shifts: None,
         })
+    }
+
+    /// Moves every image of a shuffled epoch by a random whole number of pixels in
+    /// −max..=max along each axis (data augmentation; evaluation epochs never move).
+    pub fn with_shift(mut self, max: usize) -> Self {
+        self.shift = max;
+        self
     }
 
     /// The batch size given at construction.
@@ -98,12 +111,15 @@ impl<'a> Batcher<'a> {
     pub fn epoch(&mut self, seed: u64, epoch: u64) -> Epoch<'_, 'a> {
         self.reset_order();
         Rng::new(mix_seed(seed, epoch)).shuffle(&mut self.order);
+        // A separate stream, so that shifting never changes the order.
+        self.shifts = (self.shift > 0).then(|| Rng::new(mix_seed(mix_seed(seed, epoch), 0x5157)));
         Epoch { batcher: self, pos: 0 }
     }
 
     /// An epoch in dataset order (for evaluation).
     pub fn in_order(&mut self) -> Epoch<'_, 'a> {
         self.reset_order();
+        self.shifts = None;
         Epoch { batcher: self, pos: 0 }
     }
 
@@ -121,7 +137,15 @@ impl<'a> Batcher<'a> {
         let indices = &self.order[start..end];
         for (&idx, out) in indices.iter().zip(self.images.chunks_exact_mut(n)) {
             let src = &self.ds.images[idx * per_image..(idx + 1) * per_image];
-            self.prep.fill_unchecked(src, out);
+            match self.shifts.as_mut() {
+                Some(rng) => {
+                    let span = 2 * self.shift as u64 + 1;
+                    let dy = rng.below(span) as isize - self.shift as isize;
+                    let dx = rng.below(span) as isize - self.shift as isize;
+                    self.prep.fill_shifted(src, out, dy, dx);
+                }
+                None => self.prep.fill_unchecked(src, out),
+            }
             self.labels.push(self.ds.labels[idx]);
         }
         Batch { images: &self.images[..indices.len() * n], labels: &self.labels, indices }

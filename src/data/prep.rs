@@ -173,11 +173,25 @@ impl Prep {
 
     /// `fill` for callers that have already matched the sizes.
     pub(crate) fn fill_unchecked(&self, image: &[u8], out: &mut [f32]) {
+        self.fill_shifted(image, out, 0, 0);
+    }
+
+    /// Writes the image moved by `dy` rows and `dx` columns from its centred place;
+    /// pixels moved out of the field are dropped and uncovered ones are background.
+    pub(crate) fn fill_shifted(&self, image: &[u8], out: &mut [f32], dy: isize, dx: isize) {
         out.fill(self.table[0]);
-        for (src, dst) in image.chunks_exact(self.cols).zip(out.chunks_exact_mut(self.w).skip(self.top)) {
-            let dst = &mut dst[self.left..self.left + self.cols];
-            for (d, &s) in dst.iter_mut().zip(src) {
-                *d = self.table[s as usize];
+        let (top, left) = (self.top as isize + dy, self.left as isize + dx);
+        for (r, src) in image.chunks_exact(self.cols).enumerate() {
+            let row = top + r as isize;
+            if row < 0 || row >= self.h as isize {
+                continue;
+            }
+            let dst = &mut out[row as usize * self.w..(row as usize + 1) * self.w];
+            for (c, &v) in src.iter().enumerate() {
+                let col = left + c as isize;
+                if col >= 0 && col < self.w as isize {
+                    dst[col as usize] = self.table[v as usize];
+                }
             }
         }
     }

@@ -15,6 +15,8 @@ pub struct TrainConfig {
     pub lr: f64,
     pub schedule: Schedule,
     pub seed: u64,
+    /// Largest random shift of training images, in pixels (0: no augmentation).
+    pub shift: usize,
 }
 
 /// Where a batch is, for progress bars.
@@ -92,7 +94,7 @@ pub fn train(
     start_epoch: usize,
     observer: &mut dyn Observer,
 ) -> Result<Vec<EpochStats>, TrainError> {
-    let mut batcher = Batcher::new(train_set, prep.clone(), cfg.batch).map_err(TrainError::Data)?;
+    let mut batcher = Batcher::new(train_set, prep.clone(), cfg.batch).map_err(TrainError::Data)?.with_shift(cfg.shift);
     let batches = batcher.batches_per_epoch();
     let total_steps = (cfg.epochs * batches) as f64;
     let (classes, kind, _) = engine.scores();
