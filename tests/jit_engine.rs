@@ -148,3 +148,28 @@ fn inference_folds_batch_norm_into_convolutions() {
     assert_eq!(count(&plain, "bn_eval"), 6);
     assert_eq!((count(&folded, "bn_eval"), count(&folded, "fold_bn")), (0, 6));
 }
+
+#[test]
+fn repeated_inference_reuses_folded_weights_until_the_weights_change() {
+    let g = graph(RESNET_BN);
+    let mut jit = JitEngine::new(&g, JitOptions::default()).unwrap();
+    let mut reference = ReferenceEngine::new(&g, 3, 1).unwrap();
+    let mut store = ParamStore::new(&reference.training_program().params);
+    netc::train::initialise(&mut store, &g, 5);
+    let p = reference.training_program();
+    let mut rng = Rng::new(4);
+    let images: Vec<f32> = (0..p.buffer(p.input).len(3)).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let first = jit.infer(&mut store, &images, 3).to_vec();
+    // Other work in between may reuse the arena; the folded weights must survive it.
+    let other: Vec<f32> = images.iter().map(|v| -v).collect();
+    jit.infer(&mut store, &other, 3);
+    close("second run", jit.infer(&mut store, &images, 3), &first, 0.0);
+    // New weights: the fold runs again and matches the reference.
+    for v in store.values.iter_mut() {
+        v.iter_mut().for_each(|x| *x *= 0.9);
+    }
+    store.touch();
+    let again = jit.infer(&mut store, &images, 3).to_vec();
+    close("after new weights", &again, reference.infer(&mut store, &images, 3), 2e-4);
+    assert_ne!(again, first);
+}

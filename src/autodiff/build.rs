@@ -190,7 +190,10 @@ impl<'g> Builder<'g> {
             v
         };
         let (kernel, inputs, outputs) = match op {
-            Op::Conv(c) => (Kernel::Conv(c.clone()), with(ins, &params), vec![out]),
+            Op::Conv(c) => match c.as_dense(self.g.node(self.g.node(id).inputs[0]).shape.spatial()) {
+                Some(d) => (Kernel::Dense(d), with(ins, &params), vec![out]),
+                None => (Kernel::Conv(c.clone()), with(ins, &params), vec![out]),
+            },
             Op::Dense(d) => (Kernel::Dense(*d), with(ins, &params), vec![out]),
             Op::Subsample(s) => (Kernel::Subsample(*s), with(ins, &params), vec![out]),
             Op::Rbf(r) => (Kernel::Rbf(*r), with(ins, &params), vec![out]),

@@ -35,9 +35,13 @@ impl Builder<'_> {
         match op {
             Op::Conv(c) => {
                 let w = p(self, 0);
-                self.data_grad(x, Kernel::ConvBackwardData(c.clone()), vec![dy, w], id);
                 let grads: Vec<BufId> = (0..self.node_params[&id].len()).filter_map(|k| pg(self, k)).collect();
-                self.step(Kernel::ConvBackwardWeight(c), vec![dy, xb], grads, false, id);
+                let (data, weight) = match c.as_dense(self.g.node(x).shape.spatial()) {
+                    Some(d) => (Kernel::DenseBackwardData(d), Kernel::DenseBackwardWeight(d)),
+                    None => (Kernel::ConvBackwardData(c.clone()), Kernel::ConvBackwardWeight(c)),
+                };
+                self.data_grad(x, data, vec![dy, w], id);
+                self.step(weight, vec![dy, xb], grads, false, id);
             }
             Op::Dense(d) => {
                 let w = p(self, 0);

@@ -63,6 +63,18 @@ pub struct Conv {
 }
 
 impl Conv {
+    /// The same layer as a dense one, when the kernel covers the whole unpadded input
+    /// (a 1×1 output, like LeNet-5's C5): its weights [out, in, kh, kw] are already a dense
+    /// layer's [out, in·kh·kw] over the input flattened in C×H×W order.
+    pub fn as_dense(&self, input: (u64, u64)) -> Option<Dense> {
+        let full = input == (self.window.kh, self.window.kw) && self.window.pad.is_zero();
+        (full && self.groups == 1 && self.table.is_none()).then(|| Dense {
+            in_features: self.in_c * self.window.kh * self.window.kw,
+            out_features: self.out_c,
+            bias: self.bias,
+        })
+    }
+
     /// Connected (output, input) channel pairs: out·in/groups, or the table's links.
     pub fn links(&self) -> u64 {
         match &self.table {

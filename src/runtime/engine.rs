@@ -24,6 +24,7 @@ pub trait Engine {
     /// Applies an optimizer update to every trainable tensor, with moment buffers `m`, `v`
     /// (one per tensor, empty where unused).
     fn update(&mut self, rule: Rule, step: Step, store: &mut ParamStore, m: &mut [Vec<f32>], v: &mut [Vec<f32>]) {
+        store.touch();
         let trainable: Vec<usize> = store.trainable().collect();
         for i in trainable {
             update::apply(rule, step, &mut store.values[i], &store.grads[i], &mut m[i], &mut v[i]);
@@ -61,6 +62,7 @@ impl Engine for ReferenceEngine {
     }
 
     fn train_step(&mut self, store: &mut ParamStore, images: &[f32], labels: &[f32], n: usize, step: u64) -> f32 {
+        store.touch();
         let p = self.train.program();
         let (input, label_buf, loss, steps) =
             (p.input, p.labels.expect("training program"), p.loss.expect("training program"), 0..p.steps.len());

@@ -11,6 +11,9 @@ pub struct ParamStore {
     pub values: Vec<Vec<f32>>,
     /// Gradients of trainable tensors (empty for the others).
     pub grads: Vec<Vec<f32>>,
+    /// Bumped by [`ParamStore::touch`] whenever the values change, so that engines can
+    /// keep what they derive from the weights (folded batch norms) until then.
+    pub version: u64,
 }
 
 impl ParamStore {
@@ -21,7 +24,12 @@ impl ParamStore {
             .iter()
             .map(|p| if p.kind == ParamKind::Trainable { vec![0.0; p.len()] } else { Vec::new() })
             .collect();
-        ParamStore { infos: infos.to_vec(), values, grads }
+        ParamStore { infos: infos.to_vec(), values, grads, version: 0 }
+    }
+
+    /// Records that the values changed. Whoever writes `values` must call it.
+    pub fn touch(&mut self) {
+        self.version += 1;
     }
 
     /// Index of the tensor named `name`.

@@ -12,14 +12,36 @@ use super::PlannedStep;
 use crate::autodiff::{BufId, Kernel, Program};
 use crate::codegen::kernels::Fused;
 
-/// Kernels whose first output accepts a forward epilogue.
+/// Kernels whose first output (the layer's result) accepts a forward epilogue.
 fn takes_forward_epilogue(k: &Kernel) -> bool {
-    matches!(k, Kernel::Conv(_) | Kernel::Dense(_) | Kernel::Add)
+    matches!(
+        k,
+        Kernel::Conv(_)
+            | Kernel::Dense(_)
+            | Kernel::Add
+            | Kernel::Subsample(_)
+            | Kernel::Pool(_)
+            | Kernel::GlobalAvgPool
+            | Kernel::BatchNormTrain(_)
+            | Kernel::BatchNormEval(_)
+    )
 }
 
-/// Kernels whose first output accepts `MulActGrad`.
+/// Kernels whose first output is a data gradient that accepts `MulActGrad`.
 fn takes_act_grad(k: &Kernel) -> bool {
-    matches!(k, Kernel::ConvBackwardData(_) | Kernel::DenseBackwardData(_))
+    matches!(
+        k,
+        Kernel::ConvBackwardData(_)
+            | Kernel::DenseBackwardData(_)
+            | Kernel::SubsampleBackward(_)
+            | Kernel::PoolBackward(_)
+            | Kernel::GlobalAvgPoolBackward
+            | Kernel::BatchNormBackward(_)
+            | Kernel::RbfBackward(_)
+            | Kernel::Mask
+            | Kernel::Crop(_)
+            | Kernel::Slice { .. }
+    )
 }
 
 struct Uses {

@@ -8,7 +8,7 @@
 
 use super::concat::{is_elided, SliceOf};
 use super::{Base, Location, PlannedStep};
-use crate::autodiff::{BufId, Program, Role};
+use crate::autodiff::{BufId, Kernel, Program, Role};
 
 const ALIGN: usize = 16;
 
@@ -42,7 +42,15 @@ pub fn assign(
         }
     }
     let end = steps.len();
-    for b in [Some(program.input), program.labels, Some(program.output), program.loss].into_iter().flatten() {
+    // Weights derived from the parameters persist between runs (they are recomputed only
+    // when the parameters change), so nothing may reuse their memory.
+    let derived = steps
+        .iter()
+        .filter(|s| matches!(s.spec.kernel, Kernel::FoldBatchNorm { .. }))
+        .flat_map(|s| s.operands[s.spec.inputs.len()..].iter().copied());
+    for b in
+        [Some(program.input), program.labels, Some(program.output), program.loss].into_iter().flatten().chain(derived)
+    {
         let r = root(b).index();
         first[r] = 0;
         last[r] = end;

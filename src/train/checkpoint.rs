@@ -187,5 +187,6 @@ pub fn load(path: &Path, store: &mut ParamStore) -> Result<Loaded, CheckpointErr
         extra.insert(n.clone(), read(n)?.1);
     }
     store.values = values;
+    store.touch();
     Ok(Loaded { extra, metadata: meta.metadata().clone().unwrap_or_default() })
 }

@@ -19,6 +19,7 @@ use crate::runtime::ParamStore;
 
 /// Fills `store` with initial values for the net `g`.
 pub fn initialise(store: &mut ParamStore, g: &Graph, seed: u64) {
+    store.touch();
     let consumers = g.consumers();
     for i in 0..store.infos.len() {
         let info = store.infos[i].clone();

@@ -21,7 +21,7 @@ fn store_of(values: Vec<f32>) -> ParamStore {
         grad: None,
         buf: BufId(0),
     };
-    ParamStore { infos: vec![info], grads: vec![vec![0.0; values.len()]], values: vec![values] }
+    ParamStore { infos: vec![info], grads: vec![vec![0.0; values.len()]], values: vec![values], version: 0 }
 }
 
 #[test]

@@ -22,6 +22,8 @@ pub struct CompiledPlan {
     scratch: Vec<Vec<f32>>,
     /// Time spent in each planned step, when profiling.
     pub profile: Option<Vec<Duration>>,
+    /// The store version the weight-derived steps (batch-norm folds) last ran for.
+    derived_for: Option<u64>,
 }
 
 /// A raw pointer that may cross to the worker threads: the parts of a step touch
@@ -36,7 +38,7 @@ impl CompiledPlan {
         let arena = vec![Line([0.0; 16]); plan.arena_len.div_ceil(16)];
         let scratch_len = kernels.iter().flatten().map(|k| k.scratch_len()).max().unwrap_or(0);
         let scratch = (0..threads.max(1)).map(|_| vec![0.0; scratch_len]).collect();
-        CompiledPlan { plan, kernels, arena, scratch, profile: None }
+        CompiledPlan { plan, kernels, arena, scratch, profile: None, derived_for: None }
     }
 
     fn arena_ptr(&mut self) -> *mut f32 {
@@ -71,9 +73,15 @@ impl CompiledPlan {
     ) {
         let arena = self.arena_ptr();
         let n = self.plan.batch;
+        // Weight-derived values depend on the parameters only: recompute them when those change.
+        let derived_ok = self.derived_for == Some(store.version);
+        self.derived_for = Some(store.version);
         for i in range {
             let started = self.profile.is_some().then(Instant::now);
             let ps = &self.plan.steps[i];
+            if derived_ok && matches!(ps.spec.kernel, Kernel::FoldBatchNorm { .. }) {
+                continue;
+            }
             let ptrs: Vec<SendPtr> = ps
                 .operands
                 .iter()

@@ -186,6 +186,8 @@ impl Engine for JitEngine {
     }
 
     fn train_step(&mut self, store: &mut ParamStore, images: &[f32], labels: &[f32], n: usize, step: u64) -> f32 {
+        // Batch norm updates its running statistics in the store.
+        store.touch();
         self.prepare(true, n);
         self.last_train = n;
         let p = &self.train;
@@ -213,6 +215,7 @@ impl Engine for JitEngine {
     }
 
     fn update(&mut self, rule: Rule, step: Step, store: &mut ParamStore, m: &mut [Vec<f32>], v: &mut [Vec<f32>]) {
+        store.touch();
         let trainable: Vec<usize> = store.trainable().collect();
         for i in trainable {
             let Some(k) = self.optimizer_kernel(rule, store.values[i].len()) else {
