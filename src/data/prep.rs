@@ -181,17 +181,17 @@ impl Prep {
     pub(crate) fn fill_shifted(&self, image: &[u8], out: &mut [f32], dy: isize, dx: isize) {
         out.fill(self.table[0]);
         let (top, left) = (self.top as isize + dy, self.left as isize + dx);
+        // Image columns c0..c1 land inside the field, at columns left + c.
+        let c0 = (-left).clamp(0, self.cols as isize) as usize;
+        let c1 = (self.w as isize - left).clamp(0, self.cols as isize) as usize;
         for (r, src) in image.chunks_exact(self.cols).enumerate() {
             let row = top + r as isize;
-            if row < 0 || row >= self.h as isize {
+            if row < 0 || row >= self.h as isize || c0 >= c1 {
                 continue;
             }
-            let dst = &mut out[row as usize * self.w..(row as usize + 1) * self.w];
-            for (c, &v) in src.iter().enumerate() {
-                let col = left + c as isize;
-                if col >= 0 && col < self.w as isize {
-                    dst[col as usize] = self.table[v as usize];
-                }
+            let start = row as usize * self.w + (left + c0 as isize) as usize;
+            for (d, &v) in out[start..start + (c1 - c0)].iter_mut().zip(&src[c0..c1]) {
+                *d = self.table[v as usize];
             }
         }
     }

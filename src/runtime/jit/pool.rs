@@ -34,6 +34,32 @@ pub struct Pool {
 
 const SPIN: Duration = Duration::from_micros(200);
 
+/// Spins for up to [`SPIN`], reading the clock only every few hundred spins (reading it
+/// costs more than a spin), then falls back to `idle`.
+struct Backoff {
+    started: Instant,
+    spins: u32,
+    spinning: bool,
+}
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff { started: Instant::now(), spins: 0, spinning: true }
+    }
+
+    fn snooze(&mut self, idle: impl FnOnce()) {
+        if self.spinning {
+            self.spins += 1;
+            if self.spins % 256 == 0 && self.started.elapsed() >= SPIN {
+                self.spinning = false;
+            }
+            std::hint::spin_loop();
+        } else {
+            idle();
+        }
+    }
+}
+
 impl Pool {
     /// A pool of `threads` threads in all (the caller's included).
     pub fn new(threads: usize) -> Pool {
@@ -78,13 +104,9 @@ impl Pool {
             t.unpark();
         }
         (0..parts).step_by(self.threads).for_each(|p| f(p, 0));
-        let started = Instant::now();
+        let mut wait = Backoff::new();
         while self.shared.done.load(Ordering::Acquire) < self.threads - 1 {
-            if started.elapsed() < SPIN {
-                std::hint::spin_loop();
-            } else {
-                thread::yield_now();
-            }
+            wait.snooze(|| thread::yield_now());
         }
         *self.shared.job.lock().expect("pool lock") = None;
     }
@@ -93,16 +115,12 @@ impl Pool {
 fn worker(s: &Shared, t: usize, threads: usize) {
     let mut seen = 0;
     loop {
-        let started = Instant::now();
+        let mut wait = Backoff::new();
         while s.generation.load(Ordering::Acquire) == seen {
             if s.stop.load(Ordering::Acquire) {
                 return;
             }
-            if started.elapsed() < SPIN {
-                std::hint::spin_loop();
-            } else {
-                thread::park_timeout(Duration::from_millis(10));
-            }
+            wait.snooze(|| thread::park_timeout(Duration::from_millis(10)));
         }
         seen = s.generation.load(Ordering::Acquire);
         let job = *s.job.lock().expect("pool lock");
