@@ -55,7 +55,29 @@ struct BenchJson {
     conv_gflops: Option<f64>,
     conv_percent_of_ceiling: Option<f64>,
     arena_bytes: usize,
+    memory: PlannedMemory,
     profile: Vec<ProfileRow>,
+}
+
+/// Arena bytes the planner gives each program at this batch size, and without sharing.
+#[derive(serde::Serialize)]
+struct PlannedMemory {
+    training_bytes: Option<usize>,
+    training_unshared_bytes: Option<usize>,
+    inference_bytes: usize,
+    inference_unshared_bytes: usize,
+}
+
+fn planned_memory(g: &crate::ir::Graph, n: usize) -> PlannedMemory {
+    let opts = crate::sched::Options::default();
+    let train = crate::autodiff::training(g).ok().map(|p| crate::sched::plan(&p, n, opts));
+    let eval = crate::sched::plan(&crate::autodiff::fold_batch_norm(&crate::autodiff::inference(g)), n, opts);
+    PlannedMemory {
+        training_bytes: train.as_ref().map(|p| p.arena_bytes()),
+        training_unshared_bytes: train.as_ref().map(|p| p.unshared_len * 4),
+        inference_bytes: eval.arena_bytes(),
+        inference_unshared_bytes: eval.unshared_len * 4,
+    }
 }
 
 #[derive(serde::Serialize, Clone)]
@@ -154,6 +176,7 @@ fn bench(args: &BenchArgs) -> Result<(), (i32, String)> {
         conv_gflops,
         conv_percent_of_ceiling: conv_gflops.map(|c| 100.0 * c / ceiling),
         arena_bytes: plan.arena_bytes(),
+        memory: planned_memory(&g, n),
         profile,
     };
     out(&match args.format {
@@ -213,9 +236,22 @@ fn profile(
     (rows, conv)
 }
 
+fn mib(b: usize) -> String {
+    format!("{:.2} MiB", b as f64 / (1 << 20) as f64)
+}
+
+fn memory_line(m: &PlannedMemory) -> String {
+    let eval =
+        format!("inference arena {} ({} without sharing)", mib(m.inference_bytes), mib(m.inference_unshared_bytes));
+    match (m.training_bytes, m.training_unshared_bytes) {
+        (Some(t), Some(u)) => format!("training arena {} ({} without sharing); {eval}", mib(t), mib(u)),
+        _ => eval,
+    }
+}
+
 fn render_text(r: &BenchJson) -> String {
     let mut s = format!(
-        "{} ({}, batch {}, {} thread{})\n  compile     {:.3} s ({} kernels compiled, {} reused)\n  step        {:.3} ms median of {}\n  throughput  {:.0} images/s\n  compute     {:.1} GFLOP/s = {:.1}% of the f32x4 FMA ceiling ({:.1} GFLOP/s; {:.1} on one thread)\n  memory      {:.2} MiB planned arena\n",
+        "{} ({}, batch {}, {} thread{})\n  compile     {:.3} s ({} kernels compiled, {} reused)\n  step        {:.3} ms median of {}\n  throughput  {:.0} images/s\n  compute     {:.1} GFLOP/s = {:.1}% of the f32x4 FMA ceiling ({:.1} GFLOP/s; {:.1} on one thread)\n  memory      {}\n",
         r.net,
         r.mode,
         r.batch,
@@ -231,7 +267,7 @@ fn render_text(r: &BenchJson) -> String {
         r.percent_of_ceiling,
         r.ceiling_gflops,
         r.ceiling_gflops_one_thread,
-        r.arena_bytes as f64 / (1 << 20) as f64
+        memory_line(&r.memory)
     );
     if let (Some(c), Some(p)) = (r.conv_gflops, r.conv_percent_of_ceiling) {
         s.push_str(&format!("  conv layers {c:.1} GFLOP/s = {p:.1}% of the ceiling\n"));
