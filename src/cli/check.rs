@@ -27,6 +27,10 @@ enum Stage {
     Ast,
     /// The graph IR in its text form.
     Ir,
+    /// The training program (the inference one for nets that are not classifiers): buffers and kernel steps.
+    Program,
+    /// The JIT's plan of that program at batch 1: fused steps and memory places.
+    Plan,
 }
 
 pub fn run(args: CheckArgs) -> i32 {
@@ -86,8 +90,17 @@ fn dump(sources: &mut SourceMap, path: &str, text: &str, stage: Stage) -> i32 {
         return EXIT_OK;
     }
     match crate::elab::elaborate(&ast, id) {
-        Ok(g) => {
+        Ok(g) if stage == Stage::Ir => {
             out(&g.to_string());
+            EXIT_OK
+        }
+        Ok(g) => {
+            let program = crate::autodiff::training(&g).unwrap_or_else(|_| crate::autodiff::inference(&g));
+            if stage == Stage::Program {
+                out(&program.to_string());
+            } else {
+                out(&crate::sched::render(&crate::sched::plan(&program, 1, crate::sched::Options::default()), &program));
+            }
             EXIT_OK
         }
         Err(f) => {

@@ -14,11 +14,13 @@
 //! by index.
 
 mod concat;
+mod dump;
 pub mod cost;
 mod fuse;
 mod memory;
 mod verify;
 
+pub use dump::render;
 pub use verify::verify;
 
 use crate::autodiff::{BufId, Kernel, Program, Role};
