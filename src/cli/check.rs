@@ -99,7 +99,10 @@ fn dump(sources: &mut SourceMap, path: &str, text: &str, stage: Stage) -> i32 {
             if stage == Stage::Program {
                 out(&program.to_string());
             } else {
-                out(&crate::sched::render(&crate::sched::plan(&program, 1, crate::sched::Options::default()), &program));
+                out(&crate::sched::render(
+                    &crate::sched::plan(&program, 1, crate::sched::Options::default()),
+                    &program,
+                ));
             }
             EXIT_OK
         }

@@ -14,8 +14,8 @@
 //! by index.
 
 mod concat;
-mod dump;
 pub mod cost;
+mod dump;
 mod fuse;
 mod memory;
 mod verify;

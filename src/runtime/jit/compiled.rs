@@ -76,36 +76,36 @@ impl CompiledPlan {
         // Weight-derived values depend on the parameters only: recompute them when those change.
         let derived_ok = self.derived_for == Some(store.version);
         self.derived_for = Some(store.version);
+        // Built once per run, refilled per step: steps are short enough that per-step
+        // allocations show up in the profile.
+        let scratch: Vec<SendPtr> = self.scratch.iter_mut().map(|s| SendPtr(s.as_mut_ptr())).collect();
+        let mut raw = RawPtrs(Vec::new());
         for i in range {
             let started = self.profile.is_some().then(Instant::now);
             let ps = &self.plan.steps[i];
             if derived_ok && matches!(ps.spec.kernel, Kernel::FoldBatchNorm { .. }) {
                 continue;
             }
-            let ptrs: Vec<SendPtr> = ps
-                .operands
-                .iter()
-                .map(|b| {
-                    let loc = self.plan.locations[b.index()];
-                    let base = match loc.base {
-                        Base::Arena => arena,
-                        Base::Param(p) => store.values[p].as_mut_ptr(),
-                        Base::Grad(p) => store.grads[p].as_mut_ptr(),
-                    };
-                    SendPtr(unsafe { base.add(loc.offset) })
-                })
-                .collect();
+            raw.0.clear();
+            raw.0.extend(ps.operands.iter().map(|b| {
+                let loc = self.plan.locations[b.index()];
+                let base = match loc.base {
+                    Base::Arena => arena,
+                    Base::Param(p) => store.values[p].as_mut_ptr(),
+                    Base::Grad(p) => store.grads[p].as_mut_ptr(),
+                };
+                unsafe { base.add(loc.offset) }
+            }));
             match (&ps.spec.kernel, &self.kernels[i]) {
                 (Kernel::DropoutMask { p, stream }, _) => {
                     let len = program.buffer(ps.operands[0]).len(n);
-                    let mask = unsafe { std::slice::from_raw_parts_mut(ptrs[0].0, len) };
+                    let mask = unsafe { std::slice::from_raw_parts_mut(raw.0[0], len) };
                     dropout_mask(*p, seed, step, *stream, mask);
                 }
                 (_, Some(k)) => {
-                    let scratch: Vec<SendPtr> = self.scratch.iter_mut().map(|s| SendPtr(s.as_mut_ptr())).collect();
                     let scratch_len = k.scratch_len();
-                    let raw: Vec<*mut f32> = ptrs.iter().map(|p| p.0).collect();
-                    let raw = RawPtrs(raw);
+                    let raw = &raw;
+                    let scratch = &scratch;
                     pool.run(k.parts(), &|part, thread| {
                         // Safety: the plan gives every operand a valid, sized place; parts touch
                         // disjoint outputs; each thread has its own scratch.

@@ -217,23 +217,31 @@ impl Engine for JitEngine {
     fn update(&mut self, rule: Rule, step: Step, store: &mut ParamStore, m: &mut [Vec<f32>], v: &mut [Vec<f32>]) {
         store.touch();
         let trainable: Vec<usize> = store.trainable().collect();
+        // Every tensor's parts go to the pool as one job: one dispatch per update
+        // instead of one per tensor (the tensors are small, the waits are not).
+        let mut tensors: Vec<(Arc<dyn OptimizerKernel>, [SendPtr; 4])> = Vec::new();
         for i in trainable {
             let Some(k) = self.optimizer_kernel(rule, store.values[i].len()) else {
                 super::update::apply(rule, step, &mut store.values[i], &store.grads[i], &mut m[i], &mut v[i]);
                 continue;
             };
             let ptr = |v: &mut Vec<f32>| SendPtr(if v.is_empty() { std::ptr::null_mut() } else { v.as_mut_ptr() });
-            let (w, g, mm, vv) = (
+            let ptrs = [
                 ptr(&mut store.values[i]),
                 SendPtr(store.grads[i].as_ptr().cast_mut()),
                 ptr(&mut m[i]),
                 ptr(&mut v[i]),
-            );
-            // Safety: the four buffers hold the tensor's elements (or are unused by the rule),
-            // and parts update disjoint element ranges.
-            self.pool.run(k.parts(), &|part, _| unsafe {
-                k.run(w.get(), g.get(), mm.get(), vv.get(), step.lr, step.weight_decay, step.t, part)
-            });
+            ];
+            tensors.push((k, ptrs));
         }
+        let work: Vec<(usize, usize)> =
+            tensors.iter().enumerate().flat_map(|(t, (k, _))| (0..k.parts()).map(move |p| (t, p))).collect();
+        // Safety: the four buffers of each tensor hold its elements (or are unused by the
+        // rule), tensors do not overlap, and parts update disjoint element ranges.
+        self.pool.run(work.len(), &|i, _| unsafe {
+            let (t, part) = work[i];
+            let (k, [w, g, mm, vv]) = &tensors[t];
+            k.run(w.get(), g.get(), mm.get(), vv.get(), step.lr, step.weight_decay, step.t, part)
+        });
     }
 }

@@ -1,12 +1,15 @@
-//! A small persistent thread pool for running a kernel's parts: the caller runs
-//! parts 0, T, 2T, … and worker t runs parts t, t+T, …, then everyone meets at the end
-//! of the step. Which thread runs which part never changes the result (parts write
-//! disjoint outputs), so runs are bit-identical for any thread count.
+//! A small persistent thread pool for running a kernel's parts. Parts are claimed
+//! dynamically: the caller and every worker take the next unclaimed part until none
+//! is left, then the caller waits for the parts still running. Which thread runs which
+//! part never changes the result (parts write disjoint outputs), so runs are
+//! bit-identical for any thread count — and a thread that is descheduled (the machine
+//! is shared) or slow to wake only means the others take more of the parts, instead of
+//! the whole step waiting for its fixed share.
 //!
 //! Workers spin briefly for the next step (steps follow each other within
 //! microseconds) and then park, so an idle pool costs nothing.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
@@ -14,15 +17,28 @@ use std::time::{Duration, Instant};
 /// The work of one step: `f(part, thread)` for every part.
 type Job = dyn Fn(usize, usize) + Sync;
 
+/// The job of one generation, lifetime-erased.
+#[derive(Clone, Copy)]
+struct Slot {
+    job: *const Job,
+    parts: usize,
+    generation: u32,
+}
+
 struct Shared {
-    /// The current job, lifetime-erased; valid while `run` waits for the workers.
-    job: Mutex<Option<(*const Job, usize)>>,
-    generation: AtomicUsize,
-    done: AtomicUsize,
+    /// The current job; its pointer is valid while `run` of its generation waits.
+    slot: Mutex<Option<Slot>>,
+    /// Generation (high 32 bits) and next unclaimed part (low 32 bits). A part is
+    /// claimed by a compare-and-swap that also checks the generation, so a worker that
+    /// read an old slot can never claim a part of a newer job.
+    state: AtomicU64,
+    /// Parts of the current generation finished.
+    finished: AtomicUsize,
     stop: AtomicBool,
 }
 
-// The raw job pointer is only dereferenced while `run` keeps the job alive.
+// The raw job pointer is only dereferenced after claiming a part of its generation,
+// which `run` keeps alive until every claimed part has finished.
 unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
@@ -30,6 +46,8 @@ pub struct Pool {
     threads: usize,
     shared: Arc<Shared>,
     workers: Vec<(JoinHandle<()>, Thread)>,
+    /// Serialises `run` callers (the generation protocol assumes one job at a time).
+    running: Mutex<u32>,
 }
 
 const SPIN: Duration = Duration::from_micros(200);
@@ -60,14 +78,49 @@ impl Backoff {
     }
 }
 
+fn generation_of(state: u64) -> u32 {
+    (state >> 32) as u32
+}
+
+fn next_of(state: u64) -> usize {
+    (state & 0xffff_ffff) as usize
+}
+
+impl Shared {
+    /// Claims the next part of generation `generation` (of `parts`), if any is left.
+    fn claim(&self, generation: u32, parts: usize) -> Option<usize> {
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            if generation_of(s) != generation || next_of(s) >= parts {
+                return None;
+            }
+            match self.state.compare_exchange_weak(s, s + 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Some(next_of(s)),
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    /// Runs parts of `slot` until none is left unclaimed.
+    fn work(&self, slot: Slot, thread: usize) {
+        while let Some(p) = self.claim(slot.generation, slot.parts) {
+            // Safety: the claim succeeded for this generation, so `run` is still waiting
+            // for this part and keeps the job alive.
+            let f = unsafe { &*slot.job };
+            f(p, thread);
+            self.finished.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
 impl Pool {
     /// A pool of `threads` threads in all (the caller's included).
     pub fn new(threads: usize) -> Pool {
         let threads = threads.max(1);
         let shared = Arc::new(Shared {
-            job: Mutex::new(None),
-            generation: AtomicUsize::new(0),
-            done: AtomicUsize::new(0),
+            slot: Mutex::new(None),
+            state: AtomicU64::new(0),
+            finished: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
         });
         let workers = (1..threads)
@@ -75,13 +128,13 @@ impl Pool {
                 let s = shared.clone();
                 let h = thread::Builder::new()
                     .name(format!("netc-worker-{t}"))
-                    .spawn(move || worker(&s, t, threads))
+                    .spawn(move || worker(&s, t))
                     .expect("spawn a worker thread");
                 let th = h.thread().clone();
                 (h, th)
             })
             .collect();
-        Pool { threads, shared, workers }
+        Pool { threads, shared, workers, running: Mutex::new(0) }
     }
 
     pub fn threads(&self) -> usize {
@@ -94,42 +147,50 @@ impl Pool {
             (0..parts).for_each(|p| f(p, 0));
             return;
         }
-        // Erase the lifetime: the workers only call the job before `done` reaches its count,
-        // and this function does not return before that.
+        assert!(parts < 1 << 31, "too many parts for the pool");
+        let mut generation = self.running.lock().expect("pool lock");
+        *generation = generation.wrapping_add(1);
+        let g = *generation;
+        // Erase the lifetime: a part can only be claimed before this function returns,
+        // and it does not return before every claimed part has finished.
         let job: *const Job = unsafe { std::mem::transmute::<&(dyn Fn(usize, usize) + Sync + '_), &'static Job>(f) };
-        *self.shared.job.lock().expect("pool lock") = Some((job, parts));
-        self.shared.done.store(0, Ordering::Release);
-        self.shared.generation.fetch_add(1, Ordering::AcqRel);
+        let slot = Slot { job, parts, generation: g };
+        *self.shared.slot.lock().expect("pool lock") = Some(slot);
+        self.shared.finished.store(0, Ordering::Relaxed);
+        // Publishing the generation releases the slot and the reset count.
+        self.shared.state.store(u64::from(g) << 32, Ordering::Release);
         for (_, t) in &self.workers {
             t.unpark();
         }
-        (0..parts).step_by(self.threads).for_each(|p| f(p, 0));
+        self.shared.work(slot, 0);
         let mut wait = Backoff::new();
-        while self.shared.done.load(Ordering::Acquire) < self.threads - 1 {
+        while self.shared.finished.load(Ordering::Acquire) < parts {
             wait.snooze(|| thread::yield_now());
         }
-        *self.shared.job.lock().expect("pool lock") = None;
     }
 }
 
-fn worker(s: &Shared, t: usize, threads: usize) {
-    let mut seen = 0;
+fn worker(s: &Shared, t: usize) {
+    let mut seen = 0u32;
     loop {
         let mut wait = Backoff::new();
-        while s.generation.load(Ordering::Acquire) == seen {
+        let current = loop {
+            let g = generation_of(s.state.load(Ordering::Acquire));
+            if g != seen {
+                break g;
+            }
             if s.stop.load(Ordering::Acquire) {
                 return;
             }
             wait.snooze(|| thread::park_timeout(Duration::from_millis(10)));
+        };
+        seen = current;
+        // The slot may already hold the next generation (written just before its state
+        // is published); this generation is then over and there is nothing to join.
+        let slot = *s.slot.lock().expect("pool lock");
+        if let Some(slot) = slot.filter(|sl| sl.generation == current) {
+            s.work(slot, t);
         }
-        seen = s.generation.load(Ordering::Acquire);
-        let job = *s.job.lock().expect("pool lock");
-        if let Some((job, parts)) = job {
-            // Safety: `run` keeps the job alive until every worker has counted itself done.
-            let f = unsafe { &*job };
-            (t..parts).step_by(threads).for_each(|p| f(p, t));
-        }
-        s.done.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -150,12 +211,26 @@ mod tests {
     #[test]
     fn every_part_runs_exactly_once() {
         let pool = Pool::new(2);
-        for parts in [0, 1, 2, 3, 17] {
+        for parts in [0, 1, 2, 3, 17, 2, 64] {
             let hits: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(0)).collect();
             pool.run(parts, &|p, _| {
                 hits[p].fetch_add(1, Ordering::Relaxed);
             });
             assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
         }
+    }
+
+    #[test]
+    fn many_short_jobs_on_three_threads() {
+        let pool = Pool::new(3);
+        let total = AtomicUsize::new(0);
+        for round in 0..2000 {
+            let parts = 1 + round % 7;
+            pool.run(parts, &|p, t| {
+                assert!(t < 3 && p < parts);
+                total.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+        assert_eq!(total.load(Ordering::Relaxed), (0..2000).map(|r| 1 + r % 7).sum::<usize>());
     }
 }

@@ -33,7 +33,7 @@ use cranelift_codegen::ir::{types, InstBuilder, Value};
 use cranelift_frontend::FunctionBuilder;
 
 use super::emit::{addr, load_ptr, load_vec};
-use super::store::{store_vec, OperandMap, StoreSpec, TilePtrs};
+use super::store::{store_vecs, Item, OperandMap, StoreSpec, TilePtrs};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::loops::counted_loop;
@@ -115,6 +115,10 @@ pub(super) struct OuterSpec {
 
 /// Every row of a tile.
 const ALL_ROWS: u64 = u64::MAX;
+
+/// Accumulators stored together: their epilogues are emitted interleaved (see
+/// [`store_vecs`]); more would spill the registers the tile still holds.
+const STORE_GROUP: usize = 2;
 
 /// Multiply-add form: separate `fmul` + `fadd` (see `microkernel` for the measurement).
 const FUSED: bool = false;
@@ -229,11 +233,15 @@ fn tile(
     }
     let mut v = V4::new(b, FUSED);
     let tp = TilePtrs { out: ptrs[1], extras: ptrs[2..].to_vec(), bias };
-    for r in 0..spec.mr {
-        for j in 0..cl.nv {
-            let l = if j + 1 == cl.nv { cl.last_lanes } else { spec.lanes };
-            store_vec(&mut v, &spec.store, &tp, r, j, l, state[2 + r * cl.nv + j]);
-        }
+    let items: Vec<Item> = (0..spec.mr)
+        .flat_map(|r| (0..cl.nv).map(move |j| (r, j)))
+        .map(|(r, j)| {
+            let lanes = if j + 1 == cl.nv { cl.last_lanes } else { spec.lanes };
+            Item { r, pos: j, lanes, x: state[2 + r * cl.nv + j] }
+        })
+        .collect();
+    for group in items.chunks(STORE_GROUP) {
+        store_vecs(&mut v, &spec.store, &tp, group);
     }
     Ok(())
 }

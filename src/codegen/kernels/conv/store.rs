@@ -1,8 +1,8 @@
 //! The store stage of a register tile: bias, the fused epilogue, accumulation, and
 //! the (possibly partial, possibly lane-strided) store itself.
 //!
-//! Consumes: a finished accumulator vector, its row `r` in the tile, the byte offset
-//! of its position from the tile's base pointers, and how many lanes are real.
+//! Consumes: finished accumulator vectors, each with its row `r` in the tile, its
+//! position from the tile's base pointers, and how many lanes are real.
 //! Produces: `y = old? + epilogue(partial? + acc + bias[r]?)` written to the output.
 //! Guarantees: the epilogue runs once per element, in the order of
 //! [`StoreSpec::epilogue`], before accumulation (the kernel ABI's order); extra
@@ -61,41 +61,68 @@ pub(super) struct TilePtrs {
     pub bias: Value,
 }
 
-/// Stores accumulator `x` of tile row `r`, position `pos`, with `lanes` real lanes.
-pub(super) fn store_vec(v: &mut V4, spec: &StoreSpec, ptrs: &TilePtrs, r: usize, pos: usize, lanes: usize, x: Value) {
-    let mut x = x;
-    let at = spec.out.at(r, pos);
+/// One accumulator to store: tile row `r`, position `pos`, `lanes` real lanes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Item {
+    pub r: usize,
+    pub pos: usize,
+    pub lanes: usize,
+    pub x: Value,
+}
+
+/// Stores several accumulators, each stage emitted for all of them before the next:
+/// each element gets the same result as stored alone, but independent chains
+/// (a tanh is ~20 dependent operations) interleave in code compiled without
+/// re-scheduling, so the FP pipes are not left waiting on one chain's latencies.
+pub(super) fn store_vecs(v: &mut V4, spec: &StoreSpec, ptrs: &TilePtrs, items: &[Item]) {
+    let mut xs: Vec<Value> = items.iter().map(|it| it.x).collect();
     if spec.partial {
-        let old = load_strided(v, ptrs.out, at, spec.out.lane_stride, lanes);
-        x = v.add(old, x);
+        for (x, it) in xs.iter_mut().zip(items) {
+            let old = load_strided(v, ptrs.out, spec.out.at(it.r, it.pos), spec.out.lane_stride, it.lanes);
+            *x = v.add(old, *x);
+        }
     }
     if spec.bias {
-        let b = v.load_splat(ptrs.bias, (4 * r) as i32);
-        x = v.add(x, b);
+        for (x, it) in xs.iter_mut().zip(items) {
+            let b = v.load_splat(ptrs.bias, (4 * it.r) as i32);
+            *x = v.add(*x, b);
+        }
     }
     for f in &spec.epilogue {
-        x = match *f {
-            Fused::Act(a) => act(v, a, x),
+        xs = match *f {
+            Fused::Act(a) => act_n(v, a, &xs),
             Fused::Scale(s) => {
                 let k = v.splat(s as f32);
-                v.mul(x, k)
+                xs.iter().map(|&x| v.mul(x, k)).collect()
             }
-            Fused::AddOperand(k) => {
-                let e = load_extra(v, spec, ptrs, k, r, pos, lanes);
-                v.add(x, e)
-            }
-            Fused::MulActGrad(a, k) => {
-                let z = load_extra(v, spec, ptrs, k, r, pos, lanes);
-                let s = act_slope(v, a, z);
-                v.mul(x, s)
-            }
+            Fused::AddOperand(k) => xs
+                .iter()
+                .zip(items)
+                .map(|(&x, it)| {
+                    let e = load_extra(v, spec, ptrs, k, it.r, it.pos, it.lanes);
+                    v.add(x, e)
+                })
+                .collect(),
+            Fused::MulActGrad(a, k) => xs
+                .iter()
+                .zip(items)
+                .map(|(&x, it)| {
+                    let z = load_extra(v, spec, ptrs, k, it.r, it.pos, it.lanes);
+                    let s = act_slope(v, a, z);
+                    v.mul(x, s)
+                })
+                .collect(),
         };
     }
-    if spec.accumulate {
-        let old = load_strided(v, ptrs.out, at, spec.out.lane_stride, lanes);
-        x = v.add(old, x);
+    for (x, it) in xs.into_iter().zip(items) {
+        let at = spec.out.at(it.r, it.pos);
+        let mut x = x;
+        if spec.accumulate {
+            let old = load_strided(v, ptrs.out, at, spec.out.lane_stride, it.lanes);
+            x = v.add(old, x);
+        }
+        store_strided(v, x, ptrs.out, at, spec.out.lane_stride, it.lanes);
     }
-    store_strided(v, x, ptrs.out, at, spec.out.lane_stride, lanes);
 }
 
 fn load_extra(v: &mut V4, spec: &StoreSpec, ptrs: &TilePtrs, k: usize, r: usize, pos: usize, lanes: usize) -> Value {
@@ -103,21 +130,21 @@ fn load_extra(v: &mut V4, spec: &StoreSpec, ptrs: &TilePtrs, k: usize, r: usize,
     load_strided(v, ptrs.extras[k], m.at(r, pos), m.lane_stride, lanes)
 }
 
-/// The activation applied to `x`.
-pub(super) fn act(v: &mut V4, a: Act, x: Value) -> Value {
+/// The activation applied to each of `xs` (tanh chains interleaved).
+pub(super) fn act_n(v: &mut V4, a: Act, xs: &[Value]) -> Vec<Value> {
     match a {
         Act::Relu => {
             let zero = v.splat(0.0);
-            v.max(zero, x)
+            xs.iter().map(|&x| v.max(zero, x)).collect()
         }
-        Act::Tanh => vmath::tanh(v, x),
-        Act::Sigmoid => vmath::sigmoid(v, x),
+        Act::Tanh => vmath::tanh_n(v, xs),
+        Act::Sigmoid => xs.iter().map(|&x| vmath::sigmoid(v, x)).collect(),
         Act::ScaledTanh { a, s } => {
             let sv = v.splat(s as f32);
-            let t = v.mul(x, sv);
-            let t = vmath::tanh(v, t);
+            let t: Vec<Value> = xs.iter().map(|&x| v.mul(x, sv)).collect();
+            let t = vmath::tanh_n(v, &t);
             let av = v.splat(a as f32);
-            v.mul(t, av)
+            t.iter().map(|&t| v.mul(t, av)).collect()
         }
     }
 }
