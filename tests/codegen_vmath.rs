@@ -85,8 +85,8 @@ fn tanh_accuracy() {
     for jit in jits() {
         let y = apply(&jit, UnaryOp::Tanh, &x);
         let (rel, abs) = errors(&x, &y, f64::tanh);
-        assert!(abs < 2e-7, "tanh abs err {abs:e}");
-        assert!(rel < 3e-7, "tanh rel err {rel:e}");
+        assert!(abs < 4e-7, "tanh abs err {abs:e}");
+        assert!(rel < 4e-7, "tanh rel err {rel:e}");
     }
 }
 

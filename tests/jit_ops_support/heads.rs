@@ -52,7 +52,7 @@ fn subsampling() {
     for i in 0..12 {
         let k = 2 + i % 2;
         let [n, c] = [[1, 3, 2][i % 3], 1 + g.below(4)];
-        let (h, w) = (k + g.below(3 * k + 2), k + g.below(3 * k + 2));
+        let (h, w) = (k + g.below(3 * k + 2), k + g.below(6 * k + 2));
         let s = Subsample { channels: c as u64, k: k as u64 };
         let yd = [n, c, h / k, w / k];
         let x = g.strided(&[n, c, h, w], -1.0, 1.0);

@@ -125,7 +125,10 @@ const FUSED: bool = false;
 
 /// Compiles `spec` into `fn(a, b, out, bias, extras, nrows, row0)`.
 pub(super) fn compile_outer(jit: &Jit, spec: &OuterSpec) -> Result<JitFn<7>> {
-    jit.compile_opt("conv_outer", Opt::None, |b, [a, src, out, bias, extras, nrows, row0], _| {
+    jit.compile_opt("conv_outer", Opt::None, |b, [a, src, out, bias, extras, nrows, row0], features| {
+        // The k loop keeps separate multiply and add (see `FUSED`); the store stage's
+        // epilogue (a tanh is a chain of ~10 multiply-adds) uses `fma` where it is native.
+        let fma = features.has_fma;
         let mut v = V4::new(b, FUSED);
         let ex: Vec<Value> = (0..spec.store.extras.len()).map(|k| load_ptr(&mut v, extras, k)).collect();
         let init: Vec<Value> = [src, out].into_iter().chain(ex.iter().copied()).collect();
@@ -133,7 +136,7 @@ pub(super) fn compile_outer(jit: &Jit, spec: &OuterSpec) -> Result<JitFn<7>> {
             std::iter::once(spec.b_row).chain(std::iter::repeat_n(spec.out_row, init.len() - 1)).collect();
         counted_loop(b, nrows, 1, &init, |b, i, st| {
             let range = spec.bounds.map(|bd| tap_range(b, spec, bd, row0, i));
-            grid_row(b, spec, (a, bias), range, st)?;
+            grid_row(b, spec, (a, bias), range, st, fma)?;
             Ok(advance(b, st, &steps))
         })?;
         b.ins().return_(&[]);
@@ -176,17 +179,18 @@ fn grid_row(
     ab: (Value, Value),
     range: Option<(Value, Value)>,
     st: &[Value],
+    fma: bool,
 ) -> Result<()> {
     let mut ptrs = st.to_vec();
     for cl in &spec.classes {
         let steps = tile_steps(spec, cl.nv);
         if cl.tiles == 1 {
-            tile(b, spec, cl, ab, range, &ptrs)?;
+            tile(b, spec, cl, ab, range, &ptrs, fma)?;
             ptrs = advance(b, &ptrs, &steps);
         } else if cl.tiles > 1 {
             let n = b.ins().iconst(types::I64, cl.tiles as i64);
             ptrs = counted_loop(b, n, 1, &ptrs, |b, _, t| {
-                tile(b, spec, cl, ab, range, t)?;
+                tile(b, spec, cl, ab, range, t, fma)?;
                 Ok(advance(b, t, &steps))
             })?;
         }
@@ -209,6 +213,7 @@ fn tile(
     (a, bias): (Value, Value),
     range: Option<(Value, Value)>,
     ptrs: &[Value],
+    fma: bool,
 ) -> Result<()> {
     let zero = V4::new(b, FUSED).splat(0.0);
     let mut state = vec![a, ptrs[0]];
@@ -231,7 +236,7 @@ fn tile(
     if rem > 0 {
         state = channels(b, spec, (cl, range), &state, rem)?;
     }
-    let mut v = V4::new(b, FUSED);
+    let mut v = V4::new(b, fma);
     let tp = TilePtrs { out: ptrs[1], extras: ptrs[2..].to_vec(), bias };
     let items: Vec<Item> = (0..spec.mr)
         .flat_map(|r| (0..cl.nv).map(move |j| (r, j)))

@@ -20,7 +20,8 @@ use std::sync::Arc;
 use cranelift_codegen::ir::{InstBuilder, Value};
 
 use super::emit::{
-    divmod, fixed_fold, fixed_loop, iconst, lane0, load, load_strided, range_loop, run, store, Combine, Lanes, Reduce,
+    divmod, fixed_fold, fixed_loop, iconst, lane0, load, load_strided, range_loop, run, shuffle_f32, store, Combine,
+    Lanes, Reduce,
 };
 use super::frame::{build, Frame, OpOptions, Split, Tensor};
 use super::shape::{arity, bad, batch, nchw, same, sample, size};
@@ -201,6 +202,9 @@ fn spread(v: &mut V4, sink: &Sink, at: &SinkAt, g: Blocks, dyp: Value, wv: Value
         })
     };
     fixed_loop(v, g.oh(), |v, i| {
+        if g.k == 2 {
+            return spread_pairs(v, sink, at, g, dyp, wv, i);
+        }
         fixed_loop(v, g.ow(), |v, j| {
             let o = v.b.ins().imul_imm_s(i, g.ow() as i64);
             let o = v.b.ins().iadd(o, j);
@@ -227,6 +231,48 @@ fn spread(v: &mut V4, sink: &Sink, at: &SinkAt, g: Blocks, dyp: Value, wv: Value
     })?;
     let from = iconst(v, (4 * g.oh() * g.k * g.w) as i64);
     zeros(v, from, (g.h - g.oh() * g.k) * g.w)
+}
+
+/// [`spread`]'s block row `i` for 2×2 blocks, four dy values at a time: `w·dy`
+/// duplicated lane-wise (`[a a b b]`, `[c c d d]`) covers eight x columns of each
+/// of the two rows with four vector stores; a leftover column goes one by one.
+/// Then the zero leftover column, if the width is odd.
+fn spread_pairs(v: &mut V4, sink: &Sink, at: &SinkAt, g: Blocks, dyp: Value, wv: Value, i: Value) -> Result<()> {
+    let drow = v.b.ins().imul_imm_s(i, (4 * g.ow()) as i64);
+    let drow = v.b.ins().iadd(dyp, drow);
+    let xrow = v.b.ins().imul_imm_s(i, (4 * 2 * g.w) as i64);
+    run(v, g.ow(), |v, off, lanes| {
+        let d = load(v, lanes, drow, off);
+        let val = v.mul(wv, d);
+        let base = v.b.ins().imul_imm_s(off, 2);
+        let base = v.b.ins().iadd(xrow, base);
+        for p in 0..2 {
+            let row = v.b.ins().iadd_imm_s(base, (4 * p * g.w) as i64);
+            match lanes {
+                Lanes::Four => {
+                    let lo = shuffle_f32(v, val, val, [0, 0, 1, 1]);
+                    let hi = shuffle_f32(v, val, val, [2, 2, 3, 3]);
+                    sink.put(v, at, row, Lanes::Four, lo);
+                    let next = v.b.ins().iadd_imm_s(row, 16);
+                    sink.put(v, at, next, Lanes::Four, hi);
+                }
+                Lanes::One => {
+                    sink.put(v, at, row, Lanes::One, val);
+                    let next = v.b.ins().iadd_imm_s(row, 4);
+                    sink.put(v, at, next, Lanes::One, val);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    if g.w > 2 * g.ow() {
+        for p in 0..2 {
+            let o = v.b.ins().iadd_imm_s(xrow, (4 * (p * g.w + 2 * g.ow())) as i64);
+            let z = v.splat(0.0);
+            sink.put(v, at, o, Lanes::One, z);
+        }
+    }
+    Ok(())
 }
 
 /// Checks x (N×F) and y (N×K) against the layer and the centres (K×F).
