@@ -9,16 +9,40 @@ use crate::sched::{Base, Plan};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A 64-byte aligned block of floats.
-#[derive(Clone, Copy)]
-#[repr(C, align(64))]
-struct Line([f32; 16]);
+/// Zeroed floats with a 64-byte aligned window of `len`. `vec![0.0; n]` comes from
+/// `calloc`, whose big blocks are fresh pages the kernel zeroes on first touch, so a
+/// big arena (ResNet-152 at batch 8 plans 1.4 GB) costs nothing until the steps use
+/// it; an aligned zeroed allocation is `memalign` + `memset` instead, over a second of
+/// page faults before the first step.
+struct Arena {
+    floats: Vec<f32>,
+    /// Index of the first 64-byte aligned float.
+    start: usize,
+    len: usize,
+}
+
+impl Arena {
+    fn new(len: usize) -> Arena {
+        let floats = vec![0.0f32; len + 15];
+        let addr = floats.as_ptr() as usize;
+        let start = (addr.next_multiple_of(64) - addr) / 4;
+        Arena { floats, start, len }
+    }
+
+    fn as_slice(&self) -> &[f32] {
+        &self.floats[self.start..self.start + self.len]
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.floats[self.start..self.start + self.len]
+    }
+}
 
 pub struct CompiledPlan {
     pub plan: Plan,
     /// One kernel per planned step (host steps have none).
     pub kernels: Vec<Option<Arc<dyn CompiledKernel>>>,
-    arena: Vec<Line>,
+    arena: Arena,
     scratch: Vec<Vec<f32>>,
     /// Time spent in each planned step, when profiling.
     pub profile: Option<Vec<Duration>>,
@@ -35,30 +59,27 @@ unsafe impl Sync for SendPtr {}
 
 impl CompiledPlan {
     pub fn new(plan: Plan, kernels: Vec<Option<Arc<dyn CompiledKernel>>>, threads: usize) -> CompiledPlan {
-        let arena = vec![Line([0.0; 16]); plan.arena_len.div_ceil(16)];
+        let arena = Arena::new(plan.arena_len.next_multiple_of(16));
         let scratch_len = kernels.iter().flatten().map(|k| k.scratch_len()).max().unwrap_or(0);
         let scratch = (0..threads.max(1)).map(|_| vec![0.0; scratch_len]).collect();
         CompiledPlan { plan, kernels, arena, scratch, profile: None, derived_for: None }
     }
 
     fn arena_ptr(&mut self) -> *mut f32 {
-        self.arena.as_mut_ptr().cast::<f32>()
+        self.arena.as_mut_slice().as_mut_ptr()
     }
 
     /// The slice of the arena holding buffer `b` (contiguous buffers only).
     pub fn buffer(&self, program: &Program, b: BufId, n: usize) -> &[f32] {
         let loc = self.plan.locations[b.index()];
         assert_eq!(loc.base, Base::Arena, "buffer {} is not in the arena", program.buffer(b).name);
-        let floats = unsafe { std::slice::from_raw_parts(self.arena.as_ptr().cast::<f32>(), self.arena.len() * 16) };
-        &floats[loc.offset..loc.offset + program.buffer(b).len(n)]
+        &self.arena.as_slice()[loc.offset..loc.offset + program.buffer(b).len(n)]
     }
 
     pub fn buffer_mut(&mut self, program: &Program, b: BufId, n: usize) -> &mut [f32] {
         let loc = self.plan.locations[b.index()];
         assert_eq!(loc.base, Base::Arena, "buffer {} is not in the arena", program.buffer(b).name);
-        let len = self.arena.len() * 16;
-        let floats = unsafe { std::slice::from_raw_parts_mut(self.arena_ptr(), len) };
-        &mut floats[loc.offset..loc.offset + program.buffer(b).len(n)]
+        &mut self.arena.as_mut_slice()[loc.offset..loc.offset + program.buffer(b).len(n)]
     }
 
     /// Runs planned steps `range` with the parameters of `store`.
