@@ -68,7 +68,7 @@ impl Backoff {
     fn snooze(&mut self, idle: impl FnOnce()) {
         if self.spinning {
             self.spins += 1;
-            if self.spins % 256 == 0 && self.started.elapsed() >= SPIN {
+            if self.spins.is_multiple_of(256) && self.started.elapsed() >= SPIN {
                 self.spinning = false;
             }
             std::hint::spin_loop();
@@ -165,7 +165,7 @@ impl Pool {
         self.shared.work(slot, 0);
         let mut wait = Backoff::new();
         while self.shared.finished.load(Ordering::Acquire) < parts {
-            wait.snooze(|| thread::yield_now());
+            wait.snooze(thread::yield_now);
         }
     }
 }
