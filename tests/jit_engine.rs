@@ -150,6 +150,20 @@ fn inference_folds_batch_norm_into_convolutions() {
 }
 
 #[test]
+fn folded_weights_of_resnet50_are_counted_in_the_inference_arena() {
+    let g = graph(&common::zoo_source("resnet50"));
+    let plan = sched::plan(&netc::autodiff::fold_batch_norm(&netc::autodiff::inference(&g)), 1, Default::default());
+    // Every convolution of ResNet-50 feeds a batch norm, so the folded weights are all conv
+    // weights plus one bias per BN channel: the published 25,557,032 parameters, less the
+    // classifier (2048·1000 + 1000) and BN's γ and β (53,120 = its running statistics).
+    let bn_channels = 53_120 / 2;
+    let folded = 25_557_032 - (2048 * 1000 + 1000) - 2 * bn_channels + bn_channels;
+    let buffers = 2 * 53; // weight and bias of 53 convolutions, each aligned to 16 floats
+    assert!((folded..folded + 15 * buffers).contains(&plan.derived_len), "derived {} vs {folded}", plan.derived_len);
+    assert!(plan.derived_len < plan.arena_len);
+}
+
+#[test]
 fn repeated_inference_reuses_folded_weights_until_the_weights_change() {
     let g = graph(RESNET_BN);
     let mut jit = JitEngine::new(&g, JitOptions::default()).unwrap();

@@ -66,6 +66,8 @@ struct PlannedMemory {
     training_unshared_bytes: Option<usize>,
     inference_bytes: usize,
     inference_unshared_bytes: usize,
+    /// Of `inference_bytes`, the weights with batch norm folded in (they persist).
+    inference_folded_weight_bytes: usize,
 }
 
 fn planned_memory(g: &crate::ir::Graph, n: usize) -> PlannedMemory {
@@ -77,6 +79,7 @@ fn planned_memory(g: &crate::ir::Graph, n: usize) -> PlannedMemory {
         training_unshared_bytes: train.as_ref().map(|p| p.unshared_len * 4),
         inference_bytes: eval.arena_bytes(),
         inference_unshared_bytes: eval.unshared_len * 4,
+        inference_folded_weight_bytes: eval.derived_len * 4,
     }
 }
 
@@ -241,8 +244,16 @@ fn mib(b: usize) -> String {
 }
 
 fn memory_line(m: &PlannedMemory) -> String {
-    let eval =
-        format!("inference arena {} ({} without sharing)", mib(m.inference_bytes), mib(m.inference_unshared_bytes));
+    let folded = if m.inference_folded_weight_bytes > 0 {
+        format!(", {} of it folded batch-norm weights", mib(m.inference_folded_weight_bytes))
+    } else {
+        String::new()
+    };
+    let eval = format!(
+        "inference arena {}{folded} ({} without sharing)",
+        mib(m.inference_bytes),
+        mib(m.inference_unshared_bytes)
+    );
     match (m.training_bytes, m.training_unshared_bytes) {
         (Some(t), Some(u)) => format!("training arena {} ({} without sharing); {eval}", mib(t), mib(u)),
         _ => eval,

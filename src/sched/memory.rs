@@ -12,14 +12,20 @@ use crate::autodiff::{BufId, Kernel, Program, Role};
 
 const ALIGN: usize = 16;
 
+/// Where [`assign`] put the buffers.
+pub struct Assignment {
+    pub locations: Vec<Location>,
+    /// Floats of the arena.
+    pub arena_len: usize,
+    /// Floats the arena would need without reuse.
+    pub unshared_len: usize,
+    /// Floats of weights derived from the parameters (folded batch norm), which stay
+    /// in the arena between runs.
+    pub derived_len: usize,
+}
+
 /// Locations of every buffer, the arena length, and the length without sharing.
-pub fn assign(
-    program: &Program,
-    steps: &[PlannedStep],
-    slices: &[SliceOf],
-    batch: usize,
-    share: bool,
-) -> (Vec<Location>, usize, usize) {
+pub fn assign(program: &Program, steps: &[PlannedStep], slices: &[SliceOf], batch: usize, share: bool) -> Assignment {
     let n = program.buffers.len();
     // The buffer whose memory each buffer occupies, and where in it.
     let root = |mut b: BufId| -> BufId {
@@ -44,12 +50,15 @@ pub fn assign(
     let end = steps.len();
     // Weights derived from the parameters persist between runs (they are recomputed only
     // when the parameters change), so nothing may reuse their memory.
-    let derived = steps
+    let derived: Vec<BufId> = steps
         .iter()
         .filter(|s| matches!(s.spec.kernel, Kernel::FoldBatchNorm { .. }))
-        .flat_map(|s| s.operands[s.spec.inputs.len()..].iter().copied());
-    for b in
-        [Some(program.input), program.labels, Some(program.output), program.loss].into_iter().flatten().chain(derived)
+        .flat_map(|s| s.operands[s.spec.inputs.len()..].iter().copied())
+        .collect();
+    for b in [Some(program.input), program.labels, Some(program.output), program.loss]
+        .into_iter()
+        .flatten()
+        .chain(derived.iter().copied())
     {
         let r = root(b).index();
         first[r] = 0;
@@ -93,7 +102,11 @@ pub fn assign(
         placed.push(i);
     }
     let locations = (0..n).map(|i| locate(program, slices, &offset, BufId(i as u32))).collect();
-    (locations, arena, unshared)
+    let mut derived_roots: Vec<usize> = derived.iter().map(|&b| root(b).index()).collect();
+    derived_roots.sort_unstable();
+    derived_roots.dedup();
+    let derived_len = derived_roots.into_iter().filter(|i| roots.contains(i)).map(size).sum();
+    Assignment { locations, arena_len: arena, unshared_len: unshared, derived_len }
 }
 
 fn locate(program: &Program, slices: &[SliceOf], offset: &[usize], b: BufId) -> Location {

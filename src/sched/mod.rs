@@ -64,6 +64,9 @@ pub struct Plan {
     pub arena_len: usize,
     /// Floats the arena would need without reuse (for the report).
     pub unshared_len: usize,
+    /// Floats of the arena held by weights derived from the parameters (batch norm
+    /// folded into convolutions), which persist between runs.
+    pub derived_len: usize,
 }
 
 /// Switches for the planner (all on by default; tests turn them off to compare).
@@ -89,7 +92,8 @@ pub fn plan(program: &Program, batch: usize, opts: Options) -> Plan {
         (steps, forward_end) = fuse::fuse(program, steps, forward_end);
     }
     let slices = if opts.concat_in_place { concat::in_place(program, &steps) } else { Vec::new() };
-    let (locations, arena_len, unshared_len) = memory::assign(program, &steps, &slices, batch, opts.share_memory);
+    let memory::Assignment { locations, arena_len, unshared_len, derived_len } =
+        memory::assign(program, &steps, &slices, batch, opts.share_memory);
     let kept: Vec<bool> = steps.iter().map(|s| !concat::is_elided(s, &slices)).collect();
     let before_backward = steps.iter().zip(&kept).take(forward_end).filter(|(_, k)| **k).count();
     steps = steps.into_iter().zip(kept).filter(|(_, k)| *k).map(|(s, _)| s).collect();
@@ -111,7 +115,7 @@ pub fn plan(program: &Program, batch: usize, opts: Options) -> Plan {
             }
         }
     }
-    Plan { batch, steps, forward_end, locations, arena_len, unshared_len }
+    Plan { batch, steps, forward_end, locations, arena_len, unshared_len, derived_len }
 }
 
 fn operand(program: &Program, b: BufId, batch: usize) -> Operand {
