@@ -35,6 +35,9 @@ struct Shared {
     /// Parts of the current generation finished.
     finished: AtomicUsize,
     stop: AtomicBool,
+    /// A part of the current job panicked (a bug): `run` re-raises it on the caller
+    /// once every part is accounted for, instead of waiting forever for a dead worker.
+    panicked: AtomicBool,
 }
 
 // The raw job pointer is only dereferenced after claiming a part of its generation,
@@ -107,7 +110,9 @@ impl Shared {
             // Safety: the claim succeeded for this generation, so `run` is still waiting
             // for this part and keeps the job alive.
             let f = unsafe { &*slot.job };
-            f(p, thread);
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(p, thread))).is_err() {
+                self.panicked.store(true, Ordering::Release);
+            }
             self.finished.fetch_add(1, Ordering::AcqRel);
         }
     }
@@ -122,6 +127,7 @@ impl Pool {
             state: AtomicU64::new(0),
             finished: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
+            panicked: AtomicBool::new(false),
         });
         let workers = (1..threads)
             .map(|t| {
@@ -148,7 +154,8 @@ impl Pool {
             return;
         }
         assert!(parts < 1 << 31, "too many parts for the pool");
-        let mut generation = self.running.lock().expect("pool lock");
+        // A poisoned lock only means an earlier job panicked; its generation count is intact.
+        let mut generation = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         *generation = generation.wrapping_add(1);
         let g = *generation;
         // Erase the lifetime: a part can only be claimed before this function returns,
@@ -166,6 +173,9 @@ impl Pool {
         let mut wait = Backoff::new();
         while self.shared.finished.load(Ordering::Acquire) < parts {
             wait.snooze(thread::yield_now);
+        }
+        if self.shared.panicked.swap(false, Ordering::AcqRel) {
+            panic!("a part of a kernel panicked (see the message above)");
         }
     }
 }
@@ -218,6 +228,20 @@ mod tests {
             });
             assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
         }
+    }
+
+    #[test]
+    fn a_panicking_part_panics_the_caller_and_the_pool_goes_on() {
+        let pool = Pool::new(2);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.run(8, &|p, _| assert!(p != 5, "part 5 fails"));
+        }));
+        assert!(r.is_err());
+        let total = AtomicUsize::new(0);
+        pool.run(8, &|_, _| {
+            total.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(total.load(Ordering::Relaxed), 8);
     }
 
     #[test]
