@@ -12,10 +12,9 @@
 use cranelift_codegen::ir::Value;
 
 use super::emit::{load_strided, store_strided};
+use crate::codegen::kernels::ops::act;
 use crate::codegen::kernels::Fused;
 use crate::codegen::simd::V4;
-use crate::codegen::vmath;
-use crate::ir::Act;
 
 /// How a tile's elements map to one operand's memory: element (row r, position j,
 /// lane l) is `r·r_stride + j·pos_stride + l·lane_stride` bytes past the tile's base.
@@ -90,7 +89,7 @@ pub(super) fn store_vecs(v: &mut V4, spec: &StoreSpec, ptrs: &TilePtrs, items: &
     }
     for f in &spec.epilogue {
         xs = match *f {
-            Fused::Act(a) => act_n(v, a, &xs),
+            Fused::Act(a) => act::forward_n(v, a, &xs),
             Fused::Scale(s) => {
                 let k = v.splat(s as f32);
                 xs.iter().map(|&x| v.mul(x, k)).collect()
@@ -108,7 +107,7 @@ pub(super) fn store_vecs(v: &mut V4, spec: &StoreSpec, ptrs: &TilePtrs, items: &
                 .zip(items)
                 .map(|(&x, it)| {
                     let z = load_extra(v, spec, ptrs, k, it.r, it.pos, it.lanes);
-                    let s = act_slope(v, a, z);
+                    let s = act::slope(v, a, z);
                     v.mul(x, s)
                 })
                 .collect(),
@@ -128,53 +127,4 @@ pub(super) fn store_vecs(v: &mut V4, spec: &StoreSpec, ptrs: &TilePtrs, items: &
 fn load_extra(v: &mut V4, spec: &StoreSpec, ptrs: &TilePtrs, k: usize, r: usize, pos: usize, lanes: usize) -> Value {
     let m = spec.extras[k];
     load_strided(v, ptrs.extras[k], m.at(r, pos), m.lane_stride, lanes)
-}
-
-/// The activation applied to each of `xs` (tanh chains interleaved).
-pub(super) fn act_n(v: &mut V4, a: Act, xs: &[Value]) -> Vec<Value> {
-    match a {
-        Act::Relu => {
-            let zero = v.splat(0.0);
-            xs.iter().map(|&x| v.max(zero, x)).collect()
-        }
-        Act::Tanh => vmath::tanh_n(v, xs),
-        Act::Sigmoid => xs.iter().map(|&x| vmath::sigmoid(v, x)).collect(),
-        Act::ScaledTanh { a, s } => {
-            let sv = v.splat(s as f32);
-            let t: Vec<Value> = xs.iter().map(|&x| v.mul(x, sv)).collect();
-            let t = vmath::tanh_n(v, &t);
-            let av = v.splat(a as f32);
-            t.iter().map(|&t| v.mul(t, av)).collect()
-        }
-    }
-}
-
-/// The activation's derivative written in terms of its output `z` (as `ActBackward`):
-/// relu `[z > 0]`, tanh `1 − z²`, sigmoid `z(1 − z)`, a·tanh(s·x): `s·(a − z²/a)`.
-pub(super) fn act_slope(v: &mut V4, a: Act, z: Value) -> Value {
-    let one = v.splat(1.0);
-    match a {
-        Act::Relu => {
-            let zero = v.splat(0.0);
-            let pos = v.lt_mask(zero, z);
-            v.select(pos, one, zero)
-        }
-        Act::Tanh => {
-            let zz = v.mul(z, z);
-            v.sub(one, zz)
-        }
-        Act::Sigmoid => {
-            let m = v.sub(one, z);
-            v.mul(z, m)
-        }
-        Act::ScaledTanh { a, s } => {
-            let zz = v.mul(z, z);
-            let inv_a = v.splat((1.0 / a) as f32);
-            let q = v.mul(zz, inv_a);
-            let av = v.splat(a as f32);
-            let d = v.sub(av, q);
-            let sv = v.splat(s as f32);
-            v.mul(d, sv)
-        }
-    }
 }

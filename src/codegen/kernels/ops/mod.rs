@@ -20,7 +20,7 @@
 //! `softmax` and `lenet` hold one kernel family each, `optim` the optimizer
 //! updates.
 
-mod act;
+pub(super) mod act;
 mod elementwise;
 mod emit;
 mod frame;
