@@ -4,6 +4,7 @@
 mod engine;
 mod exec;
 pub mod jit;
+pub mod memory;
 pub mod reference;
 mod store;
 pub mod update;
