@@ -286,7 +286,11 @@ fn train_net(
         kind.name(),
         rate(args.lr),
         args.schedule,
-        args.batch,
+        if args.batch > splits.train.count {
+            format!("{} (the whole training set)", splits.train.count)
+        } else {
+            args.batch.to_string()
+        },
         args.epochs,
         args.seed
     ));

@@ -1,6 +1,7 @@
-//! How much memory this process can still have: the smaller of the kernel's
-//! `MemAvailable` (`/proc/meminfo`) and the room left under every cgroup memory limit
-//! that applies (v2 `memory.max`, v1 `memory.limit_in_bytes`, ancestors included).
+//! How much memory this process can still have: the smallest of the kernel's
+//! `MemAvailable` (`/proc/meminfo`), the room left under every cgroup memory limit
+//! that applies (v2 `memory.max`, v1 `memory.limit_in_bytes`, ancestors included) and
+//! the room left under the address-space limit (`ulimit -v`).
 //! A cgroup's usage counts its page cache, so its inactive file pages, which the kernel
 //! reclaims first, are counted as available. Anything unreadable (another OS, no
 //! cgroup) is simply left out; with nothing readable the answer is `None`.
@@ -20,6 +21,15 @@ pub fn available() -> Option<Available> {
     let mut best = read(Path::new("/proc/meminfo"))
         .and_then(|t| meminfo_available(&t))
         .map(|bytes| Available { bytes, source: "MemAvailable in /proc/meminfo".into() });
+    let address_space = read(Path::new("/proc/self/limits"))
+        .and_then(|l| address_space_limit(&l))
+        .zip(read(Path::new("/proc/self/status")).and_then(|t| vm_size(&t)))
+        .map(|(limit, used)| Available { bytes: limit.saturating_sub(used), source: "ulimit -v".into() });
+    if let Some(a) = address_space {
+        if best.as_ref().is_none_or(|b| a.bytes < b.bytes) {
+            best = Some(a);
+        }
+    }
     let (Some(cgroups), Some(mounts)) = (read(Path::new("/proc/self/cgroup")), read(Path::new("/proc/self/mountinfo")))
     else {
         return best;
@@ -39,6 +49,18 @@ pub fn meminfo_available(text: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     kib.checked_mul(1024)
+}
+
+/// The soft "Max address space" of `/proc/self/limits`, if limited.
+pub fn address_space_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|l| l.starts_with("Max address space"))?;
+    line["Max address space".len()..].split_whitespace().next()?.parse().ok()
+}
+
+/// `VmSize` of `/proc/self/status`, in bytes.
+fn vm_size(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmSize:"))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok()?.checked_mul(1024)
 }
 
 /// The memory cgroup directories of this process, each with its version: the leaf
@@ -121,6 +143,11 @@ mod tests {
         let t = "MemTotal:       24684084 kB\nMemFree:        12724916 kB\nMemAvailable:   23541032 kB\n";
         assert_eq!(meminfo_available(t), Some(23541032 * 1024));
         assert_eq!(meminfo_available("MemTotal: 1 kB\n"), None);
+        let limits = "Max stack size            8388608              unlimited            bytes\n\
+                      Max address space         1024000000           1024000000           bytes\n";
+        assert_eq!(address_space_limit(limits), Some(1024000000));
+        assert_eq!(address_space_limit("Max address space         unlimited            unlimited  bytes"), None);
+        assert_eq!(vm_size("Name:\tnetc\nVmSize:\t    3892 kB\n"), Some(3892 * 1024));
     }
 
     #[test]
