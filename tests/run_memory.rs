@@ -214,3 +214,14 @@ fn an_allocation_the_system_refuses_is_an_error_not_an_abort() {
     let o = netc_limited(1 << 20, &["bench", &wide, "--batch", "1"]);
     fails(&o, 1, &["does not fit in memory", "ulimit -v"]);
 }
+
+#[test]
+fn bench_seconds_must_be_a_duration() {
+    let d = dir("seconds");
+    let small = net(&d, "small.net", SMALL);
+    // `inf` used to time runs forever; NaN and negative numbers were taken silently.
+    for bad in ["inf", "nan", "-1", "1e9"] {
+        let o = netc(&["bench", &small, "--batch", "4", &format!("--seconds={bad}")]);
+        fails(&o, 2, &["--seconds"]);
+    }
+}
