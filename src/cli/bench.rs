@@ -2,15 +2,15 @@
 //! JIT compile time, images per second, achieved GFLOP/s and its share of this
 //! machine's f32x4 FMA ceiling, measured on the spot. Data is synthetic.
 
+use super::resources::{check, Budget, Demand};
 use super::{diag_style, out, read_source, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use crate::autodiff::Program;
 use crate::codegen::ceiling::fma_ceiling;
 use crate::codegen::jit::Jit;
 use crate::data::Rng;
 use crate::diag::{render_all, SourceMap};
 use crate::driver;
 use crate::infer;
-use super::resources::{check, Budget, Demand};
-use crate::autodiff::Program;
 use crate::runtime::memory::footprint::{self, Bytes};
 use crate::runtime::memory::AllocError;
 use crate::runtime::update::Step;

@@ -82,10 +82,7 @@ impl<'a> Batcher<'a> {
         let len = rows.checked_mul(prep.sample_len());
         let mut images = Vec::new();
         if len.is_none_or(|len| images.try_reserve_exact(len).is_err()) {
-            return invalid(format!(
-                "cannot allocate the batch buffer: {rows} images of {} floats",
-                prep.sample_len()
-            ));
+            return invalid(format!("cannot allocate the batch buffer: {rows} images of {} floats", prep.sample_len()));
         }
         images.resize(len.unwrap_or(0), 0f32);
         Ok(Batcher {
