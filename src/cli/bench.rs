@@ -2,13 +2,17 @@
 //! JIT compile time, images per second, achieved GFLOP/s and its share of this
 //! machine's f32x4 FMA ceiling, measured on the spot. Data is synthetic.
 
+use super::resources::{check, Budget, Demand};
 use super::{diag_style, out, read_source, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use crate::autodiff::Program;
 use crate::codegen::ceiling::fma_ceiling;
 use crate::codegen::jit::Jit;
 use crate::data::Rng;
 use crate::diag::{render_all, SourceMap};
 use crate::driver;
 use crate::infer;
+use crate::runtime::memory::footprint::{self, Bytes};
+use crate::runtime::memory::AllocError;
 use crate::runtime::update::Step;
 use crate::runtime::{Engine, JitEngine, JitOptions, ParamStore};
 use crate::sched::cost::{is_conv, step_macs};
@@ -34,6 +38,9 @@ pub struct BenchArgs {
     /// Add a per-layer time breakdown.
     #[arg(long)]
     profile: bool,
+    /// Memory netc may use, e.g. 512M or 8G (default: what the system has available).
+    #[arg(long, value_name = "SIZE", value_parser = super::resources::parse_size)]
+    memory_limit: Option<u64>,
 }
 
 #[derive(serde::Serialize)]
@@ -103,9 +110,16 @@ pub fn run(args: BenchArgs) -> i32 {
 }
 
 fn bench(args: &BenchArgs) -> Result<(), (i32, String)> {
-    if args.batch == 0 || args.threads == 0 {
-        return Err((EXIT_USAGE, "error: --batch and --threads must be at least 1".into()));
+    if args.batch == 0 {
+        return Err((EXIT_USAGE, "error: --batch must be at least 1".into()));
     }
+    if !(args.seconds.is_finite() && args.seconds >= 0.0 && args.seconds <= 3600.0) {
+        return Err((EXIT_USAGE, format!("error: --seconds must be from 0 to 3600, got {}", args.seconds)));
+    }
+    if let Some(warning) = super::resources::check_threads(args.threads).map_err(|e| (EXIT_USAGE, e))? {
+        eprintln!("{warning}");
+    }
+    let budget = super::resources::budget(args.memory_limit);
     let text = read_source(&args.net).map_err(|e| (EXIT_USAGE, e))?;
     let mut sources = SourceMap::new();
     let g = driver::compile(&mut sources, &args.net, &text)
@@ -119,16 +133,21 @@ fn bench(args: &BenchArgs) -> Result<(), (i32, String)> {
         JitEngine::inference(&g, opts)
     };
     let program = if args.train { engine.training_program().clone() } else { engine.inference_program().clone() };
-    let mut store = ParamStore::new(&program.params);
+    check_memory(args, &program, budget.as_ref())?;
+    let no_memory = |e: AllocError| (EXIT_INVALID, format!("error: {}: {e}", args.net));
+    let mut store = ParamStore::try_new(&program.params, args.train).map_err(no_memory)?;
     train::initialise(&mut store, &g, 1);
-    engine.prepare(args.train, args.batch);
+    engine.try_prepare(args.train, args.batch).map_err(no_memory)?;
     let compile_seconds = engine.compile_time.as_secs_f64();
 
     let n = args.batch;
     let mut rng = Rng::new(9);
-    let images: Vec<f32> = (0..program.buffer(program.input).len(n)).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let input_len = program.buffer(program.input).len(n);
+    let mut images: Vec<f32> = Vec::new();
+    images.try_reserve_exact(input_len).map_err(|_| no_memory(AllocError { bytes: input_len as u128 * 4 }))?;
+    images.extend((0..input_len).map(|_| rng.uniform(-1.0, 1.0)));
     let labels: Vec<f32> = (0..n).map(|_| rng.below(program.classes.max(1) as u64) as f32).collect();
-    let mut optimizer = train::Optimizer::new(OptimizerKind::Momentum, 0.0, &store);
+    let mut optimizer = train::Optimizer::try_new(OptimizerKind::Momentum, 0.0, &store).map_err(no_memory)?;
     let mut once = |engine: &mut JitEngine, store: &mut ParamStore, step: u64| {
         if args.train {
             engine.train_step(store, &images, &labels, n, step);
@@ -187,6 +206,22 @@ fn bench(args: &BenchArgs) -> Result<(), (i32, String)> {
         Format::Text => render_text(&result),
     });
     Ok(())
+}
+
+/// Refuses a benchmark that cannot fit: the parameter store (with gradients and
+/// momentum when training), the arena at the batch size, and the synthetic batch.
+fn check_memory(args: &BenchArgs, program: &Program, budget: Option<&Budget>) -> Result<(), (i32, String)> {
+    let (params, trainable) = footprint::parameters(&program.params);
+    let state = if args.train { trainable } else { 0 };
+    let sample = program.buffer(program.input).len(1) as u128;
+    let per_batch = |n: usize| footprint::arena(program, n) + Bytes::exact((sample + 1) * 4 * n as u128);
+    let demand = Demand {
+        what: if args.train { "training" } else { "inference" },
+        fixed: vec![("parameters", params), ("gradients", state), ("momentum", state)],
+        per_batch_what: "the JIT's arena and the batch",
+        per_batch: &per_batch,
+    };
+    check(&args.net, &demand, args.batch, budget).map_err(|e| (EXIT_INVALID, e))
 }
 
 /// Times each planned step over a few runs and groups the time by layer.

@@ -5,6 +5,7 @@
 mod bench;
 mod check;
 mod dot;
+mod resources;
 mod run;
 
 use clap::{Parser, Subcommand, ValueEnum};

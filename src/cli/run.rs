@@ -12,6 +12,9 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
+mod checks;
+mod memory;
+
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// The .net file of the network.
@@ -75,6 +78,9 @@ pub struct RunArgs {
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Memory netc may use, e.g. 512M or 8G (default: what the system has available).
+    #[arg(long, value_name = "SIZE", value_parser = super::resources::parse_size)]
+    memory_limit: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -125,15 +131,15 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
             "error: say what to do: `--train DATASET`, or `--weights FILE --eval DATASET`".into(),
         ));
     }
-    if args.batch == 0 || args.epochs == 0 {
-        return Err(Fail(EXIT_USAGE, "error: --batch and --epochs must be at least 1".into()));
+    for warning in checks::options(args)? {
+        eprintln!("{warning}");
     }
-    if !(args.lr.is_finite() && args.lr > 0.0) {
-        return Err(Fail(EXIT_USAGE, format!("error: --lr must be a positive number, got {}", args.lr)));
-    }
+    // Read before the datasets take their share; they are counted in the demand.
+    let budget = super::resources::budget(args.memory_limit);
     let graph = compile(&args.net)?;
     let dataset = args.train.as_deref().or(args.eval.as_deref()).expect("checked above");
     let splits = load_data(dataset, args)?;
+    checks::augment(args, &splits)?;
     let (c, h, w) = match graph.node(graph.input()).shape {
         crate::ir::Shape::Map { c, h, w } => (c as usize, h as usize, w as usize),
         s => return Err(Fail(EXIT_INVALID, format!("error: the net's input {s} is not an image")))?,
@@ -147,15 +153,27 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     let prep = Prep::new(&splits.train, (c, h, w), scaling)
         .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net)))?;
     let not_classifier = |e: crate::autodiff::NotAClassifier| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net));
+    let training = args.eval.is_none();
+    let train_program = crate::autodiff::training(&graph).map_err(not_classifier)?;
+    let eval_program = match args.engine {
+        EngineKind::Jit => crate::autodiff::fold_batch_norm(&crate::autodiff::inference(&graph)),
+        EngineKind::Reference => crate::autodiff::inference(&graph),
+    };
+    let programs = memory::Programs { train: training.then_some(&train_program), eval: &eval_program };
+    let per_batch = |n| memory::per_batch(args, &splits, c * h * w, &programs, n);
+    let demand = memory::demand(training, args, &per_batch, memory::fixed(args, &splits, &programs));
+    super::resources::check(&args.net, &demand, args.batch, budget.as_ref()).map_err(|e| Fail(EXIT_INVALID, e))?;
     let mut engine: Box<dyn Engine> = match args.engine {
-        EngineKind::Reference => Box::new(ReferenceEngine::new(&graph, args.batch, args.seed).map_err(not_classifier)?),
+        EngineKind::Reference => Box::new(ReferenceEngine::new(&graph, 1, args.seed).map_err(not_classifier)?),
         EngineKind::Jit => {
-            let opts = JitOptions { threads: args.threads.max(1), seed: args.seed, ..JitOptions::default() };
+            let opts = JitOptions { threads: args.threads, seed: args.seed, ..JitOptions::default() };
             Box::new(JitEngine::new(&graph, opts).map_err(not_classifier)?)
         }
     };
-    let params = crate::autodiff::training(&graph).map_err(not_classifier)?.params;
-    let mut store = ParamStore::new(&params);
+    let no_memory = |e: crate::runtime::memory::AllocError| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net));
+    let train_sizes = if training { memory::sizes(splits.train.count, args.batch) } else { Vec::new() };
+    engine.reserve(&train_sizes, &memory::sizes(splits.test.count, args.batch)).map_err(no_memory)?;
+    let mut store = ParamStore::try_new(&train_program.params, training).map_err(no_memory)?;
     let (classes, _, _) = engine.scores();
     if classes < splits.train.classes {
         let msg = format!(
@@ -166,9 +184,15 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     }
     train::initialise(&mut store, &graph, args.seed);
     if let Some(dataset) = &args.eval {
-        load_weights(args.weights.as_ref().expect("clap requires --weights"), &mut store)?;
-        let t = train::evaluate(engine.as_mut(), &mut store, &splits.test, &prep, args.batch)
-            .map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
+        let path = args.weights.as_ref().expect("clap requires --weights");
+        load_weights(path, &mut store)?;
+        let t = train::evaluate(engine.as_mut(), &mut store, &splits.test, &prep, args.batch).map_err(|e| match e {
+            train::TrainError::OutputNotFinite { .. } => Fail(
+                EXIT_INVALID,
+                format!("error: {}: {e}\nhint: the weights are finite but make the net overflow f32", path.display()),
+            ),
+            e => Fail(EXIT_USAGE, format!("error: {e}")),
+        })?;
         out(&format!(
             "{}: {dataset} test accuracy {:.2}% (loss {:.4}) on {} images\n",
             args.net,
@@ -195,7 +219,9 @@ fn load_data(name: &str, args: &RunArgs) -> Result<Splits, Fail> {
 }
 
 fn load_weights(path: &std::path::Path, store: &mut ParamStore) -> Result<checkpoint::Loaded, Fail> {
-    checkpoint::load(path, store).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))
+    let loaded = checkpoint::load(path, store).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
+    train::check_loaded(store).map_err(|e| Fail(EXIT_USAGE, format!("error: {}: {e}", path.display())))?;
+    Ok(loaded)
 }
 
 fn train_net(
@@ -215,7 +241,8 @@ fn train_net(
         Sched::Constant => Schedule::Constant,
         Sched::Step => Schedule::Step { every: args.epochs.div_ceil(3), gamma: 0.1 },
     };
-    let mut optimizer = Optimizer::new(kind, args.weight_decay as f32, store);
+    let mut optimizer = Optimizer::try_new(kind, args.weight_decay as f32, store)
+        .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net)))?;
     let mut start_epoch = 0;
     if let Some(path) = &args.weights {
         load_weights(path, store)?;
@@ -259,26 +286,34 @@ fn train_net(
         kind.name(),
         rate(args.lr),
         args.schedule,
-        args.batch,
+        if args.batch > splits.train.count {
+            format!("{} (the whole training set)", splits.train.count)
+        } else {
+            args.batch.to_string()
+        },
         args.epochs,
         args.seed
     ));
     let mut observer =
-        CliObserver { args, log: log.as_mut(), bar: None, started: std::time::Instant::now(), best: (0.0, 0) };
-    let history = train::train(engine, store, &mut optimizer, &splits.train, &splits.test, prep, &cfg, start_epoch, &mut observer).map_err(|e| {
+        CliObserver { args, log: log.as_mut(), bar: None, started: std::time::Instant::now(), best: None, saved: None };
+    let resumed = args.resume.is_some().then_some(start_epoch);
+    let history = train::train(
+        engine,
+        store,
+        &mut optimizer,
+        &splits.train,
+        &splits.test,
+        prep,
+        &cfg,
+        start_epoch,
+        &mut observer,
+    )
+    .map_err(|e| {
         observer.finish_bar();
-        let hint = match e {
-            train::TrainError::Diverged { .. } => match &args.save {
-                Some(p) => format!("\nhint: lower the learning rate (e.g. --lr {}) or try --optimizer adam; {} still holds the last good epoch", rate(args.lr / 3.0), p.display()),
-                None => format!("\nhint: lower the learning rate (e.g. --lr {}) or try --optimizer adam", rate(args.lr / 3.0)),
-            },
-            _ => String::new(),
-        };
-        Fail(EXIT_INVALID, format!("error: {e}{hint}"))
+        Fail(EXIT_INVALID, format!("error: {e}{}", checks::hint(&e, args, store, observer.saved, resumed)))
     })?;
     observer.finish_bar();
-    if let Some(last) = history.last() {
-        let (best, at) = observer.best;
+    if let (Some(last), Some((best, at))) = (history.last(), observer.best) {
         out(&format!(
             "final test accuracy {:.2}% (best {:.2}% at epoch {at}); {:.1} s in all\n",
             100.0 * last.test_acc,
@@ -303,7 +338,10 @@ struct CliObserver<'a> {
     log: Option<&'a mut std::fs::File>,
     bar: Option<indicatif::ProgressBar>,
     started: std::time::Instant,
-    best: (f64, usize),
+    /// The best test accuracy so far and its epoch.
+    best: Option<(f64, usize)>,
+    /// The last epoch saved by this run.
+    saved: Option<usize>,
 }
 
 impl CliObserver<'_> {
@@ -337,8 +375,8 @@ impl Observer for CliObserver<'_> {
 
     fn epoch(&mut self, s: &EpochStats, store: &ParamStore, optimizer: &Optimizer) -> Result<(), String> {
         self.finish_bar();
-        if s.test_acc > self.best.0 {
-            self.best = (s.test_acc, s.epoch);
+        if self.best.is_none_or(|(best, _)| s.test_acc > best) {
+            self.best = Some((s.test_acc, s.epoch));
         }
         out(&format!(
             "epoch {:>2}/{}  train loss {:.4} acc {:.2}%  test loss {:.4} acc {:.2}%  {:.1} s  {:.0} img/s\n",
@@ -366,6 +404,7 @@ impl Observer for CliObserver<'_> {
                 meta.into_iter().chain(train::optimizer_metadata(optimizer)).collect(),
             )
             .map_err(|e| format!("cannot save: {e}"))?;
+            self.saved = Some(s.epoch);
         }
         Ok(())
     }

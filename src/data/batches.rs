@@ -77,14 +77,21 @@ impl<'a> Batcher<'a> {
                 ds.name, ds.rows, ds.cols
             ));
         }
-        let images = vec![0f32; batch_size * prep.sample_len()];
+        // No batch holds more than the whole split, whatever the batch size asked for.
+        let rows = batch_size.min(ds.count);
+        let len = rows.checked_mul(prep.sample_len());
+        let mut images = Vec::new();
+        if len.is_none_or(|len| images.try_reserve_exact(len).is_err()) {
+            return invalid(format!("cannot allocate the batch buffer: {rows} images of {} floats", prep.sample_len()));
+        }
+        images.resize(len.unwrap_or(0), 0f32);
         Ok(Batcher {
             ds,
             prep,
             batch_size,
             order: (0..ds.count).collect(),
             images,
-            labels: Vec::with_capacity(batch_size),
+            labels: Vec::with_capacity(rows),
             shift: 0,
             shifts: None,
         })
@@ -167,7 +174,7 @@ impl Epoch<'_, '_> {
             return None;
         }
         let start = self.pos;
-        let end = (start + self.batcher.batch_size).min(count);
+        let end = start.saturating_add(self.batcher.batch_size).min(count);
         self.pos = end;
         Some(self.batcher.fill(start, end))
     }

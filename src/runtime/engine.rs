@@ -2,6 +2,7 @@
 //! provides it with the plain executor. The JIT implements the same trait.
 
 use super::exec::Executor;
+use super::memory::AllocError;
 use super::reference::KernelCtx;
 use super::update::{self, Rule, Step};
 use super::ParamStore;
@@ -14,6 +15,12 @@ pub trait Engine {
     /// How many classes the net scores, and what the scores of training (`train_scores`)
     /// and of inference (`infer`) are.
     fn scores(&self) -> (usize, ScoreKind, ScoreKind);
+    /// Allocates now what training batches of the sizes `train` and inference batches
+    /// of the sizes `eval` will need, so that a refused allocation is an error here
+    /// rather than an abort in the middle of training.
+    fn reserve(&mut self, _train: &[usize], _eval: &[usize]) -> Result<(), AllocError> {
+        Ok(())
+    }
     /// Forward, loss and backward on `n` samples; leaves the gradients in `store.grads`
     /// and returns the mean loss. `step` seeds dropout.
     fn train_step(&mut self, store: &mut ParamStore, images: &[f32], labels: &[f32], n: usize, step: u64) -> f32;
@@ -59,6 +66,16 @@ impl Engine for ReferenceEngine {
 
     fn scores(&self) -> (usize, ScoreKind, ScoreKind) {
         (self.train.program().classes, self.train.program().scores, self.eval.program().scores)
+    }
+
+    fn reserve(&mut self, train: &[usize], eval: &[usize]) -> Result<(), AllocError> {
+        if let Some(&n) = train.iter().max() {
+            self.train.try_reserve(n)?;
+        }
+        if let Some(&n) = eval.iter().max() {
+            self.eval.try_reserve(n)?;
+        }
+        Ok(())
     }
 
     fn train_step(&mut self, store: &mut ParamStore, images: &[f32], labels: &[f32], n: usize, step: u64) -> f32 {

@@ -5,6 +5,7 @@
 //! in (see [`ParamStore`](super::ParamStore)), so several executors can share them.
 //! Views (`Buffer::alias`) share their target's storage.
 
+use super::memory::AllocError;
 use super::reference::{dropout_mask, execute, In, KernelCtx, Out, Real};
 use crate::autodiff::{BufId, Kernel, Program, Role};
 use std::ops::Range;
@@ -77,15 +78,26 @@ impl<T: Real> Executor<T> {
 
     /// Makes room for batches of `n` samples (buffers only grow).
     pub fn reserve(&mut self, n: usize) {
+        self.try_reserve(n).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// [`Executor::reserve`], reporting a refused allocation instead of aborting (the
+    /// buffers that did grow stay grown; the capacity is unchanged).
+    pub fn try_reserve(&mut self, n: usize) -> Result<(), AllocError> {
         if n <= self.capacity {
-            return;
+            return Ok(());
         }
+        let bytes = |len: usize| len as u128 * std::mem::size_of::<T>() as u128;
         for (b, v) in self.program.buffers.iter().zip(&mut self.local) {
             if !v.is_empty() || b.len(1) == 0 {
-                v.resize(b.len(n), T::zero());
+                let (one, rows) = (b.len(1), if b.batched { n } else { 1 });
+                let len = one.checked_mul(rows).ok_or(AllocError { bytes: bytes(one) * rows as u128 })?;
+                v.try_reserve_exact(len - v.len()).map_err(|_| AllocError { bytes: bytes(len) })?;
+                v.resize(len, T::zero());
             }
         }
         self.capacity = n;
+        Ok(())
     }
 
     /// Runs `steps` on a batch of `n` samples with the given parameters and gradients.

@@ -1,9 +1,12 @@
 //! Execution: the parameter store, the plain executor that runs a program with the
-//! reference kernels (the oracle), and the [`Engine`] interface the trainer drives.
+//! reference kernels (the oracle), the [`Engine`] interface the trainer drives, and
+//! [`memory`]: what a run will allocate, what the machine has, and allocations that fail
+//! with an error instead of aborting.
 
 mod engine;
 mod exec;
 pub mod jit;
+pub mod memory;
 pub mod reference;
 mod store;
 pub mod update;

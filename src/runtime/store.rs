@@ -1,6 +1,7 @@
 //! Parameters, their gradients and batch-norm state, held outside the executors so
 //! that executors built for different batch sizes share one set of weights.
 
+use super::memory::{try_zeroed, AllocError};
 use crate::autodiff::ParamInfo;
 use crate::ir::ParamKind;
 
@@ -19,12 +20,18 @@ pub struct ParamStore {
 impl ParamStore {
     /// Zero-filled tensors for a program's parameters.
     pub fn new(infos: &[ParamInfo]) -> ParamStore {
-        let values = infos.iter().map(|p| vec![0.0; p.len()]).collect();
+        Self::try_new(infos, true).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Zero-filled tensors, with gradients for the trainable ones if `grads` (inference
+    /// needs none); a refused allocation is an error, not an abort.
+    pub fn try_new(infos: &[ParamInfo], grads: bool) -> Result<ParamStore, AllocError> {
+        let values = infos.iter().map(|p| try_zeroed(p.len())).collect::<Result<_, _>>()?;
         let grads = infos
             .iter()
-            .map(|p| if p.kind == ParamKind::Trainable { vec![0.0; p.len()] } else { Vec::new() })
-            .collect();
-        ParamStore { infos: infos.to_vec(), values, grads, version: 0 }
+            .map(|p| if grads && p.kind == ParamKind::Trainable { try_zeroed(p.len()) } else { Ok(Vec::new()) })
+            .collect::<Result<_, _>>()?;
+        Ok(ParamStore { infos: infos.to_vec(), values, grads, version: 0 })
     }
 
     /// Records that the values changed. Whoever writes `values` must call it.

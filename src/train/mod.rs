@@ -3,13 +3,15 @@
 //! Engines (reference or JIT) do the arithmetic; nothing here prints.
 
 pub mod checkpoint;
+mod finite;
 mod init;
 pub mod metrics;
 pub mod optim;
 mod resume;
 mod trainer;
 
+pub use finite::{check_loaded, first_non_finite, largest_magnitude};
 pub use init::initialise;
-pub use optim::{Optimizer, OptimizerKind, Schedule};
+pub use optim::{Optimizer, OptimizerKind, Schedule, MAX_EPOCHS, MAX_UPDATES};
 pub use resume::{optimizer_metadata, optimizer_tensors, restore_optimizer};
 pub use trainer::{evaluate, train, BatchProgress, EpochStats, Observer, TrainConfig, TrainError};

@@ -2,8 +2,18 @@
 //! engine's ([`crate::runtime::update`] documents the rules), so the JIT can run it as
 //! compiled kernels.
 
+use super::checkpoint::OPTIMIZER_PREFIX;
+use crate::runtime::memory::{try_zeroed, AllocError};
 use crate::runtime::update::{Rule, Step};
 use crate::runtime::{Engine, ParamStore};
+
+/// The most epochs a run may ask for: far beyond any real run, small enough that step
+/// counts and schedules stay exact.
+pub const MAX_EPOCHS: usize = 1_000_000;
+
+/// The most updates a checkpoint may claim to have made (2^53, exact in a double). A
+/// larger count is damage, and near 2^64 the next update would wrap Adam's counter to 0.
+pub const MAX_UPDATES: u64 = 1 << 53;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OptimizerKind {
@@ -69,19 +79,43 @@ pub struct Optimizer {
 
 impl Optimizer {
     pub fn new(kind: OptimizerKind, weight_decay: f32, store: &ParamStore) -> Optimizer {
-        let zeros = |on: bool| store.grads.iter().map(|g| if on { vec![0.0; g.len()] } else { Vec::new() }).collect();
-        Optimizer {
+        Self::try_new(kind, weight_decay, store).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Optimizer::new`], reporting a failed allocation of the moments instead of aborting.
+    pub fn try_new(kind: OptimizerKind, weight_decay: f32, store: &ParamStore) -> Result<Optimizer, AllocError> {
+        let zeros = |on: bool| -> Result<Vec<Vec<f32>>, AllocError> {
+            store.grads.iter().map(|g| if on { try_zeroed(g.len()) } else { Ok(Vec::new()) }).collect()
+        };
+        Ok(Optimizer {
             kind,
             weight_decay,
-            m: zeros(kind != OptimizerKind::Sgd),
-            v: zeros(kind == OptimizerKind::Adam),
+            m: zeros(kind != OptimizerKind::Sgd)?,
+            v: zeros(kind == OptimizerKind::Adam)?,
             t: 0,
+        })
+    }
+
+    /// The checkpoint name of moment tensor `tag` (`m` or `v`) of parameter `i`.
+    pub fn moment_name(tag: &str, store: &ParamStore, i: usize) -> String {
+        format!("{OPTIMIZER_PREFIX}{tag}.{}", store.infos[i].name)
+    }
+
+    /// The first moment tensor holding NaN or infinity, by its checkpoint name.
+    pub fn first_non_finite(&self, store: &ParamStore) -> Option<String> {
+        for (tag, moments) in [("m", &self.m), ("v", &self.v)] {
+            if let Some(i) = moments.iter().position(|m| m.iter().any(|x| !x.is_finite())) {
+                return Some(Self::moment_name(tag, store, i));
+            }
         }
+        None
     }
 
     /// Applies one update with learning rate `lr` to every trainable tensor, on `engine`.
     pub fn step(&mut self, engine: &mut dyn Engine, store: &mut ParamStore, lr: f32) {
-        self.t += 1;
+        // Saturating: the bias corrections are exact (β^t = 0) long before 2^64, and a
+        // wrap to 0 would divide by 1 − β^0 = 0.
+        self.t = self.t.saturating_add(1);
         let step = Step { lr, weight_decay: self.weight_decay, t: self.t };
         engine.update(self.kind.rule(), step, store, &mut self.m, &mut self.v);
     }

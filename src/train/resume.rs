@@ -3,7 +3,7 @@
 //! update count, optimizer kind and completed epochs as metadata.
 
 use super::checkpoint::{Extra, Loaded, OPTIMIZER_PREFIX};
-use super::optim::Optimizer;
+use super::optim::{Optimizer, MAX_EPOCHS, MAX_UPDATES};
 use crate::runtime::ParamStore;
 
 /// The optimizer's moment tensors, named after their parameters.
@@ -23,25 +23,68 @@ pub fn optimizer_metadata(opt: &Optimizer) -> Vec<(String, String)> {
     vec![("netc.optimizer".into(), opt.kind.name().into()), ("netc.optimizer.t".into(), opt.t.to_string())]
 }
 
-/// Restores the optimizer from a loaded checkpoint; returns the number of completed epochs.
+/// Restores the optimizer from a loaded checkpoint; returns the number of completed
+/// epochs. Every value is checked before anything is changed: the counters must parse
+/// and be in range (at most [`MAX_EPOCHS`] epochs and [`MAX_UPDATES`] updates, at least
+/// one update per epoch), every moment of this net and optimizer must be there with
+/// its size, second moments must not be negative, and no other `optimizer.` tensor may
+/// be present. (The loader has already refused NaN and infinity.)
 pub fn restore_optimizer(opt: &mut Optimizer, store: &ParamStore, loaded: &Loaded) -> Result<usize, String> {
     let meta = |k: &str| {
         loaded.metadata.get(k).ok_or_else(|| format!("no `{k}` entry: not a checkpoint written by `netc run --save`"))
     };
-    let epochs: usize = meta("netc.epoch")?.parse().map_err(|_| "a malformed `netc.epoch` entry".to_string())?;
+    let number = |k: &str, max: u64| -> Result<u64, String> {
+        let text = meta(k)?;
+        let n: u64 = text.trim().parse().map_err(|_| format!("the `{k}` entry `{text}` is not a whole number"))?;
+        if n > max {
+            return Err(format!("the `{k}` entry {n} is beyond any real run (at most {max}): the file is damaged"));
+        }
+        Ok(n)
+    };
+    let epochs = number("netc.epoch", MAX_EPOCHS as u64)? as usize;
     let kind = meta("netc.optimizer")?;
     if kind != opt.kind.name() {
         return Err(format!("saved with --optimizer {kind}, resumed with --optimizer {}", opt.kind.name()));
     }
-    let t: u64 = meta("netc.optimizer.t")?.parse().map_err(|_| "a malformed `netc.optimizer.t` entry".to_string())?;
-    for (tag, moments) in [("m", &mut opt.m), ("v", &mut opt.v)] {
-        for (i, m) in moments.iter_mut().enumerate().filter(|(_, m)| !m.is_empty()) {
-            let name = format!("{OPTIMIZER_PREFIX}{tag}.{}", store.infos[i].name);
+    let t = number("netc.optimizer.t", MAX_UPDATES)?;
+    if t < epochs as u64 {
+        return Err(format!(
+            "the `netc.optimizer.t` entry {t} counts fewer updates than the {epochs} epochs the file holds \
+             (every epoch makes at least one): the file is damaged"
+        ));
+    }
+    let mut expected = std::collections::HashSet::new();
+    for (tag, moments) in [("m", &opt.m), ("v", &opt.v)] {
+        for (i, m) in moments.iter().enumerate().filter(|(_, m)| !m.is_empty()) {
+            let name = Optimizer::moment_name(tag, store, i);
             match loaded.extra.get(&name) {
-                Some(v) if v.len() == m.len() => m.copy_from_slice(v),
-                Some(_) => return Err(format!("`{name}` has the wrong size")),
+                Some(v) if v.len() != m.len() => return Err(format!("`{name}` has the wrong size")),
+                Some(v) if tag == "v" => {
+                    if let Some(x) = v.iter().find(|&&x| x < 0.0) {
+                        return Err(format!(
+                            "`{name}` holds a negative second moment ({x}); Adam's second moments are averages of \
+                             squares: the file is damaged"
+                        ));
+                    }
+                }
+                Some(_) => {}
                 None => return Err(format!("`{name}` is missing")),
             }
+            expected.insert(name);
+        }
+    }
+    let mut stray: Vec<&String> = loaded.extra.keys().filter(|k| !expected.contains(*k)).collect();
+    stray.sort();
+    if let Some(first) = stray.first() {
+        return Err(format!(
+            "`{first}` is not optimizer state of this net with --optimizer {}{}",
+            opt.kind.name(),
+            if stray.len() > 1 { format!(" ({} such tensors)", stray.len()) } else { String::new() }
+        ));
+    }
+    for (tag, moments) in [("m", &mut opt.m), ("v", &mut opt.v)] {
+        for (i, m) in moments.iter_mut().enumerate().filter(|(_, m)| !m.is_empty()) {
+            m.copy_from_slice(&loaded.extra[&Optimizer::moment_name(tag, store, i)]);
         }
     }
     opt.t = t;

@@ -2,6 +2,7 @@
 //! a test pass after each epoch, and progress reported to an observer (the CLI draws
 //! the progress bar and writes logs; nothing here prints).
 
+use super::finite::{first_non_finite, largest_magnitude};
 use super::metrics::{tally, Tally};
 use super::optim::{Optimizer, Schedule};
 use crate::data::{Batcher, DataError, Dataset, Prep};
@@ -59,6 +60,23 @@ pub enum TrainError {
         batch: usize,
         step: u64,
         loss: f32,
+        /// Updates this run had applied before the step (0: the starting weights give it).
+        updates: u64,
+    },
+    /// After the last update of an epoch, a weight, a state tensor or an optimizer
+    /// moment (`optimizer.m.…`, `optimizer.v.…`) holds NaN or infinity.
+    NotFinite {
+        epoch: usize,
+        step: u64,
+        tensor: String,
+    },
+    /// The net's output is NaN or infinite for a test image although every weight is
+    /// finite: the values overflow on the way. `epoch` is `None` outside training.
+    OutputNotFinite {
+        epoch: Option<usize>,
+        image: usize,
+        /// The largest value in the weights, and its tensor.
+        largest: Option<(String, f32)>,
     },
     Data(DataError),
     Observer(String),
@@ -67,12 +85,35 @@ pub enum TrainError {
 impl std::fmt::Display for TrainError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TrainError::Diverged { epoch, batch, step, loss } => write!(
+            TrainError::Diverged { epoch, batch, step, loss, updates: 0 } => write!(
+                f,
+                "the loss became {loss} at step {step} (epoch {}, batch {}), before any update of this run; training stopped",
+                epoch + 1,
+                batch + 1
+            ),
+            TrainError::Diverged { epoch, batch, step, loss, .. } => write!(
                 f,
                 "the loss became {loss} at step {step} (epoch {}, batch {}); training stopped",
                 epoch + 1,
                 batch + 1
             ),
+            TrainError::NotFinite { epoch, step, tensor } => write!(
+                f,
+                "after the last update of epoch {} (step {step}), tensor `{tensor}` is not finite (NaN or infinity), \
+                 although every loss of the epoch was; training stopped and the epoch is not saved",
+                epoch + 1
+            ),
+            TrainError::OutputNotFinite { epoch, image, largest } => {
+                let during = epoch.map_or(String::new(), |e| format!(" in the test pass after epoch {}", e + 1));
+                write!(f, "the net's output is not finite (NaN or infinity) for test image {image} (counting from 0){during}")?;
+                if let Some((name, x)) = largest {
+                    write!(f, "; every weight is finite, the largest is {x:e} in `{name}`")?;
+                }
+                if epoch.is_some() {
+                    write!(f, "; training stopped and the epoch is not saved")?;
+                }
+                Ok(())
+            }
             TrainError::Data(e) => write!(f, "{e}"),
             TrainError::Observer(e) => write!(f, "{e}"),
         }
@@ -96,7 +137,8 @@ pub fn train(
 ) -> Result<Vec<EpochStats>, TrainError> {
     let mut batcher = Batcher::new(train_set, prep.clone(), cfg.batch).map_err(TrainError::Data)?.with_shift(cfg.shift);
     let batches = batcher.batches_per_epoch();
-    let total_steps = (cfg.epochs * batches) as f64;
+    let total_steps = cfg.epochs.saturating_mul(batches) as f64;
+    let mut updates = 0u64;
     let (classes, kind, _) = engine.scores();
     let mut history = Vec::new();
     for epoch in start_epoch..cfg.epochs {
@@ -106,15 +148,16 @@ pub fn train(
         let mut b = 0;
         let mut lr = cfg.lr;
         while let Some(batch) = e.next_batch() {
-            let step = (epoch * batches + b) as u64;
+            let step = (epoch as u64).saturating_mul(batches as u64).saturating_add(b as u64);
             lr = cfg.schedule.rate(cfg.lr, epoch, step as f64 / total_steps);
             let labels: Vec<f32> = batch.labels.iter().map(|&l| f32::from(l)).collect();
             let loss = engine.train_step(store, batch.images, &labels, batch.len(), step);
             if !loss.is_finite() {
-                return Err(TrainError::Diverged { epoch, batch: b, step, loss });
+                return Err(TrainError::Diverged { epoch, batch: b, step, loss, updates });
             }
             seen.add(tally(engine.train_scores(batch.len()), batch.labels, classes, kind));
             optimizer.step(engine, store, lr as f32);
+            updates += 1;
             b += 1;
             let elapsed = started.elapsed().as_secs_f64();
             observer.batch(&BatchProgress {
@@ -127,7 +170,19 @@ pub fn train(
             });
         }
         let train_seconds = started.elapsed().as_secs_f64();
-        let test = evaluate(engine, store, test_set, prep, cfg.batch)?;
+        // The loss only vouches for the weights before each update: check what the last
+        // one left, before the test pass and the observer (which saves) see it.
+        let last_step = (epoch as u64).saturating_mul(batches as u64).saturating_add(b.saturating_sub(1) as u64);
+        let broken = first_non_finite(store).map(String::from).or_else(|| optimizer.first_non_finite(store));
+        if let Some(tensor) = broken {
+            return Err(TrainError::NotFinite { epoch, step: last_step, tensor });
+        }
+        let test = evaluate(engine, store, test_set, prep, cfg.batch).map_err(|e| match e {
+            TrainError::OutputNotFinite { image, largest, .. } => {
+                TrainError::OutputNotFinite { epoch: Some(epoch), image, largest }
+            }
+            e => e,
+        })?;
         let stats = EpochStats {
             epoch: epoch + 1,
             train_loss: seen.loss(),
@@ -145,6 +200,8 @@ pub fn train(
 }
 
 /// Loss and accuracy of the net on a whole dataset, in order, with inference semantics.
+/// An output that is NaN or infinite is an error ([`TrainError::OutputNotFinite`]),
+/// never a NaN loss.
 pub fn evaluate(
     engine: &mut dyn Engine,
     store: &mut ParamStore,
@@ -158,6 +215,10 @@ pub fn evaluate(
     let (classes, _, kind) = engine.scores();
     while let Some(b) = e.next_batch() {
         let scores = engine.infer(store, b.images, b.len());
+        if let Some(at) = scores.iter().position(|x| !x.is_finite()) {
+            let image = b.indices[at / classes.max(1)];
+            return Err(TrainError::OutputNotFinite { epoch: None, image, largest: largest_magnitude(store) });
+        }
         total.add(tally(scores, b.labels, classes, kind));
     }
     Ok(total)

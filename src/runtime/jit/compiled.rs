@@ -3,14 +3,14 @@
 use super::pool::Pool;
 use crate::autodiff::{BufId, Kernel, Program};
 use crate::codegen::kernels::CompiledKernel;
+use crate::runtime::memory::{try_zeroed, AllocError};
 use crate::runtime::reference::dropout_mask;
 use crate::runtime::ParamStore;
 use crate::sched::{Base, Plan};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Zeroed floats with a 64-byte aligned window of `len`. `vec![0.0; n]` comes from
-/// `calloc`, whose big blocks are fresh pages the kernel zeroes on first touch, so a
+/// Zeroed floats with a 64-byte aligned window of `len`. [`try_zeroed`] is `calloc`, whose big blocks are fresh pages the kernel zeroes on first touch, so a
 /// big arena (ResNet-152 at batch 8 plans 1.4 GB) costs nothing until the steps use
 /// it; an aligned zeroed allocation is `memalign` + `memset` instead, over a second of
 /// page faults before the first step.
@@ -22,11 +22,12 @@ struct Arena {
 }
 
 impl Arena {
-    fn new(len: usize) -> Arena {
-        let floats = vec![0.0f32; len + 15];
+    fn new(len: usize) -> Result<Arena, AllocError> {
+        let total = len.checked_add(15).ok_or(AllocError { bytes: (len as u128 + 15) * 4 })?;
+        let floats = try_zeroed::<f32>(total)?;
         let addr = floats.as_ptr() as usize;
         let start = (addr.next_multiple_of(64) - addr) / 4;
-        Arena { floats, start, len }
+        Ok(Arena { floats, start, len })
     }
 
     fn as_slice(&self) -> &[f32] {
@@ -58,11 +59,16 @@ unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
 impl CompiledPlan {
-    pub fn new(plan: Plan, kernels: Vec<Option<Arc<dyn CompiledKernel>>>, threads: usize) -> CompiledPlan {
-        let arena = Arena::new(plan.arena_len.next_multiple_of(16));
+    /// Allocates the arena and each thread's scratch; a refused allocation is an error.
+    pub fn new(
+        plan: Plan,
+        kernels: Vec<Option<Arc<dyn CompiledKernel>>>,
+        threads: usize,
+    ) -> Result<CompiledPlan, AllocError> {
+        let arena = Arena::new(plan.arena_len.next_multiple_of(16))?;
         let scratch_len = kernels.iter().flatten().map(|k| k.scratch_len()).max().unwrap_or(0);
-        let scratch = (0..threads.max(1)).map(|_| vec![0.0; scratch_len]).collect();
-        CompiledPlan { plan, kernels, arena, scratch, profile: None, derived_for: None }
+        let scratch = (0..threads.max(1)).map(|_| try_zeroed(scratch_len)).collect::<Result<_, _>>()?;
+        Ok(CompiledPlan { plan, kernels, arena, scratch, profile: None, derived_for: None })
     }
 
     fn arena_ptr(&mut self) -> *mut f32 {

@@ -12,6 +12,7 @@ pub mod fallback;
 mod pool;
 
 use super::engine::Engine;
+use super::memory::AllocError;
 use super::update::{Rule, Step};
 use super::ParamStore;
 use crate::autodiff::{self, NotAClassifier, Program, ScoreKind};
@@ -112,22 +113,30 @@ impl JitEngine {
     }
 
     /// Plans and compiles the training (or inference) program for batches of `n` now.
+    /// Panics if the arena cannot be allocated: callers that must not, such as the
+    /// command line, reserve every batch size first with [`JitEngine::try_prepare`].
     pub fn prepare(&mut self, training: bool, n: usize) {
+        self.try_prepare(training, n).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// [`JitEngine::prepare`], reporting a refused allocation instead of aborting.
+    pub fn try_prepare(&mut self, training: bool, n: usize) -> Result<(), AllocError> {
         let started = Instant::now();
         let program = if training { &self.train } else { &self.eval };
         if (if training { &self.train_plans } else { &self.eval_plans }).contains_key(&n) {
-            return;
+            return Ok(());
         }
         let plan = sched::plan(program, n, self.opts.plan);
         let kernels: Vec<Option<Arc<dyn CompiledKernel>>> =
             plan.steps.iter().map(|s| (!Plan::is_host(&s.spec.kernel)).then(|| self.kernel(&s.spec))).collect();
-        let compiled = CompiledPlan::new(plan, kernels, self.opts.threads);
+        let compiled = CompiledPlan::new(plan, kernels, self.opts.threads)?;
         if training {
             self.train_plans.insert(n, compiled);
         } else {
             self.eval_plans.insert(n, compiled);
         }
         self.compile_time += started.elapsed();
+        Ok(())
     }
 
     /// The compiled kernel for a step, from the cache when an identical step was compiled before.
@@ -183,6 +192,16 @@ impl Engine for JitEngine {
 
     fn scores(&self) -> (usize, ScoreKind, ScoreKind) {
         (self.train.classes, self.train.scores, self.eval.scores)
+    }
+
+    fn reserve(&mut self, train: &[usize], eval: &[usize]) -> Result<(), AllocError> {
+        for &n in train {
+            self.try_prepare(true, n)?;
+        }
+        for &n in eval {
+            self.try_prepare(false, n)?;
+        }
+        Ok(())
     }
 
     fn train_step(&mut self, store: &mut ParamStore, images: &[f32], labels: &[f32], n: usize, step: u64) -> f32 {

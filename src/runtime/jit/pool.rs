@@ -119,7 +119,9 @@ impl Shared {
 }
 
 impl Pool {
-    /// A pool of `threads` threads in all (the caller's included).
+    /// A pool of `threads` threads in all (the caller's included). If the system will
+    /// not start that many (a process or memory limit), the pool makes do with those it
+    /// got: results do not depend on the number of threads.
     pub fn new(threads: usize) -> Pool {
         let threads = threads.max(1);
         let shared = Arc::new(Shared {
@@ -129,18 +131,15 @@ impl Pool {
             stop: AtomicBool::new(false),
             panicked: AtomicBool::new(false),
         });
-        let workers = (1..threads)
-            .map(|t| {
+        let workers: Vec<(JoinHandle<()>, Thread)> = (1..threads)
+            .map_while(|t| {
                 let s = shared.clone();
-                let h = thread::Builder::new()
-                    .name(format!("netc-worker-{t}"))
-                    .spawn(move || worker(&s, t))
-                    .expect("spawn a worker thread");
+                let h = thread::Builder::new().name(format!("netc-worker-{t}")).spawn(move || worker(&s, t)).ok()?;
                 let th = h.thread().clone();
-                (h, th)
+                Some((h, th))
             })
             .collect();
-        Pool { threads, shared, workers, running: Mutex::new(0) }
+        Pool { threads: workers.len() + 1, shared, workers, running: Mutex::new(0) }
     }
 
     pub fn threads(&self) -> usize {

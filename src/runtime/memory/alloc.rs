@@ -1,0 +1,63 @@
+//! Zeroed buffers whose allocation can fail with an error instead of aborting the
+//! process. The big buffers (parameters, gradients, optimizer moments, arenas) come
+//! from here, so a request the system refuses becomes a message, not a SIGABRT.
+//!
+//! The memory comes from `alloc_zeroed` (calloc): big blocks are fresh pages the
+//! kernel zeroes on first touch, so an arena costs nothing until it is used.
+
+use std::alloc::{alloc_zeroed, Layout};
+use std::fmt;
+
+/// Element types whose all-zero bit pattern is the value zero.
+pub trait ZeroBits: Copy {}
+impl ZeroBits for f32 {}
+impl ZeroBits for f64 {}
+
+/// An allocation the system refused, or one too large to express.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllocError {
+    pub bytes: u128,
+}
+
+impl fmt::Display for AllocError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the system refused {} of memory", super::human_bytes(self.bytes))
+    }
+}
+
+impl std::error::Error for AllocError {}
+
+/// `len` zeros, or an error if the memory cannot be had.
+pub fn try_zeroed<T: ZeroBits>(len: usize) -> Result<Vec<T>, AllocError> {
+    let too_big = AllocError { bytes: len as u128 * std::mem::size_of::<T>() as u128 };
+    if len == 0 || std::mem::size_of::<T>() == 0 {
+        return Ok(Vec::new());
+    }
+    let layout = Layout::array::<T>(len).map_err(|_| too_big)?;
+    // Safety: the layout has a non-zero size; on success the block holds `len` zeroed
+    // `T`s (zero bits are zero for `ZeroBits` types) and was allocated by the global
+    // allocator with `T`'s alignment and exactly `len * size_of::<T>()` bytes, which is
+    // what `Vec::from_raw_parts` requires.
+    unsafe {
+        let p = alloc_zeroed(layout).cast::<T>();
+        if p.is_null() {
+            return Err(too_big);
+        }
+        Ok(Vec::from_raw_parts(p, len, len))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zeros_or_an_error() {
+        let v: Vec<f32> = try_zeroed(1000).unwrap();
+        assert!(v.len() == 1000 && v.iter().all(|&x| x == 0.0));
+        assert!(try_zeroed::<f64>(0).unwrap().is_empty());
+        // More than the address space: refused, not aborted.
+        let e = try_zeroed::<f32>(usize::MAX / 2).unwrap_err();
+        assert_eq!(e.bytes, (usize::MAX / 2) as u128 * 4);
+    }
+}
