@@ -72,11 +72,26 @@ basic(6) basic(8, 2)
 gap flatten dense(4)
 ";
 
+/// Option-A shortcuts (CIFAR ResNets): stride-2 subsampling by a 1×1 max pool, then zero
+/// channels; uneven on purpose in the last block, so that `before` and `after` differ.
+const RESNET_OPTION_A: &str = "input 3x9x9
+default conv(bias = false)
+block basic(w, stride = 1, before = (w - in.c) / 2) {
+  main = conv(w, 3, stride, pad = 1) bn relu -> conv(w, 3, pad = 1) bn
+  short = if stride != 1 or in.c != w { maxpool(1, stride) zeropad(channels = [before, w - in.c - before]) }
+  (main + short) relu
+}
+conv(4, 3, pad = 1) bn relu
+basic(4) basic(8, 2) basic(11, 2, before = 1)
+gap flatten dense(4)
+";
+
 fn nets() -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> =
         ["lenet", "lenet-keras", "lenet-classic"].iter().map(|n| (n.to_string(), common::zoo_source(n))).collect();
     v.push(("inception-residual".into(), INCEPTION_RESIDUAL.into()));
     v.push(("resnet-bn".into(), RESNET_BN.into()));
+    v.push(("resnet-option-a".into(), RESNET_OPTION_A.into()));
     v
 }
 
