@@ -131,7 +131,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     if !(args.lr.is_finite() && args.lr > 0.0) {
         return Err(Fail(EXIT_USAGE, format!("error: --lr must be a positive number, got {}", args.lr)));
     }
-    let graph = compile(&args.net)?;
+    let (graph, sources) = compile(&args.net)?;
     let dataset = args.train.as_deref().or(args.eval.as_deref()).expect("checked above");
     let splits = load_data(dataset, args)?;
     let (c, h, w) = match graph.node(graph.input()).shape {
@@ -146,6 +146,9 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     };
     let prep = Prep::new(&splits.train, (c, h, w), scaling)
         .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net)))?;
+    if let Some(d) = crate::autodiff::class_count_check(&graph, &sources, &splits.train.name, splits.train.classes) {
+        return Err(Fail(EXIT_INVALID, render_all(&[d], &sources, diag_style())));
+    }
     let not_classifier = |e: crate::autodiff::NotAClassifier| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net));
     let mut engine: Box<dyn Engine> = match args.engine {
         EngineKind::Reference => Box::new(ReferenceEngine::new(&graph, args.batch, args.seed).map_err(not_classifier)?),
@@ -156,14 +159,6 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     };
     let params = crate::autodiff::training(&graph).map_err(not_classifier)?.params;
     let mut store = ParamStore::new(&params);
-    let (classes, _, _) = engine.scores();
-    if classes < splits.train.classes {
-        let msg = format!(
-            "error: {} scores {classes} classes, but {} has {}",
-            args.net, splits.train.name, splits.train.classes
-        );
-        return Err(Fail(EXIT_INVALID, msg));
-    }
     train::initialise(&mut store, &graph, args.seed);
     if let Some(dataset) = &args.eval {
         load_weights(args.weights.as_ref().expect("clap requires --weights"), &mut store)?;
@@ -181,11 +176,13 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     train_net(args, engine.as_mut(), &mut store, &splits, &prep)
 }
 
-fn compile(path: &str) -> Result<Graph, Fail> {
+fn compile(path: &str) -> Result<(Graph, SourceMap), Fail> {
     let text = read_source(path).map_err(|e| Fail(EXIT_USAGE, e))?;
     let mut sources = SourceMap::new();
-    driver::compile(&mut sources, path, &text)
-        .map_err(|f| Fail(EXIT_INVALID, render_all(&f.diagnostics, &sources, diag_style())))
+    match driver::compile(&mut sources, path, &text) {
+        Ok(g) => Ok((g, sources)),
+        Err(f) => Err(Fail(EXIT_INVALID, render_all(&f.diagnostics, &sources, diag_style()))),
+    }
 }
 
 fn load_data(name: &str, args: &RunArgs) -> Result<Splits, Fail> {
