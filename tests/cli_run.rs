@@ -166,3 +166,29 @@ fn missing_data_and_unfit_nets_are_explained() {
     let o = netc(&["run", "nets/lenet.net"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn a_net_scoring_another_number_of_classes_names_the_layer_and_its_line() {
+    // Fewer scores than classes, and more (a head left at another size): both stop with
+    // the line to edit, before anything is compiled or trained.
+    let d = dir("classes");
+    for (out, note) in
+        [(5, "labels 5 to 9 could never be predicted"), (12, "scores 10 to 11 would belong to no class of synthetic")]
+    {
+        let net = d.join(format!("head{out}.net"));
+        std::fs::write(&net, format!("input 1x28x28\nconv(4, 3) relu\nflatten\nfc: dense({out})\n")).unwrap();
+        let o = netc(&["run", &s(&net), "--train", "synthetic", "--limit", "50", "--epochs", "1", "--quiet"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        for want in [
+            format!("error[E0301]: the output layer `fc: dense({out})` scores {out} classes, but synthetic has 10"),
+            format!("{}:4:5", s(&net)),
+            note.to_string(),
+            "hint: change it to `dense(10)`".to_string(),
+        ] {
+            assert!(err.contains(&want), "missing {want:?} in:\n{err}");
+        }
+        assert!(o.stdout.is_empty(), "nothing trained: {}", String::from_utf8_lossy(&o.stdout));
+    }
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -142,6 +142,74 @@ fn wrong_argument_type() {
 }
 
 #[test]
+fn zeropad_needs_something_to_pad() {
+    let r = expect(
+        "input 3x8x8\nrelu zeropad\n",
+        codes::ARGUMENTS,
+        "`zeropad` needs `pad`, `channels` or both",
+        "zeropad",
+        2,
+        6,
+    );
+    assert!(r.contains("zeropad(channels = 8)"), "{r}");
+}
+
+#[test]
+fn zeropad_channels_must_be_non_negative() {
+    expect(
+        "input 3x8x8\nzeropad(channels = -1)\n",
+        codes::BAD_VALUE,
+        "`channels` of `zeropad` must be a non-negative integer (zero channels before and after) or `[before, after]`",
+        "-1",
+        2,
+        20,
+    );
+    expect("input 3x8x8\nzeropad(channels = [1, 2, 3])\n", codes::BAD_VALUE, "`[before, after]`", "[1, 2, 3]", 2, 20);
+    expect("input 3x8x8\nzeropad(channels = [1, -2])\n", codes::BAD_VALUE, "`[before, after]`", "[1, -2]", 2, 20);
+    expect("input 3x8x8\nzeropad(1, channels = 2.5)\n", codes::BAD_VALUE, "`[before, after]`", "2.5", 2, 23);
+    expect(
+        "input 3x8x8\nzeropad(1, 2, 3)\n",
+        codes::ARGUMENTS,
+        "`zeropad` takes at most 2 arguments, got 3",
+        "3",
+        2,
+        15,
+    );
+    expect(
+        "input 3x8x8\nzeropad(chanels = 2)\n",
+        codes::ARGUMENTS,
+        "`zeropad` has no parameter `chanels`",
+        "chanels",
+        2,
+        9,
+    );
+}
+
+#[test]
+fn zeropad_channels_on_a_vector() {
+    expect(
+        "input 3x8x8\nflatten zeropad(channels = 2)\n",
+        codes::RANK,
+        "zeropad needs a C×H×W feature map",
+        "zeropad(channels = 2)",
+        2,
+        9,
+    );
+}
+
+#[test]
+fn channel_padding_overflow_points_at_channels() {
+    expect(
+        "input 3x8x8\nzeropad(channels = [9223372036854775807, 9223372036854775807])\n",
+        codes::ARITHMETIC,
+        "padded channel count overflows",
+        "[9223372036854775807, 9223372036854775807]",
+        2,
+        20,
+    );
+}
+
+#[test]
 fn condition_must_be_boolean() {
     expect("input 3x8x8\nif 3 { relu }\n", codes::BAD_VALUE, "condition must be true or false", "3", 2, 4);
 }

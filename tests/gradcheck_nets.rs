@@ -107,3 +107,21 @@ gap flatten dense(5) bn scaled_tanh dense(3) softmax
 ";
     gradcheck(src, 3, 10);
 }
+
+#[test]
+fn option_a_shortcuts() {
+    // The CIFAR ResNets' parameter-free shortcut: x[:, :, ::2, ::2] (a 1×1 max pool of
+    // stride 2) padded with zero channels, evenly and unevenly; the gradient reaches the
+    // first convolution through both the main path and the shortcut.
+    let src = "input 2x6x6
+default conv(bias = false)
+block basic(w, stride, channels) {
+  main = conv(w, 3, stride, pad = 1) bn relu -> conv(w, 3, pad = 1) bn
+  (main + maxpool(1, stride) zeropad(channels = channels)) relu
+}
+conv(2, 3, pad = 1) bn relu
+basic(4, 2, 1) basic(7, 1, [2, 1])
+gap flatten dense(3)
+";
+    gradcheck(src, 2, 10);
+}

@@ -21,7 +21,7 @@ use jit_ops_support::*;
 use netc::autodiff::Kernel;
 use netc::codegen::kernels::ops::compile_op_with;
 use netc::codegen::kernels::Fused;
-use netc::ir::{window_out, Act, Pad2d, Pool, PoolKind, Window};
+use netc::ir::{window_out, Act, Pad2d, Pool, PoolKind, Window, ZeroPad};
 
 /// Every activation, LeNet-5's scaled tanh included.
 fn activations() -> [Act; 4] {
@@ -128,16 +128,25 @@ fn epilogues() {
 
 #[test]
 fn zero_pad_and_crop() {
+    // Spatial frames, zero channels before and after (the option-A shortcut of the CIFAR
+    // ResNets), and both at once.
     let mut g = Gen::new(4);
-    for round in 0..10 {
+    for round in 0..16 {
         let [n, c, h, w] = [[1, 3, 2, 5][round % 4], 1 + g.below(4), 1 + g.below(8), 1 + g.below(9)];
         let mut side = || g.below(3) as u64;
-        let p = if round % 3 == 0 {
-            Pad2d { top: side(), bottom: side(), left: 0, right: 0 }
-        } else {
-            Pad2d { top: side(), bottom: side(), left: side(), right: side() }
+        let spatial = match round % 4 {
+            0 => Pad2d { top: side(), bottom: side(), left: 0, right: 0 },
+            1 => Pad2d::default(),
+            _ => Pad2d { top: side(), bottom: side(), left: side(), right: side() },
         };
-        let big = [n, c, h + (p.top + p.bottom) as usize, w + (p.left + p.right) as usize];
+        let (before, after) = if round % 4 == 2 { (0, 0) } else { (g.below(3) as u64, g.below(4) as u64) };
+        let p = ZeroPad { channels_before: before, channels_after: after, spatial };
+        let big = [
+            n,
+            c + (before + after) as usize,
+            h + (spatial.top + spatial.bottom) as usize,
+            w + (spatial.left + spatial.right) as usize,
+        ];
         let x = g.strided(&[n, c, h, w], -1.0, 1.0);
         let mut case = Case::new(Kernel::ZeroPad(p), vec![x.clone()], vec![g.strided(&big, 0.0, 0.0)]);
         case.accumulate = round % 2 == 1;
@@ -201,6 +210,9 @@ fn pooling() {
         (Window { kh: 2, kw: 2, sh: 2, sw: 2, pad: Pad2d::default() }, [2, 3, 9, 11], false),
         (Window { kh: 3, kw: 3, sh: 2, sw: 2, pad: Pad2d::uniform(1) }, [3, 2, 13, 15], true),
         (Window { kh: 3, kw: 3, sh: 1, sw: 1, pad: Pad2d::uniform(1) }, [1, 2, 7, 10], false),
+        // x[:, :, ::2, ::2], the subsampling of the CIFAR ResNets' option-A shortcut.
+        (Window { kh: 1, kw: 1, sh: 2, sw: 2, pad: Pad2d::default() }, [2, 4, 32, 32], false),
+        (Window { kh: 1, kw: 1, sh: 2, sw: 2, pad: Pad2d::default() }, [1, 3, 9, 11], true),
     ];
     let mut configs: Vec<(Pool, [usize; 4], [usize; 4])> = Vec::new();
     for (window, x, ceil) in named {
@@ -274,7 +286,8 @@ fn contract_violations_are_errors() {
         Case::new(Kernel::Act(Act::Relu), vec![d(&[2, 3])], vec![d(&[2, 4])]),
         Case::new(Kernel::Add, vec![d(&[2, 3]), d(&[3, 3])], vec![d(&[2, 3])]),
         Case::new(Kernel::Copy, vec![d(&[2, 3]), d(&[2, 3])], vec![d(&[2, 3])]),
-        Case::new(Kernel::Crop(Pad2d::uniform(1)), vec![d(&[1, 1, 3, 3])], vec![d(&[1, 1, 2, 2])]),
+        Case::new(Kernel::Crop(ZeroPad::spatial(Pad2d::uniform(1))), vec![d(&[1, 1, 3, 3])], vec![d(&[1, 1, 2, 2])]),
+        Case::new(Kernel::Crop(ZeroPad::channels(1, 0)), vec![d(&[1, 2, 2, 2])], vec![d(&[1, 2, 2, 2])]),
         Case::new(Kernel::Slice { offset: 2 }, vec![d(&[1, 3, 2])], vec![d(&[1, 2, 2])]),
     ];
     for case in bad {

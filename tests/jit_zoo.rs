@@ -62,6 +62,7 @@ zoo_tests! {
     lenet => "lenet", lenet_keras => "lenet-keras", lenet_classic => "lenet-classic",
     alexnet => "alexnet", alexnet_torchvision => "alexnet-torchvision", vgg16 => "vgg16", vgg19 => "vgg19",
     resnet18 => "resnet18", resnet34 => "resnet34", resnet50 => "resnet50", resnet101 => "resnet101", resnet152 => "resnet152",
+    resnet20_cifar => "resnet20-cifar", resnet56_cifar => "resnet56-cifar",
     googlenet => "googlenet", inception_v2 => "inception-v2", inception_v3 => "inception-v3", inception_v4 => "inception-v4",
     inception_resnet_v1 => "inception-resnet-v1", inception_resnet_v2 => "inception-resnet-v2",
 }

@@ -182,3 +182,28 @@ fn statements_may_be_separated_by_semicolons_and_continued_with_arrows() {
     let b = check("input 3x8x8\nconv(4, 3)\n  -> relu   # a comment\n");
     assert_eq!(shapes(&a), shapes(&b));
 }
+
+#[test]
+fn zeropad_pads_channels_and_space() {
+    // PyTorch's F.pad(x, (l, r, t, b, front, back)) grows W by l + r, H by t + b, C by front + back.
+    let r = check(
+        "input 3x8x8
+block option_a(w) { maxpool(1, 2) zeropad(channels = (w - in.c) / 2) }
+a: zeropad(channels = 2)
+b: zeropad(channels = [1, 4])
+c: zeropad(1, channels = [0, 3])
+d: zeropad([1, 0, 2, 0])
+e: option_a(21)
+",
+    );
+    assert_eq!(shape_of(&r, "a"), "7×8×8");
+    assert_eq!(shape_of(&r, "b"), "12×8×8");
+    assert_eq!(shape_of(&r, "c"), "15×10×10");
+    assert_eq!(shape_of(&r, "d"), "15×11×12");
+    let details: Vec<&str> = r.rows.iter().map(|row| row.detail.as_str()).collect();
+    assert_eq!(details[..4], ["channels 2", "channels [1, 4]", "channels [0, 3] pad 1", "pad [1, 0, 2, 0]"]);
+    // x[:, :, ::2, ::2] of 15×11×12 is 15×6×6, then (21 − 15) / 2 = 3 zero channels each side.
+    assert_eq!(shape_of(&r, "e.maxpool"), "15×6×6");
+    assert_eq!(shape_of(&r, "e.zeropad"), "21×6×6");
+    assert_eq!(r.params, 0);
+}

@@ -17,7 +17,7 @@ mod reference_support;
 mod semantics;
 
 use netc::autodiff::Kernel;
-use netc::ir::{window_out, Conv, Pad2d, PoolKind, Rbf, Subsample};
+use netc::ir::{window_out, Conv, Pad2d, PoolKind, Rbf, Subsample, ZeroPad};
 use reference_support::*;
 
 /// Borrows every tensor of a slice, as the kernels' input list.
@@ -308,24 +308,31 @@ fn rbf_gradients() {
 #[test]
 fn pad_and_crop_gradients() {
     let mut g = Gen::new(12);
-    let pad = Pad2d { top: 1, bottom: 2, left: 0, right: 3 };
-    let (small, big) = ([2, 3, 4, 5], [2, 3, 7, 8]);
-    let x = g.uniform(&small, -1.0, 1.0);
-    let mut worst = grad_check(
-        "zero pad",
-        &mut g,
-        &[x],
-        |t| run1(&Kernel::ZeroPad(pad), &refs(t), &big),
-        |_, r| vec![(0, run1(&Kernel::Crop(pad), &[r], &small))],
-    );
-    let y = g.uniform(&big, -1.0, 1.0);
-    worst = worst.max(grad_check(
-        "crop",
-        &mut g,
-        &[y],
-        |t| run1(&Kernel::Crop(pad), &refs(t), &small),
-        |_, r| vec![(0, run1(&Kernel::ZeroPad(pad), &[r], &big))],
-    ));
+    let spatial = Pad2d { top: 1, bottom: 2, left: 0, right: 3 };
+    let mut worst: f64 = 0.0;
+    for (pad, big) in [
+        (ZeroPad::spatial(spatial), [2, 3, 7, 8]),
+        (ZeroPad::channels(2, 1), [2, 6, 4, 5]),
+        (ZeroPad { channels_before: 0, channels_after: 2, spatial }, [2, 5, 7, 8]),
+    ] {
+        let small = [2, 3, 4, 5];
+        let x = g.uniform(&small, -1.0, 1.0);
+        worst = worst.max(grad_check(
+            &format!("zero pad {pad:?}"),
+            &mut g,
+            &[x],
+            |t| run1(&Kernel::ZeroPad(pad), &refs(t), &big),
+            |_, r| vec![(0, run1(&Kernel::Crop(pad), &[r], &small))],
+        ));
+        let y = g.uniform(&big, -1.0, 1.0);
+        worst = worst.max(grad_check(
+            &format!("crop {pad:?}"),
+            &mut g,
+            &[y],
+            |t| run1(&Kernel::Crop(pad), &refs(t), &small),
+            |_, r| vec![(0, run1(&Kernel::ZeroPad(pad), &[r], &big))],
+        ));
+    }
     report("pad / crop", worst);
 }
 

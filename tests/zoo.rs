@@ -23,6 +23,14 @@ const PUBLISHED: &[(&str, u128, u128, u128, Option<u128>)] = &[
     ("resnet50", 25_557_032, 25_557_032, 53_120, Some(4_089_184_256)),
     ("resnet101", 44_549_160, 44_549_160, 105_344, Some(7_801_405_440)),
     ("resnet152", 60_192_808, 60_192_808, 151_424, Some(11_513_626_624)),
+    // CIFAR ResNets with option-A shortcuts: the parameter counts of the torch
+    // reimplementations of He et al. 2015 Sec. 4.2 (akamaster/pytorch_resnet_cifar10: 0.27M /
+    // 0.85M in the paper). MACs by hand, 9 = 3×3 taps: conv1 32²·16·3·9 = 442,368; a 3×3
+    // conv keeping 16/32/64 channels at 32²/16²/8² is 2,359,296, a stage's first (stride 2,
+    // channels doubling) 1,179,648; linear 64·10. ResNet-20 = 442,368 + 6·2,359,296 +
+    // 2·(1,179,648 + 5·2,359,296) + 640; ResNet-56 has 18 and 17 instead of 6 and 5.
+    ("resnet20-cifar", 269_722, 269_722, 1_376, Some(40_551_040)),
+    ("resnet56-cifar", 853_018, 853_018, 4_064, Some(125_485_696)),
     ("googlenet", 6_998_552, 6_998_552, 0, Some(1_582_671_872)),
     ("inception-v2", 11_295_240, 11_295_240, 20_032, Some(2_032_600_064)),
     ("inception-v3", 23_834_568, 23_834_568, 34_432, Some(5_713_216_096)),

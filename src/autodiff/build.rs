@@ -37,7 +37,7 @@ pub fn training(g: &Graph) -> Result<Program, NotAClassifier> {
             out.shape
         )));
     }
-    let scores = if out.op == Op::Softmax { out.inputs[0] } else { g.output() };
+    let scores = super::classes::scores(g);
     let classes = g.node(scores).shape.channels() as usize;
     if classes < 2 {
         return Err(NotAClassifier(format!("the net scores {classes} class; a classifier needs at least 2")));

@@ -11,7 +11,7 @@
 //! Each op's parameter struct comes from the IR unchanged, so shapes, windows and
 //! paddings mean the same thing everywhere.
 
-use crate::ir::{Act, BatchNorm, Conv, Dense, Lrn, Pad2d, Pool, Rbf, Subsample};
+use crate::ir::{Act, BatchNorm, Conv, Dense, Lrn, Pool, Rbf, Subsample, ZeroPad};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kernel {
@@ -85,10 +85,11 @@ pub enum Kernel {
     Rbf(Rbf),
     /// `dy, x, centers → dx, [dcenters]` (dcenters only when the centres are trainable).
     RbfBackward(Rbf),
-    /// `x → y`: zero padding.
-    ZeroPad(Pad2d),
-    /// `dy → dx`: the inverse of `ZeroPad`, cropping the padding away.
-    Crop(Pad2d),
+    /// `x → y`: zero padding: y[n, b + c, t + i, l + j] = x[n, c, i, j] for `b` channels
+    /// before, `t` rows on top and `l` columns on the left; every other element is 0.
+    ZeroPad(ZeroPad),
+    /// `dy → dx`: the inverse of `ZeroPad`, cropping the padding (channels and frame) away.
+    Crop(ZeroPad),
     /// `x → y`: y = factor·x.
     Scale { factor: f64 },
     /// `x₁, …, xₖ → y`: element-wise sum.

@@ -1,9 +1,11 @@
 //! Graph → [`Program`]: the forward pass lowered to kernel invocations and, for
 //! training, the loss and the backward pass derived from one vector-Jacobian rule
 //! per op (`vjp`). The result is data (buffers and steps), never closures, so the
-//! reference executor and the JIT run the same program.
+//! reference executor and the JIT run the same program. `classes` says which layer
+//! decides how many classes a net scores.
 
 mod build;
+mod classes;
 mod fold;
 pub mod kernel;
 pub mod program;
@@ -11,6 +13,7 @@ pub mod update;
 mod vjp;
 
 pub use build::{inference, training, NotAClassifier};
+pub use classes::{class_count_check, class_layer, scores};
 pub use fold::fold_batch_norm;
 pub use kernel::Kernel;
 pub use program::{BufId, Buffer, Mode, ParamInfo, Program, Role, ScoreKind, Step};

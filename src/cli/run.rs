@@ -136,7 +136,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     }
     // Read before the datasets take their share; they are counted in the demand.
     let budget = super::resources::budget(args.memory_limit);
-    let graph = compile(&args.net)?;
+    let (graph, sources) = compile(&args.net)?;
     let dataset = args.train.as_deref().or(args.eval.as_deref()).expect("checked above");
     let splits = load_data(dataset, args)?;
     checks::augment(args, &splits)?;
@@ -152,6 +152,9 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     };
     let prep = Prep::new(&splits.train, (c, h, w), scaling)
         .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net)))?;
+    if let Some(d) = crate::autodiff::class_count_check(&graph, &sources, &splits.train.name, splits.train.classes) {
+        return Err(Fail(EXIT_INVALID, render_all(&[d], &sources, diag_style())));
+    }
     let not_classifier = |e: crate::autodiff::NotAClassifier| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net));
     let training = args.eval.is_none();
     let train_program = crate::autodiff::training(&graph).map_err(not_classifier)?;
@@ -174,14 +177,6 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     let train_sizes = if training { memory::sizes(splits.train.count, args.batch) } else { Vec::new() };
     engine.reserve(&train_sizes, &memory::sizes(splits.test.count, args.batch)).map_err(no_memory)?;
     let mut store = ParamStore::try_new(&train_program.params, training).map_err(no_memory)?;
-    let (classes, _, _) = engine.scores();
-    if classes < splits.train.classes {
-        let msg = format!(
-            "error: {} scores {classes} classes, but {} has {}",
-            args.net, splits.train.name, splits.train.classes
-        );
-        return Err(Fail(EXIT_INVALID, msg));
-    }
     train::initialise(&mut store, &graph, args.seed);
     if let Some(dataset) = &args.eval {
         let path = args.weights.as_ref().expect("clap requires --weights");
@@ -205,11 +200,13 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     train_net(args, engine.as_mut(), &mut store, &splits, &prep)
 }
 
-fn compile(path: &str) -> Result<Graph, Fail> {
+fn compile(path: &str) -> Result<(Graph, SourceMap), Fail> {
     let text = read_source(path).map_err(|e| Fail(EXIT_USAGE, e))?;
     let mut sources = SourceMap::new();
-    driver::compile(&mut sources, path, &text)
-        .map_err(|f| Fail(EXIT_INVALID, render_all(&f.diagnostics, &sources, diag_style())))
+    match driver::compile(&mut sources, path, &text) {
+        Ok(g) => Ok((g, sources)),
+        Err(f) => Err(Fail(EXIT_INVALID, render_all(&f.diagnostics, &sources, diag_style()))),
+    }
 }
 
 fn load_data(name: &str, args: &RunArgs) -> Result<Splits, Fail> {

@@ -105,4 +105,6 @@ pub mod codes {
     pub const RANK: &str = "E0205";
     /// Channels do not divide into groups, or a connection table does not fit.
     pub const CHANNELS: &str = "E0206";
+    /// The net scores another number of classes than the dataset has.
+    pub const CLASS_COUNT: &str = "E0301";
 }

@@ -24,6 +24,8 @@ pub enum Ty {
     Number,
     /// A list of lists of input channels, one per output channel.
     Table,
+    /// Zero channels: `n` before and after, or `[before, after]`, non-negative.
+    ChannelPad,
 }
 
 /// A parameter's default.
@@ -111,7 +113,7 @@ pub static BUILTINS: &[Sig] = &[
     Sig { name: "scaled_tanh", params: &[p("a", Number, Dflt::Float(1.7159)), p("s", Number, Dflt::Float(2.0 / 3.0))] },
     Sig { name: "subsample", params: &[p("kernel", Count, Dflt::Int(2))] },
     Sig { name: "rbf", params: &[p("classes", Count, Dflt::Required), p("trainable", Ty::Bool, Dflt::Bool(false))] },
-    Sig { name: "zeropad", params: &[p("pad", Pad, Dflt::Required)] },
+    Sig { name: "zeropad", params: &[p("pad", Pad, Dflt::Int(0)), p("channels", ChannelPad, Dflt::Int(0))] },
     Sig { name: "scale", params: &[p("factor", Number, Dflt::Required)] },
 ];
 
@@ -267,6 +269,36 @@ impl Args<'_> {
         })
     }
 
+    /// Whether the call wrote this argument (or a `default` declaration supplied it).
+    pub fn given(&self, name: &str) -> bool {
+        self.slots[self.index(name)].is_some()
+    }
+
+    /// Channel padding: `n` zero channels before and after, or `[before, after]`.
+    pub fn channel_pad(&self, name: &str) -> Result<(u64, u64)> {
+        let v = self.value(name)?.expect("channel padding has a default");
+        let nonneg = |v: &Value| match v {
+            Value::Int(i) if *i >= 0 => Some(*i as u64),
+            _ => None,
+        };
+        let pair = match &v {
+            Value::Int(_) => nonneg(&v).map(|n| (n, n)),
+            Value::List(l) if l.len() == 2 => nonneg(&l[0]).zip(nonneg(&l[1])),
+            _ => None,
+        };
+        pair.ok_or_else(|| {
+            Diagnostic::error(
+                codes::BAD_VALUE,
+                format!(
+                    "`{name}` of `{}` must be a non-negative integer (zero channels before and after) or `[before, after]`",
+                    self.sig.name
+                ),
+                self.span(name),
+                format!("this is {v}"),
+            )
+        })
+    }
+
     pub fn table(&self, name: &str) -> Result<Option<ConnTable>> {
         let Some(v) = self.value(name)? else {
             return Ok(None);
@@ -367,8 +399,24 @@ pub fn build(a: &Args, x: Shape) -> Result<Op> {
         "rbf" => {
             Op::Rbf(Rbf { in_features: x.channels(), classes: a.count("classes")?, trainable: a.boolean("trainable")? })
         }
-        "zeropad" => Op::ZeroPad(a.pad("pad", (1, 1), (1, 1), x.spatial())?),
+        "zeropad" => zeropad(a, x)?,
         "scale" => Op::Scale { factor: a.float("factor")? },
         other => unreachable!("builtin `{other}` has no builder"),
     })
+}
+
+/// `zeropad`: spatial `pad` and channel padding `channels`; a call must write at least one.
+fn zeropad(a: &Args, x: Shape) -> Result<Op> {
+    if !a.given("pad") && !a.given("channels") {
+        return Err(Diagnostic::error(
+            codes::ARGUMENTS,
+            "`zeropad` needs `pad`, `channels` or both",
+            a.call,
+            "nothing to pad",
+        )
+        .with_hint("`zeropad(1)` adds a zero row and column on each side, `zeropad(channels = 8)` 8 zero channels before and after"));
+    }
+    let (channels_before, channels_after) = a.channel_pad("channels")?;
+    let spatial = a.pad("pad", (1, 1), (1, 1), x.spatial())?;
+    Ok(Op::ZeroPad(ZeroPad { channels_before, channels_after, spatial }))
 }

@@ -90,7 +90,18 @@ impl Op {
             Op::Rbf(r) => {
                 let _ = write!(s, "{}{}", r.classes, if r.trainable { "" } else { " fixed" });
             }
-            Op::ZeroPad(p) => pad(p, &mut s),
+            Op::ZeroPad(p) => {
+                match (p.channels_before, p.channels_after) {
+                    (0, 0) => {}
+                    (b, a) if b == a => {
+                        let _ = write!(s, "channels {b}");
+                    }
+                    (b, a) => {
+                        let _ = write!(s, "channels [{b}, {a}]");
+                    }
+                }
+                pad(&p.spatial, &mut s);
+            }
             Op::Scale { factor } => {
                 let _ = write!(s, "{factor}");
             }

@@ -28,6 +28,42 @@ impl Pad2d {
     }
 }
 
+/// `zeropad`: zeros added around a feature map, in front of and behind its channels and
+/// on the four sides of each plane. Channel padding gives the option-A shortcuts of the
+/// CIFAR ResNets (He et al. 2015, Sec. 4.2): extra channels that are all zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ZeroPad {
+    /// Zero channels before the first channel of the input.
+    pub channels_before: u64,
+    /// Zero channels after its last channel.
+    pub channels_after: u64,
+    /// Zero rows and columns around every plane.
+    pub spatial: Pad2d,
+}
+
+impl ZeroPad {
+    /// Spatial padding only.
+    pub fn spatial(spatial: Pad2d) -> ZeroPad {
+        ZeroPad { spatial, ..ZeroPad::default() }
+    }
+
+    /// Padding in channels only.
+    pub fn channels(before: u64, after: u64) -> ZeroPad {
+        ZeroPad { channels_before: before, channels_after: after, spatial: Pad2d::default() }
+    }
+
+    /// The padded size of a c×h×w map, or `None` if a size overflows.
+    pub fn padded(&self, c: u64, h: u64, w: u64) -> Option<(u64, u64, u64)> {
+        let grow = |n: u64, a: u64, b: u64| n.checked_add(a)?.checked_add(b);
+        let p = &self.spatial;
+        Some((
+            grow(c, self.channels_before, self.channels_after)?,
+            grow(h, p.top, p.bottom)?,
+            grow(w, p.left, p.right)?,
+        ))
+    }
+}
+
 /// A sliding window: kernel size, stride and padding, shared by convolution and pooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Window {
@@ -168,7 +204,7 @@ pub enum Op {
     Softmax,
     Subsample(Subsample),
     Rbf(Rbf),
-    ZeroPad(Pad2d),
+    ZeroPad(ZeroPad),
     Scale { factor: f64 },
     Add,
     Concat,

@@ -98,10 +98,12 @@ fn unary(op: &Op, x: Shape) -> Result<Shape> {
         }
         Op::ZeroPad(p) => {
             let (c, h, w) = need_map(op, x)?;
-            let grow = |a: u64, b: u64, c: u64| a.checked_add(b)?.checked_add(c);
-            match (grow(h, p.top, p.bottom), grow(w, p.left, p.right)) {
-                (Some(h), Some(w)) => Ok(Shape::map(c, h, w)),
-                _ => Err(ShapeError::new(Overflow, "padded size overflows").at("pad")),
+            if c.checked_add(p.channels_before).and_then(|c| c.checked_add(p.channels_after)).is_none() {
+                return Err(ShapeError::new(Overflow, "padded channel count overflows").at("channels"));
+            }
+            match p.padded(c, h, w) {
+                Some((c, h, w)) => Ok(Shape::map(c, h, w)),
+                None => Err(ShapeError::new(Overflow, "padded size overflows").at("pad")),
             }
         }
         Op::Input | Op::Add | Op::Concat => unreachable!("handled by Op::infer"),

@@ -4,7 +4,7 @@
 
 use super::*;
 use netc::ir::Subsample;
-use netc::ir::{PoolKind, Rbf};
+use netc::ir::{PoolKind, Rbf, ZeroPad};
 
 /// A kernel with its inputs and its output buffers' prior contents.
 pub struct Invocation {
@@ -113,9 +113,12 @@ fn elementwise(g: &mut Gen) -> Vec<Invocation> {
         inv(Kernel::Concat, vec![x.clone(), g.uniform(&[2, 1, 2, 2], -1.0, 1.0)], &[&[2, 7, 2, 2]]),
         inv(Kernel::Slice { offset: 2 }, vec![x.clone()], &[&[2, 3, 2, 2]]),
     ];
-    let pad = Pad2d { top: 1, bottom: 0, left: 2, right: 1 };
+    let pad = ZeroPad::spatial(Pad2d { top: 1, bottom: 0, left: 2, right: 1 });
     v.push(inv(Kernel::ZeroPad(pad), vec![x.clone()], &[&[2, 6, 3, 5]]));
     v.push(inv(Kernel::Crop(pad), vec![g.uniform(&[2, 6, 3, 5], -1.0, 1.0)], &[&[2, 6, 2, 2]]));
+    let both = ZeroPad { channels_before: 2, channels_after: 1, ..pad };
+    v.push(inv(Kernel::ZeroPad(both), vec![x.clone()], &[&[2, 9, 3, 5]]));
+    v.push(inv(Kernel::Crop(both), vec![g.uniform(&[2, 9, 3, 5], -1.0, 1.0)], &[&[2, 6, 2, 2]]));
     for a in activations() {
         let y = run1(&Kernel::Act(a), &[&x], &[2, 6, 2, 2]);
         v.push(inv(Kernel::Act(a), vec![x.clone()], &[&[2, 6, 2, 2]]));

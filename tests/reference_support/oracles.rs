@@ -3,7 +3,7 @@
 
 use crate::reference_support::*;
 use netc::autodiff::Kernel;
-use netc::ir::{window_out, BatchNorm, ConnTable, Lrn, Pad2d, PoolKind, Rbf, Subsample};
+use netc::ir::{window_out, BatchNorm, ConnTable, Lrn, Pad2d, PoolKind, Rbf, Subsample, ZeroPad};
 use std::sync::Arc;
 
 /// Asserts agreement to 1e-12 (results of a few exact-ish operations).
@@ -267,11 +267,21 @@ fn subsample_and_rbf_hand_computed() {
 
 #[test]
 fn pad_crop_concat_slice_hand_computed() {
-    let pad = Pad2d { top: 1, bottom: 0, left: 0, right: 1 };
+    let pad = ZeroPad::spatial(Pad2d { top: 1, bottom: 0, left: 0, right: 1 });
     let x = Tensor::from(&[1, 1, 1, 2], &[1., 2.]);
     let y = run1(&Kernel::ZeroPad(pad), &[&x], &[1, 1, 2, 3]);
     exact("zero pad", &y, &[0., 0., 0., 1., 2., 0.]);
     exact("crop", &run1(&Kernel::Crop(pad), &[&y], &[1, 1, 1, 2]), &[1., 2.]);
+    // Option A of the CIFAR ResNets: F.pad(x, (0, 0, 0, 0, 1, 2)) on 2 samples of 2 channels.
+    let chan = ZeroPad::channels(1, 2);
+    let x = Tensor::from(&[2, 2, 1, 1], &[1., 2., 3., 4.]);
+    let y = run1(&Kernel::ZeroPad(chan), &[&x], &[2, 5, 1, 1]);
+    exact("channel pad", &y, &[0., 1., 2., 0., 0., 0., 3., 4., 0., 0.]);
+    exact("channel crop", &run1(&Kernel::Crop(chan), &[&y], &[2, 2, 1, 1]), &x.data);
+    let both =
+        ZeroPad { channels_before: 1, channels_after: 0, spatial: Pad2d { top: 0, bottom: 0, left: 1, right: 0 } };
+    let y = run1(&Kernel::ZeroPad(both), &[&Tensor::from(&[1, 1, 1, 1], &[5.])], &[1, 2, 1, 2]);
+    exact("channel and spatial pad", &y, &[0., 0., 0., 5.]);
     let a = Tensor::from(&[2, 1, 1, 2], &[1., 2., 3., 4.]);
     let b = Tensor::from(&[2, 2, 1, 2], &[5., 6., 7., 8., 9., 10., 11., 12.]);
     let y = run1(&Kernel::Concat, &[&a, &b], &[2, 3, 1, 2]);

@@ -1,13 +1,13 @@
 //! Kernels that move or transform values without mixing positions: activations and
 //! their backward (from the output y), `Mask`, `Scale`, `Add`, `Copy`, zero padding
-//! and cropping, and channel concatenation and slicing.
+//! (in channels and space) and cropping, and channel concatenation and slicing.
 //!
 //! Concatenation and slicing treat each sample as channels × spatial: channels are
 //! the outermost per-sample dimension, so a channel range is one contiguous run.
 
 use super::contract::Check;
 use super::{In, Out, Real};
-use crate::ir::{Act, Pad2d};
+use crate::ir::{Act, ZeroPad};
 
 /// `Act`: y = f(x) element-wise.
 pub(super) fn act<T: Real>(ck: &Check, a: &Act, x: &In<T>, y: &mut Out<T>) {
@@ -75,28 +75,29 @@ pub(super) fn copy<T: Real>(ck: &Check, x: &In<T>, y: &mut Out<T>) {
     y.data.copy_from_slice(x.data);
 }
 
-/// `ZeroPad`: y is x surrounded by zeros.
-pub(super) fn zero_pad<T: Real>(ck: &Check, p: &Pad2d, x: &In<T>, y: &mut Out<T>) {
+/// `ZeroPad`: y is x with zero channels before and after its own, and a zero frame
+/// around every plane.
+pub(super) fn zero_pad<T: Real>(ck: &Check, p: &ZeroPad, x: &In<T>, y: &mut Out<T>) {
     let [n, c, h, w] = ck.nchw("x", x.dims);
-    let [ph, pw] = padded(p, h, w);
-    ck.dims4("y", y.dims, [n, c, ph, pw]);
+    let big = padded(p, c, h, w);
+    ck.dims4("y", y.dims, [n, big[0], big[1], big[2]]);
     y.data.fill(T::zero());
     for (plane, src) in x.data.chunks((h * w).max(1)).enumerate() {
         for (r, row) in src.chunks(w).enumerate() {
-            let at = (plane * ph + r + p.top as usize) * pw + p.left as usize;
+            let at = big_row(p, c, big, plane, r);
             y.data[at..at + w].copy_from_slice(row);
         }
     }
 }
 
 /// `Crop`: dx is dy with the padding of `p` cut away (the gradient of `ZeroPad`).
-pub(super) fn crop<T: Real>(ck: &Check, p: &Pad2d, dy: &In<T>, dx: &mut Out<T>) {
+pub(super) fn crop<T: Real>(ck: &Check, p: &ZeroPad, dy: &In<T>, dx: &mut Out<T>) {
     let [n, c, h, w] = ck.nchw("dx", dx.dims);
-    let [ph, pw] = padded(p, h, w);
-    ck.dims4("dy", dy.dims, [n, c, ph, pw]);
+    let big = padded(p, c, h, w);
+    ck.dims4("dy", dy.dims, [n, big[0], big[1], big[2]]);
     for (plane, dst) in dx.data.chunks_mut((h * w).max(1)).enumerate() {
         for (r, row) in dst.chunks_mut(w).enumerate() {
-            let at = (plane * ph + r + p.top as usize) * pw + p.left as usize;
+            let at = big_row(p, c, big, plane, r);
             row.copy_from_slice(&dy.data[at..at + w]);
         }
     }
@@ -131,9 +132,21 @@ pub(super) fn slice<T: Real>(ck: &Check, offset: usize, x: &In<T>, y: &mut Out<T
     }
 }
 
-/// Padded height and width.
-fn padded(p: &Pad2d, h: usize, w: usize) -> [usize; 2] {
-    [h + (p.top + p.bottom) as usize, w + (p.left + p.right) as usize]
+/// Padded channels, height and width.
+fn padded(p: &ZeroPad, c: usize, h: usize, w: usize) -> [usize; 3] {
+    let s = &p.spatial;
+    [
+        c + (p.channels_before + p.channels_after) as usize,
+        h + (s.top + s.bottom) as usize,
+        w + (s.left + s.right) as usize,
+    ]
+}
+
+/// Where row `r` of plane `plane` (sample · c + channel) of the unpadded map starts in
+/// the padded one, whose sizes are `big`.
+fn big_row(p: &ZeroPad, c: usize, big: [usize; 3], plane: usize, r: usize) -> usize {
+    let big_plane = plane / c * big[0] + plane % c + p.channels_before as usize;
+    (big_plane * big[1] + r + p.spatial.top as usize) * big[2] + p.spatial.left as usize
 }
 
 /// Elements per sample of concatenation operand `k`, whose spatial size must match y's.
