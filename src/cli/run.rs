@@ -1,6 +1,7 @@
 //! `netc run NET --train DATASET` and `netc run NET --weights FILE --eval DATASET`.
 
-use super::{diag_style, out, read_source, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use super::epoch_log::EpochLog;
+use super::{diag_style, err, out, read_source, shown, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use crate::data::{self, LoadOptions, Prep, Scaling, SearchRoots, Splits};
 use crate::diag::{render_all, SourceMap};
 use crate::driver;
@@ -9,13 +10,12 @@ use crate::runtime::{Engine, JitEngine, JitOptions, ParamStore, ReferenceEngine}
 use crate::train::{self, checkpoint, EpochStats, Observer, Optimizer, OptimizerKind, Schedule, TrainConfig};
 use clap::ValueEnum;
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// The .net file of the network.
-    net: String,
+    net: PathBuf,
     /// Train on a dataset: mnist, fashion-mnist or synthetic.
     #[arg(long, value_name = "DATASET", conflicts_with = "eval")]
     train: Option<String>,
@@ -109,10 +109,13 @@ enum ScalingArg {
 struct Fail(i32, String);
 
 pub fn run(args: RunArgs) -> i32 {
+    // A reader that stops reading (`| head -1`) must not stop training.
+    super::keep_going_without_stdout();
     match run_inner(&args) {
+        Ok(()) if super::stdout_failed() => EXIT_USAGE,
         Ok(()) => EXIT_OK,
         Err(Fail(code, msg)) => {
-            eprintln!("{msg}");
+            err(&format!("{msg}\n"));
             code
         }
     }
@@ -145,8 +148,9 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
         }
     };
     let prep = Prep::new(&splits.train, (c, h, w), scaling)
-        .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net)))?;
-    let not_classifier = |e: crate::autodiff::NotAClassifier| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net));
+        .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display())))?;
+    let not_classifier =
+        |e: crate::autodiff::NotAClassifier| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display()));
     let mut engine: Box<dyn Engine> = match args.engine {
         EngineKind::Reference => Box::new(ReferenceEngine::new(&graph, args.batch, args.seed).map_err(not_classifier)?),
         EngineKind::Jit => {
@@ -160,7 +164,9 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     if classes < splits.train.classes {
         let msg = format!(
             "error: {} scores {classes} classes, but {} has {}",
-            args.net, splits.train.name, splits.train.classes
+            args.net.display(),
+            splits.train.name,
+            splits.train.classes
         );
         return Err(Fail(EXIT_INVALID, msg));
     }
@@ -171,7 +177,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
             .map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
         out(&format!(
             "{}: {dataset} test accuracy {:.2}% (loss {:.4}) on {} images\n",
-            args.net,
+            args.net.display(),
             100.0 * t.accuracy(),
             t.loss(),
             t.count
@@ -181,10 +187,10 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     train_net(args, engine.as_mut(), &mut store, &splits, &prep)
 }
 
-fn compile(path: &str) -> Result<Graph, Fail> {
-    let text = read_source(path).map_err(|e| Fail(EXIT_USAGE, e))?;
+fn compile(path: &Path) -> Result<Graph, Fail> {
+    let text = read_source(path).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
     let mut sources = SourceMap::new();
-    driver::compile(&mut sources, path, &text)
+    driver::compile(&mut sources, &shown(path), &text)
         .map_err(|f| Fail(EXIT_INVALID, render_all(&f.diagnostics, &sources, diag_style())))
 }
 
@@ -239,19 +245,12 @@ fn train_net(
         seed: args.seed,
         shift: args.augment,
     };
-    let mut log = match &args.log {
-        Some(p) => Some(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(|e| Fail(EXIT_USAGE, format!("error: cannot open log {}: {e}", p.display())))?,
-        ),
-        None => None,
-    };
+    check_save_target(args)?;
+    let mut log =
+        args.log.as_deref().map(EpochLog::open).transpose().map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
     out(&format!(
         "training {} on {} ({} train / {} test images) with {} engine: {} lr {} {:?} schedule, batch {}, {} epochs, seed {}\n",
-        args.net,
+        args.net.display(),
         splits.train.name,
         splits.train.count,
         splits.test.count,
@@ -277,6 +276,9 @@ fn train_net(
         Fail(EXIT_INVALID, format!("error: {e}{hint}"))
     })?;
     observer.finish_bar();
+    if let Some(failure) = observer.log.as_ref().and_then(|l| l.failure()) {
+        return Err(Fail(EXIT_USAGE, format!("error: {failure}; the checkpoints were saved")));
+    }
     if let Some(last) = history.last() {
         let (best, at) = observer.best;
         out(&format!(
@@ -287,6 +289,20 @@ fn train_net(
         ));
     }
     Ok(())
+}
+
+/// Refuses, before training, a `--save` target that cannot take checkpoints or is one
+/// of the run's own inputs (`--resume` may be the target: that continues in place).
+fn check_save_target(args: &RunArgs) -> Result<(), Fail> {
+    let Some(target) = &args.save else { return Ok(()) };
+    let mut inputs = vec![("the net's source", args.net.as_path())];
+    if let Some(w) = &args.weights {
+        inputs.push(("the --weights file (use --resume to continue a checkpoint in place)", w));
+    }
+    if let Some(l) = &args.log {
+        inputs.push(("the --log file", l));
+    }
+    checkpoint::check_target(target, &inputs).map(|_| ()).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))
 }
 
 /// A learning rate in a compact form: `0.001`, `3.33e-4`, `1e38`.
@@ -300,7 +316,7 @@ fn rate(x: f64) -> String {
 
 struct CliObserver<'a> {
     args: &'a RunArgs,
-    log: Option<&'a mut std::fs::File>,
+    log: Option<&'a mut EpochLog>,
     bar: Option<indicatif::ProgressBar>,
     started: std::time::Instant,
     best: (f64, usize),
@@ -351,13 +367,10 @@ impl Observer for CliObserver<'_> {
             s.seconds,
             s.images_per_sec
         ));
-        if let Some(f) = self.log.as_mut() {
-            let line = serde_json::to_string(s).expect("epoch stats serialise");
-            writeln!(f, "{line}").and_then(|()| f.flush()).map_err(|e| format!("cannot write the log: {e}"))?;
-        }
+        // The checkpoint first: a failing log must not cost an epoch of training.
         if let Some(path) = &self.args.save {
             let mut meta = HashMap::new();
-            meta.insert("netc.net".to_string(), self.args.net.clone());
+            meta.insert("netc.net".to_string(), shown(&self.args.net));
             meta.insert("netc.epoch".to_string(), s.epoch.to_string());
             checkpoint::save(
                 path,
@@ -366,6 +379,9 @@ impl Observer for CliObserver<'_> {
                 meta.into_iter().chain(train::optimizer_metadata(optimizer)).collect(),
             )
             .map_err(|e| format!("cannot save: {e}"))?;
+        }
+        if let Some(log) = self.log.as_mut() {
+            log.append(s);
         }
         Ok(())
     }
