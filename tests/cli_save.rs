@@ -94,6 +94,8 @@ fn unusable_save_targets_are_refused_before_training() {
     refused(&log, &[OsStr::new("--log"), log.as_os_str()], "--log");
     refused(&d.join("new.safetensors"), &[OsStr::new("--log"), d.join("new.safetensors").as_os_str()], "--log");
 
+    refused(Path::new("."), &[], "names no file");
+
     // An empty file holds nothing to lose: it may become a checkpoint.
     let empty = d.write("empty.safetensors", "");
     save_to(&empty, "1").expect(0);
@@ -113,7 +115,7 @@ fn a_symlink_planted_at_the_temporary_name_is_not_followed() {
     // The old scheme wrote `.w.safetensors.tmp-PID`; plant a link there before the first save.
     std::os::unix::fs::symlink(&victim, d.join(format!(".w.safetensors.tmp-{}", child.id()))).unwrap();
     finish(child, MINUTE).expect(0);
-    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "do not touch\n");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"do not touch\n", "the planted link was followed");
     assert_eq!(metadata(&target)["netc.epoch"], "2");
 }
 
@@ -168,4 +170,30 @@ fn a_closed_stdout_does_not_stop_training() {
     r.expect(0);
     assert_eq!(metadata(&ckpt)["netc.epoch"], "2", "training stopped early");
     assert_eq!(r.stderr.matches("standard output").count(), 1, "{}", r.stderr);
+}
+
+#[test]
+fn a_log_that_is_an_input_or_an_unread_pipe_is_refused() {
+    let d = TempDir::new("logtarget");
+    let source = "input 1x28x28\nflatten\ndense(10)\n";
+    let net = d.write("n.net", source);
+    let mut args = train_args(&[OsStr::new("--log"), net.as_os_str()]);
+    args[1] = net.clone().into();
+    let r = run(&mut netc(&args), MINUTE);
+    r.expect(2);
+    assert!(r.stderr.contains("the net's source"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&net).unwrap(), source, "the log was appended to the source");
+
+    let ckpt = d.join("w.safetensors");
+    save_to(&ckpt, "1").expect(0);
+    let before = std::fs::read(&ckpt).unwrap();
+    let args = train_args(&[OsStr::new("--weights"), ckpt.as_os_str(), OsStr::new("--log"), ckpt.as_os_str()]);
+    run(&mut netc(&args), MINUTE).expect(2);
+    assert_eq!(std::fs::read(&ckpt).unwrap(), before, "the log was appended to the weights");
+
+    let fifo = d.join("log.fifo");
+    mkfifo(&fifo);
+    let r = run(&mut netc(train_args(&[OsStr::new("--log"), fifo.as_os_str()])), std::time::Duration::from_secs(20));
+    r.expect(2);
+    assert!(r.stderr.contains("nothing reads this named pipe"), "{}", r.stderr);
 }

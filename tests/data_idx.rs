@@ -250,6 +250,17 @@ fn count_mismatch_and_label_range_are_checked_by_load_split() {
     assert_names_file(&err, &labs);
 }
 
+/// The label count is known from the header: a labels file that does not match the
+/// images is refused before its payload is read (here the payload is missing).
+#[test]
+fn label_count_is_checked_from_the_header() {
+    let tmp = TempDir::new("idx-count-early");
+    let imgs = tmp.write("i", &images_file(12));
+    let labs = tmp.write("l", &idx_bytes(LABELS_MAGIC, &[60_000], &[0; 5]));
+    let err = load_split(DatasetName::Mnist, &imgs, &labs, None).unwrap_err();
+    assert!(matches!(err, DataError::CountMismatch { image_count: 12, label_count: 60_000, .. }), "{err:?}");
+}
+
 /// The image size is known from the header: a file of the wrong size is refused
 /// before its payload is read (here the payload is missing altogether).
 #[test]

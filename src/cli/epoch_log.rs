@@ -1,5 +1,9 @@
 //! The `--log FILE` of `netc run`: one JSON object per epoch, appended.
 //!
+//! The log may be any file, device or pipe that can be appended to, except the run's
+//! own inputs (the net's source, `--weights`, `--resume`). A named pipe that no process
+//! reads is refused rather than waited for.
+//!
 //! A log that cannot be written (a full disk, `--log /dev/full`) must not throw
 //! training away: the first failure is reported once on stderr, the log is dropped,
 //! training and checkpoints go on, and the run ends with exit code 2 and a message
@@ -7,6 +11,7 @@
 //! output fails and reports it in its exit status).
 
 use super::err;
+use crate::files::{open_append, same_file};
 use crate::train::EpochStats;
 use std::fs::File;
 use std::io::Write;
@@ -20,13 +25,13 @@ pub struct EpochLog {
 }
 
 impl EpochLog {
-    /// Opens (creating if needed) `path` for appending.
-    pub fn open(path: &Path) -> Result<EpochLog, String> {
-        let file = File::options()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| format!("cannot open the log {}: {e}", path.display()))?;
+    /// Opens (creating if needed) `path` for appending, unless it is one of the run's
+    /// `inputs` (a description and a path), which a log line would damage.
+    pub fn open(path: &Path, inputs: &[(&str, &Path)]) -> Result<EpochLog, String> {
+        if let Some((role, _)) = inputs.iter().find(|(_, input)| same_file(path, input)) {
+            return Err(format!("cannot log to {}: it is {role}", path.display()));
+        }
+        let file = open_append(path).map_err(|e| format!("cannot open the log {}: {e}", path.display()))?;
         Ok(EpochLog { path: path.to_path_buf(), file: Some(file), failed: None })
     }
 

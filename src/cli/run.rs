@@ -246,8 +246,10 @@ fn train_net(
         shift: args.augment,
     };
     check_save_target(args)?;
-    let mut log =
-        args.log.as_deref().map(EpochLog::open).transpose().map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
+    let mut log = match &args.log {
+        Some(p) => Some(EpochLog::open(p, &inputs(args, false)).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?),
+        None => None,
+    };
     out(&format!(
         "training {} on {} ({} train / {} test images) with {} engine: {} lr {} {:?} schedule, batch {}, {} epochs, seed {}\n",
         args.net.display(),
@@ -295,14 +297,24 @@ fn train_net(
 /// of the run's own inputs (`--resume` may be the target: that continues in place).
 fn check_save_target(args: &RunArgs) -> Result<(), Fail> {
     let Some(target) = &args.save else { return Ok(()) };
+    checkpoint::check_target(target, &inputs(args, true))
+        .map(|_| ())
+        .map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))
+}
+
+/// The files a run reads, each with a description, which neither `--save` nor `--log`
+/// may write: for `--save`, the log too, but not `--resume`.
+fn inputs(args: &RunArgs, for_save: bool) -> Vec<(&'static str, &Path)> {
     let mut inputs = vec![("the net's source", args.net.as_path())];
     if let Some(w) = &args.weights {
         inputs.push(("the --weights file (use --resume to continue a checkpoint in place)", w));
     }
-    if let Some(l) = &args.log {
-        inputs.push(("the --log file", l));
+    match (&args.resume, &args.log) {
+        (Some(r), _) if !for_save => inputs.push(("the --resume file", r)),
+        (_, Some(l)) if for_save => inputs.push(("the --log file", l)),
+        _ => {}
     }
-    checkpoint::check_target(target, &inputs).map(|_| ()).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))
+    inputs
 }
 
 /// A learning rate in a compact form: `0.001`, `3.33e-4`, `1e38`.

@@ -14,7 +14,7 @@
 use std::path::Path;
 
 use crate::data::error::DataError;
-use crate::data::idx::{read_images_sized, read_labels};
+use crate::data::idx::{read_images_sized, read_labels_counted};
 use crate::data::locate::{locate, DataFiles, DatasetName, SearchRoots};
 use crate::data::synthetic::{generate, SyntheticConfig};
 
@@ -146,15 +146,7 @@ pub fn load_split(
 ) -> Result<Dataset, DataError> {
     let (rows, cols) = name.image_size();
     let images = read_images_sized(images_path, limit, (rows, cols))?;
-    let labels = read_labels(labels_path, limit)?;
-    if images.declared != labels.declared {
-        return Err(DataError::CountMismatch {
-            images: images_path.to_path_buf(),
-            labels: labels_path.to_path_buf(),
-            image_count: images.declared,
-            label_count: labels.declared,
-        });
-    }
+    let labels = read_labels_counted(labels_path, limit, images.declared, images_path)?;
     let classes = name.classes();
     check_labels(labels_path, &labels.labels, classes)?;
     Ok(Dataset {

@@ -102,6 +102,29 @@ pub fn read_labels(path: &Path, limit: Option<usize>) -> Result<IdxLabels, DataE
     Ok(IdxLabels { declared: raw.dims[0] as usize, labels: raw.data })
 }
 
+/// Reads the labels of the `count` images of `images`; a file declaring another count
+/// is refused from its header, before its payload is read.
+pub fn read_labels_counted(
+    path: &Path,
+    limit: Option<usize>,
+    count: usize,
+    images: &Path,
+) -> Result<IdxLabels, DataError> {
+    let raw = read_idx(path, LABELS_MAGIC, limit, &|dims| {
+        if dims[0] as usize == count {
+            Ok(())
+        } else {
+            Err(DataError::CountMismatch {
+                images: images.to_path_buf(),
+                labels: path.to_path_buf(),
+                image_count: count,
+                label_count: dims[0] as usize,
+            })
+        }
+    })?;
+    Ok(IdxLabels { declared: raw.dims[0] as usize, labels: raw.data })
+}
+
 /// A check of the header's dimensions, run before the payload is read.
 type DimsCheck<'a> = &'a dyn Fn(&[u32]) -> Result<(), DataError>;
 

@@ -19,8 +19,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use target::same_file;
-
 /// Prefix of optimizer tensors in a checkpoint.
 pub const OPTIMIZER_PREFIX: &str = "optimizer.";
 

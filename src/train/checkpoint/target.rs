@@ -13,52 +13,10 @@
 
 use super::header;
 use super::CheckpointError;
+use crate::files::{dir_of, resolve, same_file};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-
-/// Symlinks followed before giving up, as the kernel does (`ELOOP`).
-const MAX_LINKS: usize = 40;
-
-/// The file `path` names once symlinks in its last component are followed; it may not
-/// exist yet.
-pub fn resolve(path: &Path) -> io::Result<PathBuf> {
-    let mut p = path.to_path_buf();
-    for _ in 0..MAX_LINKS {
-        match fs::symlink_metadata(&p) {
-            Ok(m) if m.file_type().is_symlink() => {
-                let to = fs::read_link(&p)?;
-                p = if to.is_absolute() { to } else { p.parent().unwrap_or(Path::new("")).join(to) };
-            }
-            Ok(_) => return Ok(p),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(p),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(io::Error::other("too many levels of symbolic links"))
-}
-
-/// The directory holding `file` (`.` for a bare name).
-fn dir_of(file: &Path) -> &Path {
-    file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
-}
-
-/// Whether `a` and `b` are one file: the same inode if both exist, else the same name
-/// in the same directory once symlinks are followed.
-pub fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (fs::metadata(a), fs::metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-        (Err(_), Err(_)) => {
-            let place = |p: &Path| {
-                let real = resolve(p).ok()?;
-                Some((fs::canonicalize(dir_of(&real)).ok()?, real.file_name()?.to_os_string()))
-            };
-            place(a).is_some_and(|x| Some(x) == place(b))
-        }
-        _ => false,
-    }
-}
 
 /// Checks that a checkpoint can be written to `path`, without writing it: the real
 /// file (symlinks followed) is absent, empty or a safetensors file, is none of
@@ -86,6 +44,9 @@ pub fn check(path: &Path, inputs: &[(&str, &Path)]) -> Result<PathBuf, Checkpoin
 
 /// Refuses a real file that exists and is not something a checkpoint may replace.
 fn replaceable(path: &Path, real: &Path) -> Result<(), CheckpointError> {
+    if real.file_name().is_none() {
+        return Err(refuse(path, real, "it names no file".into()));
+    }
     let meta = match fs::metadata(real) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
