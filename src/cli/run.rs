@@ -278,9 +278,6 @@ fn train_net(
         Fail(EXIT_INVALID, format!("error: {e}{hint}"))
     })?;
     observer.finish_bar();
-    if let Some(failure) = observer.log.as_ref().and_then(|l| l.failure()) {
-        return Err(Fail(EXIT_USAGE, format!("error: {failure}; the checkpoints were saved")));
-    }
     if let Some(last) = history.last() {
         let (best, at) = observer.best;
         out(&format!(
@@ -289,6 +286,9 @@ fn train_net(
             100.0 * best,
             observer.started.elapsed().as_secs_f64()
         ));
+    }
+    if let Some(failure) = observer.log.as_ref().and_then(|l| l.failure()) {
+        return Err(Fail(EXIT_USAGE, format!("error: {failure}; the checkpoints were saved")));
     }
     Ok(())
 }

@@ -4,10 +4,10 @@
 //!
 //! Saving writes a temporary file beside the real target and renames it over it, so a
 //! crash or a full disk never leaves a half-written checkpoint behind; [`check_target`]
-//! says before training whether a target can take checkpoints at all (see [`target`]
+//! says before training whether a target can take checkpoints at all (see `target.rs`
 //! for symlinks, special files and stale temporary files).
 //!
-//! Loading reads the header first, with bounds (see [`header`]), and checks it against
+//! Loading reads the header first, with bounds (see `header.rs`), and checks it against
 //! the net and the file's length before reading the payload.
 
 mod header;
