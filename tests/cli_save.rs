@@ -95,6 +95,11 @@ fn unusable_save_targets_are_refused_before_training() {
     refused(&d.join("new.safetensors"), &[OsStr::new("--log"), d.join("new.safetensors").as_os_str()], "--log");
 
     refused(Path::new("."), &[], "names no file");
+    let (loop1, loop2) = (d.join("loop1.safetensors"), d.join("loop2.safetensors"));
+    std::os::unix::fs::symlink(&loop2, &loop1).unwrap();
+    std::os::unix::fs::symlink(&loop1, &loop2).unwrap();
+    refused(&loop1, &[], "too many levels of symbolic links");
+    assert!(std::fs::symlink_metadata(&loop1).unwrap().file_type().is_symlink(), "the link was replaced");
 
     // An empty file holds nothing to lose: it may become a checkpoint.
     let empty = d.write("empty.safetensors", "");

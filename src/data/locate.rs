@@ -197,9 +197,12 @@ fn find_file(dir: &Path, stem: &str) -> Result<PathBuf, Option<String>> {
         }
     }
     for (p, kind) in candidates.iter().zip(&kinds) {
-        if let Ok(t) = kind {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            return Err(Some(format!("{name} is {}", crate::files::describe(*t))));
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        match kind {
+            Ok(t) => return Err(Some(format!("{name} is {}", crate::files::describe(*t)))),
+            // A symlink loop, a permission denied: say so rather than "missing".
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Some(format!("{name}: {e}"))),
+            Err(_) => {}
         }
     }
     Err(None)
