@@ -152,6 +152,9 @@ fn pathological_sources() {
         "input 3x4294967296x4294967296\nconv(4294967296, 4294967296)".to_string(),
         "\u{FEFF}input 3x8x8\nrelu".to_string(),
         "input 3x8x8\n\0".to_string(),
+        // Blank lines between an `if` and its `else`: the nesting guard must stay linear.
+        format!("input 3x8x8\nif true {{ relu }}{}else {{ relu }}", "\n".repeat(500_000)),
+        format!("input 3x8x8\nconv(if true then 1 else 2, 3){}", "\n# c".repeat(300_000)),
         String::new(),
     ];
     for (i, src) in cases.iter().enumerate() {

@@ -27,7 +27,16 @@ pub fn check(text: &str, file: FileId) -> Result<(), Diagnostic> {
             "file starts here",
         ));
     }
-    Scan { text: text.as_bytes(), file, ifs: vec![0], open_ifs: 0, prefix_run: 0, after_operand: false }.run()
+    Scan {
+        text: text.as_bytes(),
+        file,
+        ifs: vec![0],
+        open_ifs: 0,
+        prefix_run: 0,
+        after_operand: false,
+        next_token: (0, false),
+    }
+    .run()
 }
 
 struct Scan<'a> {
@@ -41,6 +50,9 @@ struct Scan<'a> {
     prefix_run: usize,
     /// Whether the last token ends an operand, making a following `-` binary.
     after_operand: bool,
+    /// The last look past blanks: where the next token starts and whether it is `else`.
+    /// Every newline of a blank run asks the same question; one scan answers them all.
+    next_token: (usize, bool),
 }
 
 impl Scan<'_> {
@@ -62,7 +74,7 @@ impl Scan<'_> {
                     if b == b'}' {
                         self.close();
                     }
-                    if !self.else_follows(i) {
+                    if self.ifs.last().is_some_and(|&n| n > 0) && !self.else_follows(i) {
                         self.end_level();
                     }
                 }
@@ -156,8 +168,15 @@ impl Scan<'_> {
     }
 
     /// Whether the next token after blanks, newlines and comments is `else`.
-    fn else_follows(&self, mut i: usize) -> bool {
-        while i < self.text.len() {
+    fn else_follows(&mut self, from: usize) -> bool {
+        if from <= self.next_token.0 {
+            return self.next_token.1;
+        }
+        let mut i = from;
+        let is_else = loop {
+            if i >= self.text.len() {
+                break false;
+            }
             match self.text[i] {
                 b' ' | b'\t' | b'\r' | b'\n' => i += 1,
                 b'#' => {
@@ -168,11 +187,12 @@ impl Scan<'_> {
                 _ => {
                     let rest = &self.text[i..];
                     let word_end = rest.get(4).is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'_'));
-                    return rest.starts_with(b"else") && word_end;
+                    break rest.starts_with(b"else") && word_end;
                 }
             }
-        }
-        false
+        };
+        self.next_token = (i, is_else);
+        is_else
     }
 }
 
