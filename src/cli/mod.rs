@@ -1,6 +1,11 @@
 //! Command-line interface: argument parsing, file I/O and all printing.
 //!
 //! Exit codes: 0 success, 1 an invalid net (or a failed run), 2 a usage or I/O error.
+//!
+//! All printing goes through [`out`] and [`err`]: a stderr that cannot be written is
+//! ignored (the exit code still tells), and a stdout that cannot be written ends
+//! `check`, `dot` and `bench` but only mutes `run` (see [`keep_going_without_stdout`]).
+//! Paths are `PathBuf`s, so file names need not be UTF-8; messages show them lossily.
 
 mod bench;
 mod check;
