@@ -217,6 +217,11 @@ fn json_output_is_an_array_whenever_several_files_are_given() {
     r.expect(2);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
     assert!(v.is_object() && v["errors"].is_array(), "{v}");
+
+    // A dump is the output: no JSON document after it.
+    let r = run(netc(["check", "--format", "json", "--dump", "ir"]).arg(&good), MINUTE);
+    r.expect(0);
+    assert!(r.stdout.trim_end().ends_with("return %5"), "{}", r.stdout);
 }
 
 #[test]
