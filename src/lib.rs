@@ -13,6 +13,7 @@
 //! - [`elab`]: AST → IR (blocks, repetition, branches, names), checking shapes as it wires.
 //! - [`infer`]: parameters, MACs, FLOPs and memory; the report and its renderings.
 //! - [`data`]: IDX datasets, preprocessing fitted to a net's input, deterministic batches.
+//! - [`files`]: opening input files safely (regular files only, bounded reads).
 //! - [`driver`]: the pipeline as a few functions; [`cli`]: the command line, the only
 //!   place that prints.
 
@@ -23,6 +24,7 @@ pub mod data;
 pub mod diag;
 pub mod driver;
 pub mod elab;
+pub mod files;
 pub mod infer;
 pub mod ir;
 pub mod runtime;

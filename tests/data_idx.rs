@@ -196,19 +196,40 @@ fn trailing_bytes_are_an_error() {
 }
 
 #[test]
-fn limit_reads_only_leading_records() {
+fn limit_keeps_only_leading_records() {
     let tmp = TempDir::new("idx-limit");
     let bytes = images_file(10);
-    // Cut inside image 6: loading 5 images must still work.
-    let p = tmp.write("img", &bytes[..16 + 5 * 784 + 100]);
+    let p = tmp.write("img", &bytes);
     let img = read_images(&p, Some(5)).unwrap();
     assert_eq!((img.declared, img.count()), (10, 5));
     assert_eq!(img.pixels[..], bytes[16..16 + 5 * 784]);
-    assert!(matches!(read_images(&p, Some(6)), Err(DataError::Truncated { .. })));
-    assert_eq!(
-        read_images(&p, Some(1_000_000)).unwrap_err().to_string(),
-        read_images(&p, None).unwrap_err().to_string()
-    );
+    assert_eq!(read_images(&p, Some(1_000_000)).unwrap().count(), 10);
+}
+
+/// `--limit` is for quick runs, not for skipping checks: a damaged file is refused
+/// whatever the limit, raw or gzip'd, even when the damage lies past the kept records.
+#[test]
+fn limit_still_verifies_the_whole_file() {
+    let tmp = TempDir::new("idx-limit-damage");
+    let bytes = images_file(10);
+    let cut = tmp.write("cut", &bytes[..16 + 5 * 784 + 100]);
+    assert!(matches!(read_images(&cut, Some(5)), Err(DataError::Truncated { .. })));
+    let mut long = bytes.clone();
+    long.extend_from_slice(b"junk");
+    let long = tmp.write("long", &long);
+    assert!(matches!(read_images(&long, Some(5)), Err(DataError::TrailingBytes { extra: 4, .. })));
+
+    let gz = gzip(&bytes);
+    let mut bad_crc = gz.clone();
+    let n = bad_crc.len();
+    bad_crc[n - 6] ^= 0xFF;
+    let bad_crc = tmp.write("crc.gz", &bad_crc);
+    let cut_gz = tmp.write("cut.gz", &gz[..gz.len() - 12]);
+    for p in [&bad_crc, &cut_gz] {
+        let err = read_images(p, Some(2)).unwrap_err();
+        assert!(matches!(err, DataError::Gzip { .. } | DataError::Truncated { .. }), "{err:?}");
+        assert_names_file(&err, p);
+    }
 }
 
 #[test]
@@ -227,6 +248,28 @@ fn count_mismatch_and_label_range_are_checked_by_load_split() {
     let err = load_split(DatasetName::Mnist, &imgs, &labs, None).unwrap_err();
     assert!(matches!(err, DataError::LabelOutOfRange { index: 7, label: 10, classes: 10, .. }), "{err:?}");
     assert_names_file(&err, &labs);
+}
+
+/// The label count is known from the header: a labels file that does not match the
+/// images is refused before its payload is read (here the payload is missing).
+#[test]
+fn label_count_is_checked_from_the_header() {
+    let tmp = TempDir::new("idx-count-early");
+    let imgs = tmp.write("i", &images_file(12));
+    let labs = tmp.write("l", &idx_bytes(LABELS_MAGIC, &[60_000], &[0; 5]));
+    let err = load_split(DatasetName::Mnist, &imgs, &labs, None).unwrap_err();
+    assert!(matches!(err, DataError::CountMismatch { image_count: 12, label_count: 60_000, .. }), "{err:?}");
+}
+
+/// The image size is known from the header: a file of the wrong size is refused
+/// before its payload is read (here the payload is missing altogether).
+#[test]
+fn wrong_image_size_is_refused_from_the_header() {
+    let tmp = TempDir::new("idx-size-early");
+    let imgs = tmp.write("i", &idx_bytes(IMAGES_MAGIC, &[60_000, 32, 32], &[0; 100]));
+    let labs = tmp.write("l", &labels_file(2));
+    let err = load_split(DatasetName::Mnist, &imgs, &labs, Some(1)).unwrap_err();
+    assert!(matches!(err, DataError::WrongImageSize { found: (32, 32), .. }), "{err:?}");
 }
 
 #[test]

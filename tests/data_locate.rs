@@ -124,3 +124,25 @@ fn synthetic_has_nothing_to_locate() {
     let tmp = TempDir::new("loc-syn");
     assert!(locate(DatasetName::Synthetic, None, &roots(tmp.path(), None)).is_err());
 }
+
+/// A directory, a FIFO or a symlink loop with a dataset file's name is named as such,
+/// and never opened (opening a FIFO would wait for a writer).
+#[test]
+fn files_that_are_not_regular_are_named_not_opened() {
+    let tmp = TempDir::new("loc-kind");
+    write_small_dataset(&tmp, "d", 3, 2, false);
+    let dir = tmp.path().join("d");
+    std::fs::remove_file(dir.join("train-images-idx3-ubyte")).unwrap();
+    std::fs::create_dir(dir.join("train-images-idx3-ubyte")).unwrap();
+    std::fs::remove_file(dir.join("t10k-labels-idx1-ubyte")).unwrap();
+    let fifo = std::ffi::CString::new(dir.join("t10k-labels-idx1-ubyte.gz").to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    std::fs::remove_file(dir.join("train-labels-idx1-ubyte")).unwrap();
+    std::os::unix::fs::symlink("train-labels-idx1-ubyte", dir.join("train-labels-idx1-ubyte")).unwrap();
+    let err = locate(DatasetName::Mnist, Some(&dir), &roots(tmp.path(), None)).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("train-images-idx3-ubyte is a directory"), "{msg}");
+    assert!(msg.contains("train-labels-idx1-ubyte: Too many levels of symbolic links"), "{msg}");
+    assert!(msg.contains("t10k-labels-idx1-ubyte.gz is a named pipe"), "{msg}");
+}

@@ -152,6 +152,9 @@ fn pathological_sources() {
         "input 3x4294967296x4294967296\nconv(4294967296, 4294967296)".to_string(),
         "\u{FEFF}input 3x8x8\nrelu".to_string(),
         "input 3x8x8\n\0".to_string(),
+        // Blank lines between an `if` and its `else`: the nesting guard must stay linear.
+        format!("input 3x8x8\nif true {{ relu }}{}else {{ relu }}", "\n".repeat(500_000)),
+        format!("input 3x8x8\nconv(if true then 1 else 2, 3){}", "\n# c".repeat(300_000)),
         String::new(),
     ];
     for (i, src) in cases.iter().enumerate() {
@@ -174,4 +177,56 @@ fn huge_counts_are_exact_or_refused() {
         Some((netc::diag::codes::ARITHMETIC, "this layer has more than 2^64 parameters")),
         "{diags:?}"
     );
+}
+
+/// Every construct that nests, nested 40,000 deep (which fits in the 1 MiB cap) or just
+/// past the limit, is refused by the nesting guard (E0002) before pest or the evaluator
+/// recurses; the same constructs nested moderately are accepted.
+#[test]
+fn every_nesting_construct_meets_the_nesting_limit() {
+    let nested = |n: usize| -> Vec<(&str, String)> {
+        vec![
+            ("if in then", format!("conv({}1{}, 3)", "if true then ".repeat(n), " else 1".repeat(n))),
+            (
+                "if in cond",
+                format!("conv(if {}true{} then 1 else 2, 3)", "if ".repeat(n), " then true else true".repeat(n)),
+            ),
+            ("if in else", format!("conv({}1, 3)", "if false then 1 else ".repeat(n))),
+            ("else-if statements", format!("if false {{ relu }}{}", " else if false { relu }".repeat(n))),
+            ("else-if lines", format!("if false {{ relu }}{}", "\n  else if false { relu }".repeat(n))),
+            ("not", format!("conv(if {}true then 1 else 2, 3)", "not ".repeat(n))),
+            ("minus", format!("conv({}1, 3)", "- ".repeat(n))),
+            ("parens", format!("conv({}1{}, 3)", "(".repeat(n), ")".repeat(n))),
+            ("lists", format!("let a = {}1{}", "[".repeat(n), "]".repeat(n))),
+            ("blocks", format!("{}relu{}", "repeat 1 { ".repeat(n), " }".repeat(n))),
+            ("cats", format!("{}relu{}", "cat(".repeat(n), ")".repeat(n))),
+            ("groups", format!("{}relu{}", "(".repeat(n), ")".repeat(n))),
+            (
+                "if and brackets",
+                format!("conv({}1{}, 3)", "(if true then ".repeat(n.div_ceil(2)), " else 1)".repeat(n.div_ceil(2))),
+            ),
+        ]
+    };
+    for n in [40_000, 65] {
+        for (what, body) in nested(n) {
+            let src = format!("input 1x8x8\n{body}\n");
+            assert!(src.len() <= 1 << 20, "{what}: {} bytes", src.len());
+            let (diags, _) = common::diagnose(&src);
+            assert_eq!(
+                diags.first().map(|d| d.code),
+                Some(netc::diag::codes::TOO_DEEP),
+                "{what} × {n}: {:?}",
+                diags.first().map(|d| &d.message)
+            );
+        }
+    }
+    for (what, body) in nested(12) {
+        let (diags, _) = common::diagnose(&format!("input 1x8x8\n{body}\n"));
+        assert!(diags.iter().all(|d| d.code != netc::diag::codes::TOO_DEEP), "{what} × 12: {diags:?}");
+    }
+    // Ifs one after the other do not nest.
+    let lets: String = (0..200).map(|i| format!("let x{i} = if true then 1 else 2\n")).collect();
+    let siblings = "if true { relu } if true { relu }\n".repeat(200) + &lets;
+    let (diags, _) = common::diagnose(&format!("input 1x8x8\n{siblings}"));
+    assert!(diags.is_empty(), "{diags:?}");
 }

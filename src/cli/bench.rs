@@ -3,7 +3,7 @@
 //! machine's f32x4 FMA ceiling, measured on the spot. Data is synthetic.
 
 use super::resources::{check, Budget, Demand};
-use super::{diag_style, out, read_source, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use super::{diag_style, err, out, read_source, shown, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use crate::autodiff::Program;
 use crate::codegen::ceiling::fma_ceiling;
 use crate::codegen::jit::Jit;
@@ -11,6 +11,7 @@ use crate::data::Rng;
 use crate::diag::{render_all, SourceMap};
 use crate::driver;
 use crate::infer;
+use crate::infer::text::{fit, pad, Align, MAX_CELL_CHARS};
 use crate::runtime::memory::footprint::{self, Bytes};
 use crate::runtime::memory::AllocError;
 use crate::runtime::update::Step;
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 #[derive(clap::Args)]
 pub struct BenchArgs {
     /// The .net file to measure.
-    net: String,
+    net: std::path::PathBuf,
     /// Measure training steps (forward, backward and a momentum-SGD update) instead of inference.
     #[arg(long)]
     train: bool,
@@ -103,7 +104,7 @@ pub fn run(args: BenchArgs) -> i32 {
     match bench(&args) {
         Ok(()) => EXIT_OK,
         Err((code, msg)) => {
-            eprintln!("{msg}");
+            err(&format!("{msg}\n"));
             code
         }
     }
@@ -117,24 +118,25 @@ fn bench(args: &BenchArgs) -> Result<(), (i32, String)> {
         return Err((EXIT_USAGE, format!("error: --seconds must be from 0 to 3600, got {}", args.seconds)));
     }
     if let Some(warning) = super::resources::check_threads(args.threads).map_err(|e| (EXIT_USAGE, e))? {
-        eprintln!("{warning}");
+        err(&format!("{warning}\n"));
     }
     let budget = super::resources::budget(args.memory_limit);
-    let text = read_source(&args.net).map_err(|e| (EXIT_USAGE, e))?;
+    let text = read_source(&args.net).map_err(|e| (EXIT_USAGE, format!("error: {e}")))?;
+    let net = shown(&args.net);
     let mut sources = SourceMap::new();
-    let g = driver::compile(&mut sources, &args.net, &text)
+    let g = driver::compile(&mut sources, &net, &text)
         .map_err(|f| (EXIT_INVALID, render_all(&f.diagnostics, &sources, diag_style())))?;
-    let report = infer::analyze(&g, &driver::net_name(&args.net), &args.net, None, true)
+    let report = infer::analyze(&g, &driver::net_name(&net), &net, None, true)
         .map_err(|d| (EXIT_INVALID, render_all(&[d], &sources, diag_style())))?;
     let opts = JitOptions { threads: args.threads, ..JitOptions::default() };
     let mut engine = if args.train {
-        JitEngine::new(&g, opts).map_err(|e| (EXIT_INVALID, format!("error: {}: {e}", args.net)))?
+        JitEngine::new(&g, opts).map_err(|e| (EXIT_INVALID, format!("error: {net}: {e}")))?
     } else {
         JitEngine::inference(&g, opts)
     };
     let program = if args.train { engine.training_program().clone() } else { engine.inference_program().clone() };
     check_memory(args, &program, budget.as_ref())?;
-    let no_memory = |e: AllocError| (EXIT_INVALID, format!("error: {}: {e}", args.net));
+    let no_memory = |e: AllocError| (EXIT_INVALID, format!("error: {}: {e}", args.net.display()));
     let mut store = ParamStore::try_new(&program.params, args.train).map_err(no_memory)?;
     train::initialise(&mut store, &g, 1);
     engine.try_prepare(args.train, args.batch).map_err(no_memory)?;
@@ -181,7 +183,7 @@ fn bench(args: &BenchArgs) -> Result<(), (i32, String)> {
         if args.profile { profile(&mut engine, &g, args.train, n, &mut once, &mut store) } else { (Vec::new(), None) };
     let plan = if args.train { engine.train_plan(n) } else { engine.eval_plan(n) }.expect("prepared");
     let result = BenchJson {
-        net: args.net.clone(),
+        net,
         mode: if args.train { "train" } else { "inference" },
         batch: n,
         threads: args.threads,
@@ -221,7 +223,7 @@ fn check_memory(args: &BenchArgs, program: &Program, budget: Option<&Budget>) ->
         per_batch_what: "the JIT's arena and the batch",
         per_batch: &per_batch,
     };
-    check(&args.net, &demand, args.batch, budget).map_err(|e| (EXIT_INVALID, e))
+    check(&shown(&args.net), &demand, args.batch, budget).map_err(|e| (EXIT_INVALID, e))
 }
 
 /// Times each planned step over a few runs and groups the time by layer.
@@ -319,13 +321,20 @@ fn render_text(r: &BenchJson) -> String {
         s.push_str(&format!("  conv layers {c:.1} GFLOP/s = {p:.1}% of the ceiling\n"));
     }
     if !r.profile.is_empty() {
-        let w = r.profile.iter().map(|p| p.layer.len()).max().unwrap_or(5).max(5);
-        s.push_str(&format!("\n  {:<w$}  {:>9}  {:>6}  {:>8}  kernels\n", "layer", "ms", "%", "GFLOP/s"));
-        for p in &r.profile {
+        let layers: Vec<String> = r.profile.iter().map(|p| fit(&p.layer, MAX_CELL_CHARS)).collect();
+        let w = layers.iter().map(|l| l.chars().count()).max().unwrap_or(5).max(5);
+        s.push_str(&format!(
+            "\n  {}  {:>9}  {:>6}  {:>8}  kernels\n",
+            pad("layer", w, Align::Left),
+            "ms",
+            "%",
+            "GFLOP/s"
+        ));
+        for (p, layer) in r.profile.iter().zip(&layers) {
             let gf = p.gflops.map_or(String::new(), |g| format!("{g:.1}"));
             s.push_str(&format!(
-                "  {:<w$}  {:>9.4}  {:>6.1}  {:>8}  {}\n",
-                p.layer,
+                "  {}  {:>9.4}  {:>6.1}  {:>8}  {}\n",
+                pad(layer, w, Align::Left),
                 1e3 * p.seconds,
                 p.percent,
                 gf,

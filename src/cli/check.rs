@@ -1,15 +1,16 @@
 //! `netc check FILE...`
 
-use super::{diag_style, out, read_source, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use super::{diag_style, err, out, read_source, shown, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use crate::diag::{render_all, SourceMap};
 use crate::driver;
 use crate::infer::{json, text};
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
     /// The .net files to check.
     #[arg(required = true)]
-    files: Vec<String>,
+    files: Vec<PathBuf>,
     /// Show paths of at most N components: deeper layers fold into one row per module.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     depth: Option<u32>,
@@ -36,11 +37,15 @@ enum Stage {
 pub fn run(args: CheckArgs) -> i32 {
     let mut code = EXIT_OK;
     let mut jsons = Vec::new();
-    for (i, path) in args.files.iter().enumerate() {
-        let text = match read_source(path) {
+    for (i, file) in args.files.iter().enumerate() {
+        let path = shown(file);
+        let text = match read_source(file) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("{e}");
+                err(&format!("error: {e}\n"));
+                if args.format == Format::Json {
+                    jsons.push(json::render_unreadable(&path, &e));
+                }
                 code = code.max(EXIT_USAGE);
                 continue;
             }
@@ -50,24 +55,25 @@ pub fn run(args: CheckArgs) -> i32 {
         }
         let mut sources = SourceMap::new();
         if let Some(stage) = args.dump {
-            code = code.max(dump(&mut sources, path, &text, stage));
+            code = code.max(dump(&mut sources, &path, &text, stage));
             continue;
         }
-        let checked = driver::check(&mut sources, path, &text, args.depth.map(|d| d as usize));
+        let checked = driver::check(&mut sources, &path, &text, args.depth.map(|d| d as usize));
         match (args.format, &checked.report) {
             (Format::Text, Some(r)) => out(&text::render(r)),
             (Format::Json, Some(r)) if checked.diagnostics.is_empty() => jsons.push(json::render(r)),
-            (Format::Json, _) => jsons.push(json::render_errors(path, &checked.diagnostics, &sources)),
+            (Format::Json, _) => jsons.push(json::render_errors(&path, &checked.diagnostics, &sources)),
             (Format::Text, None) => {}
         }
         if !checked.diagnostics.is_empty() {
-            eprint!("{}", render_all(&checked.diagnostics, &sources, diag_style()));
+            err(&render_all(&checked.diagnostics, &sources, diag_style()));
             code = code.max(EXIT_INVALID);
         }
     }
-    if args.format == Format::Json {
-        // One document for one file; an array of documents for several.
-        if jsons.len() == 1 {
+    if args.format == Format::Json && args.dump.is_none() {
+        // One document for one file; an array of documents for several, one per file
+        // given, whether or not it could be read.
+        if args.files.len() == 1 {
             out(&format!("{}\n", jsons[0]));
         } else {
             out(&format!("[\n{}\n]\n", jsons.join(",\n")));
@@ -81,7 +87,7 @@ fn dump(sources: &mut SourceMap, path: &str, text: &str, stage: Stage) -> i32 {
     let ast = match crate::syntax::parse(text, id) {
         Ok(a) => a,
         Err(d) => {
-            eprint!("{}", render_all(&[d], sources, diag_style()));
+            err(&render_all(&[d], sources, diag_style()));
             return EXIT_INVALID;
         }
     };
@@ -110,7 +116,7 @@ fn dump(sources: &mut SourceMap, path: &str, text: &str, stage: Stage) -> i32 {
             if let Some(g) = f.partial {
                 out(&g.to_string());
             }
-            eprint!("{}", render_all(&f.diagnostics, sources, diag_style()));
+            err(&render_all(&f.diagnostics, sources, diag_style()));
             EXIT_INVALID
         }
     }

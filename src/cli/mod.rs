@@ -1,14 +1,23 @@
 //! Command-line interface: argument parsing, file I/O and all printing.
 //!
 //! Exit codes: 0 success, 1 an invalid net (or a failed run), 2 a usage or I/O error.
+//!
+//! All printing goes through [`out`] and [`err`]: a stderr that cannot be written is
+//! ignored (the exit code still tells), and a stdout that cannot be written ends
+//! `check`, `dot` and `bench` but only mutes `run` (see [`keep_going_without_stdout`]).
+//! Paths are `PathBuf`s, so file names need not be UTF-8; messages show them lossily.
 
 mod bench;
 mod check;
 mod dot;
+mod epoch_log;
 mod resources;
 mod run;
 
+use crate::syntax::MAX_SOURCE_BYTES;
 use clap::{Parser, Subcommand, ValueEnum};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 #[derive(Parser)]
 #[command(name = "netc", version, about = "A compiler for declarative descriptions of convolutional networks")]
@@ -46,7 +55,7 @@ pub fn main() -> i32 {
     match worker.map(|h| h.join()) {
         Ok(Ok(code)) => code,
         _ => {
-            eprintln!("error: netc crashed; this is a bug, please report it with the input that caused it");
+            err("error: netc crashed; this is a bug, please report it with the input that caused it\n");
             101
         }
     }
@@ -78,24 +87,86 @@ pub fn diag_style() -> crate::diag::Style {
     }
 }
 
-/// Writes to stdout. A closed pipe (`netc check ... | head`) ends the program
-/// quietly instead of panicking as `print!` would.
+/// Writes to stderr. A stderr that cannot be written (`2>/dev/full`, a closed pipe) is
+/// ignored, unlike `eprint!`, which panics: the exit code still tells what happened.
+pub fn err(text: &str) {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(text.as_bytes()).and_then(|()| stderr.flush());
+}
+
+/// What a failed write to stdout does.
+static KEEP_GOING_WITHOUT_STDOUT: AtomicBool = AtomicBool::new(false);
+/// Set once stdout has failed under [`keep_going_without_stdout`]: 1 closed pipe, 2 other error.
+static STDOUT_LOST: AtomicU8 = AtomicU8::new(0);
+
+/// From now on a stdout that cannot be written is muted with one note on stderr instead
+/// of ending the program: `netc run ... | head -1` must not stop training.
+pub fn keep_going_without_stdout() {
+    KEEP_GOING_WITHOUT_STDOUT.store(true, Ordering::Relaxed);
+}
+
+/// Whether stdout failed with an error other than a closed pipe (a full disk, say)
+/// while muted by [`keep_going_without_stdout`]: output was lost, which the exit code says.
+pub fn stdout_failed() -> bool {
+    STDOUT_LOST.load(Ordering::Relaxed) == 2
+}
+
+/// Writes to stdout. By default a closed pipe (`netc check ... | head`) ends the
+/// program quietly instead of panicking as `print!` would, and other errors end it
+/// with exit code 2; see [`keep_going_without_stdout`] for `run`.
 pub fn out(text: &str) {
     use std::io::Write;
+    if STDOUT_LOST.load(Ordering::Relaxed) != 0 {
+        return;
+    }
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
+        let closed = e.kind() == std::io::ErrorKind::BrokenPipe;
+        if KEEP_GOING_WITHOUT_STDOUT.load(Ordering::Relaxed) {
+            STDOUT_LOST.store(if closed { 1 } else { 2 }, Ordering::Relaxed);
+            err(&if closed {
+                "note: standard output was closed; netc goes on without printing (checkpoints are still saved)\n"
+                    .to_string()
+            } else {
+                format!("warning: cannot write to standard output: {e}; netc goes on without printing\n")
+            });
+            return;
+        }
+        if closed {
             std::process::exit(EXIT_OK);
         }
-        eprintln!("error: cannot write the output: {e}");
+        err(&format!("error: cannot write the output: {e}\n"));
         std::process::exit(EXIT_USAGE);
     }
 }
 
-/// Reads a source file, or explains why it cannot.
-pub fn read_source(path: &str) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read `{path}`: {e}"))?;
-    String::from_utf8(bytes).map_err(|e| {
-        format!("error: `{path}` is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())
-    })
+/// A path for messages: lossy where it is not UTF-8.
+pub fn shown(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Reads a source file, or says why it cannot (the message has no `error:` prefix).
+/// Reads at most [`MAX_SOURCE_BYTES`] + 1 bytes, from a regular file or a pipe.
+pub fn read_source(path: &Path) -> Result<String, String> {
+    use crate::files::{open_input, read_capped, Kind, Pipes};
+    use crate::infer::text::grouped;
+    let name = shown(path);
+    let cap = MAX_SOURCE_BYTES as u64;
+    let too_large = |size: &str| {
+        format!("`{name}` is {size}larger than the {} bytes netc accepts in a source", grouped(cap.into()))
+    };
+    let opened = open_input(path, Pipes::Allowed).map_err(|e| format!("cannot read `{name}`: {e}"))?;
+    if let Some(len) = opened.len.filter(|&l| l > cap) {
+        return Err(too_large(&format!("{} bytes, ", grouped(len.into()))));
+    }
+    let bytes = read_capped(&opened.file, cap).map_err(|e| format!("cannot read `{name}`: {e}"))?;
+    if bytes.len() as u64 > cap {
+        return Err(too_large(""));
+    }
+    if bytes.is_empty() && opened.kind == Kind::Pipe {
+        return Err(format!("cannot read `{name}`: it is a named pipe and nothing wrote to it"));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| format!("`{name}` is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
 }

@@ -1,6 +1,7 @@
 //! `netc run NET --train DATASET` and `netc run NET --weights FILE --eval DATASET`.
 
-use super::{diag_style, out, read_source, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use super::epoch_log::EpochLog;
+use super::{diag_style, err, out, read_source, shown, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use crate::data::{self, LoadOptions, Prep, Scaling, SearchRoots, Splits};
 use crate::diag::{render_all, SourceMap};
 use crate::driver;
@@ -9,8 +10,7 @@ use crate::runtime::{Engine, JitEngine, JitOptions, ParamStore, ReferenceEngine}
 use crate::train::{self, checkpoint, EpochStats, Observer, Optimizer, OptimizerKind, Schedule, TrainConfig};
 use clap::ValueEnum;
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 mod checks;
 mod memory;
@@ -18,7 +18,7 @@ mod memory;
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// The .net file of the network.
-    net: String,
+    net: PathBuf,
     /// Train on a dataset: mnist, fashion-mnist or synthetic.
     #[arg(long, value_name = "DATASET", conflicts_with = "eval")]
     train: Option<String>,
@@ -115,10 +115,13 @@ enum ScalingArg {
 struct Fail(i32, String);
 
 pub fn run(args: RunArgs) -> i32 {
+    // A reader that stops reading (`| head -1`) must not stop training.
+    super::keep_going_without_stdout();
     match run_inner(&args) {
+        Ok(()) if super::stdout_failed() => EXIT_USAGE,
         Ok(()) => EXIT_OK,
         Err(Fail(code, msg)) => {
-            eprintln!("{msg}");
+            err(&format!("{msg}\n"));
             code
         }
     }
@@ -132,7 +135,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
         ));
     }
     for warning in checks::options(args)? {
-        eprintln!("{warning}");
+        err(&format!("{warning}\n"));
     }
     // Read before the datasets take their share; they are counted in the demand.
     let budget = super::resources::budget(args.memory_limit);
@@ -151,11 +154,11 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
         }
     };
     let prep = Prep::new(&splits.train, (c, h, w), scaling)
-        .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net)))?;
+        .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display())))?;
     if let Some(d) = crate::autodiff::class_count_check(&graph, &sources, &splits.train.name, splits.train.classes) {
         return Err(Fail(EXIT_INVALID, render_all(&[d], &sources, diag_style())));
     }
-    let not_classifier = |e: crate::autodiff::NotAClassifier| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net));
+    let not_classifier = |e: crate::autodiff::NotAClassifier| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display()));
     let training = args.eval.is_none();
     let train_program = crate::autodiff::training(&graph).map_err(not_classifier)?;
     let eval_program = match args.engine {
@@ -165,7 +168,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     let programs = memory::Programs { train: training.then_some(&train_program), eval: &eval_program };
     let per_batch = |n| memory::per_batch(args, &splits, c * h * w, &programs, n);
     let demand = memory::demand(training, args, &per_batch, memory::fixed(args, &splits, &programs));
-    super::resources::check(&args.net, &demand, args.batch, budget.as_ref()).map_err(|e| Fail(EXIT_INVALID, e))?;
+    super::resources::check(&shown(&args.net), &demand, args.batch, budget.as_ref()).map_err(|e| Fail(EXIT_INVALID, e))?;
     let mut engine: Box<dyn Engine> = match args.engine {
         EngineKind::Reference => Box::new(ReferenceEngine::new(&graph, 1, args.seed).map_err(not_classifier)?),
         EngineKind::Jit => {
@@ -173,7 +176,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
             Box::new(JitEngine::new(&graph, opts).map_err(not_classifier)?)
         }
     };
-    let no_memory = |e: crate::runtime::memory::AllocError| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net));
+    let no_memory = |e: crate::runtime::memory::AllocError| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display()));
     let train_sizes = if training { memory::sizes(splits.train.count, args.batch) } else { Vec::new() };
     engine.reserve(&train_sizes, &memory::sizes(splits.test.count, args.batch)).map_err(no_memory)?;
     let mut store = ParamStore::try_new(&train_program.params, training).map_err(no_memory)?;
@@ -190,7 +193,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
         })?;
         out(&format!(
             "{}: {dataset} test accuracy {:.2}% (loss {:.4}) on {} images\n",
-            args.net,
+            args.net.display(),
             100.0 * t.accuracy(),
             t.loss(),
             t.count
@@ -200,10 +203,10 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     train_net(args, engine.as_mut(), &mut store, &splits, &prep)
 }
 
-fn compile(path: &str) -> Result<(Graph, SourceMap), Fail> {
-    let text = read_source(path).map_err(|e| Fail(EXIT_USAGE, e))?;
+fn compile(path: &Path) -> Result<(Graph, SourceMap), Fail> {
+    let text = read_source(path).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
     let mut sources = SourceMap::new();
-    match driver::compile(&mut sources, path, &text) {
+    match driver::compile(&mut sources, &shown(path), &text) {
         Ok(g) => Ok((g, sources)),
         Err(f) => Err(Fail(EXIT_INVALID, render_all(&f.diagnostics, &sources, diag_style()))),
     }
@@ -239,7 +242,7 @@ fn train_net(
         Sched::Step => Schedule::Step { every: args.epochs.div_ceil(3), gamma: 0.1 },
     };
     let mut optimizer = Optimizer::try_new(kind, args.weight_decay as f32, store)
-        .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net)))?;
+        .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display())))?;
     let mut start_epoch = 0;
     if let Some(path) = &args.weights {
         load_weights(path, store)?;
@@ -263,19 +266,14 @@ fn train_net(
         seed: args.seed,
         shift: args.augment,
     };
+    check_save_target(args)?;
     let mut log = match &args.log {
-        Some(p) => Some(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(|e| Fail(EXIT_USAGE, format!("error: cannot open log {}: {e}", p.display())))?,
-        ),
+        Some(p) => Some(EpochLog::open(p, &inputs(args, false)).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?),
         None => None,
     };
     out(&format!(
         "training {} on {} ({} train / {} test images) with {} engine: {} lr {} {:?} schedule, batch {}, {} epochs, seed {}\n",
-        args.net,
+        args.net.display(),
         splits.train.name,
         splits.train.count,
         splits.test.count,
@@ -318,7 +316,34 @@ fn train_net(
             observer.started.elapsed().as_secs_f64()
         ));
     }
+    if let Some(failure) = observer.log.as_ref().and_then(|l| l.failure()) {
+        return Err(Fail(EXIT_USAGE, format!("error: {failure}; the checkpoints were saved")));
+    }
     Ok(())
+}
+
+/// Refuses, before training, a `--save` target that cannot take checkpoints or is one
+/// of the run's own inputs (`--resume` may be the target: that continues in place).
+fn check_save_target(args: &RunArgs) -> Result<(), Fail> {
+    let Some(target) = &args.save else { return Ok(()) };
+    checkpoint::check_target(target, &inputs(args, true))
+        .map(|_| ())
+        .map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))
+}
+
+/// The files a run reads, each with a description, which neither `--save` nor `--log`
+/// may write: for `--save`, the log too, but not `--resume`.
+fn inputs(args: &RunArgs, for_save: bool) -> Vec<(&'static str, &Path)> {
+    let mut inputs = vec![("the net's source", args.net.as_path())];
+    if let Some(w) = &args.weights {
+        inputs.push(("the --weights file (use --resume to continue a checkpoint in place)", w));
+    }
+    match (&args.resume, &args.log) {
+        (Some(r), _) if !for_save => inputs.push(("the --resume file", r)),
+        (_, Some(l)) if for_save => inputs.push(("the --log file", l)),
+        _ => {}
+    }
+    inputs
 }
 
 /// A learning rate in a compact form: `0.001`, `3.33e-4`, `1e38`.
@@ -332,7 +357,7 @@ fn rate(x: f64) -> String {
 
 struct CliObserver<'a> {
     args: &'a RunArgs,
-    log: Option<&'a mut std::fs::File>,
+    log: Option<&'a mut EpochLog>,
     bar: Option<indicatif::ProgressBar>,
     started: std::time::Instant,
     /// The best test accuracy so far and its epoch.
@@ -386,13 +411,10 @@ impl Observer for CliObserver<'_> {
             s.seconds,
             s.images_per_sec
         ));
-        if let Some(f) = self.log.as_mut() {
-            let line = serde_json::to_string(s).expect("epoch stats serialise");
-            writeln!(f, "{line}").and_then(|()| f.flush()).map_err(|e| format!("cannot write the log: {e}"))?;
-        }
+        // The checkpoint first: a failing log must not cost an epoch of training.
         if let Some(path) = &self.args.save {
             let mut meta = HashMap::new();
-            meta.insert("netc.net".to_string(), self.args.net.clone());
+            meta.insert("netc.net".to_string(), shown(&self.args.net));
             meta.insert("netc.epoch".to_string(), s.epoch.to_string());
             checkpoint::save(
                 path,
@@ -402,6 +424,9 @@ impl Observer for CliObserver<'_> {
             )
             .map_err(|e| format!("cannot save: {e}"))?;
             self.saved = Some(s.epoch);
+        }
+        if let Some(log) = self.log.as_mut() {
+            log.append(s);
         }
         Ok(())
     }

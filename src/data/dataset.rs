@@ -14,7 +14,7 @@
 use std::path::Path;
 
 use crate::data::error::DataError;
-use crate::data::idx::{read_images, read_labels};
+use crate::data::idx::{read_images_sized, read_labels_counted};
 use crate::data::locate::{locate, DataFiles, DatasetName, SearchRoots};
 use crate::data::synthetic::{generate, SyntheticConfig};
 
@@ -102,7 +102,7 @@ pub struct Splits {
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Keep only the first N records of each split (for quick runs). Must be
-    /// at least 1. File bytes past those records are not read or verified.
+    /// at least 1. The files are still checked whole (length, gzip checksum).
     pub limit: Option<usize>,
     /// Parameters of the `synthetic` dataset (ignored for file datasets).
     pub synthetic: SyntheticConfig,
@@ -144,24 +144,9 @@ pub fn load_split(
     labels_path: &Path,
     limit: Option<usize>,
 ) -> Result<Dataset, DataError> {
-    let images = read_images(images_path, limit)?;
     let (rows, cols) = name.image_size();
-    if (images.rows, images.cols) != (rows, cols) {
-        return Err(DataError::WrongImageSize {
-            path: images_path.to_path_buf(),
-            expected: (rows, cols),
-            found: (images.rows, images.cols),
-        });
-    }
-    let labels = read_labels(labels_path, limit)?;
-    if images.declared != labels.declared {
-        return Err(DataError::CountMismatch {
-            images: images_path.to_path_buf(),
-            labels: labels_path.to_path_buf(),
-            image_count: images.declared,
-            label_count: labels.declared,
-        });
-    }
+    let images = read_images_sized(images_path, limit, (rows, cols))?;
+    let labels = read_labels_counted(labels_path, limit, images.declared, images_path)?;
     let classes = name.classes();
     check_labels(labels_path, &labels.labels, classes)?;
     Ok(Dataset {

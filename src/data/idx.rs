@@ -8,22 +8,25 @@
 //! Produces: the header dimensions and the payload bytes.
 //!
 //! Guarantees: never panics on bad input; every failure is a [`DataError`]
-//! naming the file. Memory use is bounded by the header-declared payload size,
-//! which itself must not exceed [`MAX_PAYLOAD_BYTES`]; the buffer grows only
+//! naming the file. Only regular files are read (a directory, a device or a FIFO is
+//! refused before any read). Memory use is bounded by the header-declared payload
+//! size, which itself must not exceed [`MAX_PAYLOAD_BYTES`]; the buffer grows only
 //! as real data arrives, so a lying header cannot make us allocate the whole
-//! declared size up front. Without a `limit`, the file must contain exactly
-//! the declared bytes (shorter → [`DataError::Truncated`], longer →
-//! [`DataError::TrailingBytes`]) and the gzip checksum is verified. With a
-//! `limit`, only the first `limit` records are read; bytes beyond them
-//! (including the gzip checksum) are not examined.
+//! declared size up front. Everything the header can tell is checked before the
+//! payload is read: the dimensions, the image size a dataset needs
+//! ([`read_images_sized`]) and, for a raw file, its length. The file must contain
+//! exactly the declared bytes (shorter → [`DataError::Truncated`], longer →
+//! [`DataError::TrailingBytes`]) and the gzip checksum must match, whatever the
+//! `limit`: a limit keeps only the first records, but the rest of a gzip stream is
+//! still decompressed (to nowhere) so that a damaged file is always refused.
 
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 
 use crate::data::error::DataError;
+use crate::files::open_regular;
 
 /// Magic number of an unsigned-byte, 3-dimensional IDX file (images).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -67,7 +70,24 @@ pub struct IdxLabels {
 
 /// Reads an images file; `limit` keeps only the first `limit` images.
 pub fn read_images(path: &Path, limit: Option<usize>) -> Result<IdxImages, DataError> {
-    let raw = read_idx(path, IMAGES_MAGIC, limit)?;
+    read_images_checked(path, limit, &|_| Ok(()))
+}
+
+/// Reads an images file whose images must be `rows × cols`; a file of another size is
+/// refused from its header, before its payload is read.
+pub fn read_images_sized(path: &Path, limit: Option<usize>, size: (usize, usize)) -> Result<IdxImages, DataError> {
+    read_images_checked(path, limit, &|dims| {
+        let found = (dims[1] as usize, dims[2] as usize);
+        if found == size {
+            Ok(())
+        } else {
+            Err(DataError::WrongImageSize { path: path.to_path_buf(), expected: size, found })
+        }
+    })
+}
+
+fn read_images_checked(path: &Path, limit: Option<usize>, check: DimsCheck) -> Result<IdxImages, DataError> {
+    let raw = read_idx(path, IMAGES_MAGIC, limit, check)?;
     Ok(IdxImages {
         declared: raw.dims[0] as usize,
         rows: raw.dims[1] as usize,
@@ -78,9 +98,35 @@ pub fn read_images(path: &Path, limit: Option<usize>) -> Result<IdxImages, DataE
 
 /// Reads a labels file; `limit` keeps only the first `limit` labels.
 pub fn read_labels(path: &Path, limit: Option<usize>) -> Result<IdxLabels, DataError> {
-    let raw = read_idx(path, LABELS_MAGIC, limit)?;
+    let raw = read_idx(path, LABELS_MAGIC, limit, &|_| Ok(()))?;
     Ok(IdxLabels { declared: raw.dims[0] as usize, labels: raw.data })
 }
+
+/// Reads the labels of the `count` images of `images`; a file declaring another count
+/// is refused from its header, before its payload is read.
+pub fn read_labels_counted(
+    path: &Path,
+    limit: Option<usize>,
+    count: usize,
+    images: &Path,
+) -> Result<IdxLabels, DataError> {
+    let raw = read_idx(path, LABELS_MAGIC, limit, &|dims| {
+        if dims[0] as usize == count {
+            Ok(())
+        } else {
+            Err(DataError::CountMismatch {
+                images: images.to_path_buf(),
+                labels: path.to_path_buf(),
+                image_count: count,
+                label_count: dims[0] as usize,
+            })
+        }
+    })?;
+    Ok(IdxLabels { declared: raw.dims[0] as usize, labels: raw.data })
+}
+
+/// A check of the header's dimensions, run before the payload is read.
+type DimsCheck<'a> = &'a dyn Fn(&[u32]) -> Result<(), DataError>;
 
 /// Header dimensions plus the payload actually read.
 struct RawIdx {
@@ -92,17 +138,19 @@ struct RawIdx {
 struct Source {
     path: PathBuf,
     gzip: bool,
+    /// The length of the file on disk (compressed, for gzip).
+    len: u64,
     reader: Box<dyn Read>,
 }
 
 impl Source {
     fn open(path: &Path) -> Result<Self, DataError> {
-        let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+        let (file, len) = open_regular(path).map_err(|e| DataError::io(path, e))?;
         let mut buffered = BufReader::new(file);
         let head = buffered.fill_buf().map_err(|e| DataError::io(path, e))?;
         let gzip = head.starts_with(&GZIP_MAGIC);
         let reader: Box<dyn Read> = if gzip { Box::new(MultiGzDecoder::new(buffered)) } else { Box::new(buffered) };
-        Ok(Source { path: path.to_path_buf(), gzip, reader })
+        Ok(Source { path: path.to_path_buf(), gzip, len, reader })
     }
 
     /// Maps a read failure to the gzip or I/O variant as appropriate.
@@ -150,10 +198,15 @@ impl Source {
         Ok(data)
     }
 
+    /// Reads and discards up to `n` bytes; returns how many there were.
+    fn skip(&mut self, n: u64) -> Result<u64, DataError> {
+        let mut limited = (&mut self.reader).take(n);
+        io::copy(&mut limited, &mut io::sink()).map_err(|e| self.fail(e))
+    }
+
     /// Counts bytes left in the stream, stopping just past a cap.
     fn count_rest(&mut self) -> Result<u64, DataError> {
-        let mut limited = (&mut self.reader).take(TRAILING_COUNT_CAP + 1);
-        io::copy(&mut limited, &mut io::sink()).map_err(|e| self.fail(e))
+        self.skip(TRAILING_COUNT_CAP + 1)
     }
 }
 
@@ -196,32 +249,51 @@ fn payload_size(path: &Path, dims: &[u32]) -> Result<(u64, u64), DataError> {
     Ok((total, total / u64::from(dims[0])))
 }
 
-fn read_idx(path: &Path, expected: u32, limit: Option<usize>) -> Result<RawIdx, DataError> {
+fn read_idx(path: &Path, expected: u32, limit: Option<usize>, check: DimsCheck) -> Result<RawIdx, DataError> {
     let mut src = Source::open(path)?;
     let dims = read_header(&mut src, expected)?;
     let header_len = 4 + 4 * dims.len() as u64;
     let (total, record) = payload_size(path, &dims)?;
+    check(&dims)?;
+    let gzip = src.gzip;
+    let truncated =
+        |found: u64| DataError::Truncated { path: path.to_path_buf(), expected: header_len + total, found, gzip };
+    let trailing = |extra: u64| DataError::TrailingBytes {
+        path: path.to_path_buf(),
+        expected: header_len + total,
+        extra: extra.min(TRAILING_COUNT_CAP),
+        more: extra > TRAILING_COUNT_CAP,
+    };
+    if !src.gzip {
+        // A raw file's length is known: it must be what the header says before any
+        // payload is read, whatever the limit.
+        let want = header_len + total;
+        if src.len < want {
+            return Err(truncated(src.len));
+        }
+        if src.len > want {
+            return Err(trailing(src.len - want));
+        }
+    }
     let declared = u64::from(dims[0]);
     let records = limit.map_or(declared, |l| declared.min(l as u64));
     let want = records * record;
     let data = src.read_payload(want as usize)?;
     if (data.len() as u64) < want {
-        return Err(DataError::Truncated {
-            path: path.to_path_buf(),
-            expected: header_len + total,
-            found: header_len + data.len() as u64,
-            gzip: src.gzip,
-        });
+        return Err(truncated(header_len + data.len() as u64));
     }
-    if records == declared {
+    if src.gzip && want < total {
+        // Past the kept records: decompress the rest to nowhere, so that a damaged
+        // stream and its checksum are checked under a limit too.
+        let rest = src.skip(total - want)?;
+        if rest < total - want {
+            return Err(truncated(header_len + want + rest));
+        }
+    }
+    if src.gzip || records == declared {
         let extra = src.count_rest()?;
         if extra > 0 {
-            return Err(DataError::TrailingBytes {
-                path: path.to_path_buf(),
-                expected: header_len + total,
-                extra: extra.min(TRAILING_COUNT_CAP),
-                more: extra > TRAILING_COUNT_CAP,
-            });
+            return Err(trailing(extra));
         }
     }
     Ok(RawIdx { dims, data })

@@ -9,7 +9,8 @@
 //! Search order: with an explicit `DIR`, only `DIR` then `DIR/<name>`;
 //! otherwise `<cwd>/data/<name>` then `$NETC_DATA/<name>`. A directory
 //! qualifies when it holds all four files, each raw or with `.gz` (raw is
-//! preferred when both exist). On failure the error lists the needed file
+//! preferred when both exist), as regular files (a directory, FIFO or device of
+//! that name is reported, never opened). On failure the error lists the needed file
 //! names and every directory examined, with the reason it was rejected.
 
 use std::path::{Path, PathBuf};
@@ -159,14 +160,19 @@ fn probe(dir: &Path) -> Result<DataFiles, String> {
     }
     let mut found = Vec::with_capacity(4);
     let mut missing = Vec::new();
+    let mut unusable = Vec::new();
     for stem in FILE_NAMES {
         match find_file(dir, stem) {
-            Some(p) => found.push(p),
-            None => missing.push(format!("{stem}[.gz]")),
+            Ok(p) => found.push(p),
+            Err(None) => missing.push(format!("{stem}[.gz]")),
+            Err(Some(why)) => unusable.push(why),
         }
     }
     if !missing.is_empty() {
-        return Err(format!("missing {}", missing.join(", ")));
+        unusable.insert(0, format!("missing {}", missing.join(", ")));
+    }
+    if !unusable.is_empty() {
+        return Err(unusable.join("; "));
     }
     let mut it = found.into_iter();
     let mut next = || it.next().unwrap_or_default();
@@ -179,11 +185,25 @@ fn probe(dir: &Path) -> Result<DataFiles, String> {
     })
 }
 
-fn find_file(dir: &Path, stem: &str) -> Option<PathBuf> {
-    let raw = dir.join(stem);
-    if raw.is_file() {
-        return Some(raw);
+/// The regular file `stem` or `stem.gz` in `dir`; `Err(None)` if neither exists,
+/// `Err(Some(why))` if one exists but is not a regular file (a directory, a FIFO, a
+/// device: never opened, so never waited on or read without end).
+fn find_file(dir: &Path, stem: &str) -> Result<PathBuf, Option<String>> {
+    let candidates = [dir.join(stem), dir.join(format!("{stem}.gz"))];
+    let kinds: Vec<_> = candidates.iter().map(|p| std::fs::metadata(p).map(|m| m.file_type())).collect();
+    for (p, kind) in candidates.iter().zip(&kinds) {
+        if kind.as_ref().is_ok_and(|t| t.is_file()) {
+            return Ok(p.clone());
+        }
     }
-    let gz = dir.join(format!("{stem}.gz"));
-    gz.is_file().then_some(gz)
+    for (p, kind) in candidates.iter().zip(&kinds) {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        match kind {
+            Ok(t) => return Err(Some(format!("{name} is {}", crate::files::describe(*t)))),
+            // A symlink loop, a permission denied: say so rather than "missing".
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Some(format!("{name}: {e}"))),
+            Err(_) => {}
+        }
+    }
+    Err(None)
 }

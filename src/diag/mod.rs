@@ -75,6 +75,9 @@ pub mod codes {
     pub const TOO_DEEP: &str = "E0002";
     /// A number literal does not fit.
     pub const BAD_LITERAL: &str = "E0003";
+    /// The file cannot be read: missing, not a regular file, too large or not UTF-8
+    /// (reported by the CLI; appears in JSON output).
+    pub const UNREADABLE: &str = "E0004";
     /// There is no `input` declaration, or more than one.
     pub const INPUT_DECL: &str = "E0101";
     /// A name that is not a layer, block, tensor or value in scope.

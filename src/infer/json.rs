@@ -138,6 +138,21 @@ pub fn render_errors(file: &str, diags: &[crate::diag::Diagnostic], sources: &cr
     serde_json::to_string_pretty(&errors(file, diags, sources)).expect("JSON values serialise")
 }
 
+/// The JSON document for a file that could not be read (missing, not a regular file,
+/// too large, not UTF-8): one error with code E0004 and no location.
+pub fn render_unreadable(file: &str, message: &str) -> String {
+    let err = serde_json::json!({
+        "code": crate::diag::codes::UNREADABLE,
+        "message": message,
+        "file": file,
+        "line": null,
+        "col": null,
+        "hint": null,
+    });
+    let doc = serde_json::json!({ "schema": SCHEMA, "file": file, "errors": [err] });
+    serde_json::to_string_pretty(&doc).expect("JSON values serialise")
+}
+
 /// The JSON document for a net that failed to check: its diagnostics with locations.
 pub fn errors(file: &str, diags: &[crate::diag::Diagnostic], sources: &crate::diag::SourceMap) -> serde_json::Value {
     let errs: Vec<serde_json::Value> = diags

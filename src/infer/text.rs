@@ -40,6 +40,40 @@ pub fn bytes(n: Count) -> String {
         .map_or(format!("{n} B"), |(s, u)| format!("{:.2} {u}", x / s as f64))
 }
 
+/// Longest cell shown in a table; a longer name keeps its start and end around an ellipsis.
+pub const MAX_CELL_CHARS: usize = 80;
+
+/// `s` cut to at most `max` characters, keeping its start and its end (where the
+/// distinguishing part of a path such as `…layer4.2.conv3` is) around `…`.
+pub fn fit(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max || max < 3 {
+        return s.to_string();
+    }
+    let head = (max - 1) / 2;
+    let tail = max - 1 - head;
+    let start: String = s.chars().take(head).collect();
+    let end: String = s.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
+}
+
+/// Which side of a column the text keeps to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+/// `s` padded with spaces to `width` characters. Written out rather than with a format
+/// width (`{:<w$}`), which panics for widths above 65,535.
+pub fn pad(s: &str, width: usize, align: Align) -> String {
+    let fill = " ".repeat(width.saturating_sub(s.chars().count()));
+    match align {
+        Align::Left => format!("{s}{fill}"),
+        Align::Right => format!("{fill}{s}"),
+    }
+}
+
 /// The whole report as text: header, one row per layer, totals.
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
@@ -51,8 +85,8 @@ pub fn render(r: &Report) -> String {
         .map(|row| {
             let op = if row.detail.is_empty() { row.op.clone() } else { format!("{} {}", row.op, row.detail) };
             [
-                row.name.clone(),
-                op,
+                fit(&row.name, MAX_CELL_CHARS),
+                fit(&op, MAX_CELL_CHARS),
                 row.output.to_string(),
                 grouped(row.cost.params().unwrap_or(Count::MAX)),
                 grouped(row.cost.macs),
@@ -65,21 +99,10 @@ pub fn render(r: &Report) -> String {
             *w = (*w).max(s.chars().count());
         }
     }
+    let align = [Align::Left, Align::Left, Align::Left, Align::Right, Align::Right];
     let line = |out: &mut String, c: &[String; 5]| {
-        let _ = writeln!(
-            out,
-            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {:>w4$}",
-            c[0],
-            c[1],
-            c[2],
-            c[3],
-            c[4],
-            w0 = width[0],
-            w1 = width[1],
-            w2 = width[2],
-            w3 = width[3],
-            w4 = width[4]
-        );
+        let padded: Vec<String> = (0..5).map(|i| pad(&c[i], width[i], align[i])).collect();
+        let _ = writeln!(out, "{}", padded.join("  "));
     };
     line(&mut out, &header.map(String::from));
     let rule = width.map(|w| "─".repeat(w));
@@ -122,6 +145,6 @@ fn totals(out: &mut String, r: &Report) {
     let _ = writeln!(out);
     for (k, v, note) in rows {
         let sep = if note.is_empty() { "" } else { "  " };
-        let _ = writeln!(out, "{k:<10} {v:>w$}{sep}{note}");
+        let _ = writeln!(out, "{k:<10} {}{sep}{note}", pad(&v, w, Align::Right));
     }
 }

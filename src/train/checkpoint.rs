@@ -2,8 +2,16 @@
 //! tensor, named by layer path (`layer1.0.conv1.weight`). Optimizer state travels in
 //! the same file under `optimizer.` names so that `--resume` continues exactly.
 //!
-//! Saving writes a temporary file beside the target and renames it over the target,
-//! so a crash or a full disk never leaves a half-written checkpoint behind.
+//! Saving writes a temporary file beside the real target and renames it over it, so a
+//! crash or a full disk never leaves a half-written checkpoint behind; [`check_target`]
+//! says before training whether a target can take checkpoints at all (see `target.rs`
+//! for symlinks, special files and stale temporary files).
+//!
+//! Loading reads the header first, with bounds (see `header.rs`), and checks it against
+//! the net and the file's length before reading the payload.
+
+mod header;
+mod target;
 
 use crate::runtime::ParamStore;
 use safetensors::{Dtype, SafeTensors};
@@ -48,6 +56,12 @@ pub enum CheckpointError {
         path: PathBuf,
         name: String,
     },
+    /// A `--save` target that cannot or must not take a checkpoint. `shown` is the path
+    /// as given, with the real file after an arrow when a symlink led there.
+    Target {
+        shown: String,
+        reason: String,
+    },
 }
 
 impl fmt::Display for CheckpointError {
@@ -83,6 +97,7 @@ impl fmt::Display for CheckpointError {
             CheckpointError::NotFinite { path, name } => {
                 write!(f, "{}: tensor `{name}` holds NaN or infinity", path.display())
             }
+            CheckpointError::Target { shown, reason } => write!(f, "cannot save checkpoints to {shown}: {reason}"),
         }
     }
 }
@@ -99,7 +114,6 @@ pub fn save(
     extra: &Extra,
     metadata: HashMap<String, String>,
 ) -> Result<(), CheckpointError> {
-    let io = |source| CheckpointError::Io { path: path.to_path_buf(), source };
     let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> =
         store.infos.iter().zip(&store.values).map(|(p, v)| (p.name.clone(), p.dims.clone(), bytes(v))).collect();
@@ -111,23 +125,15 @@ pub fn save(
         .map_err(|e| CheckpointError::Format { path: path.to_path_buf(), detail: e.to_string() })?;
     let data = safetensors::serialize(views, Some(metadata))
         .map_err(|e| CheckpointError::Format { path: path.to_path_buf(), detail: e.to_string() })?;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().map_or("checkpoint".into(), |n| n.to_string_lossy()),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })
+    target::write(path, &data)
+}
+
+/// Checks, before any training, that checkpoints can be written to `path`: the file it
+/// names (through symlinks) is absent, empty or a safetensors file, is none of the
+/// run's `inputs` (each a description such as "the net's source", and its path), and
+/// its directory takes new files. Returns the real file the checkpoints will replace.
+pub fn check_target(path: &Path, inputs: &[(&str, &Path)]) -> Result<PathBuf, CheckpointError> {
+    target::check(path, inputs)
 }
 
 /// A checkpoint read from disk and checked against the net.
@@ -138,55 +144,90 @@ pub struct Loaded {
 }
 
 /// Reads `path` into `store`, checking every name, shape and dtype against the net.
-/// On any error the store is left unchanged.
+/// On any error the store is left unchanged. The header is checked (against the net
+/// and the file's length) before the payload is read, so reading is bounded by what
+/// the net needs: its tensors and their optimizer moments.
 pub fn load(path: &Path, store: &mut ParamStore) -> Result<Loaded, CheckpointError> {
     let p = || path.to_path_buf();
-    let data = std::fs::read(path).map_err(|source| CheckpointError::Io { path: p(), source })?;
-    let st =
-        SafeTensors::deserialize(&data).map_err(|e| CheckpointError::Format { path: p(), detail: e.to_string() })?;
-    let (_, meta) =
-        SafeTensors::read_metadata(&data).map_err(|e| CheckpointError::Format { path: p(), detail: e.to_string() })?;
-    let names: Vec<String> = st.names().into_iter().map(String::from).collect();
-    let missing: Vec<String> =
-        store.infos.iter().filter(|i| !names.contains(&i.name)).map(|i| i.name.clone()).collect();
-    if !missing.is_empty() {
-        return Err(CheckpointError::Missing { path: p(), names: missing });
+    let format = |detail: String| CheckpointError::Format { path: p(), detail };
+    let io = |source| CheckpointError::Io { path: p(), source };
+    let (mut file, len) = crate::files::open_regular(path).map_err(io)?;
+    let h = header::read(&mut file, len).map_err(format)?;
+    header::check_length(&h, len).map_err(format)?;
+    check_against_net(path, &h.meta, store)?;
+    // The header fits the net and the file's length: now read the tensors.
+    use std::io::Seek;
+    file.rewind().map_err(io)?;
+    let data = crate::files::read_capped(&file, len).map_err(io)?;
+    if data.len() as u64 != len {
+        return Err(format(format!("the file changed size while being read ({} bytes, then {})", len, data.len())));
     }
-    let unexpected: Vec<String> =
-        names.iter().filter(|n| !n.starts_with(OPTIMIZER_PREFIX) && store.find(n).is_none()).cloned().collect();
-    if !unexpected.is_empty() {
-        return Err(CheckpointError::Unexpected { path: p(), names: unexpected });
-    }
-    let read = |name: &str| -> Result<(Vec<usize>, Vec<f32>), CheckpointError> {
-        let view = st.tensor(name).map_err(|e| CheckpointError::Format { path: p(), detail: e.to_string() })?;
-        if view.dtype() != Dtype::F32 {
-            return Err(CheckpointError::Dtype { path: p(), name: name.into(), found: format!("{:?}", view.dtype()) });
-        }
+    let st = SafeTensors::deserialize(&data).map_err(|e| format(e.to_string()))?;
+    let read = |name: &str| -> Result<Vec<f32>, CheckpointError> {
+        let view = st.tensor(name).map_err(|e| format(e.to_string()))?;
         let values: Vec<f32> =
             view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         if values.iter().any(|x| !x.is_finite()) {
             return Err(CheckpointError::NotFinite { path: p(), name: name.into() });
         }
-        Ok((view.shape().to_vec(), values))
+        Ok(values)
     };
-    let mut values = Vec::with_capacity(store.infos.len());
-    for info in &store.infos {
-        let (shape, v) = read(&info.name)?;
-        if shape != info.dims {
-            return Err(CheckpointError::Shape {
-                path: p(),
-                name: info.name.clone(),
-                expected: info.dims.clone(),
-                found: shape,
-            });
-        }
-        values.push(v);
-    }
+    let values = store.infos.iter().map(|info| read(&info.name)).collect::<Result<Vec<_>, _>>()?;
     let mut extra = HashMap::new();
-    for n in names.iter().filter(|n| n.starts_with(OPTIMIZER_PREFIX)) {
-        extra.insert(n.clone(), read(n)?.1);
+    for n in st.names().into_iter().filter(|n| n.starts_with(OPTIMIZER_PREFIX)) {
+        extra.insert(n.to_string(), read(n)?);
     }
     store.values = values;
     store.touch();
-    Ok(Loaded { extra, metadata: meta.metadata().clone().unwrap_or_default() })
+    Ok(Loaded { extra, metadata: h.meta.metadata().clone().unwrap_or_default() })
+}
+
+/// Checks the tensors a header lists against the net: every parameter present as F32 of
+/// its shape, and nothing else but optimizer moments (`optimizer.m.NAME`,
+/// `optimizer.v.NAME`) shaped like their parameter.
+fn check_against_net(
+    path: &Path,
+    meta: &safetensors::tensor::Metadata,
+    store: &ParamStore,
+) -> Result<(), CheckpointError> {
+    let p = || path.to_path_buf();
+    let tensors = meta.tensors();
+    let missing: Vec<String> =
+        store.infos.iter().filter(|i| !tensors.contains_key(&i.name)).map(|i| i.name.clone()).collect();
+    if !missing.is_empty() {
+        return Err(CheckpointError::Missing { path: p(), names: missing });
+    }
+    // The parameter an optimizer moment belongs to, if its name is one netc writes.
+    let moment_of = |n: &str| {
+        let rest = n.strip_prefix(OPTIMIZER_PREFIX)?;
+        let param = rest.strip_prefix("m.").or_else(|| rest.strip_prefix("v."))?;
+        store.infos.iter().find(|i| i.name == param)
+    };
+    let mut unexpected: Vec<String> =
+        tensors.keys().filter(|n| store.find(n).is_none() && moment_of(n).is_none()).cloned().collect();
+    if !unexpected.is_empty() {
+        unexpected.sort();
+        return Err(CheckpointError::Unexpected { path: p(), names: unexpected });
+    }
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    for name in names {
+        let info = tensors[name];
+        if info.dtype != Dtype::F32 {
+            return Err(CheckpointError::Dtype { path: p(), name: name.clone(), found: format!("{:?}", info.dtype) });
+        }
+        let expected = match store.find(name) {
+            Some(i) => &store.infos[i].dims,
+            None => &moment_of(name).expect("checked above").dims,
+        };
+        if &info.shape != expected {
+            return Err(CheckpointError::Shape {
+                path: p(),
+                name: name.clone(),
+                expected: expected.clone(),
+                found: info.shape.clone(),
+            });
+        }
+    }
+    Ok(())
 }
