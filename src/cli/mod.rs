@@ -9,6 +9,7 @@
 
 mod bench;
 mod check;
+mod classes;
 mod dot;
 mod epoch_log;
 mod resources;
