@@ -103,7 +103,7 @@ enum Sched {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum EngineKind {
+pub(super) enum EngineKind {
     /// Cranelift-compiled kernels.
     Jit,
     /// The plain ndarray-style executor: slow, obviously correct.

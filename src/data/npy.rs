@@ -381,8 +381,11 @@ pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), NpyEr
         return Err(fail(format!("shape {} does not hold {} values", shape_text(shape), data.len())));
     }
     let real = resolve(path).map_err(|e| fail(e.to_string()))?;
+    // Readable like a file made by `File::create` (0666 less the umask), not 0600.
+    use std::os::unix::fs::PermissionsExt;
     let mut tmp = tempfile::Builder::new()
         .prefix(".netc-npy-")
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir_of(&real))
         .map_err(|e| fail(format!("cannot create a file in {}: {e}", dir_of(&real).display())))?;
     {
