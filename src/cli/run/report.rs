@@ -95,7 +95,7 @@ fn class_table(e: &Evaluation, names: &ClassNames) -> String {
 fn matrix(e: &Evaluation) -> String {
     let n = e.classes();
     let largest = (0..n).flat_map(|t| (0..n).map(move |p| (t, p))).map(|(t, p)| e.cell(t, p)).max().unwrap_or(0);
-    let w = largest.to_string().len().max((n - 1).to_string().len());
+    let w = largest.to_string().len().max((n - 1).to_string().len()).max(2);
     let mut out = String::from("confusion matrix (rows: true class, columns: predicted class):\n");
     out.push_str(&format!("  {:>w$} ", ""));
     for p in 0..n {
@@ -171,4 +171,76 @@ pub fn json(ctx: &Context, e: &Evaluation, names: &ClassNames) -> Value {
         "classes": classes,
         "confusions": confusions,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autodiff::ScoreKind;
+    use crate::cli::classes::Source;
+
+    /// An evaluation of `n` classes where sample i of class c is predicted as `guess(c, i)`.
+    fn evaluation(n: usize, per_class: usize, guess: impl Fn(usize, usize) -> usize) -> Evaluation {
+        let mut e = Evaluation::new(n);
+        for c in 0..n {
+            for i in 0..per_class {
+                let mut row = vec![0f32; n];
+                row[guess(c, i)] = 1.0;
+                e.add(&row, &[c as u16], ScoreKind::Logits);
+            }
+        }
+        e
+    }
+
+    fn names(n: usize, prefix: &str) -> ClassNames {
+        ClassNames { names: (0..n).map(|i| format!("{prefix}{i}")).collect(), source: Source::Checkpoint }
+    }
+
+    const CTX: Context = Context { net: "n.net", weights: "w", dataset: "d", engine: "jit" };
+
+    #[test]
+    fn small_class_counts_get_a_matrix() {
+        // Three classes, two samples each; class 2's second sample is taken for class 0.
+        let e = evaluation(3, 2, |c, i| if c == 2 && i == 1 { 0 } else { c });
+        let t = text(&CTX, &e, &names(3, "k"));
+        assert!(t.starts_with("n.net: d test accuracy 83.33% (loss "), "{t}");
+        assert!(!t.contains("top-5"), "fewer than 10 classes: no top-5\n{t}");
+        assert!(t.contains("  2 k2         2        1    50.00%\n"), "{t}");
+        assert!(t.contains("confusion matrix") && t.contains("\n       0  1  2\n   0   2  0  0\n") && t.contains("\n   2   1  0  1\n"), "{t}");
+        let v = json(&CTX, &e, &names(3, "k"));
+        assert_eq!(v["top5"], Value::Null);
+        assert_eq!(v["confusions"], json!([{"true": 2, "predicted": 0, "images": 1}]));
+        assert_eq!(v["classes"][2], json!({"index": 2, "name": "k2", "images": 2, "correct": 1, "accuracy": 0.5, "top5_correct": null}));
+    }
+
+    #[test]
+    fn many_classes_list_the_most_confused_pairs() {
+        // 25 classes: each class c has one of its four samples taken for c + 1, and class 7
+        // three of them for class 3.
+        let e = evaluation(25, 4, |c, i| match (c, i) {
+            (7, 1..=3) => 3,
+            (_, 0) => (c + 1) % 25,
+            _ => c,
+        });
+        let t = text(&CTX, &e, &names(25, "c"));
+        assert!(t.contains("top-5 accuracy"), "{t}");
+        assert!(!t.contains("confusion matrix"), "{t}");
+        assert!(t.contains("the 20 most frequent confusions, of 26"), "{t}");
+        // The largest first, with its share of the true class.
+        let first = t.lines().skip_while(|l| !l.contains("most frequent")).nth(1).unwrap();
+        assert_eq!(first, "  7 c7 → 3 c3           3   75.00%");
+        // Every class still has its row (25 ≤ 100).
+        assert!(t.contains("  24 c24") && t.contains("per class"), "{t}");
+    }
+
+    #[test]
+    fn very_many_classes_list_the_worst_classes() {
+        let e = evaluation(120, 2, |c, i| if c % 3 == 0 && i == 0 { (c + 1) % 120 } else { c });
+        let t = text(&CTX, &e, &ClassNames { names: (0..120).map(|i| i.to_string()).collect(), source: Source::Dataset });
+        assert!(t.contains("the 20 classes with the lowest accuracy, of 120"), "{t}");
+        let rows: Vec<&str> = t.lines().skip_while(|l| !l.contains("lowest")).skip(2).take(20).collect();
+        assert!(rows.iter().all(|r| r.ends_with("50.00%")), "{rows:?}");
+        assert!(rows[0].starts_with("  0 ") && rows[1].starts_with("  3 "), "{rows:?}");
+        assert_eq!(json(&CTX, &e, &names(120, "")).get("classes").and_then(Value::as_array).map(Vec::len), Some(120));
+    }
 }
