@@ -167,8 +167,8 @@ fn predict(args: &PredictArgs) -> Result<i32, Fail> {
     let images = ImageInputs::from_checkpoint(&loaded.metadata, input);
     let kind = engine.scores().2;
     let outcome = batches::predict_all(engine.as_mut(), &mut store, &sizes, &mut opened, &images, classes);
-    report(args, &opened, &outcome, &names, kind, classes)?;
     let failed = unreadable + outcome.unreadable + outcome.not_finite;
+    report(args, &opened, &outcome, &names, kind, classes, failed > 0)?;
     if failed > 0 {
         err(&format!(
             "error: {failed} of {} inputs could not be predicted (each is named above); the others were predicted\n",
@@ -205,6 +205,7 @@ fn report(
     names: &classes::ClassNames,
     kind: crate::autodiff::ScoreKind,
     classes: usize,
+    some_failed: bool,
 ) -> Result<(), Fail> {
     let good: Vec<usize> = (0..inputs.len()).filter(|&i| !outcome.failed[i]).collect();
     if let Some(path) = &args.output {
@@ -214,7 +215,7 @@ fn report(
             err(&format!("note: nothing was predicted, so {} was not written\n", path.display()));
         } else {
             npy::write_f32(path, &[n, classes], &rows).map_err(|e| Fail(EXIT_USAGE, format!("error: cannot write {e}")))?;
-            if good.len() < inputs.len() || outcome.unreadable + outcome.not_finite > 0 {
+            if some_failed {
                 err(&format!(
                     "note: {} holds the outputs of the {n} samples that were predicted; the failed inputs are not in it\n",
                     path.display()
