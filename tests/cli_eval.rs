@@ -111,8 +111,8 @@ fn check_against_oracle(net: &str, expect_kind: ScoreKind) {
         .expect("the report is JSON");
     let (rows, labels, kind) = oracle_scores(net, &w);
     assert_eq!(kind, expect_kind);
-    let (mut correct, mut top5) = (vec![0u64; 10], vec![0u64; 10]);
-    let mut count = vec![0u64; 10];
+    let (mut correct, mut top5) = ([0u64; 10], [0u64; 10]);
+    let mut count = [0u64; 10];
     let mut confusions: BTreeMap<(u64, u64), u64> = BTreeMap::new();
     for (row, &label) in rows.iter().zip(&labels) {
         let (predicted, rank) = predicted_and_rank(row, label, kind);
@@ -152,7 +152,8 @@ fn check_against_oracle(net: &str, expect_kind: ScoreKind) {
         .collect();
     assert_eq!(got, confusions, "{net}");
     // The most frequent confusion comes first.
-    let firsts: Vec<u64> = report["confusions"].as_array().unwrap().iter().map(|c| c["images"].as_u64().unwrap()).collect();
+    let firsts: Vec<u64> =
+        report["confusions"].as_array().unwrap().iter().map(|c| c["images"].as_u64().unwrap()).collect();
     assert!(firsts.windows(2).all(|p| p[0] >= p[1]), "{firsts:?}");
     // Some images must be wrong for the confusion counts to be tested at all.
     assert!(total_correct < LIMIT as u64 && total_correct > 0, "{net}: {total_correct} correct");
@@ -168,8 +169,11 @@ fn the_report_matches_the_reference_executor_for_rbf_distances() {
     check_against_oracle("nets/lenet.net", ScoreKind::Distances);
 }
 
+/// Tensors by name, shape and little-endian bytes.
+type Tensors = Vec<(String, Vec<usize>, Vec<u8>)>;
+
 /// The tensors and metadata of a checkpoint.
-fn read_checkpoint(p: &Path) -> (Vec<(String, Vec<usize>, Vec<u8>)>, HashMap<String, String>) {
+fn read_checkpoint(p: &Path) -> (Tensors, HashMap<String, String>) {
     let bytes = std::fs::read(p).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let tensors = st.tensors().into_iter().map(|(n, v)| (n, v.shape().to_vec(), v.data().to_vec())).collect();
@@ -204,7 +208,13 @@ fn text_report_and_class_names() {
     let json: Value = serde_json::from_str(&ok(&eval(net, &w, &["--format", "json"]))).unwrap();
     let lines: Vec<&str> = report.lines().collect();
     let acc = 100.0 * json["top1"].as_f64().unwrap();
-    assert_eq!(lines[0], format!("{net}: synthetic test accuracy {acc:.2}% (loss {:.4}) on {LIMIT} images", json["loss"].as_f64().unwrap()));
+    assert_eq!(
+        lines[0],
+        format!(
+            "{net}: synthetic test accuracy {acc:.2}% (loss {:.4}) on {LIMIT} images",
+            json["loss"].as_f64().unwrap()
+        )
+    );
     assert_eq!(lines[1], format!("top-5 accuracy {:.2}%", 100.0 * json["top5"].as_f64().unwrap()));
     assert_eq!(lines[2], "per class (names from the checkpoint):");
     // Ten rows of the per-class table, each with its counts.
@@ -243,7 +253,10 @@ fn text_report_and_class_names() {
     let report = ok(&o);
     assert!(report.contains("\n  3 three ") && report.contains("\n  9 nine  "), "{report}");
     let warning = text(&o.stderr);
-    assert!(warning.contains("differ from those of synthetic") && warning.contains("zero, one, two, three, …"), "{warning}");
+    assert!(
+        warning.contains("differ from those of synthetic") && warning.contains("zero, one, two, three, …"),
+        "{warning}"
+    );
 
     // A broken entry is a warning, and the dataset's names are used.
     let broken = d.0.join("broken.safetensors");

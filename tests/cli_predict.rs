@@ -176,17 +176,11 @@ fn outputs_equal_the_reference_executor() {
 
 /// The probabilities of one sample as the documentation states them, computed here.
 fn expected_probabilities(row: &[f32], kind: ScoreKind) -> Vec<f64> {
-    let z: Vec<f64> = row
-        .iter()
-        .map(|&x| match kind {
-            ScoreKind::Logits => f64::from(x),
-            ScoreKind::Distances => -f64::from(x),
-            ScoreKind::Probabilities => return f64::NAN,
-        })
-        .collect();
-    if kind == ScoreKind::Probabilities {
-        return row.iter().map(|&p| f64::from(p)).collect();
-    }
+    let z: Vec<f64> = match kind {
+        ScoreKind::Probabilities => return row.iter().map(|&p| f64::from(p)).collect(),
+        ScoreKind::Logits => row.iter().map(|&x| f64::from(x)).collect(),
+        ScoreKind::Distances => row.iter().map(|&x| -f64::from(x)).collect(),
+    };
     let sum: f64 = z.iter().map(|v| v.exp()).sum();
     z.iter().map(|v| v.exp() / sum).collect()
 }
@@ -205,7 +199,15 @@ fn top_k_lists_and_probabilities() {
         let rows = npy::read(&out).unwrap().data;
         let entries = json.as_array().unwrap();
         assert_eq!(entries.len(), 7);
-        let expect_place = [("a.npy", Some(0)), ("a.npy", Some(1)), ("a.npy", Some(2)), ("a.npy", Some(3)), ("b.npy", None), ("c.npy", Some(0)), ("c.npy", Some(1))];
+        let expect_place = [
+            ("a.npy", Some(0)),
+            ("a.npy", Some(1)),
+            ("a.npy", Some(2)),
+            ("a.npy", Some(3)),
+            ("b.npy", None),
+            ("c.npy", Some(0)),
+            ("c.npy", Some(1)),
+        ];
         for (i, (e, (file, sample))) in entries.iter().zip(expect_place).enumerate() {
             assert!(e["file"].as_str().unwrap().ends_with(file), "{e}");
             assert_eq!(e["sample"].as_u64().map(|x| x as usize), sample, "{e}");
@@ -235,9 +237,11 @@ fn top_k_lists_and_probabilities() {
             assert_eq!(listed[0], best, "{name}: {row:?}");
         }
         // --top: fewer, or all ten when more are asked for.
-        let j: Value = serde_json::from_str(&ok(&predict(&net, &w, &files[1..2], &["--format", "json", "--top", "2"]))).unwrap();
+        let j: Value =
+            serde_json::from_str(&ok(&predict(&net, &w, &files[1..2], &["--format", "json", "--top", "2"]))).unwrap();
         assert_eq!(j[0]["top"].as_array().unwrap().len(), 2);
-        let j: Value = serde_json::from_str(&ok(&predict(&net, &w, &files[1..2], &["--format", "json", "--top", "50"]))).unwrap();
+        let j: Value =
+            serde_json::from_str(&ok(&predict(&net, &w, &files[1..2], &["--format", "json", "--top", "50"]))).unwrap();
         let all: f64 = j[0]["top"].as_array().unwrap().iter().map(|t| t["prob"].as_f64().unwrap()).sum();
         assert_eq!(j[0]["top"].as_array().unwrap().len(), 10);
         assert!((all - 1.0).abs() < 1e-5, "{name}: the ten probabilities sum to {all}");
@@ -256,9 +260,15 @@ fn text_output_and_class_names() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 5 * 3, "{out}");
     assert!(lines[0].ends_with("a.npy[0]") && lines[12].ends_with("b.npy"), "{out}");
-    let json: Value = serde_json::from_str(&ok(&predict(&net, &w, &files[..2], &["--top", "2", "--format", "json"]))).unwrap();
+    let json: Value =
+        serde_json::from_str(&ok(&predict(&net, &w, &files[..2], &["--top", "2", "--format", "json"]))).unwrap();
     let t = &json[0]["top"][0];
-    let expect = format!("  {:>7.2}%  {} {}", 100.0 * t["prob"].as_f64().unwrap(), t["index"], NAMES[t["index"].as_u64().unwrap() as usize]);
+    let expect = format!(
+        "  {:>7.2}%  {} {}",
+        100.0 * t["prob"].as_f64().unwrap(),
+        t["index"],
+        NAMES[t["index"].as_u64().unwrap() as usize]
+    );
     assert_eq!(lines[1], expect);
     assert!(o.stderr.is_empty(), "{}", text(&o.stderr));
 
@@ -269,7 +279,11 @@ fn text_output_and_class_names() {
     let j: Value = serde_json::from_str(&ok(&o)).unwrap();
     let first = &j[0]["top"][0];
     assert_eq!(first["class"].as_str().unwrap(), first["index"].to_string());
-    assert!(text(&o.stderr).contains("stores no class names (`netc.classes`); classes are shown by index"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("stores no class names (`netc.classes`); classes are shown by index"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 /// The error lines of a run, and its exit code.

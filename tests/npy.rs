@@ -34,7 +34,7 @@ impl Drop for Dir {
 fn npy_bytes(version: u8, dict: &str, data: &[u8]) -> Vec<u8> {
     let prefix = if version == 1 { 10 } else { 12 };
     let mut header = dict.to_string();
-    while (prefix + header.len() + 1) % 64 != 0 {
+    while !(prefix + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
@@ -183,7 +183,11 @@ fn non_float_dtypes_are_refused_by_name() {
         let msg = refused(&d, "i.npy", &npy_bytes(1, &dict(descr, false, "(2,)"), &vec![0u8; 2 * size]));
         assert!(msg.contains(name) && msg.contains("float32"), "{descr}: {msg}");
     }
-    let msg = refused(&d, "s.npy", &npy_bytes(1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,)}", &[0; 4]));
+    let msg = refused(
+        &d,
+        "s.npy",
+        &npy_bytes(1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,)}", &[0; 4]),
+    );
     assert!(msg.contains("structured"), "{msg}");
     let msg = refused(&d, "o.npy", &npy_bytes(1, &dict("|O", false, "(1,)"), &[0; 8]));
     assert!(msg.contains("object"), "{msg}");

@@ -214,7 +214,8 @@ fn report(
         if n == 0 {
             err(&format!("note: nothing was predicted, so {} was not written\n", path.display()));
         } else {
-            npy::write_f32(path, &[n, classes], &rows).map_err(|e| Fail(EXIT_USAGE, format!("error: cannot write {e}")))?;
+            npy::write_f32(path, &[n, classes], &rows)
+                .map_err(|e| Fail(EXIT_USAGE, format!("error: cannot write {e}")))?;
             if some_failed {
                 err(&format!(
                     "note: {} holds the outputs of the {n} samples that were predicted; the failed inputs are not in it\n",

@@ -422,8 +422,7 @@ mod tests {
         // 2×2×2: element (i, j, k) at i + 2j + 4k.
         let f: Vec<f32> = (0..8).map(|x| x as f32).collect();
         let c = fortran_to_c(&[2, 2, 2], &f);
-        let expect: Vec<f32> =
-            (0..8).map(|n| (((n >> 2) & 1) + 2 * ((n >> 1) & 1) + 4 * (n & 1)) as f32).collect();
+        let expect: Vec<f32> = (0..8).map(|n| (((n >> 2) & 1) + 2 * ((n >> 1) & 1) + 4 * (n & 1)) as f32).collect();
         assert_eq!(c, expect);
     }
 

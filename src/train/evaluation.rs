@@ -116,11 +116,8 @@ impl Evaluation {
     /// Every wrong (true, predicted) pair that occurred, the most frequent first (ties by
     /// true class, then predicted class).
     pub fn confusions(&self) -> Vec<Confusion> {
-        let mut all: Vec<Confusion> = self
-            .confusions
-            .iter()
-            .map(|(&(truth, predicted), &count)| Confusion { truth, predicted, count })
-            .collect();
+        let mut all: Vec<Confusion> =
+            self.confusions.iter().map(|(&(truth, predicted), &count)| Confusion { truth, predicted, count }).collect();
         all.sort_by(|a, b| b.count.cmp(&a.count).then(a.truth.cmp(&b.truth)).then(a.predicted.cmp(&b.predicted)));
         all
     }

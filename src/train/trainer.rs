@@ -2,8 +2,8 @@
 //! a test pass after each epoch, and progress reported to an observer (the CLI draws
 //! the progress bar and writes logs; nothing here prints).
 
-use super::finite::{first_non_finite, largest_magnitude};
 use super::evaluation::Evaluation;
+use super::finite::{first_non_finite, largest_magnitude};
 use super::metrics::{tally, Tally};
 use super::optim::{Optimizer, Schedule};
 use crate::data::{Batcher, DataError, Dataset, Prep};

@@ -78,7 +78,8 @@ impl Batch<'_> {
                 outcome.rows[input].extend_from_slice(row);
                 continue;
             }
-            let which = if inputs[input].numbered { format!(" for sample {sample} (counting from 0)") } else { String::new() };
+            let which =
+                if inputs[input].numbered { format!(" for sample {sample} (counting from 0)") } else { String::new() };
             let msg = format!(
                 "{}: the net's output is not finite (NaN or infinity){which}; the input and the weights are \
                  finite, so the values overflow f32 on the way",
@@ -108,8 +109,7 @@ pub fn predict_all(
         not_finite: 0,
     };
     let sample_len = images.sample_len();
-    let mut batch =
-        Batch { engine, store, sizes, sample_len, classes, images: Vec::new(), tags: Vec::new() };
+    let mut batch = Batch { engine, store, sizes, sample_len, classes, images: Vec::new(), tags: Vec::new() };
     for idx in 0..inputs.len() {
         let mut next = 0;
         while next < inputs[idx].samples && !outcome.failed[idx] {

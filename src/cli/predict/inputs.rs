@@ -28,7 +28,10 @@ enum Source {
     /// A C-order `.npy`, read a batch at a time.
     Npy(NpyFile),
     /// A Fortran-order `.npy` is read whole (opened lazily), then served from memory.
-    Fortran { file: Option<NpyFile>, data: Vec<f32> },
+    Fortran {
+        file: Option<NpyFile>,
+        data: Vec<f32>,
+    },
     Image,
 }
 
@@ -63,7 +66,8 @@ impl Input {
         if samples == 0 {
             return Err(format!("{name}: it holds no samples (shape {})", npy::shape_text(file.shape())));
         }
-        let source = if file.is_fortran() { Source::Fortran { file: Some(file), data: Vec::new() } } else { Source::Npy(file) };
+        let source =
+            if file.is_fortran() { Source::Fortran { file: Some(file), data: Vec::new() } } else { Source::Npy(file) };
         Ok(Input { path: path.to_path_buf(), samples, numbered, source })
     }
 
@@ -78,13 +82,7 @@ impl Input {
     /// Appends the next `count` samples (C×H×W floats each) to `out`; `first` is the index
     /// of the first of them. Values must be finite: a NaN or an infinity is refused with
     /// the sample it is in.
-    pub fn read(
-        &mut self,
-        first: usize,
-        count: usize,
-        images: &ImageInputs,
-        out: &mut Vec<f32>,
-    ) -> Result<(), String> {
+    pub fn read(&mut self, first: usize, count: usize, images: &ImageInputs, out: &mut Vec<f32>) -> Result<(), String> {
         let len = images.sample_len();
         let start = out.len();
         match &mut self.source {

@@ -152,11 +152,8 @@ pub fn json(ctx: &Context, e: &Evaluation, names: &ClassNames) -> Value {
             })
         })
         .collect();
-    let confusions: Vec<Value> = e
-        .confusions()
-        .iter()
-        .map(|c| json!({"true": c.truth, "predicted": c.predicted, "images": c.count}))
-        .collect();
+    let confusions: Vec<Value> =
+        e.confusions().iter().map(|c| json!({"true": c.truth, "predicted": c.predicted, "images": c.count})).collect();
     json!({
         "schema": SCHEMA,
         "net": ctx.net,
@@ -206,11 +203,19 @@ mod tests {
         assert!(t.starts_with("n.net: d test accuracy 83.33% (loss "), "{t}");
         assert!(!t.contains("top-5"), "fewer than 10 classes: no top-5\n{t}");
         assert!(t.contains("  2 k2         2        1    50.00%\n"), "{t}");
-        assert!(t.contains("confusion matrix") && t.contains("\n       0  1  2\n   0   2  0  0\n") && t.contains("\n   2   1  0  1\n"), "{t}");
+        assert!(
+            t.contains("confusion matrix")
+                && t.contains("\n       0  1  2\n   0   2  0  0\n")
+                && t.contains("\n   2   1  0  1\n"),
+            "{t}"
+        );
         let v = json(&CTX, &e, &names(3, "k"));
         assert_eq!(v["top5"], Value::Null);
         assert_eq!(v["confusions"], json!([{"true": 2, "predicted": 0, "images": 1}]));
-        assert_eq!(v["classes"][2], json!({"index": 2, "name": "k2", "images": 2, "correct": 1, "accuracy": 0.5, "top5_correct": null}));
+        assert_eq!(
+            v["classes"][2],
+            json!({"index": 2, "name": "k2", "images": 2, "correct": 1, "accuracy": 0.5, "top5_correct": null})
+        );
     }
 
     #[test]
@@ -236,7 +241,8 @@ mod tests {
     #[test]
     fn very_many_classes_list_the_worst_classes() {
         let e = evaluation(120, 2, |c, i| if c % 3 == 0 && i == 0 { (c + 1) % 120 } else { c });
-        let t = text(&CTX, &e, &ClassNames { names: (0..120).map(|i| i.to_string()).collect(), source: Source::Dataset });
+        let t =
+            text(&CTX, &e, &ClassNames { names: (0..120).map(|i| i.to_string()).collect(), source: Source::Dataset });
         assert!(t.contains("the 20 classes with the lowest accuracy, of 120"), "{t}");
         let rows: Vec<&str> = t.lines().skip_while(|l| !l.contains("lowest")).skip(2).take(20).collect();
         assert!(rows.iter().all(|r| r.ends_with("50.00%")), "{rows:?}");
