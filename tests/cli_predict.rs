@@ -405,3 +405,27 @@ fn options_weights_and_output_targets_are_checked() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("not a vector") && err.contains("netc predict needs one score per class"), "{err}");
 }
+
+#[test]
+fn many_inputs_do_not_hold_many_files_open() {
+    // 300 one-sample files under a limit of 64 open descriptors: each file is open only
+    // while it is read.
+    let d = Dir::new("many");
+    let net = Net::new("nets/lenet-keras.net", 6);
+    let w = d.path("w.safetensors");
+    net.save(&w, Some(&NAMES));
+    let files: Vec<PathBuf> = (0..300)
+        .map(|i| {
+            let p = d.path(&format!("x{i:03}.npy"));
+            npy::write_f32(&p, &[1, 28, 28], &inputs(28 * 28, i)).unwrap();
+            p
+        })
+        .collect();
+    let out = d.path("out.npy");
+    let mut args = vec!["-c", "ulimit -n 64 && exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_netc"), "predict", net.name];
+    args.extend(["--weights", s(&w), "--output", s(&out), "--batch", "16"]);
+    args.extend(files.iter().map(|p| s(p)));
+    let o = Command::new("bash").args(&args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    ok(&o);
+    assert_eq!(npy::read(&out).unwrap().shape, vec![300, 10]);
+}

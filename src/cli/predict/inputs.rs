@@ -25,12 +25,14 @@ pub struct Input {
 }
 
 enum Source {
-    /// A C-order `.npy`, read a batch at a time.
-    Npy(NpyFile),
-    /// A Fortran-order `.npy` is read whole (opened lazily), then served from memory.
-    Fortran {
-        file: Option<NpyFile>,
-        data: Vec<f32>,
+    /// A `.npy` file of `shape`. It is opened when its first sample is read and closed after
+    /// its last, so that thousands of inputs do not hold thousands of descriptors. A C-order
+    /// file is read a batch at a time; a Fortran-order one whole, then served from `whole`.
+    Npy {
+        shape: Vec<usize>,
+        fortran: bool,
+        open: Option<NpyFile>,
+        whole: Vec<f32>,
     },
     Image,
 }
@@ -67,14 +69,14 @@ impl Input {
             return Err(format!("{name}: it holds no samples (shape {})", npy::shape_text(file.shape())));
         }
         let source =
-            if file.is_fortran() { Source::Fortran { file: Some(file), data: Vec::new() } } else { Source::Npy(file) };
+            Source::Npy { shape: file.shape().to_vec(), fortran: file.is_fortran(), open: None, whole: Vec::new() };
         Ok(Input { path: path.to_path_buf(), samples, numbered, source })
     }
 
     /// Bytes held while reading it beyond one batch: a Fortran-order array read whole.
     pub fn whole_read_bytes(&self) -> u128 {
         match &self.source {
-            Source::Fortran { file: Some(f), .. } => f.len() as u128 * 4,
+            Source::Npy { shape, fortran: true, .. } => shape.iter().map(|&d| d as u128).product::<u128>() * 4,
             _ => 0,
         }
     }
@@ -83,15 +85,48 @@ impl Input {
     /// of the first of them. Values must be finite: a NaN or an infinity is refused with
     /// the sample it is in.
     pub fn read(&mut self, first: usize, count: usize, images: &ImageInputs, out: &mut Vec<f32>) -> Result<(), String> {
+        let read = self.read_checked(first, count, images, out);
+        if read.is_err() {
+            // A failed input is not read again: let its file go now.
+            if let Source::Npy { open, whole, .. } = &mut self.source {
+                *open = None;
+                *whole = Vec::new();
+            }
+        }
+        read
+    }
+
+    fn read_checked(
+        &mut self,
+        first: usize,
+        count: usize,
+        images: &ImageInputs,
+        out: &mut Vec<f32>,
+    ) -> Result<(), String> {
         let len = images.sample_len();
         let start = out.len();
+        let last = first + count == self.samples;
         match &mut self.source {
-            Source::Npy(file) => file.read_elements(count * len, out).map_err(|e| e.to_string())?,
-            Source::Fortran { file, data } => {
-                if let Some(f) = file.take() {
-                    *data = f.read_all().map_err(|e| e.to_string())?;
+            Source::Npy { shape, fortran, open, whole } => {
+                if first == 0 {
+                    let file = NpyFile::open(&self.path).map_err(|e| e.to_string())?;
+                    if file.shape() != shape.as_slice() {
+                        return Err(format!("{}: the file changed while netc was reading it", self.path.display()));
+                    }
+                    if *fortran {
+                        *whole = file.read_all().map_err(|e| e.to_string())?;
+                    } else {
+                        *open = Some(file);
+                    }
                 }
-                out.extend_from_slice(&data[first * len..(first + count) * len]);
+                match open.as_mut() {
+                    Some(file) => file.read_elements(count * len, out).map_err(|e| e.to_string())?,
+                    None => out.extend_from_slice(&whole[first * len..(first + count) * len]),
+                }
+                if last {
+                    *open = None;
+                    *whole = Vec::new();
+                }
             }
             Source::Image => out.extend_from_slice(&images.sample(&self.path)?),
         }
