@@ -31,7 +31,7 @@ enum Source {
     Npy {
         shape: Vec<usize>,
         fortran: bool,
-        open: Option<NpyFile>,
+        open: Option<Box<NpyFile>>,
         whole: Vec<f32>,
     },
     Image,
@@ -116,7 +116,7 @@ impl Input {
                     if *fortran {
                         *whole = file.read_all().map_err(|e| e.to_string())?;
                     } else {
-                        *open = Some(file);
+                        *open = Some(Box::new(file));
                     }
                 }
                 match open.as_mut() {
