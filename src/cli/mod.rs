@@ -9,8 +9,10 @@
 
 mod bench;
 mod check;
+mod classes;
 mod dot;
 mod epoch_log;
+mod predict;
 mod resources;
 mod run;
 
@@ -34,6 +36,8 @@ enum Command {
     Dot(dot::DotArgs),
     /// Train a net on a dataset, or evaluate saved weights.
     Run(Box<run::RunArgs>),
+    /// Classify inputs with trained weights: the top classes of each, with probabilities.
+    Predict(Box<predict::PredictArgs>),
     /// Measure JIT compile time, images/s and GFLOP/s against the machine's f32x4 ceiling.
     Bench(bench::BenchArgs),
 }
@@ -74,6 +78,7 @@ fn run() -> i32 {
         Command::Dot(a) => dot::run(a),
         Command::Run(a) => run::run(*a),
         Command::Bench(a) => bench::run(a),
+        Command::Predict(a) => predict::run(*a),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `netc run NET --train DATASET` and `netc run NET --weights FILE --eval DATASET`.
 
 use super::epoch_log::EpochLog;
-use super::{diag_style, err, out, read_source, shown, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use super::{diag_style, err, out, read_source, shown, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use crate::data::{self, LoadOptions, Prep, Scaling, SearchRoots, Splits};
 use crate::diag::{render_all, SourceMap};
 use crate::driver;
@@ -13,7 +13,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 mod checks;
+mod eval;
 mod memory;
+mod report;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -81,6 +83,9 @@ pub struct RunArgs {
     /// Memory netc may use, e.g. 512M or 8G (default: what the system has available).
     #[arg(long, value_name = "SIZE", value_parser = super::resources::parse_size)]
     memory_limit: Option<u64>,
+    /// The --eval report as text or as JSON (schema netc.eval/1).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -98,7 +103,7 @@ enum Sched {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum EngineKind {
+pub(super) enum EngineKind {
     /// Cranelift-compiled kernels.
     Jit,
     /// The plain ndarray-style executor: slow, obviously correct.
@@ -112,7 +117,7 @@ enum ScalingArg {
 }
 
 /// A failure with its exit code, already worded for the user.
-struct Fail(i32, String);
+pub(super) struct Fail(pub(super) i32, pub(super) String);
 
 pub fn run(args: RunArgs) -> i32 {
     // A reader that stops reading (`| head -1`) must not stop training.
@@ -181,29 +186,13 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     engine.reserve(&train_sizes, &memory::sizes(splits.test.count, args.batch)).map_err(no_memory)?;
     let mut store = ParamStore::try_new(&train_program.params, training).map_err(no_memory)?;
     train::initialise(&mut store, &graph, args.seed);
-    if let Some(dataset) = &args.eval {
-        let path = args.weights.as_ref().expect("clap requires --weights");
-        load_weights(path, &mut store)?;
-        let t = train::evaluate(engine.as_mut(), &mut store, &splits.test, &prep, args.batch).map_err(|e| match e {
-            train::TrainError::OutputNotFinite { .. } => Fail(
-                EXIT_INVALID,
-                format!("error: {}: {e}\nhint: the weights are finite but make the net overflow f32", path.display()),
-            ),
-            e => Fail(EXIT_USAGE, format!("error: {e}")),
-        })?;
-        out(&format!(
-            "{}: {dataset} test accuracy {:.2}% (loss {:.4}) on {} images\n",
-            args.net.display(),
-            100.0 * t.accuracy(),
-            t.loss(),
-            t.count
-        ));
-        return Ok(());
+    if args.eval.is_some() {
+        return eval::run(args, engine.as_mut(), &mut store, &splits, &prep);
     }
     train_net(args, engine.as_mut(), &mut store, &splits, &prep)
 }
 
-fn compile(path: &Path) -> Result<(Graph, SourceMap), Fail> {
+pub(super) fn compile(path: &Path) -> Result<(Graph, SourceMap), Fail> {
     let text = read_source(path).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
     let mut sources = SourceMap::new();
     match driver::compile(&mut sources, &shown(path), &text) {
@@ -212,13 +201,18 @@ fn compile(path: &Path) -> Result<(Graph, SourceMap), Fail> {
     }
 }
 
+/// The class names of a dataset, in label order.
+pub(super) fn dataset_class_names(d: &data::Dataset) -> Vec<String> {
+    (0..d.classes).map(|i| i.to_string()).collect()
+}
+
 fn load_data(name: &str, args: &RunArgs) -> Result<Splits, Fail> {
     let opts = LoadOptions { limit: args.limit, ..LoadOptions::default() };
     data::load(name, args.data.as_deref(), &SearchRoots::from_process(), &opts)
         .map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))
 }
 
-fn load_weights(path: &std::path::Path, store: &mut ParamStore) -> Result<checkpoint::Loaded, Fail> {
+pub(super) fn load_weights(path: &std::path::Path, store: &mut ParamStore) -> Result<checkpoint::Loaded, Fail> {
     let loaded = checkpoint::load(path, store).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
     train::check_loaded(store).map_err(|e| Fail(EXIT_USAGE, format!("error: {}: {e}", path.display())))?;
     Ok(loaded)
@@ -289,8 +283,15 @@ fn train_net(
         args.epochs,
         args.seed
     ));
-    let mut observer =
-        CliObserver { args, log: log.as_mut(), bar: None, started: std::time::Instant::now(), best: None, saved: None };
+    let mut observer = CliObserver {
+        args,
+        log: log.as_mut(),
+        bar: None,
+        started: std::time::Instant::now(),
+        best: None,
+        saved: None,
+        classes: dataset_class_names(&splits.train),
+    };
     let resumed = args.resume.is_some().then_some(start_epoch);
     let history = train::train(
         engine,
@@ -364,6 +365,8 @@ struct CliObserver<'a> {
     best: Option<(f64, usize)>,
     /// The last epoch saved by this run.
     saved: Option<usize>,
+    /// The class names saved in checkpoints (`netc.classes`).
+    classes: Vec<String>,
 }
 
 impl CliObserver<'_> {
@@ -416,6 +419,7 @@ impl Observer for CliObserver<'_> {
             let mut meta = HashMap::new();
             meta.insert("netc.net".to_string(), shown(&self.args.net));
             meta.insert("netc.epoch".to_string(), s.epoch.to_string());
+            meta.extend([checkpoint::classes_entry(&self.classes)]);
             checkpoint::save(
                 path,
                 store,

@@ -25,6 +25,7 @@ pub mod dataset;
 pub mod error;
 pub mod idx;
 pub mod locate;
+pub mod npy;
 pub mod prep;
 pub mod rng;
 pub mod synthetic;

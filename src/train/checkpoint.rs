@@ -10,8 +10,11 @@
 //! Loading reads the header first, with bounds (see `header.rs`), and checks it against
 //! the net and the file's length before reading the payload.
 
+mod classes;
 mod header;
 mod target;
+
+pub use classes::{classes_entry, stored_classes, CLASSES_KEY};
 
 use crate::runtime::ParamStore;
 use safetensors::{Dtype, SafeTensors};

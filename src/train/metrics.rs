@@ -1,5 +1,10 @@
-//! Loss and accuracy from class scores, computed on the host in f64 so that every
-//! engine is measured the same way.
+//! Loss, accuracy, ranks and probabilities from class scores, computed on the host in f64
+//! so that every engine is measured the same way.
+//!
+//! Scores come in three kinds ([`ScoreKind`]): logits (larger is better), probabilities from
+//! a final softmax (larger is better), and LeNet-5's RBF distances (smaller is better). Every
+//! function here takes the kind, so that a prediction, a rank or a top-k list never
+//! mistakes a distance for a score. Ties go to the lower class index, everywhere.
 
 /// Sums over a batch: cross-entropy and correct predictions.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -25,16 +30,69 @@ impl Tally {
 
 use crate::autodiff::ScoreKind;
 
+/// The order of classes `i` and `j` by score, best first, ties to the lower index. A total
+/// order (−0 equals +0; NaN, which callers refuse, sorts consistently), so sorting by it
+/// never panics.
+fn order(scores: &[f32], i: usize, j: usize, kind: ScoreKind) -> std::cmp::Ordering {
+    // Adding +0 turns −0 into +0, which `total_cmp` would otherwise put below it.
+    let (a, b) = (scores[i] + 0.0, scores[j] + 0.0);
+    let by_score = if kind == ScoreKind::Distances { a.total_cmp(&b) } else { b.total_cmp(&a) };
+    by_score.then(i.cmp(&j))
+}
+
 /// The predicted class of one sample: the highest score, or the smallest distance.
 pub fn predict(scores: &[f32], kind: ScoreKind) -> usize {
-    let better = |a: f32, b: f32| if kind == ScoreKind::Distances { a < b } else { a > b };
-    let mut best = 0;
-    for (i, &s) in scores.iter().enumerate() {
-        if better(s, scores[best]) {
-            best = i;
-        }
+    (0..scores.len()).min_by(|&i, &j| order(scores, i, j, kind)).unwrap_or(0)
+}
+
+/// The rank of class `label` among the scores, from 0 (the prediction): how many classes
+/// rank before it. It is in the top k exactly when its rank is below k, and rank 0 agrees
+/// with [`predict`].
+pub fn rank(scores: &[f32], label: usize, kind: ScoreKind) -> usize {
+    (0..scores.len()).filter(|&i| order(scores, i, label, kind).is_lt()).count()
+}
+
+/// The `k` best classes of one sample, best first (all of them if there are fewer).
+pub fn top_k(scores: &[f32], k: usize, kind: ScoreKind) -> Vec<usize> {
+    let mut classes: Vec<usize> = (0..scores.len()).collect();
+    let cmp = |i: &usize, j: &usize| order(scores, *i, *j, kind);
+    let k = k.min(classes.len());
+    if k > 0 && k < classes.len() {
+        classes.select_nth_unstable_by(k - 1, cmp);
     }
-    best
+    classes.truncate(k);
+    classes.sort_by(cmp);
+    classes
+}
+
+/// The scores as logits of a softmax: logits as they are, negated distances (the loss of
+/// training does the same), and ln p for probabilities (the softmax of ln p is p again).
+fn as_logits(scores: &[f32], kind: ScoreKind) -> Vec<f64> {
+    scores
+        .iter()
+        .map(|&s| match kind {
+            ScoreKind::Logits => f64::from(s),
+            ScoreKind::Distances => -f64::from(s),
+            ScoreKind::Probabilities => f64::from(s).max(f64::MIN_POSITIVE).ln(),
+        })
+        .collect()
+}
+
+/// ln Σ exp z, computed without overflow.
+fn log_sum_exp(z: &[f64]) -> f64 {
+    let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    max + z.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
+}
+
+/// The class probabilities of one sample: the softmax of logits, the softmax of negated
+/// distances (as the training loss reads them), or a final softmax's outputs as they are.
+pub fn probabilities(scores: &[f32], kind: ScoreKind) -> Vec<f64> {
+    if kind == ScoreKind::Probabilities {
+        return scores.iter().map(|&p| f64::from(p)).collect();
+    }
+    let z = as_logits(scores, kind);
+    let lse = log_sum_exp(&z);
+    z.iter().map(|v| (v - lse).exp()).collect()
 }
 
 /// Cross-entropy (softmax over logits or negated distances; −ln p for probabilities)
@@ -42,21 +100,16 @@ pub fn predict(scores: &[f32], kind: ScoreKind) -> usize {
 pub fn tally(scores: &[f32], labels: &[u8], classes: usize, kind: ScoreKind) -> Tally {
     let mut t = Tally { count: labels.len(), ..Tally::default() };
     for (row, &label) in scores.chunks_exact(classes).zip(labels) {
-        let z: Vec<f64> = row
-            .iter()
-            .map(|&s| match kind {
-                ScoreKind::Logits => f64::from(s),
-                ScoreKind::Distances => -f64::from(s),
-                // ln p as logits: the softmax of ln p is p again.
-                ScoreKind::Probabilities => f64::from(s).max(f64::MIN_POSITIVE).ln(),
-            })
-            .collect();
-        let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let lse = max + z.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
-        t.loss_sum += lse - z[label as usize];
+        t.loss_sum += cross_entropy(row, label as usize, kind);
         t.correct += usize::from(predict(row, kind) == label as usize);
     }
     t
+}
+
+/// −ln p(label) of one sample.
+pub fn cross_entropy(scores: &[f32], label: usize, kind: ScoreKind) -> f64 {
+    let z = as_logits(scores, kind);
+    log_sum_exp(&z) - z[label]
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! Engines (reference or JIT) do the arithmetic; nothing here prints.
 
 pub mod checkpoint;
+pub mod evaluation;
 mod finite;
 mod init;
 pub mod metrics;
@@ -10,8 +11,9 @@ pub mod optim;
 mod resume;
 mod trainer;
 
+pub use evaluation::Evaluation;
 pub use finite::{check_loaded, first_non_finite, largest_magnitude};
 pub use init::initialise;
 pub use optim::{Optimizer, OptimizerKind, Schedule, MAX_EPOCHS, MAX_UPDATES};
 pub use resume::{optimizer_metadata, optimizer_tensors, restore_optimizer};
-pub use trainer::{evaluate, train, BatchProgress, EpochStats, Observer, TrainConfig, TrainError};
+pub use trainer::{evaluate, evaluate_report, train, BatchProgress, EpochStats, Observer, TrainConfig, TrainError};

@@ -2,6 +2,7 @@
 //! a test pass after each epoch, and progress reported to an observer (the CLI draws
 //! the progress bar and writes logs; nothing here prints).
 
+use super::evaluation::Evaluation;
 use super::finite::{first_non_finite, largest_magnitude};
 use super::metrics::{tally, Tally};
 use super::optim::{Optimizer, Schedule};
@@ -209,17 +210,28 @@ pub fn evaluate(
     prep: &Prep,
     batch: usize,
 ) -> Result<Tally, TrainError> {
+    Ok(evaluate_report(engine, store, set, prep, batch)?.tally)
+}
+
+/// [`evaluate`] in detail: top-5 and per-class counts and confusions besides the tally.
+pub fn evaluate_report(
+    engine: &mut dyn Engine,
+    store: &mut ParamStore,
+    set: &Dataset,
+    prep: &Prep,
+    batch: usize,
+) -> Result<Evaluation, TrainError> {
     let mut batcher = Batcher::new(set, prep.clone(), batch).map_err(TrainError::Data)?;
     let mut e = batcher.in_order();
-    let mut total = Tally::default();
     let (classes, _, kind) = engine.scores();
+    let mut report = Evaluation::new(classes);
     while let Some(b) = e.next_batch() {
         let scores = engine.infer(store, b.images, b.len());
         if let Some(at) = scores.iter().position(|x| !x.is_finite()) {
             let image = b.indices[at / classes.max(1)];
             return Err(TrainError::OutputNotFinite { epoch: None, image, largest: largest_magnitude(store) });
         }
-        total.add(tally(scores, b.labels, classes, kind));
+        report.add(scores, b.labels, kind);
     }
-    Ok(total)
+    Ok(report)
 }

@@ -45,6 +45,12 @@ pub(super) fn options(args: &RunArgs) -> Result<Vec<String>, Fail> {
             f32::MAX
         )));
     }
+    if args.format == crate::cli::Format::Json && args.eval.is_none() {
+        return Err(usage(
+            "--format json is for the report of --eval; training writes JSON with --log FILE (one object per epoch)"
+                .into(),
+        ));
+    }
     if args.limit == Some(0) {
         return Err(usage("--limit must be at least 1".into()));
     }
