@@ -1,7 +1,7 @@
 //! Augmentation by random shifts: where a shifted image lands, determinism, the range
 //! of shifts, that the order of samples does not change, and that evaluation never shifts.
 
-use netc::data::{Batcher, Dataset, Prep, Scaling};
+use netc::data::{Batcher, Dataset, ImageSet, Prep, Scaling};
 
 /// `n` 28×28 images, each with a single ink pixel at (row 5, column 7).
 fn dots(n: usize) -> Dataset {
@@ -9,7 +9,13 @@ fn dots(n: usize) -> Dataset {
     for i in 0..n {
         images[i * 784 + 5 * 28 + 7] = 255;
     }
-    Dataset { name: "dots".into(), images, labels: vec![0; n], count: n, rows: 28, cols: 28, classes: 10 }
+    Dataset {
+        name: "dots".into(),
+        images: ImageSet::fixed(1, 28, 28, images).unwrap(),
+        labels: vec![0; n],
+        classes: (0..10).map(|d| d.to_string()).collect(),
+        files: Vec::new(),
+    }
 }
 
 /// Where the ink pixel of each image of one epoch landed in the 32×32 field.
@@ -70,8 +76,8 @@ fn pixels_shifted_out_of_the_field_are_dropped() {
     // A 28×28 net leaves no margin: an ink pixel in the first column shifted left disappears.
     let mut ds = dots(200);
     for i in 0..200 {
-        ds.images[i * 784 + 5 * 28 + 7] = 0;
-        ds.images[i * 784 + 5 * 28] = 255;
+        ds.images.pixels_mut()[i * 784 + 5 * 28 + 7] = 0;
+        ds.images.pixels_mut()[i * 784 + 5 * 28] = 255;
     }
     let prep = Prep::new(&ds, (1, 28, 28), Scaling::Lecun1998).unwrap();
     let mut b = Batcher::new(&ds, prep, 50).unwrap().with_shift(1);

@@ -1,18 +1,16 @@
 //! Mini-batch iteration: determinism, permutation, partial last batch,
 //! content correctness and argument errors.
 
-use netc::data::{Batcher, DataError, Dataset, Prep, Scaling};
+use netc::data::{Batcher, DataError, Dataset, ImageSet, Prep, Scaling};
 
 /// `n` 28×28 images; image i is filled with `i % 256`, label `i % 10`.
 fn dataset(n: usize) -> Dataset {
     Dataset {
         name: "toy".into(),
-        images: (0..n * 784).map(|k| (k / 784 % 256) as u8).collect(),
-        labels: (0..n).map(|i| (i % 10) as u8).collect(),
-        count: n,
-        rows: 28,
-        cols: 28,
-        classes: 10,
+        images: ImageSet::fixed(1, 28, 28, (0..n * 784).map(|k| (k / 784 % 256) as u8).collect()).unwrap(),
+        labels: (0..n).map(|i| (i % 10) as u16).collect(),
+        classes: (0..10).map(|d| d.to_string()).collect(),
+        files: Vec::new(),
     }
 }
 
@@ -76,8 +74,8 @@ fn batch_contents_match_the_indexed_samples() {
     while let Some(batch) = e.next_batch() {
         assert_eq!(batch.images.len(), batch.len() * 1024);
         for (k, &idx) in batch.indices.iter().enumerate() {
-            assert_eq!(batch.labels[k], (idx % 10) as u8);
-            p.fill(ds.image(idx).unwrap(), &mut expect).unwrap();
+            assert_eq!(batch.labels[k], (idx % 10) as u16);
+            p.fill(ds.image(idx).pixels, &mut expect).unwrap();
             assert_eq!(batch.images[k * 1024..(k + 1) * 1024], expect[..]);
             // centre pixel carries the image's fill value
             assert_eq!(batch.images[k * 1024 + 16 * 32 + 16], p.value((idx % 256) as u8));
@@ -123,8 +121,6 @@ fn invalid_arguments_are_errors() {
     let err = Batcher::new(&empty, prep(&ds), 2).unwrap_err();
     assert!(err.to_string().contains("empty"), "{err}");
     let mut small = dataset(2);
-    small.rows = 14;
-    small.cols = 14;
-    small.images.truncate(2 * 196);
+    small.images = ImageSet::fixed(1, 14, 14, vec![0; 2 * 196]).unwrap();
     assert!(Batcher::new(&small, prep(&ds), 2).is_err());
 }

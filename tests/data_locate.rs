@@ -60,7 +60,7 @@ fn env_dir_is_used_when_cwd_has_nothing() {
     write_small_dataset(&tmp, "env/fashion-mnist", 3, 2, false);
     let r = roots(&tmp.path().join("proj"), Some(&tmp.path().join("env")));
     let s = load("fashion-mnist", None, &r, &LoadOptions::default()).unwrap();
-    assert_eq!((s.train.count, s.test.count, s.train.name.as_str()), (3, 2, "fashion-mnist"));
+    assert_eq!((s.train.count(), s.test.count(), s.train.name.as_str()), (3, 2, "fashion-mnist"));
     assert_eq!(s.test.labels, vec![0, 1]);
 }
 

@@ -155,7 +155,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     };
     let prep = Prep::new(&splits.train, (c, h, w), scaling)
         .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display())))?;
-    if let Some(d) = crate::autodiff::class_count_check(&graph, &sources, &splits.train.name, splits.train.classes) {
+    if let Some(d) = crate::autodiff::class_count_check(&graph, &sources, &splits.train.name, splits.train.class_count()) {
         return Err(Fail(EXIT_INVALID, render_all(&[d], &sources, diag_style())));
     }
     let not_classifier = |e: crate::autodiff::NotAClassifier| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display()));
@@ -177,8 +177,8 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
         }
     };
     let no_memory = |e: crate::runtime::memory::AllocError| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display()));
-    let train_sizes = if training { memory::sizes(splits.train.count, args.batch) } else { Vec::new() };
-    engine.reserve(&train_sizes, &memory::sizes(splits.test.count, args.batch)).map_err(no_memory)?;
+    let train_sizes = if training { memory::sizes(splits.train.count(), args.batch) } else { Vec::new() };
+    engine.reserve(&train_sizes, &memory::sizes(splits.test.count(), args.batch)).map_err(no_memory)?;
     let mut store = ParamStore::try_new(&train_program.params, training).map_err(no_memory)?;
     train::initialise(&mut store, &graph, args.seed);
     if let Some(dataset) = &args.eval {
@@ -275,14 +275,14 @@ fn train_net(
         "training {} on {} ({} train / {} test images) with {} engine: {} lr {} {:?} schedule, batch {}, {} epochs, seed {}\n",
         args.net.display(),
         splits.train.name,
-        splits.train.count,
-        splits.test.count,
+        splits.train.count(),
+        splits.test.count(),
         engine.name(),
         kind.name(),
         rate(args.lr),
         args.schedule,
-        if args.batch > splits.train.count {
-            format!("{} (the whole training set)", splits.train.count)
+        if args.batch > splits.train.count() {
+            format!("{} (the whole training set)", splits.train.count())
         } else {
             args.batch.to_string()
         },

@@ -26,7 +26,7 @@ pub struct Batch<'b> {
     /// `len() × h × w` input values (one channel), NCHW.
     pub images: &'b [f32],
     /// `len()` labels.
-    pub labels: &'b [u8],
+    pub labels: &'b [u16],
     /// `len()` dataset indices the batch was drawn from.
     pub indices: &'b [usize],
 }
@@ -51,7 +51,7 @@ pub struct Batcher<'a> {
     batch_size: usize,
     order: Vec<usize>,
     images: Vec<f32>,
-    labels: Vec<u8>,
+    labels: Vec<u16>,
     /// Largest random shift, in pixels, of shuffled epochs (0: none).
     shift: usize,
     /// Draws the shifts of the current epoch.
@@ -67,18 +67,22 @@ impl<'a> Batcher<'a> {
             return invalid("batch size must be at least 1".into());
         }
         ds.check()?;
-        if ds.count == 0 {
+        let count = ds.count();
+        if count == 0 {
             return invalid(format!("dataset '{}' has no images to batch", ds.name));
         }
-        if prep.image_size() != (ds.rows, ds.cols) {
+        let size = ds.images.fixed_size();
+        if ds.images.channels() != 1 || size != Some(prep.image_size()) {
             let (r, c) = prep.image_size();
+            let found = size.map_or("images of varied sizes".into(), |(h, w)| format!("{h}×{w}"));
             return invalid(format!(
-                "preprocessing was set up for {r}×{c} images but dataset '{}' has {}×{}",
-                ds.name, ds.rows, ds.cols
+                "preprocessing was set up for 1-channel {r}×{c} images but dataset '{}' has {}-channel {found}",
+                ds.name,
+                ds.images.channels()
             ));
         }
         // No batch holds more than the whole split, whatever the batch size asked for.
-        let rows = batch_size.min(ds.count);
+        let rows = batch_size.min(count);
         let len = rows.checked_mul(prep.sample_len());
         let mut images = Vec::new();
         if len.is_none_or(|len| images.try_reserve_exact(len).is_err()) {
@@ -89,7 +93,7 @@ impl<'a> Batcher<'a> {
             ds,
             prep,
             batch_size,
-            order: (0..ds.count).collect(),
+            order: (0..count).collect(),
             images,
             labels: Vec::with_capacity(rows),
             shift: 0,
@@ -111,7 +115,7 @@ impl<'a> Batcher<'a> {
 
     /// Batches per epoch, counting a final partial batch.
     pub fn batches_per_epoch(&self) -> usize {
-        self.ds.count.div_ceil(self.batch_size)
+        self.ds.count().div_ceil(self.batch_size)
     }
 
     /// A shuffled epoch whose order is determined by `(seed, epoch)`.
@@ -139,11 +143,10 @@ impl<'a> Batcher<'a> {
     /// Fills the buffers with samples `order[start..end]`.
     fn fill(&mut self, start: usize, end: usize) -> Batch<'_> {
         let n = self.prep.sample_len();
-        let per_image = self.ds.image_len();
         self.labels.clear();
         let indices = &self.order[start..end];
         for (&idx, out) in indices.iter().zip(self.images.chunks_exact_mut(n)) {
-            let src = &self.ds.images[idx * per_image..(idx + 1) * per_image];
+            let src = self.ds.images.image(idx).pixels;
             match self.shifts.as_mut() {
                 Some(rng) => {
                     let span = 2 * self.shift as u64 + 1;
@@ -169,7 +172,7 @@ pub struct Epoch<'b, 'a> {
 impl Epoch<'_, '_> {
     /// The next batch, or `None` once every sample has been yielded.
     pub fn next_batch(&mut self) -> Option<Batch<'_>> {
-        let count = self.batcher.ds.count;
+        let count = self.batcher.ds.count();
         if self.pos >= count {
             return None;
         }
@@ -181,6 +184,6 @@ impl Epoch<'_, '_> {
 
     /// Samples not yet yielded in this epoch.
     pub fn remaining(&self) -> usize {
-        self.batcher.ds.count - self.pos
+        self.batcher.ds.count() - self.pos
     }
 }

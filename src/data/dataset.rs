@@ -3,75 +3,76 @@
 //! Consumes: a dataset name, an optional explicit directory, [`SearchRoots`]
 //! and [`LoadOptions`].
 //!
-//! Produces: [`Splits`] — a training and a test [`Dataset`] of raw `u8`
-//! pixels and labels.
+//! Produces: [`Splits`] — a training and a test [`Dataset`] of `u8` images
+//! ([`ImageSet`]), `u16` labels and class names.
 //!
-//! Guarantees: `images.len() == count * rows * cols`, `labels.len() ==
-//! count`, every label `< classes`, both splits share `rows`/`cols`/`classes`.
+//! Guarantees: one label per image, every label `< classes.len()`, both splits
+//! share the channel count and the class names.
 //! Images and labels files must declare the same record count, and images
 //! must have the size the dataset is known to have (28×28).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::data::error::DataError;
 use crate::data::idx::{read_images_sized, read_labels_counted};
+use crate::data::images::{Image, ImageSet};
 use crate::data::locate::{locate, DataFiles, DatasetName, SearchRoots};
 use crate::data::synthetic::{generate, SyntheticConfig};
 
-/// One split of a dataset, as raw bytes.
+/// One split of a dataset: images, their labels and the class names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dataset {
-    /// Canonical dataset name (e.g. `mnist`).
+    /// `mnist`, `cifar10`, … or the folder's path as given.
     pub name: String,
-    /// `count * rows * cols` pixels, image-major, row-major, 0 = background.
-    pub images: Vec<u8>,
-    /// One label per image, each `< classes`.
-    pub labels: Vec<u8>,
-    /// Number of images.
-    pub count: usize,
-    /// Image height.
-    pub rows: usize,
-    /// Image width.
-    pub cols: usize,
-    /// Number of classes.
-    pub classes: usize,
+    /// The images, `u8`, planar per image; 0 = background for the IDX datasets.
+    pub images: ImageSet,
+    /// One label per image, each `< classes.len()`.
+    pub labels: Vec<u16>,
+    /// Class names in label order ("0".."9" for MNIST, the published names of
+    /// Fashion-MNIST and CIFAR, the sorted folder names of an image folder).
+    pub classes: Vec<String>,
+    /// The source file of each image (image folders); empty for the others.
+    pub files: Vec<PathBuf>,
 }
 
 impl Dataset {
-    /// Pixels per image (`rows * cols`).
-    pub fn image_len(&self) -> usize {
-        self.rows * self.cols
+    /// Number of images.
+    pub fn count(&self) -> usize {
+        self.images.len()
     }
 
-    /// The pixels of image `i`, or `None` if `i >= count`.
-    pub fn image(&self, i: usize) -> Option<&[u8]> {
-        let n = self.image_len();
-        self.images.get(i * n..(i + 1) * n)
+    /// Number of classes.
+    pub fn class_count(&self) -> usize {
+        self.classes.len()
     }
 
-    /// Verifies the invariants (buffer lengths match `count`, labels are
-    /// below `classes`), for datasets assembled by hand.
+    /// Image `i` (panics if `i >= count()`: a caller bug).
+    pub fn image(&self, i: usize) -> Image<'_> {
+        self.images.image(i)
+    }
+
+    /// Verifies the invariants (one label per image, one file per image or none,
+    /// labels below the class count), for datasets assembled by hand.
     pub fn check(&self) -> Result<(), DataError> {
-        let pixels = self.count.checked_mul(self.image_len());
-        if pixels != Some(self.images.len()) || self.labels.len() != self.count {
+        let count = self.count();
+        if self.labels.len() != count || !(self.files.is_empty() || self.files.len() == count) {
             return Err(DataError::InvalidOption {
                 what: format!(
-                    "dataset '{}' is inconsistent: count {} of {}×{} images, but {} pixel bytes and {} labels",
+                    "dataset '{}' is inconsistent: {count} images, {} labels and {} file names",
                     self.name,
-                    self.count,
-                    self.rows,
-                    self.cols,
-                    self.images.len(),
-                    self.labels.len()
+                    self.labels.len(),
+                    self.files.len()
                 ),
             });
         }
-        match self.labels.iter().position(|&l| l as usize >= self.classes) {
+        match self.labels.iter().position(|&l| usize::from(l) >= self.classes.len()) {
             None => Ok(()),
             Some(i) => Err(DataError::InvalidOption {
                 what: format!(
                     "dataset '{}': label {} at index {i} is not below its {} classes",
-                    self.name, self.labels[i], self.classes
+                    self.name,
+                    self.labels[i],
+                    self.classes.len()
                 ),
             }),
         }
@@ -79,13 +80,20 @@ impl Dataset {
 
     /// How many images carry each label, indexed by class.
     pub fn class_counts(&self) -> Vec<usize> {
-        let mut counts = vec![0; self.classes];
+        let mut counts = vec![0; self.classes.len()];
         for &l in &self.labels {
-            if let Some(c) = counts.get_mut(l as usize) {
+            if let Some(c) = counts.get_mut(usize::from(l)) {
                 *c += 1;
             }
         }
         counts
+    }
+
+    /// Keeps the first `n` images (no effect if there are fewer).
+    pub fn truncate(&mut self, n: usize) {
+        self.images.truncate(n);
+        self.labels.truncate(n);
+        self.files.truncate(n);
     }
 }
 
@@ -147,24 +155,26 @@ pub fn load_split(
     let (rows, cols) = name.image_size();
     let images = read_images_sized(images_path, limit, (rows, cols))?;
     let labels = read_labels_counted(labels_path, limit, images.declared, images_path)?;
-    let classes = name.classes();
-    check_labels(labels_path, &labels.labels, classes)?;
+    let classes = name.class_names();
+    check_labels(labels_path, &labels.labels, classes.len())?;
     Ok(Dataset {
         name: name.as_str().to_string(),
-        count: images.count(),
-        images: images.pixels,
-        labels: labels.labels,
-        rows,
-        cols,
+        images: ImageSet::fixed(1, rows, cols, images.pixels)?,
+        labels: labels.labels.into_iter().map(u16::from).collect(),
         classes,
+        files: Vec::new(),
     })
 }
 
-fn check_labels(path: &Path, labels: &[u8], classes: usize) -> Result<(), DataError> {
+/// Refuses the first label not below `classes`.
+pub(crate) fn check_labels(path: &Path, labels: &[u8], classes: usize) -> Result<(), DataError> {
     match labels.iter().position(|&l| l as usize >= classes) {
         None => Ok(()),
-        Some(index) => {
-            Err(DataError::LabelOutOfRange { path: path.to_path_buf(), index, label: labels[index], classes })
-        }
+        Some(index) => Err(DataError::LabelOutOfRange {
+            path: path.to_path_buf(),
+            index,
+            label: u16::from(labels[index]),
+            classes,
+        }),
     }
 }

@@ -32,7 +32,7 @@ pub enum DataError {
     /// Images are not the size the dataset is known to have.
     WrongImageSize { path: PathBuf, expected: (usize, usize), found: (usize, usize) },
     /// A label is not below the dataset's class count.
-    LabelOutOfRange { path: PathBuf, index: usize, label: u8, classes: usize },
+    LabelOutOfRange { path: PathBuf, index: usize, label: u16, classes: usize },
     /// Images and labels files declare different record counts.
     CountMismatch { images: PathBuf, labels: PathBuf, image_count: usize, label_count: usize },
     /// The dataset name is not one of the known names.
@@ -40,7 +40,15 @@ pub enum DataError {
     /// No directory holds the four files; lists what is needed and where we looked.
     NotFound { name: String, files: Vec<String>, searched: Vec<(PathBuf, String)> },
     /// The network input cannot be fed from this dataset.
-    InputShape { dataset: String, rows: usize, cols: usize, want: (usize, usize, usize), reason: String },
+    /// `rows`/`cols` are 0 when the images differ in size.
+    InputShape {
+        dataset: String,
+        channels: usize,
+        rows: usize,
+        cols: usize,
+        want: (usize, usize, usize),
+        reason: String,
+    },
     /// A caller-supplied option is invalid (batch size 0, std <= 0, ...).
     InvalidOption { what: String },
 }
@@ -207,9 +215,14 @@ impl DataError {
                 }
                 Ok(())
             }
-            InputShape { dataset, rows, cols, want, reason } => write!(
+            InputShape { dataset, channels, rows: 0, cols: 0, want, reason } => write!(
                 f,
-                "dataset '{dataset}' is 1-channel {rows}×{cols} but the network input is {}×{}×{}: {reason}",
+                "dataset '{dataset}' is {channels}-channel images of varied sizes but the network input is {}×{}×{}: {reason}",
+                want.0, want.1, want.2
+            ),
+            InputShape { dataset, channels, rows, cols, want, reason } => write!(
+                f,
+                "dataset '{dataset}' is {channels}-channel {rows}×{cols} but the network input is {}×{}×{}: {reason}",
                 want.0, want.1, want.2
             ),
             InvalidOption { what } => write!(f, "invalid data option: {what}"),

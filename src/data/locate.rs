@@ -22,6 +22,11 @@ use crate::data::error::DataError;
 pub const FILE_NAMES: [&str; 4] =
     ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 
+/// Fashion-MNIST's class names, labels 0..9, as published in the dataset's README
+/// (github.com/zalandoresearch/fashion-mnist, "Labels").
+pub const FASHION_MNIST_CLASSES: [&str; 10] =
+    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
 /// Environment variable naming a folder that contains `<name>/` subfolders.
 pub const ENV_VAR: &str = "NETC_DATA";
 
@@ -61,6 +66,16 @@ impl DatasetName {
     /// Number of classes (10 for all known datasets).
     pub fn classes(self) -> usize {
         10
+    }
+
+    /// Class names in label order: the digits for MNIST, the published names for
+    /// Fashion-MNIST, the bars' orientations for `synthetic`.
+    pub fn class_names(self) -> Vec<String> {
+        match self {
+            DatasetName::Mnist => (0..10).map(|d| d.to_string()).collect(),
+            DatasetName::FashionMnist => FASHION_MNIST_CLASSES.iter().map(ToString::to_string).collect(),
+            DatasetName::Synthetic => crate::data::synthetic::class_names(),
+        }
     }
 
     /// Image size `(rows, cols)` (28×28 for all known datasets).

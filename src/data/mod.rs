@@ -3,7 +3,8 @@
 //! input, and producing deterministic shuffled mini-batches.
 //!
 //! Consumes: dataset names, optional directories, network input shapes and
-//! seeds. Produces: [`Splits`] of raw bytes, [`Prep`]ared `f32` tensors and
+//! seeds. Produces: [`Splits`] of [`Dataset`]s ([`ImageSet`]s of `u8` images,
+//! `u16` labels, class names), [`Prep`]ared `f32` tensors and
 //! [`Batch`]es. Guarantees: no printing, no panics on bad input; every
 //! failure is a [`DataError`] naming the file or dataset involved.
 //!
@@ -24,6 +25,7 @@ pub mod batches;
 pub mod dataset;
 pub mod error;
 pub mod idx;
+pub mod images;
 pub mod locate;
 pub mod prep;
 pub mod rng;
@@ -33,6 +35,7 @@ pub use batches::{Batch, Batcher, Epoch};
 pub use dataset::{load, load_files, load_split, Dataset, LoadOptions, Splits};
 pub use error::DataError;
 pub use idx::{read_images, read_labels, IdxImages, IdxLabels};
+pub use images::{Image, ImageSet};
 pub use locate::{locate, DataFiles, DatasetName, SearchRoots};
 pub use prep::{mean_std, Prep, Scaling};
 pub use rng::Rng;

@@ -73,16 +73,17 @@ impl Scaling {
 /// Mean and population standard deviation of `x / 255` over every pixel of
 /// `ds` (computed exactly with integer sums).
 pub fn mean_std(ds: &Dataset) -> Result<(f32, f32), DataError> {
-    if ds.images.is_empty() {
+    let pixels = ds.images.pixels();
+    if pixels.is_empty() {
         return Err(DataError::InvalidOption {
             what: format!("cannot compute mean/std of empty dataset '{}'", ds.name),
         });
     }
-    let (sum, sum_sq) = ds.images.iter().fold((0u64, 0u64), |(s, q), &p| {
+    let (sum, sum_sq) = pixels.iter().fold((0u64, 0u64), |(s, q), &p| {
         let p = u64::from(p);
         (s + p, q + p * p)
     });
-    let n = ds.images.len() as f64;
+    let n = pixels.len() as f64;
     let mean = sum as f64 / n / 255.0;
     let var = (sum_sq as f64 / n / (255.0 * 255.0) - mean * mean).max(0.0);
     Ok((mean as f32, var.sqrt() as f32))
@@ -104,20 +105,27 @@ impl Prep {
     /// Checks `input = (c, h, w)` against `ds` and precomputes the mapping.
     pub fn new(ds: &Dataset, input: (usize, usize, usize), scaling: Scaling) -> Result<Prep, DataError> {
         let (c, h, w) = input;
+        let (rows, cols) = ds.images.fixed_size().unwrap_or((0, 0));
         let fail = |reason: String| DataError::InputShape {
             dataset: ds.name.clone(),
-            rows: ds.rows,
-            cols: ds.cols,
+            channels: ds.images.channels(),
+            rows,
+            cols,
             want: input,
             reason,
         };
+        if ds.images.channels() != 1 {
+            return Err(fail("only 1-channel datasets can be fed for now".into()));
+        }
+        if ds.images.fixed_size().is_none() {
+            return Err(fail("the images differ in size and no resize rule is set".into()));
+        }
         if c != 1 {
             return Err(fail(format!("the network's input must have 1 channel, not {c}")));
         }
-        if h < ds.rows || w < ds.cols {
+        if h < rows || w < cols {
             return Err(fail(format!(
-                "the input must be at least {}×{} (images are centred, never cropped or resized)",
-                ds.rows, ds.cols
+                "the input must be at least {rows}×{cols} (images are centred, never cropped or resized)"
             )));
         }
         scaling.validate()?;
@@ -125,8 +133,8 @@ impl Prep {
         for (raw, v) in table.iter_mut().enumerate() {
             *v = scaling.value(raw as u8);
         }
-        let (top, left) = ((h - ds.rows) / 2, (w - ds.cols) / 2);
-        Ok(Prep { rows: ds.rows, cols: ds.cols, h, w, top, left, table })
+        let (top, left) = ((h - rows) / 2, (w - cols) / 2);
+        Ok(Prep { rows, cols, h, w, top, left, table })
     }
 
     /// The input shape `(1, h, w)` this writes.
@@ -199,9 +207,9 @@ impl Prep {
     /// Whole split as one `count × 1 × h × w` tensor.
     pub fn prepare(&self, ds: &Dataset) -> Result<Vec<f32>, DataError> {
         let n = self.sample_len();
-        let mut out = vec![0f32; ds.count * n];
-        for (img, dst) in ds.images.chunks_exact(ds.image_len()).zip(out.chunks_exact_mut(n)) {
-            self.fill(img, dst)?;
+        let mut out = vec![0f32; ds.count() * n];
+        for (i, dst) in out.chunks_exact_mut(n).enumerate() {
+            self.fill(ds.image(i).pixels, dst)?;
         }
         Ok(out)
     }

@@ -54,7 +54,7 @@ pub(super) fn options(args: &RunArgs) -> Result<Vec<String>, Fail> {
 
 /// Refuses an augmentation shift that can move whole images out of the field.
 pub(super) fn augment(args: &RunArgs, splits: &Splits) -> Result<(), Fail> {
-    let (rows, cols) = (splits.train.rows, splits.train.cols);
+    let Some((rows, cols)) = splits.train.images.fixed_size() else { return Ok(()) };
     let size = rows.min(cols);
     if args.train.is_some() && args.augment >= size {
         return Err(usage(format!(
