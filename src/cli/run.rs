@@ -2,18 +2,18 @@
 
 use super::epoch_log::EpochLog;
 use super::{diag_style, err, out, read_source, shown, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
-use crate::data::{self, LoadOptions, Prep, Scaling, SearchRoots, Splits};
+use crate::data::{self, Augment, LoadOptions, NormalizeOption, Pipeline, SearchRoots, Splits};
 use crate::diag::{render_all, SourceMap};
 use crate::driver;
 use crate::ir::Graph;
 use crate::runtime::{Engine, JitEngine, JitOptions, ParamStore, ReferenceEngine};
 use crate::train::{self, checkpoint, EpochStats, Observer, Optimizer, OptimizerKind, Schedule, TrainConfig};
 use clap::ValueEnum;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 mod checks;
 mod memory;
+mod preprocess;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -52,14 +52,29 @@ pub struct RunArgs {
     /// Threads of the JIT engine; the same seed and thread count give bit-identical runs.
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Input scaling: the training set's mean and standard deviation, or the paper's fixed
-    /// map (background −0.1, ink 1.175).
-    #[arg(long, value_enum, default_value_t = ScalingArg::Standard)]
-    scaling: ScalingArg,
-    /// Shift each training image by a random whole number of pixels, up to this many along
-    /// each axis (0 turns augmentation off).
-    #[arg(long, default_value_t = 1, value_name = "PIXELS")]
-    augment: usize,
+    /// Input scaling, kept for compatibility: `standard` is `--normalize train`, `lecun`
+    /// is `--normalize lecun`.
+    #[arg(long, value_enum, conflicts_with = "normalize")]
+    scaling: Option<ScalingArg>,
+    /// Normalisation: train (per-channel mean/std of the training set, the default),
+    /// imagenet, none (x/255), lecun, or MEAN/STD values such as 0.5,0.5,0.5/0.25,0.25,0.25.
+    #[arg(long, value_name = "SPEC", value_parser = parse_normalize)]
+    normalize: Option<NormalizeOption>,
+    /// Feed colour images to a 1-channel net as gray (ITU-R BT.601 luma).
+    #[arg(long)]
+    gray: bool,
+    /// Resize the shorter side to R before the centre crop (default: round(max(H, W)·256/224)
+    /// for data that is not already at most the input's size).
+    #[arg(long, value_name = "R", value_parser = parse_resize)]
+    resize: Option<usize>,
+    /// Training augmentation: none, N (shift=N), or items such as crop=4,flip,
+    /// rrc=0.08-1:0.75-1.333, shift=1 (default: shift=1 for 1-channel digit-like data,
+    /// else none).
+    #[arg(long, value_name = "SPEC", value_parser = parse_augment)]
+    augment: Option<Augment>,
+    /// Threads preparing batches ahead of the engine (0: between steps, on the training thread).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    data_workers: usize,
     /// Use only the first N images of each split (quick runs).
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
@@ -111,6 +126,21 @@ enum ScalingArg {
     Standard,
 }
 
+fn parse_normalize(s: &str) -> Result<NormalizeOption, String> {
+    s.parse()
+}
+
+fn parse_augment(s: &str) -> Result<Augment, String> {
+    s.parse()
+}
+
+fn parse_resize(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(r) if (1..=data::prep::MAX_RESIZE).contains(&r) => Ok(r),
+        _ => Err(format!("expected a size in pixels from 1 to {}", data::prep::MAX_RESIZE)),
+    }
+}
+
 /// A failure with its exit code, already worded for the user.
 struct Fail(i32, String);
 
@@ -141,20 +171,15 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     let budget = super::resources::budget(args.memory_limit);
     let (graph, sources) = compile(&args.net)?;
     let dataset = args.train.as_deref().or(args.eval.as_deref()).expect("checked above");
-    let splits = load_data(dataset, args)?;
-    checks::augment(args, &splits)?;
     let (c, h, w) = match graph.node(graph.input()).shape {
         crate::ir::Shape::Map { c, h, w } => (c as usize, h as usize, w as usize),
         s => return Err(Fail(EXIT_INVALID, format!("error: the net's input {s} is not an image")))?,
     };
-    let scaling = match args.scaling {
-        ScalingArg::Lecun => Scaling::Lecun1998,
-        ScalingArg::Standard => {
-            Scaling::standardize_from(&splits.train).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?
-        }
-    };
-    let prep = Prep::new(&splits.train, (c, h, w), scaling)
-        .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display())))?;
+    let stored = preprocess::stored(args)?;
+    let splits = load_data(dataset, args, preprocess::stored_side(args, (c, h, w), stored.as_ref()))?;
+    let (prep, prep_line) = preprocess::pipeline(args, (c, h, w), &splits, stored.as_ref())?;
+    let augment =
+        if args.eval.is_none() { preprocess::augment(args, &splits, &prep, stored.as_ref())? } else { Augment::none() };
     if let Some(d) = crate::autodiff::class_count_check(&graph, &sources, &splits.train.name, splits.train.class_count()) {
         return Err(Fail(EXIT_INVALID, render_all(&[d], &sources, diag_style())));
     }
@@ -184,13 +209,16 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     if let Some(dataset) = &args.eval {
         let path = args.weights.as_ref().expect("clap requires --weights");
         load_weights(path, &mut store)?;
-        let t = train::evaluate(engine.as_mut(), &mut store, &splits.test, &prep, args.batch).map_err(|e| match e {
-            train::TrainError::OutputNotFinite { .. } => Fail(
-                EXIT_INVALID,
-                format!("error: {}: {e}\nhint: the weights are finite but make the net overflow f32", path.display()),
-            ),
-            e => Fail(EXIT_USAGE, format!("error: {e}")),
-        })?;
+        err(&format!("{prep_line}\n"));
+        let overflow = |e| {
+            let hint = "hint: the weights are finite but make the net overflow f32";
+            Fail(EXIT_INVALID, format!("error: {}: {e}\n{hint}", path.display()))
+        };
+        let t = train::evaluate(engine.as_mut(), &mut store, &splits.test, &prep, args.batch, args.data_workers)
+            .map_err(|e| match e {
+                train::TrainError::OutputNotFinite { .. } => overflow(e),
+                e => Fail(EXIT_USAGE, format!("error: {e}")),
+            })?;
         out(&format!(
             "{}: {dataset} test accuracy {:.2}% (loss {:.4}) on {} images\n",
             args.net.display(),
@@ -200,7 +228,15 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
         ));
         return Ok(());
     }
-    train_net(args, engine.as_mut(), &mut store, &splits, &prep)
+    let fed = Fed { pipeline: &prep, line: &prep_line, augment };
+    train_net(args, engine.as_mut(), &mut store, &splits, &fed)
+}
+
+/// What the run feeds the net: the pipeline, its report line and the augmentation.
+struct Fed<'a> {
+    pipeline: &'a Pipeline,
+    line: &'a str,
+    augment: Augment,
 }
 
 fn compile(path: &Path) -> Result<(Graph, SourceMap), Fail> {
@@ -212,7 +248,8 @@ fn compile(path: &Path) -> Result<(Graph, SourceMap), Fail> {
     }
 }
 
-fn load_data(name: &str, args: &RunArgs) -> Result<Splits, Fail> {
+/// Loads the dataset; `_shorter_side` is the side images may be shrunk to when stored.
+fn load_data(name: &str, args: &RunArgs, _shorter_side: usize) -> Result<Splits, Fail> {
     let opts = LoadOptions { limit: args.limit, ..LoadOptions::default() };
     data::load(name, args.data.as_deref(), &SearchRoots::from_process(), &opts)
         .map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))
@@ -229,7 +266,7 @@ fn train_net(
     engine: &mut dyn Engine,
     store: &mut ParamStore,
     splits: &Splits,
-    prep: &Prep,
+    fed: &Fed,
 ) -> Result<(), Fail> {
     let kind = match args.optimizer {
         Optim::Sgd => OptimizerKind::Sgd,
@@ -264,7 +301,8 @@ fn train_net(
         lr: args.lr,
         schedule,
         seed: args.seed,
-        shift: args.augment,
+        augment: fed.augment,
+        data_workers: args.data_workers,
     };
     check_save_target(args)?;
     let mut log = match &args.log {
@@ -289,8 +327,27 @@ fn train_net(
         args.epochs,
         args.seed
     ));
-    let mut observer =
-        CliObserver { args, log: log.as_mut(), bar: None, started: std::time::Instant::now(), best: None, saved: None };
+    out(&format!("{}; training augmentation: {}\n", fed.line, fed.augment));
+    if let Some(log) = log.as_mut() {
+        log.header(&serde_json::json!({"run": {
+            "net": shown(&args.net),
+            "train": splits.train.name,
+            "preprocess": fed.line,
+            "augment": fed.augment.to_string(),
+            "pipeline": serde_json::from_str::<serde_json::Value>(&fed.pipeline.to_json(&fed.augment)).expect("valid JSON"),
+            "data_workers": args.data_workers,
+        }}), start_epoch + 1);
+    }
+    let mut observer = CliObserver {
+        args,
+        log: log.as_mut(),
+        bar: None,
+        started: std::time::Instant::now(),
+        best: None,
+        saved: None,
+        classes: &splits.train.classes,
+        fed,
+    };
     let resumed = args.resume.is_some().then_some(start_epoch);
     let history = train::train(
         engine,
@@ -298,7 +355,7 @@ fn train_net(
         &mut optimizer,
         &splits.train,
         &splits.test,
-        prep,
+        fed.pipeline,
         &cfg,
         start_epoch,
         &mut observer,
@@ -364,6 +421,9 @@ struct CliObserver<'a> {
     best: Option<(f64, usize)>,
     /// The last epoch saved by this run.
     saved: Option<usize>,
+    /// Class names, saved in checkpoints.
+    classes: &'a [String],
+    fed: &'a Fed<'a>,
 }
 
 impl CliObserver<'_> {
@@ -401,7 +461,8 @@ impl Observer for CliObserver<'_> {
             self.best = Some((s.test_acc, s.epoch));
         }
         out(&format!(
-            "epoch {:>2}/{}  train loss {:.4} acc {:.2}%  test loss {:.4} acc {:.2}%  {:.1} s  {:.0} img/s\n",
+            "epoch {:>2}/{}  train loss {:.4} acc {:.2}%  test loss {:.4} acc {:.2}%  {:.1} s  {:.0} img/s  \
+             data wait {:.2} s ({:.1}%)\n",
             s.epoch,
             self.args.epochs,
             s.train_loss,
@@ -409,13 +470,19 @@ impl Observer for CliObserver<'_> {
             s.test_loss,
             100.0 * s.test_acc,
             s.seconds,
-            s.images_per_sec
+            s.images_per_sec,
+            s.data_wait_seconds,
+            100.0 * s.data_wait_seconds / s.train_seconds.max(1e-9)
         ));
         // The checkpoint first: a failing log must not cost an epoch of training.
         if let Some(path) = &self.args.save {
-            let mut meta = HashMap::new();
-            meta.insert("netc.net".to_string(), shown(&self.args.net));
-            meta.insert("netc.epoch".to_string(), s.epoch.to_string());
+            let meta = checkpoint::run_metadata(&checkpoint::RunMetadata {
+                net: &shown(&self.args.net),
+                epoch: s.epoch,
+                classes: self.classes,
+                pipeline: self.fed.pipeline,
+                augment: &self.fed.augment,
+            });
             checkpoint::save(
                 path,
                 store,

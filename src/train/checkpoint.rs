@@ -10,8 +10,13 @@
 //! Loading reads the header first, with bounds (see `header.rs`), and checks it against
 //! the net and the file's length before reading the payload.
 
+mod classes;
 mod header;
+mod metadata;
 mod target;
+
+pub use classes::{classes_entry, stored_classes, CLASSES_KEY};
+pub use metadata::{read_metadata, run_metadata, stored_preprocess, RunMetadata, PREPROCESS_KEY};
 
 use crate::runtime::ParamStore;
 use safetensors::{Dtype, SafeTensors};

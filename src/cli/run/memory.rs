@@ -2,7 +2,7 @@
 //! optimizer's moments, the datasets, checkpoint reading and writing, and per batch
 //! size the engine's buffers (the JIT plans one arena per batch size it meets: full
 //! batches and the last, smaller one, of training and of the test pass) and the
-//! batch buffers.
+//! feeders' batch buffers.
 
 use super::{EngineKind, Optim, RunArgs};
 use crate::autodiff::Program;
@@ -38,8 +38,11 @@ pub(super) fn per_batch(args: &RunArgs, splits: &Splits, sample_len: usize, p: &
             t + footprint::executor(p.eval, eval_sizes[0])
         }
     };
-    // Images of a training batch and of a test batch, and the training labels as floats.
-    let images = (train_sizes.first().copied().unwrap_or(0) as u128 + eval_sizes[0] as u128) * sample_len as u128 * 4;
+    // The feeders' rings of batch buffers (workers + 1 each), for training and for the
+    // test pass, and the training labels as floats.
+    let ring = args.data_workers as u128 + 1;
+    let images =
+        ring * (train_sizes.first().copied().unwrap_or(0) as u128 + eval_sizes[0] as u128) * sample_len as u128 * 4;
     let labels = train_sizes.first().copied().unwrap_or(0) as u128 * 4;
     engine + Bytes::exact(images + labels)
 }

@@ -186,7 +186,7 @@ impl Prep {
 
     /// Writes the image moved by `dy` rows and `dx` columns from its centred place;
     /// pixels moved out of the field are dropped and uncovered ones are background.
-    pub(crate) fn fill_shifted(&self, image: &[u8], out: &mut [f32], dy: isize, dx: isize) {
+    pub fn fill_shifted(&self, image: &[u8], out: &mut [f32], dy: isize, dx: isize) {
         out.fill(self.table[0]);
         let (top, left) = (self.top as isize + dy, self.left as isize + dx);
         // Image columns c0..c1 land inside the field, at columns left + c.
