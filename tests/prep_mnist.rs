@@ -2,10 +2,11 @@
 //! before the pipeline existed: the 28×28 digit centred in the field, background
 //! padding, `(x/255 − mean)/std` (or LeCun's map) computed in f64 from f32 constants,
 //! and 1-pixel shifts drawn in the epoch's order from the epoch's shift stream.
-//! The old behaviour is kept here as a per-pixel reference implementation.
+//! The old behaviour is kept here as a per-pixel reference implementation (checked
+//! against the old `Prep` itself before it was removed: commit "prep: preprocessing
+//! pipeline …", test `the_reference_is_the_old_prep`).
 //! Needs the real MNIST files (`NETC_DATA`).
 
-use netc::data::prep::legacy::{Prep, Scaling};
 use netc::data::rng::{mix_seed, Rng};
 use netc::data::{load, Augment, Batcher, Dataset, LoadOptions, NormalizeOption, Pipeline, PrepOptions, SearchRoots};
 
@@ -111,20 +112,4 @@ fn mnist_batches_are_bit_identical_to_the_old_preprocessing() {
     let p = Pipeline::build(&lecun, &s.train, (1, 28, 28)).unwrap();
     let old = old_epoch(&s.train, 28, &old_table(&s.train, true), 3, 2, 2);
     same_bits(&new_epoch(&s.train, &p, Augment::shift(2), Some((3, 2))), &old, "lecun, 28×28, shift=2");
-}
-
-#[test]
-fn the_reference_is_the_old_prep() {
-    // The reference above against the old code itself, while it still exists.
-    let Some(s) = mnist() else { return };
-    let (mean, std) = netc::data::mean_std(&s.train).unwrap();
-    let old = Prep::new(&s.train, (1, 32, 32), Scaling::Standardize { mean, std }).unwrap();
-    let t = old_table(&s.train, false);
-    let mut out = vec![0f32; 1024];
-    for i in (0..s.train.count()).step_by(97) {
-        for d in [(0, 0), (1, -1), (-1, 1)] {
-            old.fill_shifted(s.train.image(i).pixels, &mut out, d.0, d.1);
-            same_bits(&out, &old_image(s.train.image(i).pixels, 32, &t, d), "reference");
-        }
-    }
 }

@@ -226,6 +226,3 @@ impl Pipeline {
         )
     }
 }
-
-#[doc(hidden)]
-pub mod legacy;
