@@ -28,6 +28,7 @@ pub mod idx;
 pub mod images;
 pub mod locate;
 pub mod prep;
+pub mod resize;
 pub mod rng;
 pub mod synthetic;
 
