@@ -19,7 +19,7 @@ mod common;
 
 use netc::data::resize::resize;
 use netc::data::{load, Augment, Dataset, ImageSet, LoadOptions, Pipeline, PrepOptions, Rng, SearchRoots};
-use netc::runtime::{Engine, JitEngine, JitOptions, ParamStore};
+use netc::runtime::{JitEngine, JitOptions, ParamStore};
 use netc::train::{self, Observer, Optimizer, OptimizerKind, Schedule, TrainConfig};
 
 /// The first `n` images of a Fashion-MNIST split as tinted 3×32×32 images.
