@@ -69,7 +69,7 @@ fn constants(line: &str) -> &str {
 
 fn synthetic(limit: usize) -> netc::data::Splits {
     let roots = SearchRoots { cwd: PathBuf::from("."), netc_data: None };
-    let opts = LoadOptions { limit: Some(limit), synthetic: SyntheticConfig::default() };
+    let opts = LoadOptions { limit: Some(limit), synthetic: SyntheticConfig::default(), ..LoadOptions::default() };
     load("synthetic", None, &roots, &opts).unwrap()
 }
 

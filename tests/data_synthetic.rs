@@ -63,7 +63,11 @@ fn learnable_by_nearest_class_mean() {
 
 #[test]
 fn load_by_name_honours_config_and_limit() {
-    let opts = LoadOptions { limit: Some(30), synthetic: SyntheticConfig { seed: 3, train: 100, test: 20 } };
+    let opts = LoadOptions {
+        limit: Some(30),
+        synthetic: SyntheticConfig { seed: 3, train: 100, test: 20 },
+        ..LoadOptions::default()
+    };
     let s = load("synthetic", None, &roots(), &opts).unwrap();
     assert_eq!((s.train.count(), s.test.count()), (30, 20));
     let zero = LoadOptions { limit: Some(0), ..LoadOptions::default() };

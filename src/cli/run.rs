@@ -19,10 +19,11 @@ mod preprocess;
 pub struct RunArgs {
     /// The .net file of the network.
     net: PathBuf,
-    /// Train on a dataset: mnist, fashion-mnist or synthetic.
+    /// Train on a dataset: mnist, fashion-mnist, cifar10, cifar100, synthetic, or a
+    /// folder (class folders of images, IDX files or CIFAR binaries).
     #[arg(long, value_name = "DATASET", conflicts_with = "eval")]
     train: Option<String>,
-    /// Evaluate saved weights (`--weights`) on a dataset's test split.
+    /// Evaluate saved weights (`--weights`) on a dataset's test split (a name or a folder).
     #[arg(long, value_name = "DATASET", requires = "weights")]
     eval: Option<String>,
     /// Folder holding the dataset's files (default: ./data/<name>, then $NETC_DATA/<name>).
@@ -75,9 +76,24 @@ pub struct RunArgs {
     /// Threads preparing batches ahead of the engine (0: between steps, on the training thread).
     #[arg(long, default_value_t = 1, value_name = "N")]
     data_workers: usize,
-    /// Use only the first N images of each split (quick runs).
+    /// Use only the first N images of each split (quick runs; an image folder keeps a
+    /// round-robin over its classes).
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
+    /// Image folder with one tree of class folders: hold out this fraction of each
+    /// class for testing (stratified, chosen by --seed).
+    #[arg(long, value_name = "F")]
+    val_split: Option<f64>,
+    /// CIFAR-100: train on the 100 fine classes or the 20 coarse superclasses.
+    #[arg(long, value_enum, default_value_t = LabelsArg::Fine)]
+    labels: LabelsArg,
+    /// Image folders: leave out files that cannot be read or decoded (counted in a
+    /// warning) instead of stopping.
+    #[arg(long)]
+    skip_bad_images: bool,
+    /// Image folders: refuse images with more pixels than this (decompression bombs).
+    #[arg(long, value_name = "N", default_value_t = crate::data::decode::MAX_PIXELS)]
+    max_pixels: u64,
     /// Save the weights (and optimizer state) after every epoch, atomically.
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
@@ -118,6 +134,12 @@ enum EngineKind {
     Jit,
     /// The plain ndarray-style executor: slow, obviously correct.
     Reference,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LabelsArg {
+    Fine,
+    Coarse,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -176,7 +198,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
         s => return Err(Fail(EXIT_INVALID, format!("error: the net's input {s} is not an image")))?,
     };
     let stored = preprocess::stored(args)?;
-    let splits = load_data(dataset, args, preprocess::stored_side(args, (c, h, w), stored.as_ref()))?;
+    let splits = load_data(dataset, args, budget.as_ref(), preprocess::stored_side(args, (c, h, w), stored.as_ref()))?;
     let (prep, prep_line) = preprocess::pipeline(args, (c, h, w), &splits, stored.as_ref())?;
     let augment =
         if args.eval.is_none() { preprocess::augment(args, &splits, &prep, stored.as_ref())? } else { Augment::none() };
@@ -248,11 +270,56 @@ fn compile(path: &Path) -> Result<(Graph, SourceMap), Fail> {
     }
 }
 
-/// Loads the dataset; `_shorter_side` is the side images may be shrunk to when stored.
-fn load_data(name: &str, args: &RunArgs, _shorter_side: usize) -> Result<Splits, Fail> {
-    let opts = LoadOptions { limit: args.limit, ..LoadOptions::default() };
-    data::load(name, args.data.as_deref(), &SearchRoots::from_process(), &opts)
-        .map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))
+/// Loads the dataset, drawing a progress bar while image files are decoded (hidden by
+/// `--quiet`) and printing the loader's warnings. Images are stored shrunk to
+/// `shorter_side` (the preprocessing's resize size; never enlarged).
+fn load_data(
+    name: &str,
+    args: &RunArgs,
+    budget: Option<&super::resources::Budget>,
+    shorter_side: usize,
+) -> Result<Splits, Fail> {
+    let opts = LoadOptions {
+        limit: args.limit,
+        val_split: args.val_split,
+        seed: args.seed,
+        cifar_labels: match args.labels {
+            LabelsArg::Fine => data::CifarLabels::Fine,
+            LabelsArg::Coarse => data::CifarLabels::Coarse,
+        },
+        decode: data::DecodeOptions { max_pixels: args.max_pixels, max_shorter_side: Some(shorter_side) },
+        skip_bad_images: args.skip_bad_images,
+        // The decoded images may take the memory budget; the run's own check below
+        // then counts them with everything else.
+        memory_budget: budget.map(|b| u64::try_from(b.bytes).unwrap_or(u64::MAX)),
+        for_eval: args.eval.is_some(),
+        ..LoadOptions::default()
+    };
+    let bar = std::sync::OnceLock::<indicatif::ProgressBar>::new();
+    let progress = |done: usize, total: usize| {
+        if args.quiet {
+            return;
+        }
+        let b = bar.get_or_init(|| {
+            let b = indicatif::ProgressBar::new(total as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template("decoding images [{bar:30}] {pos}/{len} {per_sec} {eta}")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            );
+            b
+        });
+        b.set_position(done as u64);
+    };
+    let loaded = data::load_with_progress(name, args.data.as_deref(), &SearchRoots::from_process(), &opts, &progress);
+    if let Some(b) = bar.get() {
+        b.finish_and_clear();
+    }
+    let splits = loaded.map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
+    for w in &splits.warnings {
+        err(&format!("warning: {w}\n"));
+    }
+    Ok(splits)
 }
 
 fn load_weights(path: &std::path::Path, store: &mut ParamStore) -> Result<checkpoint::Loaded, Fail> {

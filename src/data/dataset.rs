@@ -1,23 +1,21 @@
-//! In-memory datasets and loading them by name.
+//! In-memory datasets: the data model every source produces.
 //!
-//! Consumes: a dataset name, an optional explicit directory, [`SearchRoots`]
-//! and [`LoadOptions`].
+//! Consumes: nothing (plain value types); [`LoadOptions`] configures
+//! [`crate::data::load`].
 //!
 //! Produces: [`Splits`] — a training and a test [`Dataset`] of `u8` images
 //! ([`ImageSet`]), `u16` labels and class names.
 //!
 //! Guarantees: one label per image, every label `< classes.len()`, both splits
 //! share the channel count and the class names.
-//! Images and labels files must declare the same record count, and images
-//! must have the size the dataset is known to have (28×28).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use crate::data::cifar::CifarLabels;
+use crate::data::decode::DecodeOptions;
 use crate::data::error::DataError;
-use crate::data::idx::{read_images_sized, read_labels_counted};
 use crate::data::images::{Image, ImageSet};
-use crate::data::locate::{locate, DataFiles, DatasetName, SearchRoots};
-use crate::data::synthetic::{generate, SyntheticConfig};
+use crate::data::synthetic::SyntheticConfig;
 
 /// One split of a dataset: images, their labels and the class names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,77 +102,36 @@ pub struct Splits {
     pub train: Dataset,
     /// Test split.
     pub test: Dataset,
+    /// What the loader left out or did not use, for the user (files skipped, …).
+    pub warnings: Vec<String>,
 }
 
-/// Options for [`load`].
+/// Options for [`crate::data::load`].
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Keep only the first N records of each split (for quick runs). Must be
-    /// at least 1. The files are still checked whole (length, gzip checksum).
+    /// at least 1. IDX and CIFAR files are still checked whole (length, gzip
+    /// checksum); an image folder keeps the first N of a round-robin over its classes.
     pub limit: Option<usize>,
     /// Parameters of the `synthetic` dataset (ignored for file datasets).
     pub synthetic: SyntheticConfig,
+    /// Image folders with one tree: the fraction of each class held out for testing.
+    pub val_split: Option<f64>,
+    /// Seed of the `val_split` draw.
+    pub seed: u64,
+    /// CIFAR-100: fine (100) or coarse (20) labels.
+    pub cifar_labels: CifarLabels,
+    /// Pixel cap and downscaling of decoded image files.
+    pub decode: DecodeOptions,
+    /// Image folders: leave out files that cannot be read or decoded (with a
+    /// warning) instead of failing.
+    pub skip_bad_images: bool,
+    /// Bytes the decoded images of an image folder may take (None: no limit).
+    pub memory_budget: Option<u64>,
+    /// Decoding threads (None: all the machine has).
+    pub threads: Option<usize>,
+    /// The data is only evaluated: an image folder with one tree and no
+    /// `val_split` is all test split (the training split is empty).
+    pub for_eval: bool,
 }
 
-/// Loads both splits of the named dataset.
-///
-/// `dir` is the user's explicit directory, if any; see
-/// [`mod@crate::data::locate`] for the search order.
-pub fn load(name: &str, dir: Option<&Path>, roots: &SearchRoots, opts: &LoadOptions) -> Result<Splits, DataError> {
-    let name = DatasetName::parse(name)?;
-    if opts.limit == Some(0) {
-        return Err(DataError::InvalidOption { what: "limit must be at least 1".into() });
-    }
-    if !name.is_file_backed() {
-        let mut cfg = opts.synthetic.clone();
-        if let Some(l) = opts.limit {
-            cfg.train = cfg.train.min(l);
-            cfg.test = cfg.test.min(l);
-        }
-        return generate(&cfg);
-    }
-    let files = locate(name, dir, roots)?;
-    load_files(name, &files, opts.limit)
-}
-
-/// Loads both splits from already-located files.
-pub fn load_files(name: DatasetName, files: &DataFiles, limit: Option<usize>) -> Result<Splits, DataError> {
-    let train = load_split(name, &files.train_images, &files.train_labels, limit)?;
-    let test = load_split(name, &files.test_images, &files.test_labels, limit)?;
-    Ok(Splits { train, test })
-}
-
-/// Loads one split from an images file and a labels file, checking that the
-/// counts agree, the image size is right and every label is in range.
-pub fn load_split(
-    name: DatasetName,
-    images_path: &Path,
-    labels_path: &Path,
-    limit: Option<usize>,
-) -> Result<Dataset, DataError> {
-    let (rows, cols) = name.image_size();
-    let images = read_images_sized(images_path, limit, (rows, cols))?;
-    let labels = read_labels_counted(labels_path, limit, images.declared, images_path)?;
-    let classes = name.class_names();
-    check_labels(labels_path, &labels.labels, classes.len())?;
-    Ok(Dataset {
-        name: name.as_str().to_string(),
-        images: ImageSet::fixed(1, rows, cols, images.pixels)?,
-        labels: labels.labels.into_iter().map(u16::from).collect(),
-        classes,
-        files: Vec::new(),
-    })
-}
-
-/// Refuses the first label not below `classes`.
-pub(crate) fn check_labels(path: &Path, labels: &[u8], classes: usize) -> Result<(), DataError> {
-    match labels.iter().position(|&l| l as usize >= classes) {
-        None => Ok(()),
-        Some(index) => Err(DataError::LabelOutOfRange {
-            path: path.to_path_buf(),
-            index,
-            label: u16::from(labels[index]),
-            classes,
-        }),
-    }
-}

@@ -106,6 +106,12 @@ impl ImageSet {
         Ok(())
     }
 
+    /// Makes room for `bytes` more pixel bytes at once (an allocation failure is an
+    /// error, not an abort).
+    pub fn reserve(&mut self, bytes: usize) -> Result<(), DataError> {
+        self.pixels.try_reserve_exact(bytes).map_err(|_| invalid(format!("cannot allocate {bytes} bytes of images")))
+    }
+
     /// Number of images.
     pub fn len(&self) -> usize {
         match &self.layout {

@@ -24,25 +24,35 @@
 
 pub mod augment;
 pub mod batches;
+pub mod cifar;
 pub mod dataset;
+pub mod decode;
 pub mod error;
 pub mod feeder;
+pub mod folder;
 pub mod idx;
 pub mod images;
+pub mod load_folder;
 pub mod locate;
+pub mod parallel;
 pub mod prep;
 pub mod resize;
 pub mod rng;
+pub mod source;
+pub mod split;
 pub mod synthetic;
 
 pub use augment::{Augment, ResizedCrop};
 pub use batches::{Batch, Batcher, Epoch};
-pub use dataset::{load, load_files, load_split, Dataset, LoadOptions, Splits};
+pub use cifar::{CifarKind, CifarLabels};
+pub use dataset::{Dataset, LoadOptions, Splits};
+pub use decode::{DecodeOptions, Decoded};
 pub use error::DataError;
 pub use feeder::{feed, FeedSpec};
 pub use idx::{read_images, read_labels, IdxImages, IdxLabels};
 pub use images::{Image, ImageSet};
-pub use locate::{locate, DataFiles, DatasetName, SearchRoots};
+pub use locate::{locate, locate_cifar, DataFiles, DatasetName, SearchRoots};
 pub use prep::{mean_std, Normalize, NormalizeOption, Pipeline, PrepOptions};
 pub use rng::Rng;
+pub use source::{load, load_files, load_split, load_with_progress};
 pub use synthetic::SyntheticConfig;

@@ -59,6 +59,7 @@ pub fn generate(cfg: &SyntheticConfig) -> Result<Splits, DataError> {
     Ok(Splits {
         train: generate_split(cfg.train, mix_seed(cfg.seed, 1))?,
         test: generate_split(cfg.test, mix_seed(cfg.seed, 2))?,
+        warnings: Vec::new(),
     })
 }
 

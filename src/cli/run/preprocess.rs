@@ -6,8 +6,9 @@
 //!   its normalisation constants, never recomputed on other data) and say so. An
 //!   explicit `--normalize`/`--scaling`, `--resize` or `--gray` wins over the stored
 //!   value, with a note naming both. A checkpoint from an earlier netc, without the
-//!   entry, gets the pipeline computed as training did (from the training split), with a
-//!   note. `--weights` with `--train` (fine-tuning) builds a new pipeline.
+//!   entry, gets the pipeline computed as training did (from the training split, or, for
+//!   a folder evaluated whole, from its images), with a note. `--weights` with `--train`
+//!   (fine-tuning) builds a new pipeline.
 //! - `--scaling standard` is `--normalize train`, `--scaling lecun` is `--normalize
 //!   lecun`; the two options cannot be given together.
 //! - Default augmentation: `shift=1` for 1-channel data centred without resizing (MNIST,
@@ -78,14 +79,17 @@ pub(super) fn pipeline(
     let opts = options(args);
     let net = args.net.display();
     let data = |e: crate::data::DataError| Fail(EXIT_INVALID, format!("error: {net}: {e}"));
+    // `--eval` of a folder with one tree has no training split: statistics can only come
+    // from the images evaluated.
+    let basis = if splits.train.count() > 0 { &splits.train } else { &splits.test };
+    let from = if splits.train.count() > 0 { "the training split" } else { "the images evaluated (no training split)" };
     let Some(Stored { path, pipeline: Some((p, _)) }) = stored else {
-        let p = Pipeline::build(&opts, &splits.train, input).map_err(data)?;
+        let p = Pipeline::build(&opts, basis, input).map_err(data)?;
         if let Some(s) = stored {
             err(&format!(
-                "note: {} holds no preprocessing (saved by an earlier netc); it is computed from the training split \
-                 of {}, as training did\n",
+                "note: {} holds no preprocessing (saved by an earlier netc); it is computed from {from} of {}\n",
                 s.path.display(),
-                splits.train.name
+                basis.name
             ));
         }
         return Ok((p.clone(), format!("preprocessing: {}", p.describe())));
@@ -110,8 +114,8 @@ pub(super) fn pipeline(
     }
     let mut normalize = p.normalize().clone();
     if normalize_given(args) {
-        let channels = p.channels_for(splits.train.images.channels()).unwrap_or(p.channels());
-        let given = Normalize::resolve(&opts.normalize, input.0, &splits.train, channels)
+        let channels = p.channels_for(basis.images.channels()).unwrap_or(p.channels());
+        let given = Normalize::resolve(&opts.normalize, input.0, basis, channels)
             .map_err(|e| Fail(EXIT_INVALID, format!("error: {net}: {e}")))?;
         if given != normalize {
             err(&format!("note: the normalisation asked for overrides {shown}'s ({})\n", normalize.describe()));
