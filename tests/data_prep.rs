@@ -263,3 +263,44 @@ fn a_pipeline_round_trips_through_its_stored_form() {
     let wrong = p.to_json(&aug).replace(r#""input":[3,8,8]"#, r#""input":[2,8,8]"#);
     assert!(Pipeline::from_json(&wrong).is_err());
 }
+
+#[test]
+fn a_file_is_prepared_as_evaluation_prepares_it_in_a_folder() {
+    // Two 64×48 RGB PNGs in a folder; evaluated through the loader (which stores them at
+    // the shorter side 37 the pipeline asks for) and prepared one by one from the files.
+    let dir = std::env::temp_dir().join(format!("netc-prep-file-{}", std::process::id()));
+    let mut files = Vec::new();
+    for (k, class) in ["a", "b"].iter().enumerate() {
+        let rgb: Vec<u8> = (0..64 * 48 * 3).map(|i| ((i * (7 + k)) % 253) as u8).collect();
+        for split in ["train", "test"] {
+            let path = dir.join(split).join(class).join("x.png");
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            image::save_buffer(&path, &rgb, 48, 64, image::ExtendedColorType::Rgb8).unwrap();
+            files.push(path);
+        }
+    }
+    let input = (3, 32, 32);
+    let side = PrepOptions::default().stored_side(input);
+    assert_eq!(side, 37);
+    let mut opts = netc::data::LoadOptions::default();
+    opts.decode.max_shorter_side = Some(side);
+    let roots = netc::data::SearchRoots { cwd: dir.clone(), netc_data: None };
+    let splits = netc::data::load(dir.to_str().unwrap(), None, &roots, &opts).unwrap();
+    assert_eq!(splits.test.images.size(0), (49, 37), "stored at shorter side 37: 64·37/48 = 49.3");
+    let p = Pipeline::build(&PrepOptions::default(), &splits.train, input).unwrap();
+    assert_eq!(p.geometry(), Geometry::ResizeCrop { resize: 37 });
+    let mut b = netc::data::Batcher::new(&splits.test, &p, 2).unwrap();
+    let mut e = b.in_order();
+    let batch = e.next_batch().unwrap();
+    for (k, path) in [&files[1], &files[3]].into_iter().enumerate() {
+        let mut out = vec![0f32; p.sample_len()];
+        p.prepare_file(path, netc::data::decode::MAX_PIXELS, &mut out).unwrap();
+        assert!(out == batch.images[k * 3072..(k + 1) * 3072], "{}", path.display());
+    }
+    // A gray pipeline refuses a colour file, naming it.
+    let gray_net = Pipeline::build(&PrepOptions::default(), &dataset(1, 28, 28), (1, 32, 32)).unwrap();
+    let mut out = vec![0f32; 1024];
+    let err = gray_net.prepare_file(&files[1], netc::data::decode::MAX_PIXELS, &mut out).unwrap_err().to_string();
+    assert!(err.contains("x.png") && err.contains("--gray"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -17,8 +17,8 @@
 //!
 //! Training adds augmentation ([`crate::data::augment`]) to the same single pass.
 //! Guarantees: the same pipeline gives the same floats for the same image, on any
-//! thread; [`Pipeline::prepare`] is what `netc predict` uses for one image, and what
-//! evaluation batches hold.
+//! thread; [`Pipeline::prepare`] (one decoded image) and [`Pipeline::prepare_file`] (an
+//! image file) are what `netc predict` uses, and what evaluation batches hold.
 
 pub mod channels;
 pub mod geometry;
@@ -36,8 +36,10 @@ pub use normalize::{
 
 use crate::data::augment::Draw;
 use crate::data::dataset::Dataset;
+use crate::data::decode::{decode_file, DecodeOptions};
 use crate::data::error::DataError;
 use crate::data::images::Image;
+use std::path::Path;
 
 /// What the user asked for; [`Pipeline::build`] resolves it against the data.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -213,6 +215,26 @@ impl Pipeline {
         let channels = self.channels_for(img.channels).map_err(invalid)?;
         self.write(img, channels, &Draw::default(), &mut Scratch::default(), out);
         Ok(())
+    }
+
+    /// Decodes the image file at `path` as the loader decodes a folder's files (alpha
+    /// dropped, 16-bit samples rounded, shrunk to [`Pipeline::stored_side`], never
+    /// enlarged; images over `max_pixels` refused before decoding) and writes it into
+    /// `out` as [`Pipeline::prepare`] does: what `netc predict` feeds the net for a file,
+    /// bit for bit what `--eval` feeds for the same file in a folder.
+    pub fn prepare_file(&self, path: &Path, max_pixels: u64, out: &mut [f32]) -> Result<(), DataError> {
+        let opts = DecodeOptions { max_pixels, max_shorter_side: Some(self.stored_side()) };
+        let d = decode_file(path, &opts)?;
+        let img = Image { channels: d.channels(), h: d.h, w: d.w, pixels: &d.pixels };
+        self.channels_for(img.channels).map_err(|reason| DataError::InputShape {
+            dataset: path.display().to_string(),
+            channels: img.channels,
+            rows: img.h,
+            cols: img.w,
+            want: self.input,
+            reason,
+        })?;
+        self.prepare(img, out)
     }
 
     /// One line saying what happens to every image.
