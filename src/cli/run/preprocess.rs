@@ -137,6 +137,11 @@ pub(super) fn augment(
     let resumed = stored.and_then(|s| s.pipeline.as_ref()).and_then(|(_, a)| *a);
     let centred = matches!(pipeline.geometry(), Geometry::Centre { .. });
     let a = match (args.augment, resumed) {
+        (Some(a), Some(r)) if a != r => {
+            let path = stored.map_or(String::new(), |s| s.path.display().to_string());
+            err(&format!("note: --augment {a} replaces {path}'s augmentation ({r})\n"));
+            a
+        }
         (Some(a), _) => a,
         (None, Some(a)) => a,
         (None, None) if centred && splits.train.images.channels() == 1 => Augment::shift(1),
