@@ -48,6 +48,12 @@ pub(super) fn options(args: &RunArgs) -> Result<Vec<String>, Fail> {
     if args.limit == Some(0) {
         return Err(usage("--limit must be at least 1".into()));
     }
+    if let Some(f) = args.val_split {
+        crate::data::split::check_fraction(f).map_err(|e| usage(e.to_string()))?;
+    }
+    if args.max_pixels == 0 {
+        return Err(usage("--max-pixels must be at least 1".into()));
+    }
     let threads = resources::check_threads(args.threads).map_err(|e| Fail(EXIT_USAGE, e))?;
     Ok(threads.into_iter().collect())
 }
