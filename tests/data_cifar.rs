@@ -35,7 +35,11 @@ fn cifar10_reads_back_exactly_by_name_and_by_path() {
     assert_eq!(s.train.classes, CIFAR10_CLASSES);
     assert_eq!(s.train.name, "cifar10");
     // A path to the folder, with names from batches.meta.txt.
-    std::fs::write(dir.join("batches.meta.txt"), "t-shirt\ntrouser\npullover\ndress\ncoat\nsandal\nshirt\nsneaker\nbag\nboot\n\n").unwrap();
+    std::fs::write(
+        dir.join("batches.meta.txt"),
+        "t-shirt\ntrouser\npullover\ndress\ncoat\nsandal\nshirt\nsneaker\nbag\nboot\n\n",
+    )
+    .unwrap();
     let s = load(dir.to_str().unwrap(), None, &roots(tmp.path(), None), &LoadOptions::default()).unwrap();
     assert_same(&s.test, &test);
     assert_eq!(s.train.classes[9], "boot");
@@ -123,6 +127,9 @@ fn wrong_sizes_and_labels_are_refused_naming_the_file() {
 fn a_missing_cifar_says_what_it_needs_and_where_it_looked() {
     let tmp = TempDir::new("cifar-missing");
     let msg = load("cifar10", None, &roots(tmp.path(), None), &LoadOptions::default()).unwrap_err().to_string();
-    assert!(msg.contains("data_batch_1.bin") && msg.contains("test_batch.bin") && msg.contains("cifar-10-batches-bin"), "{msg}");
+    assert!(
+        msg.contains("data_batch_1.bin") && msg.contains("test_batch.bin") && msg.contains("cifar-10-batches-bin"),
+        "{msg}"
+    );
     assert!(msg.contains("NETC_DATA"), "{msg}");
 }

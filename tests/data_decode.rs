@@ -59,10 +59,18 @@ fn png_colour_types_and_bit_depths() {
     let cases: Vec<(&str, DynamicImage, bool)> = vec![
         ("l8", DynamicImage::ImageLuma8(ImageBuffer::from_raw(W, H, gray.clone()).unwrap()), false),
         ("la8", DynamicImage::ImageLumaA8(ImageBuffer::from_raw(W, H, la).unwrap()), false),
-        ("l16", DynamicImage::ImageLuma16(ImageBuffer::from_raw(W, H, gray.iter().map(|&v| wide(v)).collect()).unwrap()), false),
+        (
+            "l16",
+            DynamicImage::ImageLuma16(ImageBuffer::from_raw(W, H, gray.iter().map(|&v| wide(v)).collect()).unwrap()),
+            false,
+        ),
         ("rgb8", DynamicImage::ImageRgb8(ImageBuffer::from_raw(W, H, rgb.clone()).unwrap()), true),
         ("rgba8", DynamicImage::ImageRgba8(ImageBuffer::from_raw(W, H, rgba).unwrap()), true),
-        ("rgb16", DynamicImage::ImageRgb16(ImageBuffer::from_raw(W, H, rgb.iter().map(|&v| wide(v)).collect()).unwrap()), true),
+        (
+            "rgb16",
+            DynamicImage::ImageRgb16(ImageBuffer::from_raw(W, H, rgb.iter().map(|&v| wide(v)).collect()).unwrap()),
+            true,
+        ),
     ];
     for (name, img, colour) in cases {
         let d = decode(&save(&dir, &format!("{name}.png"), &img, ImageFormat::Png));
@@ -105,13 +113,27 @@ fn baseline_jpeg_gray_and_colour_within_jpeg_tolerance() {
     let dir = TempDir::new("decode-jpeg");
     let rgb = gradient();
     let gray: Vec<u8> = rgb.chunks(3).map(|p| p[1]).collect();
-    let g = decode(&save(&dir, "g.jpg", &DynamicImage::ImageLuma8(ImageBuffer::from_raw(W, H, gray.clone()).unwrap()), ImageFormat::Jpeg));
+    let g = decode(&save(
+        &dir,
+        "g.jpg",
+        &DynamicImage::ImageLuma8(ImageBuffer::from_raw(W, H, gray.clone()).unwrap()),
+        ImageFormat::Jpeg,
+    ));
     assert!(!g.colour);
     assert!(max_error(&g.pixels, &gray) <= 4, "gray JPEG error {}", max_error(&g.pixels, &gray));
-    let c = decode(&save(&dir, "c.jpeg", &DynamicImage::ImageRgb8(ImageBuffer::from_raw(W, H, rgb.clone()).unwrap()), ImageFormat::Jpeg));
+    let c = decode(&save(
+        &dir,
+        "c.jpeg",
+        &DynamicImage::ImageRgb8(ImageBuffer::from_raw(W, H, rgb.clone()).unwrap()),
+        ImageFormat::Jpeg,
+    ));
     assert!(c.colour);
     // Chroma subsampling smears colour edges a little.
-    assert!(max_error(&c.pixels, &planar(&rgb, 3)) <= 24, "colour JPEG error {}", max_error(&c.pixels, &planar(&rgb, 3)));
+    assert!(
+        max_error(&c.pixels, &planar(&rgb, 3)) <= 24,
+        "colour JPEG error {}",
+        max_error(&c.pixels, &planar(&rgb, 3))
+    );
 }
 
 #[test]
@@ -161,7 +183,12 @@ fn large_images_are_downscaled_at_load_never_upscaled() {
     let dir = TempDir::new("decode-shrink");
     let (w, h) = (60u32, 40u32);
     let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 31 % 251) as u8).collect();
-    let path = save(&dir, "big.png", &DynamicImage::ImageRgb8(ImageBuffer::from_raw(w, h, rgb.clone()).unwrap()), ImageFormat::Png);
+    let path = save(
+        &dir,
+        "big.png",
+        &DynamicImage::ImageRgb8(ImageBuffer::from_raw(w, h, rgb.clone()).unwrap()),
+        ImageFormat::Png,
+    );
     let opts = DecodeOptions { max_shorter_side: Some(20), ..DecodeOptions::default() };
     let d = decode_file(&path, &opts).unwrap();
     let planes = planar(&rgb, 3);

@@ -296,3 +296,16 @@ fn images_beyond_the_memory_budget_are_refused() {
     let opts = LoadOptions { for_eval: true, memory_budget: Some(10 * 48), ..LoadOptions::default() };
     assert_eq!(load_dir(&dir, &opts).unwrap().test.images.pixels().len(), 10 * 16);
 }
+
+#[test]
+fn a_folder_of_idx_files_is_read_as_idx() {
+    let dir = TempDir::new("folder-idx");
+    data_support::write_small_dataset(&dir, "digits", 5, 3, true);
+    data_support::write_small_dataset(&dir, "my-fashion", 5, 3, false);
+    let r = roots(dir.path());
+    let s = load("digits", None, &r, &LoadOptions::default()).unwrap();
+    assert_eq!((s.train.count(), s.test.count(), s.train.name.as_str()), (5, 3, "digits"));
+    assert_eq!(s.train.classes[3], "3");
+    let s = load("./my-fashion", None, &r, &LoadOptions::default()).unwrap();
+    assert_eq!(s.test.classes[0], "T-shirt/top");
+}

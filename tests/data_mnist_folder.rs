@@ -98,7 +98,14 @@ fn jpeg_folder_agrees_within_jpeg_tolerance() {
     for i in 0..1000 {
         let k = index_of(&folder.test.files[i]);
         assert_eq!(folder.test.labels[i], idx.test.labels[k]);
-        let err: u64 = folder.test.image(i).pixels.iter().zip(idx.test.image(k).pixels).map(|(&a, &b)| u64::from(a.abs_diff(b))).sum();
+        let err: u64 = folder
+            .test
+            .image(i)
+            .pixels
+            .iter()
+            .zip(idx.test.image(k).pixels)
+            .map(|(&a, &b)| u64::from(a.abs_diff(b)))
+            .sum();
         total += err;
         worst = worst.max(err as f64 / 784.0);
     }
@@ -115,7 +122,9 @@ fn cli_refuses_bad_folders_naming_the_file() {
         for i in 0..3 {
             std::fs::create_dir_all(root.join(class)).unwrap();
             let img = ImageBuffer::from_pixel(28, 28, image::Luma([v + i]));
-            DynamicImage::ImageLuma8(img).save_with_format(root.join(class).join(format!("{i}.png")), ImageFormat::Png).unwrap();
+            DynamicImage::ImageLuma8(img)
+                .save_with_format(root.join(class).join(format!("{i}.png")), ImageFormat::Png)
+                .unwrap();
         }
     }
     std::fs::write(root.join("b/1.png"), b"broken").unwrap();

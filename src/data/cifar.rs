@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 
 use crate::data::dataset::{Dataset, Splits};
 use crate::data::error::DataError;
-use crate::data::images::ImageSet;
 use crate::data::idx::MAX_PAYLOAD_BYTES;
+use crate::data::images::ImageSet;
 use crate::files::{open_regular, read_capped};
 
 /// Pixel bytes of one record (3 × 32 × 32).
@@ -46,11 +46,26 @@ pub const CIFAR10_CLASSES: [&str; 10] =
 
 /// CIFAR-100's 20 superclasses, coarse labels 0–19 (`coarse_label_names.txt`).
 pub const CIFAR100_COARSE: [&str; 20] = [
-    "aquatic_mammals", "fish", "flowers", "food_containers", "fruit_and_vegetables",
-    "household_electrical_devices", "household_furniture", "insects", "large_carnivores",
-    "large_man-made_outdoor_things", "large_natural_outdoor_scenes", "large_omnivores_and_herbivores",
-    "medium_mammals", "non-insect_invertebrates", "people", "reptiles", "small_mammals", "trees",
-    "vehicles_1", "vehicles_2",
+    "aquatic_mammals",
+    "fish",
+    "flowers",
+    "food_containers",
+    "fruit_and_vegetables",
+    "household_electrical_devices",
+    "household_furniture",
+    "insects",
+    "large_carnivores",
+    "large_man-made_outdoor_things",
+    "large_natural_outdoor_scenes",
+    "large_omnivores_and_herbivores",
+    "medium_mammals",
+    "non-insect_invertebrates",
+    "people",
+    "reptiles",
+    "small_mammals",
+    "trees",
+    "vehicles_1",
+    "vehicles_2",
 ];
 
 /// CIFAR-100's 100 classes, fine labels 0–99 (`fine_label_names.txt`).
@@ -178,7 +193,10 @@ fn check_length(path: &Path, record: usize) -> Result<u64, DataError> {
     let (_, len) = open_regular(path).map_err(|e| DataError::io(path, e))?;
     let fail = |detail: String| DataError::RecordFile { path: path.to_path_buf(), len, record, detail };
     if len > MAX_PAYLOAD_BYTES {
-        return Err(fail(format!(" (and it is above the {} byte limit)", crate::data::error::grouped(MAX_PAYLOAD_BYTES))));
+        return Err(fail(format!(
+            " (and it is above the {} byte limit)",
+            crate::data::error::grouped(MAX_PAYLOAD_BYTES)
+        )));
     }
     if len == 0 || len % record as u64 != 0 {
         let hint = match (len % (1 + PIXELS) as u64 == 0, len % (2 + PIXELS) as u64 == 0) {
@@ -192,7 +210,13 @@ fn check_length(path: &Path, record: usize) -> Result<u64, DataError> {
 }
 
 /// Appends up to `max` records of `path` to `ds`.
-fn read_records(path: &Path, kind: CifarKind, which: CifarLabels, max: usize, ds: &mut Dataset) -> Result<(), DataError> {
+fn read_records(
+    path: &Path,
+    kind: CifarKind,
+    which: CifarLabels,
+    max: usize,
+    ds: &mut Dataset,
+) -> Result<(), DataError> {
     let record = kind.record();
     let (file, len) = open_regular(path).map_err(|e| DataError::io(path, e))?;
     let count = ((len / record as u64) as usize).min(max);
@@ -200,7 +224,12 @@ fn read_records(path: &Path, kind: CifarKind, which: CifarLabels, max: usize, ds
     let bytes = read_capped(file.take(want as u64), want as u64).map_err(|e| DataError::io(path, e))?;
     if bytes.len() < want {
         // The file shrank after its length was checked.
-        return Err(DataError::Truncated { path: path.to_path_buf(), expected: want as u64, found: bytes.len() as u64, gzip: false });
+        return Err(DataError::Truncated {
+            path: path.to_path_buf(),
+            expected: want as u64,
+            found: bytes.len() as u64,
+            gzip: false,
+        });
     }
     let classes = ds.classes.len();
     ds.images.reserve(count * PIXELS)?;
@@ -210,7 +239,12 @@ fn read_records(path: &Path, kind: CifarKind, which: CifarLabels, max: usize, ds
             (CifarKind::Hundred, CifarLabels::Fine) => rec[1],
         };
         if usize::from(label) >= classes {
-            return Err(DataError::LabelOutOfRange { path: path.to_path_buf(), index, label: u16::from(label), classes });
+            return Err(DataError::LabelOutOfRange {
+                path: path.to_path_buf(),
+                index,
+                label: u16::from(label),
+                classes,
+            });
         }
         ds.images.push(32, 32, &rec[record - PIXELS..])?;
         ds.labels.push(u16::from(label));

@@ -134,4 +134,3 @@ pub struct LoadOptions {
     /// `val_split` is all test split (the training split is empty).
     pub for_eval: bool,
 }
-

@@ -103,7 +103,8 @@ fn bad(path: &Path, detail: impl std::fmt::Display) -> DataError {
 /// Decodes the image file at `path`.
 pub fn decode_file(path: &Path, opts: &DecodeOptions) -> Result<Decoded, DataError> {
     let (file, _) = open_regular(path).map_err(|e| DataError::io(path, e))?;
-    let mut reader = ImageReader::new(BufReader::new(file)).with_guessed_format().map_err(|e| DataError::io(path, e))?;
+    let mut reader =
+        ImageReader::new(BufReader::new(file)).with_guessed_format().map_err(|e| DataError::io(path, e))?;
     if reader.format().is_none() {
         match ImageFormat::from_path(path) {
             Ok(f) => reader.set_format(f),

@@ -156,7 +156,9 @@ pub fn scan_tree(dir: &Path) -> Result<Tree, DataError> {
         };
         return Err(folder_error(
             dir,
-            format!("no class folders: expected DIR/<class>/<images> or DIR/train/<class>/… with DIR/test/<class>/…{loose}"),
+            format!(
+                "no class folders: expected DIR/<class>/<images> or DIR/train/<class>/… with DIR/test/<class>/…{loose}"
+            ),
         ));
     }
     if tree.classes.len() > usize::from(u16::MAX) + 1 {
@@ -174,7 +176,12 @@ fn canonical(path: &Path) -> Result<PathBuf, DataError> {
 
 /// Collects the image files under `dir` (files first, then subfolders, by name).
 /// `ancestors` are the canonical paths of the folders above, to detect loops.
-fn walk(dir: &Path, ancestors: &[PathBuf], files: &mut Vec<PathBuf>, skipped: &mut Vec<PathBuf>) -> Result<(), DataError> {
+fn walk(
+    dir: &Path,
+    ancestors: &[PathBuf],
+    files: &mut Vec<PathBuf>,
+    skipped: &mut Vec<PathBuf>,
+) -> Result<(), DataError> {
     if ancestors.len() > MAX_DEPTH {
         return Err(folder_error(dir, format!("folders nested more than {MAX_DEPTH} deep")));
     }
@@ -191,10 +198,7 @@ fn walk(dir: &Path, ancestors: &[PathBuf], files: &mut Vec<PathBuf>, skipped: &m
     for sub in subdirs {
         let real = canonical(&sub)?;
         if ancestors.contains(&real) {
-            return Err(folder_error(
-                &sub,
-                format!("symlink loop: this folder leads back to {}", real.display()),
-            ));
+            return Err(folder_error(&sub, format!("symlink loop: this folder leads back to {}", real.display())));
         }
         let mut chain = ancestors.to_vec();
         chain.push(real);

@@ -39,10 +39,8 @@ pub fn load_folder(
         FolderScan::Split { train, test, note } => {
             warnings.extend(note);
             if opts.val_split.is_some() {
-                warnings.push(format!(
-                    "{}: --val-split is not used: the folder has its own test folder",
-                    dir.display()
-                ));
+                warnings
+                    .push(format!("{}: --val-split is not used: the folder has its own test folder", dir.display()));
             }
             let skipped = [train.skipped.as_slice(), test.skipped.as_slice()].concat();
             warnings.extend(skipped_warning(&skipped));

@@ -47,6 +47,12 @@ pub(super) fn options(args: &RunArgs) -> Result<Vec<String>, Fail> {
     if args.limit == Some(0) {
         return Err(usage("--limit must be at least 1".into()));
     }
+    if let Some(f) = args.val_split {
+        crate::data::split::check_fraction(f).map_err(|e| usage(e.to_string()))?;
+    }
+    if args.max_pixels == 0 {
+        return Err(usage("--max-pixels must be at least 1".into()));
+    }
     if args.data_workers > crate::data::feeder::MAX_WORKERS {
         return Err(usage(format!(
             "--data-workers must be from 0 to {}, got {}",
