@@ -12,7 +12,8 @@
 //!   (autodiff, executors, the JIT) consume it.
 //! - [`elab`]: AST → IR (blocks, repetition, branches, names), checking shapes as it wires.
 //! - [`infer`]: parameters, MACs, FLOPs and memory; the report and its renderings.
-//! - [`data`]: IDX datasets, preprocessing fitted to a net's input, deterministic batches.
+//! - [`data`]: datasets, preprocessing fitted to a net's input, augmentation, deterministic
+//!   batches prepared on worker threads.
 //! - [`files`]: opening input files safely (regular files only, bounded reads).
 //! - [`driver`]: the pipeline as a few functions; [`cli`]: the command line, the only
 //!   place that prints.

@@ -4,7 +4,7 @@
 //! report's parts; the class names saved by `--save` and read back.
 
 use netc::autodiff::ScoreKind;
-use netc::data::{load, Batcher, LoadOptions, Prep, Scaling, SearchRoots};
+use netc::data::{load, Batcher, LoadOptions, Pipeline, PrepOptions, SearchRoots};
 use netc::diag::SourceMap;
 use netc::runtime::{Engine, ParamStore, ReferenceEngine};
 use serde_json::Value;
@@ -13,6 +13,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const LIMIT: usize = 300;
+
+/// The class names of the synthetic dataset, in label order (its digits' rotations).
+fn synthetic_names() -> Vec<String> {
+    let opts = LoadOptions { limit: Some(LIMIT), ..LoadOptions::default() };
+    load("synthetic", None, &SearchRoots::from_process(), &opts).unwrap().train.classes
+}
+
+/// Asserts that stderr holds only the preprocessing line `--eval` prints.
+fn only_preprocessing(stderr: &[u8]) {
+    let t = text(stderr);
+    assert!(t.lines().count() == 1 && t.starts_with("preprocessing (stored in "), "{t}");
+}
 
 fn netc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_netc"))
@@ -79,13 +91,14 @@ fn oracle_scores(net: &str, w: &Path) -> (Vec<Vec<f32>>, Vec<usize>, ScoreKind) 
         netc::ir::Shape::Map { c, h, w } => (c as usize, h as usize, w as usize),
         s => panic!("{s}"),
     };
-    let prep = Prep::new(&splits.train, input, Scaling::standardize_from(&splits.train).unwrap()).unwrap();
+    // The run's default preprocessing: the training split's mean and standard deviation.
+    let prep = Pipeline::build(&PrepOptions::default(), &splits.train, input).unwrap();
     let mut engine = ReferenceEngine::new(&graph, 1, 1).unwrap();
     engine.reserve(&[], &[LIMIT]).unwrap();
     let mut store = ParamStore::try_new(&engine.training_program().params, false).unwrap();
     netc::train::checkpoint::load(w, &mut store).unwrap();
     let (classes, _, kind) = engine.scores();
-    let mut batcher = Batcher::new(&splits.test, prep, LIMIT).unwrap();
+    let mut batcher = Batcher::new(&splits.test, &prep, LIMIT).unwrap();
     let mut epoch = batcher.in_order();
     let b = epoch.next_batch().unwrap();
     let scores = engine.infer(&mut store, b.images, b.len()).to_vec();
@@ -134,10 +147,11 @@ fn check_against_oracle(net: &str, expect_kind: ScoreKind) {
     assert!(near(&report["top1"], total_correct as f64 / LIMIT as f64), "{net}: {}", report["top1"]);
     assert!(near(&report["top5"], top5.iter().sum::<u64>() as f64 / LIMIT as f64), "{net}: {}", report["top5"]);
     let classes = report["classes"].as_array().unwrap();
+    let names = synthetic_names();
     assert_eq!(classes.len(), 10);
     for (i, c) in classes.iter().enumerate() {
         assert_eq!(c["index"], i as u64);
-        assert_eq!(c["name"], i.to_string());
+        assert_eq!(c["name"], names[i]);
         assert_eq!(
             (c["images"].as_u64(), c["correct"].as_u64(), c["top5_correct"].as_u64()),
             (Some(count[i]), Some(correct[i]), Some(top5[i])),
@@ -201,7 +215,7 @@ fn text_report_and_class_names() {
     // --save stored the training set's class names.
     let (_, meta) = read_checkpoint(&w);
     let names: Vec<String> = serde_json::from_str(&meta["netc.classes"]).unwrap();
-    assert_eq!(names, (0..10).map(|i| i.to_string()).collect::<Vec<_>>());
+    assert_eq!(names, synthetic_names());
 
     let out = eval(net, &w, &[]);
     let report = ok(&out);
@@ -221,7 +235,12 @@ fn text_report_and_class_names() {
     for i in 0..10 {
         let c = &json["classes"][i];
         let row = lines[4 + i].split_whitespace().collect::<Vec<_>>();
-        assert_eq!(row[..3], [i.to_string(), c["images"].to_string(), c["correct"].to_string()], "{}", lines[4 + i]);
+        assert_eq!(
+            row[..4],
+            [i.to_string(), names[i].clone(), c["images"].to_string(), c["correct"].to_string()],
+            "{}",
+            lines[4 + i]
+        );
     }
     // The matrix: its diagonal is the correct counts, each row sums to the class's images.
     assert!(lines[14].starts_with("confusion matrix"), "{report}");
@@ -231,7 +250,7 @@ fn text_report_and_class_names() {
         assert_eq!(cells[t], json["classes"][t]["correct"].as_u64().unwrap());
         assert_eq!(cells.iter().sum::<u64>(), json["classes"][t]["images"].as_u64().unwrap());
     }
-    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    only_preprocessing(&out.stderr);
 
     // Without stored names, the dataset's are used, silently.
     let bare = d.0.join("bare.safetensors");
@@ -241,7 +260,7 @@ fn text_report_and_class_names() {
     let o = eval(net, &bare, &["--format", "json"]);
     let j: Value = serde_json::from_str(&ok(&o)).unwrap();
     assert_eq!((j["class_names"].as_str(), j["top1"].as_f64()), (Some("dataset"), json["top1"].as_f64()));
-    assert!(o.stderr.is_empty(), "{}", text(&o.stderr));
+    only_preprocessing(&o.stderr);
 
     // Names that differ from the dataset's are used, with a warning.
     let named = d.0.join("named.safetensors");

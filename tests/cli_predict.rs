@@ -316,14 +316,16 @@ fn bad_inputs_are_named_and_the_good_ones_still_predicted() {
     let image = d.path("digit.png");
     std::fs::write(&image, b"\x89PNG\r\n\x1a\n not really").unwrap();
     let missing = d.path("missing.npy");
+    let empty = d.path("empty");
+    std::fs::create_dir_all(&empty).unwrap();
     let cases: [(&Path, &str); 7] = [
         (&missing, "cannot read"),
         (&wrong_shape, "its shape is (2, 1, 32, 32), but the net takes 1×28×28 inputs"),
         (&ints, "'<i4', int32; netc reads float16, float32 and float64"),
         (&truncated, "truncated"),
         (&nan, "sample 2 (counting from 0) holds NaN or infinity"),
-        (&image, "cannot predict on image files yet"),
-        (&d.0, "is a directory"),
+        (&image, "does not say how images were preprocessed"),
+        (&empty, "a folder without image files"),
     ];
     for (bad, says) in cases {
         // Alone: a clear message and exit 2.

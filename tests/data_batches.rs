@@ -1,23 +1,22 @@
 //! Mini-batch iteration: determinism, permutation, partial last batch,
 //! content correctness and argument errors.
 
-use netc::data::{Batcher, DataError, Dataset, Prep, Scaling};
+use netc::data::{Batcher, DataError, Dataset, ImageSet, NormalizeOption, Pipeline, PrepOptions};
 
 /// `n` 28×28 images; image i is filled with `i % 256`, label `i % 10`.
 fn dataset(n: usize) -> Dataset {
     Dataset {
         name: "toy".into(),
-        images: (0..n * 784).map(|k| (k / 784 % 256) as u8).collect(),
-        labels: (0..n).map(|i| (i % 10) as u8).collect(),
-        count: n,
-        rows: 28,
-        cols: 28,
-        classes: 10,
+        images: ImageSet::fixed(1, 28, 28, (0..n * 784).map(|k| (k / 784 % 256) as u8).collect()).unwrap(),
+        labels: (0..n).map(|i| (i % 10) as u16).collect(),
+        classes: (0..10).map(|d| d.to_string()).collect(),
+        files: Vec::new(),
     }
 }
 
-fn prep(ds: &Dataset) -> Prep {
-    Prep::new(ds, (1, 32, 32), Scaling::Lecun1998).unwrap()
+fn prep(ds: &Dataset) -> Pipeline {
+    let lecun = PrepOptions { normalize: NormalizeOption::Lecun, ..PrepOptions::default() };
+    Pipeline::build(&lecun, ds, (1, 32, 32)).unwrap()
 }
 
 /// Indices of one epoch, batch by batch.
@@ -33,8 +32,9 @@ fn epoch_order(b: &mut Batcher, seed: u64, epoch: u64) -> Vec<Vec<usize>> {
 #[test]
 fn same_seed_same_order_across_batchers() {
     let ds = dataset(103);
-    let mut a = Batcher::new(&ds, prep(&ds), 10).unwrap();
-    let mut b = Batcher::new(&ds, prep(&ds), 10).unwrap();
+    let p = prep(&ds);
+    let mut a = Batcher::new(&ds, &p, 10).unwrap();
+    let mut b = Batcher::new(&ds, &p, 10).unwrap();
     // Advance `a` through other epochs first: order depends only on (seed, epoch).
     epoch_order(&mut a, 7, 0);
     epoch_order(&mut a, 99, 5);
@@ -44,7 +44,8 @@ fn same_seed_same_order_across_batchers() {
 #[test]
 fn other_seed_or_epoch_gives_other_order() {
     let ds = dataset(103);
-    let mut b = Batcher::new(&ds, prep(&ds), 10).unwrap();
+    let p = prep(&ds);
+    let mut b = Batcher::new(&ds, &p, 10).unwrap();
     let base = epoch_order(&mut b, 7, 0);
     assert_ne!(base, epoch_order(&mut b, 8, 0));
     assert_ne!(base, epoch_order(&mut b, 7, 1));
@@ -55,7 +56,8 @@ fn other_seed_or_epoch_gives_other_order() {
 #[test]
 fn every_index_exactly_once_and_partial_last_batch() {
     let ds = dataset(103);
-    let mut b = Batcher::new(&ds, prep(&ds), 10).unwrap();
+    let p = prep(&ds);
+    let mut b = Batcher::new(&ds, &p, 10).unwrap();
     assert_eq!(b.batches_per_epoch(), 11);
     let order = epoch_order(&mut b, 1, 0);
     let sizes: Vec<usize> = order.iter().map(Vec::len).collect();
@@ -69,18 +71,18 @@ fn every_index_exactly_once_and_partial_last_batch() {
 fn batch_contents_match_the_indexed_samples() {
     let ds = dataset(25);
     let p = prep(&ds);
-    let mut b = Batcher::new(&ds, p.clone(), 8).unwrap();
+    let mut b = Batcher::new(&ds, &p, 8).unwrap();
     let mut e = b.epoch(3, 2);
     let mut seen = 0;
     let mut expect = vec![0.0f32; 1024];
     while let Some(batch) = e.next_batch() {
         assert_eq!(batch.images.len(), batch.len() * 1024);
         for (k, &idx) in batch.indices.iter().enumerate() {
-            assert_eq!(batch.labels[k], (idx % 10) as u8);
-            p.fill(ds.image(idx).unwrap(), &mut expect).unwrap();
+            assert_eq!(batch.labels[k], (idx % 10) as u16);
+            p.prepare(ds.image(idx), &mut expect).unwrap();
             assert_eq!(batch.images[k * 1024..(k + 1) * 1024], expect[..]);
             // centre pixel carries the image's fill value
-            assert_eq!(batch.images[k * 1024 + 16 * 32 + 16], p.value((idx % 256) as u8));
+            assert_eq!(batch.images[k * 1024 + 16 * 32 + 16], p.value(0, (idx % 256) as u8));
         }
         seen += batch.len();
     }
@@ -92,7 +94,8 @@ fn batch_contents_match_the_indexed_samples() {
 #[test]
 fn in_order_epoch_is_sequential() {
     let ds = dataset(7);
-    let mut b = Batcher::new(&ds, prep(&ds), 3).unwrap();
+    let p = prep(&ds);
+    let mut b = Batcher::new(&ds, &p, 3).unwrap();
     b.epoch(5, 0); // a shuffled epoch first must not leak into in_order
     let mut e = b.in_order();
     let mut got = Vec::new();
@@ -105,7 +108,8 @@ fn in_order_epoch_is_sequential() {
 #[test]
 fn batch_larger_than_dataset_yields_one_batch() {
     let ds = dataset(5);
-    let mut b = Batcher::new(&ds, prep(&ds), 64).unwrap();
+    let p = prep(&ds);
+    let mut b = Batcher::new(&ds, &p, 64).unwrap();
     let order = epoch_order(&mut b, 0, 0);
     assert_eq!(order.len(), 1);
     assert_eq!(order[0].len(), 5);
@@ -114,17 +118,18 @@ fn batch_larger_than_dataset_yields_one_batch() {
 #[test]
 fn invalid_arguments_are_errors() {
     let ds = dataset(5);
-    assert!(matches!(Batcher::new(&ds, prep(&ds), 0), Err(DataError::InvalidOption { .. })));
+    let p = prep(&ds);
+    assert!(matches!(Batcher::new(&ds, &p, 0), Err(DataError::InvalidOption { .. })));
     let mut broken = dataset(5);
     broken.labels.pop();
-    assert!(Batcher::new(&broken, prep(&ds), 2).is_err());
+    assert!(Batcher::new(&broken, &p, 2).is_err());
     let mut empty = dataset(0);
     empty.name = "empty".into();
-    let err = Batcher::new(&empty, prep(&ds), 2).unwrap_err();
+    let err = Batcher::new(&empty, &p, 2).unwrap_err();
     assert!(err.to_string().contains("empty"), "{err}");
-    let mut small = dataset(2);
-    small.rows = 14;
-    small.cols = 14;
-    small.images.truncate(2 * 196);
-    assert!(Batcher::new(&small, prep(&ds), 2).is_err());
+    // Colour images cannot go through a pipeline for a 1-channel net made without --gray.
+    let mut colour = dataset(2);
+    colour.images = ImageSet::fixed(3, 14, 14, vec![0; 2 * 3 * 196]).unwrap();
+    let err = Batcher::new(&colour, &p, 2).unwrap_err().to_string();
+    assert!(err.contains("--gray"), "{err}");
 }

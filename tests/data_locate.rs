@@ -60,7 +60,7 @@ fn env_dir_is_used_when_cwd_has_nothing() {
     write_small_dataset(&tmp, "env/fashion-mnist", 3, 2, false);
     let r = roots(&tmp.path().join("proj"), Some(&tmp.path().join("env")));
     let s = load("fashion-mnist", None, &r, &LoadOptions::default()).unwrap();
-    assert_eq!((s.train.count, s.test.count, s.train.name.as_str()), (3, 2, "fashion-mnist"));
+    assert_eq!((s.train.count(), s.test.count(), s.train.name.as_str()), (3, 2, "fashion-mnist"));
     assert_eq!(s.test.labels, vec![0, 1]);
 }
 
@@ -110,10 +110,11 @@ fn not_found_mentions_unset_env_and_explicit_dirs() {
 #[test]
 fn unknown_name_lists_known_names() {
     let tmp = TempDir::new("loc-unknown");
-    let err = load("cifar10", None, &roots(tmp.path(), None), &LoadOptions::default()).unwrap_err();
+    // cifar10 is known now: an unknown name that is not a folder either.
+    let err = load("imagenet", None, &roots(tmp.path(), None), &LoadOptions::default()).unwrap_err();
     assert!(matches!(err, DataError::UnknownDataset { .. }), "{err:?}");
     let msg = err.to_string();
-    for known in ["mnist", "fashion-mnist", "synthetic", "cifar10"] {
+    for known in ["imagenet", "mnist", "fashion-mnist", "synthetic", "cifar10", "cifar100"] {
         assert!(msg.contains(known), "{msg}");
     }
     assert_eq!(DatasetName::parse("MNIST").unwrap(), DatasetName::Mnist);

@@ -30,9 +30,9 @@ fn real_files(name: DatasetName) -> Option<DataFiles> {
 #[test]
 fn mnist_sizes_first_labels_and_histogram() {
     let Some(s) = load_real("mnist") else { return };
-    assert_eq!((s.train.count, s.train.rows, s.train.cols), (60_000, 28, 28));
-    assert_eq!((s.test.count, s.test.rows, s.test.cols), (10_000, 28, 28));
-    assert_eq!(s.train.images.len(), 60_000 * 784);
+    assert_eq!((s.train.count(), s.train.images.fixed_size()), (60_000, Some((28, 28))));
+    assert_eq!((s.test.count(), s.test.images.fixed_size()), (10_000, Some((28, 28))));
+    assert_eq!(s.train.images.pixels().len(), 60_000 * 784);
     assert_eq!(s.train.labels[0], 5);
     assert_eq!(s.test.labels[0], 7);
     let published = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949];
@@ -44,7 +44,7 @@ fn fashion_mnist_is_balanced() {
     let Some(s) = load_real("fashion-mnist") else {
         return;
     };
-    assert_eq!((s.train.count, s.test.count), (60_000, 10_000));
+    assert_eq!((s.train.count(), s.test.count()), (60_000, 10_000));
     assert_eq!(s.train.class_counts(), vec![6000; 10]);
     assert_eq!(s.test.class_counts(), vec![1000; 10]);
 }
@@ -63,8 +63,8 @@ fn limit_loads_a_prefix_of_the_real_data() {
     let opts = LoadOptions { limit: Some(100), ..LoadOptions::default() };
     let s = load("mnist", None, &roots(env.clone()), &opts).unwrap();
     let full = load("mnist", None, &roots(env), &LoadOptions::default()).unwrap();
-    assert_eq!((s.train.count, s.test.count), (100, 100));
-    assert_eq!(s.train.images[..], full.train.images[..100 * 784]);
+    assert_eq!((s.train.count(), s.test.count()), (100, 100));
+    assert_eq!(s.train.images.pixels()[..], full.train.images.pixels()[..100 * 784]);
     assert_eq!(s.test.labels[..], full.test.labels[..100]);
 }
 

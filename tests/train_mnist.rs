@@ -3,7 +3,7 @@
 
 mod common;
 
-use netc::data::{load, LoadOptions, Prep, Scaling, SearchRoots};
+use netc::data::{load, Augment, LoadOptions, Pipeline, PrepOptions, SearchRoots};
 use netc::runtime::{Engine, ParamStore, ReferenceEngine};
 use netc::train::{self, checkpoint, Observer, Optimizer, OptimizerKind, Schedule, TrainConfig};
 
@@ -36,11 +36,18 @@ fn lenet5_learns_mnist_and_round_trips_through_a_checkpoint() {
     let mut store = ParamStore::new(&engine.training_program().params);
     train::initialise(&mut store, &g, 1);
     // The default scaling of `netc run`: standardised with the training split's statistics.
-    let (mean, std) = netc::data::mean_std(&splits.train).unwrap();
-    let prep = Prep::new(&splits.train, (1, 32, 32), Scaling::Standardize { mean, std }).unwrap();
-    let before = train::evaluate(&mut engine, &mut store, &splits.test, &prep, 100).unwrap();
+    let prep = Pipeline::build(&PrepOptions::default(), &splits.train, (1, 32, 32)).unwrap();
+    let before = train::evaluate(&mut engine, &mut store, &splits.test, &prep, 100, 1).unwrap();
     let mut opt = Optimizer::new(OptimizerKind::Adam, 0.0, &store);
-    let cfg = TrainConfig { epochs: 5, batch: 32, lr: 1e-3, schedule: Schedule::Constant, seed: 1, shift: 0 };
+    let cfg = TrainConfig {
+        epochs: 5,
+        batch: 32,
+        lr: 1e-3,
+        schedule: Schedule::Constant,
+        seed: 1,
+        augment: Augment::none(),
+        data_workers: 1,
+    };
     let mut losses = Losses(Vec::new());
     let history =
         train::train(&mut engine, &mut store, &mut opt, &splits.train, &splits.test, &prep, &cfg, 0, &mut losses)
@@ -61,7 +68,7 @@ fn lenet5_learns_mnist_and_round_trips_through_a_checkpoint() {
     let mut fresh = ParamStore::new(&store.infos);
     checkpoint::load(&path, &mut fresh).unwrap();
     assert_eq!(fresh.values, store.values);
-    let again = train::evaluate(&mut engine, &mut fresh, &splits.test, &prep, 100).unwrap();
+    let again = train::evaluate(&mut engine, &mut fresh, &splits.test, &prep, 100, 2).unwrap();
     assert_eq!(again.accuracy(), last.test_acc);
     let _ = std::fs::remove_file(&path);
     let _ = engine.name();

@@ -1,4 +1,6 @@
-//! The `--log FILE` of `netc run`: one JSON object per epoch, appended.
+//! The `--log FILE` of `netc run`: a JSON object opening each run (`{"run": {...}}`,
+//! with the preprocessing line, the pipeline and the augmentation), then one JSON object
+//! per epoch, appended.
 //!
 //! The log may be any file, device or pipe that can be appended to, except the run's
 //! own inputs (the net's source, `--weights`, `--resume`). A named pipe that no process
@@ -35,17 +37,28 @@ impl EpochLog {
         Ok(EpochLog { path: path.to_path_buf(), file: Some(file), failed: None })
     }
 
+    /// Appends the line that opens a run (`{"run": {...}}`: the preprocessing and
+    /// augmentation); epoch lines are those with an `"epoch"` key.
+    /// `first_epoch` is the run's first epoch (counting from 1).
+    pub fn header(&mut self, run: &serde_json::Value, first_epoch: usize) {
+        self.write(&run.to_string(), first_epoch);
+    }
+
     /// Appends one epoch; on the first failure, warns and stops logging.
     pub fn append(&mut self, s: &EpochStats) {
+        self.write(&serde_json::to_string(s).expect("epoch stats serialise"), s.epoch);
+    }
+
+    /// Writes one line; `epoch` is the first epoch the log lacks if it fails.
+    fn write(&mut self, line: &str, epoch: usize) {
         let Some(f) = self.file.as_mut() else { return };
-        let line = serde_json::to_string(s).expect("epoch stats serialise");
         if let Err(e) = writeln!(f, "{line}").and_then(|()| f.flush()) {
             err(&format!(
                 "warning: cannot write the log {}: {e}; training goes on and checkpoints are still saved\n",
                 self.path.display()
             ));
             self.file = None;
-            self.failed = Some((s.epoch, e));
+            self.failed = Some((epoch, e));
         }
     }
 

@@ -32,8 +32,9 @@ pub struct PredictArgs {
     /// The trained weights: a checkpoint written by `netc run --save`.
     #[arg(long, value_name = "FILE")]
     weights: PathBuf,
-    /// The inputs: .npy tensors, already preprocessed (N×C×H×W or C×H×W; float32, float64
-    /// or float16).
+    /// The inputs: image files (decoded and preprocessed as the checkpoint says), folders of
+    /// them (searched recursively, in name order), or .npy tensors already preprocessed
+    /// (N×C×H×W or C×H×W; float32, float64 or float16).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
     /// Classes printed per input [default: 5, or the class count if smaller].
@@ -57,6 +58,9 @@ pub struct PredictArgs {
     /// Memory netc may use, e.g. 512M or 8G (default: what the system has available).
     #[arg(long, value_name = "SIZE", value_parser = super::resources::parse_size)]
     memory_limit: Option<u64>,
+    /// Largest image (width × height) decoded; larger files are refused before decoding.
+    #[arg(long, value_name = "N", default_value_t = crate::data::decode::MAX_PIXELS)]
+    max_pixels: u64,
 }
 
 pub fn run(args: PredictArgs) -> i32 {
@@ -79,6 +83,9 @@ fn predict(args: &PredictArgs) -> Result<i32, Fail> {
     }
     if args.top == Some(0) {
         return Err(usage("--top must be at least 1".into()));
+    }
+    if args.max_pixels == 0 {
+        return Err(usage("--max-pixels must be at least 1".into()));
     }
     if let Some(warning) = resources::check_threads(args.threads).map_err(|e| Fail(EXIT_USAGE, e))? {
         err(&format!("{warning}\n"));
@@ -105,7 +112,8 @@ fn predict(args: &PredictArgs) -> Result<i32, Fail> {
     }
     let mut unreadable = 0;
     let mut opened = Vec::new();
-    for path in &args.inputs {
+    let (paths, given) = expand(&args.inputs, &mut unreadable);
+    for path in &paths {
         match Input::open(path, input) {
             Ok(i) => opened.push(i),
             Err(e) => {
@@ -116,7 +124,7 @@ fn predict(args: &PredictArgs) -> Result<i32, Fail> {
     }
     let total: usize = opened.iter().map(|i| i.samples).fold(0, usize::saturating_add);
     if opened.is_empty() {
-        let none = match args.inputs.len() {
+        let none = match given {
             1 => "the input could not be read".to_string(),
             n => format!("none of the {n} inputs could be read"),
         };
@@ -164,19 +172,62 @@ fn predict(args: &PredictArgs) -> Result<i32, Fail> {
     for note in notes {
         err(&format!("{note}\n"));
     }
-    let images = ImageInputs::from_checkpoint(&loaded.metadata, input);
+    let mut images = ImageInputs::from_checkpoint(&loaded.metadata, &args.weights, input, args.max_pixels);
+    // Said once; without a stored pipeline each image input says why it fails.
+    if let (true, Ok(p)) = (opened.iter().any(Input::is_image), images.pipeline()) {
+        err(&format!("preprocessing (stored in {}): {}\n", args.weights.display(), p.describe()));
+    }
     let kind = engine.scores().2;
-    let outcome = batches::predict_all(engine.as_mut(), &mut store, &sizes, &mut opened, &images, classes);
+    let outcome = batches::predict_all(engine.as_mut(), &mut store, &sizes, &mut opened, &mut images, classes);
     let failed = unreadable + outcome.unreadable + outcome.not_finite;
     report(args, &opened, &outcome, &names, kind, classes, failed > 0)?;
     if failed > 0 {
         err(&format!(
-            "error: {failed} of {} inputs could not be predicted (each is named above); the others were predicted\n",
-            args.inputs.len()
+            "error: {failed} of {given} inputs could not be predicted (each is named above); the others were predicted\n"
         ));
         return Ok(if unreadable + outcome.unreadable > 0 { EXIT_USAGE } else { EXIT_INVALID });
     }
     Ok(EXIT_OK)
+}
+
+/// The inputs with every folder replaced by the image files in it (searched as a class
+/// folder is: recursively, in name order), and how many inputs that makes. A folder that
+/// cannot be searched or holds no image counts as one unreadable input.
+fn expand(inputs: &[PathBuf], unreadable: &mut usize) -> (Vec<PathBuf>, usize) {
+    let mut paths = Vec::new();
+    let mut given = 0;
+    for path in inputs {
+        if !path.is_dir() {
+            paths.push(path.clone());
+            given += 1;
+            continue;
+        }
+        match crate::data::folder::image_files(path) {
+            Ok((files, skipped)) if !files.is_empty() => {
+                if !skipped.is_empty() {
+                    err(&format!(
+                        "note: {}: skipped {} files that are not images by their extension (e.g. {})\n",
+                        path.display(),
+                        skipped.len(),
+                        skipped[0].display()
+                    ));
+                }
+                given += files.len();
+                paths.extend(files);
+            }
+            Ok(_) => {
+                err(&format!("error: {}: a folder without image files\n", path.display()));
+                *unreadable += 1;
+                given += 1;
+            }
+            Err(e) => {
+                err(&format!("error: {e}\n"));
+                *unreadable += 1;
+                given += 1;
+            }
+        }
+    }
+    (paths, given)
 }
 
 /// The batch sizes inference meets on `total` samples: the full one and the remainder.

@@ -2,29 +2,30 @@
 
 use super::epoch_log::EpochLog;
 use super::{diag_style, err, out, read_source, shown, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
-use crate::data::{self, LoadOptions, Prep, Scaling, SearchRoots, Splits};
+use crate::data::{self, Augment, LoadOptions, NormalizeOption, Pipeline, SearchRoots, Splits};
 use crate::diag::{render_all, SourceMap};
 use crate::driver;
 use crate::ir::Graph;
 use crate::runtime::{Engine, JitEngine, JitOptions, ParamStore, ReferenceEngine};
 use crate::train::{self, checkpoint, EpochStats, Observer, Optimizer, OptimizerKind, Schedule, TrainConfig};
 use clap::ValueEnum;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 mod checks;
 mod eval;
 mod memory;
+mod preprocess;
 mod report;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// The .net file of the network.
     net: PathBuf,
-    /// Train on a dataset: mnist, fashion-mnist or synthetic.
+    /// Train on a dataset: mnist, fashion-mnist, cifar10, cifar100, synthetic, or a
+    /// folder (class folders of images, IDX files or CIFAR binaries).
     #[arg(long, value_name = "DATASET", conflicts_with = "eval")]
     train: Option<String>,
-    /// Evaluate saved weights (`--weights`) on a dataset's test split.
+    /// Evaluate saved weights (`--weights`) on a dataset's test split (a name or a folder).
     #[arg(long, value_name = "DATASET", requires = "weights")]
     eval: Option<String>,
     /// Folder holding the dataset's files (default: ./data/<name>, then $NETC_DATA/<name>).
@@ -54,17 +55,47 @@ pub struct RunArgs {
     /// Threads of the JIT engine; the same seed and thread count give bit-identical runs.
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Input scaling: the training set's mean and standard deviation, or the paper's fixed
-    /// map (background −0.1, ink 1.175).
-    #[arg(long, value_enum, default_value_t = ScalingArg::Standard)]
-    scaling: ScalingArg,
-    /// Shift each training image by a random whole number of pixels, up to this many along
-    /// each axis (0 turns augmentation off).
-    #[arg(long, default_value_t = 1, value_name = "PIXELS")]
-    augment: usize,
-    /// Use only the first N images of each split (quick runs).
+    /// Input scaling, kept for compatibility: `standard` is `--normalize train`, `lecun`
+    /// is `--normalize lecun`.
+    #[arg(long, value_enum, conflicts_with = "normalize")]
+    scaling: Option<ScalingArg>,
+    /// Normalisation: train (per-channel mean/std of the training set, the default),
+    /// imagenet, none (x/255), lecun, or MEAN/STD values such as 0.5,0.5,0.5/0.25,0.25,0.25.
+    #[arg(long, value_name = "SPEC", value_parser = parse_normalize)]
+    normalize: Option<NormalizeOption>,
+    /// Feed colour images to a 1-channel net as gray (ITU-R BT.601 luma).
+    #[arg(long)]
+    gray: bool,
+    /// Resize the shorter side to R before the centre crop (default: round(max(H, W)·256/224)
+    /// for data that is not already at most the input's size).
+    #[arg(long, value_name = "R", value_parser = parse_resize)]
+    resize: Option<usize>,
+    /// Training augmentation: none, N (shift=N), or items such as crop=4,flip,
+    /// rrc=0.08-1:0.75-1.333, shift=1 (default: shift=1 for 1-channel digit-like data,
+    /// else none).
+    #[arg(long, value_name = "SPEC", value_parser = parse_augment)]
+    augment: Option<Augment>,
+    /// Threads preparing batches ahead of the engine (0: between steps, on the training thread).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    data_workers: usize,
+    /// Use only the first N images of each split (quick runs; an image folder keeps a
+    /// round-robin over its classes).
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
+    /// Image folder with one tree of class folders: hold out this fraction of each
+    /// class for testing (stratified, chosen by --seed).
+    #[arg(long, value_name = "F")]
+    val_split: Option<f64>,
+    /// CIFAR-100: train on the 100 fine classes or the 20 coarse superclasses.
+    #[arg(long, value_enum, default_value_t = LabelsArg::Fine)]
+    labels: LabelsArg,
+    /// Image folders: leave out files that cannot be read or decoded (counted in a
+    /// warning) instead of stopping.
+    #[arg(long)]
+    skip_bad_images: bool,
+    /// Image folders: refuse images with more pixels than this (decompression bombs).
+    #[arg(long, value_name = "N", default_value_t = crate::data::decode::MAX_PIXELS)]
+    max_pixels: u64,
     /// Save the weights (and optimizer state) after every epoch, atomically.
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
@@ -111,9 +142,30 @@ pub(super) enum EngineKind {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LabelsArg {
+    Fine,
+    Coarse,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum ScalingArg {
     Lecun,
     Standard,
+}
+
+fn parse_normalize(s: &str) -> Result<NormalizeOption, String> {
+    s.parse()
+}
+
+fn parse_augment(s: &str) -> Result<Augment, String> {
+    s.parse()
+}
+
+fn parse_resize(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(r) if (1..=data::prep::MAX_RESIZE).contains(&r) => Ok(r),
+        _ => Err(format!("expected a size in pixels from 1 to {}", data::prep::MAX_RESIZE)),
+    }
 }
 
 /// A failure with its exit code, already worded for the user.
@@ -146,21 +198,16 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     let budget = super::resources::budget(args.memory_limit);
     let (graph, sources) = compile(&args.net)?;
     let dataset = args.train.as_deref().or(args.eval.as_deref()).expect("checked above");
-    let splits = load_data(dataset, args)?;
-    checks::augment(args, &splits)?;
     let (c, h, w) = match graph.node(graph.input()).shape {
         crate::ir::Shape::Map { c, h, w } => (c as usize, h as usize, w as usize),
         s => return Err(Fail(EXIT_INVALID, format!("error: the net's input {s} is not an image")))?,
     };
-    let scaling = match args.scaling {
-        ScalingArg::Lecun => Scaling::Lecun1998,
-        ScalingArg::Standard => {
-            Scaling::standardize_from(&splits.train).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?
-        }
-    };
-    let prep = Prep::new(&splits.train, (c, h, w), scaling)
-        .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display())))?;
-    if let Some(d) = crate::autodiff::class_count_check(&graph, &sources, &splits.train.name, splits.train.classes) {
+    let stored = preprocess::stored(args)?;
+    let splits = load_data(dataset, args, budget.as_ref(), preprocess::stored_side(args, (c, h, w), stored.as_ref()))?;
+    let (prep, prep_line) = preprocess::pipeline(args, (c, h, w), &splits, stored.as_ref())?;
+    let augment =
+        if args.eval.is_none() { preprocess::augment(args, &splits, &prep, stored.as_ref())? } else { Augment::none() };
+    if let Some(d) = crate::autodiff::class_count_check(&graph, &sources, &splits.train.name, splits.train.class_count()) {
         return Err(Fail(EXIT_INVALID, render_all(&[d], &sources, diag_style())));
     }
     let not_classifier = |e: crate::autodiff::NotAClassifier| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display()));
@@ -182,14 +229,23 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
         }
     };
     let no_memory = |e: crate::runtime::memory::AllocError| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display()));
-    let train_sizes = if training { memory::sizes(splits.train.count, args.batch) } else { Vec::new() };
-    engine.reserve(&train_sizes, &memory::sizes(splits.test.count, args.batch)).map_err(no_memory)?;
+    let train_sizes = if training { memory::sizes(splits.train.count(), args.batch) } else { Vec::new() };
+    engine.reserve(&train_sizes, &memory::sizes(splits.test.count(), args.batch)).map_err(no_memory)?;
     let mut store = ParamStore::try_new(&train_program.params, training).map_err(no_memory)?;
     train::initialise(&mut store, &graph, args.seed);
     if args.eval.is_some() {
+        err(&format!("{prep_line}\n"));
         return eval::run(args, engine.as_mut(), &mut store, &splits, &prep);
     }
-    train_net(args, engine.as_mut(), &mut store, &splits, &prep)
+    let fed = Fed { pipeline: &prep, line: &prep_line, augment };
+    train_net(args, engine.as_mut(), &mut store, &splits, &fed)
+}
+
+/// What the run feeds the net: the pipeline, its report line and the augmentation.
+struct Fed<'a> {
+    pipeline: &'a Pipeline,
+    line: &'a str,
+    augment: Augment,
 }
 
 pub(super) fn compile(path: &Path) -> Result<(Graph, SourceMap), Fail> {
@@ -203,13 +259,59 @@ pub(super) fn compile(path: &Path) -> Result<(Graph, SourceMap), Fail> {
 
 /// The class names of a dataset, in label order.
 pub(super) fn dataset_class_names(d: &data::Dataset) -> Vec<String> {
-    (0..d.classes).map(|i| i.to_string()).collect()
+    d.classes.clone()
 }
 
-fn load_data(name: &str, args: &RunArgs) -> Result<Splits, Fail> {
-    let opts = LoadOptions { limit: args.limit, ..LoadOptions::default() };
-    data::load(name, args.data.as_deref(), &SearchRoots::from_process(), &opts)
-        .map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))
+/// Loads the dataset, drawing a progress bar while image files are decoded (hidden by
+/// `--quiet`) and printing the loader's warnings. Images are stored shrunk to
+/// `shorter_side` (the preprocessing's resize size; never enlarged).
+fn load_data(
+    name: &str,
+    args: &RunArgs,
+    budget: Option<&super::resources::Budget>,
+    shorter_side: usize,
+) -> Result<Splits, Fail> {
+    let opts = LoadOptions {
+        limit: args.limit,
+        val_split: args.val_split,
+        seed: args.seed,
+        cifar_labels: match args.labels {
+            LabelsArg::Fine => data::CifarLabels::Fine,
+            LabelsArg::Coarse => data::CifarLabels::Coarse,
+        },
+        decode: data::DecodeOptions { max_pixels: args.max_pixels, max_shorter_side: Some(shorter_side) },
+        skip_bad_images: args.skip_bad_images,
+        // The decoded images may take the memory budget; the run's own check below
+        // then counts them with everything else.
+        memory_budget: budget.map(|b| u64::try_from(b.bytes).unwrap_or(u64::MAX)),
+        for_eval: args.eval.is_some(),
+        ..LoadOptions::default()
+    };
+    let bar = std::sync::OnceLock::<indicatif::ProgressBar>::new();
+    let progress = |done: usize, total: usize| {
+        if args.quiet {
+            return;
+        }
+        let b = bar.get_or_init(|| {
+            let b = indicatif::ProgressBar::new(total as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template("decoding images [{bar:30}] {pos}/{len} {per_sec} {eta}")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            );
+            b
+        });
+        b.set_position(done as u64);
+    };
+    let loaded = data::load_with_progress(name, args.data.as_deref(), &SearchRoots::from_process(), &opts, &progress);
+    if let Some(b) = bar.get() {
+        b.finish_and_clear();
+    }
+    let splits = loaded.map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
+    for w in &splits.warnings {
+        err(&format!("warning: {w}\n"));
+    }
+    Ok(splits)
 }
 
 pub(super) fn load_weights(path: &std::path::Path, store: &mut ParamStore) -> Result<checkpoint::Loaded, Fail> {
@@ -223,7 +325,7 @@ fn train_net(
     engine: &mut dyn Engine,
     store: &mut ParamStore,
     splits: &Splits,
-    prep: &Prep,
+    fed: &Fed,
 ) -> Result<(), Fail> {
     let kind = match args.optimizer {
         Optim::Sgd => OptimizerKind::Sgd,
@@ -258,7 +360,8 @@ fn train_net(
         lr: args.lr,
         schedule,
         seed: args.seed,
-        shift: args.augment,
+        augment: fed.augment,
+        data_workers: args.data_workers,
     };
     check_save_target(args)?;
     let mut log = match &args.log {
@@ -266,23 +369,35 @@ fn train_net(
         None => None,
     };
     out(&format!(
-        "training {} on {} ({} train / {} test images) with {} engine: {} lr {} {:?} schedule, batch {}, {} epochs, seed {}\n",
+        "training {} on {} ({} train / {} test images) with {} engine: {} lr {} {} schedule, batch {}, {} epoch{}, seed {}\n",
         args.net.display(),
         splits.train.name,
-        splits.train.count,
-        splits.test.count,
+        splits.train.count(),
+        splits.test.count(),
         engine.name(),
         kind.name(),
         rate(args.lr),
-        args.schedule,
-        if args.batch > splits.train.count {
-            format!("{} (the whole training set)", splits.train.count)
+        args.schedule.to_possible_value().map_or_else(String::new, |v| v.get_name().to_owned()),
+        if args.batch > splits.train.count() {
+            format!("{} (the whole training set)", splits.train.count())
         } else {
             args.batch.to_string()
         },
         args.epochs,
+        if args.epochs == 1 { "" } else { "s" },
         args.seed
     ));
+    out(&format!("{}; training augmentation: {}\n", fed.line, fed.augment));
+    if let Some(log) = log.as_mut() {
+        log.header(&serde_json::json!({"run": {
+            "net": shown(&args.net),
+            "train": splits.train.name,
+            "preprocess": fed.line,
+            "augment": fed.augment.to_string(),
+            "pipeline": serde_json::from_str::<serde_json::Value>(&fed.pipeline.to_json(&fed.augment)).expect("valid JSON"),
+            "data_workers": args.data_workers,
+        }}), start_epoch + 1);
+    }
     let mut observer = CliObserver {
         args,
         log: log.as_mut(),
@@ -290,7 +405,8 @@ fn train_net(
         started: std::time::Instant::now(),
         best: None,
         saved: None,
-        classes: dataset_class_names(&splits.train),
+        classes: &splits.train.classes,
+        fed,
     };
     let resumed = args.resume.is_some().then_some(start_epoch);
     let history = train::train(
@@ -299,7 +415,7 @@ fn train_net(
         &mut optimizer,
         &splits.train,
         &splits.test,
-        prep,
+        fed.pipeline,
         &cfg,
         start_epoch,
         &mut observer,
@@ -365,8 +481,9 @@ struct CliObserver<'a> {
     best: Option<(f64, usize)>,
     /// The last epoch saved by this run.
     saved: Option<usize>,
-    /// The class names saved in checkpoints (`netc.classes`).
-    classes: Vec<String>,
+    /// Class names, saved in checkpoints.
+    classes: &'a [String],
+    fed: &'a Fed<'a>,
 }
 
 impl CliObserver<'_> {
@@ -404,7 +521,8 @@ impl Observer for CliObserver<'_> {
             self.best = Some((s.test_acc, s.epoch));
         }
         out(&format!(
-            "epoch {:>2}/{}  train loss {:.4} acc {:.2}%  test loss {:.4} acc {:.2}%  {:.1} s  {:.0} img/s\n",
+            "epoch {:>2}/{}  train loss {:.4} acc {:.2}%  test loss {:.4} acc {:.2}%  {:.1} s  {:.0} img/s  \
+             data wait {:.2} s ({:.1}%)\n",
             s.epoch,
             self.args.epochs,
             s.train_loss,
@@ -412,14 +530,19 @@ impl Observer for CliObserver<'_> {
             s.test_loss,
             100.0 * s.test_acc,
             s.seconds,
-            s.images_per_sec
+            s.images_per_sec,
+            s.data_wait_seconds,
+            100.0 * s.data_wait_seconds / s.train_seconds.max(1e-9)
         ));
         // The checkpoint first: a failing log must not cost an epoch of training.
         if let Some(path) = &self.args.save {
-            let mut meta = HashMap::new();
-            meta.insert("netc.net".to_string(), shown(&self.args.net));
-            meta.insert("netc.epoch".to_string(), s.epoch.to_string());
-            meta.extend([checkpoint::classes_entry(&self.classes)]);
+            let meta = checkpoint::run_metadata(&checkpoint::RunMetadata {
+                net: &shown(&self.args.net),
+                epoch: s.epoch,
+                classes: self.classes,
+                pipeline: self.fed.pipeline,
+                augment: &self.fed.augment,
+            });
             checkpoint::save(
                 path,
                 store,

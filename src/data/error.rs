@@ -32,7 +32,7 @@ pub enum DataError {
     /// Images are not the size the dataset is known to have.
     WrongImageSize { path: PathBuf, expected: (usize, usize), found: (usize, usize) },
     /// A label is not below the dataset's class count.
-    LabelOutOfRange { path: PathBuf, index: usize, label: u8, classes: usize },
+    LabelOutOfRange { path: PathBuf, index: usize, label: u16, classes: usize },
     /// Images and labels files declare different record counts.
     CountMismatch { images: PathBuf, labels: PathBuf, image_count: usize, label_count: usize },
     /// The dataset name is not one of the known names.
@@ -40,9 +40,30 @@ pub enum DataError {
     /// No directory holds the four files; lists what is needed and where we looked.
     NotFound { name: String, files: Vec<String>, searched: Vec<(PathBuf, String)> },
     /// The network input cannot be fed from this dataset.
-    InputShape { dataset: String, rows: usize, cols: usize, want: (usize, usize, usize), reason: String },
+    /// `rows`/`cols` are 0 when the images differ in size.
+    InputShape {
+        dataset: String,
+        channels: usize,
+        rows: usize,
+        cols: usize,
+        want: (usize, usize, usize),
+        reason: String,
+    },
     /// A caller-supplied option is invalid (batch size 0, std <= 0, ...).
     InvalidOption { what: String },
+    /// An image file cannot be decoded: corrupt, truncated, or not an image.
+    BadImage { path: PathBuf, detail: String },
+    /// An image's header declares more pixels than the cap (a decompression bomb?).
+    ImageTooLarge { path: PathBuf, w: u32, h: u32, cap: u64 },
+    /// An image folder's layout is unusable (no classes, an empty class, a symlink
+    /// loop, an unreadable directory, class sets that differ); `problem` says which
+    /// and what to do.
+    Folder { path: PathBuf, problem: String },
+    /// A file of fixed-size records (CIFAR) whose length is not a whole, non-zero
+    /// number of records.
+    RecordFile { path: PathBuf, len: u64, record: usize, detail: String },
+    /// The decoded images would not fit the memory budget.
+    TooMuchData { what: String, bytes: u64, budget: u64, hint: String },
 }
 
 impl DataError {
@@ -95,6 +116,11 @@ impl fmt::Display for DataError {
             | DataError::NotFound { .. }
             | DataError::InputShape { .. }
             | DataError::InvalidOption { .. } => self.fmt_dataset_error(f),
+            DataError::BadImage { .. }
+            | DataError::ImageTooLarge { .. }
+            | DataError::Folder { .. }
+            | DataError::RecordFile { .. }
+            | DataError::TooMuchData { .. } => self.fmt_image_error(f),
             DataError::Io { .. }
             | DataError::Gzip { .. }
             | DataError::ShortHeader { .. }
@@ -196,23 +222,67 @@ impl DataError {
                 labels.display(),
                 grouped(*label_count as u64)
             ),
-            UnknownDataset { name, known } => {
-                write!(f, "unknown dataset '{name}'; known datasets: {}", known.join(", "))
-            }
+            UnknownDataset { name, known } => write!(
+                f,
+                "unknown dataset '{name}': not a known name ({}) nor an existing file or folder",
+                known.join(", ")
+            ),
             NotFound { name, files, searched } => {
                 write!(f, "dataset '{name}' not found; it needs the files {}", files.join(", "))?;
-                write!(f, " (each raw or with .gz); looked in:")?;
+                if files.iter().any(|f| f.ends_with(".bin")) {
+                    write!(f, " (the binary version, as extracted from the archive); looked in:")?;
+                } else {
+                    write!(f, " (each raw or with .gz); looked in:")?;
+                }
                 for (dir, why) in searched {
                     write!(f, "\n  {} ({why})", dir.display())?;
                 }
                 Ok(())
             }
-            InputShape { dataset, rows, cols, want, reason } => write!(
+            InputShape { dataset, channels, rows: 0, cols: 0, want, reason } => write!(
                 f,
-                "dataset '{dataset}' is 1-channel {rows}×{cols} but the network input is {}×{}×{}: {reason}",
+                "dataset '{dataset}' is {channels}-channel images of varied sizes but the network input is {}×{}×{}: {reason}",
+                want.0, want.1, want.2
+            ),
+            InputShape { dataset, channels, rows, cols, want, reason } => write!(
+                f,
+                "dataset '{dataset}' is {channels}-channel {rows}×{cols} but the network input is {}×{}×{}: {reason}",
                 want.0, want.1, want.2
             ),
             InvalidOption { what } => write!(f, "invalid data option: {what}"),
+            other => write!(f, "{other:?}"), // not reached: routed by `fmt`
+        }
+    }
+}
+
+impl DataError {
+    /// Errors of image folders and CIFAR files.
+    fn fmt_image_error(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use DataError::*;
+        match self {
+            BadImage { path, detail } => write!(f, "{}: cannot decode the image: {detail}", path.display()),
+            ImageTooLarge { path, w, h, cap } => write!(
+                f,
+                "{}: the image is {w}×{h} = {} pixels, above the limit of {} (a decompression bomb?); \
+                 raise it with --max-pixels if the file is genuine",
+                path.display(),
+                grouped(u64::from(*w) * u64::from(*h)),
+                grouped(*cap)
+            ),
+            Folder { path, problem } => write!(f, "{}: {problem}", path.display()),
+            RecordFile { path, len, record, detail } => write!(
+                f,
+                "{}: {} bytes is not a whole number of {}-byte records{detail}",
+                path.display(),
+                grouped(*len),
+                grouped(*record as u64)
+            ),
+            TooMuchData { what, bytes, budget, hint } => write!(
+                f,
+                "{what} need {} bytes of memory, more than the {} bytes available for them; {hint}",
+                grouped(*bytes),
+                grouped(*budget)
+            ),
             other => write!(f, "{other:?}"), // not reached: routed by `fmt`
         }
     }

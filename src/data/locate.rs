@@ -15,12 +15,18 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::data::cifar::{self, CifarFiles, CifarKind};
 use crate::data::error::DataError;
 
 /// Base names of the four files, in the order train images, train labels,
 /// test images, test labels.
 pub const FILE_NAMES: [&str; 4] =
     ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+
+/// Fashion-MNIST's class names, labels 0..9, as published in the dataset's README
+/// (github.com/zalandoresearch/fashion-mnist, "Labels").
+pub const FASHION_MNIST_CLASSES: [&str; 10] =
+    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
 /// Environment variable naming a folder that contains `<name>/` subfolders.
 pub const ENV_VAR: &str = "NETC_DATA";
@@ -34,11 +40,21 @@ pub enum DatasetName {
     FashionMnist,
     /// Generated in memory; see `crate::data::synthetic`.
     Synthetic,
+    /// CIFAR-10, binary version (see `crate::data::cifar`).
+    Cifar10,
+    /// CIFAR-100, binary version.
+    Cifar100,
 }
 
 impl DatasetName {
     /// All datasets, in display order.
-    pub const ALL: [DatasetName; 3] = [DatasetName::Mnist, DatasetName::FashionMnist, DatasetName::Synthetic];
+    pub const ALL: [DatasetName; 5] = [
+        DatasetName::Mnist,
+        DatasetName::FashionMnist,
+        DatasetName::Cifar10,
+        DatasetName::Cifar100,
+        DatasetName::Synthetic,
+    ];
 
     /// Parses a name (ASCII case-insensitive).
     pub fn parse(name: &str) -> Result<Self, DataError> {
@@ -55,17 +71,46 @@ impl DatasetName {
             DatasetName::Mnist => "mnist",
             DatasetName::FashionMnist => "fashion-mnist",
             DatasetName::Synthetic => "synthetic",
+            DatasetName::Cifar10 => "cifar10",
+            DatasetName::Cifar100 => "cifar100",
         }
     }
 
-    /// Number of classes (10 for all known datasets).
-    pub fn classes(self) -> usize {
-        10
+    /// The CIFAR variant, for the CIFAR names.
+    pub fn cifar(self) -> Option<CifarKind> {
+        match self {
+            DatasetName::Cifar10 => Some(CifarKind::Ten),
+            DatasetName::Cifar100 => Some(CifarKind::Hundred),
+            _ => None,
+        }
     }
 
-    /// Image size `(rows, cols)` (28×28 for all known datasets).
+    /// Number of classes (CIFAR-100: its 100 fine classes).
+    pub fn classes(self) -> usize {
+        match self {
+            DatasetName::Cifar100 => 100,
+            _ => 10,
+        }
+    }
+
+    /// Class names in label order: the digits for MNIST, the published names for
+    /// Fashion-MNIST, the bars' orientations for `synthetic`.
+    pub fn class_names(self) -> Vec<String> {
+        match self {
+            DatasetName::Mnist => (0..10).map(|d| d.to_string()).collect(),
+            DatasetName::FashionMnist => FASHION_MNIST_CLASSES.iter().map(ToString::to_string).collect(),
+            DatasetName::Synthetic => crate::data::synthetic::class_names(),
+            DatasetName::Cifar10 => crate::data::cifar::CIFAR10_CLASSES.iter().map(ToString::to_string).collect(),
+            DatasetName::Cifar100 => crate::data::cifar::CIFAR100_FINE.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    /// Image size `(rows, cols)` (28×28, CIFAR 32×32).
     pub fn image_size(self) -> (usize, usize) {
-        (28, 28)
+        match self.cifar() {
+            Some(_) => (32, 32),
+            None => (28, 28),
+        }
     }
 
     /// Whether the dataset is read from files (false for `synthetic`).
@@ -125,11 +170,11 @@ pub fn candidate_dirs(name: DatasetName, explicit: Option<&Path>, roots: &Search
     }
 }
 
-/// Finds the four files of a file-backed dataset.
+/// Finds the four files of an IDX dataset (MNIST, Fashion-MNIST).
 pub fn locate(name: DatasetName, explicit: Option<&Path>, roots: &SearchRoots) -> Result<DataFiles, DataError> {
-    if !name.is_file_backed() {
+    if !name.is_file_backed() || name.cifar().is_some() {
         return Err(DataError::InvalidOption {
-            what: format!("dataset '{}' is generated in memory and has no files", name.as_str()),
+            what: format!("dataset '{}' is not a set of IDX files", name.as_str()),
         });
     }
     let mut searched = Vec::new();
@@ -150,8 +195,34 @@ pub fn locate(name: DatasetName, explicit: Option<&Path>, roots: &SearchRoots) -
     })
 }
 
-/// Checks one directory; `Err` explains why it does not qualify.
-fn probe(dir: &Path) -> Result<DataFiles, String> {
+/// Finds the files of CIFAR-10 or CIFAR-100: in each candidate directory, or in the
+/// extracted archive's folder inside it (`cifar-10-batches-bin`, `cifar-100-binary`).
+pub fn locate_cifar(name: DatasetName, explicit: Option<&Path>, roots: &SearchRoots) -> Result<CifarFiles, DataError> {
+    let Some(kind) = name.cifar() else {
+        return Err(DataError::InvalidOption { what: format!("dataset '{}' is not CIFAR", name.as_str()) });
+    };
+    let mut searched = Vec::new();
+    for dir in candidate_dirs(name, explicit, roots) {
+        for d in [dir.clone(), dir.join(kind.folder())] {
+            match cifar::probe(kind, &d) {
+                Ok(files) => return Ok(files),
+                Err(why) => searched.push((d, why)),
+            }
+        }
+    }
+    if explicit.is_none() && roots.netc_data.is_none() {
+        let placeholder = PathBuf::from(format!("${ENV_VAR}/{}", name.as_str()));
+        searched.push((placeholder, format!("skipped: {ENV_VAR} is not set")));
+    }
+    Err(DataError::NotFound {
+        name: name.as_str().to_string(),
+        files: kind.file_names().iter().map(ToString::to_string).collect(),
+        searched,
+    })
+}
+
+/// Checks one directory for the four IDX files; `Err` explains why it does not qualify.
+pub(crate) fn probe(dir: &Path) -> Result<DataFiles, String> {
     if !dir.exists() {
         return Err("does not exist".into());
     }

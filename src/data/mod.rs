@@ -1,18 +1,20 @@
 //! Datasets for netc: reading MNIST-style IDX files, locating them on disk,
 //! generating the synthetic dataset, preprocessing images into `f32` network
-//! input, and producing deterministic shuffled mini-batches.
+//! input, augmenting them, and producing deterministic shuffled mini-batches,
+//! on the caller's thread ([`Batcher`]) or on worker threads ([`feeder`]).
 //!
 //! Consumes: dataset names, optional directories, network input shapes and
-//! seeds. Produces: [`Splits`] of raw bytes, [`Prep`]ared `f32` tensors and
+//! seeds. Produces: [`Splits`] of [`Dataset`]s ([`ImageSet`]s of `u8` images,
+//! `u16` labels, class names), a preprocessing [`Pipeline`] and
 //! [`Batch`]es. Guarantees: no printing, no panics on bad input; every
 //! failure is a [`DataError`] naming the file or dataset involved.
 //!
 //! Typical use:
 //! ```no_run
-//! use netc::data::{load, Batcher, LoadOptions, Prep, Scaling, SearchRoots};
+//! use netc::data::{load, Augment, Batcher, LoadOptions, Pipeline, PrepOptions, SearchRoots};
 //! let splits = load("mnist", None, &SearchRoots::from_process(), &LoadOptions::default())?;
-//! let prep = Prep::new(&splits.train, (1, 32, 32), Scaling::Lecun1998)?;
-//! let mut batcher = Batcher::new(&splits.train, prep, 64)?;
+//! let pipeline = Pipeline::build(&PrepOptions::default(), &splits.train, (1, 32, 32))?;
+//! let mut batcher = Batcher::new(&splits.train, &pipeline, 64)?.with_augment(Augment::shift(1));
 //! let mut epoch = batcher.epoch(42, 0);
 //! while let Some(batch) = epoch.next_batch() {
 //!     assert_eq!(batch.images.len(), batch.len() * 32 * 32);
@@ -20,21 +22,38 @@
 //! # Ok::<(), netc::data::DataError>(())
 //! ```
 
+pub mod augment;
 pub mod batches;
+pub mod cifar;
 pub mod dataset;
+pub mod decode;
 pub mod error;
+pub mod feeder;
+pub mod folder;
 pub mod idx;
+pub mod images;
+pub mod load_folder;
 pub mod locate;
 pub mod npy;
+pub mod parallel;
 pub mod prep;
+pub mod resize;
 pub mod rng;
+pub mod source;
+pub mod split;
 pub mod synthetic;
 
+pub use augment::{Augment, ResizedCrop};
 pub use batches::{Batch, Batcher, Epoch};
-pub use dataset::{load, load_files, load_split, Dataset, LoadOptions, Splits};
+pub use cifar::{CifarKind, CifarLabels};
+pub use dataset::{Dataset, LoadOptions, Splits};
+pub use decode::{DecodeOptions, Decoded};
 pub use error::DataError;
+pub use feeder::{feed, FeedSpec};
 pub use idx::{read_images, read_labels, IdxImages, IdxLabels};
-pub use locate::{locate, DataFiles, DatasetName, SearchRoots};
-pub use prep::{mean_std, Prep, Scaling};
+pub use images::{Image, ImageSet};
+pub use locate::{locate, locate_cifar, DataFiles, DatasetName, SearchRoots};
+pub use prep::{mean_std, Normalize, NormalizeOption, Pipeline, PrepOptions};
 pub use rng::Rng;
+pub use source::{load, load_files, load_split, load_with_progress};
 pub use synthetic::SyntheticConfig;

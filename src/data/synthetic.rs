@@ -20,6 +20,7 @@
 
 use crate::data::dataset::{Dataset, Splits};
 use crate::data::error::DataError;
+use crate::data::images::ImageSet;
 use crate::data::rng::{mix_seed, Rng};
 
 /// Side length of synthetic images.
@@ -56,20 +57,32 @@ pub fn generate(cfg: &SyntheticConfig) -> Result<Splits, DataError> {
         });
     }
     Ok(Splits {
-        train: generate_split(cfg.train, mix_seed(cfg.seed, 1)),
-        test: generate_split(cfg.test, mix_seed(cfg.seed, 2)),
+        train: generate_split(cfg.train, mix_seed(cfg.seed, 1))?,
+        test: generate_split(cfg.test, mix_seed(cfg.seed, 2))?,
+        warnings: Vec::new(),
     })
 }
 
-fn generate_split(count: usize, seed: u64) -> Dataset {
+/// Class names: the orientation of each class's bar ("0°", "18°", …, "162°").
+pub fn class_names() -> Vec<String> {
+    (0..CLASSES).map(|k| format!("{}°", 18 * k)).collect()
+}
+
+fn generate_split(count: usize, seed: u64) -> Result<Dataset, DataError> {
     let mut rng = Rng::new(seed);
-    let mut labels: Vec<u8> = (0..count).map(|i| (i % CLASSES) as u8).collect();
+    let mut labels: Vec<u16> = (0..count).map(|i| (i % CLASSES) as u16).collect();
     rng.shuffle(&mut labels);
     let mut images = vec![0u8; count * SIDE * SIDE];
     for (img, &label) in images.chunks_exact_mut(SIDE * SIDE).zip(&labels) {
         draw_bar(img, label, &mut rng);
     }
-    Dataset { name: "synthetic".to_string(), images, labels, count, rows: SIDE, cols: SIDE, classes: CLASSES }
+    Ok(Dataset {
+        name: "synthetic".to_string(),
+        images: ImageSet::fixed(1, SIDE, SIDE, images)?,
+        labels,
+        classes: class_names(),
+        files: Vec::new(),
+    })
 }
 
 /// Random parameters of one bar.
@@ -84,7 +97,7 @@ struct Bar {
 }
 
 impl Bar {
-    fn sample(label: u8, rng: &mut Rng) -> Bar {
+    fn sample(label: u16, rng: &mut Rng) -> Bar {
         let degrees = 18.0 * f32::from(label) + rng.uniform(-4.0, 4.0);
         let (dy, dx) = degrees.to_radians().sin_cos();
         let mid = (SIDE as f32 - 1.0) / 2.0;
@@ -109,7 +122,7 @@ impl Bar {
 }
 
 /// Draws one bar of class `label` plus noise into a 28×28 image.
-fn draw_bar(img: &mut [u8], label: u8, rng: &mut Rng) {
+fn draw_bar(img: &mut [u8], label: u16, rng: &mut Rng) {
     let bar = Bar::sample(label, rng);
     for (i, px) in img.iter_mut().enumerate() {
         let (y, x) = ((i / SIDE) as f32, (i % SIDE) as f32);

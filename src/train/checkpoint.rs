@@ -12,9 +12,11 @@
 
 mod classes;
 mod header;
+mod metadata;
 mod target;
 
 pub use classes::{classes_entry, stored_classes, CLASSES_KEY};
+pub use metadata::{read_metadata, run_metadata, stored_preprocess, RunMetadata, PREPROCESS_KEY};
 
 use crate::runtime::ParamStore;
 use safetensors::{Dtype, SafeTensors};

@@ -97,7 +97,7 @@ pub fn probabilities(scores: &[f32], kind: ScoreKind) -> Vec<f64> {
 
 /// Cross-entropy (softmax over logits or negated distances; −ln p for probabilities)
 /// and accuracy of a batch.
-pub fn tally(scores: &[f32], labels: &[u8], classes: usize, kind: ScoreKind) -> Tally {
+pub fn tally(scores: &[f32], labels: &[u16], classes: usize, kind: ScoreKind) -> Tally {
     let mut t = Tally { count: labels.len(), ..Tally::default() };
     for (row, &label) in scores.chunks_exact(classes).zip(labels) {
         t.loss_sum += cross_entropy(row, label as usize, kind);

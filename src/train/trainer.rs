@@ -1,12 +1,18 @@
 //! The training loop: epochs of shuffled mini-batches, an optimizer step after each,
 //! a test pass after each epoch, and progress reported to an observer (the CLI draws
 //! the progress bar and writes logs; nothing here prints).
+//!
+//! Batches come from [`crate::data::feeder`]s, one for the training split (shuffled and
+//! augmented) and one for the test split (in order), each preparing batches on
+//! `data_workers` threads while the engine computes; the time the loop waited for them
+//! is reported per epoch.
 
 use super::evaluation::Evaluation;
 use super::finite::{first_non_finite, largest_magnitude};
 use super::metrics::{tally, Tally};
 use super::optim::{Optimizer, Schedule};
-use crate::data::{Batcher, DataError, Dataset, Prep};
+use crate::data::feeder::{feed, FeedSpec, Feeder};
+use crate::data::{Augment, DataError, Dataset, Pipeline};
 use crate::runtime::{Engine, ParamStore};
 use std::time::Instant;
 
@@ -17,8 +23,10 @@ pub struct TrainConfig {
     pub lr: f64,
     pub schedule: Schedule,
     pub seed: u64,
-    /// Largest random shift of training images, in pixels (0: no augmentation).
-    pub shift: usize,
+    /// Augmentation of training images.
+    pub augment: Augment,
+    /// Threads preparing batches (0: the training thread prepares them between steps).
+    pub data_workers: usize,
 }
 
 /// Where a batch is, for progress bars.
@@ -40,9 +48,16 @@ pub struct EpochStats {
     pub train_acc: f64,
     pub test_loss: f64,
     pub test_acc: f64,
+    /// The whole epoch, test pass included.
     pub seconds: f64,
+    /// The training pass alone.
+    pub train_seconds: f64,
     pub images_per_sec: f64,
     pub lr: f64,
+    /// Seconds the training steps waited for batches (prepared them, without workers).
+    pub data_wait_seconds: f64,
+    /// The same for the test pass.
+    pub test_data_wait_seconds: f64,
 }
 
 /// Receives progress; returning an error from `epoch` (e.g. a failed checkpoint) stops training.
@@ -131,37 +146,86 @@ pub fn train(
     optimizer: &mut Optimizer,
     train_set: &Dataset,
     test_set: &Dataset,
-    prep: &Prep,
+    pipeline: &Pipeline,
     cfg: &TrainConfig,
     start_epoch: usize,
     observer: &mut dyn Observer,
 ) -> Result<Vec<EpochStats>, TrainError> {
-    let mut batcher = Batcher::new(train_set, prep.clone(), cfg.batch).map_err(TrainError::Data)?.with_shift(cfg.shift);
-    let batches = batcher.batches_per_epoch();
-    let total_steps = cfg.epochs.saturating_mul(batches) as f64;
-    let mut updates = 0u64;
-    let (classes, kind, _) = engine.scores();
-    let mut history = Vec::new();
-    for epoch in start_epoch..cfg.epochs {
+    let spec = |ds, augment| FeedSpec { ds, pipeline, augment, batch: cfg.batch, workers: cfg.data_workers };
+    let (train_spec, test_spec) = (spec(train_set, cfg.augment), spec(test_set, Augment::none()));
+    let fed = feed(&train_spec, |train_feed| {
+        feed(&test_spec, |test_feed| {
+            let mut run = Run { engine, store, optimizer, cfg, observer, updates: 0, labels: Vec::new() };
+            run.epochs(train_feed, test_feed, start_epoch)
+        })
+    });
+    match fed {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) | Err(e) => Err(TrainError::Data(e)),
+    }
+}
+
+/// The state of one call of [`train`].
+struct Run<'r> {
+    engine: &'r mut dyn Engine,
+    store: &'r mut ParamStore,
+    optimizer: &'r mut Optimizer,
+    cfg: &'r TrainConfig,
+    observer: &'r mut dyn Observer,
+    /// Updates applied by this call.
+    updates: u64,
+    /// The labels of a batch as the engine takes them.
+    labels: Vec<f32>,
+}
+
+impl Run<'_> {
+    fn epochs(
+        &mut self,
+        train_feed: &mut Feeder<'_, '_>,
+        test_feed: &mut Feeder<'_, '_>,
+        start_epoch: usize,
+    ) -> Result<Vec<EpochStats>, TrainError> {
+        let mut history = Vec::new();
+        for epoch in start_epoch..self.cfg.epochs {
+            let stats = self.epoch(train_feed, test_feed, epoch)?;
+            self.observer.epoch(&stats, self.store, self.optimizer).map_err(TrainError::Observer)?;
+            history.push(stats);
+        }
+        Ok(history)
+    }
+
+    fn epoch(
+        &mut self,
+        train_feed: &mut Feeder<'_, '_>,
+        test_feed: &mut Feeder<'_, '_>,
+        epoch: usize,
+    ) -> Result<EpochStats, TrainError> {
+        let cfg = self.cfg;
+        let batches = train_feed.batches_per_epoch();
+        let total_steps = cfg.epochs.saturating_mul(batches) as f64;
+        let (classes, kind, _) = self.engine.scores();
         let started = Instant::now();
         let mut seen = Tally::default();
-        let mut e = batcher.epoch(cfg.seed, epoch as u64);
+        let mut e = train_feed.epoch(cfg.seed, epoch as u64);
         let mut b = 0;
         let mut lr = cfg.lr;
-        while let Some(batch) = e.next_batch() {
+        while let Some(fed) = e.next_batch() {
+            let batch = fed.batch();
             let step = (epoch as u64).saturating_mul(batches as u64).saturating_add(b as u64);
             lr = cfg.schedule.rate(cfg.lr, epoch, step as f64 / total_steps);
-            let labels: Vec<f32> = batch.labels.iter().map(|&l| f32::from(l)).collect();
-            let loss = engine.train_step(store, batch.images, &labels, batch.len(), step);
+            self.labels.clear();
+            self.labels.extend(batch.labels.iter().map(|&l| f32::from(l)));
+            let loss = self.engine.train_step(self.store, batch.images, &self.labels, batch.len(), step);
             if !loss.is_finite() {
-                return Err(TrainError::Diverged { epoch, batch: b, step, loss, updates });
+                return Err(TrainError::Diverged { epoch, batch: b, step, loss, updates: self.updates });
             }
-            seen.add(tally(engine.train_scores(batch.len()), batch.labels, classes, kind));
-            optimizer.step(engine, store, lr as f32);
-            updates += 1;
+            seen.add(tally(self.engine.train_scores(batch.len()), batch.labels, classes, kind));
+            drop(fed);
+            self.optimizer.step(self.engine, self.store, lr as f32);
+            self.updates += 1;
             b += 1;
             let elapsed = started.elapsed().as_secs_f64();
-            observer.batch(&BatchProgress {
+            self.observer.batch(&BatchProgress {
                 epoch,
                 batch: b,
                 batches,
@@ -170,47 +234,51 @@ pub fn train(
                 images_per_sec: seen.count as f64 / elapsed.max(1e-9),
             });
         }
+        let data_wait = e.waited().as_secs_f64();
+        drop(e);
         let train_seconds = started.elapsed().as_secs_f64();
         // The loss only vouches for the weights before each update: check what the last
         // one left, before the test pass and the observer (which saves) see it.
         let last_step = (epoch as u64).saturating_mul(batches as u64).saturating_add(b.saturating_sub(1) as u64);
-        let broken = first_non_finite(store).map(String::from).or_else(|| optimizer.first_non_finite(store));
+        let broken =
+            first_non_finite(self.store).map(String::from).or_else(|| self.optimizer.first_non_finite(self.store));
         if let Some(tensor) = broken {
             return Err(TrainError::NotFinite { epoch, step: last_step, tensor });
         }
-        let test = evaluate(engine, store, test_set, prep, cfg.batch).map_err(|e| match e {
+        let (test, test_wait) = evaluate_fed(self.engine, self.store, test_feed).map_err(|e| match e {
             TrainError::OutputNotFinite { image, largest, .. } => {
                 TrainError::OutputNotFinite { epoch: Some(epoch), image, largest }
             }
             e => e,
         })?;
-        let stats = EpochStats {
+        Ok(EpochStats {
             epoch: epoch + 1,
             train_loss: seen.loss(),
             train_acc: seen.accuracy(),
-            test_loss: test.loss(),
-            test_acc: test.accuracy(),
+            test_loss: test.tally.loss(),
+            test_acc: test.tally.accuracy(),
             seconds: started.elapsed().as_secs_f64(),
+            train_seconds,
             images_per_sec: seen.count as f64 / train_seconds.max(1e-9),
             lr,
-        };
-        observer.epoch(&stats, store, optimizer).map_err(TrainError::Observer)?;
-        history.push(stats);
+            data_wait_seconds: data_wait,
+            test_data_wait_seconds: test_wait,
+        })
     }
-    Ok(history)
 }
 
-/// Loss and accuracy of the net on a whole dataset, in order, with inference semantics.
-/// An output that is NaN or infinite is an error ([`TrainError::OutputNotFinite`]),
-/// never a NaN loss.
+/// Loss and accuracy of the net on a whole dataset, in order, with inference semantics,
+/// the batches prepared by `data_workers` threads. An output that is NaN or infinite is
+/// an error ([`TrainError::OutputNotFinite`]), never a NaN loss.
 pub fn evaluate(
     engine: &mut dyn Engine,
     store: &mut ParamStore,
     set: &Dataset,
-    prep: &Prep,
+    pipeline: &Pipeline,
     batch: usize,
+    data_workers: usize,
 ) -> Result<Tally, TrainError> {
-    Ok(evaluate_report(engine, store, set, prep, batch)?.tally)
+    Ok(evaluate_report(engine, store, set, pipeline, batch, data_workers)?.tally)
 }
 
 /// [`evaluate`] in detail: top-5 and per-class counts and confusions besides the tally.
@@ -218,14 +286,27 @@ pub fn evaluate_report(
     engine: &mut dyn Engine,
     store: &mut ParamStore,
     set: &Dataset,
-    prep: &Prep,
+    pipeline: &Pipeline,
     batch: usize,
+    data_workers: usize,
 ) -> Result<Evaluation, TrainError> {
-    let mut batcher = Batcher::new(set, prep.clone(), batch).map_err(TrainError::Data)?;
-    let mut e = batcher.in_order();
+    let spec = FeedSpec { ds: set, pipeline, augment: Augment::none(), batch, workers: data_workers };
+    let (report, _) = feed(&spec, |f| evaluate_fed(engine, store, f)).map_err(TrainError::Data)??;
+    Ok(report)
+}
+
+/// One in-order pass over a feeder's dataset; also returns the seconds spent waiting for
+/// batches.
+fn evaluate_fed(
+    engine: &mut dyn Engine,
+    store: &mut ParamStore,
+    feeder: &mut Feeder<'_, '_>,
+) -> Result<(Evaluation, f64), TrainError> {
+    let mut e = feeder.in_order();
     let (classes, _, kind) = engine.scores();
     let mut report = Evaluation::new(classes);
-    while let Some(b) = e.next_batch() {
+    while let Some(fed) = e.next_batch() {
+        let b = fed.batch();
         let scores = engine.infer(store, b.images, b.len());
         if let Some(at) = scores.iter().position(|x| !x.is_finite()) {
             let image = b.indices[at / classes.max(1)];
@@ -233,5 +314,5 @@ pub fn evaluate_report(
         }
         report.add(scores, b.labels, kind);
     }
-    Ok(report)
+    Ok((report, e.waited().as_secs_f64()))
 }

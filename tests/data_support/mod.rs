@@ -115,3 +115,5 @@ pub fn assert_names_file(err: &dyn std::error::Error, path: &Path) {
     let shown = path.display().to_string();
     assert!(msg.contains(&shown), "message does not name {shown}: {msg}");
 }
+
+pub mod cifar;

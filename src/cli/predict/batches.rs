@@ -99,7 +99,7 @@ pub fn predict_all(
     store: &mut ParamStore,
     sizes: &[usize],
     inputs: &mut [Input],
-    images: &ImageInputs,
+    images: &mut ImageInputs,
     classes: usize,
 ) -> Outcome {
     let mut outcome = Outcome {
@@ -110,7 +110,15 @@ pub fn predict_all(
     };
     let sample_len = images.sample_len();
     let mut batch = Batch { engine, store, sizes, sample_len, classes, images: Vec::new(), tags: Vec::new() };
+    // Image inputs decoded ahead at a time: a batch's worth, at least a few per thread.
+    let prefetch = batch.full().max(16);
     for idx in 0..inputs.len() {
+        if inputs[idx].is_image() && !images.is_ready(&inputs[idx].path) {
+            // Decode the image files of the next inputs together, on all threads.
+            let paths: Vec<&std::path::Path> =
+                inputs[idx..(idx + prefetch).min(inputs.len())].iter().filter(|i| i.is_image()).map(|i| i.path.as_path()).collect();
+            images.prefetch(&paths);
+        }
         let mut next = 0;
         while next < inputs[idx].samples && !outcome.failed[idx] {
             let take = (batch.full() - batch.tags.len()).min(inputs[idx].samples - next);

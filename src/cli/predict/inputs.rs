@@ -8,6 +8,8 @@
 //! the caller reports it and goes on with the other inputs.
 
 use crate::data::npy::{self, NpyFile};
+use crate::data::Pipeline;
+use crate::train::checkpoint;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -38,15 +40,19 @@ enum Source {
 }
 
 impl Input {
+    /// Whether it is an image file (decoded by [`ImageInputs`]).
+    pub fn is_image(&self) -> bool {
+        matches!(self.source, Source::Image)
+    }
+}
+
+impl Input {
     /// Opens `path` and checks it against the net's input; reads no samples.
     pub fn open(path: &Path, input: InputShape) -> Result<Input, String> {
         let name = path.display();
         let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {name}: {e}"))?;
         if meta.is_dir() {
-            return Err(format!(
-                "{name} is a directory: netc predict does not read folders of images yet (it reads .npy \
-                 tensors); pass the files themselves"
-            ));
+            return Err(format!("{name} is a directory (folders are expanded into their image files first)"));
         }
         let is_npy = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")) || npy::is_npy(path);
         if !is_npy {
@@ -84,7 +90,7 @@ impl Input {
     /// Appends the next `count` samples (C×H×W floats each) to `out`; `first` is the index
     /// of the first of them. Values must be finite: a NaN or an infinity is refused with
     /// the sample it is in.
-    pub fn read(&mut self, first: usize, count: usize, images: &ImageInputs, out: &mut Vec<f32>) -> Result<(), String> {
+    pub fn read(&mut self, first: usize, count: usize, images: &mut ImageInputs, out: &mut Vec<f32>) -> Result<(), String> {
         let read = self.read_checked(first, count, images, out);
         if read.is_err() {
             // A failed input is not read again: let its file go now.
@@ -100,7 +106,7 @@ impl Input {
         &mut self,
         first: usize,
         count: usize,
-        images: &ImageInputs,
+        images: &mut ImageInputs,
         out: &mut Vec<f32>,
     ) -> Result<(), String> {
         let len = images.sample_len();
@@ -143,16 +149,50 @@ impl Input {
 }
 
 /// How image files become net inputs: decoded, then preprocessed as the checkpoint's
-/// `netc.preprocess` metadata says, so that a prediction sees exactly what evaluation saw.
-/// Built once per run. This is where image inputs plug in; this build has no image decoder
-/// yet, so every image input is refused with what is missing.
+/// `netc.preprocess` metadata says, so that a prediction sees exactly what `--eval` saw.
+/// Built once per run. Images are decoded ahead of the batches, on all threads
+/// ([`ImageInputs::prefetch`]); [`ImageInputs::sample`] hands out a decoded one.
 pub struct ImageInputs {
     input: InputShape,
+    /// The stored pipeline, or why image files cannot be predicted with these weights.
+    pipeline: Result<Pipeline, String>,
+    max_pixels: u64,
+    threads: usize,
+    /// Inputs decoded ahead, by path; each is taken once.
+    ready: HashMap<PathBuf, Result<Vec<f32>, String>>,
 }
 
 impl ImageInputs {
-    pub fn from_checkpoint(_metadata: &HashMap<String, String>, input: InputShape) -> ImageInputs {
-        ImageInputs { input }
+    /// Reads the preprocessing of the checkpoint at `weights` from its `metadata`; a missing
+    /// or damaged entry, or one for another input shape, only fails image inputs.
+    pub fn from_checkpoint(
+        metadata: &HashMap<String, String>,
+        weights: &Path,
+        input: InputShape,
+        max_pixels: u64,
+    ) -> ImageInputs {
+        let w = weights.display();
+        let pipeline = match checkpoint::stored_preprocess(metadata) {
+            Ok(Some((p, _))) if p.input_shape() == input => Ok(p),
+            Ok(Some((p, _))) => {
+                let (c, h, w2) = p.input_shape();
+                Err(format!("{w} was trained on {c}×{h}×{w2} inputs, but the net takes {}×{}×{}", input.0, input.1, input.2))
+            }
+            Ok(None) => Err(format!(
+                "{w} does not say how images were preprocessed in training (no `{}` entry: it was saved by an \
+                 earlier netc or by another tool), so image files cannot be predicted with it; pass tensors \
+                 preprocessed as in training as .npy files, or save the weights again with `netc run --save`",
+                checkpoint::PREPROCESS_KEY
+            )),
+            Err(e) => Err(format!("{w}: {e}")),
+        };
+        let threads = crate::data::parallel::default_threads();
+        ImageInputs { input, pipeline, max_pixels, threads, ready: HashMap::new() }
+    }
+
+    /// The preprocessing, or why there is none (for the report at the start).
+    pub fn pipeline(&self) -> Result<&Pipeline, &str> {
+        self.pipeline.as_ref().map_err(String::as_str)
     }
 
     /// Floats per net input.
@@ -160,16 +200,44 @@ impl ImageInputs {
         self.input.0 * self.input.1 * self.input.2
     }
 
+    /// Decodes and preprocesses the image files at `paths` on all threads, for
+    /// [`ImageInputs::sample`] to hand out.
+    pub fn prefetch(&mut self, paths: &[&Path]) {
+        let paths: Vec<&Path> = paths.iter().copied().filter(|p| !self.ready.contains_key(*p)).collect();
+        let this = &*self;
+        let job = |i: usize| Ok::<_, ()>(this.decode(paths[i]));
+        // Jobs never fail (the outcome of each is its result); a panicking decoder becomes
+        // that file's error.
+        let results = crate::data::parallel::map_indexed(
+            paths.len(),
+            self.threads,
+            &job,
+            &|_| (),
+            &|_| {},
+        )
+        .unwrap_or_else(|()| paths.iter().map(|p| Err(format!("{}: the image decoder failed", p.display()))).collect());
+        self.ready.extend(paths.iter().map(|p| p.to_path_buf()).zip(results));
+    }
+
+    /// Whether the image at `path` has been decoded ahead.
+    pub fn is_ready(&self, path: &Path) -> bool {
+        self.ready.contains_key(path)
+    }
+
     /// One net input (c×h×w floats) from the image file at `path`.
-    pub fn sample(&self, path: &Path) -> Result<Vec<f32>, String> {
+    pub fn sample(&mut self, path: &Path) -> Result<Vec<f32>, String> {
+        match self.ready.remove(path) {
+            Some(r) => r,
+            None => self.decode(path),
+        }
+    }
+
+    fn decode(&self, path: &Path) -> Result<Vec<f32>, String> {
         // Open it first, so that a missing or unreadable file says so rather than the below.
         crate::files::open_regular(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let (c, h, w) = self.input;
-        Err(format!(
-            "{}: not a .npy file, and this netc cannot predict on image files yet: it lacks the image decoder \
-             and the preprocessing pipeline stored with the weights (`netc.preprocess`); save the preprocessed \
-             tensor with numpy.save ({c}×{h}×{w} or N×{c}×{h}×{w}, float32) and pass the .npy",
-            path.display()
-        ))
+        let pipeline = self.pipeline.as_ref().map_err(|why| format!("{}: not a .npy file, and {why}", path.display()))?;
+        let mut out = vec![0.0; self.sample_len()];
+        pipeline.prepare_file(path, self.max_pixels, &mut out).map_err(|e| e.to_string())?;
+        Ok(out)
     }
 }

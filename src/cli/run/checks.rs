@@ -4,7 +4,6 @@
 
 use super::{Fail, Optim, RunArgs};
 use crate::cli::{resources, EXIT_USAGE};
-use crate::data::Splits;
 use crate::ir::ParamKind;
 use crate::runtime::ParamStore;
 use crate::train::{TrainError, MAX_EPOCHS};
@@ -54,23 +53,21 @@ pub(super) fn options(args: &RunArgs) -> Result<Vec<String>, Fail> {
     if args.limit == Some(0) {
         return Err(usage("--limit must be at least 1".into()));
     }
-    let threads = resources::check_threads(args.threads).map_err(|e| Fail(EXIT_USAGE, e))?;
-    Ok(threads.into_iter().collect())
-}
-
-/// Refuses an augmentation shift that can move whole images out of the field.
-pub(super) fn augment(args: &RunArgs, splits: &Splits) -> Result<(), Fail> {
-    let (rows, cols) = (splits.train.rows, splits.train.cols);
-    let size = rows.min(cols);
-    if args.train.is_some() && args.augment >= size {
+    if let Some(f) = args.val_split {
+        crate::data::split::check_fraction(f).map_err(|e| usage(e.to_string()))?;
+    }
+    if args.max_pixels == 0 {
+        return Err(usage("--max-pixels must be at least 1".into()));
+    }
+    if args.data_workers > crate::data::feeder::MAX_WORKERS {
         return Err(usage(format!(
-            "--augment {} would shift {rows}×{cols} images by up to their whole size, off the field; \
-             use at most {} (1 to 4 is typical, 0 turns it off)",
-            args.augment,
-            size.saturating_sub(1)
+            "--data-workers must be from 0 to {}, got {}",
+            crate::data::feeder::MAX_WORKERS,
+            args.data_workers
         )));
     }
-    Ok(())
+    let threads = resources::check_threads(args.threads).map_err(|e| Fail(EXIT_USAGE, e))?;
+    Ok(threads.into_iter().collect())
 }
 
 /// Weights beyond this magnitude are taken as blown up (trained weights are of order 1).

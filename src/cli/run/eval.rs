@@ -5,7 +5,7 @@ use super::report::{self, Context};
 use super::{dataset_class_names, load_weights, Fail, RunArgs};
 use crate::cli::classes::{self, some_names, ClassNames};
 use crate::cli::{err, out, shown, Format, EXIT_INVALID, EXIT_USAGE};
-use crate::data::{Prep, Splits};
+use crate::data::{Pipeline, Splits};
 use crate::runtime::{Engine, ParamStore};
 use crate::train::{self, TrainError};
 
@@ -14,12 +14,12 @@ pub(super) fn run(
     engine: &mut dyn Engine,
     store: &mut ParamStore,
     splits: &Splits,
-    prep: &Prep,
+    prep: &Pipeline,
 ) -> Result<(), Fail> {
     let dataset = args.eval.as_deref().expect("called for --eval");
     let path = args.weights.as_ref().expect("clap requires --weights");
     let loaded = load_weights(path, store)?;
-    let evaluation = train::evaluate_report(engine, store, &splits.test, prep, args.batch).map_err(|e| match e {
+    let evaluation = train::evaluate_report(engine, store, &splits.test, prep, args.batch, args.data_workers).map_err(|e| match e {
         TrainError::OutputNotFinite { .. } => Fail(
             EXIT_INVALID,
             format!("error: {}: {e}\nhint: the weights are finite but make the net overflow f32", path.display()),

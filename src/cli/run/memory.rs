@@ -2,7 +2,7 @@
 //! optimizer's moments, the datasets, checkpoint reading and writing, and per batch
 //! size the engine's buffers (the JIT plans one arena per batch size it meets: full
 //! batches and the last, smaller one, of training and of the test pass) and the
-//! batch buffers.
+//! feeders' batch buffers.
 
 use super::{EngineKind, Optim, RunArgs};
 use crate::autodiff::Program;
@@ -25,8 +25,8 @@ pub(super) struct Programs<'a> {
 
 /// Bytes that depend on the batch size `n`.
 pub(super) fn per_batch(args: &RunArgs, splits: &Splits, sample_len: usize, p: &Programs, n: usize) -> Bytes {
-    let train_sizes = if p.train.is_some() { sizes(splits.train.count, n) } else { Vec::new() };
-    let eval_sizes = sizes(splits.test.count, n);
+    let train_sizes = if p.train.is_some() { sizes(splits.train.count(), n) } else { Vec::new() };
+    let eval_sizes = sizes(splits.test.count(), n);
     let engine = match (args.engine, p.train) {
         (EngineKind::Jit, train) => {
             let t: Bytes = train.map_or(Bytes::exact(0), |t| train_sizes.iter().map(|&k| footprint::arena(t, k)).sum());
@@ -38,8 +38,11 @@ pub(super) fn per_batch(args: &RunArgs, splits: &Splits, sample_len: usize, p: &
             t + footprint::executor(p.eval, eval_sizes[0])
         }
     };
-    // Images of a training batch and of a test batch, and the training labels as floats.
-    let images = (train_sizes.first().copied().unwrap_or(0) as u128 + eval_sizes[0] as u128) * sample_len as u128 * 4;
+    // The feeders' rings of batch buffers (workers + 1 each), for training and for the
+    // test pass, and the training labels as floats.
+    let ring = args.data_workers as u128 + 1;
+    let images =
+        ring * (train_sizes.first().copied().unwrap_or(0) as u128 + eval_sizes[0] as u128) * sample_len as u128 * 4;
     let labels = train_sizes.first().copied().unwrap_or(0) as u128 * 4;
     engine + Bytes::exact(images + labels)
 }
@@ -54,7 +57,8 @@ pub(super) fn fixed(args: &RunArgs, splits: &Splits, p: &Programs) -> Vec<(&'sta
         (true, Optim::Adam) => 2 * trainable,
     };
     // Pixels, labels and the shuffling order of each split.
-    let split = |d: &crate::data::Dataset| d.images.len() as u128 + d.labels.len() as u128 + 8 * d.count as u128;
+    let split =
+        |d: &crate::data::Dataset| d.images.bytes() as u128 + 2 * d.labels.len() as u128 + 8 * d.count() as u128;
     // A checkpoint is about the size of the weights and moments. Loading holds the file
     // and the parsed tensors beside the current ones; saving holds the tensors' bytes and
     // the serialised file, plus a copy of the moments.
