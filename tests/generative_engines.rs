@@ -5,7 +5,8 @@
 //!
 //! Bounded: 120 nets by default. `NETC_GEN_NETS=N` and `NETC_GEN_SEED=S` run nets
 //! S..S+N instead (a failure names its seed, so `NETC_GEN_SEED=S NETC_GEN_NETS=1`
-//! reproduces it, and prints the net's source).
+//! reproduces it, and prints the net's source). `NETC_GEN_FILE=net.net` runs one file
+//! instead, for reducing a failure by hand.
 //!
 //! Tolerances (`twin::loss_tolerance`, `twin::OUTPUT_TOLERANCE`): both engines compute
 //! the same program in f32 from the same weights and the same batches; they differ only
@@ -22,6 +23,7 @@
 mod generative_support;
 
 use generative_support::generate::{self, Generated};
+use generative_support::reduce;
 use generative_support::twin::{self, Outcome, Training};
 use netc::train::OptimizerKind;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -43,7 +45,8 @@ fn training(seed: u64) -> Training {
         seed,
         threads: 1 + (seed % 2) as usize,
         optimizer,
-        lr: if optimizer == OptimizerKind::Adam { 1e-3 } else { 1e-2 },
+        lr: if optimizer == OptimizerKind::Adam { 1e-4 } else { 1e-3 },
+        weight_decay: if seed % 5 == 0 { 1e-3 } else { 0.0 },
     }
 }
 
@@ -60,15 +63,25 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "a panic without a message".into())
 }
 
-/// Runs one net; `Err` is a failure (a panic, a mismatch, a missing diagnostic).
-fn one(seed: u64) -> (Generated, Result<Outcome, String>) {
-    let g = generate::net(seed);
-    let t = training(seed);
-    let result = match catch_unwind(AssertUnwindSafe(|| twin::run(&g.source, &t))) {
+/// Runs one source; `Err` is a failure (a panic, a mismatch, a missing diagnostic).
+fn attempt(source: &str, seed: u64) -> Result<Outcome, String> {
+    match catch_unwind(AssertUnwindSafe(|| twin::run(source, &training(seed)))) {
         Ok(r) => r,
         Err(p) => Err(format!("panic: {}", panic_message(p))),
-    };
+    }
+}
+
+fn one(seed: u64) -> (Generated, Result<Outcome, String>) {
+    let g = generate::net(seed);
+    let result = attempt(&g.source, seed);
     (g, result)
+}
+
+/// What kind of failure a message describes: its words before the first number, and
+/// whether a NaN is involved.
+fn failure_kind(what: &str) -> String {
+    let words: String = what.chars().take_while(|c| !c.is_ascii_digit()).collect();
+    format!("{words}{}", if what.contains("NaN") { " NaN" } else { "" })
 }
 
 #[derive(Default)]
@@ -83,6 +96,13 @@ struct Tally {
 
 #[test]
 fn generated_nets_train_alike_on_both_engines() {
+    if let Ok(path) = std::env::var("NETC_GEN_FILE") {
+        // One hand-written (or reduced) net, trained like net `NETC_GEN_SEED` (default 1).
+        let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let t = training(env_u64("NETC_GEN_SEED", 1));
+        eprintln!("{path}: {:?}", twin::run(&source, &t));
+        return;
+    }
     let first = env_u64("NETC_GEN_SEED", 1);
     let count = env_u64("NETC_GEN_NETS", DEFAULT_NETS);
     let next = AtomicUsize::new(0);
@@ -132,6 +152,17 @@ fn generated_nets_train_alike_on_both_engines() {
     );
     for (seed, d) in t.rejected_but_predicted_valid.iter().take(5) {
         eprintln!("  seed {seed}: {d}");
+    }
+    if let Some(f) = failures.first_mut() {
+        // Shrink the first failure so that the report shows a small net.
+        let kind = failure_kind(&f.what);
+        let still = |n: &generative_support::model::Net| {
+            matches!(attempt(&generate::render(n, f.seed), f.seed), Err(e) if failure_kind(&e) == kind)
+        };
+        let small = reduce::shrink(generate::net(f.seed).net, still, env_u64("NETC_GEN_SHRINK", 300) as usize);
+        f.source = format!("{}
+# shrunk from:
+{}", generate::render(&small, f.seed), f.source);
     }
     if !failures.is_empty() {
         let mut kinds: Vec<String> = failures.iter().map(|f| f.what.lines().next().unwrap_or("").to_string()).collect();

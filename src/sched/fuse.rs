@@ -9,7 +9,7 @@
 //! is never fused away.
 
 use super::PlannedStep;
-use crate::autodiff::{BufId, Kernel, Program};
+use crate::autodiff::{Kernel, Program};
 use crate::codegen::kernels::Fused;
 
 /// Kernels whose first output (the layer's result) accepts a forward epilogue.
@@ -108,46 +108,56 @@ fn candidate(program: &Program, steps: &[Option<PlannedStep>], u: &Uses, p: usiz
         return None;
     }
     let forward = takes_forward_epilogue(&ps.spec.kernel);
+    // The consumer may read `out` through a view (a flatten, a gradient passed
+    // through): same elements in the same order, other dims.
+    let reads_out = |k: usize| program.storage(cs.operands[k]).index() == st;
     let ok = match &cs.spec.kernel {
         Kernel::Act(_) | Kernel::Scale { .. } => forward,
         Kernel::Add if forward && cs.spec.inputs.len() == 2 => {
-            let other = if cs.operands[0] == out { cs.operands[1] } else { cs.operands[0] };
+            let other = cs.operands[if reads_out(0) { 1 } else { 0 }];
             // The other operand must already exist when the producer runs.
-            other != out && u.writers[program.storage(other).index()].iter().all(|&w| w < p)
+            program.storage(other).index() != st && u.writers[program.storage(other).index()].iter().all(|&w| w < p)
         }
-        Kernel::ActBackward(_) => takes_act_grad(&ps.spec.kernel) && cs.operands[1] == out,
+        Kernel::ActBackward(_) => takes_act_grad(&ps.spec.kernel) && reads_out(1) && !reads_out(0),
         _ => false,
     };
     ok.then_some(*c)
 }
 
 /// Moves consumer `c` into producer `p`'s epilogue.
+///
+/// Element-wise work keeps the layout, so the producer keeps its own operand dims
+/// (a convolution still writes N×C×H×W) while storing into the consumer's output
+/// buffer, which may have other dims (N×F after a flatten); the epilogue's extra
+/// operand is read with the producer's dims likewise. Batch strides are set from the
+/// buffers' places once memory is assigned.
 fn absorb(program: &Program, steps: &mut [Option<PlannedStep>], p: usize, c: usize) {
     let cs = steps[c].take().expect("candidate exists");
     let ps = steps[p].as_mut().expect("producer exists");
     let ins = ps.spec.inputs.len();
-    let out = ps.operands[ins];
+    let st = program.storage(ps.operands[ins]);
     let extra_index = ps.spec.extra.len();
-    let (fused, extra): (Fused, Option<BufId>) = match &cs.spec.kernel {
+    let (fused, extra): (Fused, Option<usize>) = match &cs.spec.kernel {
         Kernel::Act(a) => (Fused::Act(*a), None),
         Kernel::Scale { factor } => (Fused::Scale(*factor), None),
         Kernel::Add => {
-            let other = if cs.operands[0] == out { cs.operands[1] } else { cs.operands[0] };
+            let other = if program.storage(cs.operands[0]) == st { 1 } else { 0 };
             (Fused::AddOperand(extra_index), Some(other))
         }
-        Kernel::ActBackward(a) => (Fused::MulActGrad(*a, extra_index), Some(cs.operands[0])),
+        Kernel::ActBackward(a) => (Fused::MulActGrad(*a, extra_index), Some(0)),
         k => unreachable!("{} is not fusable", k.name()),
     };
     ps.spec.epilogue.push(fused);
-    if let Some(e) = extra {
-        let pos = cs.operands.iter().position(|&b| b == e).expect("operand of the consumer");
-        ps.spec.extra.push(cs.spec.inputs[pos].clone());
-        ps.operands.push(e);
+    let out_dims = ps.spec.outputs[0].dims.clone();
+    if let Some(k) = extra {
+        let mut operand = cs.spec.inputs[k].clone();
+        debug_assert_eq!(operand.len(), out_dims.iter().product::<usize>(), "element-wise operands match");
+        operand.dims.clone_from(&out_dims);
+        operand.batch_stride = operand.sample_len();
+        ps.spec.extra.push(operand);
+        ps.operands.push(cs.operands[k]);
     }
-    // The producer now writes the consumer's output.
-    let c_out = cs.operands[cs.spec.inputs.len()];
-    ps.operands[ins] = c_out;
-    ps.spec.outputs[0] = cs.spec.outputs[0].clone();
+    // The producer now writes the consumer's output, with its own dims.
+    ps.operands[ins] = cs.operands[cs.spec.inputs.len()];
     ps.sources.extend(cs.sources);
-    let _ = program;
 }

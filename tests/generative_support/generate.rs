@@ -14,6 +14,8 @@ pub struct Generated {
     pub predicted: Result<Sh, String>,
     /// A mistake was put in on purpose.
     pub broken: bool,
+    /// The model the source was rendered from (for shrinking a failure).
+    pub net: Net,
 }
 
 /// Per-sample multiply-accumulates a net may cost: the reference engine trains each
@@ -61,9 +63,13 @@ pub fn net(seed: u64) -> Generated {
     let head = g.head(x, &env);
     g.net.body.push(head);
     let predicted = g.net.simulate().map(|(s, _)| s);
-    let comment = format!("generated from seed {seed}");
-    let source = Render { style: seed, out: String::new() }.net(&g.net, &comment);
-    Generated { source, predicted, broken }
+    let source = render(&g.net, seed);
+    Generated { source, predicted, broken, net: g.net }
+}
+
+/// The source of `net`, formatted with the style of `seed`.
+pub fn render(net: &Net, seed: u64) -> String {
+    Render { style: seed, out: String::new() }.net(net, &format!("generated from seed {seed}"))
 }
 
 impl Gen {

@@ -3,7 +3,7 @@
 //! The model follows the README's language reference; it is not netc's elaborator, and
 //! where the two disagree the checker decides (a rejected net is still a valid test).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// A per-sample shape, as the checker infers it.
@@ -206,8 +206,8 @@ pub struct Net {
 /// What a chain sees: names, `in`, the block's tensors.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
-    pub vals: HashMap<String, Val>,
-    pub tensors: HashMap<String, Sh>,
+    pub vals: BTreeMap<String, Val>,
+    pub tensors: BTreeMap<String, Sh>,
     /// What `in` names: the input of the enclosing block, repeat copy or `if` body.
     pub input: Option<Sh>,
 }
