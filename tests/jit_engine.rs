@@ -103,6 +103,62 @@ fn generated_kernels_match_the_reference_engine() {
     }
 }
 
+/// Element-wise layers after a flatten (or another view) are fused into the spatial
+/// producer before it; the JIT used to hand the producer the flat dims and panic.
+const THROUGH_VIEWS: [&str; 9] = [
+    "input 1x12x12\nconv(6, 3)\nflatten\nrelu\ndense(10)\n",
+    "input 1x12x12\nconv(4, 3) maxpool(2)\nflatten\ntanh\ndense(10)\n",
+    "input 1x12x12\nconv(4, 3) subsample(2)\nflatten\nsigmoid\ndense(10)\n",
+    "input 1x12x12\nconv(4, 3) bn\nflatten\nscaled_tanh scale(0.5)\ndense(10)\n",
+    "input 1x12x12\nconv(4, 3) gap\nflatten\nrelu\ndense(10)\n",
+    // An addition whose operands are views, and a ReLU's gradient through the flatten.
+    "input 1x12x12\nconv(4, 3, pad = 1) relu\n(conv(4, 3, pad = 1) flatten + flatten) relu\ndense(10)\n",
+    "input 1x12x12\nconv(4, 3) relu\nflatten\ndense(10)\n",
+    // Flattened branches concatenated in place.
+    "input 1x12x12\nconv(4, 3)\ncat(conv(2, 3) flatten relu, maxpool(2) flatten tanh)\ndense(10)\n",
+    "input 1x12x12\nconv(4, 3)\ncat(relu, id)\nflatten\nrelu\ndense(10)\n",
+];
+
+#[test]
+fn element_wise_layers_after_a_flatten_match_the_reference() {
+    for src in THROUGH_VIEWS {
+        eprintln!("{src}");
+        agree(src, 3, JitOptions::default(), 2e-4);
+        agree(src, 3, JitOptions { codegen: false, ..JitOptions::default() }, 1e-4);
+    }
+}
+
+#[test]
+fn fusion_through_a_view_keeps_the_producers_dims() {
+    for src in THROUGH_VIEWS {
+        let g = graph(src);
+        for p in [netc::autodiff::training(&g).unwrap(), netc::autodiff::fold_batch_norm(&netc::autodiff::inference(&g))] {
+            let plan = sched::plan(&p, 2, sched::Options::default());
+            sched::verify(&p, &plan).unwrap_or_else(|e| panic!("{src}: {e}"));
+        }
+    }
+    // The activation after the flatten is still fused into the convolution, and the
+    // ReLU's gradient into the dense layer's data gradient, through the views.
+    let g = graph(THROUGH_VIEWS[6]);
+    let p = netc::autodiff::training(&g).unwrap();
+    let plan = sched::plan(&p, 2, sched::Options::default());
+    let kernels: Vec<&str> = plan.steps.iter().map(|s| s.spec.kernel.name()).collect();
+    assert!(!kernels.contains(&"act") && !kernels.contains(&"act_bwd"), "{kernels:?}");
+    let conv = plan.steps.iter().find(|s| s.spec.kernel.name() == "conv").unwrap();
+    assert_eq!(conv.spec.outputs[0].dims, vec![2, 4, 10, 10], "the convolution keeps its own dims");
+}
+
+#[test]
+fn the_plan_verifier_rejects_an_operand_with_the_wrong_dims() {
+    let g = graph(THROUGH_VIEWS[0]);
+    let p = netc::autodiff::training(&g).unwrap();
+    let mut plan = sched::plan(&p, 2, sched::Options::default());
+    let conv = plan.steps.iter_mut().find(|s| s.spec.kernel.name() == "conv").unwrap();
+    conv.spec.outputs[0].dims = vec![2, 600];
+    let e = sched::verify(&p, &plan).unwrap_err();
+    assert!(e.contains("dims [2, 600]"), "{e}");
+}
+
 #[test]
 fn the_planner_fuses_shares_and_concatenates_in_place() {
     let g = graph(INCEPTION_RESIDUAL);
