@@ -243,3 +243,42 @@ fn repeated_inference_reuses_folded_weights_until_the_weights_change() {
     close("after new weights", &again, reference.infer(&mut store, &images, 3), 2e-4);
     assert_ne!(again, first);
 }
+
+/// Compiles `src` and plans its training and (folded) inference programs.
+fn planning_time(src: &str) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    let g = graph(src);
+    let train = netc::autodiff::training(&g).unwrap();
+    let eval = netc::autodiff::fold_batch_norm(&netc::autodiff::inference(&g));
+    for p in [&train, &eval] {
+        let plan = sched::plan(p, 2, sched::Options::default());
+        assert!(!plan.steps.is_empty());
+    }
+    started.elapsed()
+}
+
+#[test]
+fn planning_time_grows_linearly_with_depth() {
+    // Issue 7 §6: planning took 1.3 / 6.1 / 32.7 s for 1,000 / 2,000 / 4,000 residual
+    // blocks (the fusion fixpoint restarted after every fusion, first fit scanned every
+    // placed buffer, batch-norm folding scanned every step). A ratio, never a time: four
+    // times the blocks must cost less than 10 times as much. Linear is 4 (measured 3.6 to
+    // 7.2 on a loaded 2-core machine: caches, allocation), quadratic 16.
+    for body in [
+        "(id + conv(in.c, 3, pad = same)) relu",
+        "cat(conv(2, 1), conv(2, 3, pad = 1)) relu",
+        "conv(4, 3, pad = 1) bn relu",
+    ] {
+        let net = |n: usize| format!("input 4x8x8\nrepeat {n} {{ {body} }}\nflatten dense(10)\n");
+        // The fastest of a few runs, alternated so that both sizes see the same load
+        // from other processes (and from the tests running beside this one).
+        let (mut small, mut big) = (std::time::Duration::MAX, std::time::Duration::MAX);
+        for _ in 0..4 {
+            small = small.min(planning_time(&net(1000)));
+            big = big.min(planning_time(&net(4000)));
+        }
+        let ratio = big.as_secs_f64() / small.as_secs_f64();
+        eprintln!("{body}: {small:?} for 1000 blocks, {big:?} for 4000 ({ratio:.1}x)");
+        assert!(ratio < 10.0, "{body}: 4x the blocks took {ratio:.1}x as long ({small:?} vs {big:?})");
+    }
+}

@@ -72,22 +72,42 @@ fn uses(program: &Program, steps: &[Option<PlannedStep>]) -> Uses {
 }
 
 /// Fuses what can be fused; returns the remaining steps and the new end of the forward part.
+///
+/// One pass in program order: each producer absorbs its consumers until none is left
+/// (conv → add → relu), and the use lists are updated in place. A fusion only moves
+/// reads and writes from the consumer to an earlier step, so it never makes an earlier
+/// producer fusable: the pass finds what a fixpoint would, in time linear in the steps.
 pub fn fuse(program: &Program, steps: Vec<PlannedStep>, forward_end: usize) -> (Vec<PlannedStep>, usize) {
     let mut steps: Vec<Option<PlannedStep>> = steps.into_iter().map(Some).collect();
-    let mut changed = true;
-    while changed {
-        changed = false;
-        let u = uses(program, &steps);
-        for p in 0..steps.len() {
-            if let Some(c) = candidate(program, &steps, &u, p) {
-                absorb(program, &mut steps, p, c);
-                changed = true;
-                break;
-            }
+    let mut u = uses(program, &steps);
+    for p in 0..steps.len() {
+        while let Some(c) = candidate(program, &steps, &u, p) {
+            let producer = steps[p].as_ref().expect("a producer with a candidate");
+            let old = program.storage(producer.operands[producer.spec.inputs.len()]);
+            let consumed = absorb(program, &mut steps, p, c);
+            u.moved(program, old.index(), &consumed, c, p);
         }
     }
     let forward_end = steps.iter().flatten().filter(|s| s.sources[0] < forward_end).count();
     (steps.into_iter().flatten().collect(), forward_end)
+}
+
+impl Uses {
+    /// Step `c` was absorbed into `p`: `p` no longer stores buffer `old` (which `c` alone
+    /// read), and `c`'s other reads and its writes are now `p`'s.
+    fn moved(&mut self, program: &Program, old: usize, consumed: &PlannedStep, c: usize, p: usize) {
+        self.readers[old].retain(|&r| r != c);
+        self.writers[old].retain(|&w| w != p);
+        let (ins, outs) = (consumed.spec.inputs.len(), consumed.spec.outputs.len());
+        for (k, &b) in consumed.operands.iter().enumerate() {
+            let st = program.storage(b).index();
+            if st == old {
+                continue;
+            }
+            let list = if k >= ins && k < ins + outs { &mut self.writers[st] } else { &mut self.readers[st] };
+            list.iter_mut().filter(|x| **x == c).for_each(|x| *x = p);
+        }
+    }
 }
 
 /// A step `c` that producer `p` can absorb.
@@ -131,7 +151,7 @@ fn candidate(program: &Program, steps: &[Option<PlannedStep>], u: &Uses, p: usiz
 /// buffer, which may have other dims (N×F after a flatten); the epilogue's extra
 /// operand is read with the producer's dims likewise. Batch strides are set from the
 /// buffers' places once memory is assigned.
-fn absorb(program: &Program, steps: &mut [Option<PlannedStep>], p: usize, c: usize) {
+fn absorb(program: &Program, steps: &mut [Option<PlannedStep>], p: usize, c: usize) -> PlannedStep {
     let cs = steps[c].take().expect("candidate exists");
     let ps = steps[p].as_mut().expect("producer exists");
     let ins = ps.spec.inputs.len();
@@ -159,5 +179,6 @@ fn absorb(program: &Program, steps: &mut [Option<PlannedStep>], p: usize, c: usi
     }
     // The producer now writes the consumer's output, with its own dims.
     ps.operands[ins] = cs.operands[cs.spec.inputs.len()];
-    ps.sources.extend(cs.sources);
+    ps.sources.extend(cs.sources.iter().copied());
+    cs
 }
