@@ -9,6 +9,7 @@ fn netc(args: &[&str]) -> Output {
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("NETC_DATA")
+        .env("NETC_VERIFY", "1")
         .output()
         .expect("netc runs")
 }

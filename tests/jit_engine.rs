@@ -10,6 +10,7 @@ use netc::runtime::{Engine, JitEngine, JitOptions, ParamStore, ReferenceEngine};
 use netc::sched;
 
 fn graph(src: &str) -> Graph {
+    netc::ir::enable_checks();
     let mut sources = netc::diag::SourceMap::new();
     netc::driver::compile(&mut sources, "t.net", src).unwrap_or_else(|f| panic!("{:?}", f.diagnostics))
 }

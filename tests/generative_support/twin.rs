@@ -26,6 +26,8 @@ use netc::train::{Optimizer, OptimizerKind};
 pub struct Training {
     pub batch: usize,
     pub steps: usize,
+    /// The last batch has one image less.
+    pub short_last: bool,
     pub seed: u64,
     pub threads: usize,
     pub optimizer: OptimizerKind,
@@ -76,7 +78,7 @@ fn train_both(g: &Graph, t: &Training) -> Result<Outcome, String> {
         .map_err(|e| format!("the JIT refuses what the reference accepts: {e}"))?;
     let input = g.node(g.input()).shape.dims();
     let shape = (input[0] as usize, input[1] as usize, input[2] as usize);
-    let splits = generate(&SyntheticConfig { seed: t.seed, train: t.batch * t.steps, test: t.batch })
+    let splits = generate(&SyntheticConfig { seed: t.seed, train: t.batch * t.steps - usize::from(t.short_last), test: t.batch })
         .map_err(|e| e.to_string())?;
     let scaling = Scaling::standardize_from(&splits.train).map_err(|e| e.to_string())?;
     let prep = Prep::new(&splits.train, shape, scaling).map_err(|e| e.to_string())?;
