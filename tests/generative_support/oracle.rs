@@ -2,7 +2,10 @@
 //! and inputs. It is the exact answer both f32 engines approximate, so the f32
 //! reference's distance from it measures how much a net amplifies rounding.
 
-use netc::autodiff::{Program, Role};
+use netc::autodiff::{Kernel, Program, Role};
+use netc::codegen::jit::Jit;
+use netc::codegen::kernels::{compile, Operand, StepSpec};
+use netc::ir::Act;
 use netc::data::Rng;
 use netc::runtime::reference::KernelCtx;
 use netc::runtime::Executor;
@@ -19,11 +22,28 @@ pub struct Exact {
     pub values: Vec<Vec<f64>>,
 }
 
-/// Runs `program` in f64 on `values`, `images` and (for training) `labels`. With a
-/// `jitter` seed, every weight and input value is first moved by up to one f32 ulp
-/// (relative 2^-23), so comparing with the plain run shows how much the result depends
-/// on rounding the inputs: a batch norm over a constant feature followed by a ReLU, say,
-/// turns that into whole gradients switched on or off.
+/// The f64 answer of a step, and two runs nudged in opposite directions.
+pub struct Oracle {
+    pub exact: Exact,
+    pub nudged: [Exact; 2],
+}
+
+/// Runs `program` in f64 on `values`, `images` and (for training) `labels`, plain and
+/// nudged (see [`run`]) with the random directions of `seed` and their opposites.
+pub fn consult(program: &Program, values: &[Vec<f32>], images: &[f32], labels: Option<&[f32]>, n: usize, ctx: KernelCtx, seed: u64) -> Oracle {
+    let at = |jitter| run(program, values, images, labels, n, ctx, jitter);
+    Oracle { exact: at(None), nudged: [at(Some((seed, 1.0))), at(Some((seed, -1.0)))] }
+}
+
+/// Runs `program` in f64 on `values`, `images` and (for training) `labels`.
+///
+/// With a `jitter` (seed, direction) the run is nudged the way a correct f32 engine may
+/// differ: every weight and input value moves by one f32 ulp and every value each step
+/// produces by two, each in a random direction (all reversed when the direction is −1,
+/// so that of two opposite runs one pushes any value across a ReLU's kink if the nudge
+/// can), and tanh and sigmoid are the JIT's polynomials. Comparing with the plain run shows how much this net
+/// amplifies such differences: a batch norm over a nearly constant feature followed by
+/// a ReLU, say, switches whole gradients on or off.
 pub fn run(
     program: &Program,
     values: &[Vec<f32>],
@@ -31,17 +51,16 @@ pub fn run(
     labels: Option<&[f32]>,
     n: usize,
     ctx: KernelCtx,
-    jitter: Option<u64>,
+    jitter: Option<(u64, f64)>,
 ) -> Exact {
-    let mut rng = jitter.map(Rng::new);
-    let mut widen = |v: &[f32]| {
-        v.iter()
-            .map(|&x| {
-                let shake = rng.as_mut().map_or(0.0, |r| f64::from(r.uniform(-1.0, 1.0)) * f64::powi(2.0, -23));
-                f64::from(x) * (1.0 + shake)
-            })
-            .collect::<Vec<f64>>()
+    let mut rng = jitter.map(|(seed, direction)| (Rng::new(seed), direction));
+    // ±1 with the run's direction, or 0 for the plain run.
+    let mut sign = move || match rng.as_mut() {
+        Some((r, d)) => *d * if r.below(2) == 0 { -1.0 } else { 1.0 },
+        None => 0.0,
     };
+    let ulp = f64::powi(2.0, -23);
+    let mut widen = |v: &[f32]| v.iter().map(|&x| f64::from(x) * (1.0 + sign() * ulp)).collect::<Vec<f64>>();
     // Fixed parameters (RBF centres) and running statistics stay exact.
     let mut params: Vec<Vec<f64>> = values
         .iter()
@@ -61,7 +80,26 @@ pub fn run(
     if let (Some(l), Some(b)) = (labels, program.labels) {
         exec.buffer_mut(b, n).copy_from_slice(&l.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>());
     }
-    exec.run(0..program.steps.len(), n, &mut params, &mut grads, &ctx);
+    if jitter.is_none() {
+        exec.run(0..program.steps.len(), n, &mut params, &mut grads, &ctx);
+    }
+    for (i, step) in program.steps.iter().enumerate().filter(|_| jitter.is_some()) {
+        exec.run(i..i + 1, n, &mut params, &mut grads, &ctx);
+        if let Kernel::Act(a @ (Act::Tanh | Act::Sigmoid | Act::ScaledTanh { .. })) = step.kernel {
+            // The JIT's polynomial, whose error is systematic (the same input gives the
+            // same error in every sample), which random nudges would not reproduce.
+            let x: Vec<f32> = exec.buffer(step.inputs[0], n).iter().map(|&v| v as f32).collect();
+            let y = jit_activation(a, &x);
+            exec.buffer_mut(step.outputs[0], n).iter_mut().zip(y).for_each(|(o, y)| *o = f64::from(y));
+        }
+        for &b in &step.outputs {
+            if matches!(program.buffer(b).role, Role::Activation | Role::Gradient | Role::Saved) {
+                for v in exec.buffer_mut(b, n) {
+                    *v += *v * 2.0 * ulp * sign();
+                }
+            }
+        }
+    }
     let out = exec.buffer(program.loss.unwrap_or(program.output), n).to_vec();
     let scores = exec.buffer(program.output, n).to_vec();
     Exact { out, scores, grads, values: params }
@@ -93,4 +131,33 @@ pub fn overflows(program: &Program, values: &[Vec<f32>], images: &[f32], labels:
     let buffers = program.buffers.iter().enumerate().filter(|(_, b)| matches!(b.role, Role::Activation | Role::Gradient | Role::Loss));
     buffers.into_iter().any(|(i, _)| exec.buffer(netc::autodiff::BufId(i as u32), n).iter().any(|v| !v.is_finite()))
         || grads.iter().flatten().any(|v| !v.is_finite())
+}
+
+thread_local! {
+    static JIT: Option<Jit> = Jit::native().ok();
+}
+
+/// `a` of every value of `x` as the JIT computes it (its compiled `Act` kernel).
+fn jit_activation(a: Act, x: &[f32]) -> Vec<f32> {
+    let spec = StepSpec {
+        kernel: Kernel::Act(a),
+        inputs: vec![Operand::dense(vec![1, x.len()])],
+        outputs: vec![Operand::dense(vec![1, x.len()])],
+        accumulate: false,
+        epilogue: Vec::new(),
+        extra: Vec::new(),
+    };
+    JIT.with(|jit| {
+        let jit = jit.as_ref().expect("a native JIT");
+        let k = compile(jit, &spec).expect("an activation kernel");
+        let mut input = x.to_vec();
+        let mut out = vec![0f32; x.len()];
+        let ptrs = [input.as_mut_ptr(), out.as_mut_ptr()];
+        let mut scratch = vec![0f32; k.scratch_len()];
+        for part in 0..k.parts() {
+            // SAFETY: both operands hold the spec's x.len() floats and do not overlap.
+            unsafe { k.run(&ptrs, part, &mut scratch) };
+        }
+        out
+    })
 }

@@ -93,8 +93,7 @@ fn train_both(g: &Graph, t: &Training) -> Result<Outcome, String> {
         let labels: Vec<f32> = batch.labels.iter().map(|&l| f32::from(l)).collect();
         let n = batch.len();
         let ctx = KernelCtx { seed: t.seed, step: k as u64 };
-        let exact = oracle::run(&program, &b.values, batch.images, Some(&labels), n, ctx, None);
-        let shaken = oracle::run(&program, &b.values, batch.images, Some(&labels), n, ctx, Some(t.seed ^ k as u64));
+        let oracle = oracle::consult(&program, &b.values, batch.images, Some(&labels), n, ctx, t.seed ^ k as u64);
         let before = b.values.clone();
         let mut a = b.clone();
         jit.prepare(true, n);
@@ -106,27 +105,32 @@ fn train_both(g: &Graph, t: &Training) -> Result<Outcome, String> {
         // different points, and the reference's ReLU turns NaN into 0 where the JIT's
         // keeps it: only the absence of panics is checked from the first overflow on.
         let jit_finite = lb.is_finite() && b.grads.iter().flatten().all(|g| g.is_finite());
-        if !(exact.out[0].abs() < 1e30)
+        if !(oracle.exact.out[0].abs() < 1e30)
             || (!jit_finite && oracle::overflows(&program, &before, batch.images, Some(&labels), n, ctx))
         {
             return Ok(Outcome::Diverged { step: k });
         }
         let (za, zb) = (reference.train_scores(n).to_vec(), jit.train_scores(n));
-        cmp.step_outputs(k, lb, la, zb, &za, &exact, &shaken)?;
+        cmp.step_outputs(k, (lb, la), (zb, &za), &oracle)?;
         let at = |what: &str| format!("step {k}: {what}");
         let whole = super::compare::norm(&a.grads.iter().flatten().copied().collect::<Vec<f32>>());
+        let [up, down] = &oracle.nudged;
         for (i, info) in program.params.iter().enumerate() {
-            let (got, want, e, s, floor) = match info.kind {
-                ParamKind::Trainable => (&b.grads[i], &a.grads[i], &exact.grads[i], &shaken.grads[i], GRADIENT_FLOOR * whole),
+            let (got, want, exact, nudged, floor) = match info.kind {
+                ParamKind::Trainable => {
+                    let nudged = [&up.grads[i][..], &down.grads[i][..]];
+                    (&b.grads[i], &a.grads[i], &oracle.exact.grads[i], nudged, GRADIENT_FLOOR * whole)
+                }
                 // Batch norm's running statistics, updated by the step.
                 ParamKind::State => {
                     let floor = STATE_FLOOR * (a.values[i].len() as f64).sqrt();
-                    (&b.values[i], &a.values[i], &exact.values[i], &shaken.values[i], floor)
+                    let nudged = [&up.values[i][..], &down.values[i][..]];
+                    (&b.values[i], &a.values[i], &oracle.exact.values[i], nudged, floor)
                 }
                 ParamKind::Fixed => continue,
             };
             let name = if info.kind == ParamKind::Trainable { format!("d({})", info.name) } else { info.name.clone() };
-            cmp.tensor(&at(&name), i, got, want, e, s, floor)?;
+            cmp.tensor(&at(&name), i, (got, want), (exact, nudged), floor)?;
         }
         // The JIT's optimizer kernels against the reference arithmetic on the same inputs.
         opt.t += 1;
@@ -141,7 +145,7 @@ fn train_both(g: &Graph, t: &Training) -> Result<Outcome, String> {
             let name = &program.params[i].name;
             for (what, got, want) in [("", &b.values[i], &want.0[i]), (" moments", &opt.m[i], &want.1[i]), (" second moments", &opt.v[i], &want.2[i])] {
                 let scale = max_abs(want).max(1e-30);
-                cmp.values(&at(&format!("{name}{what} after the update")), got, want, None, UPDATE_ROUNDING, scale)?;
+                cmp.values(&at(&format!("{name}{what} after the update")), got, want, 0.0, UPDATE_ROUNDING, scale)?;
             }
         }
         k += 1;
@@ -175,12 +179,12 @@ fn infer_both(
     let sb = jit.infer(&mut b, batch.images, n).to_vec();
     let program = netc::autodiff::inference(g);
     let ctx = KernelCtx { seed: t.seed, step: 0 };
-    let exact = oracle::run(&program, &a.values, batch.images, None, n, ctx, None);
-    let shaken = oracle::run(&program, &a.values, batch.images, None, n, ctx, Some(t.seed));
-    let overflow = !exact.out.iter().all(|v| v.abs() < 1e30)
+    let oracle = oracle::consult(&program, &a.values, batch.images, None, n, ctx, t.seed);
+    let overflow = !oracle.exact.out.iter().all(|v| v.abs() < 1e30)
         || (sb.iter().any(|v| !v.is_finite()) && oracle::overflows(&program, &a.values, batch.images, None, n, ctx));
     if !overflow {
-        cmp.values("inference output", &sb, &sa, Some((&exact.out, &shaken.out)), VALUE_ROUNDING, max_abs(&sa).max(1.0))?;
+        let ill = super::compare::ill(&sa, &oracle, |e| &e.out);
+        cmp.values("inference output", &sb, &sa, ill, VALUE_ROUNDING, max_abs(&sa).max(1.0))?;
     }
     Ok(())
 }
