@@ -133,7 +133,9 @@ fn element_wise_layers_after_a_flatten_match_the_reference() {
 fn fusion_through_a_view_keeps_the_producers_dims() {
     for src in THROUGH_VIEWS {
         let g = graph(src);
-        for p in [netc::autodiff::training(&g).unwrap(), netc::autodiff::fold_batch_norm(&netc::autodiff::inference(&g))] {
+        for p in
+            [netc::autodiff::training(&g).unwrap(), netc::autodiff::fold_batch_norm(&netc::autodiff::inference(&g))]
+        {
             let plan = sched::plan(&p, 2, sched::Options::default());
             sched::verify(&p, &plan).unwrap_or_else(|e| panic!("{src}: {e}"));
         }

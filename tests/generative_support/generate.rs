@@ -5,6 +5,8 @@
 //! nets are valid; a few carry a deliberate mistake and must be rejected.
 
 use super::model::*;
+use super::render::Render;
+use super::templates::{conv_to, env_child, inception_residual_block, residual_block};
 use netc::data::Rng;
 
 /// One generated net.
@@ -227,7 +229,11 @@ impl Gen {
         for _ in 0..n {
             let chain = if t == x && self.chance(0.5) {
                 let name = if env.input == Some(x) && self.chance(0.5) { "in" } else { "id" };
-                Chain::of(vec![if name == "in" { Stage::Tensor("in".into()) } else { Stage::Layer(Layer::Plain("id")) }])
+                Chain::of(vec![if name == "in" {
+                    Stage::Tensor("in".into())
+                } else {
+                    Stage::Layer(Layer::Plain("id"))
+                }])
             } else {
                 match self.chain_to(x, env, |y| y == t) {
                     Some(c) => c,
@@ -367,7 +373,11 @@ impl Gen {
         if let Some((rest, _)) = self.chain(y, &env, 2) {
             body.0.extend(rest.0);
         }
-        Some(Block { name: name.into(), params: vec![("w".into(), None), ("s".into(), Some(Val::Int(1)))], body: vec![Stmt::Flow(body)] })
+        Some(Block {
+            name: name.into(),
+            params: vec![("w".into(), None), ("s".into(), Some(Val::Int(1)))],
+            body: vec![Stmt::Flow(body)],
+        })
     }
 
     /// A layer valid at `x` most of the time.
@@ -381,7 +391,10 @@ impl Gen {
             9 => Layer::Gap,
             10 => Layer::Flatten,
             11 => Layer::Bn { eps: self.chance(0.3).then_some(1e-3), momentum: self.chance(0.2).then_some(0.2) },
-            12 => Layer::Lrn { size: self.chance(0.5).then(|| self.pick(&[3, 5])), alpha: self.chance(0.3).then_some(1e-3) },
+            12 => Layer::Lrn {
+                size: self.chance(0.5).then(|| self.pick(&[3, 5])),
+                alpha: self.chance(0.3).then_some(1e-3),
+            },
             13 => Layer::Dropout(self.chance(0.5).then(|| self.pick(&[0.1, 0.5]))),
             14 => Layer::Subsample(self.chance(0.5).then(|| self.pick(&[2, 3]))),
             15 => Layer::ZeroPad(self.pick(&[Pad::N(1), Pad::Hw(0, 2), Pad::Four([1, 0, 2, 1])])),
@@ -451,7 +464,14 @@ impl Gen {
         let (mut groups, mut table) = (None, None);
         let out = match self.below(10) {
             0 if c > 1 => {
-                let g = self.pick(&(2..=c.min(4)).filter(|g| c % g == 0).collect::<Vec<_>>().into_iter().chain([1]).collect::<Vec<_>>());
+                let g = self.pick(
+                    &(2..=c.min(4))
+                        .filter(|g| c.is_multiple_of(*g))
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .chain([1])
+                        .collect::<Vec<_>>(),
+                );
                 groups = Some(g);
                 E::K((g * (1 + self.below(3))) as i64)
             }
@@ -554,101 +574,5 @@ impl Gen {
             _ => "conv(4, 3, table = [[0, 9]])".to_string(),
         };
         Stage::Layer(Layer::Broken(text))
-    }
-}
-
-fn env_child(env: &Env, x: Sh) -> Env {
-    Env { input: Some(x), ..env.clone() }
-}
-
-/// `conv(c, [kh, kw])`: stride 1, no padding, so the output shrinks by kh−1 × kw−1.
-fn conv_to(c: u64, k: (u64, u64)) -> Layer {
-    Layer::Conv {
-        out: E::K(c as i64),
-        k,
-        form: KForm::List,
-        stride: None,
-        pad: None,
-        groups: None,
-        bias: None,
-        table: None,
-    }
-}
-
-/// ResNet's basic block: `main` and a projected shortcut when the shape changes.
-fn residual_block(name: &str, with_bn: bool) -> Block {
-    let bn = || Stage::Layer(Layer::Bn { eps: None, momentum: None });
-    let conv = |k: u64, stride: Option<E>, pad: Option<Pad>| {
-        Stage::Layer(Layer::Conv {
-            out: E::Name("w".into()),
-            k: (k, k),
-            form: KForm::Square,
-            stride,
-            pad,
-            groups: None,
-            bias: None,
-            table: None,
-        })
-    };
-    let s = || Some(E::Name("s".into()));
-    let mut main = vec![conv(3, s(), Some(Pad::N(1)))];
-    if with_bn {
-        main.push(bn());
-    }
-    main.push(Stage::Layer(Layer::Plain("relu")));
-    main.push(conv(3, None, Some(Pad::N(1))));
-    if with_bn {
-        main.push(bn());
-    }
-    let mut proj = vec![conv(1, s(), None)];
-    if with_bn {
-        proj.push(bn());
-    }
-    let changes = B::Or(
-        Box::new(B::Cmp(E::Name("s".into()), "!=", E::K(1))),
-        Box::new(B::Cmp(E::InC, "!=", E::Name("w".into()))),
-    );
-    let short = Chain::of(vec![Stage::If(changes, Chain::of(proj), None)]);
-    let sum = Stage::Sum(vec![
-        Term { factor: None, chain: Chain::of(vec![Stage::Tensor("main".into())]) },
-        Term { factor: None, chain: Chain::of(vec![Stage::Tensor("short".into())]) },
-    ]);
-    Block {
-        name: name.into(),
-        params: vec![("w".into(), None), ("s".into(), Some(Val::Int(1)))],
-        body: vec![
-            Stmt::Bind("main".into(), Chain::of(main)),
-            Stmt::Bind("short".into(), short),
-            Stmt::Flow(Chain::of(vec![sum, Stage::Layer(Layer::Plain("relu"))])),
-        ],
-    }
-}
-
-/// Inception-ResNet's pattern: `in + r · up(cat(branches))`, then a ReLU if `act`.
-fn inception_residual_block(name: &str, width: i64) -> Block {
-    let conv = |c: E, k: u64, pad: Option<Pad>| {
-        Stage::Layer(Layer::Conv { out: c, k: (k, k), form: KForm::Square, stride: None, pad, groups: None, bias: None, table: None })
-    };
-    let relu = || Stage::Layer(Layer::Plain("relu"));
-    let up = Chain::of(vec![
-        Stage::Cat(vec![
-            Chain::of(vec![conv(E::K(width), 1, None), relu()]),
-            Chain::of(vec![conv(E::K(width), 1, None), relu(), conv(E::K(width + 1), 3, Some(Pad::N(1))), relu()]),
-            Chain::of(vec![
-                Stage::Layer(Layer::Pool { max: true, k: (3, 3), stride: Some(1), pad: Some(1), ceil: None, count_pad: None }),
-                conv(E::K(2), 1, None),
-            ]),
-        ]),
-        conv(E::InC, 1, None),
-    ]);
-    let sum = Stage::Sum(vec![
-        Term { factor: None, chain: Chain::of(vec![Stage::Tensor("in".into())]) },
-        Term { factor: Some("r".into()), chain: Chain::of(vec![Stage::Tensor("up".into())]) },
-    ]);
-    let act = Stage::If(B::Name("act".into()), Chain::of(vec![relu()]), None);
-    Block {
-        name: name.into(),
-        params: vec![("r".into(), Some(Val::Float(0.2))), ("act".into(), Some(Val::Bool(true)))],
-        body: vec![Stmt::Bind("up".into(), up), Stmt::Flow(Chain::of(vec![sum, act]))],
     }
 }

@@ -5,8 +5,8 @@
 use netc::autodiff::{Kernel, Program, Role};
 use netc::codegen::jit::Jit;
 use netc::codegen::kernels::{compile, Operand, StepSpec};
-use netc::ir::Act;
 use netc::data::Rng;
+use netc::ir::Act;
 use netc::runtime::reference::KernelCtx;
 use netc::runtime::Executor;
 
@@ -30,7 +30,15 @@ pub struct Oracle {
 
 /// Runs `program` in f64 on `values`, `images` and (for training) `labels`, plain and
 /// nudged (see [`run`]) with the random directions of `seed` and their opposites.
-pub fn consult(program: &Program, values: &[Vec<f32>], images: &[f32], labels: Option<&[f32]>, n: usize, ctx: KernelCtx, seed: u64) -> Oracle {
+pub fn consult(
+    program: &Program,
+    values: &[Vec<f32>],
+    images: &[f32],
+    labels: Option<&[f32]>,
+    n: usize,
+    ctx: KernelCtx,
+    seed: u64,
+) -> Oracle {
     let at = |jitter| run(program, values, images, labels, n, ctx, jitter);
     Oracle { exact: at(None), nudged: [at(Some((seed, 1.0))), at(Some((seed, -1.0)))] }
 }
@@ -118,7 +126,14 @@ pub fn max_abs<A: Copy + Into<f64>>(a: &[A]) -> f64 {
 /// True if running `program` in f32 (the reference kernels) produces a non-finite value
 /// anywhere: an overflow the output may hide (the reference's ReLU maps NaN to 0, the
 /// JIT's propagates it).
-pub fn overflows(program: &Program, values: &[Vec<f32>], images: &[f32], labels: Option<&[f32]>, n: usize, ctx: KernelCtx) -> bool {
+pub fn overflows(
+    program: &Program,
+    values: &[Vec<f32>],
+    images: &[f32],
+    labels: Option<&[f32]>,
+    n: usize,
+    ctx: KernelCtx,
+) -> bool {
     let mut params = values.to_vec();
     let mut grads: Vec<Vec<f32>> =
         program.params.iter().map(|p| if p.grad.is_some() { vec![0.0; p.len()] } else { Vec::new() }).collect();
@@ -128,7 +143,11 @@ pub fn overflows(program: &Program, values: &[Vec<f32>], images: &[f32], labels:
         exec.buffer_mut(b, n).copy_from_slice(l);
     }
     exec.run(0..program.steps.len(), n, &mut params, &mut grads, &ctx);
-    let buffers = program.buffers.iter().enumerate().filter(|(_, b)| matches!(b.role, Role::Activation | Role::Gradient | Role::Loss));
+    let buffers = program
+        .buffers
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| matches!(b.role, Role::Activation | Role::Gradient | Role::Loss));
     buffers.into_iter().any(|(i, _)| exec.buffer(netc::autodiff::BufId(i as u32), n).iter().any(|v| !v.is_finite()))
         || grads.iter().flatten().any(|v| !v.is_finite())
 }

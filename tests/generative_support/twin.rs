@@ -9,12 +9,12 @@
 //! apart on ill-conditioned nets, which says nothing about either engine (see the test's
 //! module docs).
 
+use super::compare::{Compare, GRADIENT_FLOOR, STATE_FLOOR, UPDATE_ROUNDING, VALUE_ROUNDING};
+use super::oracle::{self, max_abs};
 use netc::data::synthetic::{generate, SyntheticConfig};
 use netc::data::{Batcher, Prep, Scaling};
 use netc::diag::{render_all, SourceMap, Style};
 use netc::ir::Graph;
-use super::compare::{Compare, GRADIENT_FLOOR, STATE_FLOOR, UPDATE_ROUNDING, VALUE_ROUNDING};
-use super::oracle::{self, max_abs};
 use netc::ir::ParamKind;
 use netc::runtime::reference::KernelCtx;
 use netc::runtime::update::{self, Step};
@@ -60,7 +60,8 @@ pub fn run(source: &str, t: &Training) -> Result<Outcome, String> {
     let (Some(g), Some(report)) = (checked.graph, checked.report) else {
         return Err("accepted without a graph and a report".into());
     };
-    let _ = (netc::infer::text::render(&report), netc::infer::json::render(&report), netc::infer::dot::render(&g, "gen"));
+    let _ =
+        (netc::infer::text::render(&report), netc::infer::json::render(&report), netc::infer::dot::render(&g, "gen"));
     netc::ir::verify(&g).map_err(|e| format!("ir::verify: {e}"))?;
     train_both(&g, t)
 }
@@ -78,8 +79,12 @@ fn train_both(g: &Graph, t: &Training) -> Result<Outcome, String> {
         .map_err(|e| format!("the JIT refuses what the reference accepts: {e}"))?;
     let input = g.node(g.input()).shape.dims();
     let shape = (input[0] as usize, input[1] as usize, input[2] as usize);
-    let splits = generate(&SyntheticConfig { seed: t.seed, train: t.batch * t.steps - usize::from(t.short_last), test: t.batch })
-        .map_err(|e| e.to_string())?;
+    let splits = generate(&SyntheticConfig {
+        seed: t.seed,
+        train: t.batch * t.steps - usize::from(t.short_last),
+        test: t.batch,
+    })
+    .map_err(|e| e.to_string())?;
     let scaling = Scaling::standardize_from(&splits.train).map_err(|e| e.to_string())?;
     let prep = Prep::new(&splits.train, shape, scaling).map_err(|e| e.to_string())?;
     let mut b = ParamStore::new(&program.params);
@@ -105,9 +110,8 @@ fn train_both(g: &Graph, t: &Training) -> Result<Outcome, String> {
         // different points, and the reference's ReLU turns NaN into 0 where the JIT's
         // keeps it: only the absence of panics is checked from the first overflow on.
         let jit_finite = lb.is_finite() && b.grads.iter().flatten().all(|g| g.is_finite());
-        if !(oracle.exact.out[0].abs() < 1e30)
-            || (!jit_finite && oracle::overflows(&program, &before, batch.images, Some(&labels), n, ctx))
-        {
+        let in_range = oracle.exact.out[0].abs() < 1e30;
+        if !in_range || (!jit_finite && oracle::overflows(&program, &before, batch.images, Some(&labels), n, ctx)) {
             return Ok(Outcome::Diverged { step: k });
         }
         let (za, zb) = (reference.train_scores(n).to_vec(), jit.train_scores(n));
@@ -143,7 +147,11 @@ fn train_both(g: &Graph, t: &Training) -> Result<Outcome, String> {
         jit.update(rule, step, &mut b, &mut opt.m, &mut opt.v);
         for &i in &trainable {
             let name = &program.params[i].name;
-            for (what, got, want) in [("", &b.values[i], &want.0[i]), (" moments", &opt.m[i], &want.1[i]), (" second moments", &opt.v[i], &want.2[i])] {
+            for (what, got, want) in [
+                ("", &b.values[i], &want.0[i]),
+                (" moments", &opt.m[i], &want.1[i]),
+                (" second moments", &opt.v[i], &want.2[i]),
+            ] {
                 let scale = max_abs(want).max(1e-30);
                 cmp.values(&at(&format!("{name}{what} after the update")), got, want, 0.0, UPDATE_ROUNDING, scale)?;
             }
