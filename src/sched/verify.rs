@@ -115,7 +115,10 @@ fn operands_match(program: &Program, batch: usize, s: &PlannedStep) -> Result<()
             return Err(format!("operand {k} has dims {:?}, but `{}` is {want:?}", op.dims, program.buffer(b).name));
         }
         if program.buffer(s.operands[k]).len(batch) != op.len() {
-            return Err(format!("operand {k} is stored in `{}`, which has another size", program.buffer(s.operands[k]).name));
+            return Err(format!(
+                "operand {k} is stored in `{}`, which has another size",
+                program.buffer(s.operands[k]).name
+            ));
         }
     }
     let out_len = s.spec.outputs.first().map_or(0, |o| o.len());
