@@ -6,6 +6,7 @@ fn netc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_netc"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NETC_VERIFY", "1")
         .output()
         .expect("netc runs")
 }

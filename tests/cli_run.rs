@@ -9,6 +9,7 @@ fn netc(args: &[&str]) -> Output {
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("NETC_DATA")
+        .env("NETC_VERIFY", "1")
         .output()
         .expect("netc runs")
 }
@@ -55,6 +56,26 @@ fn ok(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn activations_after_a_flatten_train_on_the_default_engine() {
+    // Issue 7 §1: the JIT panicked ("output map has dims [8, 4056]") on these nets.
+    let d = dir("flatten-act");
+    for (k, layers) in [
+        "conv(6, 3)\nflatten\nrelu",
+        "conv(6, 3) maxpool(2)\nflatten\ntanh",
+        "conv(6, 3) subsample(2)\nflatten\nsigmoid",
+        "conv(6, 3) bn\nflatten\nscaled_tanh scale(2)",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let net = d.join(format!("fr{k}.net"));
+        std::fs::write(&net, format!("input 1x28x28\n{layers}\ndense(10)\n")).unwrap();
+        let out = ok(&netc(&["run", &s(&net), "--train", "synthetic", "--limit", "32", "--epochs", "1", "--quiet"]));
+        assert!(out.contains("final test accuracy"), "{layers}: {out}");
+    }
 }
 
 #[test]

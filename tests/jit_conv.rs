@@ -196,6 +196,34 @@ fn network_shapes() {
 }
 
 #[test]
+fn pointwise_kernels_on_one_column_maps_and_padded_edges() {
+    // Found by the generative engine test: the weight gradient of a 1×1 stride-2
+    // convolution on a 2×3×1 map (one output column looked like a flattened map).
+    // Padding only at the bottom or right makes output pixels read nothing.
+    let jit = jit();
+    let mut rng = Rng::new(16);
+    let pad = |b, r| Pad2d { top: 0, bottom: b, left: 0, right: r };
+    let shapes = [
+        (3, 1, (1, 1), 2, pad(0, 0)),
+        (1, 3, (1, 1), 2, pad(0, 0)),
+        (5, 1, (3, 1), 2, pad(0, 0)),
+        (4, 1, (1, 1), 3, pad(0, 0)),
+        (3, 2, (1, 1), 2, pad(0, 0)),
+        (3, 3, (1, 1), 1, pad(1, 0)),
+        (3, 3, (1, 1), 1, pad(0, 2)),
+        (4, 5, (1, 1), 2, pad(1, 1)),
+    ];
+    for (i, (h, w, k, s, pad)) in shapes.into_iter().enumerate() {
+        for batch in [1, 3] {
+            let conv = layer(2, 9, k, s, pad, true);
+            for case in all_cases(&mut rng, conv, vec![batch, 2, h, w]) {
+                check(&jit, &case, 850 + i as u64, Order::Sequential);
+            }
+        }
+    }
+}
+
+#[test]
 fn unpadded_strided_sources_read_in_place() {
     let jit = jit();
     let mut rng = Rng::new(16);

@@ -12,6 +12,7 @@ fn final_accuracy(net: &str) -> Option<f64> {
     let out = Command::new(env!("CARGO_BIN_EXE_netc"))
         .args(["run", net, "--train", "mnist", "--quiet"])
         .env("NETC_DATA", data)
+        .env("NETC_VERIFY", "1")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("netc runs");

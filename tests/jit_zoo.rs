@@ -9,9 +9,12 @@ use netc::runtime::reference::KernelCtx;
 use netc::runtime::{Engine, Executor, JitEngine, JitOptions, ParamStore};
 
 fn forward_matches(name: &str) {
+    // The graph and every plan compiled below are verified (ir::verify, sched::verify).
+    netc::ir::enable_checks();
     let src = common::zoo_source(name);
     let mut sources = netc::diag::SourceMap::new();
     let g = netc::driver::compile(&mut sources, name, &src).unwrap();
+    netc::ir::verify(&g).unwrap_or_else(|e| panic!("{name}: {e}"));
     let program = netc::autodiff::inference(&g);
     let mut store = ParamStore::new(&program.params);
     netc::train::initialise(&mut store, &g, 4);
@@ -35,6 +38,8 @@ fn forward_matches(name: &str) {
     let expected = reference.buffer(program.output, 1).to_vec();
     let mut jit = JitEngine::inference(&g, JitOptions::default());
     let got = jit.infer(&mut store, &images, 1).to_vec();
+    let plan = jit.eval_plan(1).expect("planned");
+    netc::sched::verify(jit.inference_program(), plan).unwrap_or_else(|e| panic!("{name}: {e}"));
     let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
     let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs() / scale).fold(0f32, f32::max);
     eprintln!("{name}: worst difference {worst:e} of the largest output {scale}");

@@ -105,10 +105,13 @@ fn dump(sources: &mut SourceMap, path: &str, text: &str, stage: Stage) -> i32 {
             if stage == Stage::Program {
                 out(&program.to_string());
             } else {
-                out(&crate::sched::render(
-                    &crate::sched::plan(&program, 1, crate::sched::Options::default()),
-                    &program,
-                ));
+                let plan = crate::sched::plan(&program, 1, crate::sched::Options::default());
+                if crate::ir::checks_enabled() {
+                    if let Err(e) = crate::sched::verify(&program, &plan) {
+                        panic!("internal error: the plan fails verification: {e}");
+                    }
+                }
+                out(&crate::sched::render(&plan, &program));
             }
             EXIT_OK
         }

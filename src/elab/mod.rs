@@ -61,7 +61,11 @@ pub fn elaborate(file: &ast::File, id: FileId) -> Result<Graph, Failure> {
             let mut diagnostics = names::assign(&mut graph);
             diagnostics.extend(dead_node(&graph));
             if diagnostics.is_empty() {
-                debug_assert_eq!(crate::ir::verify(&graph), Ok(()));
+                if crate::ir::checks_enabled() {
+                    if let Err(e) = crate::ir::verify(&graph) {
+                        panic!("internal error: the elaborated graph fails verification: {e}");
+                    }
+                }
                 Ok(graph)
             } else {
                 Err(Failure { diagnostics, partial: Some(graph) })

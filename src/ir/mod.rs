@@ -18,7 +18,7 @@ pub use op::*;
 pub use params::{ParamKind, ParamSpec};
 pub use rules::{window_out, ShapeError, ShapeErrorKind};
 pub use shape::Shape;
-pub use verify::verify;
+pub use verify::{checks_enabled, enable_checks, verify};
 
 use crate::diag::Span;
 

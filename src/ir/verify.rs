@@ -1,8 +1,31 @@
 //! A structural check of a graph: inputs precede their consumers, scopes exist,
-//! and every stored shape is what the op's rule gives. Stages that build graphs
-//! (elaboration now, autodiff later) run it in tests.
+//! and every stored shape is what the op's rule gives.
+//!
+//! Also the switch for netc's internal checks ([`checks_enabled`]): elaboration
+//! verifies every graph it builds and the JIT every plan it compiles when the checks
+//! are on (debug builds, `NETC_VERIFY=1`, or [`enable_checks`]); the test suite turns
+//! them on. They cost a linear pass each, so release runs leave them off.
 
 use super::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+static FORCED: AtomicBool = AtomicBool::new(false);
+
+/// Whether internal invariants are checked: in debug builds, when the environment
+/// variable `NETC_VERIFY` is set to anything but `0` (read once), or after
+/// [`enable_checks`].
+pub fn checks_enabled() -> bool {
+    static FROM_ENV: OnceLock<bool> = OnceLock::new();
+    cfg!(debug_assertions)
+        || FORCED.load(Ordering::Relaxed)
+        || *FROM_ENV.get_or_init(|| std::env::var_os("NETC_VERIFY").is_some_and(|v| v != "0"))
+}
+
+/// Turns the internal checks on for the rest of the process (tests call it).
+pub fn enable_checks() {
+    FORCED.store(true, Ordering::Relaxed);
+}
 
 /// Returns the first inconsistency found, in words.
 pub fn verify(g: &Graph) -> Result<(), String> {

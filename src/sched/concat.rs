@@ -6,6 +6,7 @@
 
 use super::PlannedStep;
 use crate::autodiff::{BufId, Kernel, Program};
+use std::collections::{HashMap, HashSet};
 
 /// A buffer laid out inside another: `child` starts `channel` channels into `parent`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,12 +34,43 @@ fn strided_ok(kernel: &Kernel, k: usize, inputs: usize) -> bool {
     }
 }
 
+/// The slices chosen, indexed by child.
+#[derive(Debug, Default)]
+pub struct Slices {
+    by_child: HashMap<BufId, SliceOf>,
+}
+
+impl Slices {
+    /// Where `child` lives, if it is a slice of another buffer.
+    pub fn of(&self, child: BufId) -> Option<&SliceOf> {
+        self.by_child.get(&child)
+    }
+
+    /// True if step `s` is a copy made unnecessary by the slices.
+    pub fn is_elided(&self, s: &PlannedStep) -> bool {
+        let ins = s.spec.inputs.len();
+        let inside = |child: BufId, parent: BufId| self.of(child).is_some_and(|sl| sl.parent == parent);
+        match s.spec.kernel {
+            Kernel::Concat => s.operands[..ins].iter().all(|&b| inside(b, s.operands[ins])),
+            Kernel::Slice { .. } => inside(s.operands[1], s.operands[0]),
+            _ => false,
+        }
+    }
+}
+
 /// The branches that can live inside their concatenation (and gradients inside theirs).
 /// Returns the slices and, by leaving their steps out, the copies that are no longer needed.
-pub fn in_place(program: &Program, steps: &[PlannedStep]) -> Vec<SliceOf> {
-    let aliased: std::collections::HashSet<BufId> = program.buffers.iter().filter_map(|b| b.alias).collect();
-    let mut slices: Vec<SliceOf> = Vec::new();
-    for s in steps {
+pub fn in_place(program: &Program, steps: &[PlannedStep]) -> Slices {
+    let aliased: HashSet<BufId> = program.buffers.iter().filter_map(|b| b.alias).collect();
+    // Every (step, operand position) touching each buffer, found once.
+    let mut touches: HashMap<BufId, Vec<(usize, usize)>> = HashMap::new();
+    for (i, s) in steps.iter().enumerate() {
+        for (k, &b) in s.operands.iter().enumerate() {
+            touches.entry(b).or_default().push((i, k));
+        }
+    }
+    let mut slices = Slices::default();
+    for (i, s) in steps.iter().enumerate() {
         let merge = matches!(s.spec.kernel, Kernel::Concat);
         let split = matches!(s.spec.kernel, Kernel::Slice { .. }) && !s.spec.accumulate;
         if !(merge || split) || !s.spec.epilogue.is_empty() {
@@ -62,50 +94,30 @@ pub fn in_place(program: &Program, steps: &[PlannedStep]) -> Vec<SliceOf> {
             let Kernel::Slice { offset } = s.spec.kernel else { unreachable!() };
             vec![(s.operands[1], s.operands[0], offset)]
         };
-        let distinct = parts.iter().map(|p| p.0).collect::<std::collections::HashSet<_>>().len() == parts.len();
+        let distinct = parts.iter().map(|p| p.0).collect::<HashSet<_>>().len() == parts.len();
         let movable = |child: BufId| {
+            let uses = touches.get(&child).map_or(&[][..], |v| v.as_slice());
             program.buffer(child).alias.is_none()
                 && !aliased.contains(&child)
-                && !slices.iter().any(|sl| sl.child == child)
-                && touches(steps, child).into_iter().all(|(t, k)| {
-                    std::ptr::eq(t, s) || is_elided(t, &slices) || strided_ok(&t.spec.kernel, k, t.spec.inputs.len())
+                && slices.of(child).is_none()
+                && uses.iter().all(|&(t, k)| {
+                    let t_step = &steps[t];
+                    t == i || slices.is_elided(t_step) || strided_ok(&t_step.spec.kernel, k, t_step.spec.inputs.len())
                 })
-                && writers(steps, child).iter().all(|t| !t.spec.accumulate)
+                && uses.iter().all(|&(t, k)| {
+                    let outs = steps[t].spec.inputs.len()..steps[t].spec.inputs.len() + steps[t].spec.outputs.len();
+                    !outs.contains(&k) || !steps[t].spec.accumulate
+                })
                 && ![Some(program.output), program.loss, Some(program.input), program.labels].contains(&Some(child))
         };
         if distinct
             && parts.iter().all(|&(child, parent, _)| child != parent && movable(child))
             && program.buffer(parts[0].1).alias.is_none()
         {
-            slices.extend(parts.into_iter().map(|(child, parent, channel)| SliceOf { child, parent, channel }));
+            for (child, parent, channel) in parts {
+                slices.by_child.insert(child, SliceOf { child, parent, channel });
+            }
         }
     }
     slices
-}
-
-/// Every (step, operand position) that reads or writes `b`.
-fn touches(steps: &[PlannedStep], b: BufId) -> Vec<(&PlannedStep, usize)> {
-    steps
-        .iter()
-        .flat_map(|s| s.operands.iter().enumerate().filter(move |(_, &o)| o == b).map(move |(k, _)| (s, k)))
-        .collect()
-}
-
-fn writers(steps: &[PlannedStep], b: BufId) -> Vec<&PlannedStep> {
-    steps
-        .iter()
-        .filter(|s| s.operands[s.spec.inputs.len()..s.spec.inputs.len() + s.spec.outputs.len()].contains(&b))
-        .collect()
-}
-
-/// True if step `s` is a copy made unnecessary by `slices`.
-pub fn is_elided(s: &PlannedStep, slices: &[SliceOf]) -> bool {
-    let ins = s.spec.inputs.len();
-    match s.spec.kernel {
-        Kernel::Concat => {
-            s.operands[..ins].iter().all(|b| slices.iter().any(|sl| sl.child == *b && sl.parent == s.operands[ins]))
-        }
-        Kernel::Slice { .. } => slices.iter().any(|sl| sl.child == s.operands[1] && sl.parent == s.operands[0]),
-        _ => false,
-    }
 }

@@ -9,7 +9,7 @@
 //! is never fused away.
 
 use super::PlannedStep;
-use crate::autodiff::{BufId, Kernel, Program};
+use crate::autodiff::{Kernel, Program};
 use crate::codegen::kernels::Fused;
 
 /// Kernels whose first output (the layer's result) accepts a forward epilogue.
@@ -72,22 +72,42 @@ fn uses(program: &Program, steps: &[Option<PlannedStep>]) -> Uses {
 }
 
 /// Fuses what can be fused; returns the remaining steps and the new end of the forward part.
+///
+/// One pass in program order: each producer absorbs its consumers until none is left
+/// (conv → add → relu), and the use lists are updated in place. A fusion only moves
+/// reads and writes from the consumer to an earlier step, so it never makes an earlier
+/// producer fusable: the pass finds what a fixpoint would, in time linear in the steps.
 pub fn fuse(program: &Program, steps: Vec<PlannedStep>, forward_end: usize) -> (Vec<PlannedStep>, usize) {
     let mut steps: Vec<Option<PlannedStep>> = steps.into_iter().map(Some).collect();
-    let mut changed = true;
-    while changed {
-        changed = false;
-        let u = uses(program, &steps);
-        for p in 0..steps.len() {
-            if let Some(c) = candidate(program, &steps, &u, p) {
-                absorb(program, &mut steps, p, c);
-                changed = true;
-                break;
-            }
+    let mut u = uses(program, &steps);
+    for p in 0..steps.len() {
+        while let Some(c) = candidate(program, &steps, &u, p) {
+            let producer = steps[p].as_ref().expect("a producer with a candidate");
+            let old = program.storage(producer.operands[producer.spec.inputs.len()]);
+            let consumed = absorb(program, &mut steps, p, c);
+            u.moved(program, old.index(), &consumed, c, p);
         }
     }
     let forward_end = steps.iter().flatten().filter(|s| s.sources[0] < forward_end).count();
     (steps.into_iter().flatten().collect(), forward_end)
+}
+
+impl Uses {
+    /// Step `c` was absorbed into `p`: `p` no longer stores buffer `old` (which `c` alone
+    /// read), and `c`'s other reads and its writes are now `p`'s.
+    fn moved(&mut self, program: &Program, old: usize, consumed: &PlannedStep, c: usize, p: usize) {
+        self.readers[old].retain(|&r| r != c);
+        self.writers[old].retain(|&w| w != p);
+        let (ins, outs) = (consumed.spec.inputs.len(), consumed.spec.outputs.len());
+        for (k, &b) in consumed.operands.iter().enumerate() {
+            let st = program.storage(b).index();
+            if st == old {
+                continue;
+            }
+            let list = if k >= ins && k < ins + outs { &mut self.writers[st] } else { &mut self.readers[st] };
+            list.iter_mut().filter(|x| **x == c).for_each(|x| *x = p);
+        }
+    }
 }
 
 /// A step `c` that producer `p` can absorb.
@@ -108,46 +128,57 @@ fn candidate(program: &Program, steps: &[Option<PlannedStep>], u: &Uses, p: usiz
         return None;
     }
     let forward = takes_forward_epilogue(&ps.spec.kernel);
+    // The consumer may read `out` through a view (a flatten, a gradient passed
+    // through): same elements in the same order, other dims.
+    let reads_out = |k: usize| program.storage(cs.operands[k]).index() == st;
     let ok = match &cs.spec.kernel {
         Kernel::Act(_) | Kernel::Scale { .. } => forward,
         Kernel::Add if forward && cs.spec.inputs.len() == 2 => {
-            let other = if cs.operands[0] == out { cs.operands[1] } else { cs.operands[0] };
+            let other = cs.operands[if reads_out(0) { 1 } else { 0 }];
             // The other operand must already exist when the producer runs.
-            other != out && u.writers[program.storage(other).index()].iter().all(|&w| w < p)
+            program.storage(other).index() != st && u.writers[program.storage(other).index()].iter().all(|&w| w < p)
         }
-        Kernel::ActBackward(_) => takes_act_grad(&ps.spec.kernel) && cs.operands[1] == out,
+        Kernel::ActBackward(_) => takes_act_grad(&ps.spec.kernel) && reads_out(1) && !reads_out(0),
         _ => false,
     };
     ok.then_some(*c)
 }
 
 /// Moves consumer `c` into producer `p`'s epilogue.
-fn absorb(program: &Program, steps: &mut [Option<PlannedStep>], p: usize, c: usize) {
+///
+/// Element-wise work keeps the layout, so the producer keeps its own operand dims
+/// (a convolution still writes N×C×H×W) while storing into the consumer's output
+/// buffer, which may have other dims (N×F after a flatten); the epilogue's extra
+/// operand is read with the producer's dims likewise. Batch strides are set from the
+/// buffers' places once memory is assigned.
+fn absorb(program: &Program, steps: &mut [Option<PlannedStep>], p: usize, c: usize) -> PlannedStep {
     let cs = steps[c].take().expect("candidate exists");
     let ps = steps[p].as_mut().expect("producer exists");
     let ins = ps.spec.inputs.len();
-    let out = ps.operands[ins];
+    let st = program.storage(ps.operands[ins]);
     let extra_index = ps.spec.extra.len();
-    let (fused, extra): (Fused, Option<BufId>) = match &cs.spec.kernel {
+    let (fused, extra): (Fused, Option<usize>) = match &cs.spec.kernel {
         Kernel::Act(a) => (Fused::Act(*a), None),
         Kernel::Scale { factor } => (Fused::Scale(*factor), None),
         Kernel::Add => {
-            let other = if cs.operands[0] == out { cs.operands[1] } else { cs.operands[0] };
+            let other = if program.storage(cs.operands[0]) == st { 1 } else { 0 };
             (Fused::AddOperand(extra_index), Some(other))
         }
-        Kernel::ActBackward(a) => (Fused::MulActGrad(*a, extra_index), Some(cs.operands[0])),
+        Kernel::ActBackward(a) => (Fused::MulActGrad(*a, extra_index), Some(0)),
         k => unreachable!("{} is not fusable", k.name()),
     };
     ps.spec.epilogue.push(fused);
-    if let Some(e) = extra {
-        let pos = cs.operands.iter().position(|&b| b == e).expect("operand of the consumer");
-        ps.spec.extra.push(cs.spec.inputs[pos].clone());
-        ps.operands.push(e);
+    let out_dims = ps.spec.outputs[0].dims.clone();
+    if let Some(k) = extra {
+        let mut operand = cs.spec.inputs[k].clone();
+        debug_assert_eq!(operand.len(), out_dims.iter().product::<usize>(), "element-wise operands match");
+        operand.dims.clone_from(&out_dims);
+        operand.batch_stride = operand.sample_len();
+        ps.spec.extra.push(operand);
+        ps.operands.push(cs.operands[k]);
     }
-    // The producer now writes the consumer's output.
-    let c_out = cs.operands[cs.spec.inputs.len()];
-    ps.operands[ins] = c_out;
-    ps.spec.outputs[0] = cs.spec.outputs[0].clone();
-    ps.sources.extend(cs.sources);
-    let _ = program;
+    // The producer now writes the consumer's output, with its own dims.
+    ps.operands[ins] = cs.operands[cs.spec.inputs.len()];
+    ps.sources.extend(cs.sources.iter().copied());
+    cs
 }

@@ -91,10 +91,10 @@ pub fn plan(program: &Program, batch: usize, opts: Options) -> Plan {
     if opts.fuse {
         (steps, forward_end) = fuse::fuse(program, steps, forward_end);
     }
-    let slices = if opts.concat_in_place { concat::in_place(program, &steps) } else { Vec::new() };
+    let slices = if opts.concat_in_place { concat::in_place(program, &steps) } else { concat::Slices::default() };
     let memory::Assignment { locations, arena_len, unshared_len, derived_len } =
         memory::assign(program, &steps, &slices, batch, opts.share_memory);
-    let kept: Vec<bool> = steps.iter().map(|s| !concat::is_elided(s, &slices)).collect();
+    let kept: Vec<bool> = steps.iter().map(|s| !slices.is_elided(s)).collect();
     let before_backward = steps.iter().zip(&kept).take(forward_end).filter(|(_, k)| **k).count();
     steps = steps.into_iter().zip(kept).filter(|(_, k)| *k).map(|(s, _)| s).collect();
     forward_end = before_backward;

@@ -26,6 +26,7 @@ pub fn zoo_source(name: &str) -> String {
 
 /// Checks a zoo net and returns its full report, panicking with the rendered diagnostics on failure.
 pub fn report(name: &str) -> Report {
+    netc::ir::enable_checks();
     let text = zoo_source(name);
     let mut sources = SourceMap::new();
     let file = format!("nets/{name}.net");
@@ -38,6 +39,7 @@ pub fn report(name: &str) -> Report {
 
 /// Checks `text` and returns its diagnostics (empty if the net is valid) and the source map.
 pub fn diagnose(text: &str) -> (Vec<Diagnostic>, SourceMap) {
+    netc::ir::enable_checks();
     let mut sources = SourceMap::new();
     let checked = driver::check(&mut sources, "test.net", text, None);
     (checked.diagnostics, sources)

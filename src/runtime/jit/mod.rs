@@ -127,6 +127,11 @@ impl JitEngine {
             return Ok(());
         }
         let plan = sched::plan(program, n, self.opts.plan);
+        if crate::ir::checks_enabled() {
+            if let Err(e) = sched::verify(program, &plan) {
+                panic!("internal error: the plan for batch {n} fails verification: {e}");
+            }
+        }
         let kernels: Vec<Option<Arc<dyn CompiledKernel>>> =
             plan.steps.iter().map(|s| (!Plan::is_host(&s.spec.kernel)).then(|| self.kernel(&s.spec))).collect();
         let compiled = CompiledPlan::new(plan, kernels, self.opts.threads)?;

@@ -51,7 +51,7 @@ pub(super) struct PointwiseWeight {
     xbs: usize,
     accumulate: bool,
     /// Pixel grid of the k loop: `cols` output columns per k row (1 at stride 1,
-    /// where the flattened map is one column per row), rows per chunk.
+    /// where the flattened map is one column per row, see [`flat`]), rows per chunk.
     cols: usize,
     chunk_rows: usize,
     /// Floats per pixel in the dyᵀ chunk (the widest part, whole vectors).
@@ -63,13 +63,23 @@ pub(super) struct PointwiseWeight {
     desc: String,
 }
 
-/// Whether `g`'s weight gradient takes this path.
+/// Whether `g`'s weight gradient takes this path: every output pixel reads an input
+/// pixel (no padding on any side; bottom or right padding would add output pixels
+/// that read nothing).
 pub(super) fn applies(g: &ConvGeom) -> bool {
-    g.kh == 1 && g.kw == 1 && g.pt == 0 && g.pl == 0 && g.table.is_none()
+    let inside = (g.oh - 1) * g.sh < g.h && (g.ow - 1) * g.sw < g.w;
+    g.kh == 1 && g.kw == 1 && g.pt == 0 && g.pl == 0 && inside && g.table.is_none()
+}
+
+/// At stride 1 the map is walked as one row of pixels (`cols` = 1); otherwise k rows
+/// are output rows of `ow` columns. One output column alone (`ow` = 1) is not flat:
+/// its rows are still `sh` input rows apart.
+fn flat(g: &ConvGeom) -> bool {
+    g.sh == 1 && g.sw == 1
 }
 
 pub(super) fn compile(jit: &Jit, g: ConvGeom, spec: &StepSpec, opts: &ConvOptions) -> Result<Arc<dyn CompiledKernel>> {
-    let cols = if g.sh == 1 && g.sw == 1 { 1 } else { g.ow };
+    let cols = if flat(&g) { 1 } else { g.ow };
     let rows = g.oh * g.ow / cols;
     let chunk_rows = (CHUNK_PIXELS / cols).clamp(1, rows);
     let kb = KBlocks::new(rows, chunk_rows);
@@ -120,7 +130,7 @@ fn gemm_spec(g: &ConvGeom, (cols, width, w): (usize, usize, usize), key: Variant
     let every = Axis { base: 0, g_step: 0, t_step: 0, taps: cols, src: 1 };
     // x[c][pixel]: rows one plane apart; a k row moves sh input rows (or, flattened,
     // one pixel), a column sw input columns.
-    let a_row = if cols == 1 { 4 } else { 4 * g.sh * g.w };
+    let a_row = if flat(g) { 4 } else { 4 * g.sh * g.w };
     let a_col = (4 * g.sw) as i64;
     OuterSpec {
         mr: key.rows,
@@ -131,7 +141,7 @@ fn gemm_spec(g: &ConvGeom, (cols, width, w): (usize, usize, usize), key: Variant
             taps: (0..cols as i64).map(|j| j * a_col).collect(),
         },
         chans: key.chans,
-        unroll: if cols == 1 { 8 } else { 1 },
+        unroll: if flat(g) { 8 } else { 1 },
         b_chan: (4 * cols * width) as i64,
         taps: TapGrid { rows: 1, b_row: 0, b: (0..cols as i64).map(|j| j * 4 * width as i64).collect() },
         bounds: None,
@@ -193,7 +203,7 @@ impl CompiledKernel for PointwiseWeight {
                     let rows = self.mr.min(g.cin_g() - c0);
                     let Some(f) = vars.get(k, rows, 4) else { continue };
                     let c = p.group * g.cin_g() + c0;
-                    let pixel = r0 * if self.cols == 1 { 1 } else { g.sh * g.w };
+                    let pixel = r0 * if flat(g) { 1 } else { g.sh * g.w };
                     let call = OuterCall {
                         a: at(x.as_ptr(), n * self.xbs + c * g.h * g.w + pixel),
                         b: scratch.as_ptr() as i64,
