@@ -15,8 +15,8 @@ fn write(ds: &Dataset, n: usize, dir: &Path) {
         let mut rng = Rng::new(1000 + i as u64);
         let tint: Vec<f64> = (0..3).map(|_| 0.4 + 0.6 * rng.next_f64()).collect();
         let mut rgb = Vec::with_capacity(3 * 1024);
-        for p in 0..1024 {
-            rgb.extend(tint.iter().map(|t| (f64::from(big[p]) * t).round() as u8));
+        for &px in &big[..1024] {
+            rgb.extend(tint.iter().map(|t| (f64::from(px) * t).round() as u8));
         }
         let class = &ds.classes[usize::from(ds.labels[i])].replace('/', "-");
         let path = dir.join(class).join(format!("{i:05}.png"));

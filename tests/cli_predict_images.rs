@@ -115,8 +115,21 @@ fn cifar_files_train_evaluate_and_predict_on_pngs_agrees_with_eval() {
     std::fs::write(&net, NET).unwrap();
     let w = d.path("w.safetensors");
     let trained = ok(&netc(&[
-        "run", s(&net), "--train", s(&data), "--epochs", "2", "--batch", "32", "--lr", "0.003",
-        "--augment", "flip", "--quiet", "--save", s(&w),
+        "run",
+        s(&net),
+        "--train",
+        s(&data),
+        "--epochs",
+        "2",
+        "--batch",
+        "32",
+        "--lr",
+        "0.003",
+        "--augment",
+        "flip",
+        "--quiet",
+        "--save",
+        s(&w),
     ]));
     assert!(trained.contains("preprocessing"), "{trained}");
 
@@ -135,7 +148,7 @@ fn cifar_files_train_evaluate_and_predict_on_pngs_agrees_with_eval() {
     let pngs = write_pngs(&d.path("pngs"), &test);
     let by_file = predicted(&net, &w, &[s(&d.path("pngs"))], &["--batch", "48"]);
     assert_eq!(by_file.len(), test.len());
-    let mut correct = vec![0u64; 10];
+    let mut correct = [0u64; 10];
     for (p, label) in &pngs {
         if by_file[s(p)] == *label {
             correct[*label] += 1;

@@ -84,7 +84,9 @@ fn connection_table_counts_only_real_links() {
 #[test]
 fn automatic_names_follow_torchvision() {
     let r = check(&common::zoo_source("resnet50"));
-    for name in ["layer3.2.conv2", "layer3.2.bn3", "layer1.0.downsample.conv", "layer4.2.relu3", "fc"] {
+    for name in
+        ["layer3.2.conv2", "layer3.2.bn3", "layer1.0.downsample.0", "layer1.0.downsample.1", "layer4.2.relu3", "fc"]
+    {
         assert!(r.rows.iter().any(|row| row.name == name), "no {name}");
     }
     assert!(
@@ -206,4 +208,21 @@ e: option_a(21)
     assert_eq!(shape_of(&r, "e.maxpool"), "15×6×6");
     assert_eq!(shape_of(&r, "e.zeropad"), "21×6×6");
     assert_eq!(r.params, 0);
+}
+
+#[test]
+fn labels_may_be_numbers_or_keywords() {
+    // PyTorch's nn.Sequential numbers its children; timm calls a module `repeat`.
+    let src = "input 3x8x8\nfeatures: (0: conv(4, 3) relu 2: conv(4, 3))\nrepeat: repeat 2 { conv(4, 1) }\nflatten\nclassifier: (1: dense(10))\n";
+    let r = check(src);
+    for name in ["features.0", "features.relu", "features.2", "repeat.0.conv", "repeat.1.conv", "classifier.1"] {
+        assert!(
+            r.rows.iter().any(|row| row.name == name),
+            "no {name}: {:?}",
+            r.rows.iter().map(|r| &r.name).collect::<Vec<_>>()
+        );
+    }
+    // A number used twice in one scope is the usual duplicate-label error.
+    let (diags, _) = common::diagnose("input 3x8x8\nf: (0: conv(4, 3) 0: conv(4, 3))\n");
+    assert!(diags.iter().any(|d| d.message.contains('0')), "{diags:?}");
 }

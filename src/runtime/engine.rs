@@ -32,7 +32,7 @@ pub trait Engine {
     /// (one per tensor, empty where unused).
     fn update(&mut self, rule: Rule, step: Step, store: &mut ParamStore, m: &mut [Vec<f32>], v: &mut [Vec<f32>]) {
         store.touch();
-        let trainable: Vec<usize> = store.trainable().collect();
+        let trainable: Vec<usize> = store.updated().collect();
         for i in trainable {
             update::apply(rule, step, &mut store.values[i], &store.grads[i], &mut m[i], &mut v[i]);
         }

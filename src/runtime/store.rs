@@ -15,6 +15,10 @@ pub struct ParamStore {
     /// Bumped by [`ParamStore::touch`] whenever the values change, so that engines can
     /// keep what they derive from the weights (folded batch norms) until then.
     pub version: u64,
+    /// Per tensor, whether optimizer updates leave it as it is (`--freeze`); empty or
+    /// shorter than `infos` means not frozen. Gradients are still computed (layers before
+    /// a frozen one may learn), and batch-norm statistics still follow the data.
+    pub frozen: Vec<bool>,
 }
 
 impl ParamStore {
@@ -31,7 +35,7 @@ impl ParamStore {
             .iter()
             .map(|p| if grads && p.kind == ParamKind::Trainable { try_zeroed(p.len()) } else { Ok(Vec::new()) })
             .collect::<Result<_, _>>()?;
-        Ok(ParamStore { infos: infos.to_vec(), values, grads, version: 0 })
+        Ok(ParamStore { infos: infos.to_vec(), values, grads, version: 0, frozen: Vec::new() })
     }
 
     /// Records that the values changed. Whoever writes `values` must call it.
@@ -47,6 +51,11 @@ impl ParamStore {
     /// Indices of the trainable tensors.
     pub fn trainable(&self) -> impl Iterator<Item = usize> + '_ {
         self.infos.iter().enumerate().filter(|(_, p)| p.kind == ParamKind::Trainable).map(|(i, _)| i)
+    }
+
+    /// Indices of the tensors optimizer updates change: the trainable ones not frozen.
+    pub fn updated(&self) -> impl Iterator<Item = usize> + '_ {
+        self.trainable().filter(|&i| !self.frozen.get(i).copied().unwrap_or(false))
     }
 
     /// True if every value is finite (no NaN or infinity crept in).

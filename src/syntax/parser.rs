@@ -144,7 +144,7 @@ impl Lower {
         let mut kind = None;
         for p in pair.into_inner() {
             match p.as_rule() {
-                Rule::label => label = Some(self.ident(p.into_inner().next().expect("grammar: label ident"))),
+                Rule::label => label = Some(self.ident(p)),
                 _ => kind = Some(self.stage_kind(p)?),
             }
         }

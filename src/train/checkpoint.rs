@@ -8,10 +8,16 @@
 //! for symlinks, special files and stale temporary files).
 //!
 //! Loading reads the header first, with bounds (see `header.rs`), and checks it against
-//! the net and the file's length before reading the payload.
+//! the net and the file's length before reading the payload. It takes weights as other
+//! tools save them (`convert.rs`, `matching.rs`): F16, BF16 and F64 tensors are read as
+//! F32, PyTorch's `num_batches_tracked` counters are ignored with a note, and names that
+//! differ come with suggestions. [`load`] wants every tensor of the net; [`load_matching`]
+//! (fine-tuning) takes those whose name and shape match and says what it left.
 
 mod classes;
+mod convert;
 mod header;
+mod matching;
 mod metadata;
 mod target;
 
@@ -146,6 +152,21 @@ pub struct Loaded {
     /// Tensors with `optimizer.` names, if any.
     pub extra: HashMap<String, Vec<f32>>,
     pub metadata: HashMap<String, String>,
+    /// What loading tolerated (ignored counters, converted float types), for the user.
+    pub notes: Vec<String>,
+    /// For [`load_matching`]: what was loaded and what was left as initialised.
+    pub matching: Option<Matching>,
+}
+
+/// What [`load_matching`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Matching {
+    /// Tensors of the net read from the file.
+    pub loaded: Vec<String>,
+    /// Tensors of the net left as initialised, each with the reason.
+    pub kept: Vec<(String, String)>,
+    /// Tensors of the file the net has no use for (counters and optimizer state aside).
+    pub unused: Vec<String>,
 }
 
 /// Reads `path` into `store`, checking every name, shape and dtype against the net.
@@ -153,13 +174,31 @@ pub struct Loaded {
 /// and the file's length) before the payload is read, so reading is bounded by what
 /// the net needs: its tensors and their optimizer moments.
 pub fn load(path: &Path, store: &mut ParamStore) -> Result<Loaded, CheckpointError> {
+    read(path, store, false)
+}
+
+/// Reads the tensors of `path` whose name and shape match the net's into `store`, and
+/// leaves the others as they are (initialised): for fine-tuning weights trained for
+/// another class count. Optimizer state in the file is not read.
+pub fn load_matching(path: &Path, store: &mut ParamStore) -> Result<Loaded, CheckpointError> {
+    read(path, store, true)
+}
+
+fn read(path: &Path, store: &mut ParamStore, matching: bool) -> Result<Loaded, CheckpointError> {
     let p = || path.to_path_buf();
     let format = |detail: String| CheckpointError::Format { path: p(), detail };
     let io = |source| CheckpointError::Io { path: p(), source };
     let (mut file, len) = crate::files::open_regular(path).map_err(io)?;
     let h = header::read(&mut file, len).map_err(format)?;
     header::check_length(&h, len).map_err(format)?;
-    check_against_net(path, &h.meta, store)?;
+    let (take, matched) = if matching {
+        let m = match_against_net(path, &h.meta, store)?;
+        let take = store.infos.iter().map(|i| m.loaded.contains(&i.name)).collect();
+        (take, Some(m))
+    } else {
+        check_against_net(path, &h.meta, store)?;
+        (vec![true; store.infos.len()], None)
+    };
     // The header fits the net and the file's length: now read the tensors.
     use std::io::Seek;
     file.rewind().map_err(io)?;
@@ -170,26 +209,75 @@ pub fn load(path: &Path, store: &mut ParamStore) -> Result<Loaded, CheckpointErr
     let st = SafeTensors::deserialize(&data).map_err(|e| format(e.to_string()))?;
     let read = |name: &str| -> Result<Vec<f32>, CheckpointError> {
         let view = st.tensor(name).map_err(|e| format(e.to_string()))?;
-        let values: Vec<f32> =
-            view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let values = convert::to_f32(view.dtype(), view.data());
         if values.iter().any(|x| !x.is_finite()) {
             return Err(CheckpointError::NotFinite { path: p(), name: name.into() });
         }
         Ok(values)
     };
-    let values = store.infos.iter().map(|info| read(&info.name)).collect::<Result<Vec<_>, _>>()?;
-    let mut extra = HashMap::new();
-    for n in st.names().into_iter().filter(|n| n.starts_with(OPTIMIZER_PREFIX)) {
-        extra.insert(n.to_string(), read(n)?);
+    let mut values = Vec::with_capacity(store.infos.len());
+    for (info, take) in store.infos.iter().zip(&take) {
+        values.push(if *take { Some(read(&info.name)?) } else { None });
     }
-    store.values = values;
+    let mut extra = HashMap::new();
+    if !matching {
+        for n in st.names().into_iter().filter(|n| n.starts_with(OPTIMIZER_PREFIX)) {
+            extra.insert(n.to_string(), read(n)?);
+        }
+    }
+    for (slot, v) in store.values.iter_mut().zip(values) {
+        if let Some(v) = v {
+            *slot = v;
+        }
+    }
     store.touch();
-    Ok(Loaded { extra, metadata: h.meta.metadata().clone().unwrap_or_default() })
+    Ok(Loaded {
+        extra,
+        metadata: h.meta.metadata().clone().unwrap_or_default(),
+        notes: notes(&h.meta, store),
+        matching: matched,
+    })
 }
 
-/// Checks the tensors a header lists against the net: every parameter present as F32 of
-/// its shape, and nothing else but optimizer moments (`optimizer.m.NAME`,
-/// `optimizer.v.NAME`) shaped like their parameter.
+/// Notes on what loading tolerated: ignored counters, converted float types.
+fn notes(meta: &safetensors::tensor::Metadata, store: &ParamStore) -> Vec<String> {
+    let tensors = meta.tensors();
+    let mut notes = Vec::new();
+    let counters = tensors.keys().filter(|n| matching::is_unused_buffer(n, |m| store.find(m).is_some())).count();
+    if counters > 0 {
+        notes.push(format!(
+            "note: ignored {counters} `num_batches_tracked` tensors (PyTorch's batch-norm update counters, which \
+             netc does not use)"
+        ));
+    }
+    let mut converted: Vec<(String, usize)> = Vec::new();
+    for info in &store.infos {
+        if let Some(t) = tensors.get(&info.name).filter(|t| t.dtype != Dtype::F32 && convert::is_float(t.dtype)) {
+            let dtype = format!("{:?}", t.dtype);
+            match converted.iter_mut().find(|(d, _)| *d == dtype) {
+                Some((_, n)) => *n += 1,
+                None => converted.push((dtype, 1)),
+            }
+        }
+    }
+    for (dtype, n) in converted {
+        notes.push(format!("note: converted {n} {dtype} tensors to F32"));
+    }
+    notes
+}
+
+/// `name`, with the closest of `candidates` (names on the other side: `side` is "the
+/// file" or "the net") when one is close.
+fn with_suggestion<'a>(name: &str, side: &str, candidates: impl Iterator<Item = &'a str>) -> String {
+    match matching::closest(name, candidates) {
+        Some(c) => format!("{name} ({side} has {c})"),
+        None => name.to_string(),
+    }
+}
+
+/// Checks the tensors a header lists against the net: every parameter present as a float
+/// tensor of its shape, and nothing else but optimizer moments (`optimizer.m.NAME`,
+/// `optimizer.v.NAME`, F32) shaped like their parameter and ignored counters.
 fn check_against_net(
     path: &Path,
     meta: &safetensors::tensor::Metadata,
@@ -197,28 +285,40 @@ fn check_against_net(
 ) -> Result<(), CheckpointError> {
     let p = || path.to_path_buf();
     let tensors = meta.tensors();
-    let missing: Vec<String> =
-        store.infos.iter().filter(|i| !tensors.contains_key(&i.name)).map(|i| i.name.clone()).collect();
-    if !missing.is_empty() {
-        return Err(CheckpointError::Missing { path: p(), names: missing });
-    }
     // The parameter an optimizer moment belongs to, if its name is one netc writes.
     let moment_of = |n: &str| {
         let rest = n.strip_prefix(OPTIMIZER_PREFIX)?;
         let param = rest.strip_prefix("m.").or_else(|| rest.strip_prefix("v."))?;
         store.infos.iter().find(|i| i.name == param)
     };
-    let mut unexpected: Vec<String> =
-        tensors.keys().filter(|n| store.find(n).is_none() && moment_of(n).is_none()).cloned().collect();
-    if !unexpected.is_empty() {
-        unexpected.sort();
-        return Err(CheckpointError::Unexpected { path: p(), names: unexpected });
+    let unused = |n: &str| {
+        store.find(n).is_none() && moment_of(n).is_none() && !matching::is_unused_buffer(n, |m| store.find(m).is_some())
+    };
+    let mut unexpected: Vec<&String> = tensors.keys().filter(|n| unused(n)).collect();
+    unexpected.sort();
+    let missing: Vec<String> = store
+        .infos
+        .iter()
+        .filter(|i| !tensors.contains_key(&i.name))
+        .map(|i| with_suggestion(&i.name, "the file", unexpected.iter().map(|s| s.as_str())))
+        .collect();
+    if !missing.is_empty() {
+        return Err(CheckpointError::Missing { path: p(), names: missing });
     }
-    let mut names: Vec<&String> = tensors.keys().collect();
+    if !unexpected.is_empty() {
+        let names = unexpected
+            .iter()
+            .map(|n| with_suggestion(n, "the net", store.infos.iter().map(|i| i.name.as_str())))
+            .collect();
+        return Err(CheckpointError::Unexpected { path: p(), names });
+    }
+    let mut names: Vec<&String> =
+        tensors.keys().filter(|n| !matching::is_unused_buffer(n, |m| store.find(m).is_some())).collect();
     names.sort();
     for name in names {
         let info = tensors[name];
-        if info.dtype != Dtype::F32 {
+        let moment = store.find(name).is_none();
+        if !(convert::is_float(info.dtype) && (!moment || info.dtype == Dtype::F32)) {
             return Err(CheckpointError::Dtype { path: p(), name: name.clone(), found: format!("{:?}", info.dtype) });
         }
         let expected = match store.find(name) {
@@ -235,4 +335,50 @@ fn check_against_net(
         }
     }
     Ok(())
+}
+
+/// Which of the net's tensors the file can give (same name, same shape, a float type),
+/// and why the others are left; refuses a file that gives none.
+fn match_against_net(
+    path: &Path,
+    meta: &safetensors::tensor::Metadata,
+    store: &ParamStore,
+) -> Result<Matching, CheckpointError> {
+    let tensors = meta.tensors();
+    let shape = |d: &[usize]| d.iter().map(ToString::to_string).collect::<Vec<_>>().join("×");
+    let mut m = Matching::default();
+    for info in &store.infos {
+        match tensors.get(&info.name) {
+            Some(t) if !convert::is_float(t.dtype) => {
+                m.kept.push((info.name.clone(), format!("{:?} in the file, not a float type", t.dtype)))
+            }
+            Some(t) if t.shape != info.dims => m.kept.push((
+                info.name.clone(),
+                format!("{} in the file, {} in the net", shape(&t.shape), shape(&info.dims)),
+            )),
+            Some(_) => m.loaded.push(info.name.clone()),
+            None => m.kept.push((info.name.clone(), "not in the file".into())),
+        }
+    }
+    let mut unused: Vec<String> = tensors
+        .keys()
+        .filter(|n| {
+            store.find(n).is_none()
+                && !n.starts_with(OPTIMIZER_PREFIX)
+                && !matching::is_unused_buffer(n, |x| store.find(x).is_some())
+        })
+        .cloned()
+        .collect();
+    unused.sort();
+    m.unused = unused;
+    if m.loaded.is_empty() {
+        let names = store
+            .infos
+            .iter()
+            .take(5)
+            .map(|i| with_suggestion(&i.name, "the file", tensors.keys().map(String::as_str)))
+            .collect();
+        return Err(CheckpointError::Missing { path: path.to_path_buf(), names });
+    }
+    Ok(m)
 }

@@ -21,7 +21,13 @@ fn store_of(values: Vec<f32>) -> ParamStore {
         grad: None,
         buf: BufId(0),
     };
-    ParamStore { infos: vec![info], grads: vec![vec![0.0; values.len()]], values: vec![values], version: 0 }
+    ParamStore {
+        infos: vec![info],
+        grads: vec![vec![0.0; values.len()]],
+        values: vec![values],
+        version: 0,
+        frozen: Vec::new(),
+    }
 }
 
 #[test]

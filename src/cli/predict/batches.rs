@@ -115,8 +115,11 @@ pub fn predict_all(
     for idx in 0..inputs.len() {
         if inputs[idx].is_image() && !images.is_ready(&inputs[idx].path) {
             // Decode the image files of the next inputs together, on all threads.
-            let paths: Vec<&std::path::Path> =
-                inputs[idx..(idx + prefetch).min(inputs.len())].iter().filter(|i| i.is_image()).map(|i| i.path.as_path()).collect();
+            let paths: Vec<&std::path::Path> = inputs[idx..(idx + prefetch).min(inputs.len())]
+                .iter()
+                .filter(|i| i.is_image())
+                .map(|i| i.path.as_path())
+                .collect();
             images.prefetch(&paths);
         }
         let mut next = 0;

@@ -90,7 +90,13 @@ impl Input {
     /// Appends the next `count` samples (C×H×W floats each) to `out`; `first` is the index
     /// of the first of them. Values must be finite: a NaN or an infinity is refused with
     /// the sample it is in.
-    pub fn read(&mut self, first: usize, count: usize, images: &mut ImageInputs, out: &mut Vec<f32>) -> Result<(), String> {
+    pub fn read(
+        &mut self,
+        first: usize,
+        count: usize,
+        images: &mut ImageInputs,
+        out: &mut Vec<f32>,
+    ) -> Result<(), String> {
         let read = self.read_checked(first, count, images, out);
         if read.is_err() {
             // A failed input is not read again: let its file go now.
@@ -176,7 +182,10 @@ impl ImageInputs {
             Ok(Some((p, _))) if p.input_shape() == input => Ok(p),
             Ok(Some((p, _))) => {
                 let (c, h, w2) = p.input_shape();
-                Err(format!("{w} was trained on {c}×{h}×{w2} inputs, but the net takes {}×{}×{}", input.0, input.1, input.2))
+                Err(format!(
+                    "{w} was trained on {c}×{h}×{w2} inputs, but the net takes {}×{}×{}",
+                    input.0, input.1, input.2
+                ))
             }
             Ok(None) => Err(format!(
                 "{w} does not say how images were preprocessed in training (no `{}` entry: it was saved by an \
@@ -208,14 +217,10 @@ impl ImageInputs {
         let job = |i: usize| Ok::<_, ()>(this.decode(paths[i]));
         // Jobs never fail (the outcome of each is its result); a panicking decoder becomes
         // that file's error.
-        let results = crate::data::parallel::map_indexed(
-            paths.len(),
-            self.threads,
-            &job,
-            &|_| (),
-            &|_| {},
-        )
-        .unwrap_or_else(|()| paths.iter().map(|p| Err(format!("{}: the image decoder failed", p.display()))).collect());
+        let results = crate::data::parallel::map_indexed(paths.len(), self.threads, &job, &|_| (), &|_| {})
+            .unwrap_or_else(|()| {
+                paths.iter().map(|p| Err(format!("{}: the image decoder failed", p.display()))).collect()
+            });
         self.ready.extend(paths.iter().map(|p| p.to_path_buf()).zip(results));
     }
 
@@ -235,7 +240,8 @@ impl ImageInputs {
     fn decode(&self, path: &Path) -> Result<Vec<f32>, String> {
         // Open it first, so that a missing or unreadable file says so rather than the below.
         crate::files::open_regular(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let pipeline = self.pipeline.as_ref().map_err(|why| format!("{}: not a .npy file, and {why}", path.display()))?;
+        let pipeline =
+            self.pipeline.as_ref().map_err(|why| format!("{}: not a .npy file, and {why}", path.display()))?;
         let mut out = vec![0.0; self.sample_len()];
         pipeline.prepare_file(path, self.max_pixels, &mut out).map_err(|e| e.to_string())?;
         Ok(out)

@@ -19,13 +19,15 @@ pub(super) fn run(
     let dataset = args.eval.as_deref().expect("called for --eval");
     let path = args.weights.as_ref().expect("clap requires --weights");
     let loaded = load_weights(path, store)?;
-    let evaluation = train::evaluate_report(engine, store, &splits.test, prep, args.batch, args.data_workers).map_err(|e| match e {
-        TrainError::OutputNotFinite { .. } => Fail(
-            EXIT_INVALID,
-            format!("error: {}: {e}\nhint: the weights are finite but make the net overflow f32", path.display()),
-        ),
-        e => Fail(EXIT_USAGE, format!("error: {e}")),
-    })?;
+    let evaluation = train::evaluate_report(engine, store, &splits.test, prep, args.batch, args.data_workers).map_err(
+        |e| match e {
+            TrainError::OutputNotFinite { .. } => Fail(
+                EXIT_INVALID,
+                format!("error: {}: {e}\nhint: the weights are finite but make the net overflow f32", path.display()),
+            ),
+            e => Fail(EXIT_USAGE, format!("error: {e}")),
+        },
+    )?;
     let data_names = dataset_class_names(&splits.test);
     let (names, notes) =
         classes::resolve(&loaded.metadata, path, evaluation.classes(), Some((dataset, data_names.as_slice())));

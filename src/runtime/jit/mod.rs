@@ -240,7 +240,7 @@ impl Engine for JitEngine {
 
     fn update(&mut self, rule: Rule, step: Step, store: &mut ParamStore, m: &mut [Vec<f32>], v: &mut [Vec<f32>]) {
         store.touch();
-        let trainable: Vec<usize> = store.trainable().collect();
+        let trainable: Vec<usize> = store.updated().collect();
         // Every tensor's parts go to the pool as one job: one dispatch per update
         // instead of one per tensor (the tensors are small, the waits are not).
         let mut tensors: Vec<(Arc<dyn OptimizerKernel>, [SendPtr; 4])> = Vec::new();
