@@ -16,6 +16,7 @@ mod eval;
 mod memory;
 mod preprocess;
 mod report;
+mod weights;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -336,96 +337,6 @@ pub(super) fn load_weights(path: &std::path::Path, store: &mut ParamStore) -> Re
     Ok(loaded)
 }
 
-/// `--weights` for training: every tensor, or with `--finetune` those that match, with a
-/// report of what was taken and what was left as initialised.
-fn start_from(path: &Path, args: &RunArgs, store: &mut ParamStore) -> Result<(), Fail> {
-    if !args.finetune {
-        return load_weights(path, store).map(|_| ()).map_err(|Fail(code, msg)| {
-            let hint = "hint: to take only the tensors whose name and shape match (weights trained for another \
-                        class count, say) and initialise the rest, add --finetune";
-            let differs =
-                msg.contains("the file lacks") || msg.contains("the net lacks") || msg.contains("in the file but");
-            Fail(code, if differs { format!("{msg}\n{hint}") } else { msg })
-        });
-    }
-    let before = store.values.clone();
-    let loaded = checkpoint::load_matching(path, store).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
-    if let Err(e) = train::check_loaded(store) {
-        store.values = before;
-        return Err(Fail(EXIT_USAGE, format!("error: {}: {e}", path.display())));
-    }
-    for note in &loaded.notes {
-        err(&format!("{note}\n"));
-    }
-    let m = loaded.matching.expect("load_matching reports its matching");
-    let values = |names: &mut dyn Iterator<Item = &String>| -> usize {
-        names.filter_map(|n| store.find(n)).map(|i| store.values[i].len()).sum()
-    };
-    out(&format!(
-        "fine-tuning from {}: loaded {} of {} tensors ({} values)\n",
-        path.display(),
-        m.loaded.len(),
-        store.infos.len(),
-        values(&mut m.loaded.iter())
-    ));
-    if !m.kept.is_empty() {
-        out(&format!(
-            "initialised {} tensors ({} values):\n",
-            m.kept.len(),
-            values(&mut m.kept.iter().map(|(n, _)| n))
-        ));
-        for (name, why) in &m.kept {
-            out(&format!("  {name}: {why}\n"));
-        }
-    }
-    if !m.unused.is_empty() {
-        let some: Vec<&str> = m.unused.iter().take(5).map(String::as_str).collect();
-        let more = if m.unused.len() > 5 { format!(", … ({} in all)", m.unused.len()) } else { String::new() };
-        out(&format!("not used: {}{more}\n", some.join(", ")));
-    }
-    Ok(())
-}
-
-/// Marks the tensors under the `--freeze` prefixes as frozen; a prefix that matches no
-/// trainable tensor is an error naming the closest layer path.
-fn freeze(args: &RunArgs, store: &mut ParamStore) -> Result<(), Fail> {
-    if args.freeze.is_empty() {
-        return Ok(());
-    }
-    let under = |name: &str, prefix: &str| {
-        name == prefix || name.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.'))
-    };
-    let trainable: Vec<usize> = store.trainable().collect();
-    store.frozen = vec![false; store.infos.len()];
-    for prefix in &args.freeze {
-        let hits: Vec<usize> = trainable.iter().copied().filter(|&i| under(&store.infos[i].name, prefix)).collect();
-        if hits.is_empty() {
-            let near = store.infos.iter().map(|i| i.name.as_str()).find(|n| n.contains(prefix.as_str()));
-            let hint = near.map_or(String::new(), |n| format!(" (a tensor named like it: {n})"));
-            return Err(Fail(
-                EXIT_USAGE,
-                format!(
-                    "error: --freeze {prefix}: no trainable tensor of {} is under that layer path{hint}",
-                    args.net.display()
-                ),
-            ));
-        }
-        for i in hits {
-            store.frozen[i] = true;
-        }
-    }
-    let frozen: Vec<usize> = (0..store.infos.len()).filter(|&i| store.frozen[i]).collect();
-    let values: usize = frozen.iter().map(|&i| store.values[i].len()).sum();
-    let total: usize = trainable.iter().map(|&i| store.values[i].len()).sum();
-    out(&format!(
-        "frozen: {} of {} trainable tensors ({values} of {total} values) under {}\n",
-        frozen.len(),
-        trainable.len(),
-        args.freeze.join(", ")
-    ));
-    Ok(())
-}
-
 fn train_net(
     args: &RunArgs,
     engine: &mut dyn Engine,
@@ -447,9 +358,9 @@ fn train_net(
         .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display())))?;
     let mut start_epoch = 0;
     if let Some(path) = &args.weights {
-        start_from(path, args, store)?;
+        weights::start_from(path, args, store)?;
     }
-    freeze(args, store)?;
+    weights::freeze(args, store)?;
     if let Some(path) = &args.resume {
         let loaded = load_weights(path, store)?;
         start_epoch = train::restore_optimizer(&mut optimizer, store, &loaded)
