@@ -97,4 +97,3 @@ pub(super) fn freeze(args: &RunArgs, store: &mut ParamStore) -> Result<(), Fail>
     ));
     Ok(())
 }
-
