@@ -28,6 +28,17 @@
 //! shuffle µop on an FP pipe (measured 67 vs 52 GFLOP/s in L1 for a 6×2 tile). The
 //! direct A form re-loads the scalar for each use instead, which does fold (58
 //! GFLOP/s), for weights used too few times to be worth packing.
+//!
+//! Why separate multiply and add ([`FUSED`] is false) even where FMA exists (measured on
+//! a Zen 5 when netc had a standalone GEMM micro-kernel, since removed): Cranelift lowers
+//! `fma` only to `vfmadd213`/`vfmadd132`, whose destination is a multiplicand, so every
+//! FMA either copies a shared operand or re-loads it, and accumulators rotate through
+//! registers (moves on the back edge). `vmulps` + `vaddps` are non-destructive (VEX),
+//! keep each accumulator in one register, and issue on separate pipes, reaching 94% of
+//! the f32x4 FMA ceiling in the kernel alone against 62% for `fma` in the same layout
+//! and 84% for the best fused variant (one fresh `vbroadcastss` per FMA, bound by the
+//! load ports). The price is a second rounding per multiply-add; the results are still
+//! compared with the reference within f32 rounding. Issue 12 re-measures this per CPU.
 
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 use cranelift_frontend::FunctionBuilder;
@@ -120,7 +131,7 @@ const ALL_ROWS: u64 = u64::MAX;
 /// [`store_vecs`]); more would spill the registers the tile still holds.
 const STORE_GROUP: usize = 2;
 
-/// Multiply-add form: separate `fmul` + `fadd` (see `microkernel` for the measurement).
+/// Multiply-add form: separate `fmul` + `fadd` (see the module docs for the measurement).
 const FUSED: bool = false;
 
 /// Compiles `spec` into `fn(a, b, out, bias, extras, nrows, row0)`.
