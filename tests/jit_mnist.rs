@@ -2,6 +2,8 @@
 //! epochs, JIT engine) must reach at least 99.0% test accuracy for LeNet-5 and the Keras
 //! LeNet. Needs the real MNIST files (`NETC_DATA`, which `.ci/run` sets).
 
+mod common;
+
 use std::process::Command;
 
 fn final_accuracy(net: &str) -> Option<f64> {
@@ -26,6 +28,9 @@ fn final_accuracy(net: &str) -> Option<f64> {
 
 #[test]
 fn lenet5_reaches_99_percent_with_the_defaults() {
+    if common::fast_tier("a full MNIST training run") {
+        return;
+    }
     if let Some(acc) = final_accuracy("nets/lenet.net") {
         assert!(acc >= 99.0, "LeNet-5 reached {acc}%");
     }
@@ -33,6 +38,9 @@ fn lenet5_reaches_99_percent_with_the_defaults() {
 
 #[test]
 fn keras_lenet_reaches_99_percent_with_the_defaults() {
+    if common::fast_tier("a full MNIST training run") {
+        return;
+    }
     if let Some(acc) = final_accuracy("nets/lenet-keras.net") {
         assert!(acc >= 99.0, "the Keras LeNet reached {acc}%");
     }

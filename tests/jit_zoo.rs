@@ -8,7 +8,13 @@ use netc::data::Rng;
 use netc::runtime::reference::KernelCtx;
 use netc::runtime::{Engine, Executor, JitEngine, JitOptions, ParamStore};
 
+/// Nets above this many MACs are skipped in the fast tier.
+const FAST_TIER_MACS: u128 = 2_000_000_000;
+
 fn forward_matches(name: &str) {
+    if common::report(name).total.macs > FAST_TIER_MACS && common::fast_tier(&format!("{name}'s forward pass")) {
+        return;
+    }
     // The graph and every plan compiled below are verified (ir::verify, sched::verify).
     netc::ir::enable_checks();
     let src = common::zoo_source(name);

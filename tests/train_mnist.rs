@@ -29,6 +29,9 @@ impl Observer for Losses {
 
 #[test]
 fn lenet5_learns_mnist_and_round_trips_through_a_checkpoint() {
+    if common::fast_tier("a full MNIST training run") {
+        return;
+    }
     let Some(splits) = mnist(3000) else { return };
     let mut sources = netc::diag::SourceMap::new();
     let g = netc::driver::compile(&mut sources, "lenet.net", &common::zoo_source("lenet")).unwrap();

@@ -44,3 +44,14 @@ pub fn diagnose(text: &str) -> (Vec<Diagnostic>, SourceMap) {
     let checked = driver::check(&mut sources, "test.net", text, None);
     (checked.diagnostics, sources)
 }
+
+/// The fast test tier (`NETC_FAST=1`, for local iteration; CI runs everything): true if
+/// the calling test should skip its expensive part, which it names on stderr.
+#[allow(dead_code)]
+pub fn fast_tier(what: &str) -> bool {
+    let fast = std::env::var_os("NETC_FAST").is_some_and(|v| !v.is_empty() && v != "0");
+    if fast {
+        eprintln!("NETC_FAST: skipped {what}");
+    }
+    fast
+}
