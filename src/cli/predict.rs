@@ -138,6 +138,12 @@ fn predict(args: &PredictArgs) -> Result<i32, Fail> {
     let sample_len = input.0 * input.1 * input.2;
     let per_batch = |n: usize| batch_bytes(args.engine, &eval_program, total, n, sample_len);
     let whole = opened.iter().map(Input::whole_read_bytes).max().unwrap_or(0);
+    // Image inputs are decoded a window ahead (see `batches::predict_all`), as net inputs.
+    let images_ahead = if opened.iter().any(Input::is_image) {
+        batches::prefetch_window(args.batch) as u128 * sample_len as u128 * 4
+    } else {
+        0
+    };
     let params = footprint::parameters(&train_program.params).0;
     let demand = Demand {
         what: "inference",
@@ -146,6 +152,7 @@ fn predict(args: &PredictArgs) -> Result<i32, Fail> {
             ("reading the checkpoint", 2 * params),
             ("the outputs", total as u128 * (classes as u128 * 4 + 8)),
             ("a Fortran-order input read whole", whole),
+            ("images decoded ahead", images_ahead),
         ],
         per_batch_what: match args.engine {
             EngineKind::Jit => "the JIT's arenas and the batch buffers",

@@ -92,6 +92,12 @@ impl Batch<'_> {
     }
 }
 
+/// Image inputs decoded ahead at a time for batches of `batch`: a batch's worth, at
+/// least a few per thread.
+pub fn prefetch_window(batch: usize) -> usize {
+    batch.max(16)
+}
+
 /// Predicts every sample of `inputs`. `sizes` are the batch sizes the engine has reserved,
 /// the full batch first; `classes` the outputs per sample.
 pub fn predict_all(
@@ -110,8 +116,7 @@ pub fn predict_all(
     };
     let sample_len = images.sample_len();
     let mut batch = Batch { engine, store, sizes, sample_len, classes, images: Vec::new(), tags: Vec::new() };
-    // Image inputs decoded ahead at a time: a batch's worth, at least a few per thread.
-    let prefetch = batch.full().max(16);
+    let prefetch = prefetch_window(batch.full());
     for idx in 0..inputs.len() {
         if inputs[idx].is_image() && !images.is_ready(&inputs[idx].path) {
             // Decode the image files of the next inputs together, on all threads.
