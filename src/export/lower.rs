@@ -125,7 +125,7 @@ fn lower(b: &mut GraphBuilder, op: &Op, ins: &[Input], c: &Ctx) -> Lowered {
             Lowered::Written
         }
         // Same window (c − ⌊(size−1)/2⌋ ..= c + ⌈(size−1)/2⌉) and α/size convention as netc.
-        Op::Lrn(l) => one(
+        Op::Lrn(l) if l.size % 2 == 1 => one(
             b,
             "LRN",
             vec![
@@ -135,6 +135,7 @@ fn lower(b: &mut GraphBuilder, op: &Op, ins: &[Input], c: &Ctx) -> Lowered {
                 attr_float("bias", l.k as f32),
             ],
         ),
+        Op::Lrn(l) => lrn_even(b, l, x, c),
         Op::Dropout { .. } => Lowered::Alias(x.to_string()),
         Op::Act(Act::Relu) => one(b, "Relu", vec![]),
         Op::Act(Act::Tanh) => one(b, "Tanh", vec![]),
@@ -190,6 +191,35 @@ fn add(b: &mut GraphBuilder, ins: &[Input], c: &Ctx) -> Lowered {
             acc = b.op("Add", &c.part(&format!("add{}", k + 1)), &[&acc, &term.name], &c.part("sum"), vec![]);
         }
     }
+    Lowered::Written
+}
+
+/// LRN of an even size from elementary operators, since ONNX Runtime implements the `LRN`
+/// operator for odd sizes only: the squares, seen as N×1×C×(H·W), are averaged over the
+/// channel window by an `AveragePool` of size×1 whose zero padding (⌊(size−1)/2⌋ before,
+/// ⌊size/2⌋ after) counts, which gives Σ/size; then y = x·(k + α·Σ/size)^−β.
+fn lrn_even(b: &mut GraphBuilder, l: &crate::ir::Lrn, x: &str, c: &Ctx) -> Lowered {
+    let Shape::Map { c: ch, h, w } = c.shape else { unreachable!("LRN works on maps") };
+    let sq = b.op("Mul", &c.part("square"), &[x, x], &c.part("squares"), vec![]);
+    // A 0 in a Reshape's shape keeps that dimension: the batch.
+    let columns = b.const_i64(&c.part("columns_shape"), &[4], &[0, 1, ch as i64, (h * w) as i64]);
+    let cols = b.op("Reshape", &c.part("columns"), &[&sq, &columns], &c.part("columns"), vec![]);
+    let (lo, hi) = ((l.size as i64 - 1) / 2, l.size as i64 / 2);
+    let attrs = vec![
+        attr_ints("kernel_shape", &[l.size as i64, 1]),
+        attr_ints("pads", &[lo, 0, hi, 0]),
+        attr_int("count_include_pad", 1),
+    ];
+    let mean = b.op("AveragePool", &c.part("window"), &[&cols], &c.part("window_mean"), attrs);
+    let maps = b.const_i64(&c.part("maps_shape"), &[4], &[0, ch as i64, h as i64, w as i64]);
+    let mean = b.op("Reshape", &c.part("maps"), &[&mean, &maps], &c.part("mean"), vec![]);
+    let alpha = b.const_f32(&c.part("alpha"), l.alpha as f32);
+    let scaled = b.op("Mul", &c.part("times_alpha"), &[&mean, &alpha], &c.part("scaled"), vec![]);
+    let k = b.const_f32(&c.part("k"), l.k as f32);
+    let base = b.op("Add", &c.part("plus_k"), &[&scaled, &k], &c.part("base"), vec![]);
+    let minus_beta = b.const_f32(&c.part("minus_beta"), -l.beta as f32);
+    let factor = b.op("Pow", &c.part("pow"), &[&base, &minus_beta], &c.part("factor"), vec![]);
+    b.node("Mul", c.path, &[x, &factor], c.out, vec![]);
     Lowered::Written
 }
 
