@@ -58,11 +58,7 @@ impl GraphBuilder {
 
     /// A `Constant` node holding int64 values of shape `dims`; returns its output.
     pub fn const_i64(&mut self, name: &str, dims: &[usize], values: &[i64]) -> String {
-        let tensor = tensor(
-            DataType::Int64,
-            dims,
-            values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        );
+        let tensor = tensor(DataType::Int64, dims, values.iter().flat_map(|v| v.to_le_bytes()).collect());
         self.op("Constant", name, &[], name, vec![attr_tensor("value", tensor)])
     }
 

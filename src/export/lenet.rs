@@ -62,11 +62,7 @@ pub fn subsample(b: &mut GraphBuilder, s: &Subsample, x: &str, c: &Ctx) -> Lower
     let coef = b.op("Reshape", &c.part("coefficients"), &[&c.params[0], &column], &c.part("coefficients"), vec![]);
     let full = b.const_i64(&c.part("kernel_shape"), &[4], &[ch, 1, k, k]);
     let kernel = b.op("Expand", &c.part("kernel"), &[&coef, &full], &c.part("kernel"), vec![]);
-    let attrs = vec![
-        attr_ints("kernel_shape", &[k, k]),
-        attr_ints("strides", &[k, k]),
-        attr_int("group", ch),
-    ];
+    let attrs = vec![attr_ints("kernel_shape", &[k, k]), attr_ints("strides", &[k, k]), attr_int("group", ch)];
     b.node("Conv", c.path, &[x, &kernel, &c.params[1]], c.out, attrs);
     Lowered::Written
 }

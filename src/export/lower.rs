@@ -34,11 +34,8 @@ pub fn lower_graph(g: &Graph, params: &HashMap<NodeId, Vec<String>>, b: &mut Gra
     values.insert(g.input(), INPUT.to_string());
     for id in g.ids().skip(1) {
         let node = g.node(id);
-        let ins: Vec<Input> = node
-            .inputs
-            .iter()
-            .map(|i| Input { name: values[i].clone(), shape: g.node(*i).shape })
-            .collect();
+        let ins: Vec<Input> =
+            node.inputs.iter().map(|i| Input { name: values[i].clone(), shape: g.node(*i).shape }).collect();
         let path = g.path(id);
         let out = if id == g.output() { OUTPUT.to_string() } else { b.fresh(&path) };
         let empty = Vec::new();
@@ -173,7 +170,9 @@ fn lower(b: &mut GraphBuilder, op: &Op, ins: &[Input], c: &Ctx) -> Lowered {
 fn flat(b: &mut GraphBuilder, x: &Input, c: &Ctx) -> String {
     match x.shape {
         Shape::Flat(_) => x.name.clone(),
-        Shape::Map { .. } => b.op("Flatten", &c.part("flatten"), &[&x.name], &c.part("flat"), vec![attr_int("axis", 1)]),
+        Shape::Map { .. } => {
+            b.op("Flatten", &c.part("flatten"), &[&x.name], &c.part("flat"), vec![attr_int("axis", 1)])
+        }
     }
 }
 
@@ -241,7 +240,10 @@ fn pool(b: &mut GraphBuilder, p: &Pool, x: &Input, c: &Ctx) -> Lowered {
     let win = &p.window;
     // Rows and columns that ceil-mode windows read past the padded input.
     let over = |n: u64, lo: u64, hi: u64, k: u64, s: u64, out: u64| ((out - 1) * s + k).saturating_sub(n + lo + hi);
-    let (eh, ew) = (over(h, win.pad.top, win.pad.bottom, win.kh, win.sh, oh), over(w, win.pad.left, win.pad.right, win.kw, win.sw, ow));
+    let (eh, ew) = (
+        over(h, win.pad.top, win.pad.bottom, win.kh, win.sh, oh),
+        over(w, win.pad.left, win.pad.right, win.kw, win.sw, ow),
+    );
     let mut grown = *win;
     grown.pad.bottom += eh;
     grown.pad.right += ew;
@@ -264,7 +266,13 @@ fn pool(b: &mut GraphBuilder, p: &Pool, x: &Input, c: &Ctx) -> Lowered {
             let q = &win.pad;
             let pads = [0, 0, q.top, q.left, 0, 0, q.bottom, q.right].map(|v| v as i64);
             let pads = b.const_i64(&c.part("pads"), &[8], &pads);
-            let padded = b.op("Pad", &c.part("pad"), &[&x.name, &pads], &c.part("padded"), vec![attr_string("mode", "constant")]);
+            let padded = b.op(
+                "Pad",
+                &c.part("pad"),
+                &[&x.name, &pads],
+                &c.part("padded"),
+                vec![attr_string("mode", "constant")],
+            );
             let mut overhang = *win;
             overhang.pad = crate::ir::Pad2d { top: 0, left: 0, bottom: eh, right: ew };
             let mut attrs = window_attrs(&overhang);

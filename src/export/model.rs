@@ -60,7 +60,8 @@ pub fn model(b: GraphBuilder, input: Shape, output: Shape, info: &ModelInfo) -> 
 fn value_info(name: &str, shape: Shape) -> ValueInfoProto {
     let batch = Dimension { value: Some(dimension::Value::DimParam(BATCH.into())), ..Dimension::default() };
     let sample = shape.dims();
-    let dims = sample.iter().map(|&d| Dimension { value: Some(dimension::Value::DimValue(d as i64)), ..Dimension::default() });
+    let dims =
+        sample.iter().map(|&d| Dimension { value: Some(dimension::Value::DimValue(d as i64)), ..Dimension::default() });
     let tensor = type_proto::Tensor {
         elem_type: Some(DataType::Float as i32),
         shape: Some(TensorShapeProto { dim: std::iter::once(batch).chain(dims).collect() }),
