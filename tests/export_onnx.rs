@@ -274,6 +274,14 @@ fn windows_and_pooling() {
     );
 }
 
+/// Nets that are not classifiers: a feature map as the output, and no layer at all (the
+/// output is the input, through an `Identity`).
+#[test]
+fn map_and_identity_outputs() {
+    small_net("map-output", "input 3x8x8\nconv(4, 3) relu");
+    small_net("identity", "input 2x3x3\nid");
+}
+
 /// LeNet-5's layers off their usual sizes: a connection table with rows of 1 and 2 inputs,
 /// other scaled-tanh constants, subsampling that leaves rows over, a trainable RBF on a
 /// C×1×1 map.

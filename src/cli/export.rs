@@ -85,12 +85,14 @@ fn export_net(args: &ExportArgs) -> Result<(), Fail> {
     drop(model);
     export::write(&args.output, &bytes).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
     out(&format!(
-        "wrote {}: ONNX opset {}, {nodes} nodes, {} parameters + {} batch-norm statistics in {} initializers, {}\n",
+        "wrote {}: ONNX opset {}, {nodes} node{}, {} parameters + {} batch-norm statistics in {} initializer{}, {}\n",
         shown(&args.output),
         export::OPSET,
+        if nodes == 1 { "" } else { "s" },
         grouped(params),
         grouped(state),
         infos.len(),
+        if infos.len() == 1 { "" } else { "s" },
         human_bytes(bytes.len() as u128),
     ));
     Ok(())
