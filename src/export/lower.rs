@@ -14,6 +14,8 @@
 //!   the same. An average that counts padding (`count_pad`) and hangs past it pads with
 //!   a `Pad` node first, so that padding counts and the overhang does not (PyTorch's
 //!   divisor, which netc uses).
+//! - `LRN` of an even size is built from elementary operators: ONNX allows it, but ONNX
+//!   Runtime implements the operator for odd sizes only.
 //! - Dropout is the identity; batch norm keeps its four tensors (running statistics, not
 //!   folded), so the initializers have the checkpoint's names.
 //! - LeNet-5's layers and connection tables are in `lenet.rs`.
