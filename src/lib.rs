@@ -15,6 +15,7 @@
 //! - [`data`]: datasets, preprocessing fitted to a net's input, augmentation, deterministic
 //!   batches prepared on worker threads.
 //! - [`files`]: opening input files safely (regular files only, bounded reads).
+//! - [`export`]: a net and its weights as an ONNX model (prost with the official schema).
 //! - [`driver`]: the pipeline as a few functions; [`cli`]: the command line, the only
 //!   place that prints.
 
@@ -25,6 +26,7 @@ pub mod data;
 pub mod diag;
 pub mod driver;
 pub mod elab;
+pub mod export;
 pub mod files;
 pub mod infer;
 pub mod ir;

@@ -12,6 +12,7 @@ mod check;
 mod classes;
 mod dot;
 mod epoch_log;
+mod export;
 mod predict;
 mod resources;
 mod run;
@@ -38,6 +39,8 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Classify inputs with trained weights: the top classes of each, with probabilities.
     Predict(Box<predict::PredictArgs>),
+    /// Write a net and its weights as an ONNX model (opset 17, inference form).
+    Export(export::ExportArgs),
     /// Measure JIT compile time, images/s and GFLOP/s against the machine's f32x4 ceiling.
     Bench(bench::BenchArgs),
 }
@@ -79,6 +82,7 @@ fn run() -> i32 {
         Command::Run(a) => run::run(*a),
         Command::Bench(a) => bench::run(a),
         Command::Predict(a) => predict::run(*a),
+        Command::Export(a) => export::run(a),
     }
 }
 
