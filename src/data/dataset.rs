@@ -126,11 +126,28 @@ pub struct LoadOptions {
     /// Image folders: leave out files that cannot be read or decoded (with a
     /// warning) instead of failing.
     pub skip_bad_images: bool,
-    /// Bytes the decoded images of an image folder may take (None: no limit).
+    /// Bytes the decoded images of an image folder may take in memory (None: no limit).
     pub memory_budget: Option<u64>,
+    /// Whether an image folder's decoded images are kept in memory or streamed from
+    /// disk during training (`--cache-images`).
+    pub cache: CacheImages,
     /// Decoding threads (None: all the machine has).
     pub threads: Option<usize>,
     /// The data is only evaluated: an image folder with one tree and no
     /// `val_split` is all test split (the training split is empty).
     pub for_eval: bool,
+}
+
+/// Where an image folder's decoded images are kept (`--cache-images`); IDX, CIFAR and
+/// synthetic data are always in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheImages {
+    /// In memory when they fit [`LoadOptions::memory_budget`], else streamed from disk.
+    #[default]
+    Auto,
+    /// In memory; a folder whose images do not fit the budget is refused.
+    Always,
+    /// Streamed from disk whatever their size: only their sizes, file names and
+    /// pixel counts stay in memory, and each image is decoded again when a batch needs it.
+    Never,
 }
