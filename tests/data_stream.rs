@@ -99,7 +99,8 @@ fn a_streamed_folder_feeds_the_batches_of_the_folder_in_memory() {
 
 #[test]
 fn pixel_statistics_are_those_of_the_images_in_memory() {
-    for (gray_only, rules) in [(false, [Channels::Keep, Channels::RgbToGray]), (true, [Channels::Keep, Channels::GrayToRgb])]
+    for (gray_only, rules) in
+        [(false, [Channels::Keep, Channels::RgbToGray]), (true, [Channels::Keep, Channels::GrayToRgb])]
     {
         let dir = folder("stream-stats", gray_only);
         let memory = load_folder(dir.path(), CacheImages::Always, None).unwrap();

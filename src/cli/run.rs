@@ -2,7 +2,7 @@
 
 use super::epoch_log::EpochLog;
 use super::{diag_style, err, out, read_source, shown, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
-use crate::data::{self, Augment, LoadOptions, NormalizeOption, Pipeline, SearchRoots, Splits};
+use crate::data::{self, Augment, LoadOptions, NormalizeOption, Pipeline, SearchRoots, SplitBudget, Splits};
 use crate::diag::{render_all, SourceMap};
 use crate::driver;
 use crate::ir::Graph;
@@ -225,14 +225,16 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
         EngineKind::Jit => crate::autodiff::fold_batch_norm(&crate::autodiff::inference(&graph)),
         EngineKind::Reference => crate::autodiff::inference(&graph),
     };
-    let image_budget = match (&budget, &train_program) {
-        (Some(b), Ok(t)) => {
+    let image_budget = |b: &super::resources::Budget, counts| match &train_program {
+        Ok(t) => {
             let programs = memory::Programs { train: training.then_some(t), eval: &eval_program };
-            Some(memory::image_budget(args, b, c * h * w, &programs))
+            memory::image_budget(args, b, c * h * w, &programs, counts)
         }
-        (b, _) => b.as_ref().map(|b| u64::try_from(b.bytes).unwrap_or(u64::MAX)),
+        Err(_) => u64::try_from(b.bytes).unwrap_or(u64::MAX),
     };
-    let splits = load_data(dataset, args, image_budget, preprocess::stored_side(args, (c, h, w), stored.as_ref()))?;
+    let split_budget = |train, test| budget.as_ref().map_or(u64::MAX, |b| image_budget(b, (train, test)));
+    let side = preprocess::stored_side(args, (c, h, w), stored.as_ref());
+    let splits = load_data(dataset, args, budget.is_some().then_some(SplitBudget(&split_budget)), side)?;
     let (prep, prep_line) = preprocess::pipeline(args, (c, h, w), &splits, stored.as_ref())?;
     let augment =
         if args.eval.is_none() { preprocess::augment(args, &splits, &prep, stored.as_ref())? } else { Augment::none() };
@@ -242,7 +244,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     let not_classifier = |e: crate::autodiff::NotAClassifier| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display()));
     let train_program = train_program.map_err(not_classifier)?;
     let programs = memory::Programs { train: training.then_some(&train_program), eval: &eval_program };
-    let counts = (Some(splits.train.count()), Some(splits.test.count()));
+    let counts = (splits.train.count(), splits.test.count());
     let per_batch = |n| memory::per_batch(args, counts, c * h * w, &programs, n);
     let demand = memory::demand(training, args, &per_batch, memory::fixed(args, Some(&splits), &programs));
     super::resources::check(&shown(&args.net), &demand, args.batch, budget.as_ref()).map_err(|e| Fail(EXIT_INVALID, e))?;
@@ -317,7 +319,12 @@ pub(super) fn dataset_class_names(d: &data::Dataset) -> Vec<String> {
 /// `--quiet`) and printing the loader's warnings. Images are stored shrunk to
 /// `shorter_side` (the preprocessing's resize size; never enlarged).
 /// `image_budget` is what the decoded images of an image folder may take in memory.
-fn load_data(name: &str, args: &RunArgs, image_budget: Option<u64>, shorter_side: usize) -> Result<Splits, Fail> {
+fn load_data(
+    name: &str,
+    args: &RunArgs,
+    image_budget: Option<SplitBudget<'_>>,
+    shorter_side: usize,
+) -> Result<Splits, Fail> {
     let opts = LoadOptions {
         limit: args.limit,
         val_split: args.val_split,
@@ -329,7 +336,7 @@ fn load_data(name: &str, args: &RunArgs, image_budget: Option<u64>, shorter_side
         decode: data::DecodeOptions { max_pixels: args.max_pixels, max_shorter_side: Some(shorter_side) },
         skip_bad_images: args.skip_bad_images,
         // The run's own check below then counts the images with everything else.
-        memory_budget: image_budget,
+        split_budget: image_budget,
         cache: match args.cache_images {
             CacheArg::Auto => data::CacheImages::Auto,
             CacheArg::Always => data::CacheImages::Always,
@@ -478,7 +485,8 @@ fn train_net(
     .map_err(|e| {
         observer.finish_bar();
         // A streamed file that changed is an I/O error; the rest are failed runs.
-        let code = if matches!(e, TrainError::Data(data::DataError::ImageChanged { .. })) { EXIT_USAGE } else { EXIT_INVALID };
+        let code =
+            if matches!(e, TrainError::Data(data::DataError::ImageChanged { .. })) { EXIT_USAGE } else { EXIT_INVALID };
         Fail(code, format!("error: {e}{}", checks::hint(&e, args, store, observer.saved, resumed)))
     })?;
     observer.finish_bar();

@@ -108,7 +108,7 @@ pub struct Splits {
 
 /// Options for [`crate::data::load`].
 #[derive(Debug, Clone, Default)]
-pub struct LoadOptions {
+pub struct LoadOptions<'a> {
     /// Keep only the first N records of each split (for quick runs). Must be
     /// at least 1. IDX and CIFAR files are still checked whole (length, gzip
     /// checksum); an image folder keeps the first N of a round-robin over its classes.
@@ -128,6 +128,10 @@ pub struct LoadOptions {
     pub skip_bad_images: bool,
     /// Bytes the decoded images of an image folder may take in memory (None: no limit).
     pub memory_budget: Option<u64>,
+    /// The same, for a caller whose other needs depend on the split sizes: called with
+    /// the sizes (training, test) once the folder's files are chosen; the smaller of
+    /// this and `memory_budget` applies.
+    pub split_budget: Option<SplitBudget<'a>>,
     /// Whether an image folder's decoded images are kept in memory or streamed from
     /// disk during training (`--cache-images`).
     pub cache: CacheImages,
@@ -136,6 +140,17 @@ pub struct LoadOptions {
     /// The data is only evaluated: an image folder with one tree and no
     /// `val_split` is all test split (the training split is empty).
     pub for_eval: bool,
+}
+
+/// What an image folder's decoded images may take given its split sizes (training,
+/// test); see [`LoadOptions::split_budget`].
+#[derive(Clone, Copy)]
+pub struct SplitBudget<'a>(pub &'a (dyn Fn(usize, usize) -> u64 + Sync));
+
+impl std::fmt::Debug for SplitBudget<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SplitBudget(..)")
+    }
 }
 
 /// Where an image folder's decoded images are kept (`--cache-images`); IDX, CIFAR and

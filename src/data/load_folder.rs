@@ -14,7 +14,8 @@
 //! streamed folder leaves out exactly the files an in-memory load does.
 //!
 //! Memory ([`CacheImages`]): `Auto` keeps the images in memory when their stored size
-//! (every image at the folder's channel count) fits `memory_budget`, and otherwise
+//! (every image at the folder's channel count) fits the budget (`memory_budget`, and
+//! `split_budget` for the split sizes chosen), and otherwise
 //! streams them: each split's [`ImageSet`] then holds a [`StreamedImages`] (file
 //! names, stored sizes and the pixel counts taken during the load pass) and images are
 //! decoded again when a batch needs them. `Never` always streams; `Always` refuses a
@@ -23,6 +24,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::data::dataset::{CacheImages, Dataset, LoadOptions, Splits};
+use crate::data::decode::DecodeOptions;
 use crate::data::error::DataError;
 use crate::data::folder::{scan, FolderScan, Tree};
 use crate::data::images::ImageSet;
@@ -72,8 +74,10 @@ pub fn load_folder(
     let all: Vec<&Item> = train_items.iter().chain(&test_items).collect();
     let files: Vec<&PathBuf> = all.iter().map(|item| &item.0).collect();
     let split_at = train_items.len();
-    let too_much = |bytes| too_much(dir, all.len(), bytes, opts.memory_budget.unwrap_or(u64::MAX));
-    let pass = load_pass::run(&files, split_at, opts, &too_much, progress)?;
+    let split_budget = opts.split_budget.map(|f| (f.0)(train_items.len(), test_items.len()));
+    let budget = opts.memory_budget.unwrap_or(u64::MAX).min(split_budget.unwrap_or(u64::MAX));
+    let too_much = |bytes| too_much(dir, all.len(), bytes, budget);
+    let pass = load_pass::run(&files, split_at, opts, budget, &too_much, progress)?;
     let bad: Vec<String> =
         pass.kept.iter().filter_map(|k| if let Kept::Bad(e) = k { Some(e.to_string()) } else { None }).collect();
     if !bad.is_empty() {
@@ -90,14 +94,13 @@ pub fn load_folder(
     };
     let (train_bytes, test_bytes) = (size(&pass.kept[..split_at]), size(&pass.kept[split_at..]));
     let needed = train_bytes + test_bytes;
-    let budget = opts.memory_budget.unwrap_or(u64::MAX);
     let why = match opts.cache {
         CacheImages::Never => Some(StreamReason::Asked),
         _ if pass.dropped || needed > budget => Some(StreamReason::OverBudget { needed, budget }),
         _ => None,
     };
     let classes: Vec<String> = tree.classes.iter().map(|c| c.name.clone()).collect();
-    let folder = Folder { name, channels, classes: &classes, split_at, opts };
+    let folder = Folder { name, channels, classes: &classes, split_at, decode: opts.decode };
     let (train, test) = match why {
         Some(_) if opts.cache == CacheImages::Always => return Err(too_much(Some(needed))),
         Some(why) => folder.streamed(pass, &all, why),
@@ -113,7 +116,7 @@ struct Folder<'a> {
     classes: &'a [String],
     /// Files before this index are training files.
     split_at: usize,
-    opts: &'a LoadOptions,
+    decode: DecodeOptions,
 }
 
 impl Folder<'_> {
@@ -152,7 +155,7 @@ impl Folder<'_> {
         let [train, test] = parts;
         let dataset = |(labels, files, sizes, largest): (Vec<u16>, Vec<PathBuf>, Vec<(u32, u32)>, u64),
                        counts: PixelCounts| {
-            let images = StreamedImages::new(files.clone(), sizes, self.opts.decode, counts, largest, why);
+            let images = StreamedImages::new(files.clone(), sizes, self.decode, counts, largest, why);
             Dataset {
                 name: self.name.to_string(),
                 images: ImageSet::streamed(self.channels, images),

@@ -2,7 +2,8 @@
 //! its pixels while the folder may stay in memory, or only what streaming needs.
 //!
 //! Consumes: the files (training ones first, `train` of them), [`LoadOptions`] (decoding,
-//! `--skip-bad-images`, the budget, `--cache-images`) and a progress callback.
+//! `--skip-bad-images`, `--cache-images`), the bytes the images may take in memory and
+//! a progress callback.
 //!
 //! Produces: per file a [`Kept`] (pixels, or the facts of a file whose pixels were
 //! dropped, or with `skip_bad_images` the error of a file that failed), whether the
@@ -78,19 +79,19 @@ impl Shards {
     }
 }
 
-/// Decodes `files` (the first `train` of them training files); see the module docs.
-/// `too_much(bytes)` is the error of an in-memory-only load beyond the budget
-/// (`bytes` is `None` while decoding).
+/// Decodes `files` (the first `train` of them training files) with `budget` bytes for
+/// the images in memory; see the module docs. `too_much(bytes)` is the error of an
+/// in-memory-only load beyond the budget (`bytes` is `None` while decoding).
 pub(crate) fn run(
     files: &[&PathBuf],
     train: usize,
     opts: &LoadOptions,
+    budget: u64,
     too_much: &(dyn Fn(Option<u64>) -> DataError + Sync),
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Pass, DataError> {
     let total = files.len();
     let threads = opts.threads.unwrap_or_else(default_threads);
-    let budget = opts.memory_budget.unwrap_or(u64::MAX);
     let used = AtomicU64::new(0);
     let dropped = AtomicBool::new(opts.cache == CacheImages::Never);
     let counting = opts.cache != CacheImages::Always;

@@ -49,7 +49,7 @@ pub mod synthetic;
 pub use augment::{Augment, ResizedCrop};
 pub use batches::{Batch, Batcher, Epoch};
 pub use cifar::{CifarKind, CifarLabels};
-pub use dataset::{CacheImages, Dataset, LoadOptions, Splits};
+pub use dataset::{CacheImages, Dataset, LoadOptions, SplitBudget, Splits};
 pub use decode::{DecodeOptions, Decoded};
 pub use error::DataError;
 pub use feeder::{feed, FeedSpec};

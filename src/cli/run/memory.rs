@@ -9,11 +9,10 @@
 //! and the test feeder, or the training thread without workers) the buffers of one
 //! image being decoded and prepared.
 //!
-//! Before the data is loaded, [`image_budget`] gives the loader what is left for the
-//! decoded images of an image folder beside everything else, with the split sizes not
-//! yet known: each feeder is assumed to meet a full batch and a last batch one image
-//! smaller (the largest the last batch can be), so the estimate errs towards
-//! streaming; the check after the load counts exactly.
+//! While an image folder is loaded, [`image_budget`] gives the loader what is left for
+//! its decoded images beside everything else, for the split sizes it chose (before any
+//! bad file is left out, which can only lower the rest's needs); the check after the
+//! load counts everything again.
 
 use super::{EngineKind, Optim, RunArgs};
 use crate::autodiff::Program;
@@ -28,32 +27,16 @@ pub(super) fn sizes(count: usize, batch: usize) -> Vec<usize> {
     std::iter::once(full).chain(Some(count % full).filter(|&r| r > 0)).collect()
 }
 
-/// [`sizes`] for a split of `count` images, or with the count unknown the largest
-/// sizes possible: a full batch and a last one an image smaller.
-fn sizes_of(count: Option<usize>, batch: usize) -> Vec<usize> {
-    match count {
-        Some(count) => sizes(count, batch),
-        None => sizes(2 * batch.max(1) - 1, batch),
-    }
-}
-
 /// Programs the engine will run: training (absent for `--eval`) and inference.
 pub(super) struct Programs<'a> {
     pub train: Option<&'a Program>,
     pub eval: &'a Program,
 }
 
-/// Bytes that depend on the batch size `n`, for splits of `counts` (train, test)
-/// images (`None`: not known yet).
-pub(super) fn per_batch(
-    args: &RunArgs,
-    counts: (Option<usize>, Option<usize>),
-    sample_len: usize,
-    p: &Programs,
-    n: usize,
-) -> Bytes {
-    let train_sizes = if p.train.is_some() { sizes_of(counts.0, n) } else { Vec::new() };
-    let eval_sizes = sizes_of(counts.1, n);
+/// Bytes that depend on the batch size `n`, for splits of `counts` (train, test) images.
+pub(super) fn per_batch(args: &RunArgs, counts: (usize, usize), sample_len: usize, p: &Programs, n: usize) -> Bytes {
+    let train_sizes = if p.train.is_some() { sizes(counts.0, n) } else { Vec::new() };
+    let eval_sizes = sizes(counts.1, n);
     let engine = match (args.engine, p.train) {
         (EngineKind::Jit, train) => {
             let t: Bytes = train.map_or(Bytes::exact(0), |t| train_sizes.iter().map(|&k| footprint::arena(t, k)).sum());
@@ -118,11 +101,18 @@ fn streaming_bytes(args: &RunArgs, splits: &Splits, training: bool) -> u128 {
     feeders * threads * u128::from(per_thread(&splits.train).max(per_thread(&splits.test)))
 }
 
-/// What the decoded images of an image folder may take in memory: the budget less
-/// everything else the run will allocate at its batch (see the module docs).
-pub(super) fn image_budget(args: &RunArgs, budget: &Budget, sample_len: usize, p: &Programs) -> u64 {
+/// What the decoded images of an image folder with splits of `counts` (train, test)
+/// images may take in memory: the budget less everything else the run will allocate
+/// at its batch (see the module docs).
+pub(super) fn image_budget(
+    args: &RunArgs,
+    budget: &Budget,
+    sample_len: usize,
+    p: &Programs,
+    counts: (usize, usize),
+) -> u64 {
     let fixed: u128 = fixed(args, None, p).iter().map(|(_, b)| b).sum();
-    let rest = fixed.saturating_add(per_batch(args, (None, None), sample_len, p, args.batch).bytes);
+    let rest = fixed.saturating_add(per_batch(args, counts, sample_len, p, args.batch).bytes);
     u64::try_from(budget.bytes.saturating_sub(rest)).unwrap_or(u64::MAX)
 }
 
