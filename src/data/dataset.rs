@@ -1,10 +1,12 @@
-//! In-memory datasets: the data model every source produces.
+//! Datasets: the data model every source produces.
 //!
 //! Consumes: nothing (plain value types); [`LoadOptions`] configures
-//! [`crate::data::load`].
+//! [`crate::data::load`], including where an image folder's images live
+//! ([`CacheImages`]).
 //!
 //! Produces: [`Splits`] — a training and a test [`Dataset`] of `u8` images
-//! ([`ImageSet`]), `u16` labels and class names.
+//! ([`ImageSet`], in memory, or for an image folder possibly streamed from disk),
+//! `u16` labels and class names.
 //!
 //! Guarantees: one label per image, every label `< classes.len()`, both splits
 //! share the channel count and the class names.

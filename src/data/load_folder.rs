@@ -141,21 +141,19 @@ impl Folder<'_> {
 
     /// The splits streamed from disk: file names, stored sizes and pixel counts.
     fn streamed(&self, pass: Pass, all: &[&Item], why: StreamReason) -> (Dataset, Dataset) {
-        let mut parts: [(Vec<u16>, Vec<PathBuf>, Vec<(u32, u32)>, u64); 2] = Default::default();
+        let mut parts = [StreamedPart::default(), StreamedPart::default()];
         for (index, (kept, (file, label))) in pass.kept.iter().zip(all).enumerate() {
             let Some((_, h, w, source)) = kept.facts() else { continue };
-            let (labels, files, sizes, largest) = &mut parts[usize::from(index >= self.split_at)];
-            labels.push(*label);
-            files.push(file.clone());
+            let part = &mut parts[usize::from(index >= self.split_at)];
+            part.labels.push(*label);
+            part.files.push(file.clone());
             // Sizes fit u32: the pixel cap keeps every side far below 2^32.
-            sizes.push((h as u32, w as u32));
-            *largest = (*largest).max(source);
+            part.sizes.push((h as u32, w as u32));
+            part.largest_source = part.largest_source.max(source);
         }
-        let [train_counts, test_counts] = pass.counts;
-        let [train, test] = parts;
-        let dataset = |(labels, files, sizes, largest): (Vec<u16>, Vec<PathBuf>, Vec<(u32, u32)>, u64),
-                       counts: PixelCounts| {
-            let images = StreamedImages::new(files.clone(), sizes, self.decode, counts, largest, why);
+        let dataset = |part: StreamedPart, counts: PixelCounts| {
+            let StreamedPart { labels, files, sizes, largest_source } = part;
+            let images = StreamedImages::new(files.clone(), sizes, self.decode, counts, largest_source, why);
             Dataset {
                 name: self.name.to_string(),
                 images: ImageSet::streamed(self.channels, images),
@@ -164,8 +162,18 @@ impl Folder<'_> {
                 files,
             }
         };
+        let ([train, test], [train_counts, test_counts]) = (parts, pass.counts);
         (dataset(train, train_counts), dataset(test, test_counts))
     }
+}
+
+/// One streamed split being assembled.
+#[derive(Default)]
+struct StreamedPart {
+    labels: Vec<u16>,
+    files: Vec<PathBuf>,
+    sizes: Vec<(u32, u32)>,
+    largest_source: u64,
 }
 
 fn empty(name: &str, channels: usize, classes: &[String]) -> Dataset {

@@ -6,7 +6,11 @@
 //! Consumes: dataset names, optional directories, network input shapes and
 //! seeds. Produces: [`Splits`] of [`Dataset`]s ([`ImageSet`]s of `u8` images,
 //! `u16` labels, class names), a preprocessing [`Pipeline`] and
-//! [`Batch`]es. Guarantees: no printing, no panics on bad input; every
+//! [`Batch`]es. An image folder whose decoded images do not fit the memory budget
+//! is *streamed*: its [`ImageSet`]s hold [`StreamedImages`] (file names, stored
+//! sizes, pixel counts) and the [`feeder`] decodes each image again as its batch is
+//! filled, giving the batches of the same folder in memory bit for bit.
+//! Guarantees: no printing, no panics on bad input; every
 //! failure is a [`DataError`] naming the file or dataset involved.
 //!
 //! Typical use:

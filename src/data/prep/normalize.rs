@@ -1,7 +1,8 @@
 //! The normalisation step: a raw byte of channel `c` → the net's input value.
 //!
 //! Consumes: a [`NormalizeOption`] (what the user asked for) and, for the default, the
-//! training images after the channel step.
+//! training images after the channel step (for a split streamed from disk, the pixel
+//! counts its files gave at load time, [`crate::data::pixel_counts`]: the same numbers).
 //!
 //! Produces: a [`Normalize`] with its constants, and per channel a table of the 256
 //! values a byte can take (so that feeding is a lookup).
