@@ -127,6 +127,10 @@ fn the_memory_budget_switches_to_streaming() {
     let why = over.train.images.stream().map(|s| s.why());
     assert_eq!(why, Some(StreamReason::OverBudget { needed, budget: needed - 1 }));
     assert_same_images(&memory.train, &over.train);
+    // Counted partly from pixels kept before the budget ran out, partly after.
+    for rule in [Channels::Keep, Channels::RgbToGray] {
+        assert_eq!(channel_stats(&over.train, rule).unwrap(), channel_stats(&memory.train, rule).unwrap());
+    }
     let refused = load_folder(dir.path(), CacheImages::Always, Some(needed - 1)).unwrap_err();
     assert!(matches!(refused, DataError::TooMuchData { .. }), "{refused}");
 }

@@ -369,6 +369,10 @@ fn load_data(
     for w in &splits.warnings {
         err(&format!("warning: {w}\n"));
     }
+    let streamed = splits.train.images.stream().is_some() || splits.test.images.stream().is_some();
+    if args.cache_images == CacheArg::Never && !streamed {
+        err(&format!("note: --cache-images never applies to image folders; {name} is held in memory\n"));
+    }
     Ok(splits)
 }
 

@@ -141,6 +141,7 @@ impl Folder<'_> {
 
     /// The splits streamed from disk: file names, stored sizes and pixel counts.
     fn streamed(&self, pass: Pass, all: &[&Item], why: StreamReason) -> (Dataset, Dataset) {
+        let counts = pass.counts();
         let mut parts = [StreamedPart::default(), StreamedPart::default()];
         for (index, (kept, (file, label))) in pass.kept.iter().zip(all).enumerate() {
             let Some((_, h, w, source)) = kept.facts() else { continue };
@@ -162,7 +163,7 @@ impl Folder<'_> {
                 files,
             }
         };
-        let ([train, test], [train_counts, test_counts]) = (parts, pass.counts);
+        let ([train, test], [train_counts, test_counts]) = (parts, counts);
         (dataset(train, train_counts), dataset(test, test_counts))
     }
 }

@@ -7,7 +7,9 @@
 //!
 //! Produces: per file a [`Kept`] (pixels, or the facts of a file whose pixels were
 //! dropped, or with `skip_bad_images` the error of a file that failed), whether the
-//! folder must be streamed, and each split's [`PixelCounts`] when it may be.
+//! folder must be streamed, and each split's [`PixelCounts`] of the files whose pixels
+//! were dropped (those kept are counted by [`Pass::counts`] if the folder is streamed,
+//! so that a folder that stays in memory is never counted).
 //!
 //! The decision is exact and does not depend on the thread count: pixels are kept while
 //! the running total of what the kept images hold stays within the budget; once it does
@@ -15,7 +17,7 @@
 //! at the end from the exact stored size (every file at the folder's channel count),
 //! which is at least the running total, so an in-memory folder never lost any pixels.
 //! Pixel counts are integer histograms added up in shards, so their sums do not depend
-//! on the order the files were decoded in.
+//! on the order the files were decoded in, nor on which files kept their pixels.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -53,8 +55,23 @@ pub(crate) struct Pass {
     pub kept: Vec<Kept>,
     /// Some pixels were dropped: the folder cannot be kept in memory.
     pub dropped: bool,
-    /// Pixel counts of the training and test files (empty with `CacheImages::Always`).
-    pub counts: [PixelCounts; 2],
+    /// Pixel counts of the training and test files whose pixels were dropped.
+    dropped_counts: [PixelCounts; 2],
+    /// Files before this index are training files.
+    train: usize,
+}
+
+impl Pass {
+    /// The pixel counts of every decoded training and test file.
+    pub(crate) fn counts(&self) -> [PixelCounts; 2] {
+        let mut counts = self.dropped_counts.clone();
+        for (i, kept) in self.kept.iter().enumerate() {
+            if let Kept::Pixels(d) = kept {
+                counts[usize::from(i >= self.train)].add(d.channels(), &d.pixels);
+            }
+        }
+        counts
+    }
 }
 
 /// Counts of one split, in shards so that threads rarely wait for each other.
@@ -94,7 +111,6 @@ pub(crate) fn run(
     let threads = opts.threads.unwrap_or_else(default_threads);
     let used = AtomicU64::new(0);
     let dropped = AtomicBool::new(opts.cache == CacheImages::Never);
-    let counting = opts.cache != CacheImages::Always;
     let shards = [Shards::new(threads.max(1)), Shards::new(threads.max(1))];
     let job = |i: usize| -> Result<Kept, DataError> {
         let path = files[i];
@@ -113,9 +129,6 @@ pub(crate) fn run(
             }
             Err(e) => return Err(e),
         };
-        if counting {
-            shards[usize::from(i >= train)].add(i, &d);
-        }
         let bytes = d.pixels.len() as u64;
         if !dropped.load(Ordering::Relaxed) && used.fetch_add(bytes, Ordering::Relaxed) + bytes <= budget {
             return Ok(Kept::Pixels(d));
@@ -124,6 +137,7 @@ pub(crate) fn run(
             return Err(too_much(None));
         }
         dropped.store(true, Ordering::Relaxed);
+        shards[usize::from(i >= train)].add(i, &d);
         Ok(Kept::Facts { colour: d.colour, h: d.h, w: d.w, source_bytes: d.source_bytes })
     };
     let on_panic = |i: usize| DataError::BadImage {
@@ -132,5 +146,6 @@ pub(crate) fn run(
     };
     let kept = map_indexed(total, threads, &job, &on_panic, &|done| progress(done, total))?;
     let [train_counts, test_counts] = shards;
-    Ok(Pass { kept, dropped: dropped.into_inner(), counts: [train_counts.total(), test_counts.total()] })
+    let dropped_counts = [train_counts.total(), test_counts.total()];
+    Ok(Pass { kept, dropped: dropped.into_inner(), dropped_counts, train })
 }
