@@ -24,8 +24,8 @@ fn write(ds: &Dataset, n: usize, dir: &Path, files: &Files) {
         let mut rng = Rng::new(1000 + i as u64);
         let tint: Vec<f64> = (0..3).map(|_| 0.4 + 0.6 * rng.next_f64()).collect();
         let mut rgb = Vec::with_capacity(3 * h * w);
-        for p in 0..h * w {
-            rgb.extend(tint.iter().map(|t| (f64::from(big[p]) * t).round() as u8));
+        for &v in &big {
+            rgb.extend(tint.iter().map(|t| (f64::from(v) * t).round() as u8));
         }
         let class = &ds.classes[usize::from(ds.labels[i])].replace('/', "-");
         let path = dir.join(class).join(format!("{i:05}.{}", if files.jpeg { "jpg" } else { "png" }));
