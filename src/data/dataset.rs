@@ -46,7 +46,8 @@ impl Dataset {
         self.classes.len()
     }
 
-    /// Image `i` (panics if `i >= count()`: a caller bug).
+    /// Image `i` of a dataset in memory (panics if `i >= count()` or the images are
+    /// streamed from disk: caller bugs; [`ImageSet::fetch`] serves both).
     pub fn image(&self, i: usize) -> Image<'_> {
         self.images.image(i)
     }
