@@ -260,7 +260,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     engine.reserve(&train_sizes, &memory::sizes(splits.test.count(), args.batch)).map_err(no_memory)?;
     let mut store = ParamStore::try_new(&train_program.params, training).map_err(no_memory)?;
     train::initialise(&mut store, &graph, args.seed);
-    let images_line = streamed_line(&splits, budget.as_ref());
+    let images_line = memory::streamed_line(&splits, budget.as_ref());
     if args.eval.is_some() {
         err(&format!("{prep_line}\n"));
         if let Some(line) = &images_line {
@@ -279,26 +279,6 @@ struct Fed<'a> {
     line: &'a str,
     augment: Augment,
     images: Option<&'a str>,
-}
-
-/// The line saying that an image folder is streamed from disk, and why, with the
-/// numbers; `None` for data in memory.
-fn streamed_line(splits: &Splits, budget: Option<&super::resources::Budget>) -> Option<String> {
-    use crate::runtime::memory::human_bytes;
-    let stream = splits.train.images.stream().or(splits.test.images.stream())?;
-    let why = match stream.why() {
-        data::StreamReason::Asked => "as asked (--cache-images never)".to_string(),
-        data::StreamReason::OverBudget { needed, budget: room } => format!(
-            "decoded they would take {}, more than the {} left for them beside the rest of the run{}",
-            human_bytes(needed.into()),
-            human_bytes(room.into()),
-            budget.map_or(String::new(), |b| format!(" ({} available, {})", human_bytes(b.bytes), b.source))
-        ),
-    };
-    Some(format!(
-        "images: streamed from disk, {why}; each image is decoded again when its batch is prepared \
-         (--data-workers threads)"
-    ))
 }
 
 pub(super) fn compile(path: &Path) -> Result<(Graph, SourceMap), Fail> {

@@ -12,13 +12,15 @@
 //! While an image folder is loaded, [`image_budget`] gives the loader what is left for
 //! its decoded images beside everything else, for the split sizes it chose (before any
 //! bad file is left out, which can only lower the rest's needs); the check after the
-//! load counts everything again.
+//! load counts everything again. [`streamed_line`] tells the user when the images are
+//! streamed, and why.
 
 use super::{EngineKind, Optim, RunArgs};
 use crate::autodiff::Program;
 use crate::cli::resources::{Budget, Demand};
-use crate::data::{Dataset, Splits};
+use crate::data::{Dataset, Splits, StreamReason};
 use crate::runtime::memory::footprint::{self, Bytes};
+use crate::runtime::memory::human_bytes;
 
 /// The batch sizes a run meets on a split of `count` images with batches of `batch`:
 /// the full one (at most the split) and the remainder, if any.
@@ -132,4 +134,23 @@ pub(super) fn demand<'a>(
         },
         per_batch,
     }
+}
+
+/// The line saying that an image folder is streamed from disk, and why, with the
+/// numbers; `None` for data in memory.
+pub(super) fn streamed_line(splits: &Splits, budget: Option<&Budget>) -> Option<String> {
+    let stream = splits.train.images.stream().or(splits.test.images.stream())?;
+    let why = match stream.why() {
+        StreamReason::Asked => "as asked (--cache-images never)".to_string(),
+        StreamReason::OverBudget { needed, budget: room } => format!(
+            "decoded they would take {}, more than the {} left for them beside the rest of the run{}",
+            human_bytes(needed.into()),
+            human_bytes(room.into()),
+            budget.map_or(String::new(), |b| format!(" ({} available, {})", human_bytes(b.bytes), b.source))
+        ),
+    };
+    Some(format!(
+        "images: streamed from disk, {why}; each image is decoded again when its batch is prepared \
+         (--data-workers threads)"
+    ))
 }
