@@ -44,7 +44,7 @@ fn fed_epochs(ds: &Dataset, p: &Pipeline, augment: Augment, batch: usize, worker
                 None => f.in_order(),
             };
             let mut out = Vec::new();
-            while let Some(fed) = e.next_batch() {
+            while let Some(fed) = e.next_batch().unwrap() {
                 let x = fed.batch();
                 out.push((x.indices.to_vec(), x.labels.to_vec(), x.images.iter().map(|v| v.to_bits()).collect()));
             }
@@ -98,12 +98,12 @@ fn an_abandoned_epoch_does_not_disturb_the_next() {
         let got = feed(&spec, |f| {
             {
                 let mut e = f.epoch(42, 0);
-                let _first = e.next_batch().unwrap();
+                let _first = e.next_batch().unwrap().unwrap();
                 // Dropped with the workers still filling the ring.
             }
             let mut e = f.epoch(42, 1);
             let mut out = Vec::new();
-            while let Some(fed) = e.next_batch() {
+            while let Some(fed) = e.next_batch().unwrap() {
                 let x = fed.batch();
                 out.push((x.indices.to_vec(), x.labels.to_vec(), x.images.iter().map(|v| v.to_bits()).collect()));
             }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use data_support::TempDir;
 use image::{DynamicImage, ImageBuffer, ImageFormat};
-use netc::data::{load, DataError, LoadOptions, SearchRoots, Splits};
+use netc::data::{load, CacheImages, DataError, LoadOptions, SearchRoots, Splits};
 
 /// Writes a `w × h` gray PNG whose pixels are all `v` (and pixel 0 is `v / 2`).
 fn gray_png(dir: &TempDir, rel: &str, w: u32, h: u32, v: u8) {
@@ -285,16 +285,26 @@ fn symlink_loops_and_unreadable_entries_are_errors() {
 }
 
 #[test]
-fn images_beyond_the_memory_budget_are_refused() {
+fn images_beyond_the_memory_budget_are_refused_when_they_must_stay_in_memory() {
+    // Ten 4×4 gray images: 160 bytes.
     let dir = single_tree("folder-budget", &[5, 5]);
-    let opts = LoadOptions { for_eval: true, memory_budget: Some(100), ..LoadOptions::default() };
-    let msg = load_dir(&dir, &opts).unwrap_err().to_string();
-    assert!(msg.contains("--limit") && msg.contains("memory"), "{msg}");
-    let opts = LoadOptions { for_eval: true, memory_budget: Some(10 * 16), ..LoadOptions::default() };
-    let msg = load_dir(&dir, &opts).unwrap_err().to_string();
-    assert!(msg.contains("memory"), "gray is counted as 3 channels while decoding: {msg}");
-    let opts = LoadOptions { for_eval: true, memory_budget: Some(10 * 48), ..LoadOptions::default() };
-    assert_eq!(load_dir(&dir, &opts).unwrap().test.images.pixels().len(), 10 * 16);
+    let always = |budget| LoadOptions {
+        for_eval: true,
+        memory_budget: Some(budget),
+        cache: CacheImages::Always,
+        ..LoadOptions::default()
+    };
+    let msg = load_dir(&dir, &always(100)).unwrap_err().to_string();
+    assert!(msg.contains("--limit") && msg.contains("memory") && msg.contains("--cache-images"), "{msg}");
+    // Gray images count as what they hold (1 channel): exactly the budget fits.
+    assert_eq!(load_dir(&dir, &always(10 * 16)).unwrap().test.images.pixels().len(), 10 * 16);
+    let msg = load_dir(&dir, &always(10 * 16 - 1)).unwrap_err().to_string();
+    assert!(msg.contains("memory"), "{msg}");
+    // By default (auto) a folder beyond the budget is streamed instead.
+    let auto = LoadOptions { for_eval: true, memory_budget: Some(100), ..LoadOptions::default() };
+    let s = load_dir(&dir, &auto).unwrap();
+    assert!(s.test.images.stream().is_some() && s.test.images.pixels().is_empty());
+    assert_eq!(s.test.count(), 10);
 }
 
 #[test]

@@ -2,12 +2,14 @@
 
 use super::epoch_log::EpochLog;
 use super::{diag_style, err, out, read_source, shown, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
-use crate::data::{self, Augment, LoadOptions, NormalizeOption, Pipeline, SearchRoots, Splits};
+use crate::data::{self, Augment, LoadOptions, NormalizeOption, Pipeline, SearchRoots, SplitBudget, Splits};
 use crate::diag::{render_all, SourceMap};
 use crate::driver;
 use crate::ir::Graph;
 use crate::runtime::{Engine, JitEngine, JitOptions, ParamStore, ReferenceEngine};
-use crate::train::{self, checkpoint, EpochStats, Observer, Optimizer, OptimizerKind, Schedule, TrainConfig};
+use crate::train::{
+    self, checkpoint, EpochStats, Observer, Optimizer, OptimizerKind, Schedule, TrainConfig, TrainError,
+};
 use clap::ValueEnum;
 use std::path::{Path, PathBuf};
 
@@ -123,6 +125,11 @@ pub struct RunArgs {
     /// Memory netc may use, e.g. 512M or 8G (default: what the system has available).
     #[arg(long, value_name = "SIZE", value_parser = super::resources::parse_size)]
     memory_limit: Option<u64>,
+    /// Image folders: keep the decoded images in memory when they fit beside the rest of
+    /// the run (auto), always (refusing a folder that does not fit), or never (decode
+    /// each image from disk again whenever its batch is prepared).
+    #[arg(long, value_enum, default_value_t = CacheArg::Auto, value_name = "WHEN")]
+    cache_images: CacheArg,
     /// The --eval report as text or as JSON (schema netc.eval/1).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -154,6 +161,13 @@ pub(super) enum EngineKind {
 enum LabelsArg {
     Fine,
     Coarse,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum CacheArg {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -212,7 +226,24 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
         s => return Err(Fail(EXIT_INVALID, format!("error: the net's input {s} is not an image")))?,
     };
     let stored = preprocess::stored(args)?;
-    let splits = load_data(dataset, args, budget.as_ref(), preprocess::stored_side(args, (c, h, w), stored.as_ref()))?;
+    let training = args.eval.is_none();
+    // The programs come before the data, to leave the images what the rest does not
+    // take; a net that is not a classifier is reported after the data, as before.
+    let train_program = crate::autodiff::training(&graph);
+    let eval_program = match args.engine {
+        EngineKind::Jit => crate::autodiff::fold_batch_norm(&crate::autodiff::inference(&graph)),
+        EngineKind::Reference => crate::autodiff::inference(&graph),
+    };
+    let image_budget = |b: &super::resources::Budget, counts| match &train_program {
+        Ok(t) => {
+            let programs = memory::Programs { train: training.then_some(t), eval: &eval_program };
+            memory::image_budget(args, b, c * h * w, &programs, counts)
+        }
+        Err(_) => u64::try_from(b.bytes).unwrap_or(u64::MAX),
+    };
+    let split_budget = |train, test| budget.as_ref().map_or(u64::MAX, |b| image_budget(b, (train, test)));
+    let side = preprocess::stored_side(args, (c, h, w), stored.as_ref());
+    let splits = load_data(dataset, args, budget.is_some().then_some(SplitBudget(&split_budget)), side)?;
     let (prep, prep_line) = preprocess::pipeline(args, (c, h, w), &splits, stored.as_ref())?;
     let augment =
         if args.eval.is_none() { preprocess::augment(args, &splits, &prep, stored.as_ref())? } else { Augment::none() };
@@ -223,15 +254,11 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     }
     let not_classifier =
         |e: crate::autodiff::NotAClassifier| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display()));
-    let training = args.eval.is_none();
-    let train_program = crate::autodiff::training(&graph).map_err(not_classifier)?;
-    let eval_program = match args.engine {
-        EngineKind::Jit => crate::autodiff::fold_batch_norm(&crate::autodiff::inference(&graph)),
-        EngineKind::Reference => crate::autodiff::inference(&graph),
-    };
+    let train_program = train_program.map_err(not_classifier)?;
     let programs = memory::Programs { train: training.then_some(&train_program), eval: &eval_program };
-    let per_batch = |n| memory::per_batch(args, &splits, c * h * w, &programs, n);
-    let demand = memory::demand(training, args, &per_batch, memory::fixed(args, &splits, &programs));
+    let counts = (splits.train.count(), splits.test.count());
+    let per_batch = |n| memory::per_batch(args, counts, c * h * w, &programs, n);
+    let demand = memory::demand(training, args, &per_batch, memory::fixed(args, Some(&splits), &programs));
     super::resources::check(&shown(&args.net), &demand, args.batch, budget.as_ref())
         .map_err(|e| Fail(EXIT_INVALID, e))?;
     let mut engine: Box<dyn Engine> = match args.engine {
@@ -247,19 +274,25 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     engine.reserve(&train_sizes, &memory::sizes(splits.test.count(), args.batch)).map_err(no_memory)?;
     let mut store = ParamStore::try_new(&train_program.params, training).map_err(no_memory)?;
     train::initialise(&mut store, &graph, args.seed);
+    let images_line = memory::streamed_line(&splits, budget.as_ref());
     if args.eval.is_some() {
         err(&format!("{prep_line}\n"));
+        if let Some(line) = &images_line {
+            err(&format!("{line}\n"));
+        }
         return eval::run(args, engine.as_mut(), &mut store, &splits, &prep);
     }
-    let fed = Fed { pipeline: &prep, line: &prep_line, augment };
+    let fed = Fed { pipeline: &prep, line: &prep_line, augment, images: images_line.as_deref() };
     train_net(args, engine.as_mut(), &mut store, &splits, &fed)
 }
 
-/// What the run feeds the net: the pipeline, its report line and the augmentation.
+/// What the run feeds the net: the pipeline, its report line, the augmentation, and
+/// the line saying why the images are streamed from disk, if they are.
 struct Fed<'a> {
     pipeline: &'a Pipeline,
     line: &'a str,
     augment: Augment,
+    images: Option<&'a str>,
 }
 
 pub(super) fn compile(path: &Path) -> Result<(Graph, SourceMap), Fail> {
@@ -279,10 +312,11 @@ pub(super) fn dataset_class_names(d: &data::Dataset) -> Vec<String> {
 /// Loads the dataset, drawing a progress bar while image files are decoded (hidden by
 /// `--quiet`) and printing the loader's warnings. Images are stored shrunk to
 /// `shorter_side` (the preprocessing's resize size; never enlarged).
+/// `image_budget` is what the decoded images of an image folder may take in memory.
 fn load_data(
     name: &str,
     args: &RunArgs,
-    budget: Option<&super::resources::Budget>,
+    image_budget: Option<SplitBudget<'_>>,
     shorter_side: usize,
 ) -> Result<Splits, Fail> {
     let opts = LoadOptions {
@@ -295,9 +329,13 @@ fn load_data(
         },
         decode: data::DecodeOptions { max_pixels: args.max_pixels, max_shorter_side: Some(shorter_side) },
         skip_bad_images: args.skip_bad_images,
-        // The decoded images may take the memory budget; the run's own check below
-        // then counts them with everything else.
-        memory_budget: budget.map(|b| u64::try_from(b.bytes).unwrap_or(u64::MAX)),
+        // The run's own check below then counts the images with everything else.
+        split_budget: image_budget,
+        cache: match args.cache_images {
+            CacheArg::Auto => data::CacheImages::Auto,
+            CacheArg::Always => data::CacheImages::Always,
+            CacheArg::Never => data::CacheImages::Never,
+        },
         for_eval: args.eval.is_some(),
         ..LoadOptions::default()
     };
@@ -324,6 +362,10 @@ fn load_data(
     let splits = loaded.map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
     for w in &splits.warnings {
         err(&format!("warning: {w}\n"));
+    }
+    let streamed = splits.train.images.stream().is_some() || splits.test.images.stream().is_some();
+    if args.cache_images == CacheArg::Never && !streamed {
+        err(&format!("note: --cache-images never applies to image folders; {name} is held in memory\n"));
     }
     Ok(splits)
 }
@@ -406,6 +448,9 @@ fn train_net(
         args.seed
     ));
     out(&format!("{}; training augmentation: {}\n", fed.line, fed.augment));
+    if let Some(line) = fed.images {
+        out(&format!("{line}\n"));
+    }
     if let Some(log) = log.as_mut() {
         log.header(&serde_json::json!({"run": {
             "net": shown(&args.net),
@@ -414,6 +459,7 @@ fn train_net(
             "augment": fed.augment.to_string(),
             "pipeline": serde_json::from_str::<serde_json::Value>(&fed.pipeline.to_json(&fed.augment)).expect("valid JSON"),
             "data_workers": args.data_workers,
+            "images": fed.images.map_or("in memory", |l| l.trim_start_matches("images: ")),
         }}), start_epoch + 1);
     }
     let mut observer = CliObserver {
@@ -440,7 +486,10 @@ fn train_net(
     )
     .map_err(|e| {
         observer.finish_bar();
-        Fail(EXIT_INVALID, format!("error: {e}{}", checks::hint(&e, args, store, observer.saved, resumed)))
+        // A streamed file that changed is an I/O error; the rest are failed runs.
+        let code =
+            if matches!(e, TrainError::Data(data::DataError::ImageChanged { .. })) { EXIT_USAGE } else { EXIT_INVALID };
+        Fail(code, format!("error: {e}{}", checks::hint(&e, args, store, observer.saved, resumed)))
     })?;
     observer.finish_bar();
     if let (Some(last), Some((best, at))) = (history.last(), observer.best) {

@@ -5,8 +5,11 @@
 //!
 //! Produces: [`Batch`]es — `len × C × H × W` contiguous `f32` NCHW images, their labels
 //! and their dataset indices. [`Batcher`] fills them on the calling thread, in buffers it
-//! owns and refills (no allocation per batch or per epoch after construction);
-//! [`crate::data::feeder`] fills the same batches on worker threads ahead of the caller.
+//! owns and refills (no allocation per batch or per epoch after construction), for
+//! datasets in memory; [`crate::data::feeder`] fills the same batches on worker threads
+//! ahead of the caller, for those and for image folders streamed from disk (whose images
+//! are decoded as their batch is filled, and whose files can fail: its epochs return
+//! errors).
 //!
 //! Guarantees: every index in `0..count` appears exactly once per epoch; all batches are
 //! full except possibly the last, which holds the remainder; the order depends only on
@@ -51,6 +54,8 @@ pub(crate) struct BatchBuf {
     labels: Vec<u16>,
     indices: Vec<usize>,
     sample_len: usize,
+    /// Why the batch could not be filled (a streamed file that no longer decodes).
+    pub(crate) failed: Option<DataError>,
 }
 
 impl BatchBuf {
@@ -64,7 +69,13 @@ impl BatchBuf {
             });
         }
         images.resize(len.unwrap_or(0), 0f32);
-        Ok(BatchBuf { images, labels: Vec::with_capacity(rows), indices: Vec::with_capacity(rows), sample_len })
+        Ok(BatchBuf {
+            images,
+            labels: Vec::with_capacity(rows),
+            indices: Vec::with_capacity(rows),
+            sample_len,
+            failed: None,
+        })
     }
 
     pub(crate) fn batch(&self) -> Batch<'_> {
@@ -123,6 +134,14 @@ impl Plan {
     }
 }
 
+/// The buffers one filling thread reuses from image to image.
+#[derive(Debug, Default)]
+pub(crate) struct FillScratch {
+    prep: Scratch,
+    /// A streamed image, decoded.
+    stored: Vec<u8>,
+}
+
 /// Fills batches of one dataset through one pipeline; shared by every filling thread.
 #[derive(Debug)]
 pub(crate) struct Filler<'a> {
@@ -166,8 +185,15 @@ impl<'a> Filler<'a> {
         BatchBuf::try_new(self.rows(), self.pipeline.sample_len())
     }
 
-    /// Fills `buf` with batch `k` of the epoch `plan`.
-    pub(crate) fn fill(&self, plan: &Plan, k: usize, buf: &mut BatchBuf, scratch: &mut Scratch) {
+    /// Fills `buf` with batch `k` of the epoch `plan`. Only a streamed image that no
+    /// longer decodes fails (the first of the batch, in order).
+    pub(crate) fn fill(
+        &self,
+        plan: &Plan,
+        k: usize,
+        buf: &mut BatchBuf,
+        scratch: &mut FillScratch,
+    ) -> Result<(), DataError> {
         let start = k * self.batch_size;
         let end = (start + self.batch_size).min(plan.len());
         let n = self.pipeline.sample_len();
@@ -175,7 +201,7 @@ impl<'a> Filler<'a> {
         buf.indices.clear();
         for (pos, out) in (start..end).zip(buf.images.chunks_exact_mut(n)) {
             let idx = plan.order[pos];
-            let img = self.ds.image(idx);
+            let img = self.ds.images.fetch(idx, &mut scratch.stored)?;
             let draw = match plan.augmented {
                 None => Draw::default(),
                 Some((seed, epoch)) => {
@@ -184,10 +210,11 @@ impl<'a> Filler<'a> {
                     self.augment.draw(&mut rng, (img.h, img.w), shift)
                 }
             };
-            self.pipeline.write(img, self.channels, &draw, scratch, out);
+            self.pipeline.write(img, self.channels, &draw, &mut scratch.prep, out);
             buf.labels.push(self.ds.labels[idx]);
             buf.indices.push(idx);
         }
+        Ok(())
     }
 }
 
@@ -197,16 +224,22 @@ pub struct Batcher<'a> {
     filler: Filler<'a>,
     plan: Plan,
     buf: BatchBuf,
-    scratch: Scratch,
+    scratch: FillScratch,
 }
 
 impl<'a> Batcher<'a> {
     /// Creates a batcher; fails if `batch_size` is 0, the dataset is empty or
-    /// inconsistent, the pipeline cannot take its images, or the buffer cannot be had.
+    /// inconsistent, streamed from disk (feed it with [`crate::data::feed`]), the
+    /// pipeline cannot take its images, or the buffer cannot be had.
     pub fn new(ds: &'a Dataset, pipeline: &'a Pipeline, batch_size: usize) -> Result<Self, DataError> {
+        if ds.images.stream().is_some() {
+            return Err(DataError::InvalidOption {
+                what: format!("'{}' is streamed from disk: its batches come from data::feed, not a Batcher", ds.name),
+            });
+        }
         let filler = Filler::new(ds, pipeline, Augment::none(), batch_size)?;
         let buf = filler.new_buf()?;
-        Ok(Batcher { plan: Plan::new(ds.count()), filler, buf, scratch: Scratch::default() })
+        Ok(Batcher { plan: Plan::new(ds.count()), filler, buf, scratch: FillScratch::default() })
     }
 
     /// Augments the images of shuffled epochs (evaluation epochs never are).
@@ -252,7 +285,8 @@ impl Epoch<'_, '_> {
         if self.next >= b.filler.batches() {
             return None;
         }
-        b.filler.fill(&b.plan, self.next, &mut b.buf, &mut b.scratch);
+        // In memory (checked by `Batcher::new`), filling cannot fail.
+        b.filler.fill(&b.plan, self.next, &mut b.buf, &mut b.scratch).ok()?;
         self.next += 1;
         Some(b.buf.batch())
     }

@@ -1,10 +1,12 @@
-//! In-memory datasets: the data model every source produces.
+//! Datasets: the data model every source produces.
 //!
 //! Consumes: nothing (plain value types); [`LoadOptions`] configures
-//! [`crate::data::load`].
+//! [`crate::data::load`], including where an image folder's images live
+//! ([`CacheImages`]).
 //!
 //! Produces: [`Splits`] — a training and a test [`Dataset`] of `u8` images
-//! ([`ImageSet`]), `u16` labels and class names.
+//! ([`ImageSet`], in memory, or for an image folder possibly streamed from disk),
+//! `u16` labels and class names.
 //!
 //! Guarantees: one label per image, every label `< classes.len()`, both splits
 //! share the channel count and the class names.
@@ -44,7 +46,8 @@ impl Dataset {
         self.classes.len()
     }
 
-    /// Image `i` (panics if `i >= count()`: a caller bug).
+    /// Image `i` of a dataset in memory (panics if `i >= count()` or the images are
+    /// streamed from disk: caller bugs; [`ImageSet::fetch`] serves both).
     pub fn image(&self, i: usize) -> Image<'_> {
         self.images.image(i)
     }
@@ -108,7 +111,7 @@ pub struct Splits {
 
 /// Options for [`crate::data::load`].
 #[derive(Debug, Clone, Default)]
-pub struct LoadOptions {
+pub struct LoadOptions<'a> {
     /// Keep only the first N records of each split (for quick runs). Must be
     /// at least 1. IDX and CIFAR files are still checked whole (length, gzip
     /// checksum); an image folder keeps the first N of a round-robin over its classes.
@@ -126,11 +129,43 @@ pub struct LoadOptions {
     /// Image folders: leave out files that cannot be read or decoded (with a
     /// warning) instead of failing.
     pub skip_bad_images: bool,
-    /// Bytes the decoded images of an image folder may take (None: no limit).
+    /// Bytes the decoded images of an image folder may take in memory (None: no limit).
     pub memory_budget: Option<u64>,
+    /// The same, for a caller whose other needs depend on the split sizes: called with
+    /// the sizes (training, test) once the folder's files are chosen; the smaller of
+    /// this and `memory_budget` applies.
+    pub split_budget: Option<SplitBudget<'a>>,
+    /// Whether an image folder's decoded images are kept in memory or streamed from
+    /// disk during training (`--cache-images`).
+    pub cache: CacheImages,
     /// Decoding threads (None: all the machine has).
     pub threads: Option<usize>,
     /// The data is only evaluated: an image folder with one tree and no
     /// `val_split` is all test split (the training split is empty).
     pub for_eval: bool,
+}
+
+/// What an image folder's decoded images may take given its split sizes (training,
+/// test); see [`LoadOptions::split_budget`].
+#[derive(Clone, Copy)]
+pub struct SplitBudget<'a>(pub &'a (dyn Fn(usize, usize) -> u64 + Sync));
+
+impl std::fmt::Debug for SplitBudget<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SplitBudget(..)")
+    }
+}
+
+/// Where an image folder's decoded images are kept (`--cache-images`); IDX, CIFAR and
+/// synthetic data are always in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheImages {
+    /// In memory when they fit [`LoadOptions::memory_budget`], else streamed from disk.
+    #[default]
+    Auto,
+    /// In memory; a folder whose images do not fit the budget is refused.
+    Always,
+    /// Streamed from disk whatever their size: only their sizes, file names and
+    /// pixel counts stay in memory, and each image is decoded again when a batch needs it.
+    Never,
 }

@@ -71,6 +71,9 @@ pub struct Decoded {
     pub w: usize,
     /// `channels × h × w` bytes, channel-major.
     pub pixels: Vec<u8>,
+    /// Bytes of the decoder's output, before the planar copy and any downscaling (what
+    /// decoding the file takes at its peak, for memory estimates).
+    pub source_bytes: u64,
 }
 
 impl Decoded {
@@ -126,8 +129,9 @@ pub fn decode_file(path: &Path, opts: &DecodeOptions) -> Result<Decoded, DataErr
         return Err(bad(path, format!("the image is {w}×{h}")));
     }
     let colour = decoder.color_type().has_color();
+    let source_bytes = decoder.total_bytes();
     let img = DynamicImage::from_decoder(decoder).map_err(|e| bad(path, e))?;
-    let decoded = planar(img, colour);
+    let decoded = Decoded { source_bytes, ..planar(img, colour) };
     shrink(decoded, opts.max_shorter_side, path)
 }
 
@@ -137,7 +141,7 @@ fn shrink(d: Decoded, max: Option<usize>, path: &Path) -> Result<Decoded, DataEr
         Some(r) if d.h.min(d.w) > r => {
             let img = Image { channels: d.channels(), h: d.h, w: d.w, pixels: &d.pixels };
             let ((h, w), pixels) = resize_shorter_side(img, r).map_err(|e| bad(path, e))?;
-            Ok(Decoded { colour: d.colour, h, w, pixels })
+            Ok(Decoded { pixels, h, w, ..d })
         }
         _ => Ok(d),
     }
@@ -174,5 +178,5 @@ fn planar(img: DynamicImage, colour: bool) -> Decoded {
         other if colour => planar_from(other.to_rgb8().as_raw(), 3, 3, |v| v),
         other => other.to_luma8().into_raw(),
     };
-    Decoded { colour, h, w, pixels }
+    Decoded { colour, h, w, pixels, source_bytes: 0 }
 }

@@ -64,6 +64,9 @@ pub enum DataError {
     RecordFile { path: PathBuf, len: u64, record: usize, detail: String },
     /// The decoded images would not fit the memory budget.
     TooMuchData { what: String, bytes: u64, budget: u64, hint: String },
+    /// A file of a streamed image folder no longer decodes as it did when the folder
+    /// was loaded (deleted, corrupted, replaced); `detail` says how.
+    ImageChanged { path: PathBuf, detail: String },
 }
 
 impl DataError {
@@ -120,7 +123,8 @@ impl fmt::Display for DataError {
             | DataError::ImageTooLarge { .. }
             | DataError::Folder { .. }
             | DataError::RecordFile { .. }
-            | DataError::TooMuchData { .. } => self.fmt_image_error(f),
+            | DataError::TooMuchData { .. }
+            | DataError::ImageChanged { .. } => self.fmt_image_error(f),
             DataError::Io { .. }
             | DataError::Gzip { .. }
             | DataError::ShortHeader { .. }
@@ -282,6 +286,13 @@ impl DataError {
                 "{what} need {} bytes of memory, more than the {} bytes available for them; {hint}",
                 grouped(*bytes),
                 grouped(*budget)
+            ),
+            ImageChanged { path, detail } => write!(
+                f,
+                "{}: the image changed since the folder was loaded: {detail}; its images are streamed from disk \
+                 during the run, so the folder must stay as it was (restore the file, or start again: the load \
+                 checks every file, and --skip-bad-images leaves out those that fail)",
+                path.display()
             ),
             other => write!(f, "{other:?}"), // not reached: routed by `fmt`
         }

@@ -12,17 +12,23 @@
 //! Workers claim batches in order, each waiting until its buffer has been handed back;
 //! the consumer takes batch `k` once it is ready, and hands it back when the [`Fed`]
 //! guard drops. Memory is bounded by the ring, and nothing is allocated per batch
-//! (resizing allocates per image). [`FeedEpoch::waited`] is the time the consumer spent
-//! waiting for batches (or filling them, without workers): the data-wait report.
+//! (resizing, and decoding the images of a streamed folder, allocate per image).
+//! [`FeedEpoch::waited`] is the time the consumer spent waiting for batches (or filling
+//! them, without workers): the data-wait report.
+//!
+//! Errors: only a streamed image folder's file can fail (it changed since the load).
+//! The batch holding it carries the error to the consumer, which gets it from
+//! [`FeedEpoch::next_batch`] when it reaches that batch: the first failing batch in
+//! epoch order, its first failing sample, whatever the worker count.
 //!
 //! Guarantees: a worker that panics (a bug) makes the consumer panic instead of wait;
 //! when the closure returns or unwinds, the workers stop and are joined.
 
 use crate::data::augment::Augment;
-use crate::data::batches::{Batch, BatchBuf, Filler, Plan};
+use crate::data::batches::{Batch, BatchBuf, FillScratch, Filler, Plan};
 use crate::data::dataset::Dataset;
 use crate::data::error::DataError;
-use crate::data::prep::{Pipeline, Scratch};
+use crate::data::prep::Pipeline;
 use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
@@ -124,7 +130,7 @@ pub fn feed<R>(spec: &FeedSpec<'_>, body: impl FnOnce(&mut Feeder<'_, '_>) -> R)
             }
         }
         let _stop = StopOnDrop(&shared);
-        let mut feeder = Feeder { shared: &shared, workers: spec.workers, scratch: Scratch::default() };
+        let mut feeder = Feeder { shared: &shared, workers: spec.workers, scratch: FillScratch::default() };
         body(&mut feeder)
     }))
 }
@@ -143,7 +149,7 @@ impl Drop for BreakOnPanic<'_, '_> {
 
 fn work(shared: &Shared<'_>) {
     let _guard = BreakOnPanic(shared);
-    let mut scratch = Scratch::default();
+    let mut scratch = FillScratch::default();
     let ring = shared.buffers.len();
     loop {
         let k = {
@@ -165,7 +171,8 @@ fn work(shared: &Shared<'_>) {
         };
         {
             let plan = shared.plan.read().unwrap_or_else(|e| e.into_inner());
-            shared.filler.fill(&plan, k, &mut shared.buffer(k % ring), &mut scratch);
+            let mut buf = shared.buffer(k % ring);
+            buf.failed = shared.filler.fill(&plan, k, &mut buf, &mut scratch).err();
         }
         let mut st = shared.lock();
         st.slots[k % ring] = Slot::Ready(k);
@@ -180,7 +187,7 @@ pub struct Feeder<'s, 'a> {
     shared: &'s Shared<'a>,
     workers: usize,
     /// For filling on the consumer's thread (no workers).
-    scratch: Scratch,
+    scratch: FillScratch,
 }
 
 impl<'s, 'a> Feeder<'s, 'a> {
@@ -225,19 +232,20 @@ pub struct FeedEpoch<'f, 's, 'a> {
 }
 
 impl<'s> FeedEpoch<'_, 's, '_> {
-    /// The next batch, or `None` once every sample has been yielded. Panics if a worker
-    /// panicked (a bug).
-    pub fn next_batch(&mut self) -> Option<Fed<'_>> {
+    /// The next batch, or `None` once every sample has been yielded; an error when an
+    /// image of the batch could not be had (a streamed file that changed), after which
+    /// the epoch yields nothing more. Panics if a worker panicked (a bug).
+    pub fn next_batch(&mut self) -> Result<Option<Fed<'_>>, DataError> {
         if self.next >= self.total {
-            return None;
+            return Ok(None);
         }
         let (k, started) = (self.next, Instant::now());
         let shared = self.feeder.shared;
         let slot = k % shared.buffers.len();
-        let buf = if self.feeder.workers == 0 {
+        let mut buf = if self.feeder.workers == 0 {
             let plan = shared.plan.read().unwrap_or_else(|e| e.into_inner());
             let mut buf = shared.buffer(slot);
-            shared.filler.fill(&plan, k, &mut buf, &mut self.feeder.scratch);
+            buf.failed = shared.filler.fill(&plan, k, &mut buf, &mut self.feeder.scratch).err();
             buf
         } else {
             let mut st = shared.lock();
@@ -250,7 +258,16 @@ impl<'s> FeedEpoch<'_, 's, '_> {
         };
         self.waited += started.elapsed();
         self.next += 1;
-        Some(Fed { buf, shared: (self.feeder.workers > 0).then_some(shared), slot })
+        let failed = buf.failed.take();
+        let fed = Fed { buf, shared: (self.feeder.workers > 0).then_some(shared), slot };
+        match failed {
+            None => Ok(Some(fed)),
+            Some(e) => {
+                // No later batch is handed out; dropping `fed` hands the buffer back.
+                self.total = self.next;
+                Err(e)
+            }
+        }
     }
 
     /// Time spent waiting for batches so far (filling them, without workers).

@@ -1,18 +1,25 @@
-//! Decoded images of one split: `u8` pixels, planar (channel-major) per image.
+//! Decoded images of one split: `u8` pixels, planar (channel-major) per image, in
+//! memory, or for an image folder too big for memory the files to decode them from.
 //!
-//! Consumes: pixel buffers from the sources (IDX, CIFAR, synthetic, image folders).
+//! Consumes: pixel buffers from the sources (IDX, CIFAR, synthetic, image folders), or
+//! a [`StreamedImages`] from the folder loader.
 //!
 //! Produces: an [`ImageSet`], from which [`ImageSet::image`] borrows one [`Image`]
-//! (`channels × h × w` bytes, channel-major, then row-major).
+//! (`channels × h × w` bytes, channel-major, then row-major) of an in-memory set, and
+//! [`ImageSet::fetch`] gets one from either kind (decoding a streamed one into the
+//! caller's buffer).
 //!
 //! Guarantees: one channel count for the whole set (at least 1); every image has
 //! `h, w ≥ 1`; a *fixed* set (IDX, CIFAR, synthetic) stores all images at one size
 //! in one contiguous buffer, a *varied* set (image folders) stores each image's own
 //! size and offset. [`ImageSet::fixed_size`] is `Some` whenever all images agree,
 //! whichever way the set was built. Growth is checked, never aborting: a buffer that
-//! cannot be allocated is a [`DataError`], not a crash.
+//! cannot be allocated is a [`DataError`], not a crash. A *streamed* set knows each
+//! image's size and channels without holding its pixels: [`ImageSet::pixels`] is empty,
+//! and borrowing one of its images with [`ImageSet::image`] is a caller bug (a panic).
 
 use crate::data::error::DataError;
+use crate::data::streamed::StreamedImages;
 
 /// One image borrowed from an [`ImageSet`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +49,8 @@ enum Layout {
     Fixed { h: usize, w: usize, count: usize },
     /// Image `i` is `sizes[i]` and starts at `starts[i]`.
     Varied { sizes: Vec<(u32, u32)>, starts: Vec<usize> },
+    /// No pixels: image `i` is decoded from its file when needed.
+    Streamed(Box<StreamedImages>),
 }
 
 /// The images of one split.
@@ -74,8 +83,21 @@ impl ImageSet {
         ImageSet { channels, layout: Layout::Varied { sizes: Vec::new(), starts: Vec::new() }, pixels: Vec::new() }
     }
 
+    /// A set streamed from disk, of `channels` channels (at least 1).
+    pub fn streamed(channels: usize, images: StreamedImages) -> ImageSet {
+        ImageSet { channels, layout: Layout::Streamed(Box::new(images)), pixels: Vec::new() }
+    }
+
+    /// The files and load-time facts of a streamed set; `None` in memory.
+    pub fn stream(&self) -> Option<&StreamedImages> {
+        match &self.layout {
+            Layout::Streamed(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// Appends one `channels × h × w` image. A fixed set accepts images of its own
-    /// size only.
+    /// size only; a streamed set none.
     pub fn push(&mut self, h: usize, w: usize, pixels: &[u8]) -> Result<(), DataError> {
         let want = self.channels.checked_mul(h).and_then(|n| n.checked_mul(w));
         if want != Some(pixels.len()) || want == Some(0) || h > u32::MAX as usize || w > u32::MAX as usize {
@@ -89,6 +111,7 @@ impl ImageSet {
             Layout::Fixed { h: fh, w: fw, .. } if (*fh, *fw) != (h, w) => {
                 return Err(invalid(format!("a {h}×{w} image cannot join a set of {fh}×{fw} images")))
             }
+            Layout::Streamed(_) => return Err(invalid("images cannot be added to a streamed set".into())),
             _ => {}
         }
         self.pixels
@@ -102,6 +125,7 @@ impl ImageSet {
                 sizes.push((h as u32, w as u32));
                 starts.push(start);
             }
+            Layout::Streamed(_) => unreachable!("refused above"),
         }
         Ok(())
     }
@@ -117,6 +141,7 @@ impl ImageSet {
         match &self.layout {
             Layout::Fixed { count, .. } => *count,
             Layout::Varied { sizes, .. } => sizes.len(),
+            Layout::Streamed(s) => s.len(),
         }
     }
 
@@ -135,10 +160,8 @@ impl ImageSet {
     pub fn fixed_size(&self) -> Option<(usize, usize)> {
         match &self.layout {
             Layout::Fixed { h, w, .. } => Some((*h, *w)),
-            Layout::Varied { sizes, .. } => {
-                let first = *sizes.first()?;
-                sizes.iter().all(|&s| s == first).then_some((first.0 as usize, first.1 as usize))
-            }
+            Layout::Varied { sizes, .. } => all_equal(sizes),
+            Layout::Streamed(s) => all_equal(s.sizes()),
         }
     }
 
@@ -150,45 +173,62 @@ impl ImageSet {
                 (*h, *w)
             }
             Layout::Varied { sizes, .. } => (sizes[i].0 as usize, sizes[i].1 as usize),
+            Layout::Streamed(s) => (s.sizes()[i].0 as usize, s.sizes()[i].1 as usize),
         }
     }
 
-    /// Image `i` (panics if `i >= len()`: a caller bug).
+    /// Image `i` of an in-memory set (panics if `i >= len()` or the set is streamed:
+    /// caller bugs; [`ImageSet::fetch`] serves both kinds).
     pub fn image(&self, i: usize) -> Image<'_> {
         let (h, w) = self.size(i);
         let n = self.channels * h * w;
         let start = match &self.layout {
             Layout::Fixed { .. } => i * n,
             Layout::Varied { starts, .. } => starts[i],
+            Layout::Streamed(_) => panic!("image {i} of a streamed set is borrowed; use ImageSet::fetch"),
         };
         Image { channels: self.channels, h, w, pixels: &self.pixels[start..start + n] }
     }
 
-    /// Image `i`, or `None` if `i >= len()`.
+    /// Image `i` of an in-memory set, or `None` if `i >= len()` or the set is streamed.
     pub fn get(&self, i: usize) -> Option<Image<'_>> {
-        (i < self.len()).then(|| self.image(i))
+        (i < self.len() && self.stream().is_none()).then(|| self.image(i))
     }
 
-    /// Every pixel byte of every image, image after image.
+    /// Image `i` of either kind: borrowed from memory, or decoded from its file into
+    /// `buf` (an error names a file that no longer decodes as it did at load time).
+    /// Panics if `i >= len()` (a caller bug).
+    pub fn fetch<'a>(&'a self, i: usize, buf: &'a mut Vec<u8>) -> Result<Image<'a>, DataError> {
+        match &self.layout {
+            Layout::Streamed(s) => s.decode_into(i, self.channels, buf),
+            _ => Ok(self.image(i)),
+        }
+    }
+
+    /// Every pixel byte of every image, image after image (empty for a streamed set).
     pub fn pixels(&self) -> &[u8] {
         &self.pixels
     }
 
-    /// Every pixel byte, writable (sizes and layout stay as they are).
+    /// Every pixel byte, writable (sizes and layout stay as they are; empty for a
+    /// streamed set).
     pub fn pixels_mut(&mut self) -> &mut [u8] {
         &mut self.pixels
     }
 
-    /// Bytes held (pixels and per-image bookkeeping), for the memory budget.
+    /// Bytes held (pixels and per-image bookkeeping; a streamed set's file names), for
+    /// the memory budget.
     pub fn bytes(&self) -> usize {
         let book = match &self.layout {
             Layout::Fixed { .. } => 0,
             Layout::Varied { sizes, starts } => sizes.len() * 8 + starts.len() * std::mem::size_of::<usize>(),
+            Layout::Streamed(s) => s.bytes(),
         };
         self.pixels.len() + book
     }
 
-    /// Keeps the first `n` images (no effect if there are fewer).
+    /// Keeps the first `n` images (no effect if there are fewer). A streamed set loses
+    /// its load-time pixel counts, which covered every image.
     pub fn truncate(&mut self, n: usize) {
         if n >= self.len() {
             return;
@@ -203,16 +243,18 @@ impl ImageSet {
                 sizes.truncate(n);
                 starts.truncate(n);
             }
+            Layout::Streamed(s) => s.truncate(n),
         }
         self.pixels.shrink_to_fit();
     }
 
-    /// A new set holding images `indices` in that order (same layout kind).
-    /// Panics on an index out of range (a caller bug).
+    /// A new set holding images `indices` in that order (same layout kind; a streamed
+    /// set is refused). Panics on an index out of range (a caller bug).
     pub fn select(&self, indices: &[usize]) -> Result<ImageSet, DataError> {
         let mut out = match &self.layout {
             Layout::Fixed { h, w, .. } => ImageSet::fixed(self.channels, *h, *w, Vec::new())?,
             Layout::Varied { .. } => ImageSet::varied(self.channels),
+            Layout::Streamed(_) => return Err(invalid("images cannot be selected from a streamed set".into())),
         };
         let total: usize = indices.iter().map(|&i| self.image(i).pixels.len()).sum();
         out.pixels.try_reserve_exact(total).map_err(|_| invalid(format!("cannot allocate {total} bytes of images")))?;
@@ -222,4 +264,10 @@ impl ImageSet {
         }
         Ok(out)
     }
+}
+
+/// The size all `sizes` share, if they do (`None` for none).
+fn all_equal(sizes: &[(u32, u32)]) -> Option<(usize, usize)> {
+    let first = *sizes.first()?;
+    sizes.iter().all(|&s| s == first).then_some((first.0 as usize, first.1 as usize))
 }

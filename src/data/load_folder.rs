@@ -1,5 +1,6 @@
-//! Loading an image folder into memory: choose the files of each split, decode
-//! them in parallel, and assemble the two [`Dataset`]s.
+//! Loading an image folder: choose the files of each split, decode them once in
+//! parallel ([`crate::data::load_pass`]), and assemble the two [`Dataset`]s, in memory
+//! or streamed from disk.
 //!
 //! Consumes: a folder path, [`LoadOptions`] and a progress callback `(done, total)`.
 //! Produces: [`Splits`] whose images are `u8`, planar, 1 channel when every file is
@@ -9,20 +10,28 @@
 //!
 //! Bad files: by default the first file (in dataset order) that cannot be read or
 //! decoded stops the load with an error naming it; with `skip_bad_images` such files
-//! are left out and counted in a warning. Memory: the decoded images must fit
-//! `memory_budget` (checked while decoding and for the final layout); beyond it the
-//! load is refused with the size and what to do; streaming from disk is not done.
+//! are left out and counted in a warning. Every file is decoded once either way, so a
+//! streamed folder leaves out exactly the files an in-memory load does.
+//!
+//! Memory ([`CacheImages`]): `Auto` keeps the images in memory when their stored size
+//! (every image at the folder's channel count) fits the budget (`memory_budget`, and
+//! `split_budget` for the split sizes chosen), and otherwise
+//! streams them: each split's [`ImageSet`] then holds a [`StreamedImages`] (file
+//! names, stored sizes and the pixel counts taken during the load pass) and images are
+//! decoded again when a batch needs them. `Never` always streams; `Always` refuses a
+//! folder beyond the budget with the size and what to do.
 
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
 
-use crate::data::dataset::{Dataset, LoadOptions, Splits};
-use crate::data::decode::{decode_file, Decoded};
+use crate::data::dataset::{CacheImages, Dataset, LoadOptions, Splits};
+use crate::data::decode::DecodeOptions;
 use crate::data::error::DataError;
 use crate::data::folder::{scan, FolderScan, Tree};
 use crate::data::images::ImageSet;
-use crate::data::parallel::{default_threads, map_indexed};
+use crate::data::load_pass::{self, Kept, Pass};
+use crate::data::pixel_counts::PixelCounts;
 use crate::data::split::{items, limit_stratified, val_split, Item};
+use crate::data::streamed::{StreamReason, StreamedImages};
 
 /// How many example paths a warning lists.
 const EXAMPLES: usize = 3;
@@ -63,8 +72,14 @@ pub fn load_folder(
     };
     let (train_items, test_items) = (limit(train_items), limit(test_items));
     let all: Vec<&Item> = train_items.iter().chain(&test_items).collect();
-    let decoded = decode_all(&all, opts, progress)?;
-    let bad: Vec<String> = decoded.iter().filter_map(|d| d.as_ref().err().map(ToString::to_string)).collect();
+    let files: Vec<&PathBuf> = all.iter().map(|item| &item.0).collect();
+    let split_at = train_items.len();
+    let split_budget = opts.split_budget.map(|f| (f.0)(train_items.len(), test_items.len()));
+    let budget = opts.memory_budget.unwrap_or(u64::MAX).min(split_budget.unwrap_or(u64::MAX));
+    let too_much = |bytes| too_much(dir, all.len(), bytes, budget);
+    let pass = load_pass::run(&files, split_at, opts, budget, &too_much, progress)?;
+    let bad: Vec<String> =
+        pass.kept.iter().filter_map(|k| if let Kept::Bad(e) = k { Some(e.to_string()) } else { None }).collect();
     if !bad.is_empty() {
         warnings.push(format!(
             "skipped {} image(s) that could not be read or decoded (--skip-bad-images), e.g.\n  {}",
@@ -72,28 +87,94 @@ pub fn load_folder(
             bad[..bad.len().min(EXAMPLES)].join("\n  ")
         ));
     }
-    let colour = decoded.iter().any(|d| d.as_ref().is_ok_and(|d| d.colour));
+    let colour = pass.kept.iter().any(|k| k.facts().is_some_and(|f| f.0));
     let channels = if colour { 3 } else { 1 };
-    let split_at = train_items.len();
-    let size = |part: &[Result<Decoded, DataError>]| -> u64 {
-        part.iter().filter_map(|d| d.as_ref().ok()).map(|d| (channels * d.h * d.w) as u64).sum()
+    let size = |part: &[Kept]| -> u64 {
+        part.iter().filter_map(Kept::facts).map(|(_, h, w, _)| (channels * h * w) as u64).sum()
     };
-    let (train_bytes, test_bytes) = (size(&decoded[..split_at]), size(&decoded[split_at..]));
-    check_budget(dir, train_bytes + test_bytes, decoded.len(), opts)?;
+    let (train_bytes, test_bytes) = (size(&pass.kept[..split_at]), size(&pass.kept[split_at..]));
+    let needed = train_bytes + test_bytes;
+    let why = match opts.cache {
+        CacheImages::Never => Some(StreamReason::Asked),
+        _ if pass.dropped || needed > budget => Some(StreamReason::OverBudget { needed, budget }),
+        _ => None,
+    };
     let classes: Vec<String> = tree.classes.iter().map(|c| c.name.clone()).collect();
-    let (mut train, mut test) = (empty(name, channels, &classes), empty(name, channels, &classes));
-    // Exact room up front: the decoded copies are freed one by one as they are moved in.
-    train.images.reserve(train_bytes as usize)?;
-    test.images.reserve(test_bytes as usize)?;
-    for (index, (d, (file, label))) in decoded.into_iter().zip(all).enumerate() {
-        let Ok(d) = d else { continue };
-        let ds = if index < split_at { &mut train } else { &mut test };
-        let d = if colour { d.into_rgb() } else { d };
-        ds.images.push(d.h, d.w, &d.pixels)?;
-        ds.labels.push(*label);
-        ds.files.push(file.clone());
-    }
+    let folder = Folder { name, channels, classes: &classes, split_at, decode: opts.decode };
+    let (train, test) = match why {
+        Some(_) if opts.cache == CacheImages::Always => return Err(too_much(Some(needed))),
+        Some(why) => folder.streamed(pass, &all, why),
+        None => folder.in_memory(pass, &all, [train_bytes, test_bytes])?,
+    };
     Ok(Splits { train, test, warnings })
+}
+
+/// What both splits of a loaded folder share.
+struct Folder<'a> {
+    name: &'a str,
+    channels: usize,
+    classes: &'a [String],
+    /// Files before this index are training files.
+    split_at: usize,
+    decode: DecodeOptions,
+}
+
+impl Folder<'_> {
+    /// The splits with their pixels, `bytes` each.
+    fn in_memory(&self, pass: Pass, all: &[&Item], bytes: [u64; 2]) -> Result<(Dataset, Dataset), DataError> {
+        let mut splits = [empty(self.name, self.channels, self.classes), empty(self.name, self.channels, self.classes)];
+        // Exact room up front: the decoded copies are freed one by one as they are moved in.
+        for (ds, bytes) in splits.iter_mut().zip(bytes) {
+            ds.images.reserve(bytes as usize)?;
+        }
+        for (index, (kept, (file, label))) in pass.kept.into_iter().zip(all).enumerate() {
+            let Kept::Pixels(d) = kept else { continue };
+            let ds = &mut splits[usize::from(index >= self.split_at)];
+            let d = if self.channels == 3 { d.into_rgb() } else { d };
+            ds.images.push(d.h, d.w, &d.pixels)?;
+            ds.labels.push(*label);
+            ds.files.push(file.clone());
+        }
+        let [train, test] = splits;
+        Ok((train, test))
+    }
+
+    /// The splits streamed from disk: file names, stored sizes and pixel counts.
+    fn streamed(&self, pass: Pass, all: &[&Item], why: StreamReason) -> (Dataset, Dataset) {
+        let counts = pass.counts();
+        let mut parts = [StreamedPart::default(), StreamedPart::default()];
+        for (index, (kept, (file, label))) in pass.kept.iter().zip(all).enumerate() {
+            let Some((_, h, w, source)) = kept.facts() else { continue };
+            let part = &mut parts[usize::from(index >= self.split_at)];
+            part.labels.push(*label);
+            part.files.push(file.clone());
+            // Sizes fit u32: the pixel cap keeps every side far below 2^32.
+            part.sizes.push((h as u32, w as u32));
+            part.largest_source = part.largest_source.max(source);
+        }
+        let dataset = |part: StreamedPart, counts: PixelCounts| {
+            let StreamedPart { labels, files, sizes, largest_source } = part;
+            let images = StreamedImages::new(files.clone(), sizes, self.decode, counts, largest_source, why);
+            Dataset {
+                name: self.name.to_string(),
+                images: ImageSet::streamed(self.channels, images),
+                labels,
+                classes: self.classes.to_vec(),
+                files,
+            }
+        };
+        let ([train, test], [train_counts, test_counts]) = (parts, counts);
+        (dataset(train, train_counts), dataset(test, test_counts))
+    }
+}
+
+/// One streamed split being assembled.
+#[derive(Default)]
+struct StreamedPart {
+    labels: Vec<u16>,
+    files: Vec<PathBuf>,
+    sizes: Vec<(u32, u32)>,
+    largest_source: u64,
 }
 
 fn empty(name: &str, channels: usize, classes: &[String]) -> Dataset {
@@ -129,47 +210,6 @@ fn skipped_warning(skipped: &[std::path::PathBuf]) -> Option<String> {
     ))
 }
 
-/// Decodes every item in parallel. Per item: `Ok` decoded, or (only with
-/// `skip_bad_images`) `Err` of a file that failed.
-fn decode_all(
-    all: &[&Item],
-    opts: &LoadOptions,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Vec<Result<Decoded, DataError>>, DataError> {
-    let total = all.len();
-    let used = AtomicU64::new(0);
-    let budget = opts.memory_budget.unwrap_or(u64::MAX);
-    let job = |i: usize| -> Result<Result<Decoded, DataError>, DataError> {
-        let path = &all[i].0;
-        match decode_file(path, &opts.decode) {
-            Ok(d) => {
-                // Gray images may become 3 channels: count them as such.
-                let bytes = (3 * d.h * d.w) as u64;
-                if used.fetch_add(bytes, Ordering::Relaxed) + bytes > budget {
-                    return Err(too_much(path.parent().unwrap_or(path), total, None, budget));
-                }
-                Ok(Ok(d))
-            }
-            Err(e @ (DataError::BadImage { .. } | DataError::ImageTooLarge { .. } | DataError::Io { .. }))
-                if opts.skip_bad_images =>
-            {
-                Ok(Err(e))
-            }
-            Err(DataError::BadImage { path, detail }) => Err(DataError::BadImage {
-                path,
-                detail: format!("{detail} (use --skip-bad-images to leave such files out)"),
-            }),
-            Err(e) => Err(e),
-        }
-    };
-    let on_panic = |i: usize| DataError::BadImage {
-        path: all.get(i).map(|it| it.0.clone()).unwrap_or_default(),
-        detail: "the decoder crashed on this file".into(),
-    };
-    let threads = opts.threads.unwrap_or_else(default_threads);
-    map_indexed(total, threads, &job, &on_panic, &|done| progress(done, total))
-}
-
 fn too_much(dir: &Path, files: usize, bytes: Option<u64>, budget: u64) -> DataError {
     DataError::TooMuchData {
         what: format!(
@@ -179,15 +219,9 @@ fn too_much(dir: &Path, files: usize, bytes: Option<u64>, budget: u64) -> DataEr
         ),
         bytes: bytes.unwrap_or(budget.saturating_add(1)),
         budget,
-        hint: "use fewer images (--limit N), a net with a smaller input (images are kept at the size it needs), \
-               or more memory (--memory-limit); reading images from disk during training is not supported yet"
+        hint: "let them be streamed from disk during training (--cache-images auto, the default, or never), \
+               or use fewer images (--limit N), a net with a smaller input (images are kept at the size it needs), \
+               or more memory (--memory-limit)"
             .into(),
-    }
-}
-
-fn check_budget(dir: &Path, bytes: u64, files: usize, opts: &LoadOptions) -> Result<(), DataError> {
-    match opts.memory_budget {
-        Some(budget) if bytes > budget => Err(too_much(dir, files, Some(bytes), budget)),
-        _ => Ok(()),
     }
 }

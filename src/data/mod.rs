@@ -6,7 +6,11 @@
 //! Consumes: dataset names, optional directories, network input shapes and
 //! seeds. Produces: [`Splits`] of [`Dataset`]s ([`ImageSet`]s of `u8` images,
 //! `u16` labels, class names), a preprocessing [`Pipeline`] and
-//! [`Batch`]es. Guarantees: no printing, no panics on bad input; every
+//! [`Batch`]es. An image folder whose decoded images do not fit the memory budget
+//! is *streamed*: its [`ImageSet`]s hold [`StreamedImages`] (file names, stored
+//! sizes, pixel counts) and the [`feeder`] decodes each image again as its batch is
+//! filled, giving the batches of the same folder in memory bit for bit.
+//! Guarantees: no printing, no panics on bad input; every
 //! failure is a [`DataError`] naming the file or dataset involved.
 //!
 //! Typical use:
@@ -33,20 +37,23 @@ pub mod folder;
 pub mod idx;
 pub mod images;
 pub mod load_folder;
+pub(crate) mod load_pass;
 pub mod locate;
 pub mod npy;
 pub mod parallel;
+pub mod pixel_counts;
 pub mod prep;
 pub mod resize;
 pub mod rng;
 pub mod source;
 pub mod split;
+pub mod streamed;
 pub mod synthetic;
 
 pub use augment::{Augment, ResizedCrop};
 pub use batches::{Batch, Batcher, Epoch};
 pub use cifar::{CifarKind, CifarLabels};
-pub use dataset::{Dataset, LoadOptions, Splits};
+pub use dataset::{CacheImages, Dataset, LoadOptions, SplitBudget, Splits};
 pub use decode::{DecodeOptions, Decoded};
 pub use error::DataError;
 pub use feeder::{feed, FeedSpec};
@@ -56,4 +63,5 @@ pub use locate::{locate, locate_cifar, DataFiles, DatasetName, SearchRoots};
 pub use prep::{mean_std, Normalize, NormalizeOption, Pipeline, PrepOptions};
 pub use rng::Rng;
 pub use source::{load, load_files, load_split, load_with_progress};
+pub use streamed::{StreamReason, StreamedImages};
 pub use synthetic::SyntheticConfig;

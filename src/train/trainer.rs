@@ -209,7 +209,7 @@ impl Run<'_> {
         let mut e = train_feed.epoch(cfg.seed, epoch as u64);
         let mut b = 0;
         let mut lr = cfg.lr;
-        while let Some(fed) = e.next_batch() {
+        while let Some(fed) = e.next_batch().map_err(TrainError::Data)? {
             let batch = fed.batch();
             let step = (epoch as u64).saturating_mul(batches as u64).saturating_add(b as u64);
             lr = cfg.schedule.rate(cfg.lr, epoch, step as f64 / total_steps);
@@ -305,7 +305,7 @@ fn evaluate_fed(
     let mut e = feeder.in_order();
     let (classes, _, kind) = engine.scores();
     let mut report = Evaluation::new(classes);
-    while let Some(fed) = e.next_batch() {
+    while let Some(fed) = e.next_batch().map_err(TrainError::Data)? {
         let b = fed.batch();
         let scores = engine.infer(store, b.images, b.len());
         if let Some(at) = scores.iter().position(|x| !x.is_finite()) {

@@ -117,3 +117,4 @@ pub fn assert_names_file(err: &dyn std::error::Error, path: &Path) {
 }
 
 pub mod cifar;
+pub mod random_folder;

@@ -120,15 +120,18 @@ pub(super) fn hint(
                     .into(),
             }
         }
+        // The message says it all; what is on disk follows for a file that changed.
+        TrainError::Data(crate::data::DataError::ImageChanged { .. }) if args.save.is_some() => String::new(),
         TrainError::Data(_) | TrainError::Observer(_) => return String::new(),
     };
     let disk = match (&args.save, saved, resumed) {
         (None, _, _) => String::new(),
-        (Some(p), Some(k), _) => format!("; {} holds epoch {k}, the last good one", p.display()),
+        (Some(p), Some(k), _) => format!("{} holds epoch {k}, the last good one", p.display()),
         (Some(p), None, Some(k)) if args.resume.as_ref() == Some(p) => {
-            format!("; {} still holds epoch {k}, the last good one", p.display())
+            format!("{} still holds epoch {k}, the last good one", p.display())
         }
-        (Some(p), None, _) => format!("; nothing was saved to {}", p.display()),
+        (Some(p), None, _) => format!("nothing was saved to {}", p.display()),
     };
-    format!("\nhint: {cause}{disk}")
+    let sep = if cause.is_empty() || disk.is_empty() { "" } else { "; " };
+    format!("\nhint: {cause}{sep}{disk}")
 }

@@ -1,7 +1,8 @@
 //! The normalisation step: a raw byte of channel `c` → the net's input value.
 //!
 //! Consumes: a [`NormalizeOption`] (what the user asked for) and, for the default, the
-//! training images after the channel step.
+//! training images after the channel step (for a split streamed from disk, the pixel
+//! counts its files gave at load time, [`crate::data::pixel_counts`]: the same numbers).
 //!
 //! Produces: a [`Normalize`] with its constants, and per channel a table of the 256
 //! values a byte can take (so that feeding is a lookup).
@@ -19,6 +20,7 @@
 
 use crate::data::dataset::Dataset;
 use crate::data::error::DataError;
+use crate::data::pixel_counts::Histogram;
 use crate::data::prep::channels::{luma, Channels};
 
 /// Input value of background (raw 0) under [`Normalize::Lecun`].
@@ -125,9 +127,6 @@ impl std::str::FromStr for NormalizeOption {
     }
 }
 
-/// Per-channel counts of each byte value, from which exact moments follow.
-type Histogram = [u64; 256];
-
 /// Population mean and standard deviation of `x / 255` from a histogram, as `f32`.
 fn moments(hist: &Histogram) -> Option<(f32, f32)> {
     let (mut n, mut sum, mut sum_sq) = (0u64, 0u128, 0u128);
@@ -150,6 +149,11 @@ fn moments(hist: &Histogram) -> Option<(f32, f32)> {
 /// moments on every channel; RGB to gray gives the luma's).
 pub fn channel_stats(ds: &Dataset, channels: Channels) -> Result<(Vec<f32>, Vec<f32>), DataError> {
     let stored = ds.images.channels();
+    if let Some(stream) = ds.images.stream() {
+        // A streamed split: the counts its files gave when the folder was loaded.
+        let counts = stream.counts().ok_or_else(|| uncounted(ds))?;
+        return stats_of(ds, counts.channel_histograms(stored, channels).iter().map(moments).collect());
+    }
     let mut hists = vec![[0u64; 256]; stored.max(1)];
     let mut gray = [0u64; 256];
     for i in 0..ds.count() {
@@ -172,6 +176,17 @@ pub fn channel_stats(ds: &Dataset, channels: Channels) -> Result<(Vec<f32>, Vec<
         Channels::GrayToRgb => vec![moments(&hists[0]); 3],
         Channels::Keep => hists.iter().map(moments).collect(),
     };
+    stats_of(ds, per_channel)
+}
+
+fn uncounted(ds: &Dataset) -> DataError {
+    DataError::InvalidOption {
+        what: format!("the pixel counts of the streamed set '{}' were dropped when it was cut", ds.name),
+    }
+}
+
+/// The per-channel moments, or an error for a channel without pixels.
+fn stats_of(ds: &Dataset, per_channel: Vec<Option<(f32, f32)>>) -> Result<(Vec<f32>, Vec<f32>), DataError> {
     let mut mean = Vec::new();
     let mut std = Vec::new();
     for m in per_channel {
@@ -190,8 +205,9 @@ pub fn channel_stats(ds: &Dataset, channels: Channels) -> Result<(Vec<f32>, Vec<
 /// channel of `ds` (computed exactly with integer sums).
 pub fn mean_std(ds: &Dataset) -> Result<(f32, f32), DataError> {
     let mut hist = [0u64; 256];
-    for &p in ds.images.pixels() {
-        hist[usize::from(p)] += 1;
+    match ds.images.stream() {
+        Some(stream) => hist = stream.counts().ok_or_else(|| uncounted(ds))?.all_planes(ds.images.channels()),
+        None => ds.images.pixels().iter().for_each(|&p| hist[usize::from(p)] += 1),
     }
     moments(&hist).ok_or_else(|| DataError::InvalidOption {
         what: format!("cannot compute mean/std of empty dataset '{}'", ds.name),
