@@ -101,18 +101,26 @@ fn dump(sources: &mut SourceMap, path: &str, text: &str, stage: Stage) -> i32 {
             EXIT_OK
         }
         Ok(g) => {
-            let program = crate::autodiff::training(&g).unwrap_or_else(|_| crate::autodiff::inference(&g));
             if stage == Stage::Program {
+                let program = crate::autodiff::training(&g).unwrap_or_else(|_| crate::autodiff::inference(&g));
                 out(&program.to_string());
-            } else {
-                let plan = crate::sched::plan(&program, 1, crate::sched::Options::default());
-                if crate::ir::checks_enabled() {
-                    if let Err(e) = crate::sched::verify(&program, &plan) {
-                        panic!("internal error: the plan fails verification: {e}");
-                    }
-                }
-                out(&crate::sched::render(&plan, &program));
+                return EXIT_OK;
             }
+            // The plan the JIT would run for one training (or, for a net that is not a
+            // classifier, inference) sample, with the kernel compiled for each step.
+            use crate::runtime::{JitEngine, JitOptions};
+            let (mut engine, training) = match JitEngine::new(&g, JitOptions::default()) {
+                Ok(e) => (e, true),
+                Err(_) => (JitEngine::inference(&g, JitOptions::default()), false),
+            };
+            let (plan, kernels) = engine.describe_plan(training, 1);
+            let program = if training { engine.training_program() } else { engine.inference_program() };
+            if crate::ir::checks_enabled() {
+                if let Err(e) = crate::sched::verify(program, &plan) {
+                    panic!("internal error: the plan fails verification: {e}");
+                }
+            }
+            out(&crate::sched::render(&plan, program, &kernels));
             EXIT_OK
         }
         Err(f) => {

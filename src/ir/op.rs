@@ -173,6 +173,28 @@ pub enum Act {
     },
 }
 
+impl Act {
+    /// The activation's name in the language (`relu`, `scaled_tanh`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Act::Relu => "relu",
+            Act::Tanh => "tanh",
+            Act::Sigmoid => "sigmoid",
+            Act::ScaledTanh { .. } => "scaled_tanh",
+        }
+    }
+}
+
+impl std::fmt::Display for Act {
+    /// The name, with the parameters of parameterised activations: `scaled_tanh(1.7159, 0.6667)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Act::ScaledTanh { a, s } => write!(f, "scaled_tanh({a}, {s:.4})"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
 /// LeNet-5's trainable subsampling: each k×k block is summed, multiplied by one
 /// coefficient per map and shifted by one bias per map (stride k).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -224,10 +246,7 @@ impl Op {
             Op::BatchNorm(_) => "bn",
             Op::Lrn(_) => "lrn",
             Op::Dropout { .. } => "dropout",
-            Op::Act(Act::Relu) => "relu",
-            Op::Act(Act::Tanh) => "tanh",
-            Op::Act(Act::Sigmoid) => "sigmoid",
-            Op::Act(Act::ScaledTanh { .. }) => "scaled_tanh",
+            Op::Act(a) => a.name(),
             Op::Softmax => "softmax",
             Op::Subsample(_) => "subsample",
             Op::Rbf(_) => "rbf",

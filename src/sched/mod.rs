@@ -157,7 +157,8 @@ impl Plan {
     }
 }
 
-/// The epilogue a fusion appends, for describing plans in tests and dumps.
+/// The epilogue a fusion appends, in order, for describing plans in tests and dumps:
+/// `+e0, relu`.
 pub fn describe_epilogue(e: &[Fused]) -> String {
-    e.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>().join(" ")
+    e.iter().map(dump::describe_fused).collect::<Vec<_>>().join(", ")
 }

@@ -144,6 +144,20 @@ impl JitEngine {
         Ok(())
     }
 
+    /// The plan for batches of `n` and what runs each of its steps (the compiled
+    /// kernel's description, `... (reference)` for a step the code generator does not
+    /// cover, `host` for steps run on the host), without allocating the arena: what
+    /// `netc check --dump plan` prints.
+    pub fn describe_plan(&mut self, training: bool, n: usize) -> (Plan, Vec<String>) {
+        let plan = sched::plan(if training { &self.train } else { &self.eval }, n, self.opts.plan);
+        let kernels = plan
+            .steps
+            .iter()
+            .map(|s| if Plan::is_host(&s.spec.kernel) { "host".into() } else { self.kernel(&s.spec).describe() })
+            .collect();
+        (plan, kernels)
+    }
+
     /// The compiled kernel for a step, from the cache when an identical step was compiled before.
     fn kernel(&mut self, spec: &StepSpec) -> Arc<dyn CompiledKernel> {
         let key = format!("{spec:?}");
