@@ -17,7 +17,9 @@
 use std::sync::Arc;
 
 use super::abi::{check_operands, check_param, view, view_mut};
-use super::drive::{blocks, k_blocks, store_spec, Block, OuterCall, Outputs, VariantKey, Variants};
+use super::drive::{
+    blocks, k_blocks, store_spec, tiled, Block, Family, OutMap, OuterCall, Tiling, VariantKey, Variants,
+};
 use super::geometry::ConvGeom;
 use super::layout::{GridSteps, Lanes, SourceDims, SourcePlan};
 use super::options::ConvOptions;
@@ -32,24 +34,20 @@ use crate::codegen::jit::Jit;
 use crate::codegen::kernels::{CompiledKernel, StepSpec};
 use crate::ir::Conv;
 
-/// A compiled `ConvBackwardData`.
-pub(super) struct BackwardData {
+/// The `ConvBackwardData` family: how a part runs.
+struct BackwardData {
     g: ConvGeom,
     src: SourcePlan,
     dybs: usize,
     dxbs: usize,
-    ebs: Vec<usize>,
+    out: OutMap,
     packed: bool,
-    blocks: Vec<Block>,
     phases: Vec<Phase>,
     /// Compiled variants per phase (None: the phase has no taps); one such list, or
     /// one per block with a connection table (each block's link masks compiled in).
     vars: Vec<Vec<Option<Variants>>>,
     /// Overwrite (not accumulate) the output: tapless phases are zero-filled.
     zero_fill: bool,
-    parts: Vec<Part>,
-    scratch: usize,
-    desc: String,
 }
 
 pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) -> Result<Arc<dyn CompiledKernel>> {
@@ -77,27 +75,11 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let zero_fill = !spec.accumulate && vars[0].iter().any(Option::is_none);
     let parts =
         grid_parts(src.units, blocks.len(), 1, want_parts(g.flops(), opts.min_part_flops, opts.max_parts), false);
-    let panels = |p: &Part| panel_len(&g, &phases, &blocks[p.blocks.clone()], packed);
     let dense = if g.table.is_some() { g.dense_weight_len() } else { 0 };
-    let scratch = parts.iter().map(|p| dense + panels(p) + src.scratch(g.cout)).max().unwrap_or(0);
-    let desc = describe(&g, &src, (mr, nv, packed), &vars[0]);
-    let (dybs, dxbs) = (spec.inputs[0].batch_stride, spec.outputs[0].batch_stride);
-    let ebs = spec.extra.iter().map(|e| e.batch_stride).collect();
-    Ok(Arc::new(BackwardData {
-        g,
-        src,
-        dybs,
-        dxbs,
-        ebs,
-        packed,
-        blocks,
-        phases,
-        vars,
-        zero_fill,
-        parts,
-        scratch,
-        desc,
-    }))
+    let scratch = |b: &[Block]| dense + panel_len(&g, &phases, b, packed) + src.scratch(g.cout);
+    let tiling = Tiling::new(blocks, parts, scratch, describe(&g, &src, (mr, nv, packed), &vars[0]));
+    let (dybs, dxbs, out) = (spec.inputs[0].batch_stride, spec.outputs[0].batch_stride, OutMap::new(spec));
+    Ok(tiled(tiling, BackwardData { g, src, dybs, dxbs, out, packed, phases, vars, zero_fill }))
 }
 
 /// Per phase (None without taps) the compiled variants: one list, or with a table
@@ -258,31 +240,16 @@ impl BackwardData {
     }
 }
 
-impl CompiledKernel for BackwardData {
-    fn parts(&self) -> usize {
-        self.parts.len()
-    }
-
-    fn scratch_len(&self) -> usize {
-        self.scratch
-    }
-
-    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32]) {
-        let (g, p) = (&self.g, &self.parts[part]);
-        let blocks = &self.blocks[p.blocks.clone()];
+impl Family for BackwardData {
+    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
+        let (g, blocks) = (&self.g, t.blocks_of(p));
         // SAFETY: the ABI promises `ptrs[0]` holds dy (n samples, `dybs` apart) and
         // `ptrs[1]` the weights.
         let (dy, w) = unsafe { (view(ptrs[0], (g.n - 1) * self.dybs + g.y_len()), view(ptrs[1], g.weight_len())) };
-        let (dense, rest) = scratch.split_at_mut(if g.table.is_some() { g.dense_weight_len() } else { 0 });
-        let wm: &[f32] = if g.table.is_some() {
-            g.densify(w, dense);
-            dense
-        } else {
-            w
-        };
+        let (wm, rest) = g.weight_matrix(w, scratch);
         let (panel, srcbuf) = rest.split_at_mut(panel_len(g, &self.phases, blocks, self.packed));
         let a = self.panels(wm, blocks, panel);
-        let out = Outputs { y: ptrs[2], ybs: self.dxbs, extras: &ptrs[3..], ebs: &self.ebs };
+        let out = self.out.bind(ptrs);
         for u in p.units.clone() {
             let (src, first, lanes) = self.src.source(dy, self.dybs, u, &self.src.need_all(), srcbuf);
             for (bi, (b, a)) in blocks.iter().zip(&a).enumerate() {
@@ -296,30 +263,22 @@ impl CompiledKernel for BackwardData {
                 let phases = self.phases.iter().zip(block_vars).enumerate();
                 for (i, (ph, vars)) in phases.filter_map(|(i, (ph, v))| v.as_ref().map(|v| (i, (ph, v)))) {
                     let a_chan = if self.packed { 16 * ph.taps.len() * b.rows } else { 4 * g.cin_g() * g.taps() };
-                    for k in 0..vars.kb.nk {
-                        let Some(f) = vars.get(k, b.rows, lanes) else { continue };
-                        let c0 = k * vars.kb.kc;
-                        let call = OuterCall {
-                            a: a[i] + (c0 * a_chan) as i64,
-                            b: src + self.src.chan_offset(b.group * g.cout_g() + c0),
-                            first,
-                            off: b.r0 * g.h * g.w + ph.off,
-                            bias: 0,
-                            nrows: ph.rows,
-                            row0: ph.u0,
-                        };
-                        // SAFETY: `a` is this block's panel or weights at channel block
-                        // k, `b` the unit's dy window at the block's group and channel
-                        // block (every compiled offset is inside it); the dx elements
-                        // are this unit's, block's and phase's, this part's alone.
-                        unsafe { call.call(f, &out) };
-                    }
+                    let call = OuterCall {
+                        a: a[i],
+                        b: src + self.src.chan_offset(b.group * g.cout_g()),
+                        first,
+                        off: b.r0 * g.h * g.w + ph.off,
+                        bias: 0,
+                        nrows: ph.rows,
+                        row0: ph.u0,
+                    };
+                    // SAFETY: `a` is this block's panel or weights, `b` the unit's dy
+                    // window at the block's group (every compiled offset of every
+                    // channel block is inside it); the dx elements are this unit's,
+                    // block's and phase's, this part's alone.
+                    unsafe { vars.run(call, (b.rows, lanes), (a_chan as i64, self.src.chan_bytes()), &out) };
                 }
             }
         }
-    }
-
-    fn describe(&self) -> String {
-        self.desc.clone()
     }
 }

@@ -15,7 +15,10 @@
 use std::sync::Arc;
 
 use super::abi::{at, check_operands, check_param, view};
-use super::drive::{blocks, k_blocks, store_spec, Block, KBlocks, OuterCall, Outputs, VariantKey, Variants};
+use super::drive::Variants;
+use super::drive::{
+    blocks, k_blocks, store_spec, tiled, Block, Family, KBlocks, OutMap, OuterCall, Tiling, VariantKey,
+};
 use super::geometry::ConvGeom;
 use super::layout::{GridSteps, Lanes, SourceDims, SourceForm, SourcePlan};
 use super::options::ConvOptions;
@@ -29,21 +32,16 @@ use crate::codegen::jit::Jit;
 use crate::codegen::kernels::{CompiledKernel, StepSpec};
 use crate::ir::Conv;
 
-/// A compiled `Conv`.
-pub(super) struct Forward {
+/// The `Conv` family: how a part runs.
+struct Forward {
     g: ConvGeom,
     src: SourcePlan,
     xbs: usize,
-    ybs: usize,
-    ebs: Vec<usize>,
+    out: OutMap,
     packed: bool,
-    blocks: Vec<Block>,
     /// Compiled variants: one set, or one per block with a connection table (each
     /// block's link masks are compiled in).
     vars: Vec<Variants>,
-    parts: Vec<Part>,
-    scratch: usize,
-    desc: String,
 }
 
 pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) -> Result<Arc<dyn CompiledKernel>> {
@@ -55,7 +53,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     }
     let k = g.cin_g() * g.taps();
     let lanes = opts.lanes_or(|| Lanes::choose(g.n, g.ow, k));
-    let src = source_plan(&g, lanes);
+    let src = source_plan(&g, lanes, 1);
     let Plan { packed, tile: (mr, nv), blocks, parts } = plan(&g, &src, opts);
     let plane = (4 * g.oh * g.ow) as i64;
     let store = store_spec(spec, (plane, src.out_pos(1)), |bs| src.lane_stride(bs, 1), g.bias);
@@ -64,11 +62,10 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let kb = k_blocks(&store, g.cin_g(), a_bytes, opts.a_block_bytes);
     let partial = if lanes == Lanes::Batch { g.n % 4 } else { 0 };
     let vars = variants(jit, (&g, &src), (kb, (mr, nv), partial, packed), &blocks, &store)?;
-    let scratch = parts.iter().map(|p| scratch_of(&g, &src, &blocks[p.blocks.clone()], packed)).max().unwrap_or(0);
-    let desc = describe(&g, &src, (mr, nv, kb.nk), packed);
-    let (xbs, ybs) = (spec.inputs[0].batch_stride, spec.outputs[0].batch_stride);
-    let ebs = spec.extra.iter().map(|e| e.batch_stride).collect();
-    Ok(Arc::new(Forward { g, src, xbs, ybs, ebs, packed, blocks, vars, parts, scratch, desc }))
+    let tiling =
+        Tiling::new(blocks, parts, |b| scratch_of(&g, &src, b, packed), describe(&g, &src, (mr, nv, kb.nk), packed));
+    let (xbs, out) = (spec.inputs[0].batch_stride, OutMap::new(spec));
+    Ok(tiled(tiling, Forward { g, src, xbs, out, packed, vars }))
 }
 
 /// The compiled variants: one set, or with a table one per block with its link
@@ -170,8 +167,10 @@ fn describe(g: &ConvGeom, src: &SourcePlan, (mr, nv, nk): (usize, usize, usize),
     format!("{}: outer {mr}x{nv} k-blocks {nk} {} {w}", g.label("conv"), src.describe())
 }
 
-/// The B side: x read in place when no padding is ever read, else a window.
-fn source_plan(g: &ConvGeom, lanes: Lanes) -> SourcePlan {
+/// The B side: x read in place when no padding is ever read (and the column step is
+/// at most `max_step`, see [`SourcePlan::new`]), else a window. The weight gradient
+/// reads x the same way.
+pub(super) fn source_plan(g: &ConvGeom, lanes: Lanes, max_step: usize) -> SourcePlan {
     let dims = SourceDims { chans: g.cin, h: g.h, w: g.w };
     let grid = GridSteps { row_step: g.sh, col_step: g.sw };
     // Spatial vectors of the last position reach past `ow` (lanes not stored).
@@ -180,7 +179,7 @@ fn source_plan(g: &ConvGeom, lanes: Lanes) -> SourcePlan {
     let cols = (cols_out - 1) * g.sw + g.kw;
     let reach = Window { r_lo: -(g.pt as isize), rows, c_lo: -(g.pl as isize), cols, phases: 1 };
     let direct_ok = g.pt == 0 && g.pl == 0 && rows <= g.h && (g.ow - 1) * g.sw + g.kw <= g.w;
-    SourcePlan::new(lanes, dims, g.n, grid, reach, direct_ok, 1)
+    SourcePlan::new(lanes, dims, g.n, grid, reach, direct_ok, max_step)
 }
 
 /// The source rows and columns the taps read, per axis.
@@ -260,16 +259,6 @@ fn scratch_of(g: &ConvGeom, src: &SourcePlan, blocks: &[Block], packed: bool) ->
 }
 
 impl Forward {
-    /// The weight matrix `cout × cin_g·taps`: the input, or its dense expansion.
-    fn weights<'a>(&self, w: &'a [f32], scratch: &'a mut [f32]) -> &'a [f32] {
-        if self.g.table.is_some() {
-            self.g.densify(w, scratch);
-            &scratch[..self.g.dense_weight_len()]
-        } else {
-            w
-        }
-    }
-
     /// The A address of each block: its packed panel in `dst`, or its weight rows.
     fn panels(&self, wm: &[f32], blocks: &[Block], dst: &mut [f32]) -> Vec<i64> {
         let k = self.g.cin_g() * self.g.taps();
@@ -291,56 +280,36 @@ impl Forward {
     }
 }
 
-impl CompiledKernel for Forward {
-    fn parts(&self) -> usize {
-        self.parts.len()
-    }
-
-    fn scratch_len(&self) -> usize {
-        self.scratch
-    }
-
-    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32]) {
-        let (g, p) = (&self.g, &self.parts[part]);
-        let blocks = &self.blocks[p.blocks.clone()];
-        let nin = 2 + usize::from(g.bias);
+impl Family for Forward {
+    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
+        let (g, blocks) = (&self.g, t.blocks_of(p));
         // SAFETY: the ABI promises `ptrs[1]` holds the weights and `ptrs[0]` the n
         // samples of x, `xbs` apart.
         let (w, x) = unsafe { (view(ptrs[1], g.weight_len()), view(ptrs[0], (g.n - 1) * self.xbs + g.x_len())) };
-        let (dense, rest) = scratch.split_at_mut(if g.table.is_some() { g.dense_weight_len() } else { 0 });
-        let wm = self.weights(w, dense);
+        let (wm, rest) = g.weight_matrix(w, scratch);
         let (panel, srcbuf) = rest.split_at_mut(panel_len(g, blocks, self.packed));
         let a = self.panels(wm, blocks, panel);
-        let out = Outputs { y: ptrs[nin], ybs: self.ybs, extras: &ptrs[nin + 1..], ebs: &self.ebs };
+        let out = self.out.bind(ptrs);
         for u in p.units.clone() {
             let (src, first, lanes) = self.src.source(x, self.xbs, u, &src_need(g, &self.src, &p.rows), srcbuf);
             for (i, (b, &a)) in blocks.iter().zip(&a).enumerate() {
                 let vars = &self.vars[if g.table.is_some() { p.blocks.start + i } else { 0 }];
                 let a_chan = if self.packed { 16 * g.taps() * b.rows } else { 4 * g.taps() };
-                let b0 = src + self.src.chan_offset(b.group * g.cin_g()) + p.rows.start as i64 * self.src.b_row;
-                for k in 0..vars.kb.nk {
-                    let Some(f) = vars.get(k, b.rows, lanes) else { continue };
-                    let c0 = k * vars.kb.kc;
-                    let call = OuterCall {
-                        a: a + (c0 * a_chan) as i64,
-                        b: b0 + self.src.chan_offset(c0),
-                        first,
-                        off: b.r0 * g.oh * g.ow + p.rows.start * g.ow,
-                        bias: if g.bias { at(ptrs[2], b.r0) } else { 0 },
-                        nrows: p.rows.len(),
-                        row0: (p.rows.start * g.sh) as isize - g.pt as isize,
-                    };
-                    // SAFETY: `a` is this block's panel or weight rows at channel block
-                    // k, `b` the unit's source at this group, channel block and grid row
-                    // (valid for every compiled offset); the output elements are this
-                    // unit's samples, block channels and part rows, this part's alone.
-                    unsafe { call.call(f, &out) };
-                }
+                let call = OuterCall {
+                    a,
+                    b: src + self.src.chan_offset(b.group * g.cin_g()) + p.rows.start as i64 * self.src.b_row,
+                    first,
+                    off: b.r0 * g.oh * g.ow + p.rows.start * g.ow,
+                    bias: if g.bias { at(ptrs[2], b.r0) } else { 0 },
+                    nrows: p.rows.len(),
+                    row0: (p.rows.start * g.sh) as isize - g.pt as isize,
+                };
+                // SAFETY: `a` is this block's panel or weight rows, `b` the unit's source
+                // at this group and grid row (valid for every compiled offset of every
+                // channel block); the output elements are this unit's samples, block
+                // channels and part rows, this part's alone.
+                unsafe { vars.run(call, (b.rows, lanes), (a_chan as i64, self.src.chan_bytes()), &out) };
             }
         }
-    }
-
-    fn describe(&self) -> String {
-        self.desc.clone()
     }
 }

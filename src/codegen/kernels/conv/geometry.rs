@@ -149,6 +149,17 @@ impl ConvGeom {
         self.cout * self.oh * self.ow
     }
 
+    /// The weight matrix `cout × cin_g·taps` from the weights `w`: `w` itself, or its
+    /// dense expansion (tables) at the start of `scratch`; and the rest of `scratch`.
+    pub fn weight_matrix<'a>(&self, w: &'a [f32], scratch: &'a mut [f32]) -> (&'a [f32], &'a mut [f32]) {
+        if self.table.is_none() {
+            return (w, scratch);
+        }
+        let (dense, rest) = scratch.split_at_mut(self.dense_weight_len());
+        self.densify(w, dense);
+        (dense, rest)
+    }
+
     /// Expands table-ordered weights (`links × taps`) into the dense `cout × cin × taps`
     /// matrix, zero where there is no link.
     pub fn densify(&self, w: &[f32], dst: &mut [f32]) {

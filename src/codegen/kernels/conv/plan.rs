@@ -99,12 +99,12 @@ fn best(m: usize, n: usize, cost: impl Fn(usize, usize) -> f64) -> (usize, usize
     (pick.0, pick.1)
 }
 
-/// One part of a kernel's work.
+/// One part of a tiled kernel's work (every family's: see `drive`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Part {
-    /// Units (samples or sample groups).
+    /// Units: samples or sample groups, or, for GEMMs, columns of C.
     pub units: Range<usize>,
-    /// Row blocks (output channel blocks, across groups).
+    /// Row blocks (tile-row blocks, across groups).
     pub blocks: Range<usize>,
     /// Grid rows.
     pub rows: Range<usize>,
