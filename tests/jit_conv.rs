@@ -13,9 +13,9 @@ use jit_conv_support::{check, check_with, Case, Order, Tensor};
 use netc::autodiff::Kernel;
 use netc::codegen::jit::{Jit, JitOptions};
 use netc::codegen::kernels::conv::{ConvOptions, Lanes};
-use netc::codegen::kernels::Fused;
 use netc::data::Rng;
 use netc::ir::{window_out, Act, ConnTable, Conv, Dense, Pad2d, Window};
+use netc::sched::Fused;
 
 fn jit() -> Jit {
     Jit::native().unwrap()

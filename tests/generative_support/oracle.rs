@@ -4,11 +4,12 @@
 
 use netc::autodiff::{Kernel, Program, Role};
 use netc::codegen::jit::Jit;
-use netc::codegen::kernels::{compile, Operand, StepSpec};
+use netc::codegen::kernels::compile;
 use netc::data::Rng;
 use netc::ir::Act;
 use netc::runtime::reference::KernelCtx;
 use netc::runtime::Executor;
+use netc::sched::{Operand, StepSpec};
 
 /// What one f64 run produced.
 pub struct Exact {

@@ -1,9 +1,10 @@
 //! Chooses the generator for a step's kernel.
 
-use super::{CompiledKernel, StepSpec};
+use super::CompiledKernel;
 use crate::autodiff::Kernel;
 use crate::codegen::error::CodegenError;
 use crate::codegen::jit::Jit;
+use crate::sched::StepSpec;
 use std::sync::Arc;
 
 /// Compiles a step, or says why the code generator does not cover it (the caller then

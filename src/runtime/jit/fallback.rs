@@ -4,9 +4,10 @@
 //! does not provide, and the tests use it to check planning, fusion, memory sharing
 //! and threading independently of generated code.
 
-use crate::codegen::kernels::{CompiledKernel, Fused, Operand, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
 use crate::ir::Act;
 use crate::runtime::reference::{execute, In, KernelCtx, Out};
+use crate::sched::{Fused, Operand, StepSpec};
 
 pub struct ReferenceKernel {
     spec: StepSpec,

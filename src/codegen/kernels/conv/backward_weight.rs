@@ -27,8 +27,9 @@ use super::plan::{dot_tile, grid_parts, want_parts, Part};
 use super::pointwise;
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn};
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
 use crate::ir::Conv;
+use crate::sched::StepSpec;
 
 /// Most floats of prepared sources per chunk of units (keeps a chunk in L2).
 const CHUNK_FLOATS: usize = 8 << 10;

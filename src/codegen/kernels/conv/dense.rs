@@ -26,8 +26,9 @@ use super::store::{OperandMap, StoreSpec};
 use crate::autodiff::Kernel;
 use crate::codegen::error::{invalid, Result};
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
 use crate::ir::Dense;
+use crate::sched::StepSpec;
 
 /// Which dense kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +153,7 @@ fn check(dir: Dir, d: &Dense, spec: &StepSpec) -> Result<usize> {
 /// The store of C: each operand's map from its batch stride in bytes.
 fn store_spec(dir: Dir, d: &Dense, spec: &StepSpec) -> StoreSpec {
     let fin = d.in_features as i64;
-    let map = |op: &crate::codegen::kernels::Operand| {
+    let map = |op: &crate::sched::Operand| {
         let b = 4 * op.batch_stride as i64;
         match dir {
             Dir::Forward => OperandMap { r_stride: 4, pos_stride: 4 * b, lane_stride: b },

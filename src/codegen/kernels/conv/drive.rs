@@ -32,7 +32,8 @@ use super::store::{OperandMap, StoreSpec};
 use super::taps::{col_classes, Axis, RowTiling};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn};
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
+use crate::sched::StepSpec;
 
 /// A block of tile rows inside one group: rows `r0 .. r0 + rows` (absolute).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,8 +29,9 @@ use super::store::StoreSpec;
 use super::taps::{col_classes, Axis, RowTiling};
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
 use crate::ir::Conv;
+use crate::sched::StepSpec;
 
 /// The `Conv` family: how a part runs.
 struct Forward {

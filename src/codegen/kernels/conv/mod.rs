@@ -68,7 +68,8 @@ use std::sync::Arc;
 use crate::autodiff::Kernel;
 use crate::codegen::error::{invalid, CodegenError};
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
+use crate::sched::StepSpec;
 
 /// Compiles a convolution or dense step with the default [`ConvOptions`].
 pub fn compile_conv(jit: &Jit, spec: &StepSpec) -> Result<Arc<dyn CompiledKernel>, CodegenError> {

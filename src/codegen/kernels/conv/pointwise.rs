@@ -31,7 +31,8 @@ use super::plan::{outer_tile, split_even, want_parts, OuterCosts, Part};
 use super::store::{OperandMap, StoreSpec};
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
+use crate::sched::StepSpec;
 
 /// Pixels per chunk of dyᵀ (about a row of tiles' worth of k steps).
 const CHUNK_PIXELS: usize = 512;

@@ -13,8 +13,8 @@ use cranelift_codegen::ir::Value;
 
 use super::emit::{load_strided, store_strided};
 use crate::codegen::kernels::ops::act;
-use crate::codegen::kernels::Fused;
 use crate::codegen::simd::V4;
+use crate::sched::Fused;
 
 /// How a tile's elements map to one operand's memory: element (row r, position j,
 /// lane l) is `r·r_stride + j·pos_stride + l·lane_stride` bytes past the tile's base.

@@ -14,8 +14,8 @@ use super::act;
 use super::emit::{iconst, load, store, Lanes};
 use super::frame::{Frame, Tensor};
 use crate::codegen::error::{invalid, Result};
-use crate::codegen::kernels::{Fused, StepSpec};
 use crate::codegen::simd::V4;
+use crate::sched::{Fused, StepSpec};
 
 /// Checks that every epilogue operand exists and is shaped like the first output.
 pub(super) fn check(spec: &StepSpec) -> Result<()> {
