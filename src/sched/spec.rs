@@ -3,8 +3,10 @@
 //!
 //! Consumes: nothing (plain data). Produces: [`StepSpec`] (the kernel, its operands'
 //! layouts, accumulation, the fused epilogue), [`Operand`], [`Fused`].
-//! Guarantees: the meaning of each field is the contract every kernel implements;
-//! the epilogue's element-wise semantics are [`Fused::apply`]'s.
+//! Guarantees: the meaning of each field is the contract every kernel implements.
+//! The epilogue's semantics ([`Fused`], then accumulation) have two implementations:
+//! the JIT's (`codegen::kernels::ops::act::epilogue_n`, used by every generated
+//! store) and the fallback kernel's, which applies the reference executor's formulas.
 
 use crate::autodiff::Kernel;
 use crate::ir::Act;
