@@ -275,7 +275,15 @@ fn forced_options() -> Vec<ConvOptions> {
         for packed in [Some(true), Some(false)] {
             // A small A-panel budget also splits the k loop into channel blocks.
             let a_block_bytes = if packed == Some(true) { 2048 } else { 1 << 20 };
-            all.push(ConvOptions { min_part_flops: 1.0, max_parts: 7, lanes, packed, a_block_bytes, tile: None });
+            all.push(ConvOptions {
+                min_part_flops: 1.0,
+                max_parts: 7,
+                threads: 2,
+                lanes,
+                packed,
+                a_block_bytes,
+                tile: None,
+            });
         }
     }
     all

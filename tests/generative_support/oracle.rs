@@ -169,7 +169,7 @@ fn jit_activation(a: Act, x: &[f32]) -> Vec<f32> {
     };
     JIT.with(|jit| {
         let jit = jit.as_ref().expect("a native JIT");
-        let k = compile(jit, &spec).expect("an activation kernel");
+        let k = compile(jit, &spec, netc::codegen::machine::DEFAULT_THREADS).expect("an activation kernel");
         let mut input = x.to_vec();
         let mut out = vec![0f32; x.len()];
         let ptrs = [input.as_mut_ptr(), out.as_mut_ptr()];

@@ -52,7 +52,12 @@ pub struct JitOptions {
 
 impl Default for JitOptions {
     fn default() -> JitOptions {
-        JitOptions { threads: 2, seed: 1, plan: sched::Options::default(), codegen: true }
+        JitOptions {
+            threads: crate::codegen::machine::DEFAULT_THREADS,
+            seed: 1,
+            plan: sched::Options::default(),
+            codegen: true,
+        }
     }
 }
 
@@ -153,7 +158,8 @@ impl JitEngine {
             return k.clone();
         }
         self.compiled_kernels += 1;
-        let generated = self.jit.as_ref().and_then(|jit| crate::codegen::kernels::compile(jit, spec).ok());
+        let generated =
+            self.jit.as_ref().and_then(|jit| crate::codegen::kernels::compile(jit, spec, self.opts.threads).ok());
         let k: Arc<dyn CompiledKernel> = generated.unwrap_or_else(|| Arc::new(ReferenceKernel::new(spec.clone())));
         self.kernels.insert(key, k.clone());
         k

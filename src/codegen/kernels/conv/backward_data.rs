@@ -32,6 +32,7 @@ use super::taps::{col_classes, Axis, RowTiling};
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
 use crate::codegen::kernels::CompiledKernel;
+use crate::codegen::machine::{L1_BYTES, MIN_WASTE};
 use crate::ir::Conv;
 use crate::sched::StepSpec;
 
@@ -66,7 +67,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let costs = OuterCosts {
         direct: !packed,
         store: if lanes == Lanes::Batch || g.sw > 1 { 4.0 } else { 1.0 },
-        b_streams: g.cout_g() as i64 * src.chan_bytes() > 48 << 10,
+        b_streams: g.cout_g() as i64 * src.chan_bytes() > L1_BYTES,
     };
     let (mr, nv) = opts.tile_or(g.cin_g(), || outer_tile(g.cin_g(), src.positions(widest), k.max(1), costs));
     let store = store_spec(spec, ((4 * g.h * g.w) as i64, src.out_pos(g.sw)), |bs| src.lane_stride(bs, g.sw), false);
@@ -74,8 +75,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let blocks = blocks(g.groups, g.cin_g(), mr);
     let vars = variants(jit, (&g, &src, &phases), (mr, nv, partial, packed), &blocks, (&store, opts))?;
     let zero_fill = !spec.accumulate && vars[0].iter().any(Option::is_none);
-    let parts =
-        grid_parts(src.units, blocks.len(), 1, want_parts(g.flops(), opts.min_part_flops, opts.max_parts), false);
+    let parts = grid_parts((src.units, blocks.len(), 1), want_parts(g.flops(), opts), false, opts.threads);
     let dense = if g.table.is_some() { g.dense_weight_len() } else { 0 };
     let scratch = |b: &[Block]| dense + panel_len(&g, &phases, b, packed) + src.scratch(g.cout);
     let tiling = Tiling::new(blocks, parts, scratch, describe(&g, &src, (mr, nv, packed), &vars[0]));
@@ -181,9 +181,6 @@ fn phase_spec(
         links: links.cloned(),
     }
 }
-
-/// Skip tap rows at run time when more than this fraction of them read padding.
-const MIN_WASTE: f64 = 0.04;
 
 /// Floats of the A panels of `blocks` over all phases.
 fn panel_len(g: &ConvGeom, phases: &[Phase], blocks: &[Block], packed: bool) -> usize {

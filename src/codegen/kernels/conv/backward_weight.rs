@@ -28,11 +28,9 @@ use super::pointwise;
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn};
 use crate::codegen::kernels::CompiledKernel;
+use crate::codegen::machine::CHUNK_FLOATS;
 use crate::ir::Conv;
 use crate::sched::StepSpec;
-
-/// Most floats of prepared sources per chunk of units (keeps a chunk in L2).
-const CHUNK_FLOATS: usize = 8 << 10;
 
 /// The `ConvBackwardWeight` family (dot engine): how a part runs.
 struct BackwardWeight {
@@ -69,11 +67,11 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let want = part_count(&g, &src, opts);
     // At least two row blocks when there is work for two parts (parts split output
     // channels only), even at a slightly worse tile.
-    let mr_max = g.cout_g().div_ceil(want.min(2).div_ceil(g.groups)).max(1);
-    let threads = if g.groups == 1 { want.min(2) } else { 1 };
+    let mr_max = g.cout_g().div_ceil(want.min(opts.threads).div_ceil(g.groups)).max(1);
+    let threads = if g.groups == 1 { want.min(opts.threads) } else { 1 };
     let (mr, ns) = dot_tile(g.cout_g(), mr_max, uc * t, g.oh * src.positions(g.ow) * src.units, threads);
     let blocks = blocks(g.groups, g.cout_g(), mr);
-    let parts = grid_parts(1, blocks.len(), 1, want, false);
+    let parts = grid_parts((1, blocks.len(), 1), want, false, opts.threads);
     let max_oc = parts.iter().map(|p| blocks[p.blocks.clone()].iter().map(|b| b.rows).sum()).max().unwrap_or(0);
     let (dybs, xbs) = (spec.inputs[0].batch_stride, spec.inputs[1].batch_stride);
     let x_unit = src.scratch(g.cin);
@@ -104,7 +102,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
 /// (every output channel reads every input channel), so no more parts than keep that
 /// copy under ~10% of the part's arithmetic (at least two when there is work for two).
 fn part_count(g: &ConvGeom, src: &SourcePlan, opts: &ConvOptions) -> usize {
-    let want = want_parts(g.flops(), opts.min_part_flops, opts.max_parts);
+    let want = want_parts(g.flops(), opts);
     let prep = (src.units * src.scratch(g.cin)) as f64;
     if prep == 0.0 {
         return want;

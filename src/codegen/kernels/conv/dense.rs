@@ -75,15 +75,15 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &ConvOptions) -> Result<
     let (m, k, cols) = shape(dir, &d, n);
     let packed = opts.pack(if dir == Dir::Weight { d.in_features as usize } else { cols });
     let flops = 2.0 * (m * k * cols) as f64;
-    let want = want_parts(flops, opts.min_part_flops, opts.max_parts);
-    let col_parts = if dir == Dir::Forward { balanced(cols.div_ceil(4), want) } else { 1 };
+    let want = want_parts(flops, opts);
+    let col_parts = if dir == Dir::Forward { balanced(cols.div_ceil(4), want, opts.threads) } else { 1 };
     let col_ranges: Vec<_> =
         split_even(cols.div_ceil(4), col_parts).into_iter().map(|r| 4 * r.start..(4 * r.end).min(cols)).collect();
     let widest = col_ranges.iter().map(|r| r.len()).max().unwrap_or(cols);
     let costs = OuterCosts { direct: !packed, store: if dir == Dir::Forward { 4.0 } else { 1.0 }, b_streams: false };
     let (mr, nv) = opts.tile_or(m, || outer_tile(m, widest.div_ceil(4), k, costs));
     let blocks = blocks(1, m, mr);
-    let row_parts = balanced(blocks.len(), want.div_ceil(col_parts));
+    let row_parts = balanced(blocks.len(), want.div_ceil(col_parts), opts.threads);
     let parts: Vec<Part> = split_even(blocks.len(), row_parts)
         .into_iter()
         .flat_map(|b| col_ranges.iter().map(move |c| Part { units: c.clone(), blocks: b.clone(), rows: 0..1 }))

@@ -24,12 +24,15 @@ use super::layout::{GridSteps, Lanes, SourceDims, SourceForm, SourcePlan};
 use super::options::ConvOptions;
 use super::outer::{ASide, OuterSpec, TapGrid};
 use super::pack::{pack_broadcast, Need, Window};
-use super::plan::{grid_parts, outer_tile, want_parts, OuterCosts, Part, THREADS};
+use super::plan::{grid_parts, outer_tile, want_parts, OuterCosts, Part};
 use super::store::StoreSpec;
 use super::taps::{col_classes, Axis, RowTiling};
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
 use crate::codegen::kernels::CompiledKernel;
+use crate::codegen::machine::{
+    DIRECT_EFFICIENCY, L1_BYTES, MIN_WASTE, PACK_S_PER_FLOAT, PEAK_S_PER_FLOP, PREP_S_PER_FLOAT,
+};
 use crate::ir::Conv;
 use crate::sched::StepSpec;
 
@@ -101,19 +104,11 @@ struct Plan {
     parts: Vec<Part>,
 }
 
-/// Seconds per FLOP at the f32x4 peak of one core, and per float moved by the
-/// window preparation and the A packing (measured orders of magnitude).
-const PEAK_S_PER_FLOP: f64 = 1.0 / 65e9;
-const PREP_S_PER_FLOAT: f64 = 0.5e-9;
-const PACK_S_PER_FLOAT: f64 = 0.3e-9;
-/// Throughput of direct (in-place, re-broadcast) weights relative to packed ones.
-const DIRECT_EFFICIENCY: f64 = 0.85;
-
 /// Chooses packing and the part split by estimated time: the arithmetic, plus what
 /// every part repeats — preparing its source rows (each part prepares the rows its
 /// grid rows read, for all input channels) and packing its blocks' weights.
 fn plan(g: &ConvGeom, src: &SourcePlan, opts: &ConvOptions) -> Plan {
-    let want = want_parts(g.flops(), opts.min_part_flops, opts.max_parts);
+    let want = want_parts(g.flops(), opts);
     let k = g.cin_g() * g.taps();
     let packs: Vec<bool> = match opts.packed {
         Some(p) => vec![p],
@@ -130,7 +125,7 @@ fn plan(g: &ConvGeom, src: &SourcePlan, opts: &ConvOptions) -> Plan {
         let tile = opts.tile_or(g.cout_g(), || outer_tile(g.cout_g(), src.positions(g.ow), k, costs));
         let blocks = blocks(g.groups, g.cout_g(), tile.0);
         for rows_first in [false, true] {
-            let parts = grid_parts(src.units, blocks.len(), g.oh, want, rows_first);
+            let parts = grid_parts((src.units, blocks.len(), g.oh), want, rows_first, opts.threads);
             let eff = if packed { 1.0 } else { DIRECT_EFFICIENCY };
             let mut t = g.flops() * PEAK_S_PER_FLOP / eff;
             for p in &parts {
@@ -138,7 +133,7 @@ fn plan(g: &ConvGeom, src: &SourcePlan, opts: &ConvOptions) -> Plan {
                 let prep = if src.form == SourceForm::Window { prep } else { 0 };
                 t += (prep as f64 * PREP_S_PER_FLOAT
                     + panel_len(g, &blocks[p.blocks.clone()], packed) as f64 * PACK_S_PER_FLOAT)
-                    / THREADS as f64;
+                    / opts.threads as f64;
             }
             if best.as_ref().is_none_or(|(c, _)| t < *c) {
                 best = Some((t, Plan { packed, tile, blocks: blocks.clone(), parts }));
@@ -237,12 +232,6 @@ fn outer_spec(
         links: links.cloned(),
     }
 }
-
-/// L1 data cache of the target (bytes).
-const L1_BYTES: i64 = 48 << 10;
-
-/// Skip tap rows at run time when more than this fraction of them read padding.
-const MIN_WASTE: f64 = 0.04;
 
 /// Floats of the part's A panels.
 fn panel_len(g: &ConvGeom, blocks: &[Block], packed: bool) -> usize {

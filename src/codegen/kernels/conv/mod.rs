@@ -71,12 +71,8 @@ use crate::codegen::jit::Jit;
 use crate::codegen::kernels::CompiledKernel;
 use crate::sched::StepSpec;
 
-/// Compiles a convolution or dense step with the default [`ConvOptions`].
-pub fn compile_conv(jit: &Jit, spec: &StepSpec) -> Result<Arc<dyn CompiledKernel>, CodegenError> {
-    compile_conv_with(jit, spec, &ConvOptions::default())
-}
-
-/// Compiles a convolution or dense step with explicit tuning options.
+/// Compiles a convolution or dense step with explicit tuning options (the thread
+/// count included; [`ConvOptions::default`] plans for the default threads).
 pub fn compile_conv_with(
     jit: &Jit,
     spec: &StepSpec,

@@ -75,7 +75,7 @@ pub(super) fn compile(jit: &Jit, g: ConvGeom, spec: &StepSpec, opts: &ConvOption
     let rows = g.oh * g.ow / cols;
     let chunk_rows = (CHUNK_PIXELS / cols).clamp(1, rows);
     let kb = KBlocks::new(rows, chunk_rows);
-    let parts = parts(&g, want_parts(g.flops(), opts.min_part_flops, opts.max_parts));
+    let parts = parts(&g, want_parts(g.flops(), opts));
     let width = parts.iter().map(|o| 4 * o.len().div_ceil(4)).max().unwrap_or(4);
     let costs = OuterCosts { direct: true, store: 4.0, b_streams: false };
     let (mr, nv) = opts.tile_or(g.cin_g(), || outer_tile(g.cin_g(), width / 4, chunk_rows * cols, costs));
