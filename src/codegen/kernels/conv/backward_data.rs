@@ -18,21 +18,22 @@ use std::sync::Arc;
 
 use super::abi::{check_operands, check_param, view, view_mut};
 use super::drive::{
-    blocks, k_blocks, store_spec, tiled, Block, Family, OutMap, OuterCall, Tiling, VariantKey, Variants,
+    blocks, conv_spec_of, k_blocks, store_spec, tiled, Block, ConvGrid, Family, OutMap, OuterCall, Tiling, VariantKey,
+    Variants,
 };
 use super::geometry::ConvGeom;
 use super::layout::{GridSteps, Lanes, SourceDims, SourcePlan};
 use super::options::ConvOptions;
-use super::outer::{ASide, OuterSpec, TapGrid};
+use super::outer::{ASide, OuterSpec};
 use super::pack::pack_broadcast;
 use super::phases::{phases, window, Phase};
 use super::plan::{grid_parts, outer_tile, want_parts, OuterCosts, Part};
 use super::store::StoreSpec;
-use super::taps::{col_classes, Axis, RowTiling};
+use super::taps::Axis;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
 use crate::codegen::kernels::CompiledKernel;
-use crate::codegen::machine::{L1_BYTES, MIN_WASTE};
+use crate::codegen::machine::L1_BYTES;
 use crate::ir::Conv;
 use crate::sched::StepSpec;
 
@@ -139,7 +140,6 @@ fn phase_spec(
     (nv, packed): (usize, bool),
     links: Option<&Vec<u64>>,
 ) -> OuterSpec {
-    let VariantKey { rows, lanes, chans, store } = key;
     let t = g.taps();
     let (mh, nw) = ph.grid();
     let (a0, b0) = ph.taps.first().map_or((0, 0), |&(p, q, _, _)| (p, q));
@@ -149,37 +149,13 @@ fn phase_spec(
         let taps = (0..nw).map(|n| (4 * (a0 * g.kw + b0 + g.sw * n)) as i64).collect();
         ASide::Direct { row: (4 * t) as i64, chan: (4 * g.cin_g() * t) as i64, tap_row: (4 * g.sh * g.kw) as i64, taps }
     };
-    let tap = |m: isize, n: usize| src.tap(ph.u0 - m, ph.v0 - n as isize);
-    let taps = TapGrid { rows: mh, b_row: tap(1, 0) - tap(0, 0), b: (0..nw).map(|n| tap(0, n)).collect() };
-    let row_axis = Axis { base: ph.u0, g_step: 1, t_step: -1, taps: mh, src: g.oh };
-    let col_axis = Axis { base: ph.v0, g_step: 1, t_step: -1, taps: nw, src: g.ow };
-    let spatial = src.lanes == Lanes::Spatial;
-    let positions = src.positions(ph.cols);
-    let tiling = RowTiling {
-        positions,
-        width: if spatial { 4 } else { 1 },
-        last_lanes: if spatial { ph.cols - 4 * (positions - 1) } else { lanes },
-        nv,
-        lanes,
-        partial_b: false,
-    };
-    OuterSpec {
-        mr: rows,
-        a,
-        chans,
-        unroll: (8 / (mh * nw).max(1)).clamp(1, chans),
-        b_chan: src.chan_bytes(),
-        taps,
-        bounds: row_axis.bounds(ph.rows, MIN_WASTE),
-        classes: col_classes(&col_axis, &tiling, true),
-        b_pos: src.b_pos,
-        b_stride: src.b_stride,
-        b_row: src.b_row,
+    let grid = ConvGrid {
+        rows: (Axis { base: ph.u0, g_step: 1, t_step: -1, taps: mh, src: g.oh }, ph.rows),
+        cols: (Axis { base: ph.v0, g_step: 1, t_step: -1, taps: nw, src: g.ow }, ph.cols),
+        skip: true,
         out_row: (4 * g.sh * g.w) as i64,
-        lanes,
-        store,
-        links: links.cloned(),
-    }
+    };
+    conv_spec_of(key, (src, &grid), a, nv, links)
 }
 
 /// Floats of the A panels of `blocks` over all phases.

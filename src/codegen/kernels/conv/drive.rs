@@ -26,6 +26,7 @@
 use std::sync::Arc;
 
 use super::abi::{at, MAX_EXTRAS};
+use super::layout::{Lanes, SourcePlan};
 use super::outer::{compile_outer, ASide, OuterSpec, TapGrid};
 use super::plan::Part;
 use super::store::{OperandMap, StoreSpec};
@@ -33,6 +34,7 @@ use super::taps::{col_classes, Axis, RowTiling};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn};
 use crate::codegen::kernels::CompiledKernel;
+use crate::codegen::machine::MIN_WASTE;
 use crate::sched::StepSpec;
 
 /// A block of tile rows inside one group: rows `r0 .. r0 + rows` (absolute).
@@ -312,6 +314,59 @@ pub(super) fn gemm_spec_of(
         lanes: 4,
         store: key.store,
         links: None,
+    }
+}
+
+/// The grid of a convolution-shaped variant: the source rows and columns its taps
+/// read per grid position ([`Axis`]) and the grid's rows and columns; with `skip`,
+/// taps that read only padding are skipped (run-time tap-row bounds where enough
+/// rows would be wasted, tap columns per tile) and B is a prepared window, else B is
+/// read in place (only the real lanes of a partial last vector). `out_row`: bytes
+/// between output grid rows.
+pub(super) struct ConvGrid {
+    pub rows: (Axis, usize),
+    pub cols: (Axis, usize),
+    pub skip: bool,
+    pub out_row: i64,
+}
+
+/// The variant `key` of a convolution-shaped kernel reading B from `src` over
+/// `grid` with `nv` positions per tile (and a connection table's `links`).
+pub(super) fn conv_spec_of(
+    key: VariantKey,
+    (src, grid): (&SourcePlan, &ConvGrid),
+    a: ASide,
+    nv: usize,
+    links: Option<&Vec<u64>>,
+) -> OuterSpec {
+    let ((row, rows), (col, cols)) = (&grid.rows, &grid.cols);
+    let tap = |m: usize, n: usize| src.tap(row.base + m as isize * row.t_step, col.base + n as isize * col.t_step);
+    let taps = TapGrid { rows: row.taps, b_row: tap(1, 0) - tap(0, 0), b: (0..col.taps).map(|n| tap(0, n)).collect() };
+    let (spatial, positions) = (src.lanes == Lanes::Spatial, src.positions(*cols));
+    let tiling = RowTiling {
+        positions,
+        width: if spatial { 4 } else { 1 },
+        last_lanes: if spatial { cols - 4 * (positions - 1) } else { key.lanes },
+        nv,
+        lanes: key.lanes,
+        partial_b: !grid.skip,
+    };
+    OuterSpec {
+        mr: key.rows,
+        a,
+        chans: key.chans,
+        unroll: (8 / (row.taps * col.taps).max(1)).clamp(1, key.chans),
+        b_chan: src.chan_bytes(),
+        taps,
+        bounds: if grid.skip { row.bounds(*rows, MIN_WASTE) } else { None },
+        classes: col_classes(col, &tiling, grid.skip),
+        b_pos: src.b_pos,
+        b_stride: src.b_stride,
+        b_row: src.b_row,
+        out_row: grid.out_row,
+        lanes: key.lanes,
+        store: key.store,
+        links: links.cloned(),
     }
 }
 

@@ -17,22 +17,21 @@ use std::sync::Arc;
 use super::abi::{at, check_operands, check_param, view};
 use super::drive::Variants;
 use super::drive::{
-    blocks, k_blocks, store_spec, tiled, Block, Family, KBlocks, OutMap, OuterCall, Tiling, VariantKey,
+    blocks, conv_spec_of, k_blocks, store_spec, tiled, Block, ConvGrid, Family, KBlocks, OutMap, OuterCall, Tiling,
+    VariantKey,
 };
 use super::geometry::ConvGeom;
 use super::layout::{GridSteps, Lanes, SourceDims, SourceForm, SourcePlan};
 use super::options::ConvOptions;
-use super::outer::{ASide, OuterSpec, TapGrid};
+use super::outer::{ASide, OuterSpec};
 use super::pack::{pack_broadcast, Need, Window};
 use super::plan::{grid_parts, outer_tile, want_parts, OuterCosts, Part};
 use super::store::StoreSpec;
-use super::taps::{col_classes, Axis, RowTiling};
+use super::taps::Axis;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
 use crate::codegen::kernels::CompiledKernel;
-use crate::codegen::machine::{
-    DIRECT_EFFICIENCY, L1_BYTES, MIN_WASTE, PACK_S_PER_FLOAT, PEAK_S_PER_FLOP, PREP_S_PER_FLOAT,
-};
+use crate::codegen::machine::{DIRECT_EFFICIENCY, L1_BYTES, PACK_S_PER_FLOAT, PEAK_S_PER_FLOP, PREP_S_PER_FLOAT};
 use crate::ir::Conv;
 use crate::sched::StepSpec;
 
@@ -178,13 +177,6 @@ pub(super) fn source_plan(g: &ConvGeom, lanes: Lanes, max_step: usize) -> Source
     SourcePlan::new(lanes, dims, g.n, grid, reach, direct_ok, max_step)
 }
 
-/// The source rows and columns the taps read, per axis.
-fn axes(g: &ConvGeom) -> (Axis, Axis) {
-    let rows = Axis { base: -(g.pt as isize), g_step: g.sh as isize, t_step: 1, taps: g.kh, src: g.h };
-    let cols = Axis { base: -(g.pl as isize), g_step: g.sw as isize, t_step: 1, taps: g.kw, src: g.w };
-    (rows, cols)
-}
-
 /// The engine variant for `key` with `nv` positions per tile.
 fn outer_spec(
     g: &ConvGeom,
@@ -194,7 +186,6 @@ fn outer_spec(
     packed: bool,
     links: Option<&Vec<u64>>,
 ) -> OuterSpec {
-    let VariantKey { rows, lanes, chans, store } = key;
     let t = g.taps();
     let a = if packed {
         ASide::Packed
@@ -202,35 +193,13 @@ fn outer_spec(
         let taps = (0..g.kw as i64).map(|q| 4 * q).collect();
         ASide::Direct { row: (g.cin_g() * t * 4) as i64, chan: (t * 4) as i64, tap_row: (4 * g.kw) as i64, taps }
     };
-    let tap = |p: isize, q: usize| src.tap(p - g.pt as isize, q as isize - g.pl as isize);
-    let taps = TapGrid { rows: g.kh, b_row: tap(1, 0) - tap(0, 0), b: (0..g.kw).map(|q| tap(0, q)).collect() };
-    let window = src.form == SourceForm::Window;
-    let (row_axis, col_axis) = axes(g);
-    let tiling = RowTiling {
-        positions: src.positions(g.ow),
-        width: if src.lanes == Lanes::Spatial { 4 } else { 1 },
-        last_lanes: if src.lanes == Lanes::Spatial { g.ow - 4 * (src.positions(g.ow) - 1) } else { lanes },
-        nv,
-        lanes,
-        partial_b: !window,
-    };
-    OuterSpec {
-        mr: rows,
-        a,
-        chans,
-        unroll: (8 / t).clamp(1, chans),
-        b_chan: src.chan_bytes(),
-        taps,
-        bounds: if window { row_axis.bounds(g.oh, MIN_WASTE) } else { None },
-        classes: col_classes(&col_axis, &tiling, window),
-        b_pos: src.b_pos,
-        b_stride: src.b_stride,
-        b_row: src.b_row,
+    let grid = ConvGrid {
+        rows: (Axis { base: -(g.pt as isize), g_step: g.sh as isize, t_step: 1, taps: g.kh, src: g.h }, g.oh),
+        cols: (Axis { base: -(g.pl as isize), g_step: g.sw as isize, t_step: 1, taps: g.kw, src: g.w }, g.ow),
+        skip: src.form == SourceForm::Window,
         out_row: (4 * g.ow) as i64,
-        lanes,
-        store,
-        links: links.cloned(),
-    }
+    };
+    conv_spec_of(key, (src, &grid), a, nv, links)
 }
 
 /// Floats of the part's A panels.
