@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use super::abi::{check_operands, check_param, view, view_mut};
 use super::drive::{
-    blocks, conv_spec_of, k_blocks, store_spec, tiled, Block, ConvGrid, Family, OutMap, OuterCall, Tiling, VariantKey,
-    Variants,
+    blocks, compile_per_block, conv_spec_of, k_blocks, per_block, store_spec, tiled, Block, ConvGrid, Family, OutMap,
+    OuterCall, Tiling, VariantKey, Variants,
 };
 use super::geometry::ConvGeom;
 use super::layout::{GridSteps, Lanes, SourceDims, SourcePlan};
@@ -108,16 +108,7 @@ fn variants(
         }
         Ok(vars)
     };
-    let Some(_) = &g.table else {
-        return Ok(vec![per_phase(mr, g.cin_g(), None)?]);
-    };
-    blocks
-        .iter()
-        .map(|b| {
-            let links = (0..g.cout).map(|o| g.link_mask(b.r0..b.r0 + b.rows, |oo, _| oo == o, false)).collect();
-            per_phase(b.rows, b.rows, Some(&links))
-        })
-        .collect()
+    compile_per_block(g, blocks, (mr, g.cin_g(), false), per_phase)
 }
 
 fn describe(
@@ -227,7 +218,7 @@ impl Family for BackwardData {
         for u in p.units.clone() {
             let (src, first, lanes) = self.src.source(dy, self.dybs, u, &self.src.need_all(), srcbuf);
             for (bi, (b, a)) in blocks.iter().zip(&a).enumerate() {
-                let block_vars = &self.vars[if g.table.is_some() { p.blocks.start + bi } else { 0 }];
+                let block_vars = per_block(&self.vars, p.blocks.start + bi);
                 if self.zero_fill {
                     // SAFETY: these dx planes (the block's channels of the unit's
                     // samples) are this part's alone, inside the output's span.

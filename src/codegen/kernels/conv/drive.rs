@@ -26,6 +26,7 @@
 use std::sync::Arc;
 
 use super::abi::{at, MAX_EXTRAS};
+use super::geometry::ConvGeom;
 use super::layout::{Lanes, SourcePlan};
 use super::outer::{compile_outer, ASide, OuterSpec, TapGrid};
 use super::plan::Part;
@@ -368,6 +369,27 @@ pub(super) fn conv_spec_of(
         store: key.store,
         links: links.cloned(),
     }
+}
+
+/// A convolution family's compiled variants: one set for every row block
+/// (`make(mr, m, None)` over `m` tile rows), or, with a connection table, one set per
+/// block with its link masks compiled in (`make(rows, rows, links)`); the rows are
+/// outputs (`rows_are_outputs`) or inputs. [`per_block`] picks a block's set.
+pub(super) fn compile_per_block<V>(
+    g: &ConvGeom,
+    blocks: &[Block],
+    (mr, m, rows_are_outputs): (usize, usize, bool),
+    make: impl Fn(usize, usize, Option<&Vec<u64>>) -> Result<V>,
+) -> Result<Vec<V>> {
+    if g.table.is_none() {
+        return Ok(vec![make(mr, m, None)?]);
+    }
+    blocks.iter().map(|b| make(b.rows, b.rows, Some(&g.block_links(b.r0..b.r0 + b.rows, rows_are_outputs)))).collect()
+}
+
+/// The variants of row block `block` from [`compile_per_block`]'s sets.
+pub(super) fn per_block<V>(sets: &[V], block: usize) -> &V {
+    &sets[if sets.len() == 1 { 0 } else { block }]
 }
 
 /// The family-independent plan of a tiled kernel.

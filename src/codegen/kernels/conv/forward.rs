@@ -17,8 +17,8 @@ use std::sync::Arc;
 use super::abi::{at, check_operands, check_param, view};
 use super::drive::Variants;
 use super::drive::{
-    blocks, conv_spec_of, k_blocks, store_spec, tiled, Block, ConvGrid, Family, KBlocks, OutMap, OuterCall, Tiling,
-    VariantKey,
+    blocks, compile_per_block, conv_spec_of, k_blocks, per_block, store_spec, tiled, Block, ConvGrid, Family, OutMap,
+    OuterCall, Tiling, VariantKey,
 };
 use super::geometry::ConvGeom;
 use super::layout::{GridSteps, Lanes, SourceDims, SourceForm, SourcePlan};
@@ -26,7 +26,6 @@ use super::options::ConvOptions;
 use super::outer::{ASide, OuterSpec};
 use super::pack::{pack_broadcast, Need, Window};
 use super::plan::{grid_parts, outer_tile, want_parts, OuterCosts, Part};
-use super::store::StoreSpec;
 use super::taps::Axis;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
@@ -64,34 +63,14 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let a_bytes = if packed { 16 * t * mr } else { 4 * t };
     let kb = k_blocks(&store, g.cin_g(), a_bytes, opts.a_block_bytes);
     let partial = if lanes == Lanes::Batch { g.n % 4 } else { 0 };
-    let vars = variants(jit, (&g, &src), (kb, (mr, nv), partial, packed), &blocks, &store)?;
+    let vars = compile_per_block(&g, &blocks, (mr, g.cout_g(), true), |rows, m, links| {
+        let make = |key: VariantKey| outer_spec(&g, &src, key, nv, packed, links);
+        Variants::compile(jit, (kb, rows, m), partial, &store, make)
+    })?;
     let tiling =
         Tiling::new(blocks, parts, |b| scratch_of(&g, &src, b, packed), describe(&g, &src, (mr, nv, kb.nk), packed));
     let (xbs, out) = (spec.inputs[0].batch_stride, OutMap::new(spec));
     Ok(tiled(tiling, Forward { g, src, xbs, out, packed, vars }))
-}
-
-/// The compiled variants: one set, or with a table one per block with its link
-/// masks; `shape` is (channel blocks, tile, partial lanes, packed).
-fn variants(
-    jit: &Jit,
-    (g, src): (&ConvGeom, &SourcePlan),
-    (kb, (mr, nv), partial, packed): (KBlocks, (usize, usize), usize, bool),
-    blocks: &[Block],
-    store: &StoreSpec,
-) -> Result<Vec<Variants>> {
-    let Some(_) = &g.table else {
-        let make = |key: VariantKey| outer_spec(g, src, key, nv, packed, None);
-        return Ok(vec![Variants::compile(jit, (kb, mr, g.cout_g()), partial, store, make)?]);
-    };
-    blocks
-        .iter()
-        .map(|b| {
-            let links = (0..g.cin).map(|c| g.link_mask(b.r0..b.r0 + b.rows, |_, i| i == c, true)).collect();
-            let make = |key: VariantKey| outer_spec(g, src, key, nv, packed, Some(&links));
-            Variants::compile(jit, (kb, b.rows, b.rows), partial, store, make)
-        })
-        .collect()
 }
 
 /// How a forward convolution is run: weights packed or in place, the tile, the
@@ -252,7 +231,7 @@ impl Family for Forward {
         for u in p.units.clone() {
             let (src, first, lanes) = self.src.source(x, self.xbs, u, &src_need(g, &self.src, &p.rows), srcbuf);
             for (i, (b, &a)) in blocks.iter().zip(&a).enumerate() {
-                let vars = &self.vars[if g.table.is_some() { p.blocks.start + i } else { 0 }];
+                let vars = per_block(&self.vars, p.blocks.start + i);
                 let a_chan = if self.packed { 16 * g.taps() * b.rows } else { 4 * g.taps() };
                 let call = OuterCall {
                     a,

@@ -199,6 +199,14 @@ impl ConvGeom {
         mask
     }
 
+    /// The link masks of the tile rows `rows` (outputs when `rows_are_outputs`, else
+    /// inputs), one per channel on the other side (the k loop's channels).
+    pub fn block_links(&self, rows: std::ops::Range<usize>, rows_are_outputs: bool) -> Vec<u64> {
+        let chans = if rows_are_outputs { self.cin } else { self.cout };
+        let other = |o: usize, i: usize| if rows_are_outputs { i } else { o };
+        (0..chans).map(|c| self.link_mask(rows.clone(), |o, i| other(o, i) == c, rows_are_outputs)).collect()
+    }
+
     /// For each link in table order, its (output, input) channel pair.
     pub fn table_links(&self) -> Vec<(usize, usize)> {
         match &self.table {
