@@ -19,8 +19,9 @@ use netc::autodiff::Kernel;
 use netc::codegen::ceiling::{compile_fma_loop, measure, CeilingConfig};
 use netc::codegen::jit::Jit;
 use netc::codegen::kernels::conv::{compile_conv_with, ConvOptions, Lanes};
-use netc::codegen::kernels::{CompiledKernel, Operand, StepSpec};
+use netc::codegen::kernels::CompiledKernel;
 use netc::ir::{window_out, ConnTable, Conv, Dense, Pad2d, Window};
+use netc::sched::{Operand, StepSpec};
 
 /// One benchmarked step and how often the network uses it.
 struct Shape {

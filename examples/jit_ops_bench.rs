@@ -9,8 +9,8 @@ use std::time::Instant;
 use netc::autodiff::Kernel;
 use netc::codegen::jit::Jit;
 use netc::codegen::kernels::ops::{compile_op, compile_optimizer};
-use netc::codegen::kernels::{Fused, Operand, StepSpec};
 use netc::ir::{Act, BatchNorm, Pad2d, Pool, PoolKind, Window};
+use netc::sched::{Fused, Operand, StepSpec};
 use netc::train::OptimizerKind;
 
 /// Times `spec` on buffers of its operands' sizes; `traffic` is bytes moved per run.

@@ -13,9 +13,9 @@ use jit_conv_support::{check, check_with, Case, Order, Tensor};
 use netc::autodiff::Kernel;
 use netc::codegen::jit::{Jit, JitOptions};
 use netc::codegen::kernels::conv::{ConvOptions, Lanes};
-use netc::codegen::kernels::Fused;
 use netc::data::Rng;
 use netc::ir::{window_out, Act, ConnTable, Conv, Dense, Pad2d, Window};
+use netc::sched::Fused;
 
 fn jit() -> Jit {
     Jit::native().unwrap()
@@ -275,7 +275,15 @@ fn forced_options() -> Vec<ConvOptions> {
         for packed in [Some(true), Some(false)] {
             // A small A-panel budget also splits the k loop into channel blocks.
             let a_block_bytes = if packed == Some(true) { 2048 } else { 1 << 20 };
-            all.push(ConvOptions { min_part_flops: 1.0, max_parts: 7, lanes, packed, a_block_bytes, tile: None });
+            all.push(ConvOptions {
+                min_part_flops: 1.0,
+                max_parts: 7,
+                threads: 2,
+                lanes,
+                packed,
+                a_block_bytes,
+                tile: None,
+            });
         }
     }
     all

@@ -20,8 +20,8 @@ mod optimizers;
 use jit_ops_support::*;
 use netc::autodiff::Kernel;
 use netc::codegen::kernels::ops::compile_op_with;
-use netc::codegen::kernels::Fused;
 use netc::ir::{window_out, Act, Pad2d, Pool, PoolKind, Window, ZeroPad};
+use netc::sched::Fused;
 
 /// Every activation, LeNet-5's scaled tanh included.
 fn activations() -> [Act; 4] {

@@ -3,6 +3,7 @@
 //! * [`jit`]: the JIT module for the host ISA and typed kernel handles;
 //! * [`simd`], [`loops`]: small f32x4 and control-flow emitters;
 //! * [`ceiling`]: the measured f32x4 FMA throughput ceiling;
+//! * [`machine`]: what the kernel planners assume about the machine (caches, rates);
 //! * [`vmath`]: vectorised exp / tanh / sigmoid / log, and [`map`], element-wise kernels
 //!   of one of them (how their accuracy is measured, `tests/codegen_vmath.rs`);
 //! * [`kernels`]: one generator per kernel family (convolutions and dense layers as
@@ -17,6 +18,7 @@ pub mod error;
 pub mod jit;
 pub mod kernels;
 pub mod loops;
+pub mod machine;
 pub mod map;
 pub mod simd;
 pub mod vmath;

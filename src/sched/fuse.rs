@@ -10,7 +10,7 @@
 
 use super::PlannedStep;
 use crate::autodiff::{Kernel, Program};
-use crate::codegen::kernels::Fused;
+use crate::sched::Fused;
 
 /// Kernels whose first output (the layer's result) accepts a forward epilogue.
 fn takes_forward_epilogue(k: &Kernel) -> bool {

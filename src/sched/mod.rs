@@ -18,13 +18,14 @@ pub mod cost;
 mod dump;
 mod fuse;
 mod memory;
+mod spec;
 mod verify;
 
 pub use dump::render;
+pub use spec::{Fused, Operand, StepSpec};
 pub use verify::verify;
 
 use crate::autodiff::{BufId, Kernel, Program, Role};
-use crate::codegen::kernels::{Fused, Operand, StepSpec};
 use crate::ir::NodeId;
 
 /// Where a buffer's first element lives, and the distance between its samples.

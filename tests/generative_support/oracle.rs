@@ -4,11 +4,12 @@
 
 use netc::autodiff::{Kernel, Program, Role};
 use netc::codegen::jit::Jit;
-use netc::codegen::kernels::{compile, Operand, StepSpec};
+use netc::codegen::kernels::compile;
 use netc::data::Rng;
 use netc::ir::Act;
 use netc::runtime::reference::KernelCtx;
 use netc::runtime::Executor;
+use netc::sched::{Operand, StepSpec};
 
 /// What one f64 run produced.
 pub struct Exact {
@@ -168,7 +169,7 @@ fn jit_activation(a: Act, x: &[f32]) -> Vec<f32> {
     };
     JIT.with(|jit| {
         let jit = jit.as_ref().expect("a native JIT");
-        let k = compile(jit, &spec).expect("an activation kernel");
+        let k = compile(jit, &spec, netc::codegen::machine::DEFAULT_THREADS).expect("an activation kernel");
         let mut input = x.to_vec();
         let mut out = vec![0f32; x.len()];
         let ptrs = [input.as_mut_ptr(), out.as_mut_ptr()];

@@ -16,10 +16,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use netc::autodiff::Kernel;
 use netc::codegen::jit::Jit;
 use netc::codegen::kernels::conv::{compile_conv_with, ConvOptions};
-use netc::codegen::kernels::{CompiledKernel, Fused, Operand, StepSpec};
+use netc::codegen::kernels::CompiledKernel;
 use netc::data::Rng;
 use netc::ir::Act;
 use netc::runtime::reference::{execute, In, KernelCtx, Out};
+use netc::sched::{Fused, Operand, StepSpec};
 
 /// One tensor of a case: dims, and for batched tensors the extra floats between samples.
 #[derive(Debug, Clone)]

@@ -4,8 +4,8 @@
 
 use crate::jit_ops_support::*;
 use netc::autodiff::Kernel;
-use netc::codegen::kernels::Fused;
 use netc::ir::{Act, Rbf, Subsample};
+use netc::sched::Fused;
 
 #[test]
 fn softmax_and_cross_entropy() {

@@ -14,9 +14,10 @@ use std::sync::{Arc, OnceLock};
 use netc::autodiff::Kernel;
 use netc::codegen::jit::{Jit, JitOptions};
 use netc::codegen::kernels::ops::{compile_op_with, OpOptions};
-use netc::codegen::kernels::{CompiledKernel, Fused, Operand, StepSpec};
+use netc::codegen::kernels::CompiledKernel;
 use netc::data::Rng;
 use netc::runtime::reference::{execute, In, KernelCtx, Out};
+use netc::sched::{Fused, Operand, StepSpec};
 
 /// Fills the gaps between strided samples; must survive every kernel.
 pub const SENTINEL: f32 = -7777.25;

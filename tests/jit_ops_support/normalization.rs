@@ -3,8 +3,8 @@
 
 use crate::jit_ops_support::*;
 use netc::autodiff::Kernel;
-use netc::codegen::kernels::Fused;
 use netc::ir::{Act, BatchNorm, Lrn};
+use netc::sched::Fused;
 
 /// Batch-norm shapes: maps of odd sizes, and vectors with C below 4, a
 /// multiple of 4 and neither (the vector kernels group channels by four).

@@ -1,12 +1,12 @@
 //! The reference implementation behind the compiled-kernel ABI: it gathers strided
 //! operands into dense copies, runs the reference kernel, applies the fused epilogue
-//! and scatters the results back. The JIT uses it for any kernel the code generator
+//! (with the reference executor's formulas) and scatters the results back. The JIT uses it for any kernel the code generator
 //! does not provide, and the tests use it to check planning, fusion, memory sharing
 //! and threading independently of generated code.
 
-use crate::codegen::kernels::{CompiledKernel, Fused, Operand, StepSpec};
-use crate::ir::Act;
-use crate::runtime::reference::{execute, In, KernelCtx, Out};
+use crate::codegen::kernels::CompiledKernel;
+use crate::runtime::reference::{act_slope, act_value, execute, In, KernelCtx, Out};
+use crate::sched::{Fused, Operand, StepSpec};
 
 pub struct ReferenceKernel {
     spec: StepSpec,
@@ -39,25 +39,6 @@ unsafe fn scatter(op: &Operand, p: *mut f32, v: &[f32]) {
     }
 }
 
-fn act(a: Act, x: f32) -> f32 {
-    match a {
-        Act::Relu => x.max(0.0),
-        Act::Tanh => x.tanh(),
-        Act::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-        Act::ScaledTanh { a, s } => (a * (s * f64::from(x)).tanh()) as f32,
-    }
-}
-
-/// act'(x) written in terms of the activation's output y.
-fn act_grad(a: Act, y: f32) -> f32 {
-    match a {
-        Act::Relu => f32::from(u8::from(y > 0.0)),
-        Act::Tanh => 1.0 - y * y,
-        Act::Sigmoid => y * (1.0 - y),
-        Act::ScaledTanh { a, s } => (s * (a - f64::from(y) * f64::from(y) / a)) as f32,
-    }
-}
-
 impl CompiledKernel for ReferenceKernel {
     fn parts(&self) -> usize {
         1
@@ -79,11 +60,13 @@ impl CompiledKernel for ReferenceKernel {
         }
         if let Some(y) = outs.first_mut() {
             for f in &s.epilogue {
-                match *f {
-                    Fused::Act(a) => y.iter_mut().for_each(|v| *v = act(a, *v)),
-                    Fused::Scale(k) => y.iter_mut().for_each(|v| *v = (f64::from(*v) * k) as f32),
-                    Fused::AddOperand(k) => y.iter_mut().zip(&extra[k]).for_each(|(v, e)| *v += e),
-                    Fused::MulActGrad(a, k) => y.iter_mut().zip(&extra[k]).for_each(|(v, z)| *v *= act_grad(a, *z)),
+                // The reference executor's formulas, as its Act, Scale, Add and
+                // ActBackward kernels compute them.
+                match f {
+                    Fused::Act(a) => y.iter_mut().for_each(|v| *v = act_value(a, *v)),
+                    Fused::Scale(k) => y.iter_mut().for_each(|v| *v *= *k as f32),
+                    Fused::AddOperand(k) => y.iter_mut().zip(&extra[*k]).for_each(|(v, e)| *v += e),
+                    Fused::MulActGrad(a, k) => y.iter_mut().zip(&extra[*k]).for_each(|(v, z)| *v *= act_slope(a, *z)),
                 }
             }
             if s.accumulate {

@@ -18,8 +18,9 @@ use super::ParamStore;
 use crate::autodiff::{self, NotAClassifier, Program, ScoreKind};
 use crate::codegen::jit::Jit;
 use crate::codegen::kernels::ops::{compile_optimizer, OptimizerKernel};
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
 use crate::ir::Graph;
+use crate::sched::StepSpec;
 use crate::sched::{self, Plan};
 use compiled::CompiledPlan;
 use fallback::ReferenceKernel;
@@ -51,7 +52,12 @@ pub struct JitOptions {
 
 impl Default for JitOptions {
     fn default() -> JitOptions {
-        JitOptions { threads: 2, seed: 1, plan: sched::Options::default(), codegen: true }
+        JitOptions {
+            threads: crate::codegen::machine::DEFAULT_THREADS,
+            seed: 1,
+            plan: sched::Options::default(),
+            codegen: true,
+        }
     }
 }
 
@@ -166,7 +172,8 @@ impl JitEngine {
             return k.clone();
         }
         self.compiled_kernels += 1;
-        let generated = self.jit.as_ref().and_then(|jit| crate::codegen::kernels::compile(jit, spec).ok());
+        let generated =
+            self.jit.as_ref().and_then(|jit| crate::codegen::kernels::compile(jit, spec, self.opts.threads).ok());
         let k: Arc<dyn CompiledKernel> = generated.unwrap_or_else(|| Arc::new(ReferenceKernel::new(spec.clone())));
         self.kernels.insert(key, k.clone());
         k

@@ -9,16 +9,36 @@ use super::contract::Check;
 use super::{In, Out, Real};
 use crate::ir::{Act, ZeroPad};
 
+/// f(x): the activation formulas every other implementation is checked against (the
+/// JIT's fallback kernel applies its fused epilogues with these).
+pub fn act_value<T: Real>(a: &Act, x: T) -> T {
+    match *a {
+        Act::Relu => x.max(T::zero()),
+        Act::Tanh => x.tanh(),
+        Act::Sigmoid => T::one() / (T::one() + (-x).exp()),
+        Act::ScaledTanh { a, s } => T::from_f64(a) * (T::from_f64(s) * x).tanh(),
+    }
+}
+
+/// f'(x) written in terms of the output y = f(x).
+pub fn act_slope<T: Real>(a: &Act, y: T) -> T {
+    match *a {
+        Act::Relu if y > T::zero() => T::one(),
+        Act::Relu => T::zero(),
+        Act::Tanh => T::one() - y * y,
+        Act::Sigmoid => y * (T::one() - y),
+        Act::ScaledTanh { a, s } => {
+            let a = T::from_f64(a);
+            T::from_f64(s) * (a - y * y / a)
+        }
+    }
+}
+
 /// `Act`: y = f(x) element-wise.
 pub(super) fn act<T: Real>(ck: &Check, a: &Act, x: &In<T>, y: &mut Out<T>) {
     ck.same_len("y", y.data.len(), "x", x.data.len());
     for (v, &x) in y.data.iter_mut().zip(x.data) {
-        *v = match *a {
-            Act::Relu => x.max(T::zero()),
-            Act::Tanh => x.tanh(),
-            Act::Sigmoid => T::one() / (T::one() + (-x).exp()),
-            Act::ScaledTanh { a, s } => T::from_f64(a) * (T::from_f64(s) * x).tanh(),
-        };
+        *v = act_value(a, x);
     }
 }
 
@@ -27,17 +47,7 @@ pub(super) fn act_backward<T: Real>(ck: &Check, a: &Act, y: &In<T>, dy: &In<T>, 
     ck.same_len("dy", dy.data.len(), "y", y.data.len());
     ck.same_len("dx", dx.data.len(), "y", y.data.len());
     for ((v, &y), &d) in dx.data.iter_mut().zip(y.data).zip(dy.data) {
-        let slope = match *a {
-            Act::Relu if y > T::zero() => T::one(),
-            Act::Relu => T::zero(),
-            Act::Tanh => T::one() - y * y,
-            Act::Sigmoid => y * (T::one() - y),
-            Act::ScaledTanh { a, s } => {
-                let a = T::from_f64(a);
-                T::from_f64(s) * (a - y * y / a)
-            }
-        };
-        *v = d * slope;
+        *v = d * act_slope(a, y);
     }
 }
 

@@ -24,6 +24,7 @@ mod real;
 mod window;
 
 pub use dropout::dropout_mask;
+pub use elementwise::{act_slope, act_value};
 pub use real::Real;
 
 use crate::autodiff::Kernel;

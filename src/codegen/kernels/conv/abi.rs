@@ -7,7 +7,7 @@
 //! which is what the ABI promises the pointer is valid for; nothing else is assumed.
 
 use crate::codegen::error::{invalid, Result};
-use crate::codegen::kernels::{Fused, Operand, StepSpec};
+use crate::sched::{Fused, Operand, StepSpec};
 
 /// Most extra operands an epilogue may read.
 pub(super) const MAX_EXTRAS: usize = 8;

@@ -17,39 +17,40 @@
 use std::sync::Arc;
 
 use super::abi::{check_operands, check_param, view, view_mut};
-use super::drive::{blocks, k_blocks, store_spec, Block, OuterCall, Outputs, VariantKey, Variants};
+use super::drive::{
+    blocks, compile_per_block, conv_spec_of, k_blocks, per_block, store_spec, tiled, Block, ConvGrid, Family, OutMap,
+    OuterCall, Tiling, VariantKey, Variants,
+};
 use super::geometry::ConvGeom;
 use super::layout::{GridSteps, Lanes, SourceDims, SourcePlan};
 use super::options::ConvOptions;
-use super::outer::{ASide, OuterSpec, TapGrid};
+use super::outer::{ASide, OuterSpec};
 use super::pack::pack_broadcast;
 use super::phases::{phases, window, Phase};
 use super::plan::{grid_parts, outer_tile, want_parts, OuterCosts, Part};
 use super::store::StoreSpec;
-use super::taps::{col_classes, Axis, RowTiling};
+use super::taps::Axis;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
+use crate::codegen::machine::L1_BYTES;
 use crate::ir::Conv;
+use crate::sched::StepSpec;
 
-/// A compiled `ConvBackwardData`.
-pub(super) struct BackwardData {
+/// The `ConvBackwardData` family: how a part runs.
+struct BackwardData {
     g: ConvGeom,
     src: SourcePlan,
     dybs: usize,
     dxbs: usize,
-    ebs: Vec<usize>,
+    out: OutMap,
     packed: bool,
-    blocks: Vec<Block>,
     phases: Vec<Phase>,
     /// Compiled variants per phase (None: the phase has no taps); one such list, or
     /// one per block with a connection table (each block's link masks compiled in).
     vars: Vec<Vec<Option<Variants>>>,
     /// Overwrite (not accumulate) the output: tapless phases are zero-filled.
     zero_fill: bool,
-    parts: Vec<Part>,
-    scratch: usize,
-    desc: String,
 }
 
 pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) -> Result<Arc<dyn CompiledKernel>> {
@@ -67,7 +68,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let costs = OuterCosts {
         direct: !packed,
         store: if lanes == Lanes::Batch || g.sw > 1 { 4.0 } else { 1.0 },
-        b_streams: g.cout_g() as i64 * src.chan_bytes() > 48 << 10,
+        b_streams: g.cout_g() as i64 * src.chan_bytes() > L1_BYTES,
     };
     let (mr, nv) = opts.tile_or(g.cin_g(), || outer_tile(g.cin_g(), src.positions(widest), k.max(1), costs));
     let store = store_spec(spec, ((4 * g.h * g.w) as i64, src.out_pos(g.sw)), |bs| src.lane_stride(bs, g.sw), false);
@@ -75,29 +76,12 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let blocks = blocks(g.groups, g.cin_g(), mr);
     let vars = variants(jit, (&g, &src, &phases), (mr, nv, partial, packed), &blocks, (&store, opts))?;
     let zero_fill = !spec.accumulate && vars[0].iter().any(Option::is_none);
-    let parts =
-        grid_parts(src.units, blocks.len(), 1, want_parts(g.flops(), opts.min_part_flops, opts.max_parts), false);
-    let panels = |p: &Part| panel_len(&g, &phases, &blocks[p.blocks.clone()], packed);
+    let parts = grid_parts((src.units, blocks.len(), 1), want_parts(g.flops(), opts), false, opts.threads);
     let dense = if g.table.is_some() { g.dense_weight_len() } else { 0 };
-    let scratch = parts.iter().map(|p| dense + panels(p) + src.scratch(g.cout)).max().unwrap_or(0);
-    let desc = describe(&g, &src, (mr, nv, packed), &vars[0]);
-    let (dybs, dxbs) = (spec.inputs[0].batch_stride, spec.outputs[0].batch_stride);
-    let ebs = spec.extra.iter().map(|e| e.batch_stride).collect();
-    Ok(Arc::new(BackwardData {
-        g,
-        src,
-        dybs,
-        dxbs,
-        ebs,
-        packed,
-        blocks,
-        phases,
-        vars,
-        zero_fill,
-        parts,
-        scratch,
-        desc,
-    }))
+    let scratch = |b: &[Block]| dense + panel_len(&g, &phases, b, packed) + src.scratch(g.cout);
+    let tiling = Tiling::new(blocks, parts, scratch, describe(&g, &src, (mr, nv, packed), &vars[0]));
+    let (dybs, dxbs, out) = (spec.inputs[0].batch_stride, spec.outputs[0].batch_stride, OutMap::new(spec));
+    Ok(tiled(tiling, BackwardData { g, src, dybs, dxbs, out, packed, phases, vars, zero_fill }))
 }
 
 /// Per phase (None without taps) the compiled variants: one list, or with a table
@@ -124,16 +108,7 @@ fn variants(
         }
         Ok(vars)
     };
-    let Some(_) = &g.table else {
-        return Ok(vec![per_phase(mr, g.cin_g(), None)?]);
-    };
-    blocks
-        .iter()
-        .map(|b| {
-            let links = (0..g.cout).map(|o| g.link_mask(b.r0..b.r0 + b.rows, |oo, _| oo == o, false)).collect();
-            per_phase(b.rows, b.rows, Some(&links))
-        })
-        .collect()
+    compile_per_block(g, blocks, (mr, g.cin_g(), false), per_phase)
 }
 
 fn describe(
@@ -156,7 +131,6 @@ fn phase_spec(
     (nv, packed): (usize, bool),
     links: Option<&Vec<u64>>,
 ) -> OuterSpec {
-    let VariantKey { rows, lanes, chans, store } = key;
     let t = g.taps();
     let (mh, nw) = ph.grid();
     let (a0, b0) = ph.taps.first().map_or((0, 0), |&(p, q, _, _)| (p, q));
@@ -166,41 +140,14 @@ fn phase_spec(
         let taps = (0..nw).map(|n| (4 * (a0 * g.kw + b0 + g.sw * n)) as i64).collect();
         ASide::Direct { row: (4 * t) as i64, chan: (4 * g.cin_g() * t) as i64, tap_row: (4 * g.sh * g.kw) as i64, taps }
     };
-    let tap = |m: isize, n: usize| src.tap(ph.u0 - m, ph.v0 - n as isize);
-    let taps = TapGrid { rows: mh, b_row: tap(1, 0) - tap(0, 0), b: (0..nw).map(|n| tap(0, n)).collect() };
-    let row_axis = Axis { base: ph.u0, g_step: 1, t_step: -1, taps: mh, src: g.oh };
-    let col_axis = Axis { base: ph.v0, g_step: 1, t_step: -1, taps: nw, src: g.ow };
-    let spatial = src.lanes == Lanes::Spatial;
-    let positions = src.positions(ph.cols);
-    let tiling = RowTiling {
-        positions,
-        width: if spatial { 4 } else { 1 },
-        last_lanes: if spatial { ph.cols - 4 * (positions - 1) } else { lanes },
-        nv,
-        lanes,
-        partial_b: false,
-    };
-    OuterSpec {
-        mr: rows,
-        a,
-        chans,
-        unroll: (8 / (mh * nw).max(1)).clamp(1, chans),
-        b_chan: src.chan_bytes(),
-        taps,
-        bounds: row_axis.bounds(ph.rows, MIN_WASTE),
-        classes: col_classes(&col_axis, &tiling, true),
-        b_pos: src.b_pos,
-        b_stride: src.b_stride,
-        b_row: src.b_row,
+    let grid = ConvGrid {
+        rows: (Axis { base: ph.u0, g_step: 1, t_step: -1, taps: mh, src: g.oh }, ph.rows),
+        cols: (Axis { base: ph.v0, g_step: 1, t_step: -1, taps: nw, src: g.ow }, ph.cols),
+        skip: true,
         out_row: (4 * g.sh * g.w) as i64,
-        lanes,
-        store,
-        links: links.cloned(),
-    }
+    };
+    conv_spec_of(key, (src, &grid), a, nv, links)
 }
-
-/// Skip tap rows at run time when more than this fraction of them read padding.
-const MIN_WASTE: f64 = 0.04;
 
 /// Floats of the A panels of `blocks` over all phases.
 fn panel_len(g: &ConvGeom, phases: &[Phase], blocks: &[Block], packed: bool) -> usize {
@@ -258,35 +205,20 @@ impl BackwardData {
     }
 }
 
-impl CompiledKernel for BackwardData {
-    fn parts(&self) -> usize {
-        self.parts.len()
-    }
-
-    fn scratch_len(&self) -> usize {
-        self.scratch
-    }
-
-    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32]) {
-        let (g, p) = (&self.g, &self.parts[part]);
-        let blocks = &self.blocks[p.blocks.clone()];
+impl Family for BackwardData {
+    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
+        let (g, blocks) = (&self.g, t.blocks_of(p));
         // SAFETY: the ABI promises `ptrs[0]` holds dy (n samples, `dybs` apart) and
         // `ptrs[1]` the weights.
         let (dy, w) = unsafe { (view(ptrs[0], (g.n - 1) * self.dybs + g.y_len()), view(ptrs[1], g.weight_len())) };
-        let (dense, rest) = scratch.split_at_mut(if g.table.is_some() { g.dense_weight_len() } else { 0 });
-        let wm: &[f32] = if g.table.is_some() {
-            g.densify(w, dense);
-            dense
-        } else {
-            w
-        };
+        let (wm, rest) = g.weight_matrix(w, scratch);
         let (panel, srcbuf) = rest.split_at_mut(panel_len(g, &self.phases, blocks, self.packed));
         let a = self.panels(wm, blocks, panel);
-        let out = Outputs { y: ptrs[2], ybs: self.dxbs, extras: &ptrs[3..], ebs: &self.ebs };
+        let out = self.out.bind(ptrs);
         for u in p.units.clone() {
             let (src, first, lanes) = self.src.source(dy, self.dybs, u, &self.src.need_all(), srcbuf);
             for (bi, (b, a)) in blocks.iter().zip(&a).enumerate() {
-                let block_vars = &self.vars[if g.table.is_some() { p.blocks.start + bi } else { 0 }];
+                let block_vars = per_block(&self.vars, p.blocks.start + bi);
                 if self.zero_fill {
                     // SAFETY: these dx planes (the block's channels of the unit's
                     // samples) are this part's alone, inside the output's span.
@@ -296,30 +228,22 @@ impl CompiledKernel for BackwardData {
                 let phases = self.phases.iter().zip(block_vars).enumerate();
                 for (i, (ph, vars)) in phases.filter_map(|(i, (ph, v))| v.as_ref().map(|v| (i, (ph, v)))) {
                     let a_chan = if self.packed { 16 * ph.taps.len() * b.rows } else { 4 * g.cin_g() * g.taps() };
-                    for k in 0..vars.kb.nk {
-                        let Some(f) = vars.get(k, b.rows, lanes) else { continue };
-                        let c0 = k * vars.kb.kc;
-                        let call = OuterCall {
-                            a: a[i] + (c0 * a_chan) as i64,
-                            b: src + self.src.chan_offset(b.group * g.cout_g() + c0),
-                            first,
-                            off: b.r0 * g.h * g.w + ph.off,
-                            bias: 0,
-                            nrows: ph.rows,
-                            row0: ph.u0,
-                        };
-                        // SAFETY: `a` is this block's panel or weights at channel block
-                        // k, `b` the unit's dy window at the block's group and channel
-                        // block (every compiled offset is inside it); the dx elements
-                        // are this unit's, block's and phase's, this part's alone.
-                        unsafe { call.call(f, &out) };
-                    }
+                    let call = OuterCall {
+                        a: a[i],
+                        b: src + self.src.chan_offset(b.group * g.cout_g()),
+                        first,
+                        off: b.r0 * g.h * g.w + ph.off,
+                        bias: 0,
+                        nrows: ph.rows,
+                        row0: ph.u0,
+                    };
+                    // SAFETY: `a` is this block's panel or weights, `b` the unit's dy
+                    // window at the block's group (every compiled offset of every
+                    // channel block is inside it); the dx elements are this unit's,
+                    // block's and phase's, this part's alone.
+                    unsafe { vars.run(call, (b.rows, lanes), (a_chan as i64, self.src.chan_bytes()), &out) };
                 }
             }
         }
-    }
-
-    fn describe(&self) -> String {
-        self.desc.clone()
     }
 }

@@ -17,39 +17,35 @@ use std::ops::Range;
 
 use super::abi::{check_no_epilogue, check_operands, check_param, view, view_mut};
 use super::dot::{compile_dot, DotSpec, Entry};
-use super::drive::{blocks, Block};
+use super::drive::{blocks, tiled, Block, Family, Tiling};
+use super::forward;
 use super::geometry::ConvGeom;
-use super::layout::{GridSteps, Lanes, SourceDims, SourceForm, SourcePlan};
+use super::layout::{Lanes, SourceForm, SourcePlan};
 use super::options::ConvOptions;
 use super::pack::{prepare_batch, Planes, Window};
 use super::plan::{dot_tile, grid_parts, want_parts, Part};
 use super::pointwise;
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn};
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
+use crate::codegen::machine::CHUNK_FLOATS;
 use crate::ir::Conv;
+use crate::sched::StepSpec;
 
-/// Most floats of prepared sources per chunk of units (keeps a chunk in L2).
-const CHUNK_FLOATS: usize = 8 << 10;
-
-/// A compiled `ConvBackwardWeight`.
-pub(super) struct BackwardWeight {
+/// The `ConvBackwardWeight` family (dot engine): how a part runs.
+struct BackwardWeight {
     g: ConvGeom,
     src: SourcePlan,
     dybs: usize,
     xbs: usize,
     accumulate: bool,
     mr: usize,
-    blocks: Vec<Block>,
     /// Variants by edge rows.
     fns: [Option<JitFn<4>>; 2],
-    parts: Vec<Part>,
     /// Units per call, and floats per unit of the prepared x and dy in scratch.
     chunk: usize,
     x_unit: usize,
     dy_unit: usize,
-    scratch: usize,
-    desc: String,
 }
 
 pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) -> Result<Arc<dyn CompiledKernel>> {
@@ -65,17 +61,17 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
         return pointwise::compile(jit, g, spec, opts);
     }
     let lanes = opts.lanes_or(|| Lanes::choose(g.n, g.ow, 64));
-    let src = forward_source(&g, lanes);
+    let src = forward::source_plan(&g, lanes, 2);
     let t = g.taps();
     let uc = (4 / t).clamp(1, g.cin_g());
     let want = part_count(&g, &src, opts);
     // At least two row blocks when there is work for two parts (parts split output
     // channels only), even at a slightly worse tile.
-    let mr_max = g.cout_g().div_ceil(want.min(2).div_ceil(g.groups)).max(1);
-    let threads = if g.groups == 1 { want.min(2) } else { 1 };
+    let mr_max = g.cout_g().div_ceil(want.min(opts.threads).div_ceil(g.groups)).max(1);
+    let threads = if g.groups == 1 { want.min(opts.threads) } else { 1 };
     let (mr, ns) = dot_tile(g.cout_g(), mr_max, uc * t, g.oh * src.positions(g.ow) * src.units, threads);
     let blocks = blocks(g.groups, g.cout_g(), mr);
-    let parts = grid_parts(1, blocks.len(), 1, want, false);
+    let parts = grid_parts((1, blocks.len(), 1), want, false, opts.threads);
     let max_oc = parts.iter().map(|p| blocks[p.blocks.clone()].iter().map(|b| b.rows).sum()).max().unwrap_or(0);
     let (dybs, xbs) = (spec.inputs[0].batch_stride, spec.inputs[1].batch_stride);
     let x_unit = src.scratch(g.cin);
@@ -98,29 +94,15 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let scratch = dense + chunk * (x_unit + dy_unit);
     let desc = format!("{}: dot {mr}x{ns} {} chunk {chunk}", g.label("conv_bwd_weight"), src.describe());
     let accumulate = spec.accumulate;
-    Ok(Arc::new(BackwardWeight {
-        g,
-        src,
-        dybs,
-        xbs,
-        accumulate,
-        mr,
-        blocks,
-        fns,
-        parts,
-        chunk,
-        x_unit,
-        dy_unit,
-        scratch,
-        desc,
-    }))
+    let tiling = Tiling::new(blocks, parts, |_| scratch, desc);
+    Ok(tiled(tiling, BackwardWeight { g, src, dybs, xbs, accumulate, mr, fns, chunk, x_unit, dy_unit }))
 }
 
 /// Parts for the weight gradient: by work, but each part prepares the whole input
 /// (every output channel reads every input channel), so no more parts than keep that
 /// copy under ~10% of the part's arithmetic (at least two when there is work for two).
 fn part_count(g: &ConvGeom, src: &SourcePlan, opts: &ConvOptions) -> usize {
-    let want = want_parts(g.flops(), opts.min_part_flops, opts.max_parts);
+    let want = want_parts(g.flops(), opts);
     let prep = (src.units * src.scratch(g.cin)) as f64;
     if prep == 0.0 {
         return want;
@@ -135,17 +117,6 @@ fn part_count(g: &ConvGeom, src: &SourcePlan, opts: &ConvOptions) -> usize {
 struct Strides {
     a: i64,
     b: i64,
-}
-
-/// x as the forward convolution reads it (see `forward::source_plan`).
-fn forward_source(g: &ConvGeom, lanes: Lanes) -> SourcePlan {
-    let dims = SourceDims { chans: g.cin, h: g.h, w: g.w };
-    let cols_out = if lanes == Lanes::Spatial { 4 * g.ow.div_ceil(4) } else { g.ow };
-    let rows = (g.oh - 1) * g.sh + g.kh;
-    let cols = (cols_out - 1) * g.sw + g.kw;
-    let reach = Window { r_lo: -(g.pt as isize), rows, c_lo: -(g.pl as isize), cols, phases: 1 };
-    let direct_ok = g.pt == 0 && g.pl == 0 && rows <= g.h && (g.ow - 1) * g.sw + g.kw <= g.w;
-    SourcePlan::new(lanes, dims, g.n, GridSteps { row_step: g.sh, col_step: g.sw }, reach, direct_ok, 2)
 }
 
 /// The engine variant: (tile rows, entries per block, input channels per iteration).
@@ -187,18 +158,17 @@ fn dot_spec(g: &ConvGeom, src: &SourcePlan, (rows, ns, uc): (usize, usize, usize
     }
 }
 
-impl BackwardWeight {
-    /// Output channels of a part: (first, count).
-    fn channels(&self, p: &Part) -> (usize, usize) {
-        let bl = &self.blocks[p.blocks.clone()];
-        (bl.first().map_or(0, |b| b.r0), bl.iter().map(|b| b.rows).sum())
-    }
+/// Output channels of a part's row blocks: (first, count).
+fn channels(blocks: &[Block]) -> (usize, usize) {
+    (blocks.first().map_or(0, |b| b.r0), blocks.iter().map(|b| b.rows).sum())
+}
 
-    /// Adds the sums over units `us` of the part's channels into `dw` (dense rows
-    /// starting at the part's first channel).
-    fn chunk(&self, us: Range<usize>, (dy, x): (&[f32], &[f32]), dw: &mut [f32], part: &Part, buf: &mut [f32]) {
+impl BackwardWeight {
+    /// Adds the sums over units `us` of the channels of `blocks` into `dw` (dense rows
+    /// starting at their first channel).
+    fn chunk(&self, us: Range<usize>, (dy, x): (&[f32], &[f32]), dw: &mut [f32], blocks: &[Block], buf: &mut [f32]) {
         let g = &self.g;
-        let (o0, oc) = self.channels(part);
+        let (o0, oc) = channels(blocks);
         let (xbuf, dybuf) = buf.split_at_mut(us.len() * self.x_unit);
         let b0 = match self.src.form {
             SourceForm::Direct => x[us.start * self.xbs..].as_ptr() as i64,
@@ -219,7 +189,7 @@ impl BackwardWeight {
                 (dybuf.as_ptr() as i64, 4)
             }
         };
-        for b in &self.blocks[part.blocks.clone()] {
+        for b in blocks {
             let Some(f) = &self.fns[usize::from(b.rows < self.mr)] else { continue };
             let row = b.r0 - o0;
             let args = [
@@ -251,14 +221,6 @@ impl BackwardWeight {
         prepare_batch(&planes, &win, dst);
     }
 
-    /// db[o] = Σ dy[n][o] over samples and pixels, for the part's channels.
-    fn bias_grad(&self, dy: &[f32], o0: usize, db: &mut [f32]) {
-        let plane = self.g.oh * self.g.ow;
-        for (i, d) in db.iter_mut().enumerate() {
-            *d = (0..self.g.n).map(|n| lanes_sum(&dy[n * self.dybs + (o0 + i) * plane..][..plane])).sum();
-        }
-    }
-
     /// Copies (or adds) the dense gradient of the part's channels into the link rows.
     fn gather(&self, dense: &[f32], dw: &mut [f32], (o0, oc): (usize, usize), first_link: usize) {
         let (t, cin) = (self.g.taps(), self.g.cin);
@@ -273,8 +235,17 @@ impl BackwardWeight {
     }
 }
 
+/// db[o] = Σ dy[n][o] over samples and pixels, for channels `o0 .. o0 + db.len()`
+/// (dy samples `dybs` apart).
+pub(super) fn bias_grad(g: &ConvGeom, dy: &[f32], dybs: usize, o0: usize, db: &mut [f32]) {
+    let plane = g.oh * g.ow;
+    for (i, d) in db.iter_mut().enumerate() {
+        *d = (0..g.n).map(|n| lanes_sum(&dy[n * dybs + (o0 + i) * plane..][..plane])).sum();
+    }
+}
+
 /// Sum of a slice in f32 with eight interleaved partial sums (vectorisable, fixed order).
-pub(super) fn lanes_sum(v: &[f32]) -> f32 {
+fn lanes_sum(v: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let mut it = v.chunks_exact(8);
     for c in it.by_ref() {
@@ -286,18 +257,10 @@ pub(super) fn lanes_sum(v: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-impl CompiledKernel for BackwardWeight {
-    fn parts(&self) -> usize {
-        self.parts.len()
-    }
-
-    fn scratch_len(&self) -> usize {
-        self.scratch
-    }
-
-    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32]) {
-        let (g, p) = (&self.g, &self.parts[part]);
-        let (o0, oc) = self.channels(p);
+impl Family for BackwardWeight {
+    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
+        let (g, blocks) = (&self.g, t.blocks_of(p));
+        let (o0, oc) = channels(blocks);
         // SAFETY: the ABI promises dy and x hold n samples at their batch strides.
         let (dy, x) = unsafe {
             (view(ptrs[0], (g.n - 1) * self.dybs + g.y_len()), view(ptrs[1], (g.n - 1) * self.xbs + g.x_len()))
@@ -321,7 +284,7 @@ impl CompiledKernel for BackwardWeight {
         }
         for start in (0..self.src.units).step_by(self.chunk) {
             let us = start..(start + self.chunk).min(self.src.units);
-            self.chunk(us, (dy, x), sums, p, buf);
+            self.chunk(us, (dy, x), sums, blocks, buf);
         }
         if g.table.is_some() {
             self.gather(dense, out, (o0, oc), first_link);
@@ -329,11 +292,7 @@ impl CompiledKernel for BackwardWeight {
         if g.bias {
             // SAFETY: as above, the part owns these db entries.
             let db = unsafe { view_mut(ptrs[3].add(o0), oc) };
-            self.bias_grad(dy, o0, db);
+            bias_grad(g, dy, self.dybs, o0, db);
         }
-    }
-
-    fn describe(&self) -> String {
-        self.desc.clone()
     }
 }

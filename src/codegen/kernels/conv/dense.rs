@@ -16,18 +16,19 @@
 use std::sync::Arc;
 
 use super::abi::{at, check_no_epilogue, check_operands, check_param, view, view_mut};
-use super::drive::{blocks, Block, OuterCall, Outputs};
+use super::drive::Variants;
+use super::drive::{blocks, gemm_spec_of, tiled, Block, Family, KBlocks, OutMap, OuterCall, Tiling, VariantKey};
 use super::options::ConvOptions;
-use super::outer::{compile_outer, ASide, OuterSpec, TapGrid};
+use super::outer::{ASide, OuterSpec};
 use super::pack::pack_broadcast;
-use super::plan::{balanced, outer_tile, split_even, want_parts, OuterCosts};
+use super::plan::{balanced, outer_tile, split_even, want_parts, OuterCosts, Part};
 use super::store::{OperandMap, StoreSpec};
-use super::taps::{col_classes, Axis, RowTiling};
 use crate::autodiff::Kernel;
 use crate::codegen::error::{invalid, Result};
-use crate::codegen::jit::{Jit, JitFn};
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::jit::Jit;
+use crate::codegen::kernels::CompiledKernel;
 use crate::ir::Dense;
+use crate::sched::StepSpec;
 
 /// Which dense kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,31 +38,20 @@ enum Dir {
     Weight,
 }
 
-/// One part: rows of C (blocks) and, forward only, a range of samples (columns).
-#[derive(Debug, Clone)]
-struct Part {
-    blocks: std::ops::Range<usize>,
-    cols: std::ops::Range<usize>,
-}
-
-/// A compiled dense kernel.
-pub(super) struct DenseKernel {
+/// The dense family: how a part runs. A part's units are columns of C (samples of
+/// the forward; one range of all columns otherwise).
+struct DenseKernel {
     dir: Dir,
     d: Dense,
     n: usize,
     /// Batch strides of the step's operands in ABI order (0 for parameters).
     bs: Vec<usize>,
-    ebs: Vec<usize>,
-    mr: usize,
+    out: OutMap,
     packed: bool,
-    blocks: Vec<Block>,
-    /// Variants by edge rows, for each distinct column count (forward) or one.
-    fns: Vec<(usize, [Option<JitFn<7>>; 2])>,
-    parts: Vec<Part>,
+    /// Variants for each distinct column count (forward) or one.
+    vars: Vec<(usize, Variants)>,
     /// Columns of the forward's prepared xᵀ (a multiple of 4).
     xt_cols: usize,
-    scratch: usize,
-    desc: String,
 }
 
 /// (rows of C, k, columns of C) of a kernel over `n` samples.
@@ -85,37 +75,30 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &ConvOptions) -> Result<
     let (m, k, cols) = shape(dir, &d, n);
     let packed = opts.pack(if dir == Dir::Weight { d.in_features as usize } else { cols });
     let flops = 2.0 * (m * k * cols) as f64;
-    let want = want_parts(flops, opts.min_part_flops, opts.max_parts);
-    let col_parts = if dir == Dir::Forward { balanced(cols.div_ceil(4), want) } else { 1 };
+    let want = want_parts(flops, opts);
+    let col_parts = if dir == Dir::Forward { balanced(cols.div_ceil(4), want, opts.threads) } else { 1 };
     let col_ranges: Vec<_> =
         split_even(cols.div_ceil(4), col_parts).into_iter().map(|r| 4 * r.start..(4 * r.end).min(cols)).collect();
     let widest = col_ranges.iter().map(|r| r.len()).max().unwrap_or(cols);
     let costs = OuterCosts { direct: !packed, store: if dir == Dir::Forward { 4.0 } else { 1.0 }, b_streams: false };
     let (mr, nv) = opts.tile_or(m, || outer_tile(m, widest.div_ceil(4), k, costs));
     let blocks = blocks(1, m, mr);
-    let row_parts = balanced(blocks.len(), want.div_ceil(col_parts));
+    let row_parts = balanced(blocks.len(), want.div_ceil(col_parts), opts.threads);
     let parts: Vec<Part> = split_even(blocks.len(), row_parts)
         .into_iter()
-        .flat_map(|b| col_ranges.iter().map(move |c| Part { blocks: b.clone(), cols: c.clone() }))
+        .flat_map(|b| col_ranges.iter().map(move |c| Part { units: c.clone(), blocks: b.clone(), rows: 0..1 }))
         .collect();
     let xt_cols = 4 * widest.div_ceil(4);
     let bs: Vec<usize> = spec.inputs.iter().chain(&spec.outputs).map(|o| o.batch_stride).collect();
     let mut widths: Vec<usize> = col_ranges.iter().map(|r| r.len()).collect();
     widths.sort_unstable();
     widths.dedup();
-    let mut fns = Vec::new();
+    let store = store_spec(dir, &d, spec);
+    let mut vars = Vec::new();
     for &w in &widths {
-        let mut f: [Option<JitFn<7>>; 2] = Default::default();
-        for (e, rows) in [(0, mr.min(m)), (1, m % mr)] {
-            if rows > 0 && (e == 1 || m >= mr) {
-                f[e] = Some(compile_outer(jit, &gemm_spec(dir, &d, spec, (rows, nv, w), packed, xt_cols))?);
-            }
-        }
-        fns.push((w, f));
+        let make = |key: VariantKey| gemm_spec(dir, &d, key, (nv, w), packed, xt_cols, spec);
+        vars.push((w, Variants::compile(jit, (KBlocks::new(k, k), mr, m), 0, &store, make)?));
     }
-    let max_rows =
-        parts.iter().map(|p| blocks[p.blocks.clone()].iter().map(|b| b.rows).sum::<usize>()).max().unwrap_or(0);
-    let scratch = if packed { 4 * max_rows * k } else { 0 } + if dir == Dir::Forward { k * xt_cols } else { 0 };
     let desc = format!(
         "{} {}->{} n{}: gemm outer {mr}x{nv} {}{}",
         spec.kernel.name(),
@@ -125,8 +108,12 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &ConvOptions) -> Result<
         if packed { "packed" } else { "direct" },
         if dir == Dir::Forward { " batch-lanes" } else { "" }
     );
-    let ebs = spec.extra.iter().map(|e| e.batch_stride).collect();
-    Ok(Arc::new(DenseKernel { dir, d, n, bs, ebs, mr, packed, blocks, fns, parts, xt_cols, scratch, desc }))
+    let scratch = |b: &[Block]| {
+        let rows: usize = b.iter().map(|b| b.rows).sum();
+        (if packed { 4 * rows * k } else { 0 }) + if dir == Dir::Forward { k * xt_cols } else { 0 }
+    };
+    let out = OutMap::new(spec);
+    Ok(tiled(Tiling::new(blocks, parts, scratch, desc), DenseKernel { dir, d, n, bs, out, packed, vars, xt_cols }))
 }
 
 /// Checks operands; returns the batch size.
@@ -163,69 +150,51 @@ fn check(dir: Dir, d: &Dense, spec: &StepSpec) -> Result<usize> {
     Ok(n)
 }
 
-/// The engine variant: (tile rows, positions per tile, columns of C).
-fn gemm_spec(
-    dir: Dir,
-    d: &Dense,
-    spec: &StepSpec,
-    (rows, nv, cols): (usize, usize, usize),
-    packed: bool,
-    xt_cols: usize,
-) -> OuterSpec {
+/// The store of C: each operand's map from its batch stride in bytes.
+fn store_spec(dir: Dir, d: &Dense, spec: &StepSpec) -> StoreSpec {
     let fin = d.in_features as i64;
-    let bs = |op: &crate::codegen::kernels::Operand| 4 * op.batch_stride as i64;
-    // Direct A (row, chan) strides, B bytes per k step, and each C operand's map
-    // from its batch stride in bytes.
-    let (a_direct, b_chan) = match dir {
-        Dir::Forward => ((4 * fin, 4), 4 * xt_cols as i64),
-        Dir::Data => ((bs(&spec.inputs[0]), 4), 4 * fin),
-        Dir::Weight => ((4, bs(&spec.inputs[0])), bs(&spec.inputs[1])),
+    let map = |op: &crate::sched::Operand| {
+        let b = 4 * op.batch_stride as i64;
+        match dir {
+            Dir::Forward => OperandMap { r_stride: 4, pos_stride: 4 * b, lane_stride: b },
+            Dir::Data => OperandMap { r_stride: b, pos_stride: 16, lane_stride: 4 },
+            Dir::Weight => OperandMap { r_stride: 4 * fin, pos_stride: 16, lane_stride: 4 },
+        }
     };
-    let map = |b: i64| match dir {
-        Dir::Forward => OperandMap { r_stride: 4, pos_stride: 4 * b, lane_stride: b },
-        Dir::Data => OperandMap { r_stride: b, pos_stride: 16, lane_stride: 4 },
-        Dir::Weight => OperandMap { r_stride: 4 * fin, pos_stride: 16, lane_stride: 4 },
-    };
-    let store = StoreSpec {
-        out: map(bs(&spec.outputs[0])),
-        extras: spec.extra.iter().map(|e| map(bs(e))).collect(),
+    StoreSpec {
+        out: map(&spec.outputs[0]),
+        extras: spec.extra.iter().map(map).collect(),
         bias: dir == Dir::Forward && d.bias,
         epilogue: spec.epilogue.clone(),
         accumulate: spec.accumulate,
         partial: false,
-    };
-    let positions = cols.div_ceil(4);
-    let tiling = RowTiling {
-        positions,
-        width: 4,
-        last_lanes: cols - 4 * (positions - 1),
-        nv,
-        lanes: 4,
-        partial_b: dir != Dir::Forward,
-    };
-    let one = Axis { base: 0, g_step: 0, t_step: 0, taps: 1, src: 1 };
-    let k = shape(dir, d, 1).1;
-    OuterSpec {
-        mr: rows,
-        a: if packed {
-            ASide::Packed
-        } else {
-            ASide::Direct { row: a_direct.0, chan: a_direct.1, tap_row: 0, taps: vec![0] }
-        },
-        chans: if dir == Dir::Weight { spec.inputs[0].dims[0] } else { k },
-        unroll: 8,
-        b_chan,
-        taps: TapGrid { rows: 1, b_row: 0, b: vec![0] },
-        bounds: None,
-        classes: col_classes(&one, &tiling, false),
-        b_pos: 16,
-        b_stride: 1,
-        b_row: 0,
-        out_row: 0,
-        lanes: 4,
-        store,
-        links: None,
     }
+}
+
+/// The engine variant for `key`: `nv` positions per tile, `cols` columns of C.
+fn gemm_spec(
+    dir: Dir,
+    d: &Dense,
+    key: VariantKey,
+    (nv, cols): (usize, usize),
+    packed: bool,
+    xt_cols: usize,
+    spec: &StepSpec,
+) -> OuterSpec {
+    let fin = 4 * d.in_features as i64;
+    let bs = |i: usize| 4 * spec.inputs[i].batch_stride as i64;
+    // Direct A (row, chan) strides and B bytes per k step.
+    let (a_direct, b_chan) = match dir {
+        Dir::Forward => ((fin, 4), 4 * xt_cols as i64),
+        Dir::Data => ((bs(0), 4), fin),
+        Dir::Weight => ((4, bs(0)), bs(1)),
+    };
+    let a = if packed {
+        ASide::Packed
+    } else {
+        ASide::Direct { row: a_direct.0, chan: a_direct.1, tap_row: 0, taps: vec![0] }
+    };
+    gemm_spec_of(key, a, (b_chan, vec![0]), (cols, nv, dir != Dir::Forward), 8)
 }
 
 impl DenseKernel {
@@ -267,7 +236,7 @@ impl DenseKernel {
         unsafe {
             match self.dir {
                 Dir::Forward => {
-                    self.transpose_x(view(ptrs[0], span(0, fin)), p.cols.clone(), xt);
+                    self.transpose_x(view(ptrs[0], span(0, fin)), p.units.clone(), xt);
                     (view(ptrs[1], fin * fout), xt.as_ptr() as i64)
                 }
                 Dir::Data => (view(ptrs[0], span(0, fout)), ptrs[1] as i64),
@@ -277,32 +246,17 @@ impl DenseKernel {
     }
 }
 
-impl CompiledKernel for DenseKernel {
-    fn parts(&self) -> usize {
-        self.parts.len()
-    }
-
-    fn scratch_len(&self) -> usize {
-        self.scratch
-    }
-
-    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32]) {
-        let p = &self.parts[part];
-        let blocks = &self.blocks[p.blocks.clone()];
+impl Family for DenseKernel {
+    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
+        let blocks = t.blocks_of(p);
         let (_, k, _) = shape(self.dir, &self.d, self.n);
         let rows: usize = blocks.iter().map(|b| b.rows).sum();
         let (panel, xt) = scratch.split_at_mut(if self.packed { 4 * rows * k } else { 0 });
         let (a, b) = self.operands(ptrs, p, xt);
-        let Some((_, fns)) = self.fns.iter().find(|(w, _)| *w == p.cols.len()) else { return };
-        let nin = if self.dir == Dir::Forward { 2 + usize::from(self.d.bias) } else { 2 };
-        let (ybs, extras) = match self.dir {
-            Dir::Weight => (0, &ptrs[..0]),
-            _ => (self.bs[nin], &ptrs[nin + 1..]),
-        };
-        let out = Outputs { y: ptrs[nin], ybs, extras, ebs: &self.ebs };
+        let Some((_, vars)) = self.vars.iter().find(|(w, _)| *w == p.units.len()) else { return };
+        let out = self.out.bind(ptrs);
         let mut used = 0;
         for blk in blocks {
-            let Some(f) = &fns[usize::from(blk.rows < self.mr)] else { continue };
             let a_addr = if self.packed {
                 let dst = &mut panel[used..used + 4 * blk.rows * k];
                 pack_broadcast(dst, blk.rows, k, self.a_elem(a, blk.r0));
@@ -311,18 +265,17 @@ impl CompiledKernel for DenseKernel {
             } else {
                 self.a_direct(a, blk.r0)
             };
-            let fin = self.d.in_features as usize;
             let (first, off) = match self.dir {
-                Dir::Forward => (p.cols.start, blk.r0),
+                Dir::Forward => (p.units.start, blk.r0),
                 Dir::Data => (blk.r0, 0),
-                Dir::Weight => (0, blk.r0 * fin),
+                Dir::Weight => (0, blk.r0 * self.d.in_features as usize),
             };
             let bias = if self.dir == Dir::Forward && self.d.bias { at(ptrs[2], blk.r0) } else { 0 };
             let call = OuterCall { a: a_addr, b, first, off, bias, nrows: 1, row0: 0 };
             // SAFETY: A is this block's panel or rows, B the transposed samples or the
             // input tensor (valid for every compiled k and column offset); the C
             // elements are the block's rows and the part's columns, this part's alone.
-            unsafe { call.call(f, &out) };
+            unsafe { vars.run(call, (blk.rows, 4), (0, 0), &out) };
         }
         if self.dir == Dir::Weight && self.d.bias {
             let (r0, fout) = (blocks.first().map_or(0, |b| b.r0), self.d.out_features as usize);
@@ -333,9 +286,5 @@ impl CompiledKernel for DenseKernel {
                 *d = (0..self.n).map(|s| dy[s * self.bs[0] + r0 + i]).sum();
             }
         }
-    }
-
-    fn describe(&self) -> String {
-        self.desc.clone()
     }
 }

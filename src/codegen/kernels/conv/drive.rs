@@ -1,21 +1,42 @@
-//! Driving the outer engine from Rust: row blocks, store specs and one call.
+//! The one driver of the tiled kernels: every convolution and dense kernel is a
+//! [`Tiling`] (row blocks, parts, scratch, description) plus a [`Family`] that says
+//! how one part maps its problem onto engine calls; [`tiled`] turns the pair into
+//! the [`CompiledKernel`].
 //!
-//! Consumes: the step spec (outputs, extras, epilogue) and per-call positions.
+//! Consumes: the step spec (outputs, extras, epilogue), a family's plan (blocks of
+//! tile rows, parts, compiled [`Variants`]) and, per call, the A and B addresses and
+//! the output's (sample, element) position ([`OuterCall`]).
 //! Produces: [`Block`]s of tile rows, the [`StoreSpec`] of a kernel, the split of
 //! the channels into L1-sized blocks ([`KBlocks`]) with one compiled [`Variants`]
-//! entry per (phase, edge rows, partial lanes), and [`OuterCall::call`], which turns
-//! element offsets into the engine's pointer arguments.
+//! entry per (phase, edge rows, partial lanes), [`Variants::run`], which calls every
+//! channel block of one row block, and [`OuterCall::call`], which turns element
+//! offsets into the engine's pointer arguments through the step's [`OutMap`].
 //! Guarantees: extras get exactly the output's element offset within their own
 //! samples (same per-sample shape), each with its own batch stride; channel blocks
 //! compose to the unsplit result (bias first, epilogue last, partial sums added
-//! before it).
+//! before it); a part runs only what its family's `run_part` does for it, so the
+//! kernel ABI's disjointness is the family's [`Part`] split.
+//!
+//! A kernel family provides: its plan (a [`Tiling`] built from `plan`'s tile and part
+//! choices), the [`OuterSpec`] or dot spec of each variant (its address map: bytes
+//! per row, channel, tap and position on the A, B and output sides), and
+//! [`Family::run_part`], which prepares a part's A and B in scratch and issues the
+//! calls.
+
+use std::sync::Arc;
 
 use super::abi::{at, MAX_EXTRAS};
-use super::outer::{compile_outer, OuterSpec};
+use super::geometry::ConvGeom;
+use super::layout::{Lanes, SourcePlan};
+use super::outer::{compile_outer, ASide, OuterSpec, TapGrid};
+use super::plan::Part;
 use super::store::{OperandMap, StoreSpec};
+use super::taps::{col_classes, Axis, RowTiling};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn};
-use crate::codegen::kernels::StepSpec;
+use crate::codegen::kernels::CompiledKernel;
+use crate::codegen::machine::MIN_WASTE;
+use crate::sched::StepSpec;
 
 /// A block of tile rows inside one group: rows `r0 .. r0 + rows` (absolute).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,15 +72,47 @@ pub(super) fn store_spec(
     }
 }
 
+/// Where output 0 and the extras sit in the ABI's pointer array, with their batch
+/// strides (fixed at compile time).
+pub(super) struct OutMap {
+    y: usize,
+    ybs: usize,
+    extras: usize,
+    ebs: Vec<usize>,
+}
+
+impl OutMap {
+    pub fn new(spec: &StepSpec) -> OutMap {
+        let (y, extras) = (spec.inputs.len(), spec.inputs.len() + spec.outputs.len());
+        OutMap {
+            y,
+            ybs: spec.outputs[0].batch_stride,
+            extras,
+            ebs: spec.extra.iter().map(|e| e.batch_stride).collect(),
+        }
+    }
+
+    /// The run-time operands of one call of the kernel.
+    pub fn bind<'a>(&'a self, ptrs: &'a [*mut f32]) -> Outputs<'a> {
+        Outputs {
+            y: ptrs[self.y],
+            ybs: self.ybs,
+            extras: &ptrs[self.extras..self.extras + self.ebs.len()],
+            ebs: &self.ebs,
+        }
+    }
+}
+
 /// The run-time operands of output 0 and the extras, with their batch strides.
 pub(super) struct Outputs<'a> {
-    pub y: *mut f32,
-    pub ybs: usize,
-    pub extras: &'a [*mut f32],
-    pub ebs: &'a [usize],
+    y: *mut f32,
+    ybs: usize,
+    extras: &'a [*mut f32],
+    ebs: &'a [usize],
 }
 
 /// One call of an outer-engine function.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct OuterCall {
     /// A panel or matrix, and the B source, as addresses.
     pub a: i64,
@@ -212,5 +265,193 @@ impl Variants {
     pub fn get(&self, k: usize, rows: usize, lanes: usize) -> Option<&JitFn<7>> {
         let key = (self.kb.phase(k), rows < self.mr, lanes < 4);
         self.fns.iter().find(|(k, _)| *k == key).map(|(_, f)| f)
+    }
+
+    /// Calls every channel block of one row block of `rows` rows and `lanes` real
+    /// lanes: block k is `call` with A and B advanced by its first channel times
+    /// `chan_bytes` (A, B).
+    ///
+    /// # Safety
+    /// As [`OuterCall::call`], for every channel block.
+    pub unsafe fn run(&self, call: OuterCall, (rows, lanes): (usize, usize), chan_bytes: (i64, i64), o: &Outputs) {
+        for k in 0..self.kb.nk {
+            let Some(f) = self.get(k, rows, lanes) else { continue };
+            let c0 = (k * self.kb.kc) as i64;
+            let call = OuterCall { a: call.a + c0 * chan_bytes.0, b: call.b + c0 * chan_bytes.1, ..call };
+            // SAFETY: the caller's obligations, for channel block k.
+            unsafe { call.call(f, o) };
+        }
+    }
+}
+
+/// The variant `key` of a GEMM on the outer engine: one grid row of `cols` columns
+/// of C (four lanes per position, `nv` positions per tile; `partial_b`: read only
+/// the real lanes of the last B vector); k is `key.chans` steps (`unroll` per loop
+/// iteration), each `b_chan` bytes further in B, with one tap row of tap columns at
+/// `b_taps` bytes; no row bounds, no links.
+pub(super) fn gemm_spec_of(
+    key: VariantKey,
+    a: ASide,
+    (b_chan, b_taps): (i64, Vec<i64>),
+    (cols, nv, partial_b): (usize, usize, bool),
+    unroll: usize,
+) -> OuterSpec {
+    let positions = cols.div_ceil(4);
+    let tiling = RowTiling { positions, width: 4, last_lanes: cols - 4 * (positions - 1), nv, lanes: 4, partial_b };
+    let every = Axis { base: 0, g_step: 0, t_step: 0, taps: b_taps.len(), src: 1 };
+    OuterSpec {
+        mr: key.rows,
+        a,
+        chans: key.chans,
+        unroll,
+        b_chan,
+        classes: col_classes(&every, &tiling, false),
+        taps: TapGrid { rows: 1, b_row: 0, b: b_taps },
+        bounds: None,
+        b_pos: 16,
+        b_stride: 1,
+        b_row: 0,
+        out_row: 0,
+        lanes: 4,
+        store: key.store,
+        links: None,
+    }
+}
+
+/// The grid of a convolution-shaped variant: the source rows and columns its taps
+/// read per grid position ([`Axis`]) and the grid's rows and columns; with `skip`,
+/// taps that read only padding are skipped (run-time tap-row bounds where enough
+/// rows would be wasted, tap columns per tile) and B is a prepared window, else B is
+/// read in place (only the real lanes of a partial last vector). `out_row`: bytes
+/// between output grid rows.
+pub(super) struct ConvGrid {
+    pub rows: (Axis, usize),
+    pub cols: (Axis, usize),
+    pub skip: bool,
+    pub out_row: i64,
+}
+
+/// The variant `key` of a convolution-shaped kernel reading B from `src` over
+/// `grid` with `nv` positions per tile (and a connection table's `links`).
+pub(super) fn conv_spec_of(
+    key: VariantKey,
+    (src, grid): (&SourcePlan, &ConvGrid),
+    a: ASide,
+    nv: usize,
+    links: Option<&Vec<u64>>,
+) -> OuterSpec {
+    let ((row, rows), (col, cols)) = (&grid.rows, &grid.cols);
+    let tap = |m: usize, n: usize| src.tap(row.base + m as isize * row.t_step, col.base + n as isize * col.t_step);
+    let taps = TapGrid { rows: row.taps, b_row: tap(1, 0) - tap(0, 0), b: (0..col.taps).map(|n| tap(0, n)).collect() };
+    let (spatial, positions) = (src.lanes == Lanes::Spatial, src.positions(*cols));
+    let tiling = RowTiling {
+        positions,
+        width: if spatial { 4 } else { 1 },
+        last_lanes: if spatial { cols - 4 * (positions - 1) } else { key.lanes },
+        nv,
+        lanes: key.lanes,
+        partial_b: !grid.skip,
+    };
+    OuterSpec {
+        mr: key.rows,
+        a,
+        chans: key.chans,
+        unroll: (8 / (row.taps * col.taps).max(1)).clamp(1, key.chans),
+        b_chan: src.chan_bytes(),
+        taps,
+        bounds: if grid.skip { row.bounds(*rows, MIN_WASTE) } else { None },
+        classes: col_classes(col, &tiling, grid.skip),
+        b_pos: src.b_pos,
+        b_stride: src.b_stride,
+        b_row: src.b_row,
+        out_row: grid.out_row,
+        lanes: key.lanes,
+        store: key.store,
+        links: links.cloned(),
+    }
+}
+
+/// A convolution family's compiled variants: one set for every row block
+/// (`make(mr, m, None)` over `m` tile rows), or, with a connection table, one set per
+/// block with its link masks compiled in (`make(rows, rows, links)`); the rows are
+/// outputs (`rows_are_outputs`) or inputs. [`per_block`] picks a block's set.
+pub(super) fn compile_per_block<V>(
+    g: &ConvGeom,
+    blocks: &[Block],
+    (mr, m, rows_are_outputs): (usize, usize, bool),
+    make: impl Fn(usize, usize, Option<&Vec<u64>>) -> Result<V>,
+) -> Result<Vec<V>> {
+    if g.table.is_none() {
+        return Ok(vec![make(mr, m, None)?]);
+    }
+    blocks.iter().map(|b| make(b.rows, b.rows, Some(&g.block_links(b.r0..b.r0 + b.rows, rows_are_outputs)))).collect()
+}
+
+/// The variants of row block `block` from [`compile_per_block`]'s sets.
+pub(super) fn per_block<V>(sets: &[V], block: usize) -> &V {
+    &sets[if sets.len() == 1 { 0 } else { block }]
+}
+
+/// The family-independent plan of a tiled kernel.
+pub(super) struct Tiling {
+    /// Blocks of tile rows, and the parts (ranges over units, blocks, grid rows).
+    pub blocks: Vec<Block>,
+    pub parts: Vec<Part>,
+    /// Scratch floats of the most demanding part.
+    pub scratch: usize,
+    /// What `describe()` says.
+    pub desc: String,
+}
+
+impl Tiling {
+    /// A tiling whose parts need `scratch(their blocks)` floats.
+    pub fn new(blocks: Vec<Block>, parts: Vec<Part>, scratch: impl Fn(&[Block]) -> usize, desc: String) -> Tiling {
+        let scratch = parts.iter().map(|p| scratch(&blocks[p.blocks.clone()])).max().unwrap_or(0);
+        Tiling { blocks, parts, scratch, desc }
+    }
+
+    /// The row blocks of part `p`.
+    pub fn blocks_of(&self, p: &Part) -> &[Block] {
+        &self.blocks[p.blocks.clone()]
+    }
+}
+
+/// What a kernel family adds to its [`Tiling`]: how one part runs.
+pub(super) trait Family: Send + Sync + 'static {
+    /// Runs part `p` of `t`.
+    ///
+    /// # Safety
+    /// The obligations of [`CompiledKernel::run`]; `p` is one of `t.parts` and
+    /// `scratch` holds at least `t.scratch` floats.
+    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]);
+}
+
+/// A compiled tiled kernel: a tiling and its family.
+struct Tiled<F> {
+    tiling: Tiling,
+    family: F,
+}
+
+/// The compiled kernel of `family` over `tiling`.
+pub(super) fn tiled<F: Family>(tiling: Tiling, family: F) -> Arc<dyn CompiledKernel> {
+    Arc::new(Tiled { tiling, family })
+}
+
+impl<F: Family> CompiledKernel for Tiled<F> {
+    fn parts(&self) -> usize {
+        self.tiling.parts.len()
+    }
+
+    fn scratch_len(&self) -> usize {
+        self.tiling.scratch
+    }
+
+    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32]) {
+        // SAFETY: the caller's obligations; `part < parts()`.
+        unsafe { self.family.run_part(&self.tiling, ptrs, &self.tiling.parts[part], scratch) }
+    }
+
+    fn describe(&self) -> String {
+        self.tiling.desc.clone()
     }
 }

@@ -15,35 +15,35 @@
 use std::sync::Arc;
 
 use super::abi::{at, check_operands, check_param, view};
-use super::drive::{blocks, k_blocks, store_spec, Block, KBlocks, OuterCall, Outputs, VariantKey, Variants};
+use super::drive::Variants;
+use super::drive::{
+    blocks, compile_per_block, conv_spec_of, k_blocks, per_block, store_spec, tiled, Block, ConvGrid, Family, OutMap,
+    OuterCall, Tiling, VariantKey,
+};
 use super::geometry::ConvGeom;
 use super::layout::{GridSteps, Lanes, SourceDims, SourceForm, SourcePlan};
 use super::options::ConvOptions;
-use super::outer::{ASide, OuterSpec, TapGrid};
+use super::outer::{ASide, OuterSpec};
 use super::pack::{pack_broadcast, Need, Window};
-use super::plan::{grid_parts, outer_tile, want_parts, OuterCosts, Part, THREADS};
-use super::store::StoreSpec;
-use super::taps::{col_classes, Axis, RowTiling};
+use super::plan::{grid_parts, outer_tile, want_parts, OuterCosts, Part};
+use super::taps::Axis;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
+use crate::codegen::machine::{DIRECT_EFFICIENCY, L1_BYTES, PACK_S_PER_FLOAT, PEAK_S_PER_FLOP, PREP_S_PER_FLOAT};
 use crate::ir::Conv;
+use crate::sched::StepSpec;
 
-/// A compiled `Conv`.
-pub(super) struct Forward {
+/// The `Conv` family: how a part runs.
+struct Forward {
     g: ConvGeom,
     src: SourcePlan,
     xbs: usize,
-    ybs: usize,
-    ebs: Vec<usize>,
+    out: OutMap,
     packed: bool,
-    blocks: Vec<Block>,
     /// Compiled variants: one set, or one per block with a connection table (each
     /// block's link masks are compiled in).
     vars: Vec<Variants>,
-    parts: Vec<Part>,
-    scratch: usize,
-    desc: String,
 }
 
 pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) -> Result<Arc<dyn CompiledKernel>> {
@@ -55,7 +55,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     }
     let k = g.cin_g() * g.taps();
     let lanes = opts.lanes_or(|| Lanes::choose(g.n, g.ow, k));
-    let src = source_plan(&g, lanes);
+    let src = source_plan(&g, lanes, 1);
     let Plan { packed, tile: (mr, nv), blocks, parts } = plan(&g, &src, opts);
     let plane = (4 * g.oh * g.ow) as i64;
     let store = store_spec(spec, (plane, src.out_pos(1)), |bs| src.lane_stride(bs, 1), g.bias);
@@ -63,35 +63,14 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let a_bytes = if packed { 16 * t * mr } else { 4 * t };
     let kb = k_blocks(&store, g.cin_g(), a_bytes, opts.a_block_bytes);
     let partial = if lanes == Lanes::Batch { g.n % 4 } else { 0 };
-    let vars = variants(jit, (&g, &src), (kb, (mr, nv), partial, packed), &blocks, &store)?;
-    let scratch = parts.iter().map(|p| scratch_of(&g, &src, &blocks[p.blocks.clone()], packed)).max().unwrap_or(0);
-    let desc = describe(&g, &src, (mr, nv, kb.nk), packed);
-    let (xbs, ybs) = (spec.inputs[0].batch_stride, spec.outputs[0].batch_stride);
-    let ebs = spec.extra.iter().map(|e| e.batch_stride).collect();
-    Ok(Arc::new(Forward { g, src, xbs, ybs, ebs, packed, blocks, vars, parts, scratch, desc }))
-}
-
-/// The compiled variants: one set, or with a table one per block with its link
-/// masks; `shape` is (channel blocks, tile, partial lanes, packed).
-fn variants(
-    jit: &Jit,
-    (g, src): (&ConvGeom, &SourcePlan),
-    (kb, (mr, nv), partial, packed): (KBlocks, (usize, usize), usize, bool),
-    blocks: &[Block],
-    store: &StoreSpec,
-) -> Result<Vec<Variants>> {
-    let Some(_) = &g.table else {
-        let make = |key: VariantKey| outer_spec(g, src, key, nv, packed, None);
-        return Ok(vec![Variants::compile(jit, (kb, mr, g.cout_g()), partial, store, make)?]);
-    };
-    blocks
-        .iter()
-        .map(|b| {
-            let links = (0..g.cin).map(|c| g.link_mask(b.r0..b.r0 + b.rows, |_, i| i == c, true)).collect();
-            let make = |key: VariantKey| outer_spec(g, src, key, nv, packed, Some(&links));
-            Variants::compile(jit, (kb, b.rows, b.rows), partial, store, make)
-        })
-        .collect()
+    let vars = compile_per_block(&g, &blocks, (mr, g.cout_g(), true), |rows, m, links| {
+        let make = |key: VariantKey| outer_spec(&g, &src, key, nv, packed, links);
+        Variants::compile(jit, (kb, rows, m), partial, &store, make)
+    })?;
+    let tiling =
+        Tiling::new(blocks, parts, |b| scratch_of(&g, &src, b, packed), describe(&g, &src, (mr, nv, kb.nk), packed));
+    let (xbs, out) = (spec.inputs[0].batch_stride, OutMap::new(spec));
+    Ok(tiled(tiling, Forward { g, src, xbs, out, packed, vars }))
 }
 
 /// How a forward convolution is run: weights packed or in place, the tile, the
@@ -103,19 +82,11 @@ struct Plan {
     parts: Vec<Part>,
 }
 
-/// Seconds per FLOP at the f32x4 peak of one core, and per float moved by the
-/// window preparation and the A packing (measured orders of magnitude).
-const PEAK_S_PER_FLOP: f64 = 1.0 / 65e9;
-const PREP_S_PER_FLOAT: f64 = 0.5e-9;
-const PACK_S_PER_FLOAT: f64 = 0.3e-9;
-/// Throughput of direct (in-place, re-broadcast) weights relative to packed ones.
-const DIRECT_EFFICIENCY: f64 = 0.85;
-
 /// Chooses packing and the part split by estimated time: the arithmetic, plus what
 /// every part repeats — preparing its source rows (each part prepares the rows its
 /// grid rows read, for all input channels) and packing its blocks' weights.
 fn plan(g: &ConvGeom, src: &SourcePlan, opts: &ConvOptions) -> Plan {
-    let want = want_parts(g.flops(), opts.min_part_flops, opts.max_parts);
+    let want = want_parts(g.flops(), opts);
     let k = g.cin_g() * g.taps();
     let packs: Vec<bool> = match opts.packed {
         Some(p) => vec![p],
@@ -132,7 +103,7 @@ fn plan(g: &ConvGeom, src: &SourcePlan, opts: &ConvOptions) -> Plan {
         let tile = opts.tile_or(g.cout_g(), || outer_tile(g.cout_g(), src.positions(g.ow), k, costs));
         let blocks = blocks(g.groups, g.cout_g(), tile.0);
         for rows_first in [false, true] {
-            let parts = grid_parts(src.units, blocks.len(), g.oh, want, rows_first);
+            let parts = grid_parts((src.units, blocks.len(), g.oh), want, rows_first, opts.threads);
             let eff = if packed { 1.0 } else { DIRECT_EFFICIENCY };
             let mut t = g.flops() * PEAK_S_PER_FLOP / eff;
             for p in &parts {
@@ -140,7 +111,7 @@ fn plan(g: &ConvGeom, src: &SourcePlan, opts: &ConvOptions) -> Plan {
                 let prep = if src.form == SourceForm::Window { prep } else { 0 };
                 t += (prep as f64 * PREP_S_PER_FLOAT
                     + panel_len(g, &blocks[p.blocks.clone()], packed) as f64 * PACK_S_PER_FLOAT)
-                    / THREADS as f64;
+                    / opts.threads as f64;
             }
             if best.as_ref().is_none_or(|(c, _)| t < *c) {
                 best = Some((t, Plan { packed, tile, blocks: blocks.clone(), parts }));
@@ -170,8 +141,10 @@ fn describe(g: &ConvGeom, src: &SourcePlan, (mr, nv, nk): (usize, usize, usize),
     format!("{}: outer {mr}x{nv} k-blocks {nk} {} {w}", g.label("conv"), src.describe())
 }
 
-/// The B side: x read in place when no padding is ever read, else a window.
-fn source_plan(g: &ConvGeom, lanes: Lanes) -> SourcePlan {
+/// The B side: x read in place when no padding is ever read (and the column step is
+/// at most `max_step`, see [`SourcePlan::new`]), else a window. The weight gradient
+/// reads x the same way.
+pub(super) fn source_plan(g: &ConvGeom, lanes: Lanes, max_step: usize) -> SourcePlan {
     let dims = SourceDims { chans: g.cin, h: g.h, w: g.w };
     let grid = GridSteps { row_step: g.sh, col_step: g.sw };
     // Spatial vectors of the last position reach past `ow` (lanes not stored).
@@ -180,14 +153,7 @@ fn source_plan(g: &ConvGeom, lanes: Lanes) -> SourcePlan {
     let cols = (cols_out - 1) * g.sw + g.kw;
     let reach = Window { r_lo: -(g.pt as isize), rows, c_lo: -(g.pl as isize), cols, phases: 1 };
     let direct_ok = g.pt == 0 && g.pl == 0 && rows <= g.h && (g.ow - 1) * g.sw + g.kw <= g.w;
-    SourcePlan::new(lanes, dims, g.n, grid, reach, direct_ok, 1)
-}
-
-/// The source rows and columns the taps read, per axis.
-fn axes(g: &ConvGeom) -> (Axis, Axis) {
-    let rows = Axis { base: -(g.pt as isize), g_step: g.sh as isize, t_step: 1, taps: g.kh, src: g.h };
-    let cols = Axis { base: -(g.pl as isize), g_step: g.sw as isize, t_step: 1, taps: g.kw, src: g.w };
-    (rows, cols)
+    SourcePlan::new(lanes, dims, g.n, grid, reach, direct_ok, max_step)
 }
 
 /// The engine variant for `key` with `nv` positions per tile.
@@ -199,7 +165,6 @@ fn outer_spec(
     packed: bool,
     links: Option<&Vec<u64>>,
 ) -> OuterSpec {
-    let VariantKey { rows, lanes, chans, store } = key;
     let t = g.taps();
     let a = if packed {
         ASide::Packed
@@ -207,42 +172,14 @@ fn outer_spec(
         let taps = (0..g.kw as i64).map(|q| 4 * q).collect();
         ASide::Direct { row: (g.cin_g() * t * 4) as i64, chan: (t * 4) as i64, tap_row: (4 * g.kw) as i64, taps }
     };
-    let tap = |p: isize, q: usize| src.tap(p - g.pt as isize, q as isize - g.pl as isize);
-    let taps = TapGrid { rows: g.kh, b_row: tap(1, 0) - tap(0, 0), b: (0..g.kw).map(|q| tap(0, q)).collect() };
-    let window = src.form == SourceForm::Window;
-    let (row_axis, col_axis) = axes(g);
-    let tiling = RowTiling {
-        positions: src.positions(g.ow),
-        width: if src.lanes == Lanes::Spatial { 4 } else { 1 },
-        last_lanes: if src.lanes == Lanes::Spatial { g.ow - 4 * (src.positions(g.ow) - 1) } else { lanes },
-        nv,
-        lanes,
-        partial_b: !window,
-    };
-    OuterSpec {
-        mr: rows,
-        a,
-        chans,
-        unroll: (8 / t).clamp(1, chans),
-        b_chan: src.chan_bytes(),
-        taps,
-        bounds: if window { row_axis.bounds(g.oh, MIN_WASTE) } else { None },
-        classes: col_classes(&col_axis, &tiling, window),
-        b_pos: src.b_pos,
-        b_stride: src.b_stride,
-        b_row: src.b_row,
+    let grid = ConvGrid {
+        rows: (Axis { base: -(g.pt as isize), g_step: g.sh as isize, t_step: 1, taps: g.kh, src: g.h }, g.oh),
+        cols: (Axis { base: -(g.pl as isize), g_step: g.sw as isize, t_step: 1, taps: g.kw, src: g.w }, g.ow),
+        skip: src.form == SourceForm::Window,
         out_row: (4 * g.ow) as i64,
-        lanes,
-        store,
-        links: links.cloned(),
-    }
+    };
+    conv_spec_of(key, (src, &grid), a, nv, links)
 }
-
-/// L1 data cache of the target (bytes).
-const L1_BYTES: i64 = 48 << 10;
-
-/// Skip tap rows at run time when more than this fraction of them read padding.
-const MIN_WASTE: f64 = 0.04;
 
 /// Floats of the part's A panels.
 fn panel_len(g: &ConvGeom, blocks: &[Block], packed: bool) -> usize {
@@ -260,16 +197,6 @@ fn scratch_of(g: &ConvGeom, src: &SourcePlan, blocks: &[Block], packed: bool) ->
 }
 
 impl Forward {
-    /// The weight matrix `cout × cin_g·taps`: the input, or its dense expansion.
-    fn weights<'a>(&self, w: &'a [f32], scratch: &'a mut [f32]) -> &'a [f32] {
-        if self.g.table.is_some() {
-            self.g.densify(w, scratch);
-            &scratch[..self.g.dense_weight_len()]
-        } else {
-            w
-        }
-    }
-
     /// The A address of each block: its packed panel in `dst`, or its weight rows.
     fn panels(&self, wm: &[f32], blocks: &[Block], dst: &mut [f32]) -> Vec<i64> {
         let k = self.g.cin_g() * self.g.taps();
@@ -291,56 +218,36 @@ impl Forward {
     }
 }
 
-impl CompiledKernel for Forward {
-    fn parts(&self) -> usize {
-        self.parts.len()
-    }
-
-    fn scratch_len(&self) -> usize {
-        self.scratch
-    }
-
-    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32]) {
-        let (g, p) = (&self.g, &self.parts[part]);
-        let blocks = &self.blocks[p.blocks.clone()];
-        let nin = 2 + usize::from(g.bias);
+impl Family for Forward {
+    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
+        let (g, blocks) = (&self.g, t.blocks_of(p));
         // SAFETY: the ABI promises `ptrs[1]` holds the weights and `ptrs[0]` the n
         // samples of x, `xbs` apart.
         let (w, x) = unsafe { (view(ptrs[1], g.weight_len()), view(ptrs[0], (g.n - 1) * self.xbs + g.x_len())) };
-        let (dense, rest) = scratch.split_at_mut(if g.table.is_some() { g.dense_weight_len() } else { 0 });
-        let wm = self.weights(w, dense);
+        let (wm, rest) = g.weight_matrix(w, scratch);
         let (panel, srcbuf) = rest.split_at_mut(panel_len(g, blocks, self.packed));
         let a = self.panels(wm, blocks, panel);
-        let out = Outputs { y: ptrs[nin], ybs: self.ybs, extras: &ptrs[nin + 1..], ebs: &self.ebs };
+        let out = self.out.bind(ptrs);
         for u in p.units.clone() {
             let (src, first, lanes) = self.src.source(x, self.xbs, u, &src_need(g, &self.src, &p.rows), srcbuf);
             for (i, (b, &a)) in blocks.iter().zip(&a).enumerate() {
-                let vars = &self.vars[if g.table.is_some() { p.blocks.start + i } else { 0 }];
+                let vars = per_block(&self.vars, p.blocks.start + i);
                 let a_chan = if self.packed { 16 * g.taps() * b.rows } else { 4 * g.taps() };
-                let b0 = src + self.src.chan_offset(b.group * g.cin_g()) + p.rows.start as i64 * self.src.b_row;
-                for k in 0..vars.kb.nk {
-                    let Some(f) = vars.get(k, b.rows, lanes) else { continue };
-                    let c0 = k * vars.kb.kc;
-                    let call = OuterCall {
-                        a: a + (c0 * a_chan) as i64,
-                        b: b0 + self.src.chan_offset(c0),
-                        first,
-                        off: b.r0 * g.oh * g.ow + p.rows.start * g.ow,
-                        bias: if g.bias { at(ptrs[2], b.r0) } else { 0 },
-                        nrows: p.rows.len(),
-                        row0: (p.rows.start * g.sh) as isize - g.pt as isize,
-                    };
-                    // SAFETY: `a` is this block's panel or weight rows at channel block
-                    // k, `b` the unit's source at this group, channel block and grid row
-                    // (valid for every compiled offset); the output elements are this
-                    // unit's samples, block channels and part rows, this part's alone.
-                    unsafe { call.call(f, &out) };
-                }
+                let call = OuterCall {
+                    a,
+                    b: src + self.src.chan_offset(b.group * g.cin_g()) + p.rows.start as i64 * self.src.b_row,
+                    first,
+                    off: b.r0 * g.oh * g.ow + p.rows.start * g.ow,
+                    bias: if g.bias { at(ptrs[2], b.r0) } else { 0 },
+                    nrows: p.rows.len(),
+                    row0: (p.rows.start * g.sh) as isize - g.pt as isize,
+                };
+                // SAFETY: `a` is this block's panel or weight rows, `b` the unit's source
+                // at this group and grid row (valid for every compiled offset of every
+                // channel block); the output elements are this unit's samples, block
+                // channels and part rows, this part's alone.
+                unsafe { vars.run(call, (b.rows, lanes), (a_chan as i64, self.src.chan_bytes()), &out) };
             }
         }
-    }
-
-    fn describe(&self) -> String {
-        self.desc.clone()
     }
 }

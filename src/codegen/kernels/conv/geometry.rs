@@ -149,6 +149,17 @@ impl ConvGeom {
         self.cout * self.oh * self.ow
     }
 
+    /// The weight matrix `cout × cin_g·taps` from the weights `w`: `w` itself, or its
+    /// dense expansion (tables) at the start of `scratch`; and the rest of `scratch`.
+    pub fn weight_matrix<'a>(&self, w: &'a [f32], scratch: &'a mut [f32]) -> (&'a [f32], &'a mut [f32]) {
+        if self.table.is_none() {
+            return (w, scratch);
+        }
+        let (dense, rest) = scratch.split_at_mut(self.dense_weight_len());
+        self.densify(w, dense);
+        (dense, rest)
+    }
+
     /// Expands table-ordered weights (`links × taps`) into the dense `cout × cin × taps`
     /// matrix, zero where there is no link.
     pub fn densify(&self, w: &[f32], dst: &mut [f32]) {
@@ -186,6 +197,14 @@ impl ConvGeom {
             }
         }
         mask
+    }
+
+    /// The link masks of the tile rows `rows` (outputs when `rows_are_outputs`, else
+    /// inputs), one per channel on the other side (the k loop's channels).
+    pub fn block_links(&self, rows: std::ops::Range<usize>, rows_are_outputs: bool) -> Vec<u64> {
+        let chans = if rows_are_outputs { self.cin } else { self.cout };
+        let other = |o: usize, i: usize| if rows_are_outputs { i } else { o };
+        (0..chans).map(|c| self.link_mask(rows.clone(), |o, i| other(o, i) == c, rows_are_outputs)).collect()
     }
 
     /// For each link in table order, its (output, input) channel pair.

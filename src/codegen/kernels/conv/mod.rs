@@ -37,9 +37,22 @@
 //! * connection tables: dense weights with per-block link masks compiled in, so
 //!   unlinked pairs cost nothing but a zero in the panel.
 //!
+//! # Structure
+//! Every kernel here is one tiled kernel run by `drive`: a `Tiling` (row blocks of
+//! the tile height, parts over units × blocks × grid rows, scratch per part, the
+//! description) plus a kernel family (`forward`, `backward_data`, `backward_weight`,
+//! `pointwise`, `dense`) implementing `drive::Family::run_part`. A family provides
+//! (1) its plan, from `plan`'s tile and part choices and the machine facts of
+//! [`crate::codegen::machine`]; (2) its engine specs — the tile-level kernel IR,
+//! `outer::OuterSpec` (built by `drive::conv_spec_of` or `drive::gemm_spec_of`) or
+//! `dot::DotSpec` — which carry its address map (bytes per tile row, channel, tap and
+//! position on the A, B and output sides); (3) how a part prepares A (packed panels
+//! or weights in place) and B (a source window or the tensor in place) in scratch
+//! and issues the calls (`drive::Variants::run` walks the channel blocks).
+//!
 //! Other modules: `layout` and `pack` (the B side and its preparation),
 //! `taps` (which taps can touch data), `phases` (stride phases of the data
-//! gradient), `store` (epilogues), `drive` (calls and variants), `abi`.
+//! gradient), `store` (epilogues), `options` (knobs, the thread count), `abi`.
 
 mod abi;
 mod backward_data;
@@ -68,14 +81,11 @@ use std::sync::Arc;
 use crate::autodiff::Kernel;
 use crate::codegen::error::{invalid, CodegenError};
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
+use crate::sched::StepSpec;
 
-/// Compiles a convolution or dense step with the default [`ConvOptions`].
-pub fn compile_conv(jit: &Jit, spec: &StepSpec) -> Result<Arc<dyn CompiledKernel>, CodegenError> {
-    compile_conv_with(jit, spec, &ConvOptions::default())
-}
-
-/// Compiles a convolution or dense step with explicit tuning options.
+/// Compiles a convolution or dense step with explicit tuning options (the thread
+/// count included; [`ConvOptions::default`] plans for the default threads).
 pub fn compile_conv_with(
     jit: &Jit,
     spec: &StepSpec,

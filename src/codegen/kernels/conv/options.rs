@@ -1,10 +1,11 @@
 //! Tuning and testing knobs of the convolution kernels.
 //!
-//! Consumes nothing; [`ConvOptions::default`] is what `compile_conv` uses, chosen
+//! Consumes nothing; [`ConvOptions::default`], with the engine's thread count, is what `kernels::compile` uses, chosen
 //! by measurement (`examples/jit_conv_bench.rs`). Tests and benchmarks override
 //! the choices to cover every algorithm on every shape.
 
 use super::layout::Lanes;
+use crate::codegen::machine::DEFAULT_THREADS;
 
 /// Knobs for [`compile_conv_with`](super::compile_conv_with).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -13,6 +14,8 @@ pub struct ConvOptions {
     pub min_part_flops: f64,
     /// Most parts a kernel offers.
     pub max_parts: usize,
+    /// Threads the parts are planned for (the engine's `--threads`).
+    pub threads: usize,
     /// Force spatial or batch lanes (None: choose by lane utilisation).
     pub lanes: Option<Lanes>,
     /// Force pre-broadcast packed weights (`true`) or weights read in place
@@ -32,6 +35,7 @@ impl Default for ConvOptions {
         ConvOptions {
             min_part_flops: 0.6e6,
             max_parts: 8,
+            threads: DEFAULT_THREADS,
             lanes: None,
             packed: None,
             tile: None,

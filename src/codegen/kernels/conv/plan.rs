@@ -14,6 +14,8 @@
 
 use std::ops::Range;
 
+use super::options::ConvOptions;
+
 /// Cycles of one k step of an `mr × nv` tile; `loads` vectors loaded per step
 /// (fitted to measurements: about 1.7 per cycle sustained next to the arithmetic).
 fn step_cycles(mr: usize, nv: usize, loads: usize) -> f64 {
@@ -99,37 +101,45 @@ fn best(m: usize, n: usize, cost: impl Fn(usize, usize) -> f64) -> (usize, usize
     (pick.0, pick.1)
 }
 
-/// One part of a kernel's work.
+/// One part of a tiled kernel's work (every family's: see `drive`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Part {
-    /// Units (samples or sample groups).
+    /// Units: samples or sample groups, or, for GEMMs, columns of C.
     pub units: Range<usize>,
-    /// Row blocks (output channel blocks, across groups).
+    /// Row blocks (tile-row blocks, across groups).
     pub blocks: Range<usize>,
     /// Grid rows.
     pub rows: Range<usize>,
 }
 
-/// How many parts `flops` of work should be split into: one per `min_flops`, at most
-/// `max`, even when more than two (two threads share them evenly).
-pub(super) fn want_parts(flops: f64, min_flops: f64, max: usize) -> usize {
-    let mut want = ((flops / min_flops.max(1.0)) as usize).clamp(1, max.max(1));
-    if want > 2 && want % 2 == 1 {
-        want -= 1;
+/// How many parts `flops` of work should be split into: one per `min_part_flops`, at
+/// most `max_parts`, a multiple of the threads when more than them (so that they
+/// share the parts evenly).
+pub(super) fn want_parts(flops: f64, opts: &ConvOptions) -> usize {
+    let threads = opts.threads.max(1);
+    let want = ((flops / opts.min_part_flops.max(1.0)) as usize).clamp(1, opts.max_parts.max(1));
+    if want > threads {
+        want - want % threads
+    } else {
+        want
     }
-    want
 }
 
-/// Splits units × blocks × rows into about `want` parts, preferring units, then
-/// blocks, then rows (or rows before blocks with `rows_first`).
-pub(super) fn grid_parts(units: usize, blocks: usize, rows: usize, want: usize, rows_first: bool) -> Vec<Part> {
-    let pu = balanced(units, want);
+/// Splits units × blocks × rows into about `want` parts for `threads` threads,
+/// preferring units, then blocks, then rows (or rows before blocks with `rows_first`).
+pub(super) fn grid_parts(
+    (units, blocks, rows): (usize, usize, usize),
+    want: usize,
+    rows_first: bool,
+    threads: usize,
+) -> Vec<Part> {
+    let pu = balanced(units, want, threads);
     let (pb, pr) = if rows_first {
-        let pr = balanced(rows, want.div_ceil(pu));
-        (balanced(blocks, want.div_ceil(pu * pr)), pr)
+        let pr = balanced(rows, want.div_ceil(pu), threads);
+        (balanced(blocks, want.div_ceil(pu * pr), threads), pr)
     } else {
-        let pb = balanced(blocks, want.div_ceil(pu));
-        (pb, balanced(rows, want.div_ceil(pu * pb)))
+        let pb = balanced(blocks, want.div_ceil(pu), threads);
+        (pb, balanced(rows, want.div_ceil(pu * pb), threads))
     };
     let mut parts = Vec::new();
     for u in split_even(units, pu) {
@@ -142,21 +152,19 @@ pub(super) fn grid_parts(units: usize, blocks: usize, rows: usize, want: usize, 
     parts
 }
 
-/// Threads the parts are planned for (the target machine's cores).
-pub(super) const THREADS: usize = 2;
-
-/// The piece count `<= want` for `n` equal items that keeps [`THREADS`] threads
+/// The piece count `<= want` for `n` equal items that keeps `threads` threads
 /// busiest when they pull the pieces in order: the largest count within 5% of the
 /// best estimated efficiency (more pieces also absorb interruptions).
-pub(super) fn balanced(n: usize, want: usize) -> usize {
-    let eff = |c: usize| n as f64 / (THREADS as f64 * makespan(&split_even(n, c)));
+pub(super) fn balanced(n: usize, want: usize, threads: usize) -> usize {
+    let threads = threads.max(1);
+    let eff = |c: usize| n as f64 / (threads as f64 * makespan(&split_even(n, c), threads));
     let top = (1..=want.min(n).max(1)).map(eff).fold(0.0, f64::max);
     (1..=want.min(n).max(1)).rev().find(|&c| eff(c) >= 0.95 * top).unwrap_or(1)
 }
 
-/// Time for [`THREADS`] threads to run `pieces` (lengths = work) taking them in order.
-fn makespan(pieces: &[std::ops::Range<usize>]) -> f64 {
-    let mut free = [0usize; THREADS];
+/// Time for `threads` threads to run `pieces` (lengths = work) taking them in order.
+fn makespan(pieces: &[std::ops::Range<usize>], threads: usize) -> f64 {
+    let mut free = vec![0usize; threads];
     for p in pieces {
         let t = free.iter_mut().min().map_or(0, |t| {
             *t += p.len();

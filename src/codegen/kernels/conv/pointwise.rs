@@ -22,45 +22,37 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::abi::{at, view, view_mut};
-use super::backward_weight::lanes_sum;
-use super::drive::{KBlocks, OuterCall, Outputs, VariantKey, Variants};
+use super::backward_weight::bias_grad;
+use super::drive::{blocks, gemm_spec_of, tiled, Family, KBlocks, OutMap, OuterCall, Tiling, VariantKey, Variants};
 use super::geometry::ConvGeom;
 use super::options::ConvOptions;
-use super::outer::{ASide, OuterSpec, TapGrid};
-use super::plan::{outer_tile, split_even, want_parts, OuterCosts};
+use super::outer::{ASide, OuterSpec};
+use super::plan::{outer_tile, split_even, want_parts, OuterCosts, Part};
 use super::store::{OperandMap, StoreSpec};
-use super::taps::{col_classes, Axis, RowTiling};
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
+use crate::sched::StepSpec;
 
 /// Pixels per chunk of dyᵀ (about a row of tiles' worth of k steps).
 const CHUNK_PIXELS: usize = 512;
 
-/// A part: output channels `o` (absolute, inside one group).
-#[derive(Debug, Clone)]
-struct Part {
-    group: usize,
-    o: Range<usize>,
-}
-
-/// A compiled pointwise weight gradient.
-pub(super) struct PointwiseWeight {
+/// The pointwise weight-gradient family: how a part runs. A part's units are its
+/// output channels (the columns of C, inside one group); its row blocks are blocks of
+/// input channels (the rows of C) within the group.
+struct PointwiseWeight {
     g: ConvGeom,
     dybs: usize,
     xbs: usize,
     accumulate: bool,
     /// Pixel grid of the k loop: `cols` output columns per k row (1 at stride 1,
-    /// where the flattened map is one column per row, see [`flat`]), rows per chunk.
+    /// where the flattened map is one column per row, see [`flat`]).
     cols: usize,
-    chunk_rows: usize,
     /// Floats per pixel in the dyᵀ chunk (the widest part, whole vectors).
     width: usize,
-    mr: usize,
+    out: OutMap,
     /// Variants by part width (output channels of the part).
     vars: Vec<(usize, Variants)>,
-    parts: Vec<Part>,
-    desc: String,
 }
 
 /// Whether `g`'s weight gradient takes this path: every output pixel reads an input
@@ -83,8 +75,8 @@ pub(super) fn compile(jit: &Jit, g: ConvGeom, spec: &StepSpec, opts: &ConvOption
     let rows = g.oh * g.ow / cols;
     let chunk_rows = (CHUNK_PIXELS / cols).clamp(1, rows);
     let kb = KBlocks::new(rows, chunk_rows);
-    let parts = parts(&g, want_parts(g.flops(), opts.min_part_flops, opts.max_parts));
-    let width = parts.iter().map(|p| 4 * p.o.len().div_ceil(4)).max().unwrap_or(4);
+    let parts = parts(&g, want_parts(g.flops(), opts));
+    let width = parts.iter().map(|o| 4 * o.len().div_ceil(4)).max().unwrap_or(4);
     let costs = OuterCosts { direct: true, store: 4.0, b_streams: false };
     let (mr, nv) = opts.tile_or(g.cin_g(), || outer_tile(g.cin_g(), width / 4, chunk_rows * cols, costs));
     let store = StoreSpec {
@@ -95,7 +87,7 @@ pub(super) fn compile(jit: &Jit, g: ConvGeom, spec: &StepSpec, opts: &ConvOption
         accumulate: true,
         partial: false,
     };
-    let mut widths: Vec<usize> = parts.iter().map(|p| p.o.len()).collect();
+    let mut widths: Vec<usize> = parts.iter().map(|o| o.len()).collect();
     widths.sort_unstable();
     widths.dedup();
     let mut vars = Vec::new();
@@ -104,19 +96,22 @@ pub(super) fn compile(jit: &Jit, g: ConvGeom, spec: &StepSpec, opts: &ConvOption
         vars.push((w, Variants::compile(jit, (kb, mr, g.cin_g()), 0, &store, make)?));
     }
     let desc = format!("{}: pointwise gemm outer {mr}x{nv} chunk {} px", g.label("conv_bwd_weight"), chunk_rows * cols);
-    let (dybs, xbs) = (spec.inputs[0].batch_stride, spec.inputs[1].batch_stride);
-    let accumulate = spec.accumulate;
-    Ok(Arc::new(PointwiseWeight { g, dybs, xbs, accumulate, cols, chunk_rows, width, mr, vars, parts, desc }))
+    let (dybs, xbs, accumulate, out) =
+        (spec.inputs[0].batch_stride, spec.inputs[1].batch_stride, spec.accumulate, OutMap::new(spec));
+    let blocks = blocks(1, g.cin_g(), mr);
+    let parts = parts.into_iter().map(|units| Part { units, blocks: 0..blocks.len(), rows: 0..1 }).collect();
+    let tiling = Tiling::new(blocks, parts, |_| chunk_rows * cols * width, desc);
+    Ok(tiled(tiling, PointwiseWeight { g, dybs, xbs, accumulate, cols, width, out, vars }))
 }
 
-/// About `want` parts: each group's output channels in ranges of whole vectors.
-fn parts(g: &ConvGeom, want: usize) -> Vec<Part> {
+/// About `want` parts' output channels: each group's in ranges of whole vectors.
+fn parts(g: &ConvGeom, want: usize) -> Vec<Range<usize>> {
     let per_group = want.div_ceil(g.groups).clamp(1, g.cout_g().div_ceil(4));
     (0..g.groups)
         .flat_map(|group| {
             split_even(g.cout_g().div_ceil(4), per_group).into_iter().map(move |r| {
                 let o0 = group * g.cout_g();
-                Part { group, o: o0 + 4 * r.start..o0 + (4 * r.end).min(g.cout_g()) }
+                o0 + 4 * r.start..o0 + (4 * r.end).min(g.cout_g())
             })
         })
         .collect()
@@ -125,35 +120,14 @@ fn parts(g: &ConvGeom, want: usize) -> Vec<Part> {
 /// The engine variant for a part of `w` output channels: k = chunk rows (run-time)
 /// × `cols` columns (taps), rows = input channels, vectors = four output channels.
 fn gemm_spec(g: &ConvGeom, (cols, width, w): (usize, usize, usize), key: VariantKey, nv: usize) -> OuterSpec {
-    let positions = w.div_ceil(4);
-    let tiling = RowTiling { positions, width: 4, last_lanes: w - 4 * (positions - 1), nv, lanes: 4, partial_b: false };
-    let every = Axis { base: 0, g_step: 0, t_step: 0, taps: cols, src: 1 };
     // x[c][pixel]: rows one plane apart; a k row moves sh input rows (or, flattened,
     // one pixel), a column sw input columns.
     let a_row = if flat(g) { 4 } else { 4 * g.sh * g.w };
     let a_col = (4 * g.sw) as i64;
-    OuterSpec {
-        mr: key.rows,
-        a: ASide::Direct {
-            row: (4 * g.h * g.w) as i64,
-            chan: a_row as i64,
-            tap_row: 0,
-            taps: (0..cols as i64).map(|j| j * a_col).collect(),
-        },
-        chans: key.chans,
-        unroll: if flat(g) { 8 } else { 1 },
-        b_chan: (4 * cols * width) as i64,
-        taps: TapGrid { rows: 1, b_row: 0, b: (0..cols as i64).map(|j| j * 4 * width as i64).collect() },
-        bounds: None,
-        classes: col_classes(&every, &tiling, false),
-        b_pos: 16,
-        b_stride: 1,
-        b_row: 0,
-        out_row: 0,
-        lanes: 4,
-        store: key.store,
-        links: None,
-    }
+    let taps = (0..cols as i64).map(|j| j * a_col).collect();
+    let a = ASide::Direct { row: (4 * g.h * g.w) as i64, chan: a_row as i64, tap_row: 0, taps };
+    let b = ((4 * cols * width) as i64, (0..cols as i64).map(|j| j * 4 * width as i64).collect());
+    gemm_spec_of(key, a, b, (w, nv, false), if flat(g) { 8 } else { 1 })
 }
 
 impl PointwiseWeight {
@@ -171,66 +145,50 @@ impl PointwiseWeight {
     }
 }
 
-impl CompiledKernel for PointwiseWeight {
-    fn parts(&self) -> usize {
-        self.parts.len()
-    }
-
-    fn scratch_len(&self) -> usize {
-        self.chunk_rows * self.cols * self.width
-    }
-
-    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32]) {
-        let (g, p) = (&self.g, &self.parts[part]);
-        let Some((_, vars)) = self.vars.iter().find(|(w, _)| *w == p.o.len()) else { return };
+impl Family for PointwiseWeight {
+    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
+        let g = &self.g;
+        let Some((_, vars)) = self.vars.iter().find(|(w, _)| *w == p.units.len()) else { return };
         // SAFETY: the ABI promises dy and x hold n samples at their batch strides.
         let (dy, x) = unsafe {
             (view(ptrs[0], (g.n - 1) * self.dybs + g.y_len()), view(ptrs[1], (g.n - 1) * self.xbs + g.x_len()))
         };
-        let row = g.cin_g();
+        let (row, o, group) = (g.cin_g(), &p.units, p.units.start / g.cout_g());
         if !self.accumulate {
-            // SAFETY: the part owns dw rows `p.o`.
-            unsafe { view_mut(ptrs[2].add(p.o.start * row), p.o.len() * row) }.fill(0.0);
+            // SAFETY: the part owns dw rows `o`.
+            unsafe { view_mut(ptrs[2].add(o.start * row), o.len() * row) }.fill(0.0);
         }
         scratch.fill(0.0);
-        let out = Outputs { y: ptrs[2], ybs: 0, extras: &[], ebs: &[] };
+        let out = self.out.bind(ptrs);
         let kb = vars.kb;
         for n in 0..g.n {
             for k in 0..kb.nk {
                 let (r0, len) = (k * kb.kc, if k + 1 == kb.nk { kb.last } else { kb.kc });
-                self.transpose(dy, n, &p.o, (r0, len), scratch);
-                for c0 in (0..g.cin_g()).step_by(self.mr) {
-                    let rows = self.mr.min(g.cin_g() - c0);
-                    let Some(f) = vars.get(k, rows, 4) else { continue };
-                    let c = p.group * g.cin_g() + c0;
+                self.transpose(dy, n, o, (r0, len), scratch);
+                for b in t.blocks_of(p) {
+                    let Some(f) = vars.get(k, b.rows, 4) else { continue };
+                    let c = group * g.cin_g() + b.r0;
                     let pixel = r0 * if flat(g) { 1 } else { g.sh * g.w };
                     let call = OuterCall {
                         a: at(x.as_ptr(), n * self.xbs + c * g.h * g.w + pixel),
                         b: scratch.as_ptr() as i64,
                         first: 0,
-                        off: p.o.start * row + c0,
+                        off: o.start * row + b.r0,
                         bias: 0,
                         nrows: 1,
                         row0: 0,
                     };
                     // SAFETY: A reads x channels `c ..` of sample n at the chunk's
-                    // pixels, B the packed chunk; the dw elements (rows p.o, columns
-                    // c0 ..) are this part's alone.
+                    // pixels, B the packed chunk; the dw elements (rows o, columns
+                    // b.r0 ..) are this part's alone.
                     unsafe { call.call(f, &out) };
                 }
             }
         }
         if g.bias {
-            let plane = g.oh * g.ow;
-            // SAFETY: the part owns db entries `p.o`.
-            let db = unsafe { view_mut(ptrs[3].add(p.o.start), p.o.len()) };
-            for (i, d) in db.iter_mut().enumerate() {
-                *d = (0..g.n).map(|s| lanes_sum(&dy[s * self.dybs + (p.o.start + i) * plane..][..plane])).sum();
-            }
+            // SAFETY: the part owns db entries `o`.
+            let db = unsafe { view_mut(ptrs[3].add(o.start), o.len()) };
+            bias_grad(g, dy, self.dybs, o.start, db);
         }
-    }
-
-    fn describe(&self) -> String {
-        self.desc.clone()
     }
 }

@@ -13,8 +13,8 @@ use cranelift_codegen::ir::Value;
 
 use super::emit::{load_strided, store_strided};
 use crate::codegen::kernels::ops::act;
-use crate::codegen::kernels::Fused;
 use crate::codegen::simd::V4;
+use crate::sched::Fused;
 
 /// How a tile's elements map to one operand's memory: element (row r, position j,
 /// lane l) is `r·r_stride + j·pos_stride + l·lane_stride` bytes past the tile's base.
@@ -87,32 +87,10 @@ pub(super) fn store_vecs(v: &mut V4, spec: &StoreSpec, ptrs: &TilePtrs, items: &
             *x = v.add(*x, b);
         }
     }
-    for f in &spec.epilogue {
-        xs = match *f {
-            Fused::Act(a) => act::forward_n(v, a, &xs),
-            Fused::Scale(s) => {
-                let k = v.splat(s as f32);
-                xs.iter().map(|&x| v.mul(x, k)).collect()
-            }
-            Fused::AddOperand(k) => xs
-                .iter()
-                .zip(items)
-                .map(|(&x, it)| {
-                    let e = load_extra(v, spec, ptrs, k, it.r, it.pos, it.lanes);
-                    v.add(x, e)
-                })
-                .collect(),
-            Fused::MulActGrad(a, k) => xs
-                .iter()
-                .zip(items)
-                .map(|(&x, it)| {
-                    let z = load_extra(v, spec, ptrs, k, it.r, it.pos, it.lanes);
-                    let s = act::slope(v, a, z);
-                    v.mul(x, s)
-                })
-                .collect(),
-        };
-    }
+    let xs = act::epilogue_n(v, &spec.epilogue, xs, |v, k, i| {
+        let (m, it) = (spec.extras[k], items[i]);
+        load_strided(v, ptrs.extras[k], m.at(it.r, it.pos), m.lane_stride, it.lanes)
+    });
     for (x, it) in xs.into_iter().zip(items) {
         let at = spec.out.at(it.r, it.pos);
         let mut x = x;
@@ -122,9 +100,4 @@ pub(super) fn store_vecs(v: &mut V4, spec: &StoreSpec, ptrs: &TilePtrs, items: &
         }
         store_strided(v, x, ptrs.out, at, spec.out.lane_stride, it.lanes);
     }
-}
-
-fn load_extra(v: &mut V4, spec: &StoreSpec, ptrs: &TilePtrs, k: usize, r: usize, pos: usize, lanes: usize) -> Value {
-    let m = spec.extras[k];
-    load_strided(v, ptrs.extras[k], m.at(r, pos), m.lane_stride, lanes)
 }

@@ -1,8 +1,9 @@
 //! Activations and their derivatives on f32x4 lanes, shared by the `Act` /
-//! `ActBackward` kernels and the fused epilogues (`Fused::Act`,
-//! `Fused::MulActGrad`).
+//! `ActBackward` kernels, and the one JIT form of the fused epilogue
+//! ([`epilogue_n`], the [`Fused`] semantics), which both stores call: the register
+//! tiles' (`conv::store`) and the other kernels' (`ops::sink`).
 //!
-//! Consumes: a [`V4`] and an activation. Produces: lane-wise values.
+//! Consumes: a [`V4`] and an activation (or an epilogue). Produces: lane-wise values.
 //! Guarantees: the arithmetic follows the contract's formulas operation by
 //! operation, so ReLU, the derivatives and every `ScaledTanh` factor are
 //! bit-identical to the reference; `tanh` and `sigmoid` use the vectorised
@@ -16,6 +17,41 @@ use cranelift_codegen::ir::{InstBuilder, Value};
 use crate::codegen::simd::V4;
 use crate::codegen::vmath;
 use crate::ir::Act;
+use crate::sched::Fused;
+
+/// The epilogue applied to vectors `xs`, in order: each [`Fused`] stage is emitted for
+/// all of them before the next (independent chains interleave, see [`forward_n`]);
+/// `extra(v, k, i)` loads extra operand `k` at the elements of `xs[i]`.
+pub(in crate::codegen::kernels) fn epilogue_n(
+    v: &mut V4,
+    epilogue: &[Fused],
+    mut xs: Vec<Value>,
+    mut extra: impl FnMut(&mut V4, usize, usize) -> Value,
+) -> Vec<Value> {
+    for f in epilogue {
+        xs = match *f {
+            Fused::Act(a) => forward_n(v, a, &xs),
+            Fused::Scale(s) => {
+                let k = v.splat(s as f32);
+                xs.iter().map(|&x| v.mul(x, k)).collect()
+            }
+            Fused::AddOperand(k) => (0..xs.len())
+                .map(|i| {
+                    let e = extra(v, k, i);
+                    v.add(xs[i], e)
+                })
+                .collect(),
+            Fused::MulActGrad(a, k) => (0..xs.len())
+                .map(|i| {
+                    let z = extra(v, k, i);
+                    let s = slope(v, a, z);
+                    v.mul(xs[i], s)
+                })
+                .collect(),
+        };
+    }
+    xs
+}
 
 /// `f(x)`.
 pub(super) fn forward(v: &mut V4, a: Act, x: Value) -> Value {

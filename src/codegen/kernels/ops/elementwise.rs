@@ -22,9 +22,10 @@ use super::sweep::{Segment, Src, Sweep};
 use crate::autodiff::Kernel;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
 use crate::codegen::simd::V4;
 use crate::ir::Act;
+use crate::sched::StepSpec;
 
 /// Compiles an element-wise kernel.
 pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Arc<dyn CompiledKernel>> {

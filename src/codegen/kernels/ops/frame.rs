@@ -24,8 +24,9 @@ use cranelift_codegen::ir::{types, InstBuilder, Value};
 use super::emit::iconst;
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
 use crate::codegen::simd::{mem, V4};
+use crate::sched::StepSpec;
 
 /// How finely op kernels are split into parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

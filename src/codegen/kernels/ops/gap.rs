@@ -22,8 +22,9 @@ use super::sink::Sink;
 use crate::autodiff::Kernel;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
 use crate::codegen::simd::V4;
+use crate::sched::StepSpec;
 
 /// Compiles `GlobalAvgPool` or `GlobalAvgPoolBackward`.
 pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Arc<dyn CompiledKernel>> {

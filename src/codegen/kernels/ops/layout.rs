@@ -25,9 +25,10 @@ use super::sweep::{Segment, Src, Sweep};
 use crate::autodiff::Kernel;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
 use crate::codegen::simd::V4;
 use crate::ir::ZeroPad;
+use crate::sched::StepSpec;
 
 /// Compiles `ZeroPad`, `Crop`, `Concat` or `Slice`.
 pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Arc<dyn CompiledKernel>> {

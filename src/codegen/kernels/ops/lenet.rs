@@ -29,8 +29,9 @@ use super::sink::{Sink, SinkAt};
 use crate::autodiff::Kernel;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
 use crate::codegen::simd::{mem, V4};
+use crate::sched::StepSpec;
 
 /// Compiles a subsampling or RBF kernel.
 pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Arc<dyn CompiledKernel>> {

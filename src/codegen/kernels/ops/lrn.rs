@@ -29,10 +29,11 @@ use super::sink::{Sink, SinkAt};
 use crate::autodiff::Kernel;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
 use crate::codegen::simd::V4;
 use crate::codegen::vmath;
 use crate::ir::Lrn;
+use crate::sched::StepSpec;
 
 /// The sizes and constants of one LRN step.
 #[derive(Clone, Copy)]

@@ -44,7 +44,8 @@ pub use optim::{compile_optimizer, compile_optimizer_with, OptimizerKernel};
 use crate::autodiff::Kernel;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
+use crate::sched::StepSpec;
 
 /// Compiles the kernel of `spec` with the default [`OpOptions`].
 pub fn compile_op(jit: &Jit, spec: &StepSpec) -> Result<Arc<dyn CompiledKernel>> {

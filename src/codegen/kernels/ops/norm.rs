@@ -28,9 +28,10 @@ use super::sink::Sink;
 use crate::autodiff::Kernel;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
 use crate::codegen::simd::V4;
 use crate::ir::BatchNorm;
+use crate::sched::StepSpec;
 
 /// N×C×S.
 #[derive(Debug, Clone, Copy)]

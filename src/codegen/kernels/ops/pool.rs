@@ -25,9 +25,10 @@ use super::sink::{Sink, SinkAt};
 use crate::autodiff::Kernel;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
 use crate::codegen::simd::V4;
 use crate::ir::{window_out, Pool, PoolKind};
+use crate::sched::StepSpec;
 
 /// One axis of the window: input length, outputs, kernel, stride, padding.
 #[derive(Debug, Clone, Copy)]
@@ -146,7 +147,7 @@ fn geometry(spec: &StepSpec, pool: Pool, backward: bool) -> Result<Geom> {
     let win = &pool.window;
     let (oh, ow) = window_out(win, h as u64, w as u64, pool.ceil).map_err(|e| bad(spec, e.message))?;
     let want_y = [n, c, oh as usize, ow as usize];
-    let ys: Vec<&crate::codegen::kernels::Operand> =
+    let ys: Vec<&crate::sched::Operand> =
         if backward { vec![&spec.inputs[1], &spec.inputs[2]] } else { vec![&spec.outputs[0]] };
     for y in ys {
         if nchw(spec, "y", y)? != want_y {

@@ -8,7 +8,7 @@
 //! batch stride no smaller than its per-sample size.
 
 use crate::codegen::error::{invalid, CodegenError, Result};
-use crate::codegen::kernels::{Operand, StepSpec};
+use crate::sched::{Operand, StepSpec};
 
 /// An error about `spec`'s kernel.
 pub(super) fn bad(spec: &StepSpec, msg: impl std::fmt::Display) -> CodegenError {

@@ -14,8 +14,8 @@ use super::act;
 use super::emit::{iconst, load, store, Lanes};
 use super::frame::{Frame, Tensor};
 use crate::codegen::error::{invalid, Result};
-use crate::codegen::kernels::{Fused, StepSpec};
 use crate::codegen::simd::V4;
+use crate::sched::{Fused, StepSpec};
 
 /// Checks that every epilogue operand exists and is shaped like the first output.
 pub(super) fn check(spec: &StepSpec) -> Result<()> {
@@ -71,25 +71,7 @@ impl Sink {
 
     /// Stores `x` (its first `lanes` lanes) at byte offset `off` from `at`.
     pub(super) fn put(&self, v: &mut V4, at: &SinkAt, off: Value, lanes: Lanes, x: Value) {
-        let mut y = x;
-        for f in &self.epilogue {
-            y = match *f {
-                Fused::Act(a) => act::forward(v, a, y),
-                Fused::Scale(s) => {
-                    let s = v.splat(s as f32);
-                    v.mul(y, s)
-                }
-                Fused::AddOperand(k) => {
-                    let e = load(v, lanes, at.extras[k], off);
-                    v.add(y, e)
-                }
-                Fused::MulActGrad(a, k) => {
-                    let z = load(v, lanes, at.extras[k], off);
-                    let s = act::slope(v, a, z);
-                    v.mul(y, s)
-                }
-            };
-        }
+        let mut y = act::epilogue_n(v, &self.epilogue, vec![x], |v, k, _| load(v, lanes, at.extras[k], off))[0];
         if self.accumulate {
             let old = load(v, lanes, at.y, off);
             y = v.add(old, y);

@@ -28,9 +28,10 @@ use super::sink::Sink;
 use crate::autodiff::Kernel;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::{CompiledKernel, StepSpec};
+use crate::codegen::kernels::CompiledKernel;
 use crate::codegen::simd::V4;
 use crate::codegen::vmath;
+use crate::sched::StepSpec;
 
 /// Compiles `Softmax`, `SoftmaxBackward` or `SoftmaxCrossEntropy`.
 pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Arc<dyn CompiledKernel>> {

@@ -19,8 +19,8 @@ use super::emit::{divmod, iconst, if_else, load, range_loop, run};
 use super::frame::Frame;
 use super::sink::Sink;
 use crate::codegen::error::Result;
-use crate::codegen::kernels::StepSpec;
 use crate::codegen::simd::V4;
+use crate::sched::StepSpec;
 
 /// An input read by a segment, from column `col` of each of its samples.
 #[derive(Debug, Clone, Copy)]

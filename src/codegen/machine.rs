@@ -1,0 +1,42 @@
+//! What the tiled kernels assume about the machine they run on, in one place.
+//!
+//! Consumes nothing. Produces the constants the kernel planners (`kernels::conv`)
+//! read: cache sizes, cost-model rates and run-time thresholds. The thread count is
+//! not here: it comes from the caller's options (`--threads`, [`DEFAULT_THREADS`] by
+//! default) through `ConvOptions::threads`.
+//! Guarantees: nothing about correctness — every value only steers a choice
+//! (tiles, packing, parts, blocks) between algorithms with identical results.
+//!
+//! All were measured on the development target, a Zen 5 core (48 KiB L1d, 1 MiB L2,
+//! 2 + 2 f32x4 FP pipes; 2 cores for the tests and benchmarks), with
+//! `examples/jit_conv_bench.rs`; the rates are orders of magnitude, enough to rank
+//! plans whose costs differ by tens of per cent.
+
+/// Threads a kernel's parts are planned for when the caller does not say (the CI
+/// machine's cores, and the command line's `--threads` default).
+pub const DEFAULT_THREADS: usize = 2;
+
+/// L1 data cache of one core (bytes): B operands spanning more than this across a
+/// tile's k loop are streamed from L2 (see `OuterCosts::b_streams`).
+pub const L1_BYTES: i64 = 48 << 10;
+
+/// Most floats of prepared sources per chunk of units in the weight gradient (keeps
+/// a chunk, with the tile's dy rows, in L2 while the dot engine passes over it).
+pub const CHUNK_FLOATS: usize = 8 << 10;
+
+/// Seconds per FLOP at the f32x4 peak of one core (≈ 65 GFLOP/s: the `fmul` +
+/// `fadd` engine reaches 94% of the measured 67 GFLOP/s ceiling, see `ceiling`).
+pub const PEAK_S_PER_FLOP: f64 = 1.0 / 65e9;
+
+/// Seconds per float moved when preparing a padded source window, and when
+/// packing (pre-broadcasting) weights.
+pub const PREP_S_PER_FLOAT: f64 = 0.5e-9;
+pub const PACK_S_PER_FLOAT: f64 = 0.3e-9;
+
+/// Throughput of weights broadcast in place relative to packed ones (measured 58 vs
+/// 67 GFLOP/s in L1 for a 6×2 tile, rounded down for the extra loads out of L1).
+pub const DIRECT_EFFICIENCY: f64 = 0.85;
+
+/// Skip tap rows at run time (a bounds computation per grid row) only when more than
+/// this fraction of them read padding: below it the bounds cost more than they save.
+pub const MIN_WASTE: f64 = 0.04;
