@@ -355,3 +355,68 @@ fn finetune_takes_what_matches_and_freeze_keeps_layers() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("--freeze feature: no trainable tensor"), "{}", text(&o.stderr));
 }
+
+/// The `--finetune` hint follows the kind of error, not its wording: a damaged file
+/// whose name reads like a mismatch gets no hint, and each kind of mismatch (a tensor
+/// the file lacks, one the net lacks, another shape) gets it.
+#[test]
+fn finetune_hint_only_for_another_net() {
+    let d = Dir::new("hint");
+    let net = d.path("net.net");
+    std::fs::write(&net, small_net(10)).unwrap();
+    let train = |weights: &Path| {
+        netc(&[
+            "run",
+            s(&net),
+            "--train",
+            "synthetic",
+            "--limit",
+            "64",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--weights",
+            s(weights),
+        ])
+    };
+    let damaged = d.path("the file lacks this.safetensors");
+    std::fs::write(&damaged, b"not a checkpoint").unwrap();
+    let o = train(&damaged);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("not a valid safetensors file"), "{}", text(&o.stderr));
+    assert!(!text(&o.stderr).contains("--finetune"), "{}", text(&o.stderr));
+
+    let graph = netc::driver::compile(&mut SourceMap::new(), "net.net", &small_net(10)).unwrap();
+    let params = netc::autodiff::training(&graph).unwrap().params;
+    // Every tensor of the net (ones), less the one at `skip`, the one at `flat` flattened,
+    // and with `extra` a tensor the net lacks.
+    let entries = |skip: usize, flat: usize, extra: bool| -> Vec<Entry> {
+        let mut v: Vec<Entry> = params
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != skip)
+            .map(|(i, p)| {
+                let shape = if i == flat { vec![p.len()] } else { p.dims.clone() };
+                (p.name.clone(), Dtype::F32, shape, f32_bytes(&vec![1.0; p.len()]))
+            })
+            .collect();
+        if extra {
+            v.push(("extra.weight".into(), Dtype::F32, vec![1], f32_bytes(&[1.0])));
+        }
+        v
+    };
+    let last = params.len() - 1;
+    let first_matrix = params.iter().position(|p| p.dims.len() > 1).unwrap();
+    for (tag, skip, reshape, extra, says) in [
+        ("missing", last, usize::MAX, false, "the file lacks"),
+        ("unexpected", usize::MAX, usize::MAX, true, "the net lacks"),
+        ("shape", usize::MAX, first_matrix, false, "in the file but"),
+    ] {
+        let path = d.path(&format!("{tag}.safetensors"));
+        write(&path, &entries(skip, reshape, extra));
+        let o = train(&path);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{tag}: {err}");
+        assert!(err.contains(says) && err.contains("add --finetune"), "{tag}: {err}");
+    }
+}

@@ -370,9 +370,16 @@ fn load_data(
     Ok(splits)
 }
 
-pub(super) fn load_weights(path: &std::path::Path, store: &mut ParamStore) -> Result<checkpoint::Loaded, Fail> {
-    let loaded = checkpoint::load(path, store).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
-    train::check_loaded(store).map_err(|e| Fail(EXIT_USAGE, format!("error: {}: {e}", path.display())))?;
+/// Loads `--weights` or `--resume` into the store and prints the notes of the load.
+pub(super) fn load_weights(path: &Path, store: &mut ParamStore) -> Result<checkpoint::Loaded, Fail> {
+    loaded(driver::weights::load(path, store))
+}
+
+/// A load's notes printed, or its error worded for the user.
+pub(super) fn loaded(
+    result: Result<checkpoint::Loaded, driver::weights::WeightsError>,
+) -> Result<checkpoint::Loaded, Fail> {
+    let loaded = result.map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
     for note in &loaded.notes {
         err(&format!("{note}\n"));
     }

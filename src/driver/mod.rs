@@ -7,6 +7,8 @@ use crate::ir::Graph;
 use crate::syntax;
 use std::path::Path;
 
+pub mod weights;
+
 /// A net's name: its file stem (`nets/resnet50.net` → `resnet50`).
 pub fn net_name(path: &str) -> String {
     Path::new(path).file_stem().map_or_else(|| path.to_string(), |s| s.to_string_lossy().into_owned())
