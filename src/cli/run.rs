@@ -4,9 +4,9 @@ use super::epoch_log::EpochLog;
 use super::{diag_style, err, out, read_source, shown, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use crate::data::{self, Augment, LoadOptions, NormalizeOption, Pipeline, SearchRoots, SplitBudget, Splits};
 use crate::diag::{render_all, SourceMap};
-use crate::driver;
+use crate::driver::{self, EngineChoice, Session};
 use crate::ir::Graph;
-use crate::runtime::{Engine, JitEngine, JitOptions, ParamStore, ReferenceEngine};
+use crate::runtime::{Engine, JitOptions, ParamStore};
 use crate::train::{
     self, checkpoint, EpochStats, Observer, Optimizer, OptimizerKind, Schedule, TrainConfig, TrainError,
 };
@@ -208,72 +208,37 @@ pub fn run(args: RunArgs) -> i32 {
 }
 
 fn run_inner(args: &RunArgs) -> Result<(), Fail> {
-    if args.train.is_none() && args.eval.is_none() {
-        return Err(Fail(
-            EXIT_USAGE,
-            "error: say what to do: `--train DATASET`, or `--weights FILE --eval DATASET`".into(),
-        ));
-    }
-    for warning in checks::options(args)? {
-        err(&format!("{warning}\n"));
-    }
+    let dataset = checks::what_to_do(args)?;
     // Read before the datasets take their share; they are counted in the demand.
     let budget = super::resources::budget(args.memory_limit);
     let (graph, sources) = compile(&args.net)?;
-    let dataset = args.train.as_deref().or(args.eval.as_deref()).expect("checked above");
-    let (c, h, w) = match graph.node(graph.input()).shape {
-        crate::ir::Shape::Map { c, h, w } => (c as usize, h as usize, w as usize),
-        s => return Err(Fail(EXIT_INVALID, format!("error: the net's input {s} is not an image")))?,
-    };
+    let input = image_input(&graph)?;
     let stored = preprocess::stored(args)?;
-    let training = args.eval.is_none();
+    let engine = engine_choice(args);
     // The programs come before the data, to leave the images what the rest does not
     // take; a net that is not a classifier is reported after the data, as before.
-    let train_program = crate::autodiff::training(&graph);
-    let eval_program = match args.engine {
-        EngineKind::Jit => crate::autodiff::fold_batch_norm(&crate::autodiff::inference(&graph)),
-        EngineKind::Reference => crate::autodiff::inference(&graph),
+    let programs = driver::Programs::build(&graph, &engine);
+    let side = preprocess::stored_side(args, input, stored.as_ref());
+    let splits = {
+        let image_room = memory::image_room(args, budget.as_ref(), input, &programs);
+        load_data(dataset, args, budget.is_some().then_some(SplitBudget(&image_room)), side)?
     };
-    let image_budget = |b: &super::resources::Budget, counts| match &train_program {
-        Ok(t) => {
-            let programs = memory::Programs { train: training.then_some(t), eval: &eval_program };
-            memory::image_budget(args, b, c * h * w, &programs, counts)
-        }
-        Err(_) => u64::try_from(b.bytes).unwrap_or(u64::MAX),
+    let (prep, prep_line) = preprocess::pipeline(args, input, &splits, stored.as_ref())?;
+    let augment = match args.eval {
+        None => preprocess::augment(args, &splits, &prep, stored.as_ref())?,
+        Some(_) => Augment::none(),
     };
-    let split_budget = |train, test| budget.as_ref().map_or(u64::MAX, |b| image_budget(b, (train, test)));
-    let side = preprocess::stored_side(args, (c, h, w), stored.as_ref());
-    let splits = load_data(dataset, args, budget.is_some().then_some(SplitBudget(&split_budget)), side)?;
-    let (prep, prep_line) = preprocess::pipeline(args, (c, h, w), &splits, stored.as_ref())?;
-    let augment =
-        if args.eval.is_none() { preprocess::augment(args, &splits, &prep, stored.as_ref())? } else { Augment::none() };
     if let Some(d) =
         crate::autodiff::class_count_check(&graph, &sources, &splits.train.name, splits.train.class_count())
     {
         return Err(Fail(EXIT_INVALID, render_all(&[d], &sources, diag_style())));
     }
-    let not_classifier =
-        |e: crate::autodiff::NotAClassifier| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display()));
-    let train_program = train_program.map_err(not_classifier)?;
-    let programs = memory::Programs { train: training.then_some(&train_program), eval: &eval_program };
-    let counts = (splits.train.count(), splits.test.count());
-    let per_batch = |n| memory::per_batch(args, counts, c * h * w, &programs, n);
-    let demand = memory::demand(training, args, &per_batch, memory::fixed(args, Some(&splits), &programs));
-    super::resources::check(&shown(&args.net), &demand, args.batch, budget.as_ref())
-        .map_err(|e| Fail(EXIT_INVALID, e))?;
-    let mut engine: Box<dyn Engine> = match args.engine {
-        EngineKind::Reference => Box::new(ReferenceEngine::new(&graph, 1, args.seed).map_err(not_classifier)?),
-        EngineKind::Jit => {
-            let opts = JitOptions { threads: args.threads, seed: args.seed, ..JitOptions::default() };
-            Box::new(JitEngine::new(&graph, opts).map_err(not_classifier)?)
-        }
-    };
-    let no_memory =
-        |e: crate::runtime::memory::AllocError| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display()));
-    let train_sizes = if training { memory::sizes(splits.train.count(), args.batch) } else { Vec::new() };
-    engine.reserve(&train_sizes, &memory::sizes(splits.test.count(), args.batch)).map_err(no_memory)?;
-    let mut store = ParamStore::try_new(&train_program.params, training).map_err(no_memory)?;
-    train::initialise(&mut store, &graph, args.seed);
+    let invalid = |e: &dyn std::fmt::Display| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display()));
+    programs.classifier().map_err(|e| invalid(&e))?;
+    memory::check(args, input, &programs, &splits, budget.as_ref())?;
+    let batches = memory::batches(args, &splits);
+    let Session { mut engine, mut store } =
+        Session::start(&graph, programs, &engine, batches.sizes(), Some(args.seed)).map_err(|e| invalid(&e))?;
     let images_line = memory::streamed_line(&splits, budget.as_ref());
     if args.eval.is_some() {
         err(&format!("{prep_line}\n"));
@@ -284,6 +249,24 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     }
     let fed = Fed { pipeline: &prep, line: &prep_line, augment, images: images_line.as_deref() };
     train_net(args, engine.as_mut(), &mut store, &splits, &fed)
+}
+
+/// The net's input as channels, height and width, or an error for an input that is not an image.
+fn image_input(graph: &Graph) -> Result<(usize, usize, usize), Fail> {
+    match graph.node(graph.input()).shape {
+        crate::ir::Shape::Map { c, h, w } => Ok((c as usize, h as usize, w as usize)),
+        s => Err(Fail(EXIT_INVALID, format!("error: the net's input {s} is not an image"))),
+    }
+}
+
+/// The engine `--engine` and `--threads` ask for, seeded by `--seed`.
+fn engine_choice(args: &RunArgs) -> EngineChoice {
+    match args.engine {
+        EngineKind::Reference => EngineChoice::Reference { seed: args.seed },
+        EngineKind::Jit => {
+            EngineChoice::Jit(JitOptions { threads: args.threads, seed: args.seed, ..JitOptions::default() })
+        }
+    }
 }
 
 /// What the run feeds the net: the pipeline, its report line, the augmentation, and
