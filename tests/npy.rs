@@ -82,12 +82,12 @@ fn written_files_read_back_exactly() {
 fn hand_built_v1_and_v2_headers_are_read() {
     let d = TempDir::new("versions");
     for version in [1, 2, 3] {
-        let p = d.write("v.npy", &npy_bytes(version, &dict("<f4", false, "(2, 3)"), &f32_le(&SIX)));
+        let p = d.write("v.npy", npy_bytes(version, &dict("<f4", false, "(2, 3)"), &f32_le(&SIX)));
         let a = npy::read(&p).unwrap_or_else(|e| panic!("version {version}: {e}"));
         assert_eq!((a.shape.as_slice(), a.data.as_slice()), (&[2usize, 3][..], &SIX[..]), "version {version}");
     }
     // Keys in another order, no trailing comma, a one-dimensional shape.
-    let p = d.write("o.npy", &npy_bytes(1, "{'shape': (6,), 'fortran_order': False, 'descr': '<f4'}", &f32_le(&SIX)));
+    let p = d.write("o.npy", npy_bytes(1, "{'shape': (6,), 'fortran_order': False, 'descr': '<f4'}", &f32_le(&SIX)));
     assert_eq!(npy::read(&p).unwrap().shape, vec![6]);
 }
 
@@ -95,14 +95,14 @@ fn hand_built_v1_and_v2_headers_are_read() {
 fn other_float_types_and_byte_orders_convert_to_f32() {
     let d = TempDir::new("floats");
     let be: Vec<u8> = SIX.iter().flat_map(|x| x.to_be_bytes()).collect();
-    let p = d.write("be.npy", &npy_bytes(1, &dict(">f4", false, "(6,)"), &be));
+    let p = d.write("be.npy", npy_bytes(1, &dict(">f4", false, "(6,)"), &be));
     assert_eq!(npy::read(&p).unwrap().data, SIX);
     let f64s: Vec<f64> = vec![0.1, -2.5, 1e300, 3.0];
     for (descr, bytes) in [
         ("<f8", f64s.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>()),
         (">f8", f64s.iter().flat_map(|x| x.to_be_bytes()).collect()),
     ] {
-        let p = d.write("f8.npy", &npy_bytes(1, &dict(descr, false, "(4,)"), &bytes));
+        let p = d.write("f8.npy", npy_bytes(1, &dict(descr, false, "(4,)"), &bytes));
         let file = NpyFile::open(&p).unwrap();
         assert_eq!(file.float(), Float::F64);
         // Rounded to the nearest f32; beyond f32's range becomes infinity (callers check).
@@ -114,7 +114,7 @@ fn other_float_types_and_byte_orders_convert_to_f32() {
         ("<f2", halves.iter().flat_map(|h| h.to_le_bytes()).collect::<Vec<u8>>()),
         (">f2", halves.iter().flat_map(|h| h.to_be_bytes()).collect()),
     ] {
-        let p = d.write("f2.npy", &npy_bytes(1, &dict(descr, false, "(4,)"), &bytes));
+        let p = d.write("f2.npy", npy_bytes(1, &dict(descr, false, "(4,)"), &bytes));
         assert_eq!(npy::read(&p).unwrap().data, vec![1.0, -2.0, 65504.0, 2f32.powi(-24)], "{descr}");
     }
 }
@@ -123,7 +123,7 @@ fn other_float_types_and_byte_orders_convert_to_f32() {
 fn fortran_order_is_read_in_c_order() {
     let d = TempDir::new("fortran");
     // [[0, 1, 2], [3, 4, 5]] stored column by column.
-    let p = d.write("f.npy", &npy_bytes(1, &dict("<f4", true, "(2, 3)"), &f32_le(&[0., 3., 1., 4., 2., 5.])));
+    let p = d.write("f.npy", npy_bytes(1, &dict("<f4", true, "(2, 3)"), &f32_le(&[0., 3., 1., 4., 2., 5.])));
     let file = NpyFile::open(&p).unwrap();
     assert!(file.is_fortran());
     assert_eq!(file.read_all().unwrap(), vec![0., 1., 2., 3., 4., 5.]);
@@ -132,7 +132,7 @@ fn fortran_order_is_read_in_c_order() {
     for (i, j, k) in (0..2).flat_map(|i| (0..3).flat_map(move |j| (0..2).map(move |k| (i, j, k)))) {
         stored[i + 2 * j + 6 * k] = (6 * i + 2 * j + k) as f32;
     }
-    let p = d.write("f3.npy", &npy_bytes(1, &dict("<f4", true, "(2, 3, 2)"), &f32_le(&stored)));
+    let p = d.write("f3.npy", npy_bytes(1, &dict("<f4", true, "(2, 3, 2)"), &f32_le(&stored)));
     let expect: Vec<f32> = (0..12).map(|x| x as f32).collect();
     assert_eq!(npy::read(&p).unwrap().data, expect);
 }
@@ -141,7 +141,7 @@ fn fortran_order_is_read_in_c_order() {
 fn chunks_read_in_order() {
     let d = TempDir::new("chunks");
     let data: Vec<f32> = (0..40).map(|x| x as f32).collect();
-    let p = d.write("c.npy", &npy_bytes(1, &dict("<f4", false, "(10, 4)"), &f32_le(&data)));
+    let p = d.write("c.npy", npy_bytes(1, &dict("<f4", false, "(10, 4)"), &f32_le(&data)));
     let mut file = NpyFile::open(&p).unwrap();
     let mut out = Vec::new();
     file.read_elements(12, &mut out).unwrap();
