@@ -3,6 +3,10 @@
 //! for a net with softmax outputs and one with RBF distances (the smallest wins); the text
 //! report's parts; the class names saved by `--save` and read back.
 
+mod cli_support;
+
+use cli_support::output::*;
+use cli_support::TempDir;
 use netc::autodiff::ScoreKind;
 use netc::data::{load, Batcher, LoadOptions, Pipeline, PrepOptions, SearchRoots};
 use netc::diag::SourceMap;
@@ -10,7 +14,7 @@ use netc::runtime::{Engine, ParamStore, ReferenceEngine};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const LIMIT: usize = 300;
 
@@ -26,47 +30,12 @@ fn only_preprocessing(stderr: &[u8]) {
     assert!(t.lines().count() == 1 && t.starts_with("preprocessing (stored in "), "{t}");
 }
 
-fn netc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netc"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NETC_DATA")
-        .output()
-        .expect("netc runs")
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", text(&o.stdout), text(&o.stderr));
-    text(&o.stdout)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("netc-eval-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
 /// Trains `net` for one epoch on synthetic data and saves the weights in `dir`.
-fn trained(net: &str, dir: &Dir) -> PathBuf {
+fn trained(net: &str, dir: &TempDir) -> PathBuf {
     let w = dir.0.join("w.safetensors");
     let limit = LIMIT.to_string();
     ok(&netc(&["run", net, "--train", "synthetic", "--limit", &limit, "--epochs", "1", "--quiet", "--save", &s(&w)]));
@@ -118,7 +87,7 @@ fn predicted_and_rank(row: &[f32], label: usize, kind: ScoreKind) -> (usize, usi
 }
 
 fn check_against_oracle(net: &str, expect_kind: ScoreKind) {
-    let d = Dir::new(&net.replace(['/', '.'], "-"));
+    let d = TempDir::new(&net.replace(['/', '.'], "-"));
     let w = trained(net, &d);
     let report: Value = serde_json::from_str(&ok(&eval(net, &w, &["--engine", "reference", "--format", "json"])))
         .expect("the report is JSON");
@@ -209,7 +178,7 @@ fn rewrite_metadata(p: &Path, to: &Path, edit: impl Fn(&mut HashMap<String, Stri
 
 #[test]
 fn text_report_and_class_names() {
-    let d = Dir::new("text");
+    let d = TempDir::new("text");
     let net = "nets/lenet-keras.net";
     let w = trained(net, &d);
     // --save stored the training set's class names.

@@ -3,56 +3,15 @@
 //! with the net's name and doc string; bad inputs are refused with a clear message and a
 //! non-zero exit, and nothing is written.
 
+mod cli_support;
+
+use cli_support::output::*;
+use cli_support::TempDir;
 use netc::diag::SourceMap;
 use netc::runtime::ParamStore;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use tract_onnx::pb;
 use tract_onnx::prelude::Framework;
-
-fn netc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netc"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("netc runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Asserts the exit code; returns stderr.
-fn exits(o: &Output, code: i32) -> String {
-    let (out, err) = (text(&o.stdout), text(&o.stderr));
-    assert_eq!(o.status.code(), Some(code), "stdout:\n{out}\nstderr:\n{err}");
-    assert!(!err.contains("panicked") && !err.contains("crashed"), "{err}");
-    err
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("netc-export-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 const NET: &str = "nets/lenet-keras.net";
 
@@ -84,7 +43,7 @@ fn assert_holds(model: &pb::ModelProto, store: &ParamStore) {
 
 #[test]
 fn trained_weights_are_exported_bit_for_bit() {
-    let dir = Dir::new("trained");
+    let dir = TempDir::new("trained");
     let (_, trained) = store(3, 0.25);
     let weights = dir.path("w.safetensors");
     netc::train::checkpoint::save(&weights, &trained, &Vec::new(), Default::default()).unwrap();
@@ -113,7 +72,7 @@ fn trained_weights_are_exported_bit_for_bit() {
 
 #[test]
 fn initial_weights_are_seeded_and_said_to_be() {
-    let dir = Dir::new("initial");
+    let dir = TempDir::new("initial");
     let target = dir.path("net.onnx");
     let err = exits(&netc(&["export", NET, "-o", s(&target), "--seed", "7"]), 0);
     assert!(err.contains("initial weights (seed 7)"), "{err}");
@@ -127,7 +86,7 @@ fn initial_weights_are_seeded_and_said_to_be() {
 
 #[test]
 fn bad_targets_are_refused_before_anything_is_written() {
-    let dir = Dir::new("targets");
+    let dir = TempDir::new("targets");
     let (_, trained) = store(3, 0.0);
     let weights = dir.path("w.safetensors");
     netc::train::checkpoint::save(&weights, &trained, &Vec::new(), Default::default()).unwrap();
@@ -158,7 +117,7 @@ fn bad_targets_are_refused_before_anything_is_written() {
 
 #[test]
 fn bad_weights_and_nets_are_refused() {
-    let dir = Dir::new("weights");
+    let dir = TempDir::new("weights");
     let target = dir.path("net.onnx");
     let garbage = dir.path("garbage.safetensors");
     std::fs::write(&garbage, b"\xff\xff\xff\xff\xff\xff\xff\x7fnot a checkpoint").unwrap();
@@ -194,7 +153,7 @@ fn bad_weights_and_nets_are_refused() {
 
 #[test]
 fn models_beyond_onnx_or_memory_limits_are_refused_before_allocating() {
-    let dir = Dir::new("limits");
+    let dir = TempDir::new("limits");
     let target = dir.path("net.onnx");
     // 600 million weights: 2.4 GB, more than one protobuf message holds.
     let huge = dir.path("huge.net");

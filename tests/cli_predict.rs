@@ -3,6 +3,10 @@
 //! score, the class names, and bad inputs (each a clear message naming the file, the good
 //! inputs still predicted, a non-zero exit).
 
+mod cli_support;
+
+use cli_support::output::*;
+use cli_support::TempDir;
 use netc::autodiff::ScoreKind;
 use netc::data::npy;
 use netc::diag::SourceMap;
@@ -13,48 +17,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const NAMES: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
-
-fn netc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netc"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NETC_DATA")
-        .output()
-        .expect("netc runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", text(&o.stdout), text(&o.stderr));
-    text(&o.stdout)
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("netc-predict-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// A net of the zoo: its graph, and an engine and store holding weights initialised with
 /// `seed` (the oracle).
@@ -117,7 +79,7 @@ fn inputs(n: usize, seed: u32) -> Vec<f32> {
 }
 
 /// Three input files holding 7 samples: a.npy (4, N×C×H×W), b.npy (1, C×H×W), c.npy (2).
-fn three_files(d: &Dir, net: &Net) -> (Vec<PathBuf>, Vec<f32>) {
+fn three_files(d: &TempDir, net: &Net) -> (Vec<PathBuf>, Vec<f32>) {
     let (c, h, w) = net.input;
     let all = inputs(7 * net.sample_len(), 7);
     let len = net.sample_len();
@@ -147,7 +109,7 @@ fn outputs_equal_the_reference_executor() {
         ("nets/lenet.net", ScoreKind::Distances),
         ("nets/lenet-classic.net", ScoreKind::Logits),
     ] {
-        let d = Dir::new("outputs");
+        let d = TempDir::new("outputs");
         let mut net = Net::new(name, 3);
         assert_eq!(net.kind(), kind);
         let w = d.path("w.safetensors");
@@ -188,7 +150,7 @@ fn expected_probabilities(row: &[f32], kind: ScoreKind) -> Vec<f64> {
 #[test]
 fn top_k_lists_and_probabilities() {
     for name in ["nets/lenet-keras.net", "nets/lenet.net", "nets/lenet-classic.net"] {
-        let d = Dir::new("topk");
+        let d = TempDir::new("topk");
         let net = Net::new(name, 5);
         let w = d.path("w.safetensors");
         net.save(&w, Some(&NAMES));
@@ -250,7 +212,7 @@ fn top_k_lists_and_probabilities() {
 
 #[test]
 fn text_output_and_class_names() {
-    let d = Dir::new("text");
+    let d = TempDir::new("text");
     let net = Net::new("nets/lenet-keras.net", 2);
     let w = d.path("w.safetensors");
     net.save(&w, Some(&NAMES));
@@ -293,7 +255,7 @@ fn failure(o: &Output) -> (Option<i32>, String) {
 
 #[test]
 fn bad_inputs_are_named_and_the_good_ones_still_predicted() {
-    let d = Dir::new("bad");
+    let d = TempDir::new("bad");
     let net = Net::new("nets/lenet-keras.net", 4);
     let w = d.path("w.safetensors");
     net.save(&w, Some(&NAMES));
@@ -352,7 +314,7 @@ fn bad_inputs_are_named_and_the_good_ones_still_predicted() {
 
 #[test]
 fn options_weights_and_output_targets_are_checked() {
-    let d = Dir::new("opts");
+    let d = TempDir::new("opts");
     let net = Net::new("nets/lenet-keras.net", 4);
     let w = d.path("w.safetensors");
     net.save(&w, Some(&NAMES));
@@ -412,7 +374,7 @@ fn options_weights_and_output_targets_are_checked() {
 fn many_inputs_do_not_hold_many_files_open() {
     // 300 one-sample files under a limit of 64 open descriptors: each file is open only
     // while it is read.
-    let d = Dir::new("many");
+    let d = TempDir::new("many");
     let net = Net::new("nets/lenet-keras.net", 6);
     let w = d.path("w.safetensors");
     net.save(&w, Some(&NAMES));

@@ -9,13 +9,16 @@
 //! Also: a checkpoint of another input size, and images through a resize-and-crop pipeline
 //! (larger JPEG-free PNGs of varied sizes) predicted equal to `--eval` of the same folder.
 
+mod cli_support;
+
+use cli_support::output::*;
+use cli_support::TempDir;
 mod data_support;
 
 use data_support::cifar::{tinted, write_cifar10, Record};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 /// A small RGB net: enough to learn the tinted classes in one epoch.
 const NET: &str = "# a small RGB classifier for the prediction tests
@@ -25,43 +28,6 @@ conv(16, 3, pad = 1) relu maxpool(2)
 flatten
 dense(10) softmax
 ";
-
-fn netc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netc")).args(args).env_remove("NETC_DATA").output().expect("netc runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", text(&o.stdout), text(&o.stderr));
-    text(&o.stdout)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("netc-predict-images-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Writes planar `channels`×h×w pixels as an 8-bit PNG (gray or RGB).
 fn write_png(path: &Path, channels: usize, h: usize, w: usize, planar: &[u8]) {
@@ -107,7 +73,7 @@ fn predicted(net: &Path, w: &Path, inputs: &[&str], extra: &[&str]) -> HashMap<S
 
 #[test]
 fn cifar_files_train_evaluate_and_predict_on_pngs_agrees_with_eval() {
-    let d = Dir::new("cifar");
+    let d = TempDir::new("cifar");
     let (train, test) = tinted(1000, 200);
     let data = d.path("cifar10");
     write_cifar10(&data, &train, &test);
@@ -176,7 +142,7 @@ fn cifar_files_train_evaluate_and_predict_on_pngs_agrees_with_eval() {
 fn resized_images_predict_as_eval_sees_them() {
     // A folder of gray images of several sizes, larger than the net's input: the pipeline
     // resizes the shorter side and centre-crops, at evaluation and in predict alike.
-    let d = Dir::new("resize");
+    let d = TempDir::new("resize");
     let root = d.path("shapes");
     let sizes = [(40, 40), (48, 64), (64, 45), (33, 90)];
     let mut files = Vec::new();
@@ -225,7 +191,7 @@ fn resized_images_predict_as_eval_sees_them() {
 
 #[test]
 fn image_inputs_that_cannot_be_predicted_are_named() {
-    let d = Dir::new("bad");
+    let d = TempDir::new("bad");
     let net = d.path("small.net");
     std::fs::write(&net, NET).unwrap();
     let (train, test) = tinted(64, 20);

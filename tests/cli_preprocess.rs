@@ -3,42 +3,18 @@
 //! constants, not recomputed), explicit options over a stored pipeline, old checkpoints,
 //! damaged entries, data workers that change nothing, and option errors.
 
+mod cli_support;
+
+use cli_support::output::*;
+use cli_support::TempDir;
 use netc::data::{load, LoadOptions, Pipeline, PrepOptions, SearchRoots, SyntheticConfig};
 use netc::train::checkpoint;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn netc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netc"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NETC_DATA")
-        .output()
-        .expect("netc runs")
-}
-
-fn dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("netc-prep-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::process::Output;
 
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(o), stderr(o));
-    stdout(o)
 }
 
 /// Trains lenet-keras for one epoch on `limit` synthetic images; `extra` is appended.
@@ -86,7 +62,7 @@ fn with_metadata(from: &Path, to: &Path, edit: impl FnOnce(&mut HashMap<String, 
 
 #[test]
 fn eval_uses_the_stored_pipeline_and_says_so() {
-    let d = dir("stored");
+    let d = TempDir::new("stored");
     let w = d.join("w.safetensors");
     let out = ok(&train("400", &["--save", &s(&w)]));
     let trained = line(&out, "preprocessing: ");
@@ -124,7 +100,7 @@ fn eval_uses_the_stored_pipeline_and_says_so() {
 
 #[test]
 fn checkpoints_without_or_with_a_damaged_pipeline() {
-    let d = dir("old");
+    let d = TempDir::new("old");
     let w = d.join("w.safetensors");
     ok(&train("400", &["--save", &s(&w)]));
     let with = ok(&eval(&w, "400", &[]));
@@ -159,7 +135,7 @@ fn checkpoints_without_or_with_a_damaged_pipeline() {
 
 #[test]
 fn resume_continues_with_the_stored_augmentation_and_workers_change_nothing() {
-    let d = dir("resume");
+    let d = TempDir::new("resume");
     let (whole, half) = (d.join("whole.safetensors"), d.join("half.safetensors"));
     let run = |epochs: &str, save: &Path, extra: &[&str]| {
         let mut args = vec!["--epochs", epochs, "--schedule", "constant", "--save", save.to_str().unwrap()];

@@ -4,30 +4,11 @@
 //! order, Fortran order, and damaged or lying files, each refused with a message that
 //! says what is wrong.
 
+mod cli_support;
+
+use cli_support::TempDir;
 use netc::data::npy::{self, Float, NpyFile};
-use std::path::{Path, PathBuf};
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("netc-npy-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use std::path::Path;
 
 /// A `.npy` file by hand: `version` 1 (u16 header length) or 2/3 (u32), the header dict
 /// padded so that the data starts at a multiple of 64, then `data` as given.
@@ -60,7 +41,7 @@ fn f32_le(v: &[f32]) -> Vec<u8> {
 }
 
 /// The error message for `bytes` as a file.
-fn refused(d: &Dir, name: &str, bytes: &[u8]) -> String {
+fn refused(d: &TempDir, name: &str, bytes: &[u8]) -> String {
     let p = d.write(name, bytes);
     let e = npy::read(&p).expect_err("a bad file is refused");
     let msg = e.to_string();
@@ -72,7 +53,7 @@ const SIX: [f32; 6] = [0.5, -1.25, 3.0, 1e-3, -0.0, 65504.0];
 
 #[test]
 fn written_files_read_back_exactly() {
-    let d = Dir::new("round");
+    let d = TempDir::new("round");
     let data: Vec<f32> = (0..2 * 3 * 4 * 5).map(|i| (i as f32 * 0.37).sin() * 1e3).collect();
     let p = d.0.join("x.npy");
     npy::write_f32(&p, &[2, 3, 4, 5], &data).unwrap();
@@ -99,29 +80,29 @@ fn written_files_read_back_exactly() {
 
 #[test]
 fn hand_built_v1_and_v2_headers_are_read() {
-    let d = Dir::new("versions");
+    let d = TempDir::new("versions");
     for version in [1, 2, 3] {
-        let p = d.write("v.npy", &npy_bytes(version, &dict("<f4", false, "(2, 3)"), &f32_le(&SIX)));
+        let p = d.write("v.npy", npy_bytes(version, &dict("<f4", false, "(2, 3)"), &f32_le(&SIX)));
         let a = npy::read(&p).unwrap_or_else(|e| panic!("version {version}: {e}"));
         assert_eq!((a.shape.as_slice(), a.data.as_slice()), (&[2usize, 3][..], &SIX[..]), "version {version}");
     }
     // Keys in another order, no trailing comma, a one-dimensional shape.
-    let p = d.write("o.npy", &npy_bytes(1, "{'shape': (6,), 'fortran_order': False, 'descr': '<f4'}", &f32_le(&SIX)));
+    let p = d.write("o.npy", npy_bytes(1, "{'shape': (6,), 'fortran_order': False, 'descr': '<f4'}", &f32_le(&SIX)));
     assert_eq!(npy::read(&p).unwrap().shape, vec![6]);
 }
 
 #[test]
 fn other_float_types_and_byte_orders_convert_to_f32() {
-    let d = Dir::new("floats");
+    let d = TempDir::new("floats");
     let be: Vec<u8> = SIX.iter().flat_map(|x| x.to_be_bytes()).collect();
-    let p = d.write("be.npy", &npy_bytes(1, &dict(">f4", false, "(6,)"), &be));
+    let p = d.write("be.npy", npy_bytes(1, &dict(">f4", false, "(6,)"), &be));
     assert_eq!(npy::read(&p).unwrap().data, SIX);
     let f64s: Vec<f64> = vec![0.1, -2.5, 1e300, 3.0];
     for (descr, bytes) in [
         ("<f8", f64s.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>()),
         (">f8", f64s.iter().flat_map(|x| x.to_be_bytes()).collect()),
     ] {
-        let p = d.write("f8.npy", &npy_bytes(1, &dict(descr, false, "(4,)"), &bytes));
+        let p = d.write("f8.npy", npy_bytes(1, &dict(descr, false, "(4,)"), &bytes));
         let file = NpyFile::open(&p).unwrap();
         assert_eq!(file.float(), Float::F64);
         // Rounded to the nearest f32; beyond f32's range becomes infinity (callers check).
@@ -133,16 +114,16 @@ fn other_float_types_and_byte_orders_convert_to_f32() {
         ("<f2", halves.iter().flat_map(|h| h.to_le_bytes()).collect::<Vec<u8>>()),
         (">f2", halves.iter().flat_map(|h| h.to_be_bytes()).collect()),
     ] {
-        let p = d.write("f2.npy", &npy_bytes(1, &dict(descr, false, "(4,)"), &bytes));
+        let p = d.write("f2.npy", npy_bytes(1, &dict(descr, false, "(4,)"), &bytes));
         assert_eq!(npy::read(&p).unwrap().data, vec![1.0, -2.0, 65504.0, 2f32.powi(-24)], "{descr}");
     }
 }
 
 #[test]
 fn fortran_order_is_read_in_c_order() {
-    let d = Dir::new("fortran");
+    let d = TempDir::new("fortran");
     // [[0, 1, 2], [3, 4, 5]] stored column by column.
-    let p = d.write("f.npy", &npy_bytes(1, &dict("<f4", true, "(2, 3)"), &f32_le(&[0., 3., 1., 4., 2., 5.])));
+    let p = d.write("f.npy", npy_bytes(1, &dict("<f4", true, "(2, 3)"), &f32_le(&[0., 3., 1., 4., 2., 5.])));
     let file = NpyFile::open(&p).unwrap();
     assert!(file.is_fortran());
     assert_eq!(file.read_all().unwrap(), vec![0., 1., 2., 3., 4., 5.]);
@@ -151,16 +132,16 @@ fn fortran_order_is_read_in_c_order() {
     for (i, j, k) in (0..2).flat_map(|i| (0..3).flat_map(move |j| (0..2).map(move |k| (i, j, k)))) {
         stored[i + 2 * j + 6 * k] = (6 * i + 2 * j + k) as f32;
     }
-    let p = d.write("f3.npy", &npy_bytes(1, &dict("<f4", true, "(2, 3, 2)"), &f32_le(&stored)));
+    let p = d.write("f3.npy", npy_bytes(1, &dict("<f4", true, "(2, 3, 2)"), &f32_le(&stored)));
     let expect: Vec<f32> = (0..12).map(|x| x as f32).collect();
     assert_eq!(npy::read(&p).unwrap().data, expect);
 }
 
 #[test]
 fn chunks_read_in_order() {
-    let d = Dir::new("chunks");
+    let d = TempDir::new("chunks");
     let data: Vec<f32> = (0..40).map(|x| x as f32).collect();
-    let p = d.write("c.npy", &npy_bytes(1, &dict("<f4", false, "(10, 4)"), &f32_le(&data)));
+    let p = d.write("c.npy", npy_bytes(1, &dict("<f4", false, "(10, 4)"), &f32_le(&data)));
     let mut file = NpyFile::open(&p).unwrap();
     let mut out = Vec::new();
     file.read_elements(12, &mut out).unwrap();
@@ -171,7 +152,7 @@ fn chunks_read_in_order() {
 
 #[test]
 fn non_float_dtypes_are_refused_by_name() {
-    let d = Dir::new("dtypes");
+    let d = TempDir::new("dtypes");
     for (descr, size, name) in [
         ("<i4", 4, "int32"),
         ("<i8", 8, "int64"),
@@ -195,7 +176,7 @@ fn non_float_dtypes_are_refused_by_name() {
 
 #[test]
 fn truncated_and_lying_files_are_refused() {
-    let d = Dir::new("lying");
+    let d = TempDir::new("lying");
     let good = npy_bytes(1, &dict("<f4", false, "(2, 3)"), &f32_le(&SIX));
     // Data cut short, by one byte and by all of it.
     let msg = refused(&d, "t.npy", &good[..good.len() - 1]);
@@ -247,7 +228,7 @@ fn truncated_and_lying_files_are_refused() {
 fn only_regular_files_are_opened() {
     let e = npy::read(Path::new("/dev/zero")).unwrap_err().to_string();
     assert!(e.contains("not a regular file"), "{e}");
-    let d = Dir::new("kinds");
+    let d = TempDir::new("kinds");
     let e = npy::read(&d.0).unwrap_err().to_string();
     assert!(e.contains("directory"), "{e}");
     let e = npy::read(&d.0.join("absent.npy")).unwrap_err().to_string();

@@ -3,51 +3,16 @@
 //! in a checkpoint all fail with a message that names the cause, and leave the last
 //! good checkpoint alone. Absurd options are refused before anything runs.
 
+mod cli_support;
+
+use cli_support::output::*;
+use cli_support::TempDir;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn netc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netc"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NETC_DATA")
-        .output()
-        .expect("netc runs")
-}
-
-fn dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("netc-div-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::process::Output;
 
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(o), stderr(o));
-    stdout(o)
-}
-
-/// Asserts a failure with `code` whose stderr contains every one of `needles`.
-fn fails(o: &Output, code: i32, needles: &[&str]) -> String {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(code), "stdout:\n{}\nstderr:\n{err}", stdout(o));
-    for n in needles {
-        assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
-    }
-    assert!(!err.contains("panicked") && !err.contains("crashed"), "{err}");
-    err
 }
 
 /// A small net with batch norm, written into `d`.
@@ -109,7 +74,7 @@ fn tensor<'a>(t: &'a mut Tensors, name: &str) -> &'a mut Vec<f32> {
 
 #[test]
 fn an_update_that_breaks_the_weights_is_not_saved() {
-    let d = dir("update");
+    let d = TempDir::new("update");
     let net = bn_net(&d);
     let ckpt = d.join("w.safetensors");
     ok(&train(&net, &["--epochs", "1", "--optimizer", "sgd", "--save", &s(&ckpt)]));
@@ -149,7 +114,7 @@ fn an_update_that_breaks_the_weights_is_not_saved() {
 
 #[test]
 fn a_test_pass_with_non_finite_outputs_fails_the_epoch() {
-    let d = dir("testpass");
+    let d = TempDir::new("testpass");
     let net = bn_net(&d);
     let (good, bad) = (d.join("good.safetensors"), d.join("bad.safetensors"));
     ok(&train(&net, &["--epochs", "1", "--save", &s(&good)]));
@@ -168,7 +133,7 @@ fn a_test_pass_with_non_finite_outputs_fails_the_epoch() {
 
 #[test]
 fn a_loss_that_is_already_nan_before_any_update_does_not_blame_the_rate() {
-    let d = dir("first");
+    let d = TempDir::new("first");
     let net = d.join("overflow.net");
     std::fs::write(&net, "input 1x28x28\nflatten\ndense(10)\nscale(1e38)\nscale(1e38)\n").unwrap();
     let o = train(&net, &["--epochs", "1"]);
@@ -178,7 +143,7 @@ fn a_loss_that_is_already_nan_before_any_update_does_not_blame_the_rate() {
 
 #[test]
 fn the_hint_fits_the_run() {
-    let d = dir("hint");
+    let d = TempDir::new("hint");
     let net = bn_net(&d);
     // Adam is in use already: the hint must not suggest it.
     let net = s(&net);
@@ -207,7 +172,7 @@ fn the_hint_fits_the_run() {
 
 #[test]
 fn corrupt_optimizer_state_is_refused_on_resume() {
-    let d = dir("state");
+    let d = TempDir::new("state");
     let net = bn_net(&d);
     let good = d.join("good.safetensors");
     ok(&train(&net, &["--epochs", "1", "--save", &s(&good)]));
@@ -268,7 +233,7 @@ fn corrupt_optimizer_state_is_refused_on_resume() {
 
 #[test]
 fn out_of_range_options_are_refused_before_training() {
-    let d = dir("options");
+    let d = TempDir::new("options");
     let net = bn_net(&d);
     let cases: &[(&[&str], &[&str])] = &[
         (&["--lr", "1e39"], &["--lr", "f32"]),
@@ -298,7 +263,7 @@ fn out_of_range_options_are_refused_before_training() {
 
 #[test]
 fn a_single_epoch_reports_its_own_best() {
-    let d = dir("best");
+    let d = TempDir::new("best");
     let net = bn_net(&d);
     let out = ok(&netc(&["run", &s(&net), "--train", "synthetic", "--limit", "1", "--epochs", "1", "--quiet"]));
     assert!(out.contains("at epoch 1)"), "{out}");

@@ -4,17 +4,12 @@
 //! real memory is exceeded, an address-space limit (`ulimit -v`) proves nothing big was
 //! allocated on the way to the refusal.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli_support;
 
-fn netc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netc"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NETC_DATA")
-        .output()
-        .expect("netc runs")
-}
+use cli_support::output::*;
+use cli_support::TempDir;
+use std::path::Path;
+use std::process::{Command, Output};
 
 /// netc under an address-space limit of `kib` KiB (`ulimit -v`), so that a big allocation fails.
 fn netc_limited(kib: u64, args: &[&str]) -> Output {
@@ -29,34 +24,10 @@ fn netc_limited(kib: u64, args: &[&str]) -> Output {
         .expect("sh runs")
 }
 
-fn dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("netc-mem-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn net(d: &Path, name: &str, text: &str) -> String {
     let p = d.join(name);
     std::fs::write(&p, text).unwrap();
     p.to_string_lossy().into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn fails(o: &Output, code: i32, needles: &[&str]) -> String {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(code), "stdout:\n{}\nstderr:\n{err}", String::from_utf8_lossy(&o.stdout));
-    for n in needles {
-        assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
-    }
-    assert!(!err.contains("panicked") && !err.contains("crashed"), "{err}");
-    err
-}
-
-fn ok(o: &Output) {
-    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), stderr(o));
 }
 
 /// The N of "try --batch N".
@@ -69,7 +40,7 @@ const SMALL: &str = "input 1x28x28\nconv(6, 5) relu\nmaxpool(2)\nflatten\ndense(
 
 #[test]
 fn a_net_larger_than_the_machine_is_refused_before_allocating() {
-    let d = dir("huge");
+    let d = TempDir::new("huge");
     // Each activation alone is 256 GiB per image, the weights 5 GiB.
     let huge = net(&d, "huge.net", "input 1x4096x4096\nrepeat 10 { conv(4096, 3, pad = 1) }\ngap\ndense(10)\n");
     let runs: [&[&str]; 4] = [
@@ -88,7 +59,7 @@ fn a_net_larger_than_the_machine_is_refused_before_allocating() {
 
 #[test]
 fn two_huge_dense_layers_are_refused() {
-    let d = dir("dense");
+    let d = TempDir::new("dense");
     let dd = net(&d, "dense.net", "input 1x28x28\nflatten\ndense(100000)\ndense(100000)\ndense(10)\n");
     // 10^10 weights: 37 GiB of parameters, as much again of gradients, twice that of Adam's moments.
     let o = netc(&["bench", &dd, "--batch", "1", "--memory-limit", "8G"]);
@@ -99,7 +70,7 @@ fn two_huge_dense_layers_are_refused() {
 
 #[test]
 fn a_batch_too_large_is_refused_with_the_largest_that_fits() {
-    let d = dir("batch");
+    let d = TempDir::new("batch");
     let small = net(&d, "small.net", SMALL);
     for train in [false, true] {
         let mode: &[&str] = if train { &["--train"] } else { &[] };
@@ -141,7 +112,7 @@ fn a_batch_too_large_is_refused_with_the_largest_that_fits() {
 
 #[test]
 fn the_largest_batch_number_is_refused_or_clamped_never_a_crash() {
-    let d = dir("max");
+    let d = TempDir::new("max");
     let small = net(&d, "small.net", SMALL);
     let max = u64::MAX.to_string();
     for mode in [&[][..], &["--train"][..]] {
@@ -158,7 +129,7 @@ fn the_largest_batch_number_is_refused_or_clamped_never_a_crash() {
 
 #[test]
 fn thread_counts_are_checked_alike_by_run_and_bench() {
-    let d = dir("threads");
+    let d = TempDir::new("threads");
     let small = net(&d, "small.net", SMALL);
     let run = |threads: &str| {
         netc(&[
@@ -194,7 +165,7 @@ fn thread_counts_are_checked_alike_by_run_and_bench() {
 
 #[test]
 fn memory_limits_must_be_sizes() {
-    let d = dir("sizes");
+    let d = TempDir::new("sizes");
     let small = net(&d, "small.net", SMALL);
     for bad in ["lots", "0", "-1G", "12Q"] {
         let o = netc(&["bench", &small, &format!("--memory-limit={bad}")]);
@@ -205,7 +176,7 @@ fn memory_limits_must_be_sizes() {
 
 #[test]
 fn an_allocation_the_system_refuses_is_an_error_not_an_abort() {
-    let d = dir("refused");
+    let d = TempDir::new("refused");
     // 2.2 GiB of weights, under a 1 GiB address space; --memory-limit lets it past the check.
     let wide = net(&d, "wide.net", "input 1x28x28\nflatten\ndense(700000)\n");
     let o = netc_limited(1 << 20, &["bench", &wide, "--batch", "1", "--memory-limit", "1T"]);
@@ -217,7 +188,7 @@ fn an_allocation_the_system_refuses_is_an_error_not_an_abort() {
 
 #[test]
 fn bench_seconds_must_be_a_duration() {
-    let d = dir("seconds");
+    let d = TempDir::new("seconds");
     let small = net(&d, "small.net", SMALL);
     // `inf` used to time runs forever; NaN and negative numbers were taken silently.
     for bad in ["inf", "nan", "-1", "1e9"] {

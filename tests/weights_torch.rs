@@ -9,56 +9,17 @@
 //! different orders; measured differences are ~1e-6). `benches/pytorch_weights.py`
 //! compares with PyTorch itself (optional, outside the suite).
 
+mod cli_support;
+
+use cli_support::output::*;
+use cli_support::TempDir;
 use netc::data::{npy, Rng};
 use netc::diag::SourceMap;
 use netc::runtime::{Engine, ParamStore, ReferenceEngine};
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn netc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netc"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NETC_DATA")
-        .output()
-        .expect("netc runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", text(&o.stdout), text(&o.stderr));
-    text(&o.stdout)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("netc-weights-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use std::path::Path;
 
 /// One tensor of a file: name, dtype, shape, little-endian bytes.
 type Entry = (String, Dtype, Vec<usize>, Vec<u8>);
@@ -153,7 +114,7 @@ fn close(what: &str, got: &[f32], want: &[f32], tol: f32) {
 
 #[test]
 fn torchvision_named_files_predict_as_the_reference_executor() {
-    let d = Dir::new("tv");
+    let d = TempDir::new("tv");
     for (net, list, side) in
         [("nets/resnet18.net", "resnet18", 224), ("nets/alexnet-torchvision.net", "alexnet-torchvision", 224)]
     {
@@ -177,7 +138,7 @@ fn torchvision_named_files_predict_as_the_reference_executor() {
 
 #[test]
 fn half_bfloat_and_double_files_load_as_f32() {
-    let d = Dir::new("dtypes");
+    let d = TempDir::new("dtypes");
     let net = "nets/lenet-keras.net";
     let list: Vec<(String, Vec<usize>)> = {
         let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(net)).unwrap();
@@ -235,7 +196,7 @@ fn half_bfloat_and_double_files_load_as_f32() {
 
 #[test]
 fn names_that_differ_are_refused_with_suggestions() {
-    let d = Dir::new("names");
+    let d = TempDir::new("names");
     let w = d.path("w.safetensors");
     torchvision_file("resnet18", &w, 2);
     // The file as netc named the projection before it followed torchvision.
@@ -276,7 +237,7 @@ fn tensors(path: &Path) -> HashMap<String, Vec<u8>> {
 
 #[test]
 fn finetune_takes_what_matches_and_freeze_keeps_layers() {
-    let d = Dir::new("finetune");
+    let d = TempDir::new("finetune");
     let (ten, two) = (d.path("ten.net"), d.path("two.net"));
     std::fs::write(&ten, small_net(10)).unwrap();
     std::fs::write(&two, small_net(2)).unwrap();
@@ -354,4 +315,69 @@ fn finetune_takes_what_matches_and_freeze_keeps_layers() {
     let o = netc(&["run", s(&two), "--train", s(&folder), "--freeze", "feature", "--epochs", "1", "--quiet"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("--freeze feature: no trainable tensor"), "{}", text(&o.stderr));
+}
+
+/// The `--finetune` hint follows the kind of error, not its wording: a damaged file
+/// whose name reads like a mismatch gets no hint, and each kind of mismatch (a tensor
+/// the file lacks, one the net lacks, another shape) gets it.
+#[test]
+fn finetune_hint_only_for_another_net() {
+    let d = TempDir::new("hint");
+    let net = d.path("net.net");
+    std::fs::write(&net, small_net(10)).unwrap();
+    let train = |weights: &Path| {
+        netc(&[
+            "run",
+            s(&net),
+            "--train",
+            "synthetic",
+            "--limit",
+            "64",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--weights",
+            s(weights),
+        ])
+    };
+    let damaged = d.path("the file lacks this.safetensors");
+    std::fs::write(&damaged, b"not a checkpoint").unwrap();
+    let o = train(&damaged);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("not a valid safetensors file"), "{}", text(&o.stderr));
+    assert!(!text(&o.stderr).contains("--finetune"), "{}", text(&o.stderr));
+
+    let graph = netc::driver::compile(&mut SourceMap::new(), "net.net", &small_net(10)).unwrap();
+    let params = netc::autodiff::training(&graph).unwrap().params;
+    // Every tensor of the net (ones), less the one at `skip`, the one at `flat` flattened,
+    // and with `extra` a tensor the net lacks.
+    let entries = |skip: usize, flat: usize, extra: bool| -> Vec<Entry> {
+        let mut v: Vec<Entry> = params
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != skip)
+            .map(|(i, p)| {
+                let shape = if i == flat { vec![p.len()] } else { p.dims.clone() };
+                (p.name.clone(), Dtype::F32, shape, f32_bytes(&vec![1.0; p.len()]))
+            })
+            .collect();
+        if extra {
+            v.push(("extra.weight".into(), Dtype::F32, vec![1], f32_bytes(&[1.0])));
+        }
+        v
+    };
+    let last = params.len() - 1;
+    let first_matrix = params.iter().position(|p| p.dims.len() > 1).unwrap();
+    for (tag, skip, reshape, extra, says) in [
+        ("missing", last, usize::MAX, false, "the file lacks"),
+        ("unexpected", usize::MAX, usize::MAX, true, "the net lacks"),
+        ("shape", usize::MAX, first_matrix, false, "in the file but"),
+    ] {
+        let path = d.path(&format!("{tag}.safetensors"));
+        write(&path, &entries(skip, reshape, extra));
+        let o = train(&path);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{tag}: {err}");
+        assert!(err.contains(says) && err.contains("add --finetune"), "{tag}: {err}");
+    }
 }

@@ -10,7 +10,8 @@
 use super::run::{compile, load_weights, Fail};
 use super::{err, out, shown, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use crate::autodiff;
-use crate::driver::net_name;
+use crate::driver::export::Encoded;
+use crate::driver::{self, net_name};
 use crate::export::{self, ModelInfo};
 use crate::runtime::memory::human_bytes;
 use crate::runtime::ParamStore;
@@ -53,7 +54,7 @@ fn export_net(args: &ExportArgs) -> Result<(), Fail> {
         inputs.push(("the --weights file", w.as_path()));
     }
     export::check_target(&args.output, &inputs).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
-    let infos = autodiff::inference(&graph).params;
+    let infos = driver::export::tensors(&graph);
     export::check_size(&infos).map_err(|e| Fail(EXIT_INVALID, format!("error: {net}: {e}")))?;
     check_memory(&net, args, &infos)?;
     let mut store = ParamStore::try_new(&infos, false).map_err(|e| Fail(EXIT_INVALID, format!("error: {net}: {e}")))?;
@@ -79,10 +80,8 @@ fn export_net(args: &ExportArgs) -> Result<(), Fail> {
         metadata: vec![("netc.source".into(), net.clone()), ("netc.weights".into(), origin)],
     };
     let (params, state) = counts(&infos);
-    let model = export::to_model(&graph, store, &info);
-    let nodes = model.graph.as_ref().map_or(0, |g| g.node.len());
-    let bytes = export::encode(&model).map_err(|e| Fail(EXIT_INVALID, format!("error: {net}: {e}")))?;
-    drop(model);
+    let Encoded { bytes, nodes } =
+        driver::export::onnx(&graph, store, &info).map_err(|e| Fail(EXIT_INVALID, format!("error: {net}: {e}")))?;
     export::write(&args.output, &bytes).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
     out(&format!(
         "wrote {}: ONNX opset {}, {nodes} node{}, {} parameters + {} batch-norm statistics in {} initializer{}, {}\n",

@@ -15,12 +15,13 @@ mod output;
 use super::classes;
 use super::run::{compile, load_weights, EngineKind, Fail};
 use super::{err, out, shown, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
-use crate::autodiff::{self, Program};
+use crate::autodiff::Program;
 use crate::cli::resources::{self, Demand};
 use crate::data::npy;
+use crate::driver::{Batches, EngineChoice, Programs, Session, SessionError};
 use crate::ir::Shape;
 use crate::runtime::memory::footprint::{self, Bytes};
-use crate::runtime::{Engine, JitEngine, JitOptions, ParamStore, ReferenceEngine};
+use crate::runtime::JitOptions;
 use inputs::{ImageInputs, Input, InputShape};
 use output::Prediction;
 use std::path::{Path, PathBuf};
@@ -103,77 +104,28 @@ fn predict(args: &PredictArgs) -> Result<i32, Fail> {
     if !out_shape.is_vector_like() {
         return Err(not_classifier(format!("its output is {out_shape}, not a vector (or C×1×1)")));
     }
-    let train_program = autodiff::training(&graph).map_err(|e| not_classifier(e.to_string()))?;
+    let engine = match args.engine {
+        EngineKind::Reference => EngineChoice::Reference { seed: 1 },
+        EngineKind::Jit => EngineChoice::Jit(JitOptions { threads: args.threads, ..JitOptions::default() }),
+    };
+    let programs = Programs::build(&graph, &engine);
+    programs.classifier().map_err(|e| not_classifier(e.to_string()))?;
     if let Some(target) = &args.output {
         let mut inputs: Vec<(&str, &Path)> =
             vec![("the net's source", args.net.as_path()), ("the --weights file", args.weights.as_path())];
         inputs.extend(args.inputs.iter().map(|p| ("one of the inputs", p.as_path())));
         output::check_target(target, &inputs).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
     }
-    let mut unreadable = 0;
-    let mut opened = Vec::new();
-    let (paths, given) = expand(&args.inputs, &mut unreadable);
-    for path in &paths {
-        match Input::open(path, input) {
-            Ok(i) => opened.push(i),
-            Err(e) => {
-                err(&format!("error: {e}\n"));
-                unreadable += 1;
-            }
-        }
-    }
-    let total: usize = opened.iter().map(|i| i.samples).fold(0, usize::saturating_add);
-    if opened.is_empty() {
-        let none = match given {
-            1 => "the input could not be read".to_string(),
-            n => format!("none of the {n} inputs could be read"),
-        };
-        return Err(Fail(EXIT_USAGE, format!("error: {none}")));
-    }
-    let eval_program = match args.engine {
-        EngineKind::Jit => autodiff::fold_batch_norm(&autodiff::inference(&graph)),
-        EngineKind::Reference => autodiff::inference(&graph),
-    };
-    let classes = eval_program.buffer(eval_program.output).dims.iter().product::<usize>();
-    let sample_len = input.0 * input.1 * input.2;
-    let per_batch = |n: usize| batch_bytes(args.engine, &eval_program, total, n, sample_len);
-    let whole = opened.iter().map(Input::whole_read_bytes).max().unwrap_or(0);
-    // Image inputs are decoded a window ahead (see `batches::predict_all`), as net inputs.
-    let images_ahead = if opened.iter().any(Input::is_image) {
-        batches::prefetch_window(args.batch) as u128 * sample_len as u128 * 4
-    } else {
-        0
-    };
-    let params = footprint::parameters(&train_program.params).0;
-    let demand = Demand {
-        what: "inference",
-        fixed: vec![
-            ("parameters", params),
-            ("reading the checkpoint", 2 * params),
-            ("the outputs", total as u128 * (classes as u128 * 4 + 8)),
-            ("a Fortran-order input read whole", whole),
-            ("images decoded ahead", images_ahead),
-        ],
-        per_batch_what: match args.engine {
-            EngineKind::Jit => "the JIT's arenas and the batch buffers",
-            EngineKind::Reference => "the reference executor's buffers and the batch buffers",
-        },
-        per_batch: &per_batch,
-    };
-    resources::check(&net, &demand, args.batch, budget.as_ref()).map_err(|e| Fail(EXIT_INVALID, e))?;
-    let no_memory = |e: crate::runtime::memory::AllocError| Fail(EXIT_INVALID, format!("error: {net}: {e}"));
-    let mut engine: Box<dyn Engine> = match args.engine {
-        EngineKind::Reference => {
-            Box::new(ReferenceEngine::new(&graph, 1, 1).map_err(|e| not_classifier(e.to_string()))?)
-        }
-        EngineKind::Jit => {
-            let opts = JitOptions { threads: args.threads, ..JitOptions::default() };
-            Box::new(JitEngine::new(&graph, opts).map_err(|e| not_classifier(e.to_string()))?)
-        }
-    };
+    let Opened { mut opened, unreadable, given, total } = open_inputs(args, input)?;
+    let classes = programs.eval.buffer(programs.eval.output).dims.iter().product::<usize>();
+    check_memory(args, &programs, input, &opened, total, budget.as_ref())?;
     let sizes = batch_sizes(total, args.batch);
-    engine.reserve(&[], &sizes).map_err(no_memory)?;
-    let mut store = ParamStore::try_new(&train_program.params, false).map_err(no_memory)?;
+    let met = Batches { train: &[], eval: &sizes };
+    let Session { mut engine, mut store } =
+        Session::start(&graph, programs, &engine, met, None).map_err(|e| match e {
+            SessionError::NotAClassifier(e) => not_classifier(e.to_string()),
+            SessionError::Memory(e) => Fail(EXIT_INVALID, format!("error: {net}: {e}")),
+        })?;
     let loaded = load_weights(&args.weights, &mut store)?;
     let (names, notes) = classes::resolve(&loaded.metadata, &args.weights, classes, None);
     for note in notes {
@@ -195,6 +147,83 @@ fn predict(args: &PredictArgs) -> Result<i32, Fail> {
         return Ok(if unreadable + outcome.unreadable > 0 { EXIT_USAGE } else { EXIT_INVALID });
     }
     Ok(EXIT_OK)
+}
+
+/// The inputs that could be opened, with counts.
+struct Opened {
+    opened: Vec<Input>,
+    /// Inputs that could not be opened (each reported).
+    unreadable: usize,
+    /// Inputs given, with each folder counted as its image files.
+    given: usize,
+    /// Samples in the opened inputs.
+    total: usize,
+}
+
+/// Opens every input (a folder's image files each), reporting those that cannot be read;
+/// an error if none can.
+fn open_inputs(args: &PredictArgs, input: InputShape) -> Result<Opened, Fail> {
+    let mut unreadable = 0;
+    let mut opened = Vec::new();
+    let (paths, given) = expand(&args.inputs, &mut unreadable);
+    for path in &paths {
+        match Input::open(path, input) {
+            Ok(i) => opened.push(i),
+            Err(e) => {
+                err(&format!("error: {e}\n"));
+                unreadable += 1;
+            }
+        }
+    }
+    let total: usize = opened.iter().map(|i| i.samples).fold(0, usize::saturating_add);
+    if opened.is_empty() {
+        let none = match given {
+            1 => "the input could not be read".to_string(),
+            n => format!("none of the {n} inputs could be read"),
+        };
+        return Err(Fail(EXIT_USAGE, format!("error: {none}")));
+    }
+    Ok(Opened { opened, unreadable, given, total })
+}
+
+/// Refuses a prediction that does not fit in the budget: the parameters, the checkpoint
+/// being read, the outputs, the inputs read or decoded ahead, and the engine's buffers.
+fn check_memory(
+    args: &PredictArgs,
+    programs: &Programs,
+    input: InputShape,
+    opened: &[Input],
+    total: usize,
+    budget: Option<&resources::Budget>,
+) -> Result<(), Fail> {
+    let eval = &programs.eval;
+    let classes = eval.buffer(eval.output).dims.iter().product::<usize>();
+    let sample_len = input.0 * input.1 * input.2;
+    let per_batch = |n: usize| batch_bytes(args.engine, eval, total, n, sample_len);
+    let whole = opened.iter().map(Input::whole_read_bytes).max().unwrap_or(0);
+    // Image inputs are decoded a window ahead (see `batches::predict_all`), as net inputs.
+    let images_ahead = if opened.iter().any(Input::is_image) {
+        batches::prefetch_window(args.batch) as u128 * sample_len as u128 * 4
+    } else {
+        0
+    };
+    let params = footprint::parameters(programs.params()).0;
+    let demand = Demand {
+        what: "inference",
+        fixed: vec![
+            ("parameters", params),
+            ("reading the checkpoint", 2 * params),
+            ("the outputs", total as u128 * (classes as u128 * 4 + 8)),
+            ("a Fortran-order input read whole", whole),
+            ("images decoded ahead", images_ahead),
+        ],
+        per_batch_what: match args.engine {
+            EngineKind::Jit => "the JIT's arenas and the batch buffers",
+            EngineKind::Reference => "the reference executor's buffers and the batch buffers",
+        },
+        per_batch: &per_batch,
+    };
+    resources::check(&shown(&args.net), &demand, args.batch, budget).map_err(|e| Fail(EXIT_INVALID, e))
 }
 
 /// The inputs with every folder replaced by the image files in it (searched as a class

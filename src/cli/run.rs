@@ -1,15 +1,12 @@
 //! `netc run NET --train DATASET` and `netc run NET --weights FILE --eval DATASET`.
 
-use super::epoch_log::EpochLog;
-use super::{diag_style, err, out, read_source, shown, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use super::{diag_style, err, read_source, shown, Format, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use crate::data::{self, Augment, LoadOptions, NormalizeOption, Pipeline, SearchRoots, SplitBudget, Splits};
 use crate::diag::{render_all, SourceMap};
-use crate::driver;
+use crate::driver::{self, EngineChoice, Session};
 use crate::ir::Graph;
-use crate::runtime::{Engine, JitEngine, JitOptions, ParamStore, ReferenceEngine};
-use crate::train::{
-    self, checkpoint, EpochStats, Observer, Optimizer, OptimizerKind, Schedule, TrainConfig, TrainError,
-};
+use crate::runtime::{JitOptions, ParamStore};
+use crate::train::checkpoint;
 use clap::ValueEnum;
 use std::path::{Path, PathBuf};
 
@@ -18,7 +15,10 @@ mod eval;
 mod memory;
 mod preprocess;
 mod report;
+mod training;
 mod weights;
+
+use training::{rate, train_net};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -208,72 +208,37 @@ pub fn run(args: RunArgs) -> i32 {
 }
 
 fn run_inner(args: &RunArgs) -> Result<(), Fail> {
-    if args.train.is_none() && args.eval.is_none() {
-        return Err(Fail(
-            EXIT_USAGE,
-            "error: say what to do: `--train DATASET`, or `--weights FILE --eval DATASET`".into(),
-        ));
-    }
-    for warning in checks::options(args)? {
-        err(&format!("{warning}\n"));
-    }
+    let dataset = checks::what_to_do(args)?;
     // Read before the datasets take their share; they are counted in the demand.
     let budget = super::resources::budget(args.memory_limit);
     let (graph, sources) = compile(&args.net)?;
-    let dataset = args.train.as_deref().or(args.eval.as_deref()).expect("checked above");
-    let (c, h, w) = match graph.node(graph.input()).shape {
-        crate::ir::Shape::Map { c, h, w } => (c as usize, h as usize, w as usize),
-        s => return Err(Fail(EXIT_INVALID, format!("error: the net's input {s} is not an image")))?,
-    };
+    let input = image_input(&graph)?;
     let stored = preprocess::stored(args)?;
-    let training = args.eval.is_none();
+    let engine = engine_choice(args);
     // The programs come before the data, to leave the images what the rest does not
     // take; a net that is not a classifier is reported after the data, as before.
-    let train_program = crate::autodiff::training(&graph);
-    let eval_program = match args.engine {
-        EngineKind::Jit => crate::autodiff::fold_batch_norm(&crate::autodiff::inference(&graph)),
-        EngineKind::Reference => crate::autodiff::inference(&graph),
+    let programs = driver::Programs::build(&graph, &engine);
+    let side = preprocess::stored_side(args, input, stored.as_ref());
+    let splits = {
+        let image_room = memory::image_room(args, budget.as_ref(), input, &programs);
+        load_data(dataset, args, budget.is_some().then_some(SplitBudget(&image_room)), side)?
     };
-    let image_budget = |b: &super::resources::Budget, counts| match &train_program {
-        Ok(t) => {
-            let programs = memory::Programs { train: training.then_some(t), eval: &eval_program };
-            memory::image_budget(args, b, c * h * w, &programs, counts)
-        }
-        Err(_) => u64::try_from(b.bytes).unwrap_or(u64::MAX),
+    let (prep, prep_line) = preprocess::pipeline(args, input, &splits, stored.as_ref())?;
+    let augment = match args.eval {
+        None => preprocess::augment(args, &splits, &prep, stored.as_ref())?,
+        Some(_) => Augment::none(),
     };
-    let split_budget = |train, test| budget.as_ref().map_or(u64::MAX, |b| image_budget(b, (train, test)));
-    let side = preprocess::stored_side(args, (c, h, w), stored.as_ref());
-    let splits = load_data(dataset, args, budget.is_some().then_some(SplitBudget(&split_budget)), side)?;
-    let (prep, prep_line) = preprocess::pipeline(args, (c, h, w), &splits, stored.as_ref())?;
-    let augment =
-        if args.eval.is_none() { preprocess::augment(args, &splits, &prep, stored.as_ref())? } else { Augment::none() };
     if let Some(d) =
         crate::autodiff::class_count_check(&graph, &sources, &splits.train.name, splits.train.class_count())
     {
         return Err(Fail(EXIT_INVALID, render_all(&[d], &sources, diag_style())));
     }
-    let not_classifier =
-        |e: crate::autodiff::NotAClassifier| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display()));
-    let train_program = train_program.map_err(not_classifier)?;
-    let programs = memory::Programs { train: training.then_some(&train_program), eval: &eval_program };
-    let counts = (splits.train.count(), splits.test.count());
-    let per_batch = |n| memory::per_batch(args, counts, c * h * w, &programs, n);
-    let demand = memory::demand(training, args, &per_batch, memory::fixed(args, Some(&splits), &programs));
-    super::resources::check(&shown(&args.net), &demand, args.batch, budget.as_ref())
-        .map_err(|e| Fail(EXIT_INVALID, e))?;
-    let mut engine: Box<dyn Engine> = match args.engine {
-        EngineKind::Reference => Box::new(ReferenceEngine::new(&graph, 1, args.seed).map_err(not_classifier)?),
-        EngineKind::Jit => {
-            let opts = JitOptions { threads: args.threads, seed: args.seed, ..JitOptions::default() };
-            Box::new(JitEngine::new(&graph, opts).map_err(not_classifier)?)
-        }
-    };
-    let no_memory =
-        |e: crate::runtime::memory::AllocError| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display()));
-    let train_sizes = if training { memory::sizes(splits.train.count(), args.batch) } else { Vec::new() };
-    engine.reserve(&train_sizes, &memory::sizes(splits.test.count(), args.batch)).map_err(no_memory)?;
-    let mut store = ParamStore::try_new(&train_program.params, training).map_err(no_memory)?;
-    train::initialise(&mut store, &graph, args.seed);
+    let invalid = |e: &dyn std::fmt::Display| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display()));
+    programs.classifier().map_err(|e| invalid(&e))?;
+    memory::check(args, input, &programs, &splits, budget.as_ref())?;
+    let batches = memory::batches(args, &splits);
+    let Session { mut engine, mut store } =
+        Session::start(&graph, programs, &engine, batches.sizes(), Some(args.seed)).map_err(|e| invalid(&e))?;
     let images_line = memory::streamed_line(&splits, budget.as_ref());
     if args.eval.is_some() {
         err(&format!("{prep_line}\n"));
@@ -284,6 +249,24 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     }
     let fed = Fed { pipeline: &prep, line: &prep_line, augment, images: images_line.as_deref() };
     train_net(args, engine.as_mut(), &mut store, &splits, &fed)
+}
+
+/// The net's input as channels, height and width, or an error for an input that is not an image.
+fn image_input(graph: &Graph) -> Result<(usize, usize, usize), Fail> {
+    match graph.node(graph.input()).shape {
+        crate::ir::Shape::Map { c, h, w } => Ok((c as usize, h as usize, w as usize)),
+        s => Err(Fail(EXIT_INVALID, format!("error: the net's input {s} is not an image"))),
+    }
+}
+
+/// The engine `--engine` and `--threads` ask for, seeded by `--seed`.
+fn engine_choice(args: &RunArgs) -> EngineChoice {
+    match args.engine {
+        EngineKind::Reference => EngineChoice::Reference { seed: args.seed },
+        EngineKind::Jit => {
+            EngineChoice::Jit(JitOptions { threads: args.threads, seed: args.seed, ..JitOptions::default() })
+        }
+    }
 }
 
 /// What the run feeds the net: the pipeline, its report line, the augmentation, and
@@ -370,258 +353,18 @@ fn load_data(
     Ok(splits)
 }
 
-pub(super) fn load_weights(path: &std::path::Path, store: &mut ParamStore) -> Result<checkpoint::Loaded, Fail> {
-    let loaded = checkpoint::load(path, store).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
-    train::check_loaded(store).map_err(|e| Fail(EXIT_USAGE, format!("error: {}: {e}", path.display())))?;
+/// Loads `--weights` or `--resume` into the store and prints the notes of the load.
+pub(super) fn load_weights(path: &Path, store: &mut ParamStore) -> Result<checkpoint::Loaded, Fail> {
+    loaded(driver::weights::load(path, store))
+}
+
+/// A load's notes printed, or its error worded for the user.
+pub(super) fn loaded(
+    result: Result<checkpoint::Loaded, driver::weights::WeightsError>,
+) -> Result<checkpoint::Loaded, Fail> {
+    let loaded = result.map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
     for note in &loaded.notes {
         err(&format!("{note}\n"));
     }
     Ok(loaded)
-}
-
-fn train_net(
-    args: &RunArgs,
-    engine: &mut dyn Engine,
-    store: &mut ParamStore,
-    splits: &Splits,
-    fed: &Fed,
-) -> Result<(), Fail> {
-    let kind = match args.optimizer {
-        Optim::Sgd => OptimizerKind::Sgd,
-        Optim::Momentum => OptimizerKind::Momentum,
-        Optim::Adam => OptimizerKind::Adam,
-    };
-    let schedule = match args.schedule {
-        Sched::Cosine => Schedule::Cosine,
-        Sched::Constant => Schedule::Constant,
-        Sched::Step => Schedule::Step { every: args.epochs.div_ceil(3), gamma: 0.1 },
-    };
-    let mut optimizer = Optimizer::try_new(kind, args.weight_decay as f32, store)
-        .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display())))?;
-    let mut start_epoch = 0;
-    if let Some(path) = &args.weights {
-        weights::start_from(path, args, store)?;
-    }
-    weights::freeze(args, store)?;
-    if let Some(path) = &args.resume {
-        let loaded = load_weights(path, store)?;
-        start_epoch = train::restore_optimizer(&mut optimizer, store, &loaded)
-            .map_err(|e| Fail(EXIT_USAGE, format!("error: {}: {e}", path.display())))?;
-        if start_epoch >= args.epochs {
-            return Err(Fail(
-                EXIT_USAGE,
-                format!("error: {} already holds {start_epoch} epochs; ask for more with --epochs", path.display()),
-            ));
-        }
-    }
-    let cfg = TrainConfig {
-        epochs: args.epochs,
-        batch: args.batch,
-        lr: args.lr,
-        schedule,
-        seed: args.seed,
-        augment: fed.augment,
-        data_workers: args.data_workers,
-    };
-    check_save_target(args)?;
-    let mut log = match &args.log {
-        Some(p) => Some(EpochLog::open(p, &inputs(args, false)).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?),
-        None => None,
-    };
-    out(&format!(
-        "training {} on {} ({} train / {} test images) with {} engine: {} lr {} {} schedule, batch {}, {} epoch{}, seed {}\n",
-        args.net.display(),
-        splits.train.name,
-        splits.train.count(),
-        splits.test.count(),
-        engine.name(),
-        kind.name(),
-        rate(args.lr),
-        args.schedule.to_possible_value().map_or_else(String::new, |v| v.get_name().to_owned()),
-        if args.batch > splits.train.count() {
-            format!("{} (the whole training set)", splits.train.count())
-        } else {
-            args.batch.to_string()
-        },
-        args.epochs,
-        if args.epochs == 1 { "" } else { "s" },
-        args.seed
-    ));
-    out(&format!("{}; training augmentation: {}\n", fed.line, fed.augment));
-    if let Some(line) = fed.images {
-        out(&format!("{line}\n"));
-    }
-    if let Some(log) = log.as_mut() {
-        log.header(&serde_json::json!({"run": {
-            "net": shown(&args.net),
-            "train": splits.train.name,
-            "preprocess": fed.line,
-            "augment": fed.augment.to_string(),
-            "pipeline": serde_json::from_str::<serde_json::Value>(&fed.pipeline.to_json(&fed.augment)).expect("valid JSON"),
-            "data_workers": args.data_workers,
-            "images": fed.images.map_or("in memory", |l| l.trim_start_matches("images: ")),
-        }}), start_epoch + 1);
-    }
-    let mut observer = CliObserver {
-        args,
-        log: log.as_mut(),
-        bar: None,
-        started: std::time::Instant::now(),
-        best: None,
-        saved: None,
-        classes: &splits.train.classes,
-        fed,
-    };
-    let resumed = args.resume.is_some().then_some(start_epoch);
-    let history = train::train(
-        engine,
-        store,
-        &mut optimizer,
-        &splits.train,
-        &splits.test,
-        fed.pipeline,
-        &cfg,
-        start_epoch,
-        &mut observer,
-    )
-    .map_err(|e| {
-        observer.finish_bar();
-        // A streamed file that changed is an I/O error; the rest are failed runs.
-        let code =
-            if matches!(e, TrainError::Data(data::DataError::ImageChanged { .. })) { EXIT_USAGE } else { EXIT_INVALID };
-        Fail(code, format!("error: {e}{}", checks::hint(&e, args, store, observer.saved, resumed)))
-    })?;
-    observer.finish_bar();
-    if let (Some(last), Some((best, at))) = (history.last(), observer.best) {
-        out(&format!(
-            "final test accuracy {:.2}% (best {:.2}% at epoch {at}); {:.1} s in all\n",
-            100.0 * last.test_acc,
-            100.0 * best,
-            observer.started.elapsed().as_secs_f64()
-        ));
-    }
-    if let Some(failure) = observer.log.as_ref().and_then(|l| l.failure()) {
-        return Err(Fail(EXIT_USAGE, format!("error: {failure}; the checkpoints were saved")));
-    }
-    Ok(())
-}
-
-/// Refuses, before training, a `--save` target that cannot take checkpoints or is one
-/// of the run's own inputs (`--resume` may be the target: that continues in place).
-fn check_save_target(args: &RunArgs) -> Result<(), Fail> {
-    let Some(target) = &args.save else { return Ok(()) };
-    checkpoint::check_target(target, &inputs(args, true))
-        .map(|_| ())
-        .map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))
-}
-
-/// The files a run reads, each with a description, which neither `--save` nor `--log`
-/// may write: for `--save`, the log too, but not `--resume`.
-fn inputs(args: &RunArgs, for_save: bool) -> Vec<(&'static str, &Path)> {
-    let mut inputs = vec![("the net's source", args.net.as_path())];
-    if let Some(w) = &args.weights {
-        inputs.push(("the --weights file (use --resume to continue a checkpoint in place)", w));
-    }
-    match (&args.resume, &args.log) {
-        (Some(r), _) if !for_save => inputs.push(("the --resume file", r)),
-        (_, Some(l)) if for_save => inputs.push(("the --log file", l)),
-        _ => {}
-    }
-    inputs
-}
-
-/// A learning rate in a compact form: `0.001`, `3.33e-4`, `1e38`.
-fn rate(x: f64) -> String {
-    if (1e-3..1e4).contains(&x) {
-        format!("{}", (x * 1e6).round() / 1e6)
-    } else {
-        format!("{x:.3e}").replace(".000e", "e").replace("00e", "e").replace("0e", "e")
-    }
-}
-
-struct CliObserver<'a> {
-    args: &'a RunArgs,
-    log: Option<&'a mut EpochLog>,
-    bar: Option<indicatif::ProgressBar>,
-    started: std::time::Instant,
-    /// The best test accuracy so far and its epoch.
-    best: Option<(f64, usize)>,
-    /// The last epoch saved by this run.
-    saved: Option<usize>,
-    /// Class names, saved in checkpoints.
-    classes: &'a [String],
-    fed: &'a Fed<'a>,
-}
-
-impl CliObserver<'_> {
-    fn finish_bar(&mut self) {
-        if let Some(b) = self.bar.take() {
-            b.finish_and_clear();
-        }
-    }
-}
-
-impl Observer for CliObserver<'_> {
-    fn batch(&mut self, p: &train::BatchProgress) {
-        if self.args.quiet {
-            return;
-        }
-        let bar = self.bar.get_or_insert_with(|| {
-            let b = indicatif::ProgressBar::new(p.batches as u64);
-            b.set_style(
-                indicatif::ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
-                    .expect("a valid template")
-                    .progress_chars("=> "),
-            );
-            b
-        });
-        bar.set_prefix(format!("{}/{}", p.epoch + 1, self.args.epochs));
-        bar.set_position(p.batch as u64);
-        if p.batch.is_multiple_of(10) || p.batch == p.batches {
-            bar.set_message(format!("loss {:.4} acc {:.2}% {:.0} img/s", p.loss, 100.0 * p.accuracy, p.images_per_sec));
-        }
-    }
-
-    fn epoch(&mut self, s: &EpochStats, store: &ParamStore, optimizer: &Optimizer) -> Result<(), String> {
-        self.finish_bar();
-        if self.best.is_none_or(|(best, _)| s.test_acc > best) {
-            self.best = Some((s.test_acc, s.epoch));
-        }
-        out(&format!(
-            "epoch {:>2}/{}  train loss {:.4} acc {:.2}%  test loss {:.4} acc {:.2}%  {:.1} s  {:.0} img/s  \
-             data wait {:.2} s ({:.1}%)\n",
-            s.epoch,
-            self.args.epochs,
-            s.train_loss,
-            100.0 * s.train_acc,
-            s.test_loss,
-            100.0 * s.test_acc,
-            s.seconds,
-            s.images_per_sec,
-            s.data_wait_seconds,
-            100.0 * s.data_wait_seconds / s.train_seconds.max(1e-9)
-        ));
-        // The checkpoint first: a failing log must not cost an epoch of training.
-        if let Some(path) = &self.args.save {
-            let meta = checkpoint::run_metadata(&checkpoint::RunMetadata {
-                net: &shown(&self.args.net),
-                epoch: s.epoch,
-                classes: self.classes,
-                pipeline: self.fed.pipeline,
-                augment: &self.fed.augment,
-            });
-            checkpoint::save(
-                path,
-                store,
-                &train::optimizer_tensors(optimizer, store),
-                meta.into_iter().chain(train::optimizer_metadata(optimizer)).collect(),
-            )
-            .map_err(|e| format!("cannot save: {e}"))?;
-            self.saved = Some(s.epoch);
-        }
-        if let Some(log) = self.log.as_mut() {
-            log.append(s);
-        }
-        Ok(())
-    }
 }

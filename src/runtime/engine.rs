@@ -49,9 +49,12 @@ pub struct ReferenceEngine {
 impl ReferenceEngine {
     /// Builds the training and inference programs of `g` for batches of up to `capacity`.
     pub fn new(g: &Graph, capacity: usize, seed: u64) -> Result<ReferenceEngine, NotAClassifier> {
-        let train = autodiff::training(g)?;
-        let eval = autodiff::inference(g);
-        Ok(ReferenceEngine { train: Executor::new(train, capacity), eval: Executor::new(eval, capacity), seed })
+        Ok(Self::from_programs(autodiff::training(g)?, autodiff::inference(g), capacity, seed))
+    }
+
+    /// An engine for a training and an inference program built already.
+    pub fn from_programs(train: Program, eval: Program, capacity: usize, seed: u64) -> ReferenceEngine {
+        ReferenceEngine { train: Executor::new(train, capacity), eval: Executor::new(eval, capacity), seed }
     }
 
     pub fn training_program(&self) -> &Program {

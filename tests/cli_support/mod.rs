@@ -1,6 +1,6 @@
 //! Running the `netc` binary from tests: temp dirs, a timeout for commands that could
 //! hang, and the peak memory of a child (so a test can tell a bounded read from an
-//! unbounded one).
+//! unbounded one), and in [`output`] the helpers of tests that read a finished run's output.
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+pub mod output;
 
 /// A fresh directory under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -27,10 +29,22 @@ impl TempDir {
         self.0.join(rel)
     }
 
+    /// [`TempDir::join`] for a file name.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
     pub fn write(&self, rel: impl AsRef<Path>, bytes: impl AsRef<[u8]>) -> PathBuf {
         let p = self.0.join(rel);
         std::fs::write(&p, bytes).expect("write file");
         p
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
     }
 }
 

@@ -12,6 +12,21 @@ fn usage(msg: String) -> Fail {
     Fail(EXIT_USAGE, format!("error: {msg}"))
 }
 
+/// What the run is asked to do: the dataset of `--train` or `--eval`, after the options
+/// are checked (their warnings printed).
+pub(super) fn what_to_do(args: &RunArgs) -> Result<&str, Fail> {
+    let Some(dataset) = args.train.as_deref().or(args.eval.as_deref()) else {
+        return Err(Fail(
+            EXIT_USAGE,
+            "error: say what to do: `--train DATASET`, or `--weights FILE --eval DATASET`".into(),
+        ));
+    };
+    for warning in options(args)? {
+        crate::cli::err(&format!("{warning}\n"));
+    }
+    Ok(dataset)
+}
+
 /// Refuses options out of their range; returns warnings to print.
 pub(super) fn options(args: &RunArgs) -> Result<Vec<String>, Fail> {
     if args.batch == 0 {

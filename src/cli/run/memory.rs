@@ -15,10 +15,12 @@
 //! load counts everything again. [`streamed_line`] tells the user when the images are
 //! streamed, and why.
 
-use super::{EngineKind, Optim, RunArgs};
+use super::{EngineKind, Fail, Optim, RunArgs};
 use crate::autodiff::Program;
 use crate::cli::resources::{Budget, Demand};
+use crate::cli::EXIT_INVALID;
 use crate::data::{Dataset, Splits, StreamReason};
+use crate::driver::{self, Batches};
 use crate::runtime::memory::footprint::{self, Bytes};
 use crate::runtime::memory::human_bytes;
 
@@ -134,6 +136,64 @@ pub(super) fn demand<'a>(
         },
         per_batch,
     }
+}
+
+/// What the decoded images of an image folder may take, for the loader: [`image_budget`]
+/// for splits of the sizes it asks about, or the whole budget when the net is not a
+/// classifier (that is reported after the data is loaded).
+pub(super) fn image_room<'a>(
+    args: &'a RunArgs,
+    budget: Option<&'a Budget>,
+    input: (usize, usize, usize),
+    programs: &'a driver::Programs,
+) -> impl Fn(usize, usize) -> u64 + 'a {
+    let training = args.eval.is_none();
+    move |train, test| {
+        let Some(b) = budget else { return u64::MAX };
+        match &programs.train {
+            Ok(t) => {
+                let p = Programs { train: training.then_some(t), eval: &programs.eval };
+                image_budget(args, b, input.0 * input.1 * input.2, &p, (train, test))
+            }
+            Err(_) => u64::try_from(b.bytes).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// Refuses a run that does not fit in the budget, with everything counted: the datasets
+/// loaded and `programs` (of a classifier) at the batch size.
+pub(super) fn check(
+    args: &RunArgs,
+    input: (usize, usize, usize),
+    programs: &driver::Programs,
+    splits: &Splits,
+    budget: Option<&Budget>,
+) -> Result<(), Fail> {
+    let training = args.eval.is_none();
+    let train = programs.classifier().ok();
+    let p = Programs { train: train.filter(|_| training), eval: &programs.eval };
+    let counts = (splits.train.count(), splits.test.count());
+    let per_batch = |n| per_batch(args, counts, input.0 * input.1 * input.2, &p, n);
+    let demand = demand(training, args, &per_batch, fixed(args, Some(splits), &p));
+    crate::cli::resources::check(&crate::cli::shown(&args.net), &demand, args.batch, budget)
+        .map_err(|e| Fail(EXIT_INVALID, e))
+}
+
+/// The batch sizes of the run: of training (none for `--eval`) and of the test pass.
+pub(super) struct RunBatches {
+    train: Vec<usize>,
+    eval: Vec<usize>,
+}
+
+impl RunBatches {
+    pub(super) fn sizes(&self) -> Batches<'_> {
+        Batches { train: &self.train, eval: &self.eval }
+    }
+}
+
+pub(super) fn batches(args: &RunArgs, splits: &Splits) -> RunBatches {
+    let train = if args.eval.is_none() { sizes(splits.train.count(), args.batch) } else { Vec::new() };
+    RunBatches { train, eval: sizes(splits.test.count(), args.batch) }
 }
 
 /// The line saying that an image folder is streamed from disk, and why, with the

@@ -2,33 +2,24 @@
 //! name and shape match, with a report of what was taken and what was initialised) and
 //! `--freeze` (tensors the optimizer leaves unchanged).
 
-use super::{load_weights, Fail, RunArgs};
-use crate::cli::{err, out, EXIT_USAGE};
+use super::{loaded, Fail, RunArgs};
+use crate::cli::{out, EXIT_USAGE};
+use crate::driver;
 use crate::runtime::ParamStore;
-use crate::train::{self, checkpoint};
 use std::path::Path;
 
 /// `--weights` for training: every tensor, or with `--finetune` those that match, with a
 /// report of what was taken and what was left as initialised.
 pub(super) fn start_from(path: &Path, args: &RunArgs, store: &mut ParamStore) -> Result<(), Fail> {
     if !args.finetune {
-        return load_weights(path, store).map(|_| ()).map_err(|Fail(code, msg)| {
-            let hint = "hint: to take only the tensors whose name and shape match (weights trained for another \
-                        class count, say) and initialise the rest, add --finetune";
-            let differs =
-                msg.contains("the file lacks") || msg.contains("the net lacks") || msg.contains("in the file but");
-            Fail(code, if differs { format!("{msg}\n{hint}") } else { msg })
-        });
+        let hint = "hint: to take only the tensors whose name and shape match (weights trained for another class \
+                    count, say) and initialise the rest, add --finetune";
+        return match driver::weights::load(path, store) {
+            Err(e) if e.is_another_net() => Err(Fail(EXIT_USAGE, format!("error: {e}\n{hint}"))),
+            result => loaded(result).map(|_| ()),
+        };
     }
-    let before = store.values.clone();
-    let loaded = checkpoint::load_matching(path, store).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
-    if let Err(e) = train::check_loaded(store) {
-        store.values = before;
-        return Err(Fail(EXIT_USAGE, format!("error: {}: {e}", path.display())));
-    }
-    for note in &loaded.notes {
-        err(&format!("{note}\n"));
-    }
+    let loaded = loaded(driver::weights::load_matching(path, store))?;
     let m = loaded.matching.expect("load_matching reports its matching");
     let values = |names: &mut dyn Iterator<Item = &String>| -> usize {
         names.filter_map(|n| store.find(n)).map(|i| store.values[i].len()).sum()

@@ -91,7 +91,9 @@ impl JitEngine {
         Self::from_programs(eval.clone(), eval, opts)
     }
 
-    fn from_programs(train: Program, eval: Program, opts: JitOptions) -> JitEngine {
+    /// An engine for programs built already: `train` (for an inference-only engine, a
+    /// copy of `eval`) and `eval`, the inference program as it should run.
+    pub fn from_programs(train: Program, eval: Program, opts: JitOptions) -> JitEngine {
         let jit = if opts.codegen { Jit::native().ok() } else { None };
         JitEngine {
             train,

@@ -1,4 +1,21 @@
-//! The pipeline as one readable function per command: text → AST → graph → report.
+//! The pipeline as a few functions per command; each returns data (or typed errors) and
+//! prints nothing, so that `cli` can render it. A command reads as its stages:
+//!
+//! ```text
+//!  check   compile ─▶ check (counts, with a partial report on an error)
+//!  run     compile ─▶ Programs::build ─▶ (data, preprocessing: `data`) ─▶ Session::start ─▶ train / evaluate
+//!  predict compile ─▶ Programs::build ─▶ Session::start ─▶ weights::load ─▶ infer
+//!  bench   compile ─▶ count ─▶ Programs::build ─▶ bench::measure
+//!  export  compile ─▶ export::tensors ─▶ weights::load ─▶ export::onnx
+//! ```
+//!
+//! - [`compile`]: `.net` text → graph (`syntax`, `elab`); [`count`] and [`check`]: the
+//!   report (`infer`).
+//! - [`Programs`]: graph → training and inference programs (`autodiff`), built once and
+//!   handed to the engine; [`Session`]: an engine that plans (`sched`) and compiles
+//!   (`codegen`) them, with its buffers reserved and a parameter store (`runtime`).
+//! - [`weights`]: checkpoints into a store, with typed errors.
+//! - [`bench`]: timing a JIT engine on synthetic data; [`export`]: the ONNX model.
 
 use crate::diag::{Diagnostic, SourceMap};
 use crate::elab::{self, Failure};
@@ -6,6 +23,13 @@ use crate::infer::{self, Report};
 use crate::ir::Graph;
 use crate::syntax;
 use std::path::Path;
+
+pub mod bench;
+pub mod export;
+mod session;
+pub mod weights;
+
+pub use session::{Batches, EngineChoice, Programs, Session, SessionError};
 
 /// A net's name: its file stem (`nets/resnet50.net` → `resnet50`).
 pub fn net_name(path: &str) -> String {
@@ -17,6 +41,11 @@ pub fn compile(sources: &mut SourceMap, file_name: &str, text: &str) -> Result<G
     let id = sources.add(file_name, text);
     let ast = syntax::parse(text, id).map_err(|d| Failure { diagnostics: vec![d], partial: None })?;
     elab::elaborate(&ast, id)
+}
+
+/// Counts a complete graph: parameters, MACs, FLOPs and memory, layer by layer.
+pub fn count(graph: &Graph, file_name: &str) -> Result<Report, Diagnostic> {
+    infer::analyze(graph, &net_name(file_name), file_name, None, true)
 }
 
 /// The outcome of checking one file: a report (possibly partial) and diagnostics.

@@ -1,0 +1,263 @@
+//! `netc run --train`: the optimizer, where training starts from (`--weights`,
+//! `--resume`, `--freeze`), the `--save` and `--log` targets checked first, then the
+//! trainer driven with an observer that prints each epoch, draws the progress bar and
+//! saves checkpoints.
+
+use super::{checks, load_weights, weights, Fail, Fed, Optim, RunArgs, Sched};
+use crate::cli::epoch_log::EpochLog;
+use crate::cli::{out, shown, EXIT_INVALID, EXIT_USAGE};
+use crate::data;
+use crate::data::Splits;
+use crate::runtime::{Engine, ParamStore};
+use crate::train::{
+    self, checkpoint, EpochStats, Observer, Optimizer, OptimizerKind, Schedule, TrainConfig, TrainError,
+};
+use clap::ValueEnum;
+use std::path::Path;
+
+pub(super) fn train_net(
+    args: &RunArgs,
+    engine: &mut dyn Engine,
+    store: &mut ParamStore,
+    splits: &Splits,
+    fed: &Fed,
+) -> Result<(), Fail> {
+    let kind = match args.optimizer {
+        Optim::Sgd => OptimizerKind::Sgd,
+        Optim::Momentum => OptimizerKind::Momentum,
+        Optim::Adam => OptimizerKind::Adam,
+    };
+    let schedule = match args.schedule {
+        Sched::Cosine => Schedule::Cosine,
+        Sched::Constant => Schedule::Constant,
+        Sched::Step => Schedule::Step { every: args.epochs.div_ceil(3), gamma: 0.1 },
+    };
+    let mut optimizer = Optimizer::try_new(kind, args.weight_decay as f32, store)
+        .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display())))?;
+    let mut start_epoch = 0;
+    if let Some(path) = &args.weights {
+        weights::start_from(path, args, store)?;
+    }
+    weights::freeze(args, store)?;
+    if let Some(path) = &args.resume {
+        let loaded = load_weights(path, store)?;
+        start_epoch = train::restore_optimizer(&mut optimizer, store, &loaded)
+            .map_err(|e| Fail(EXIT_USAGE, format!("error: {}: {e}", path.display())))?;
+        if start_epoch >= args.epochs {
+            return Err(Fail(
+                EXIT_USAGE,
+                format!("error: {} already holds {start_epoch} epochs; ask for more with --epochs", path.display()),
+            ));
+        }
+    }
+    let cfg = TrainConfig {
+        epochs: args.epochs,
+        batch: args.batch,
+        lr: args.lr,
+        schedule,
+        seed: args.seed,
+        augment: fed.augment,
+        data_workers: args.data_workers,
+    };
+    check_save_target(args)?;
+    let mut log = match &args.log {
+        Some(p) => Some(EpochLog::open(p, &inputs(args, false)).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?),
+        None => None,
+    };
+    out(&format!(
+        "training {} on {} ({} train / {} test images) with {} engine: {} lr {} {} schedule, batch {}, {} epoch{}, seed {}\n",
+        args.net.display(),
+        splits.train.name,
+        splits.train.count(),
+        splits.test.count(),
+        engine.name(),
+        kind.name(),
+        rate(args.lr),
+        args.schedule.to_possible_value().map_or_else(String::new, |v| v.get_name().to_owned()),
+        if args.batch > splits.train.count() {
+            format!("{} (the whole training set)", splits.train.count())
+        } else {
+            args.batch.to_string()
+        },
+        args.epochs,
+        if args.epochs == 1 { "" } else { "s" },
+        args.seed
+    ));
+    out(&format!("{}; training augmentation: {}\n", fed.line, fed.augment));
+    if let Some(line) = fed.images {
+        out(&format!("{line}\n"));
+    }
+    if let Some(log) = log.as_mut() {
+        log.header(&serde_json::json!({"run": {
+            "net": shown(&args.net),
+            "train": splits.train.name,
+            "preprocess": fed.line,
+            "augment": fed.augment.to_string(),
+            "pipeline": serde_json::from_str::<serde_json::Value>(&fed.pipeline.to_json(&fed.augment)).expect("valid JSON"),
+            "data_workers": args.data_workers,
+            "images": fed.images.map_or("in memory", |l| l.trim_start_matches("images: ")),
+        }}), start_epoch + 1);
+    }
+    let mut observer = CliObserver {
+        args,
+        log: log.as_mut(),
+        bar: None,
+        started: std::time::Instant::now(),
+        best: None,
+        saved: None,
+        classes: &splits.train.classes,
+        fed,
+    };
+    let resumed = args.resume.is_some().then_some(start_epoch);
+    let history = train::train(
+        engine,
+        store,
+        &mut optimizer,
+        &splits.train,
+        &splits.test,
+        fed.pipeline,
+        &cfg,
+        start_epoch,
+        &mut observer,
+    )
+    .map_err(|e| {
+        observer.finish_bar();
+        // A streamed file that changed is an I/O error; the rest are failed runs.
+        let code =
+            if matches!(e, TrainError::Data(data::DataError::ImageChanged { .. })) { EXIT_USAGE } else { EXIT_INVALID };
+        Fail(code, format!("error: {e}{}", checks::hint(&e, args, store, observer.saved, resumed)))
+    })?;
+    observer.finish_bar();
+    if let (Some(last), Some((best, at))) = (history.last(), observer.best) {
+        out(&format!(
+            "final test accuracy {:.2}% (best {:.2}% at epoch {at}); {:.1} s in all\n",
+            100.0 * last.test_acc,
+            100.0 * best,
+            observer.started.elapsed().as_secs_f64()
+        ));
+    }
+    if let Some(failure) = observer.log.as_ref().and_then(|l| l.failure()) {
+        return Err(Fail(EXIT_USAGE, format!("error: {failure}; the checkpoints were saved")));
+    }
+    Ok(())
+}
+
+/// Refuses, before training, a `--save` target that cannot take checkpoints or is one
+/// of the run's own inputs (`--resume` may be the target: that continues in place).
+fn check_save_target(args: &RunArgs) -> Result<(), Fail> {
+    let Some(target) = &args.save else { return Ok(()) };
+    checkpoint::check_target(target, &inputs(args, true))
+        .map(|_| ())
+        .map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))
+}
+
+/// The files a run reads, each with a description, which neither `--save` nor `--log`
+/// may write: for `--save`, the log too, but not `--resume`.
+fn inputs(args: &RunArgs, for_save: bool) -> Vec<(&'static str, &Path)> {
+    let mut inputs = vec![("the net's source", args.net.as_path())];
+    if let Some(w) = &args.weights {
+        inputs.push(("the --weights file (use --resume to continue a checkpoint in place)", w));
+    }
+    match (&args.resume, &args.log) {
+        (Some(r), _) if !for_save => inputs.push(("the --resume file", r)),
+        (_, Some(l)) if for_save => inputs.push(("the --log file", l)),
+        _ => {}
+    }
+    inputs
+}
+
+/// A learning rate in a compact form: `0.001`, `3.33e-4`, `1e38`.
+pub(super) fn rate(x: f64) -> String {
+    if (1e-3..1e4).contains(&x) {
+        format!("{}", (x * 1e6).round() / 1e6)
+    } else {
+        format!("{x:.3e}").replace(".000e", "e").replace("00e", "e").replace("0e", "e")
+    }
+}
+
+struct CliObserver<'a> {
+    args: &'a RunArgs,
+    log: Option<&'a mut EpochLog>,
+    bar: Option<indicatif::ProgressBar>,
+    started: std::time::Instant,
+    /// The best test accuracy so far and its epoch.
+    best: Option<(f64, usize)>,
+    /// The last epoch saved by this run.
+    saved: Option<usize>,
+    /// Class names, saved in checkpoints.
+    classes: &'a [String],
+    fed: &'a Fed<'a>,
+}
+
+impl CliObserver<'_> {
+    fn finish_bar(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for CliObserver<'_> {
+    fn batch(&mut self, p: &train::BatchProgress) {
+        if self.args.quiet {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::new(p.batches as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            );
+            b
+        });
+        bar.set_prefix(format!("{}/{}", p.epoch + 1, self.args.epochs));
+        bar.set_position(p.batch as u64);
+        if p.batch.is_multiple_of(10) || p.batch == p.batches {
+            bar.set_message(format!("loss {:.4} acc {:.2}% {:.0} img/s", p.loss, 100.0 * p.accuracy, p.images_per_sec));
+        }
+    }
+
+    fn epoch(&mut self, s: &EpochStats, store: &ParamStore, optimizer: &Optimizer) -> Result<(), String> {
+        self.finish_bar();
+        if self.best.is_none_or(|(best, _)| s.test_acc > best) {
+            self.best = Some((s.test_acc, s.epoch));
+        }
+        out(&format!(
+            "epoch {:>2}/{}  train loss {:.4} acc {:.2}%  test loss {:.4} acc {:.2}%  {:.1} s  {:.0} img/s  \
+             data wait {:.2} s ({:.1}%)\n",
+            s.epoch,
+            self.args.epochs,
+            s.train_loss,
+            100.0 * s.train_acc,
+            s.test_loss,
+            100.0 * s.test_acc,
+            s.seconds,
+            s.images_per_sec,
+            s.data_wait_seconds,
+            100.0 * s.data_wait_seconds / s.train_seconds.max(1e-9)
+        ));
+        // The checkpoint first: a failing log must not cost an epoch of training.
+        if let Some(path) = &self.args.save {
+            let meta = checkpoint::run_metadata(&checkpoint::RunMetadata {
+                net: &shown(&self.args.net),
+                epoch: s.epoch,
+                classes: self.classes,
+                pipeline: self.fed.pipeline,
+                augment: &self.fed.augment,
+            });
+            checkpoint::save(
+                path,
+                store,
+                &train::optimizer_tensors(optimizer, store),
+                meta.into_iter().chain(train::optimizer_metadata(optimizer)).collect(),
+            )
+            .map_err(|e| format!("cannot save: {e}"))?;
+            self.saved = Some(s.epoch);
+        }
+        if let Some(log) = self.log.as_mut() {
+            log.append(s);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,230 @@
+//! The `bench` pipeline after the programs: a JIT engine for one of them, compiled for one
+//! batch size, timed on synthetic data, with the machine's f32x4 FMA ceiling measured on
+//! the spot and, if asked, the time of each planned step grouped by layer. Produces a
+//! [`Bench`]: data, rendered by the command line.
+
+use super::Programs;
+use crate::codegen::ceiling::fma_ceiling;
+use crate::codegen::jit::Jit;
+use crate::data::Rng;
+use crate::infer::Report;
+use crate::ir::Graph;
+use crate::runtime::memory::AllocError;
+use crate::runtime::update::Step;
+use crate::runtime::{Engine, JitEngine, JitOptions, ParamStore};
+use crate::sched::cost::{is_conv, step_macs};
+use crate::train::{self, OptimizerKind};
+use std::time::{Duration, Instant};
+
+/// What to measure.
+pub struct BenchOptions {
+    /// Training steps (forward, backward, a momentum-SGD update) instead of inference.
+    pub train: bool,
+    pub batch: usize,
+    pub threads: usize,
+    /// Minimum seconds of timed runs (at least 5 runs are timed).
+    pub seconds: f64,
+    /// Time each planned step too.
+    pub profile: bool,
+}
+
+/// Why a benchmark could not be measured.
+#[derive(Debug)]
+pub enum BenchError {
+    Memory(AllocError),
+    /// The JIT or the ceiling's measurement could not start; the message says which.
+    Machine(String),
+}
+
+/// The measurements of one benchmark.
+#[derive(serde::Serialize)]
+pub struct Bench {
+    pub net: String,
+    pub mode: &'static str,
+    pub batch: usize,
+    pub threads: usize,
+    pub compile_seconds: f64,
+    pub kernels_compiled: usize,
+    pub kernels_reused: usize,
+    pub median_seconds: f64,
+    pub iterations: usize,
+    pub images_per_sec: f64,
+    pub gflops: f64,
+    pub ceiling_gflops: f64,
+    pub ceiling_gflops_one_thread: f64,
+    pub percent_of_ceiling: f64,
+    pub conv_gflops: Option<f64>,
+    pub conv_percent_of_ceiling: Option<f64>,
+    pub arena_bytes: usize,
+    pub memory: PlannedMemory,
+    pub profile: Vec<ProfileRow>,
+}
+
+/// Arena bytes the planner gives each program at this batch size, and without sharing.
+#[derive(serde::Serialize)]
+pub struct PlannedMemory {
+    pub training_bytes: Option<usize>,
+    pub training_unshared_bytes: Option<usize>,
+    pub inference_bytes: usize,
+    pub inference_unshared_bytes: usize,
+    /// Of `inference_bytes`, the weights with batch norm folded in (they persist).
+    pub inference_folded_weight_bytes: usize,
+}
+
+/// One layer's share of a profiled step.
+#[derive(serde::Serialize, Clone)]
+pub struct ProfileRow {
+    pub layer: String,
+    pub kernels: String,
+    pub seconds: f64,
+    pub percent: f64,
+    pub gflops: Option<f64>,
+}
+
+fn planned_memory(programs: &Programs, n: usize) -> PlannedMemory {
+    let opts = crate::sched::Options::default();
+    let train = programs.train.as_ref().ok().map(|p| crate::sched::plan(p, n, opts));
+    let eval = crate::sched::plan(&programs.eval, n, opts);
+    PlannedMemory {
+        training_bytes: train.as_ref().map(|p| p.arena_bytes()),
+        training_unshared_bytes: train.as_ref().map(|p| p.unshared_len * 4),
+        inference_bytes: eval.arena_bytes(),
+        inference_unshared_bytes: eval.unshared_len * 4,
+        inference_folded_weight_bytes: eval.derived_len * 4,
+    }
+}
+
+/// Measures `programs` (built for the JIT; with `opts.train` the training program must
+/// exist) of the net `net`, whose counts are `report`.
+pub fn measure(
+    net: String,
+    g: &Graph,
+    report: &Report,
+    programs: Programs,
+    opts: &BenchOptions,
+) -> Result<Bench, BenchError> {
+    let n = opts.batch;
+    let memory = planned_memory(&programs, n);
+    let jit_opts = JitOptions { threads: opts.threads, ..JitOptions::default() };
+    let mut engine = match programs.train {
+        Ok(train) if opts.train => JitEngine::from_programs(train, programs.eval, jit_opts),
+        _ => JitEngine::from_programs(programs.eval.clone(), programs.eval, jit_opts),
+    };
+    let program = if opts.train { engine.training_program() } else { engine.inference_program() };
+    let input_len = program.buffer(program.input).len(n);
+    let classes = program.classes;
+    let mut store = ParamStore::try_new(&program.params, opts.train).map_err(BenchError::Memory)?;
+    train::initialise(&mut store, g, 1);
+    engine.try_prepare(opts.train, n).map_err(BenchError::Memory)?;
+    let compile_seconds = engine.compile_time.as_secs_f64();
+
+    let mut rng = Rng::new(9);
+    let mut images: Vec<f32> = Vec::new();
+    images.try_reserve_exact(input_len).map_err(|_| BenchError::Memory(AllocError { bytes: input_len as u128 * 4 }))?;
+    images.extend((0..input_len).map(|_| rng.uniform(-1.0, 1.0)));
+    let labels: Vec<f32> = (0..n).map(|_| rng.below(classes.max(1) as u64) as f32).collect();
+    let mut optimizer = train::Optimizer::try_new(OptimizerKind::Momentum, 0.0, &store).map_err(BenchError::Memory)?;
+    let mut once = |engine: &mut JitEngine, store: &mut ParamStore, step: u64| {
+        if opts.train {
+            engine.train_step(store, &images, &labels, n, step);
+            optimizer.t += 1;
+            let s = Step { lr: 1e-6, weight_decay: 0.0, t: optimizer.t };
+            engine.update(OptimizerKind::Momentum.rule(), s, store, &mut optimizer.m, &mut optimizer.v);
+        } else {
+            engine.infer(store, &images, n);
+        }
+    };
+    for step in 0..3 {
+        once(&mut engine, &mut store, step);
+    }
+    let mut times = Vec::new();
+    let started = Instant::now();
+    while times.len() < 5 || started.elapsed().as_secs_f64() < opts.seconds {
+        let t = Instant::now();
+        once(&mut engine, &mut store, times.len() as u64);
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let median = times[times.len() / 2].as_secs_f64();
+    let flops_per_image =
+        2.0 * (report.total.macs as f64 + if opts.train { report.total.backward_macs as f64 } else { 0.0 });
+    let gflops = flops_per_image * n as f64 / median / 1e9;
+    let jit = Jit::native().map_err(|e| BenchError::Machine(format!("cannot start the JIT: {e}")))?;
+    let (one, many) =
+        fma_ceiling(&jit, opts.threads).map_err(|e| BenchError::Machine(format!("cannot measure the ceiling: {e}")))?;
+    let ceiling = if opts.threads == 1 { one } else { many };
+    let (profile, conv_gflops) =
+        if opts.profile { profile(&mut engine, g, opts.train, n, &mut once, &mut store) } else { (Vec::new(), None) };
+    let plan = if opts.train { engine.train_plan(n) } else { engine.eval_plan(n) }.expect("prepared");
+    Ok(Bench {
+        net,
+        mode: if opts.train { "train" } else { "inference" },
+        batch: n,
+        threads: opts.threads,
+        compile_seconds,
+        kernels_compiled: engine.compiled_kernels,
+        kernels_reused: engine.cached_kernels,
+        median_seconds: median,
+        iterations: times.len(),
+        images_per_sec: n as f64 / median,
+        gflops,
+        ceiling_gflops: ceiling,
+        ceiling_gflops_one_thread: one,
+        percent_of_ceiling: 100.0 * gflops / ceiling,
+        conv_gflops,
+        conv_percent_of_ceiling: conv_gflops.map(|c| 100.0 * c / ceiling),
+        arena_bytes: plan.arena_bytes(),
+        memory,
+        profile,
+    })
+}
+
+/// Times each planned step over a few runs and groups the time by layer.
+fn profile(
+    engine: &mut JitEngine,
+    g: &Graph,
+    training: bool,
+    n: usize,
+    once: &mut dyn FnMut(&mut JitEngine, &mut ParamStore, u64),
+    store: &mut ParamStore,
+) -> (Vec<ProfileRow>, Option<f64>) {
+    engine.profile(training, n, true);
+    let runs = 10;
+    for step in 0..runs {
+        once(engine, store, step);
+    }
+    let (plan, times, names) = engine.profile(training, n, false).expect("prepared");
+    let mut rows: Vec<ProfileRow> = Vec::new();
+    let total: Duration = times.iter().sum();
+    let (mut conv_macs, mut conv_time) = (0u128, Duration::ZERO);
+    for (i, s) in plan.steps.iter().enumerate() {
+        let layer = g.path(s.node);
+        let macs = step_macs(s) * runs as u128;
+        if is_conv(&s.spec.kernel) {
+            conv_macs += macs;
+            conv_time += times[i];
+        }
+        match rows.iter_mut().find(|r| r.layer == layer) {
+            Some(r) => {
+                r.seconds += times[i].as_secs_f64();
+                r.kernels.push_str(&format!(", {}", names[i]));
+                r.gflops = Some(r.gflops.unwrap_or(0.0) + macs as f64);
+            }
+            None => rows.push(ProfileRow {
+                layer,
+                kernels: names[i].clone(),
+                seconds: times[i].as_secs_f64(),
+                percent: 0.0,
+                gflops: Some(macs as f64),
+            }),
+        }
+    }
+    for r in &mut rows {
+        r.percent = 100.0 * r.seconds / total.as_secs_f64().max(1e-12);
+        r.gflops = r.gflops.filter(|m| *m > 0.0).map(|m| 2.0 * m / r.seconds.max(1e-12) / 1e9);
+        r.seconds /= runs as f64;
+    }
+    rows.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+    let conv = (conv_macs > 0).then(|| 2.0 * conv_macs as f64 / conv_time.as_secs_f64().max(1e-12) / 1e9);
+    (rows, conv)
+}
