@@ -3,9 +3,9 @@
 //! epilogue and each operand's place in memory, and, when the caller has compiled them,
 //! a second line naming the kernel chosen for the launch.
 
+use super::Fused;
 use super::{Base, Plan};
 use crate::autodiff::Program;
-use crate::codegen::kernels::Fused;
 use std::fmt::Write;
 
 /// The plan as text, naming buffers from `program`; `kernels` holds one description
