@@ -2,10 +2,12 @@
 //! training, the loss and the backward pass derived from one vector-Jacobian rule
 //! per op (`vjp`). The result is data (buffers and steps), never closures, so the
 //! reference executor and the JIT run the same program. `classes` says which layer
-//! decides how many classes a net scores.
+//! decides how many classes a net scores; `facts` answers what the planner and the
+//! engines ask of each kernel (operand counts, fusion, channel slices).
 
 mod build;
 mod classes;
+mod facts;
 mod fold;
 pub mod kernel;
 pub mod program;
@@ -14,6 +16,7 @@ mod vjp;
 
 pub use build::{inference, training, NotAClassifier};
 pub use classes::{class_count_check, class_layer, scores};
+pub use facts::EpilogueSite;
 pub use fold::fold_batch_norm;
 pub use kernel::Kernel;
 pub use program::{BufId, Buffer, Mode, ParamInfo, Program, Role, ScoreKind, Step};

@@ -16,24 +16,6 @@ pub struct SliceOf {
     pub channel: usize,
 }
 
-/// Whether operand `k` (inputs, then outputs, then epilogue operands) of `kernel` may be
-/// a channel slice of a larger tensor.
-fn strided_ok(kernel: &Kernel, k: usize, inputs: usize) -> bool {
-    let output = k >= inputs;
-    match kernel {
-        Kernel::Conv(_) => k == 0 || output,
-        Kernel::ConvBackwardWeight(_) => k == 1,
-        Kernel::ConvBackwardData(_) => output,
-        Kernel::Act(_)
-        | Kernel::ActBackward(_)
-        | Kernel::Add
-        | Kernel::Scale { .. }
-        | Kernel::Copy
-        | Kernel::Pool(_) => true,
-        _ => false,
-    }
-}
-
 /// The slices chosen, indexed by child.
 #[derive(Debug, Default)]
 pub struct Slices {
@@ -102,7 +84,7 @@ pub fn in_place(program: &Program, steps: &[PlannedStep]) -> Slices {
                 && slices.of(child).is_none()
                 && uses.iter().all(|&(t, k)| {
                     let t_step = &steps[t];
-                    t == i || slices.is_elided(t_step) || strided_ok(&t_step.spec.kernel, k, t_step.spec.inputs.len())
+                    t == i || slices.is_elided(t_step) || t_step.spec.kernel.slice_ok(k, t_step.spec.inputs.len())
                 })
                 && uses.iter().all(|&(t, k)| {
                     let outs = steps[t].spec.inputs.len()..steps[t].spec.inputs.len() + steps[t].spec.outputs.len();

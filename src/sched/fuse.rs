@@ -12,38 +12,6 @@ use super::PlannedStep;
 use crate::autodiff::{Kernel, Program};
 use crate::sched::Fused;
 
-/// Kernels whose first output (the layer's result) accepts a forward epilogue.
-fn takes_forward_epilogue(k: &Kernel) -> bool {
-    matches!(
-        k,
-        Kernel::Conv(_)
-            | Kernel::Dense(_)
-            | Kernel::Add
-            | Kernel::Subsample(_)
-            | Kernel::Pool(_)
-            | Kernel::GlobalAvgPool
-            | Kernel::BatchNormTrain(_)
-            | Kernel::BatchNormEval(_)
-    )
-}
-
-/// Kernels whose first output is a data gradient that accepts `MulActGrad`.
-fn takes_act_grad(k: &Kernel) -> bool {
-    matches!(
-        k,
-        Kernel::ConvBackwardData(_)
-            | Kernel::DenseBackwardData(_)
-            | Kernel::SubsampleBackward(_)
-            | Kernel::PoolBackward(_)
-            | Kernel::GlobalAvgPoolBackward
-            | Kernel::BatchNormBackward(_)
-            | Kernel::RbfBackward(_)
-            | Kernel::Mask
-            | Kernel::Crop(_)
-            | Kernel::Slice { .. }
-    )
-}
-
 struct Uses {
     readers: Vec<Vec<usize>>,
     writers: Vec<Vec<usize>>,
@@ -127,18 +95,21 @@ fn candidate(program: &Program, steps: &[Option<PlannedStep>], u: &Uses, p: usiz
     if cs.spec.accumulate || !cs.spec.epilogue.is_empty() {
         return None;
     }
-    let forward = takes_forward_epilogue(&ps.spec.kernel);
     // The consumer may read `out` through a view (a flatten, a gradient passed
     // through): same elements in the same order, other dims.
     let reads_out = |k: usize| program.storage(cs.operands[k]).index() == st;
+    let site = cs.spec.kernel.fuses_into();
+    if site.is_none() || site != ps.spec.kernel.epilogue_site() {
+        return None;
+    }
     let ok = match &cs.spec.kernel {
-        Kernel::Act(_) | Kernel::Scale { .. } => forward,
-        Kernel::Add if forward && cs.spec.inputs.len() == 2 => {
+        Kernel::Act(_) | Kernel::Scale { .. } => true,
+        Kernel::Add if cs.spec.inputs.len() == 2 => {
             let other = cs.operands[if reads_out(0) { 1 } else { 0 }];
             // The other operand must already exist when the producer runs.
             program.storage(other).index() != st && u.writers[program.storage(other).index()].iter().all(|&w| w < p)
         }
-        Kernel::ActBackward(_) => takes_act_grad(&ps.spec.kernel) && reads_out(1) && !reads_out(0),
+        Kernel::ActBackward(_) => reads_out(1) && !reads_out(0),
         _ => false,
     };
     ok.then_some(*c)

@@ -27,6 +27,21 @@ pub mod ops;
 
 pub use dispatch::compile;
 
+use crate::codegen::error::{invalid, CodegenError};
+use crate::sched::StepSpec as Spec;
+
+/// Checks the spec's operand counts against [`Kernel::arity`](crate::autodiff::Kernel::arity);
+/// every generator runs this before it indexes operands.
+fn check_arity(spec: &Spec) -> Result<(), CodegenError> {
+    let (ins, outs) = spec.kernel.arity(spec.inputs.len());
+    if spec.inputs.len() != ins || spec.outputs.len() != outs {
+        let (i, o) = (spec.inputs.len(), spec.outputs.len());
+        let name = spec.kernel.name();
+        return Err(invalid(format!("kernel `{name}`: expected {ins} inputs and {outs} outputs, got {i} and {o}")));
+    }
+    Ok(())
+}
+
 #[cfg(doc)]
 use crate::sched::{Fused, Operand, StepSpec};
 

@@ -59,7 +59,7 @@ pub struct KernelCtx {
 /// never on data values.
 pub fn execute<T: Real>(kernel: &Kernel, ins: &[In<T>], outs: &mut [Out<T>], accumulate: bool, ctx: &KernelCtx) {
     let ck = Check::new(kernel);
-    let (want_in, want_out) = arity(kernel, ins.len());
+    let (want_in, want_out) = kernel.arity(ins.len());
     ck.ensure(ins.len() == want_in, || format!("expected {want_in} inputs, got {}", ins.len()));
     ck.ensure(outs.len() == want_out, || format!("expected {want_out} outputs, got {}", outs.len()));
     for (k, t) in ins.iter().enumerate() {
@@ -81,34 +81,6 @@ pub fn execute<T: Real>(kernel: &Kernel, ins: &[In<T>], outs: &mut [Out<T>], acc
     drop(staged);
     for (d, s) in first.data.iter_mut().zip(scratch) {
         *d += s;
-    }
-}
-
-/// The numbers of inputs and outputs `kernel` takes; `given` is how many inputs the
-/// caller passed, which variadic kernels (`Add`, `Concat`) accept if at least one.
-fn arity(kernel: &Kernel, given: usize) -> (usize, usize) {
-    let opt = |b: bool| usize::from(b);
-    match kernel {
-        Kernel::Conv(c) => (2 + opt(c.bias), 1),
-        Kernel::ConvBackwardData(_) | Kernel::DenseBackwardData(_) => (2, 1),
-        Kernel::ConvBackwardWeight(c) => (2, 1 + opt(c.bias)),
-        Kernel::Dense(d) => (2 + opt(d.bias), 1),
-        Kernel::DenseBackwardWeight(d) => (2, 1 + opt(d.bias)),
-        Kernel::Pool(_) | Kernel::GlobalAvgPool | Kernel::GlobalAvgPoolBackward | Kernel::Lrn(_) => (1, 1),
-        Kernel::PoolBackward(_) | Kernel::LrnBackward(_) => (3, 1),
-        Kernel::BatchNormTrain(_) => (3, 5),
-        Kernel::BatchNormEval(_) => (5, 1),
-        Kernel::FoldBatchNorm { conv, .. } => (5 + opt(conv.bias), 2),
-        Kernel::BatchNormBackward(_) => (5, 3),
-        Kernel::DropoutMask { .. } => (0, 1),
-        Kernel::Mask | Kernel::ActBackward(_) | Kernel::SoftmaxBackward | Kernel::Rbf(_) => (2, 1),
-        Kernel::Act(_) | Kernel::Softmax | Kernel::ZeroPad(_) | Kernel::Crop(_) => (1, 1),
-        Kernel::Scale { .. } | Kernel::Slice { .. } | Kernel::Copy => (1, 1),
-        Kernel::Subsample(_) => (3, 1),
-        Kernel::SubsampleBackward(_) => (3, 3),
-        Kernel::RbfBackward(r) => (3, 1 + opt(r.trainable)),
-        Kernel::Add | Kernel::Concat => (given.max(1), 1),
-        Kernel::SoftmaxCrossEntropy { .. } => (2, 2),
     }
 }
 

@@ -12,17 +12,10 @@ use crate::sched::{Fused, Operand, StepSpec};
 /// Most extra operands an epilogue may read.
 pub(super) const MAX_EXTRAS: usize = 8;
 
-/// Checks operand counts, sample sizes against batch strides, and the epilogue's
-/// references to extra operands, whose shapes must equal the first output's.
-pub(super) fn check_operands(spec: &StepSpec, inputs: usize, outputs: usize) -> Result<()> {
+/// Checks sample sizes against batch strides, and the epilogue's references to extra
+/// operands, whose shapes must equal the first output's (the counts were checked on entry).
+pub(super) fn check_operands(spec: &StepSpec) -> Result<()> {
     let name = spec.kernel.name();
-    if spec.inputs.len() != inputs || spec.outputs.len() != outputs {
-        return Err(invalid(format!(
-            "{name}: expected {inputs} inputs and {outputs} outputs, got {} and {}",
-            spec.inputs.len(),
-            spec.outputs.len()
-        )));
-    }
     for op in spec.inputs.iter().chain(&spec.outputs).chain(&spec.extra) {
         let sample: usize = op.dims.iter().skip(1).product();
         if op.dims.len() > 1 && op.batch_stride < sample {

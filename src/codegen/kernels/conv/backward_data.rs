@@ -54,7 +54,7 @@ struct BackwardData {
 }
 
 pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) -> Result<Arc<dyn CompiledKernel>> {
-    check_operands(spec, 2, 1)?;
+    check_operands(spec)?;
     let g = ConvGeom::new(c, &spec.outputs[0].dims, &spec.inputs[0].dims)?.flattened();
     check_param("conv weight", &spec.inputs[1], g.weight_len())?;
     let phases = phases(&g);

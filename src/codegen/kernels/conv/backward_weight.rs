@@ -49,7 +49,7 @@ struct BackwardWeight {
 }
 
 pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) -> Result<Arc<dyn CompiledKernel>> {
-    check_operands(spec, 2, 1 + usize::from(c.bias))?;
+    check_operands(spec)?;
     check_no_epilogue(spec)?;
     // `new` checks dy's dims against the output size the layer gives for x.
     let g = ConvGeom::new(c, &spec.inputs[1].dims, &spec.inputs[0].dims)?.flattened();

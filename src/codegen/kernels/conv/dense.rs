@@ -119,12 +119,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &ConvOptions) -> Result<
 /// Checks operands; returns the batch size.
 fn check(dir: Dir, d: &Dense, spec: &StepSpec) -> Result<usize> {
     let (fin, fout) = (d.in_features as usize, d.out_features as usize);
-    let (ins, outs) = match dir {
-        Dir::Forward => (2 + usize::from(d.bias), 1),
-        Dir::Data => (2, 1),
-        Dir::Weight => (2, 1 + usize::from(d.bias)),
-    };
-    check_operands(spec, ins, outs)?;
+    check_operands(spec)?;
     // (batched operand, features per sample) pairs, then parameters.
     let (batched, w) = match dir {
         Dir::Forward => ([(&spec.inputs[0], fin), (&spec.outputs[0], fout)], &spec.inputs[1]),

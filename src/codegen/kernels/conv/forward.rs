@@ -47,7 +47,7 @@ struct Forward {
 }
 
 pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) -> Result<Arc<dyn CompiledKernel>> {
-    check_operands(spec, 2 + usize::from(c.bias), 1)?;
+    check_operands(spec)?;
     let g = ConvGeom::new(c, &spec.inputs[0].dims, &spec.outputs[0].dims)?.flattened();
     check_param("conv weight", &spec.inputs[1], g.weight_len())?;
     if c.bias {

@@ -91,6 +91,7 @@ pub fn compile_conv_with(
     spec: &StepSpec,
     opts: &ConvOptions,
 ) -> Result<Arc<dyn CompiledKernel>, CodegenError> {
+    super::check_arity(spec)?;
     match &spec.kernel {
         Kernel::Conv(c) => forward::compile(jit, spec, c, opts),
         Kernel::ConvBackwardData(c) => backward_data::compile(jit, spec, c, opts),

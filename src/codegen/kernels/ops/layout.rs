@@ -19,7 +19,7 @@ use cranelift_codegen::ir::{InstBuilder, Value};
 
 use super::emit::{divmod, iconst, if_else, load, range_loop, run};
 use super::frame::{build, Frame, OpOptions, Split, Tensor};
-use super::shape::{arity, bad, batch, nchw, ncs, same};
+use super::shape::{bad, batch, nchw, ncs, same};
 use super::sink::{Sink, SinkAt};
 use super::sweep::{Segment, Src, Sweep};
 use crate::autodiff::Kernel;
@@ -80,7 +80,6 @@ impl Frame2 {
 /// the planes of y, so planes that are all padding are written by their own
 /// units; cropping on the planes of dx.
 fn pad_or_crop(jit: &Jit, spec: &StepSpec, opts: &OpOptions, p: ZeroPad, pad: bool) -> Result<Arc<dyn CompiledKernel>> {
-    arity(spec, 1, 1)?;
     let (small, big) = if pad { (&spec.inputs[0], &spec.outputs[0]) } else { (&spec.outputs[0], &spec.inputs[0]) };
     let [n, c, h, w] = nchw(spec, "the unpadded map", small)?;
     let (big_c, big_h, big_w) = p
@@ -197,10 +196,6 @@ fn copy(v: &mut V4, sink: &Sink, at: &SinkAt, src: Value, to: usize, len: usize)
 
 /// `Concat`: input k fills its channel range of every output sample.
 fn concat(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Arc<dyn CompiledKernel>> {
-    if spec.inputs.is_empty() {
-        return Err(bad(spec, "no operands"));
-    }
-    arity(spec, spec.inputs.len(), 1)?;
     let [n, c, plane] = ncs(spec, "the output", &spec.outputs[0])?;
     let mut segs = Vec::new();
     let mut out_col = 0;
@@ -217,7 +212,6 @@ fn concat(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Arc<dyn Compil
 
 /// `Slice`: channels `offset ..` of the input, as many as the output has.
 fn slice(jit: &Jit, spec: &StepSpec, opts: &OpOptions, offset: usize) -> Result<Arc<dyn CompiledKernel>> {
-    arity(spec, 1, 1)?;
     let [n, cy, plane] = ncs(spec, "the output", &spec.outputs[0])?;
     let [nx, cx, px] = ncs(spec, "the input", &spec.inputs[0])?;
     same(spec, "the input's batch", nx, n)?;

@@ -24,7 +24,7 @@ use super::emit::{
     Lanes, Reduce,
 };
 use super::frame::{build, Frame, OpOptions, Split, Tensor};
-use super::shape::{arity, bad, batch, nchw, same, sample, size};
+use super::shape::{bad, batch, nchw, same, sample, size};
 use super::sink::{Sink, SinkAt};
 use crate::autodiff::Kernel;
 use crate::codegen::error::Result;
@@ -92,7 +92,6 @@ fn subsample(
     maps: usize,
     backward: bool,
 ) -> Result<Arc<dyn CompiledKernel>> {
-    arity(spec, 3, if backward { 3 } else { 1 })?;
     let (xi, yop) = if backward { (1, &spec.inputs[0]) } else { (0, &spec.outputs[0]) };
     let [n, c, h, w] = nchw(spec, "x", &spec.inputs[xi])?;
     if k == 0 {
@@ -289,7 +288,6 @@ fn rbf_sizes(spec: &StepSpec, x: usize, y: usize, centres: usize, f: usize, k: u
 
 /// `Rbf`: y[n,j] = Σ_i (x[n,i] − c[j,i])², one sample per unit.
 fn rbf(jit: &Jit, spec: &StepSpec, opts: &OpOptions, feats: usize, k: usize) -> Result<Arc<dyn CompiledKernel>> {
-    arity(spec, 2, 1)?;
     let n = rbf_sizes(spec, 0, usize::MAX, 1, feats, k)?;
     let desc = format!("rbf {feats}->{k} {:?}", spec.inputs[0].dims);
     build(jit, spec, desc, Split::new(n, k * feats, opts), 0, |v, f| {
@@ -326,7 +324,6 @@ fn rbf_backward(
     k: usize,
     trainable: bool,
 ) -> Result<Arc<dyn CompiledKernel>> {
-    arity(spec, 3, 1 + usize::from(trainable))?;
     let n = rbf_sizes(spec, 1, 0, 2, feats, k)?;
     same(spec, "dx's layout", sample(&spec.outputs[0]), feats)?;
     same(spec, "dx's batch", batch(spec, "dx", &spec.outputs[0])?, n)?;

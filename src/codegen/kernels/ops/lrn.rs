@@ -24,7 +24,7 @@ use cranelift_codegen::ir::{InstBuilder, Value};
 
 use super::emit::{divmod, fork, load, range_loop, run, store, Lanes};
 use super::frame::{build, OpOptions, Split, Tensor};
-use super::shape::{alike, arity, bad, ncs};
+use super::shape::{alike, bad, ncs};
 use super::sink::{Sink, SinkAt};
 use crate::autodiff::Kernel;
 use crate::codegen::error::Result;
@@ -59,7 +59,6 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Ar
         Kernel::LrnBackward(p) => (p, true),
         _ => return Err(bad(spec, "not an LRN kernel")),
     };
-    arity(spec, if backward { 3 } else { 1 }, 1)?;
     if p.size == 0 {
         return Err(bad(spec, "the LRN window is empty"));
     }

@@ -58,6 +58,7 @@ pub fn compile_op(jit: &Jit, spec: &StepSpec) -> Result<Arc<dyn CompiledKernel>>
 /// convolution and dense kernels, `DropoutMask` (host code), and any spec
 /// whose operands disagree with the kernel's contract.
 pub fn compile_op_with(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Arc<dyn CompiledKernel>> {
+    super::check_arity(spec)?;
     sink::check(spec)?;
     match spec.kernel {
         Kernel::Act(_) | Kernel::ActBackward(_) | Kernel::Mask | Kernel::Scale { .. } | Kernel::Add | Kernel::Copy => {

@@ -20,7 +20,7 @@ use cranelift_codegen::ir::{types, InstBuilder, Value};
 
 use super::emit::{add_to, divmod, iconst, ivec, load, load_strided, max_keep, range_loop, run, store, Lanes};
 use super::frame::{build, OpOptions, Split};
-use super::shape::{arity, bad, nchw};
+use super::shape::{bad, nchw};
 use super::sink::{Sink, SinkAt};
 use crate::autodiff::Kernel;
 use crate::codegen::error::Result;
@@ -111,7 +111,6 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Ar
         Kernel::PoolBackward(p) => (p, true),
         _ => return Err(bad(spec, "not a pooling kernel")),
     };
-    arity(spec, if backward { 3 } else { 1 }, 1)?;
     let g = geometry(spec, pool, backward)?;
     let n = spec.inputs[0].dims[0];
     let taps = pool.window.kh as usize * pool.window.kw as usize;

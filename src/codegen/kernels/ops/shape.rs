@@ -15,15 +15,6 @@ pub(super) fn bad(spec: &StepSpec, msg: impl std::fmt::Display) -> CodegenError 
     invalid(format!("kernel `{}`: {msg}", spec.kernel.name()))
 }
 
-/// Requires exactly `ins` inputs and `outs` outputs.
-pub(super) fn arity(spec: &StepSpec, ins: usize, outs: usize) -> Result<()> {
-    if spec.inputs.len() != ins || spec.outputs.len() != outs {
-        let (i, o) = (spec.inputs.len(), spec.outputs.len());
-        return Err(bad(spec, format!("expected {ins} inputs and {outs} outputs, got {i} and {o}")));
-    }
-    Ok(())
-}
-
 /// Elements per sample.
 pub(super) fn sample(op: &Operand) -> usize {
     op.dims.iter().skip(1).product()
