@@ -48,6 +48,41 @@
 //! - [`driver`]: the stages above as a few functions per command (`check`, `run`,
 //!   `predict`, `bench`, `export`), returning data and typed errors; each program is built
 //!   once. [`cli`]: options → driver calls → text; the only place that prints.
+//!
+//! # Adding an op
+//!
+//! Matches on [`ir::Op`], [`ir::Act`] and [`autodiff::Kernel`] are exhaustive wherever a
+//! fact about the op is decided, so after step 1 the compiler lists most of what is left.
+//! An activation (a new [`ir::Act`] variant, as `leaky_relu(slope)` was added) only needs
+//! the `Act` arms of steps 1, 2, 6, 7, 8 and 9, and step 10: its cost, kernels, fusion into
+//! producers' epilogues and vector-Jacobian rule are shared by every activation.
+//!
+//! 1. [`ir`] (`ir/op.rs`): the variant, its parameter struct, `Op::name` / `Act::name`;
+//!    `ir/params.rs` if it has parameter tensors; `ir/rules.rs` its shape rule;
+//!    `ir/dump.rs` its arguments in `--dump graph`.
+//! 2. [`elab`] (`elab/builtins.rs`): its signature (names, types, defaults: the type
+//!    checks ranges and reports them at file:line:col) and the constructor.
+//! 3. [`infer`] (`infer/cost.rs`): its MACs and other ops.
+//! 4. [`autodiff`]: a [`autodiff::Kernel`] variant for the forward (and backward) work
+//!    (`kernel.rs`, with the exact contract in its doc comment), its facts in `facts.rs`
+//!    (arity, epilogue site, fusability, channel-slice operands), the forward step in
+//!    `build.rs` and the vector-Jacobian rule in `vjp.rs`.
+//! 5. [`sched`]: nothing, unless the kernel is host code (`sched::spec`).
+//! 6. [`runtime`] (`runtime/reference/`): the kernel in the reference executor, generic
+//!    over f32/f64 — the oracle every other implementation is tested against. Activations:
+//!    `act_value` and `act_slope` (from the output) in `reference/elementwise.rs`.
+//! 7. [`codegen`] (`codegen/kernels/ops/`, dispatched in `ops/mod.rs`): a JIT kernel. Optional:
+//!    the JIT runs the reference kernel for any step the code generator refuses, and says
+//!    so in `--dump plan` (`(reference)`). Activations: `forward_n` and `slope` in
+//!    `ops/act.rs`, which also serve every fused epilogue.
+//! 8. [`export`] (`export/lower.rs`): its ONNX lowering.
+//! 9. [`train`] (`train/init.rs`): its initialisation, if it has parameters (or, for an
+//!    activation, the gain of the layer before it).
+//! 10. Tests and docs: a gradient check against finite differences (`tests/gradcheck_nets.rs`),
+//!     JIT against reference (`tests/jit_ops.rs`; activations also `tests/jit_conv.rs` and
+//!     its f64 oracle in `tests/jit_conv_support`), ONNX against tract (`tests/export_onnx.rs`),
+//!     shapes and costs (`tests/language.rs`), diagnostics (`tests/diagnostics.rs`); the
+//!     README's layer table, ONNX table and cost conventions.
 
 pub mod autodiff;
 pub mod cli;

@@ -142,6 +142,13 @@ fn wrong_argument_type() {
 }
 
 #[test]
+fn leaky_relu_slope_must_keep_the_sign() {
+    // The gradient is taken from the output, which needs y > 0 exactly when x > 0.
+    let msg = "`slope` of `leaky_relu` must be a number in [0, 1)";
+    expect("input 3x8x8\nconv(4, 3) leaky_relu(-0.1)\n", codes::BAD_VALUE, msg, "-0.1", 2, 23);
+}
+
+#[test]
 fn zeropad_needs_something_to_pad() {
     let r = expect(
         "input 3x8x8\nrelu zeropad\n",

@@ -254,7 +254,7 @@ fn windows_and_pooling() {
         "windows",
         "input 3x13x11
          conv(6, 3, 2x1, pad = [1, 0, 2, 1]) relu
-         conv(8, 1x3, pad = 0x1, groups = 2) bn tanh
+         conv(8, 1x3, pad = 0x1, groups = 2) bn tanh leaky_relu(0.1)
          maxpool(3, 2, ceil = true)
          avgpool(2, 1, pad = 1, count_pad = false) sigmoid
          avgpool(3, 2, pad = 1, ceil = true)

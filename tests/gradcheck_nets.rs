@@ -109,6 +109,17 @@ gap flatten dense(5) bn scaled_tanh dense(3) softmax
 }
 
 #[test]
+fn leaky_relu_gradients() {
+    // The activation that demonstrates the adding-an-op checklist (lib.rs): its gradient
+    // is taken from the output, fused into a convolution's and a dense layer's backward.
+    let src = "input 2x6x6
+conv(3, 3) leaky_relu(0.2) maxpool(2)
+flatten dense(6) leaky_relu dense(3)
+";
+    gradcheck(src, 3, 10);
+}
+
+#[test]
 fn option_a_shortcuts() {
     // The CIFAR ResNets' parameter-free shortcut: x[:, :, ::2, ::2] (a 1×1 max pool of
     // stride 2) padded with zero channels, evenly and unevenly; the gradient reaches the

@@ -53,8 +53,14 @@ fn out_dims(c: &Conv, x: &[usize]) -> Vec<usize> {
 }
 
 fn random_epilogue(rng: &mut Rng, forward: bool) -> (Vec<Fused>, Vec<usize>) {
-    let acts = [Act::Relu, Act::Tanh, Act::Sigmoid, Act::ScaledTanh { a: 1.7159, s: 2.0 / 3.0 }];
-    let act = acts[rng.below(4) as usize];
+    let acts = [
+        Act::Relu,
+        Act::LeakyRelu { slope: 0.2 },
+        Act::Tanh,
+        Act::Sigmoid,
+        Act::ScaledTanh { a: 1.7159, s: 2.0 / 3.0 },
+    ];
+    let act = acts[rng.below(acts.len() as u64) as usize];
     match (forward, rng.below(4)) {
         (true, 0) => (vec![Fused::Act(act)], vec![]),
         (true, 1) => (vec![Fused::Scale(0.5), Fused::AddOperand(0), Fused::Act(act)], vec![rng.below(3) as usize]),

@@ -24,13 +24,13 @@ use netc::ir::{window_out, Act, Pad2d, Pool, PoolKind, Window, ZeroPad};
 use netc::sched::Fused;
 
 /// Every activation, LeNet-5's scaled tanh included.
-fn activations() -> [Act; 4] {
-    [Act::Relu, Act::Tanh, Act::Sigmoid, Act::ScaledTanh { a: 1.7159, s: 2.0 / 3.0 }]
+fn activations() -> [Act; 5] {
+    [Act::Relu, Act::LeakyRelu { slope: 0.1 }, Act::Tanh, Act::Sigmoid, Act::ScaledTanh { a: 1.7159, s: 2.0 / 3.0 }]
 }
 
-/// Bit-exact for ReLU, else the vmath bound of tanh / sigmoid (scaled).
+/// Bit-exact for the (leaky) ReLU, else the vmath bound of tanh / sigmoid (scaled).
 fn act_tol(a: Act) -> f64 {
-    if a == Act::Relu {
+    if matches!(a, Act::Relu | Act::LeakyRelu { .. }) {
         0.0
     } else {
         4e-7

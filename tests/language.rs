@@ -163,6 +163,16 @@ fn average_pool_padding_and_other_ops() {
 }
 
 #[test]
+fn leaky_relu_keeps_the_shape_and_costs_one_op_per_element() {
+    // Like every activation: no parameters, one op per output element (4·6·6 = 144),
+    // besides the convolution's 144 bias additions.
+    let r = check("input 1x8x8\nconv(4, 3) leaky_relu leaky_relu(slope = 0.2)\n");
+    assert_eq!(shape_of(&r, "leaky_relu2"), "4×6×6");
+    assert_eq!(r.total.params(), Some(4 * 9 + 4));
+    assert_eq!(r.total.other_ops, 3 * 144);
+}
+
+#[test]
 fn dense_accepts_one_by_one_maps() {
     // LeNet-5's F6 reads C5's 120×1×1 output directly.
     let r = check("input 16x5x5\nconv(120, 5) dense(84)\n");

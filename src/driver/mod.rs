@@ -15,7 +15,7 @@
 //!   handed to the engine; [`Session`]: an engine that plans (`sched`) and compiles
 //!   (`codegen`) them, with its buffers reserved and a parameter store (`runtime`).
 //! - [`weights`]: checkpoints into a store, with typed errors.
-//! - [`bench`]: timing a JIT engine on synthetic data; [`export`]: the ONNX model.
+//! - [`mod@bench`]: timing a JIT engine on synthetic data; [`export`]: the ONNX model.
 
 use crate::diag::{Diagnostic, SourceMap};
 use crate::elab::{self, Failure};

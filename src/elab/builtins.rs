@@ -107,6 +107,7 @@ pub static BUILTINS: &[Sig] = &[
     },
     Sig { name: "dropout", params: &[p("p", Prob, Dflt::Float(0.5))] },
     Sig { name: "relu", params: &[] },
+    Sig { name: "leaky_relu", params: &[p("slope", Prob, Dflt::Float(0.01))] },
     Sig { name: "tanh", params: &[] },
     Sig { name: "sigmoid", params: &[] },
     Sig { name: "softmax", params: &[] },
@@ -391,6 +392,7 @@ pub fn build(a: &Args, x: Shape) -> Result<Op> {
         }
         "dropout" => Op::Dropout { p: a.float("p")? },
         "relu" => Op::Act(Act::Relu),
+        "leaky_relu" => Op::Act(Act::LeakyRelu { slope: a.float("slope")? }),
         "tanh" => Op::Act(Act::Tanh),
         "sigmoid" => Op::Act(Act::Sigmoid),
         "softmax" => Op::Softmax,

@@ -137,6 +137,7 @@ fn lower(b: &mut GraphBuilder, op: &Op, ins: &[Input], c: &Ctx) -> Lowered {
         Op::Lrn(l) => lrn_even(b, l, x, c),
         Op::Dropout { .. } => Lowered::Alias(x.to_string()),
         Op::Act(Act::Relu) => one(b, "Relu", vec![]),
+        Op::Act(Act::LeakyRelu { slope }) => one(b, "LeakyRelu", vec![attr_float("alpha", *slope as f32)]),
         Op::Act(Act::Tanh) => one(b, "Tanh", vec![]),
         Op::Act(Act::Sigmoid) => one(b, "Sigmoid", vec![]),
         Op::Act(Act::ScaledTanh { a, s }) => lenet::scaled_tanh(b, x, *a, *s, c),

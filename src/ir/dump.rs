@@ -81,6 +81,9 @@ impl Op {
             Op::Dropout { p } => {
                 let _ = write!(s, "{p}");
             }
+            Op::Act(Act::LeakyRelu { slope }) => {
+                let _ = write!(s, "{slope}");
+            }
             Op::Act(Act::ScaledTanh { a, s: k }) => {
                 let _ = write!(s, "{a}·tanh({k:.4}x)");
             }

@@ -164,6 +164,11 @@ pub struct Lrn {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Act {
     Relu,
+    /// x for x > 0, slope·x otherwise, with 0 ≤ slope < 1 (so y > 0 exactly when x > 0,
+    /// which lets the gradient be taken from the output).
+    LeakyRelu {
+        slope: f64,
+    },
     Tanh,
     Sigmoid,
     /// a·tanh(s·x); LeNet-5 uses a = 1.7159, s = 2/3.
@@ -178,6 +183,7 @@ impl Act {
     pub fn name(&self) -> &'static str {
         match self {
             Act::Relu => "relu",
+            Act::LeakyRelu { .. } => "leaky_relu",
             Act::Tanh => "tanh",
             Act::Sigmoid => "sigmoid",
             Act::ScaledTanh { .. } => "scaled_tanh",
@@ -190,6 +196,7 @@ impl std::fmt::Display for Act {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Act::ScaledTanh { a, s } => write!(f, "scaled_tanh({a}, {s:.4})"),
+            Act::LeakyRelu { slope } => write!(f, "leaky_relu({slope})"),
             other => f.write_str(other.name()),
         }
     }

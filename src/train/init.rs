@@ -53,12 +53,17 @@ pub fn initialise(store: &mut ParamStore, g: &Graph, seed: u64) {
     }
 }
 
-/// 6 for layers feeding a ReLU (He), 3 otherwise (LeCun): the bound is √(gain/fan_in).
+/// 6 for layers feeding a ReLU (He), 6/(1 + slope²) for a leaky ReLU (He's gain for
+/// it, as PyTorch's `kaiming_uniform_`), 3 otherwise (LeCun): the bound is √(gain/fan_in).
 fn gain(g: &Graph, consumers: &[Vec<NodeId>], mut node: NodeId) -> f64 {
     loop {
         match consumers[node.index()].as_slice() {
-            [next] if matches!(g.node(*next).op, Op::BatchNorm(_)) => node = *next,
-            [next] if g.node(*next).op == Op::Act(Act::Relu) => return 6.0,
+            [next] => match g.node(*next).op {
+                Op::BatchNorm(_) => node = *next,
+                Op::Act(Act::Relu) => return 6.0,
+                Op::Act(Act::LeakyRelu { slope }) => return 6.0 / (1.0 + slope * slope),
+                _ => return 3.0,
+            },
             _ => return 3.0,
         }
     }

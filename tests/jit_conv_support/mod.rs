@@ -278,6 +278,13 @@ fn epilogue64(f: Fused, y: f64, err: f64, extras: &[Vec<f32>], i: usize) -> (f64
 pub fn act64(a: Act, x: f64) -> f64 {
     match a {
         Act::Relu => x.max(0.0),
+        Act::LeakyRelu { slope } => {
+            if x > 0.0 {
+                x
+            } else {
+                slope * x
+            }
+        }
         Act::Tanh => x.tanh(),
         Act::Sigmoid => 1.0 / (1.0 + (-x).exp()),
         Act::ScaledTanh { a, s } => a * (s * x).tanh(),
@@ -287,6 +294,13 @@ pub fn act64(a: Act, x: f64) -> f64 {
 fn slope64(a: Act, z: f64) -> f64 {
     match a {
         Act::Relu => f64::from(u8::from(z > 0.0)),
+        Act::LeakyRelu { slope } => {
+            if z > 0.0 {
+                1.0
+            } else {
+                slope
+            }
+        }
         Act::Tanh => 1.0 - z * z,
         Act::Sigmoid => z * (1.0 - z),
         Act::ScaledTanh { a, s } => s * (a - z * z / a),
@@ -295,7 +309,7 @@ fn slope64(a: Act, z: f64) -> f64 {
 
 fn lipschitz(a: Act) -> f64 {
     match a {
-        Act::Relu | Act::Tanh => 1.0,
+        Act::Relu | Act::LeakyRelu { .. } | Act::Tanh => 1.0,
         Act::Sigmoid => 0.25,
         Act::ScaledTanh { a, s } => (a * s).abs(),
     }

@@ -14,6 +14,8 @@ use crate::ir::{Act, ZeroPad};
 pub fn act_value<T: Real>(a: &Act, x: T) -> T {
     match *a {
         Act::Relu => x.max(T::zero()),
+        Act::LeakyRelu { .. } if x > T::zero() => x,
+        Act::LeakyRelu { slope } => T::from_f64(slope) * x,
         Act::Tanh => x.tanh(),
         Act::Sigmoid => T::one() / (T::one() + (-x).exp()),
         Act::ScaledTanh { a, s } => T::from_f64(a) * (T::from_f64(s) * x).tanh(),
@@ -25,6 +27,8 @@ pub fn act_slope<T: Real>(a: &Act, y: T) -> T {
     match *a {
         Act::Relu if y > T::zero() => T::one(),
         Act::Relu => T::zero(),
+        Act::LeakyRelu { .. } if y > T::zero() => T::one(),
+        Act::LeakyRelu { slope } => T::from_f64(slope),
         Act::Tanh => T::one() - y * y,
         Act::Sigmoid => y * (T::one() - y),
         Act::ScaledTanh { a, s } => {

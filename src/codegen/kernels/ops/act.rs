@@ -5,7 +5,7 @@
 //!
 //! Consumes: a [`V4`] and an activation (or an epilogue). Produces: lane-wise values.
 //! Guarantees: the arithmetic follows the contract's formulas operation by
-//! operation, so ReLU, the derivatives and every `ScaledTanh` factor are
+//! operation, so ReLU, leaky ReLU, the derivatives and every `ScaledTanh` factor are
 //! bit-identical to the reference; `tanh` and `sigmoid` use the vectorised
 //! approximations of [`vmath`] (absolute error below 4e-7 for tanh,
 //! relative below 3e-7 for sigmoid). ReLU propagates NaN (`max(0, NaN) =
@@ -68,6 +68,17 @@ pub(in crate::codegen::kernels) fn forward_n(v: &mut V4, a: Act, xs: &[Value]) -
             // `x` second: `maxps` returns the second operand on NaN.
             xs.iter().map(|&x| v.max(zero, x)).collect()
         }
+        Act::LeakyRelu { slope } => {
+            // max(slope·x, x) is x for x > 0 and slope·x otherwise when 0 ≤ slope < 1,
+            // and passes NaN through (`x` second).
+            let k = v.splat(slope as f32);
+            xs.iter()
+                .map(|&x| {
+                    let kx = v.mul(k, x);
+                    v.max(kx, x)
+                })
+                .collect()
+        }
         Act::Tanh => vmath::tanh_n(v, xs),
         Act::Sigmoid => xs.iter().map(|&x| vmath::sigmoid(v, x)).collect(),
         Act::ScaledTanh { a, s } => {
@@ -88,6 +99,11 @@ pub(in crate::codegen::kernels) fn slope(v: &mut V4, a: Act, y: Value) -> Value 
             let zero = v.splat(0.0);
             let pos = v.lt_mask(zero, y);
             v.b.ins().band(pos, one)
+        }
+        Act::LeakyRelu { slope } => {
+            let (zero, k) = (v.splat(0.0), v.splat(slope as f32));
+            let pos = v.lt_mask(zero, y);
+            v.select(pos, one, k)
         }
         Act::Tanh => {
             let yy = v.mul(y, y);

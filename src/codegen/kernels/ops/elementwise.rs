@@ -24,7 +24,6 @@ use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
 use crate::codegen::kernels::CompiledKernel;
 use crate::codegen::simd::V4;
-use crate::ir::Act;
 use crate::sched::StepSpec;
 
 /// Compiles an element-wise kernel.
@@ -77,15 +76,9 @@ fn lane(v: &mut V4, kernel: &Kernel, x: &[Value]) -> Value {
 
 /// A short name for profiles.
 fn describe(kernel: &Kernel) -> String {
-    let act = |a: &Act| match a {
-        Act::Relu => "relu".to_string(),
-        Act::Tanh => "tanh".to_string(),
-        Act::Sigmoid => "sigmoid".to_string(),
-        Act::ScaledTanh { a, s } => format!("{a}·tanh({s}·x)"),
-    };
     match kernel {
-        Kernel::Act(a) => act(a),
-        Kernel::ActBackward(a) => format!("{} bwd", act(a)),
+        Kernel::Act(a) => a.to_string(),
+        Kernel::ActBackward(a) => format!("{a} bwd"),
         Kernel::Scale { factor } => format!("scale {factor}"),
         k => k.name().to_string(),
     }
