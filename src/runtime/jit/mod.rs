@@ -166,8 +166,10 @@ impl JitEngine {
         (plan, kernels)
     }
 
-    /// The compiled kernel for a step, from the cache when an identical step was compiled before.
-    fn kernel(&mut self, spec: &StepSpec) -> Arc<dyn CompiledKernel> {
+    /// The compiled kernel for a step, from the cache when an identical step was compiled
+    /// before: the generated kernel, or the [`ReferenceKernel`] where the code generator
+    /// does not cover the step. Public so tests can run exactly what a plan runs.
+    pub fn kernel(&mut self, spec: &StepSpec) -> Arc<dyn CompiledKernel> {
         let key = format!("{spec:?}");
         if let Some(k) = self.kernels.get(&key) {
             self.cached_kernels += 1;
