@@ -65,10 +65,10 @@ pub fn variant_key(spec: &StepSpec, desc: &str) -> String {
             .epilogue
             .iter()
             .map(|f| match f {
-                Fused::Act(a) => act_name(a).to_string(),
+                Fused::Act(a) => a.name().to_string(),
                 Fused::Scale(_) => "×k".into(),
                 Fused::AddOperand(_) => "+e".into(),
-                Fused::MulActGrad(a, _) => format!("×{}'", act_name(a)),
+                Fused::MulActGrad(a, _) => format!("×{}'", a.name()),
             })
             .collect();
         key.push_str(&format!(" then {}", e.join(", ")));
@@ -84,14 +84,6 @@ pub fn variant_key(spec: &StepSpec, desc: &str) -> String {
     key
 }
 
-fn act_name(a: &Act) -> &'static str {
-    match a {
-        Act::Relu => "relu",
-        Act::Tanh => "tanh",
-        Act::Sigmoid => "sigmoid",
-        Act::ScaledTanh { .. } => "scaled-tanh",
-    }
-}
 
 /// Floats after each operand that no kernel may touch.
 const GUARD: usize = 32;
