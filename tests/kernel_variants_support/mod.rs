@@ -84,7 +84,6 @@ pub fn variant_key(spec: &StepSpec, desc: &str) -> String {
     key
 }
 
-
 /// Floats after each operand that no kernel may touch.
 const GUARD: usize = 32;
 
