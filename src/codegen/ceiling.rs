@@ -103,11 +103,6 @@ impl FmaLoop {
         unsafe { self.kernel.call([n, io.as_mut_ptr() as i64]) };
         io[8..].iter().sum()
     }
-
-    /// FLOPs performed per loop iteration.
-    pub fn flops_per_iter(&self) -> f64 {
-        self.flops_per_iter
-    }
 }
 
 /// Median GFLOP/s of the loop with `threads` threads running it at once.
@@ -169,11 +164,4 @@ fn timed_parallel(lp: &FmaLoop, iters: u64, threads: usize) -> f64 {
         barrier.wait();
         t.elapsed().as_secs_f64()
     })
-}
-
-impl FmaLoop {
-    /// Disassembly of the loop, when the JIT keeps it.
-    pub fn kernel_disasm(&self) -> Option<&str> {
-        self.kernel.disasm()
-    }
 }

@@ -1,7 +1,7 @@
 //! Error type shared by every code-generation entry point.
 //!
 //! Consumes: failures from Cranelift (ISA lookup, settings, verifier, module
-//! linking) and from argument validation (bad sizes, short buffers).
+//! linking) and from argument validation (bad sizes and parameters).
 //! Produces: one [`CodegenError`] enum so callers can match on the cause.
 //! Guarantees: public functions of `codegen` report bad input through this
 //! type instead of panicking.
@@ -22,15 +22,6 @@ pub enum CodegenError {
     /// A size, stride or parameter is invalid (zero where forbidden, too
     /// small stride, overflowing product, too many kernel arguments ...).
     InvalidArgument(String),
-    /// A buffer handed to a kernel is shorter than the sizes require.
-    BufferTooSmall {
-        /// Which operand ("a", "b", "c", "bias", ...).
-        operand: &'static str,
-        /// Elements needed.
-        needed: usize,
-        /// Elements supplied.
-        got: usize,
-    },
 }
 
 impl fmt::Display for CodegenError {
@@ -39,9 +30,6 @@ impl fmt::Display for CodegenError {
             CodegenError::Isa(m) => write!(f, "cannot configure host ISA: {m}"),
             CodegenError::Compile(m) => write!(f, "JIT compilation failed: {m}"),
             CodegenError::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
-            CodegenError::BufferTooSmall { operand, needed, got } => {
-                write!(f, "buffer `{operand}` too small: needs {needed} elements, got {got}")
-            }
         }
     }
 }
@@ -51,13 +39,4 @@ impl std::error::Error for CodegenError {}
 /// Shorthand for an [`CodegenError::InvalidArgument`].
 pub(crate) fn invalid(msg: impl Into<String>) -> CodegenError {
     CodegenError::InvalidArgument(msg.into())
-}
-
-/// Checks that a buffer holds at least `needed` elements.
-pub(crate) fn check_len(operand: &'static str, needed: usize, got: usize) -> Result<()> {
-    if got < needed {
-        Err(CodegenError::BufferTooSmall { operand, needed, got })
-    } else {
-        Ok(())
-    }
 }

@@ -41,13 +41,9 @@ pub struct CpuFeatures {
     pub has_sse41: bool,
     /// AVX: VEX (three-operand) encodings of the 128-bit instructions.
     pub has_avx: bool,
-    /// AVX2 (`vpbroadcastd` and friends).
-    pub has_avx2: bool,
     /// Native fused multiply-add will be emitted (`has_fma` and `has_avx`,
     /// and not forced off through [`JitOptions::allow_fma`]).
     pub has_fma: bool,
-    /// AVX-512F is present (Cranelift still only uses 128-bit vectors).
-    pub has_avx512f: bool,
 }
 
 /// How to configure a [`Jit`].
@@ -259,13 +255,7 @@ fn define<const N: usize>(
 fn features_of(isa: &dyn cranelift_codegen::isa::TargetIsa) -> CpuFeatures {
     let flags = isa.isa_flags();
     let on = |name: &str| flags.iter().any(|v| v.name == name && v.as_bool() == Some(true));
-    CpuFeatures {
-        has_sse41: on("has_sse41"),
-        has_avx: on("has_avx"),
-        has_avx2: on("has_avx2"),
-        has_fma: isa.has_native_fma(),
-        has_avx512f: on("has_avx512f"),
-    }
+    CpuFeatures { has_sse41: on("has_sse41"), has_avx: on("has_avx"), has_fma: isa.has_native_fma() }
 }
 
 impl<const N: usize> JitFn<N> {

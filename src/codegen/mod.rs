@@ -4,8 +4,8 @@
 //! * [`simd`], [`loops`]: small f32x4 and control-flow emitters;
 //! * [`ceiling`]: the measured f32x4 FMA throughput ceiling;
 //! * [`machine`]: what the kernel planners assume about the machine (caches, rates);
-//! * [`vmath`]: vectorised exp / tanh / sigmoid / log, and [`map`], element-wise kernels
-//!   of one of them (how their accuracy is measured, `tests/codegen_vmath.rs`);
+//! * [`vmath`]: vectorised exp / tanh / sigmoid / log (their accuracy is measured by
+//!   `tests/codegen_vmath.rs`);
 //! * [`kernels`]: one generator per kernel family (convolutions and dense layers as
 //!   implicit GEMMs, pooling, normalisation, element-wise ops, optimizer updates).
 //!
@@ -19,7 +19,6 @@ pub mod jit;
 pub mod kernels;
 pub mod loops;
 pub mod machine;
-pub mod map;
 pub mod simd;
 pub mod vmath;
 

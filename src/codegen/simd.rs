@@ -14,13 +14,18 @@
 //!   alignment is all that is assumed).
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{types, ConstantData, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::ir::{types, ConstantData, Endianness, InstBuilder, MemFlagsData, Value};
 use cranelift_frontend::FunctionBuilder;
 
 /// Memory flags used for every kernel access: no trap metadata, no alignment
 /// promise beyond the element's.
 pub fn mem() -> MemFlagsData {
     MemFlagsData::new().with_notrap()
+}
+
+/// Flags for a bitcast that changes the lane count (little-endian lane order).
+pub fn lanes_le() -> MemFlagsData {
+    MemFlagsData::new().with_endianness(Endianness::Little)
 }
 
 /// An f32x4 emitter: a borrowed builder plus the FMA decision.
@@ -147,6 +152,16 @@ impl<'a, 'b> V4<'a, 'b> {
     pub fn load_splat(&mut self, ptr: Value, off: i32) -> Value {
         let s = self.b.ins().load(types::F32, mem(), ptr, off);
         self.b.ins().splat(types::F32X4, s)
+    }
+
+    /// Picks lanes of `a` (0–3) and `b` (4–7) into one f32x4.
+    pub fn shuffle(&mut self, a: Value, b: Value, lanes: [u8; 4]) -> Value {
+        let bytes: Vec<u8> = lanes.iter().flat_map(|&l| (0..4).map(move |k| l * 4 + k)).collect();
+        let imm = self.b.func.dfg.immediates.push(ConstantData::from(bytes));
+        let ab = self.b.ins().bitcast(types::I8X16, lanes_le(), a);
+        let bb = self.b.ins().bitcast(types::I8X16, lanes_le(), b);
+        let r = self.b.ins().shuffle(ab, bb, imm);
+        self.b.ins().bitcast(types::F32X4, lanes_le(), r)
     }
 
     /// Adds a byte offset to a pointer.

@@ -56,7 +56,7 @@ pub fn exp(v: &mut V4, x: Value) -> Value {
     let (hi, lo) = (v.splat(-LN2_HI), v.splat(-LN2_LO));
     let r = v.mul_add(nf, hi, xc);
     let r = v.mul_add(nf, lo, r);
-    let p = horner(v, r, &TAYLOR_EXP);
+    let p = horner(v, &[r], &TAYLOR_EXP)[0];
     let (ti, mi) = (v.to_i32(t), v.to_i32(magic));
     let n = v.b.ins().isub(ti, mi);
     let y = scale_pow2(v, p, n);
@@ -89,12 +89,13 @@ fn pow2(v: &mut V4, k: Value) -> Value {
     v.to_f32(bits)
 }
 
-/// Evaluates `c[0]·r^(n-1) + ... + c[n-1]` by Horner's rule.
-fn horner(v: &mut V4, r: Value, c: &[f32]) -> Value {
-    let mut p = v.splat(c[0]);
+/// Evaluates `c[0]·r^(n-1) + ... + c[n-1]` by Horner's rule for each `r` in `rs`,
+/// step by step across all of them.
+fn horner(v: &mut V4, rs: &[Value], c: &[f32]) -> Vec<Value> {
+    let mut p = vec![v.splat(c[0]); rs.len()];
     for &ci in &c[1..] {
         let k = v.splat(ci);
-        p = v.mul_add(p, r, k);
+        p = p.iter().zip(rs).map(|(&p, &r)| v.mul_add(p, r, k)).collect();
     }
     p
 }
@@ -133,17 +134,9 @@ pub fn tanh_n(v: &mut V4, xs: &[Value]) -> Vec<Value> {
     let xc = each(v, xs, &|v, x| v.min(hi, x));
     let xc = each(v, &xc, &|v, x| v.max(lo, x));
     let z = each(v, &xc, &|v, x| v.mul(x, x));
-    let mut p = vec![v.splat(TANH_NUM[0]); xs.len()];
-    for &c in &TANH_NUM[1..] {
-        let c = v.splat(c);
-        p = p.iter().zip(&z).map(|(&p, &z)| v.mul_add(p, z, c)).collect();
-    }
+    let p = horner(v, &z, &TANH_NUM);
     let p: Vec<Value> = p.iter().zip(&xc).map(|(&p, &x)| v.mul(p, x)).collect();
-    let mut q = vec![v.splat(TANH_DEN[0]); xs.len()];
-    for &c in &TANH_DEN[1..] {
-        let c = v.splat(c);
-        q = q.iter().zip(&z).map(|(&q, &z)| v.mul_add(q, z, c)).collect();
-    }
+    let q = horner(v, &z, &TANH_DEN);
     let t: Vec<Value> = p.iter().zip(&q).map(|(&p, &q)| v.div(p, q)).collect();
     let (one, minus_one) = (v.splat(1.0), v.splat(-1.0));
     let t = each(v, &t, &|v, t| v.min(one, t));
@@ -203,7 +196,7 @@ fn log_mantissa(v: &mut V4, m: Value) -> Value {
     let den = v.add(m, one);
     let s = v.div(f, den);
     let z = v.mul(s, s);
-    let q = horner(v, z, &LOG_SERIES);
+    let q = horner(v, &[z], &LOG_SERIES)[0];
     let sz = v.mul(s, z);
     let two_s = v.add(s, s);
     v.mul_add(sz, q, two_s)

@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use super::abi::{check_operands, check_param, view, view_mut};
 use super::drive::{
-    blocks, compile_per_block, conv_spec_of, k_blocks, per_block, store_spec, tiled, Block, ConvGrid, Family, OutMap,
-    OuterCall, Tiling, VariantKey, Variants,
+    blocks, compile_per_block, conv_spec_of, k_blocks, panel_len, per_block, store_spec, tiled, Block, ConvGrid,
+    Family, OutMap, OuterCall, Tiling, VariantKey, Variants,
 };
 use super::geometry::ConvGeom;
 use super::layout::{GridSteps, Lanes, SourceDims, SourcePlan};
@@ -77,8 +77,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let vars = variants(jit, (&g, &src, &phases), (mr, nv, partial, packed), &blocks, (&store, opts))?;
     let zero_fill = !spec.accumulate && vars[0].iter().any(Option::is_none);
     let parts = grid_parts((src.units, blocks.len(), 1), want_parts(g.flops(), opts), false, opts.threads);
-    let dense = if g.table.is_some() { g.dense_weight_len() } else { 0 };
-    let scratch = |b: &[Block]| dense + panel_len(&g, &phases, b, packed) + src.scratch(g.cout);
+    let scratch = |b: &[Block]| g.dense_weight_len() + panel_len(b, panel_k(&g, &phases), packed) + src.scratch(g.cout);
     let tiling = Tiling::new(blocks, parts, scratch, describe(&g, &src, (mr, nv, packed), &vars[0]));
     let (dybs, dxbs, out) = (spec.inputs[0].batch_stride, spec.outputs[0].batch_stride, OutMap::new(spec));
     Ok(tiled(tiling, BackwardData { g, src, dybs, dxbs, out, packed, phases, vars, zero_fill }))
@@ -149,14 +148,9 @@ fn phase_spec(
     conv_spec_of(key, (src, &grid), a, nv, links)
 }
 
-/// Floats of the A panels of `blocks` over all phases.
-fn panel_len(g: &ConvGeom, phases: &[Phase], blocks: &[Block], packed: bool) -> usize {
-    let taps: usize = phases.iter().map(|p| p.taps.len()).sum();
-    if packed {
-        blocks.iter().map(|b| 4 * b.rows * g.cout_g() * taps).sum()
-    } else {
-        0
-    }
+/// k steps of a row block's A panels over all phases.
+fn panel_k(g: &ConvGeom, phases: &[Phase]) -> usize {
+    g.cout_g() * phases.iter().map(|p| p.taps.len()).sum::<usize>()
 }
 
 impl BackwardData {
@@ -188,9 +182,7 @@ impl BackwardData {
         }
         out
     }
-}
 
-impl BackwardData {
     /// Zeroes channels `b.r0 ..` of samples `first .. first + count` of dx (whose
     /// tapless phases receive no products: their gradient is exactly zero).
     ///
@@ -212,7 +204,7 @@ impl Family for BackwardData {
         // `ptrs[1]` the weights.
         let (dy, w) = unsafe { (view(ptrs[0], (g.n - 1) * self.dybs + g.y_len()), view(ptrs[1], g.weight_len())) };
         let (wm, rest) = g.weight_matrix(w, scratch);
-        let (panel, srcbuf) = rest.split_at_mut(panel_len(g, &self.phases, blocks, self.packed));
+        let (panel, srcbuf) = rest.split_at_mut(panel_len(blocks, panel_k(g, &self.phases), self.packed));
         let a = self.panels(wm, blocks, panel);
         let out = self.out.bind(ptrs);
         for u in p.units.clone() {

@@ -11,9 +11,8 @@
 //! Units (samples or groups of four) whose sources are prepared in scratch are
 //! processed in chunks of a bounded size; the sums of a chunk are added into dw.
 
-use std::sync::Arc;
-
 use std::ops::Range;
+use std::sync::Arc;
 
 use super::abi::{check_no_epilogue, check_operands, check_param, view, view_mut};
 use super::dot::{compile_dot, DotSpec, Entry};
@@ -80,18 +79,16 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
         SourceForm::Direct => src.units,
         SourceForm::Window => (CHUNK_FLOATS / (x_unit + dy_unit).max(1)).clamp(1, src.units),
     };
-    let units = Strides {
-        a: 4 * if lanes == Lanes::Batch { dy_unit } else { dybs } as i64,
-        b: 4 * if src.form == SourceForm::Direct { xbs } else { x_unit } as i64,
-    };
+    // Bytes between units in A (dy) and B (x): in place, or prepared in scratch.
+    let a_unit = 4 * if lanes == Lanes::Batch { dy_unit } else { dybs } as i64;
+    let b_unit = 4 * if src.form == SourceForm::Direct { xbs } else { x_unit } as i64;
     let mut fns: [Option<JitFn<4>>; 2] = Default::default();
     for (e, rows) in [(0, mr.min(g.cout_g())), (1, g.cout_g() % mr)] {
         if rows > 0 && (e == 1 || g.cout_g() >= mr) {
-            fns[e] = Some(compile_dot(jit, &dot_spec(&g, &src, (rows, ns, uc), units))?);
+            fns[e] = Some(compile_dot(jit, &dot_spec(&g, &src, (rows, ns, uc), (a_unit, b_unit)))?);
         }
     }
-    let dense = if g.table.is_some() { g.dense_weight_len() } else { 0 };
-    let scratch = dense + chunk * (x_unit + dy_unit);
+    let scratch = g.dense_weight_len() + chunk * (x_unit + dy_unit);
     let desc = format!("{}: dot {mr}x{ns} {} chunk {chunk}", g.label("conv_bwd_weight"), src.describe());
     let accumulate = spec.accumulate;
     let tiling = Tiling::new(blocks, parts, |_| scratch, desc);
@@ -112,15 +109,9 @@ fn part_count(g: &ConvGeom, src: &SourcePlan, opts: &ConvOptions) -> usize {
     want.min(cap.max(floor))
 }
 
-/// Bytes between units in A (dy) and B (x).
-#[derive(Debug, Clone, Copy)]
-struct Strides {
-    a: i64,
-    b: i64,
-}
-
-/// The engine variant: (tile rows, entries per block, input channels per iteration).
-fn dot_spec(g: &ConvGeom, src: &SourcePlan, (rows, ns, uc): (usize, usize, usize), units: Strides) -> DotSpec {
+/// The engine variant: (tile rows, entries per block, input channels per iteration),
+/// with `units` bytes between units in A (dy) and B (x).
+fn dot_spec(g: &ConvGeom, src: &SourcePlan, (rows, ns, uc): (usize, usize, usize), units: (i64, i64)) -> DotSpec {
     let t = g.taps();
     let tap = |k: usize| src.tap((k / g.kw) as isize - g.pt as isize, (k % g.kw) as isize - g.pl as isize);
     let entries = |chans: usize| -> Vec<Vec<Entry>> {
@@ -153,8 +144,8 @@ fn dot_spec(g: &ConvGeom, src: &SourcePlan, (rows, ns, uc): (usize, usize, usize
         b_pos: src.b_pos,
         b_stride: src.b_stride,
         partial_b: src.form == SourceForm::Direct,
-        a_unit: units.a,
-        b_unit: units.b,
+        a_unit: units.0,
+        b_unit: units.1,
     }
 }
 
@@ -266,7 +257,7 @@ impl Family for BackwardWeight {
             (view(ptrs[0], (g.n - 1) * self.dybs + g.y_len()), view(ptrs[1], (g.n - 1) * self.xbs + g.x_len()))
         };
         let row = g.cin_g() * g.taps();
-        let (dense, buf) = scratch.split_at_mut(if g.table.is_some() { g.dense_weight_len() } else { 0 });
+        let (dense, buf) = scratch.split_at_mut(g.dense_weight_len());
         let links: Vec<(usize, usize)> = g.table_links();
         let first_link = links.iter().take_while(|(o, _)| *o < o0).count();
         let count = links.iter().filter(|(o, _)| (o0..o0 + oc).contains(o)).count();

@@ -16,8 +16,9 @@
 use std::sync::Arc;
 
 use super::abi::{at, check_no_epilogue, check_operands, check_param, view, view_mut};
-use super::drive::Variants;
-use super::drive::{blocks, gemm_spec_of, tiled, Block, Family, KBlocks, OutMap, OuterCall, Tiling, VariantKey};
+use super::drive::{
+    blocks, gemm_spec_of, panel_len, tiled, Block, Family, KBlocks, OutMap, OuterCall, Tiling, VariantKey, Variants,
+};
 use super::options::ConvOptions;
 use super::outer::{ASide, OuterSpec};
 use super::pack::pack_broadcast;
@@ -108,10 +109,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &ConvOptions) -> Result<
         if packed { "packed" } else { "direct" },
         if dir == Dir::Forward { " batch-lanes" } else { "" }
     );
-    let scratch = |b: &[Block]| {
-        let rows: usize = b.iter().map(|b| b.rows).sum();
-        (if packed { 4 * rows * k } else { 0 }) + if dir == Dir::Forward { k * xt_cols } else { 0 }
-    };
+    let scratch = |b: &[Block]| panel_len(b, k, packed) + if dir == Dir::Forward { k * xt_cols } else { 0 };
     let out = OutMap::new(spec);
     Ok(tiled(Tiling::new(blocks, parts, scratch, desc), DenseKernel { dir, d, n, bs, out, packed, vars, xt_cols }))
 }
@@ -246,7 +244,7 @@ impl Family for DenseKernel {
         let blocks = t.blocks_of(p);
         let (_, k, _) = shape(self.dir, &self.d, self.n);
         let rows: usize = blocks.iter().map(|b| b.rows).sum();
-        let (panel, xt) = scratch.split_at_mut(if self.packed { 4 * rows * k } else { 0 });
+        let (panel, xt) = scratch.split_at_mut(panel_len(blocks, k, self.packed));
         let (a, b) = self.operands(ptrs, p, xt);
         let Some((_, vars)) = self.vars.iter().find(|(w, _)| *w == p.units.len()) else { return };
         let out = self.out.bind(ptrs);

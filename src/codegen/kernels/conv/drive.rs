@@ -53,6 +53,16 @@ pub(super) fn blocks(groups: usize, m: usize, mr: usize) -> Vec<Block> {
         .collect()
 }
 
+/// Floats of the pre-broadcast A panels of `blocks`, `k` steps each (none when A is
+/// read in place).
+pub(super) fn panel_len(blocks: &[Block], k: usize, packed: bool) -> usize {
+    if packed {
+        blocks.iter().map(|b| 4 * b.rows * k).sum()
+    } else {
+        0
+    }
+}
+
 /// The store spec of output 0 and the extras: `r_stride` bytes between tile rows,
 /// `pos_stride` between positions, lanes `lane(batch_stride)` bytes apart.
 pub(super) fn store_spec(

@@ -7,9 +7,9 @@
 //! the others with +0.0; a partial or strided store writes exactly its valid lanes.
 //! Offsets too big for a 32-bit immediate get an explicit add, so any offset works.
 
-use cranelift_codegen::ir::{types, Endianness, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::ir::{types, InstBuilder, Value};
 
-use crate::codegen::simd::{mem, V4};
+use crate::codegen::simd::{lanes_le, mem, V4};
 
 /// `base + off` as (pointer, immediate): the immediate when it fits, else an add.
 pub(super) fn addr(v: &mut V4, base: Value, off: i64) -> (Value, i32) {
@@ -53,12 +53,8 @@ pub(super) fn load_vec(v: &mut V4, base: Value, off: i64, lanes: usize, stride: 
     let span = 2 * lanes - 1;
     let lo = load_lanes(v, base, off, span.min(4));
     let hi = if span > 4 { load_lanes(v, base, off + 16, span - 4) } else { v.splat(0.0) };
-    let (lo, hi) = (v.b.ins().bitcast(types::I8X16, lanes_le(), lo), v.b.ins().bitcast(types::I8X16, lanes_le(), hi));
-    // Lanes 0 and 2 of each half, in 32-bit groups: `shufps lo, hi, 0b10_00_10_00`.
-    let mask: Vec<u8> = [0u8, 2, 4, 6].iter().flat_map(|&l| (0..4).map(move |b| 4 * l + b)).collect();
-    let imm = v.b.func.dfg.immediates.push(mask.as_slice().into());
-    let x = v.b.ins().shuffle(lo, hi, imm);
-    v.b.ins().bitcast(types::F32X4, lanes_le(), x)
+    // Lanes 0 and 2 of each half: `shufps lo, hi, 0b10_00_10_00`.
+    v.shuffle(lo, hi, [0, 2, 4, 6])
 }
 
 /// Loads `lanes` floats `stride` bytes apart (a gather); missing lanes are 0.
@@ -107,11 +103,6 @@ pub(super) fn lane_sum(v: &mut V4, x: Value) -> Value {
     let a = v.b.ins().fadd(l[0], l[1]);
     let b = v.b.ins().fadd(l[2], l[3]);
     v.b.ins().fadd(a, b)
-}
-
-/// Flags for a bitcast that changes the lane count (little-endian lane order).
-fn lanes_le() -> MemFlagsData {
-    MemFlagsData::new().with_endianness(Endianness::Little)
 }
 
 /// Loads one pointer-sized value from `base + 8·index`.

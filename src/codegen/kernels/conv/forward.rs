@@ -15,10 +15,9 @@
 use std::sync::Arc;
 
 use super::abi::{at, check_operands, check_param, view};
-use super::drive::Variants;
 use super::drive::{
-    blocks, compile_per_block, conv_spec_of, k_blocks, per_block, store_spec, tiled, Block, ConvGrid, Family, OutMap,
-    OuterCall, Tiling, VariantKey,
+    blocks, compile_per_block, conv_spec_of, k_blocks, panel_len, per_block, store_spec, tiled, Block, ConvGrid,
+    Family, OutMap, OuterCall, Tiling, VariantKey, Variants,
 };
 use super::geometry::ConvGeom;
 use super::layout::{GridSteps, Lanes, SourceDims, SourceForm, SourcePlan};
@@ -110,7 +109,7 @@ fn plan(g: &ConvGeom, src: &SourcePlan, opts: &ConvOptions) -> Plan {
                 let prep = p.units.len() * g.cin * src_need(g, src, &p.rows).floats(&src.win);
                 let prep = if src.form == SourceForm::Window { prep } else { 0 };
                 t += (prep as f64 * PREP_S_PER_FLOAT
-                    + panel_len(g, &blocks[p.blocks.clone()], packed) as f64 * PACK_S_PER_FLOAT)
+                    + panel_len(&blocks[p.blocks.clone()], k, packed) as f64 * PACK_S_PER_FLOAT)
                     / opts.threads as f64;
             }
             if best.as_ref().is_none_or(|(c, _)| t < *c) {
@@ -181,19 +180,9 @@ fn outer_spec(
     conv_spec_of(key, (src, &grid), a, nv, links)
 }
 
-/// Floats of the part's A panels.
-fn panel_len(g: &ConvGeom, blocks: &[Block], packed: bool) -> usize {
-    if packed {
-        blocks.iter().map(|b| 4 * b.rows * g.cin_g() * g.taps()).sum()
-    } else {
-        0
-    }
-}
-
 /// Scratch floats of one part: dense weights (tables), A panels, the source window.
 fn scratch_of(g: &ConvGeom, src: &SourcePlan, blocks: &[Block], packed: bool) -> usize {
-    let dense = if g.table.is_some() { g.dense_weight_len() } else { 0 };
-    dense + panel_len(g, blocks, packed) + src.scratch(g.cin)
+    g.dense_weight_len() + panel_len(blocks, g.cin_g() * g.taps(), packed) + src.scratch(g.cin)
 }
 
 impl Forward {
@@ -225,7 +214,7 @@ impl Family for Forward {
         // samples of x, `xbs` apart.
         let (w, x) = unsafe { (view(ptrs[1], g.weight_len()), view(ptrs[0], (g.n - 1) * self.xbs + g.x_len())) };
         let (wm, rest) = g.weight_matrix(w, scratch);
-        let (panel, srcbuf) = rest.split_at_mut(panel_len(g, blocks, self.packed));
+        let (panel, srcbuf) = rest.split_at_mut(panel_len(blocks, g.cin_g() * g.taps(), self.packed));
         let a = self.panels(wm, blocks, panel);
         let out = self.out.bind(ptrs);
         for u in p.units.clone() {

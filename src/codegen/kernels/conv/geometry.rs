@@ -129,10 +129,14 @@ impl ConvGeom {
         }
     }
 
-    /// Floats of the dense weight matrix the engines read: `cout × cin_g × taps`
-    /// (equal to the weight tensor without a table).
+    /// Scratch floats of the dense weight matrix a connection table is expanded into
+    /// (`cout × cin_g × taps`); 0 without a table, whose weights are read in place.
     pub fn dense_weight_len(&self) -> usize {
-        self.cout * self.cin_g() * self.taps()
+        if self.table.is_some() {
+            self.cout * self.cin_g() * self.taps()
+        } else {
+            0
+        }
     }
 
     /// Multiply-adds × 2 of one run counting only connected channel pairs.

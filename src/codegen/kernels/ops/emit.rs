@@ -10,7 +10,7 @@
 //! a load or store touches only `[ptr + off, ptr + off + 4·lanes)` (a
 //! strided load: the elements it returns and those between them).
 
-use cranelift_codegen::ir::{types, BlockArg, ConstantData, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::ir::{types, BlockArg, ConstantData, InstBuilder, Value};
 
 use crate::codegen::error::Result;
 use crate::codegen::loops::counted_loop;
@@ -79,7 +79,7 @@ pub(super) fn load_strided(v: &mut V4, lanes: Lanes, ptr: Value, off: Value, str
         // the second are x0 x2 x4 x6, one `shufps`, nothing read past x6.
         let a = v.load(p, 0);
         let b = v.load(p, 12);
-        return shuffle_f32(v, a, b, [0, 2, 5, 7]);
+        return v.shuffle(a, b, [0, 2, 5, 7]);
     }
     let s0 = v.b.ins().load(types::F32, mem(), p, 0);
     let mut x = v.b.ins().scalar_to_vector(types::F32X4, s0);
@@ -88,17 +88,6 @@ pub(super) fn load_strided(v: &mut V4, lanes: Lanes, ptr: Value, off: Value, str
         x = v.b.ins().insertlane(x, s, l);
     }
     x
-}
-
-/// Picks lanes of `a` (0–3) and `b` (4–7) into one f32x4.
-pub(super) fn shuffle_f32(v: &mut V4, a: Value, b: Value, lanes: [u8; 4]) -> Value {
-    let bytes: Vec<u8> = lanes.iter().flat_map(|&l| (0..4).map(move |k| l * 4 + k)).collect();
-    let imm = v.b.func.dfg.immediates.push(ConstantData::from(bytes));
-    let le = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
-    let ab = v.b.ins().bitcast(types::I8X16, le, a);
-    let bb = v.b.ins().bitcast(types::I8X16, le, b);
-    let r = v.b.ins().shuffle(ab, bb, imm);
-    v.b.ins().bitcast(types::F32X4, le, r)
 }
 
 /// An i32x4 constant with the given lanes.
@@ -154,37 +143,26 @@ pub(super) fn max_keep(v: &mut V4, x: Value, acc: Value) -> Value {
     v.select(m, x, acc)
 }
 
-/// Emits `body` over `len` consecutive floats (a compile-time length),
-/// threading `init` through: a loop over whole vectors, then the leftover
-/// 0–3 elements unrolled with [`Lanes::One`]. `body` gets the byte offset of
-/// its first element and the state, and returns the new state.
-pub(super) fn run_fold<F>(v: &mut V4, len: usize, init: &[Value], mut body: F) -> Result<Vec<Value>>
-where
-    F: FnMut(&mut V4, Value, Lanes, &[Value]) -> Result<Vec<Value>>,
-{
-    let full = len / 4;
-    let mut state = init.to_vec();
-    if full == 1 {
-        let z = iconst(v, 0);
-        state = body(v, z, Lanes::Four, &state)?;
-    } else if full > 1 {
-        let fma = v.fused();
-        let n = iconst(v, (full * 16) as i64);
-        state = counted_loop(v.b, n, 16, &state, |b, off, st| body(&mut V4::new(b, fma), off, Lanes::Four, st))?;
-    }
-    for t in full * 4..len {
-        let off = iconst(v, 4 * t as i64);
-        state = body(v, off, Lanes::One, &state)?;
-    }
-    Ok(state)
-}
-
-/// [`run_fold`] without state.
+/// Emits `body` over `len` consecutive floats (a compile-time length): a loop
+/// over whole vectors, then the leftover 0–3 elements unrolled with
+/// [`Lanes::One`]. `body` gets the byte offset of its first element.
 pub(super) fn run<F>(v: &mut V4, len: usize, mut body: F) -> Result<()>
 where
     F: FnMut(&mut V4, Value, Lanes) -> Result<()>,
 {
-    run_fold(v, len, &[], |v, off, lanes, _| body(v, off, lanes).map(|_| Vec::new()))?;
+    let full = len / 4;
+    if full == 1 {
+        let z = iconst(v, 0);
+        body(v, z, Lanes::Four)?;
+    } else if full > 1 {
+        let fma = v.fused();
+        let n = iconst(v, (full * 16) as i64);
+        counted_loop(v.b, n, 16, &[], |b, off, _| body(&mut V4::new(b, fma), off, Lanes::Four).map(|_| Vec::new()))?;
+    }
+    for t in full * 4..len {
+        let off = iconst(v, 4 * t as i64);
+        body(v, off, Lanes::One)?;
+    }
     Ok(())
 }
 
@@ -249,19 +227,6 @@ where
     }
     v.b.switch_to_block(join);
     Ok(())
-}
-
-/// `if cond { then } else { other }`.
-pub(super) fn if_else<T, E>(v: &mut V4, cond: Value, then: T, other: E) -> Result<()>
-where
-    T: FnOnce(&mut V4) -> Result<()>,
-    E: FnOnce(&mut V4) -> Result<()>,
-{
-    let (mut then, mut other) = (Some(then), Some(other));
-    fork(v, cond, |v, taken| match if taken { then.take().map(|f| f(v)) } else { other.take().map(|f| f(v)) } {
-        Some(r) => r,
-        None => Ok(()),
-    })
 }
 
 /// The unit index `u` as (u / d, u % d) for a compile-time `d`.
@@ -370,15 +335,10 @@ impl Reduce {
                     }
                     Combine::Max => hmax(v, acc),
                 };
-                let tail = splat_lane0(v, state[ACCUMULATORS * k + i]);
+                let tail = lane0(v, state[ACCUMULATORS * k + i]);
+                let tail = splat_scalar(v, tail);
                 self.combine(v, lanes, tail)
             })
             .collect()
     }
-}
-
-/// Lane 0 of `x` in every lane.
-fn splat_lane0(v: &mut V4, x: Value) -> Value {
-    let s = lane0(v, x);
-    splat_scalar(v, s)
 }

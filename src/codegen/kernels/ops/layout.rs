@@ -17,7 +17,7 @@ use std::sync::Arc;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, Value};
 
-use super::emit::{divmod, iconst, if_else, load, range_loop, run};
+use super::emit::{divmod, fixed_loop, fork, range_loop, run};
 use super::frame::{build, Frame, OpOptions, Split, Tensor};
 use super::shape::{bad, batch, nchw, ncs, same};
 use super::sink::{Sink, SinkAt};
@@ -108,16 +108,14 @@ fn pad_or_crop(jit: &Jit, spec: &StepSpec, opts: &OpOptions, p: ZeroPad, pad: bo
             }
             // ch = big_ch − before is a channel of x when 0 ≤ ch < c (one unsigned compare).
             let inside = v.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, ch, g.c as i64);
-            if_else(
-                v,
-                inside,
-                |v| pad_plane(v, &g, &sink, src, s, big_ch, ch),
-                |v| {
-                    let plane = v.b.ins().imul_imm_s(big_ch, g.big_plane() as i64);
-                    let at = sink.at(v, s, plane);
-                    zeros(v, &sink, &at, 0, g.big_plane())
-                },
-            )
+            fork(v, inside, |v, inside| {
+                if inside {
+                    return pad_plane(v, &g, &sink, src, s, big_ch, ch);
+                }
+                let plane = v.b.ins().imul_imm_s(big_ch, g.big_plane() as i64);
+                let at = sink.at(v, s, plane);
+                zeros(v, &sink, &at, 0, g.big_plane())
+            })
         })
     })
 }
@@ -142,11 +140,9 @@ fn pad_plane(v: &mut V4, g: &Frame2, sink: &Sink, x: Tensor, s: Value, big_ch: V
     zeros(v, sink, &at, 0, g.top() * g.big_w)?;
     let body = g.top() * g.big_w;
     if g.rows_contiguous() {
-        copy(v, sink, &at, xp, body, g.h * g.w)?;
+        sink.copy(v, &at, xp, body, g.h * g.w)?;
     } else {
-        let rows = iconst(v, g.h as i64);
-        let zero = iconst(v, 0);
-        range_loop(v, zero, rows, |v, r| {
+        fixed_loop(v, g.h, |v, r| {
             let roff = v.b.ins().imul_imm_s(r, g.big_w as i64);
             let roff = v.b.ins().iadd_imm_s(roff, body as i64);
             let row_off = v.b.ins().iadd(plane, roff);
@@ -154,7 +150,7 @@ fn pad_plane(v: &mut V4, g: &Frame2, sink: &Sink, x: Tensor, s: Value, big_ch: V
             zeros(v, sink, &rat, 0, g.left())?;
             let xr = v.b.ins().imul_imm_s(r, (g.w * 4) as i64);
             let xr = v.b.ins().iadd(xp, xr);
-            copy(v, sink, &rat, xr, g.left(), g.w)?;
+            sink.copy(v, &rat, xr, g.left(), g.w)?;
             zeros(v, sink, &rat, g.left() + g.w, g.big_w - g.left() - g.w)
         })?;
     }
@@ -170,27 +166,15 @@ fn crop_plane(v: &mut V4, g: &Frame2, sink: &Sink, dy: Tensor, s: Value, ch: Val
     let yp = dy.at(v, s, yoff);
     if g.rows_contiguous() {
         let at = sink.at(v, s, plane);
-        return copy(v, sink, &at, yp, 0, g.h * g.w);
+        return sink.copy(v, &at, yp, 0, g.h * g.w);
     }
-    let rows = iconst(v, g.h as i64);
-    let zero = iconst(v, 0);
-    range_loop(v, zero, rows, |v, r| {
+    fixed_loop(v, g.h, |v, r| {
         let roff = v.b.ins().imul_imm_s(r, g.w as i64);
         let roff = v.b.ins().iadd(plane, roff);
         let at = sink.at(v, s, roff);
         let yr = v.b.ins().imul_imm_s(r, (g.big_w * 4) as i64);
         let yr = v.b.ins().iadd(yp, yr);
-        copy(v, sink, &at, yr, 0, g.w)
-    })
-}
-
-/// Copies `len` floats from `src` to the sink, `to` elements past `at`.
-fn copy(v: &mut V4, sink: &Sink, at: &SinkAt, src: Value, to: usize, len: usize) -> Result<()> {
-    run(v, len, |v, off, lanes| {
-        let x = load(v, lanes, src, off);
-        let o = v.b.ins().iadd_imm_s(off, 4 * to as i64);
-        sink.put(v, at, o, lanes, x);
-        Ok(())
+        sink.copy(v, &at, yr, 0, g.w)
     })
 }
 

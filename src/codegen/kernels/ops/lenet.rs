@@ -20,8 +20,7 @@ use std::sync::Arc;
 use cranelift_codegen::ir::{InstBuilder, Value};
 
 use super::emit::{
-    divmod, fixed_fold, fixed_loop, iconst, lane0, load, load_strided, range_loop, run, shuffle_f32, store, Combine,
-    Lanes, Reduce,
+    divmod, fixed_fold, fixed_loop, iconst, lane0, load, load_strided, range_loop, run, store, Combine, Lanes, Reduce,
 };
 use super::frame::{build, Frame, OpOptions, Split, Tensor};
 use super::shape::{bad, batch, nchw, same, sample, size};
@@ -250,8 +249,8 @@ fn spread_pairs(v: &mut V4, sink: &Sink, at: &SinkAt, g: Blocks, dyp: Value, wv:
             let row = v.b.ins().iadd_imm_s(base, (4 * p * g.w) as i64);
             match lanes {
                 Lanes::Four => {
-                    let lo = shuffle_f32(v, val, val, [0, 0, 1, 1]);
-                    let hi = shuffle_f32(v, val, val, [2, 2, 3, 3]);
+                    let lo = v.shuffle(val, val, [0, 0, 1, 1]);
+                    let hi = v.shuffle(val, val, [2, 2, 3, 3]);
                     sink.put(v, at, row, Lanes::Four, lo);
                     let next = v.b.ins().iadd_imm_s(row, 16);
                     sink.put(v, at, next, Lanes::Four, hi);

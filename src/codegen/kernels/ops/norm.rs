@@ -206,44 +206,35 @@ fn sums(
     Ok(r.totals(v, &acc))
 }
 
-/// Stores `f(loaded ts)` to every value of the group through the sink.
+/// Stores `f(loaded ts)` to every value of the group through the sink: in sample
+/// `n`, or in every sample when `n` is None.
 fn each(
     v: &mut V4,
     l: Layout,
     g: Group,
     ts: &[Tensor],
     sink: &Sink,
+    n: Option<Value>,
     f: &dyn Fn(&mut V4, &[Value]) -> Value,
 ) -> Result<()> {
-    fixed_loop(v, l.n, |v, n| each_in(v, l, g, ts, sink, n, f))
-}
-
-/// [`each`] for sample `n` only.
-fn each_in(
-    v: &mut V4,
-    l: Layout,
-    g: Group,
-    ts: &[Tensor],
-    sink: &Sink,
-    n: Value,
-    f: &dyn Fn(&mut V4, &[Value]) -> Value,
-) -> Result<()> {
+    let Some(n) = n else {
+        return fixed_loop(v, l.n, |v, n| each(v, l, g, ts, sink, Some(n), f));
+    };
     let off0 = start(v, l, g);
     let ptrs: Vec<Value> = ts.iter().map(|t| t.at(v, n, off0)).collect();
     let at = sink.at(v, n, off0);
-    if !l.planar() {
-        let z = iconst(v, 0);
-        let vals: Vec<Value> = ptrs.iter().map(|&p| load(v, g.lanes, p, z)).collect();
-        let y = f(v, &vals);
-        sink.put(v, &at, z, g.lanes, y);
-        return Ok(());
-    }
-    run(v, l.s, |v, off, lanes| {
+    let put = |v: &mut V4, off: Value, lanes: Lanes| -> Result<()> {
         let vals: Vec<Value> = ptrs.iter().map(|&p| load(v, lanes, p, off)).collect();
         let y = f(v, &vals);
         sink.put(v, &at, off, lanes, y);
         Ok(())
-    })
+    };
+    if l.planar() {
+        run(v, l.s, put)
+    } else {
+        let z = iconst(v, 0);
+        put(v, z, g.lanes)
+    }
 }
 
 /// `((γ·(x − μ))·inv) + β`, the reference's order.
@@ -276,7 +267,7 @@ fn train(v: &mut V4, spec: &StepSpec, f: &Frame, sink: &Sink, l: Layout, b: &Bat
     let var = v.div(sq, m);
     let inv = inv_std(v, var, b.eps);
     let (gamma, beta) = (chan(v, g, f.input(spec, 1)), chan(v, g, f.input(spec, 2)));
-    each(v, l, g, &[x], sink, &|v, x| normalize(v, x[0], mu, inv, gamma, beta))?;
+    each(v, l, g, &[x], sink, None, &|v, x| normalize(v, x[0], mu, inv, gamma, beta))?;
     put_chan(v, g, f.output(spec, 1), mu);
     put_chan(v, g, f.output(spec, 2), inv);
     // A single value per channel has no spread: its unbiased variance is 0.
@@ -309,10 +300,7 @@ fn eval(
     let [gamma, beta, mu, var] = [1, 2, 3, 4].map(|k| chan(v, g, f.input(spec, k)));
     let inv = inv_std(v, var, b.eps);
     let y = |v: &mut V4, x: &[Value]| normalize(v, x[0], mu, inv, gamma, beta);
-    match smp {
-        Some(n) => each_in(v, l, g, &[f.input(spec, 0)], sink, n, &y),
-        None => each(v, l, g, &[f.input(spec, 0)], sink, &y),
-    }
+    each(v, l, g, &[f.input(spec, 0)], sink, smp, &y)
 }
 
 /// `BatchNormBackward` for one group: dβ = Σ dy, dγ = Σ dy·x̂,
@@ -337,7 +325,7 @@ fn backward(v: &mut V4, spec: &StepSpec, f: &Frame, sink: &Sink, l: Layout, g: G
     // apart, and a division per element is the pass's bottleneck.
     let mean_dg = v.div(dg, m);
     let gi = v.mul(gamma, inv);
-    each(v, l, g, &[dy, x], sink, &|v, t| {
+    each(v, l, g, &[dy, x], sink, None, &|v, t| {
         let xh = xhat(v, t[1]);
         let a = v.sub(t[0], mean_db);
         let p = v.mul(xh, mean_dg);

@@ -65,27 +65,21 @@ pub fn compile_optimizer_with(jit: &Jit, kind: Rule, len: usize, opts: &OpOption
         let mut e = V4::new(b, feats.has_fma);
         let ptrs = [w, g, m, v];
         let scalars = [0, 4, 8, 12].map(|o| e.load_splat(sc, o));
-        let lo4 = e.b.ins().ishl_imm_s(lo, 2);
         let n = e.b.ins().isub(hi, lo);
         let whole = e.b.ins().band_imm_s(n, !3);
-        let bytes = e.b.ins().ishl_imm_s(whole, 2);
-        let fma = e.fused();
-        counted_loop(e.b, bytes, 16, &[], |b, i, _| {
-            let mut e = V4::new(b, fma);
-            let off = e.b.ins().iadd(i, lo4);
-            update(&mut e, kind, ptrs, scalars, off, Lanes::Four);
-            Ok(Vec::new())
-        })?;
         let tail_lo = e.b.ins().iadd(lo, whole);
         let tail_n = e.b.ins().isub(hi, tail_lo);
-        let tail4 = e.b.ins().ishl_imm_s(tail_lo, 2);
-        let tail_bytes = e.b.ins().ishl_imm_s(tail_n, 2);
-        counted_loop(e.b, tail_bytes, 4, &[], |b, i, _| {
-            let mut e = V4::new(b, fma);
-            let off = e.b.ins().iadd(i, tail4);
-            update(&mut e, kind, ptrs, scalars, off, Lanes::One);
-            Ok(Vec::new())
-        })?;
+        let fma = e.fused();
+        // Whole vectors from `lo`, then the 0–3 elements left one at a time.
+        for (first, count, lanes) in [(lo, whole, Lanes::Four), (tail_lo, tail_n, Lanes::One)] {
+            let (first4, bytes) = (e.b.ins().ishl_imm_s(first, 2), e.b.ins().ishl_imm_s(count, 2));
+            counted_loop(e.b, bytes, 4 * lanes.count() as i64, &[], |b, i, _| {
+                let mut e = V4::new(b, fma);
+                let off = e.b.ins().iadd(i, first4);
+                update(&mut e, kind, ptrs, scalars, off, lanes);
+                Ok(Vec::new())
+            })?;
+        }
         e.b.ins().return_(&[]);
         Ok(())
     })?;

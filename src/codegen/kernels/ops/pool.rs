@@ -298,11 +298,7 @@ fn backward_plane(v: &mut V4, g: &Geom, xp: Value, dyp: Value, scratch: Value, s
         }
         Ok(())
     })?;
-    run(v, g.plane_in(), |v, off, lanes| {
-        let x = load(v, lanes, scratch, off);
-        sink.put(v, at, off, lanes, x);
-        Ok(())
-    })
+    sink.copy(v, at, scratch, 0, g.plane_in())
 }
 
 /// Adds each lane's dy to the first maximum of its window.

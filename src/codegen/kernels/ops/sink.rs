@@ -8,10 +8,10 @@
 //! kernel that writes each element once through a [`Sink`] applies the
 //! epilogue exactly once per element and may run in place.
 
-use cranelift_codegen::ir::Value;
+use cranelift_codegen::ir::{InstBuilder, Value};
 
 use super::act;
-use super::emit::{iconst, load, store, Lanes};
+use super::emit::{iconst, load, run, store, Lanes};
 use super::frame::{Frame, Tensor};
 use crate::codegen::error::{invalid, Result};
 use crate::codegen::simd::V4;
@@ -77,5 +77,15 @@ impl Sink {
             y = v.add(old, y);
         }
         store(v, lanes, y, at.y, off);
+    }
+
+    /// Copies `len` floats from `src` to the sink, `to` elements past `at`.
+    pub(super) fn copy(&self, v: &mut V4, at: &SinkAt, src: Value, to: usize, len: usize) -> Result<()> {
+        run(v, len, |v, off, lanes| {
+            let x = load(v, lanes, src, off);
+            let o = v.b.ins().iadd_imm_s(off, 4 * to as i64);
+            self.put(v, at, o, lanes, x);
+            Ok(())
+        })
     }
 }

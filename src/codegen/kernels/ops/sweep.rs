@@ -15,7 +15,7 @@
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, Value};
 
-use super::emit::{divmod, iconst, if_else, load, range_loop, run};
+use super::emit::{divmod, fork, iconst, load, range_loop, run};
 use super::frame::Frame;
 use super::sink::Sink;
 use crate::codegen::error::Result;
@@ -98,7 +98,7 @@ impl Sweep {
                 piece(v, last)
             } else {
                 let is_last = v.b.ins().icmp_imm_s(IntCC::Equal, blk, (nb - 1) as i64);
-                if_else(v, is_last, |v| piece(v, last), |v| piece(v, self.block))
+                fork(v, is_last, |v, is_last| piece(v, if is_last { last } else { self.block }))
             }
         })
     }
