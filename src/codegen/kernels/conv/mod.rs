@@ -72,6 +72,7 @@ mod plan;
 mod pointwise;
 mod store;
 mod taps;
+mod winograd;
 
 pub use layout::Lanes;
 pub use options::ConvOptions;
