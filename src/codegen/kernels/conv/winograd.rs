@@ -12,7 +12,8 @@
 //!
 //! # Structure (a family on the shared driver)
 //! Parts split the output channels (each part transforms only its own channels'
-//! weights; every part transforms the input, which is cheap next to the GEMMs).
+//! weights, every part the whole input) or, when the cost model says the weights
+//! are the cheaper to repeat, the tile rows (over samples).
 //! A part runs:
 //! 1. weight transform `U = G g Gᵀ` of its channels into scratch, per run (weights
 //!    change every training step), layout [ξ][out channel][in channel];
@@ -120,18 +121,23 @@ pub(super) fn applies(g: &ConvGeom) -> bool {
     g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.groups == 1 && g.table.is_none()
 }
 
-/// Seconds per float of the Rust transforms (input and weight), per output float of
-/// the JIT output transform, fitted by `netc bench --profile` on VGG-16/ResNet-18.
-const IN_S_PER_FLOAT: f64 = 1.5e-9;
-const W_S_PER_PAIR: f64 = 60e-9;
+/// Cost model (2-thread Zen 5 target, fitted to `netc bench --profile` on VGG-16
+/// and ResNet-18 at batch 1 and 8): seconds per transformed input float (Rust,
+/// about 4 ns), per transformed weight float (Rust, written to and streamed back
+/// from scratch: memory-bound for large Cin·Cout), per output pixel (JIT).
+const IN_S_PER_FLOAT: f64 = 4e-9;
+const W_S_PER_FLOAT: f64 = 3.6e-9;
 const OUT_S_PER_FLOAT: f64 = 0.4e-9;
-/// Efficiency of the GEMMs relative to the direct kernel's (short k loops, A read
-/// in place, M stored and re-read).
-const GEMM_EFFICIENCY: f64 = 0.7;
+/// Throughput of the direct kernel and of Winograd's GEMMs relative to the f32x4
+/// peak of all threads (both measured at about 45%).
+const DIRECT_EFF: f64 = 0.45;
+const GEMM_EFF: f64 = 0.45;
+/// Winograd is chosen only when predicted this much faster than direct.
+const MARGIN: f64 = 0.8;
 
 /// The tile size m (2 or 4) to use for `g`, or None for direct convolution: the
-/// option's choice where it forces one, else the cheaper by the estimate below when
-/// it beats the direct kernel's estimated time by 15%.
+/// option's choice where it forces one, else the cheaper by [`estimate`] when it
+/// beats the direct kernel's estimated time by the margin.
 pub(super) fn choose(g: &ConvGeom, opts: &ConvOptions) -> Option<usize> {
     if !applies(g) || opts.winograd == Some(false) {
         return None;
@@ -139,32 +145,34 @@ pub(super) fn choose(g: &ConvGeom, opts: &ConvOptions) -> Option<usize> {
     if opts.winograd == Some(true) {
         return Some(opts.winograd_m.filter(|m| [2, 4].contains(m)).unwrap_or(4));
     }
-    let direct = g.flops() * PEAK_S_PER_FLOP / 0.9;
-    let threads = opts.threads.max(1) as f64;
+    let threads = opts.threads.max(1);
+    let direct = g.flops() * PEAK_S_PER_FLOP / threads as f64 / DIRECT_EFF;
     let cands = match opts.winograd_m {
         Some(m) if [2, 4].contains(&m) => vec![m],
         _ => vec![2, 4],
     };
     let mut best: Option<(f64, usize)> = None;
     for m in cands {
-        let est = estimate(g, m, threads);
-        if est < 0.85 * direct && best.is_none_or(|(b, _)| est < b) {
+        let est = [true, false].map(|by_co| estimate(g, m, threads, by_co)).into_iter().fold(f64::INFINITY, f64::min);
+        if est < MARGIN * direct && best.is_none_or(|(b, _)| est < b) {
             best = Some((est, m));
         }
     }
     best.map(|(_, m)| m)
 }
 
-/// Estimated seconds of the Winograd kernel with tile m on `threads` threads.
-fn estimate(g: &ConvGeom, m: usize, threads: f64) -> f64 {
-    let t = m + 2;
+/// Estimated seconds of the Winograd kernel with tile m, split into `threads` parts
+/// over output channels (`by_co`: every part transforms the whole input) or over
+/// tile rows (every part transforms all the weights).
+fn estimate(g: &ConvGeom, m: usize, threads: usize, by_co: bool) -> f64 {
+    let (t, p) = (m + 2, threads as f64);
     let tiles = (g.n * g.oh.div_ceil(m) * 4 * g.ow.div_ceil(m).div_ceil(4)) as f64;
     let pts = (t * t) as f64;
-    let gemm = 2.0 * pts * tiles * (g.cin * g.cout) as f64 * PEAK_S_PER_FLOP / GEMM_EFFICIENCY / threads;
-    // Every part transforms the whole input; weights and outputs are split.
+    let gemm = 2.0 * pts * tiles * (g.cin * g.cout) as f64 * PEAK_S_PER_FLOP / GEMM_EFF / p;
     let input = pts * tiles * g.cin as f64 * IN_S_PER_FLOAT;
-    let weights = (g.cin * g.cout) as f64 * W_S_PER_PAIR * pts / 36.0 / threads;
-    let output = (g.n * g.oh * g.ow * g.cout) as f64 * OUT_S_PER_FLOAT * pts / 16.0 / threads;
+    let weights = pts * (g.cin * g.cout) as f64 * W_S_PER_FLOAT;
+    let output = (g.n * g.oh * g.ow * g.cout) as f64 * OUT_S_PER_FLOAT / p;
+    let (input, weights) = if by_co { (input, weights / p) } else { (input / p, weights) };
     gemm + input + weights + output
 }
 
@@ -209,8 +217,13 @@ pub(super) fn compile(
     let target = ((32 << 10) / g.cin).clamp(16, 256);
     let rows = (target / tw4).clamp(1, total_rows);
     let chunk = rows * tw4;
-    let want = want_parts(g.flops(), opts).min(opts.threads.max(1)).min(g.cout.div_ceil(4));
-    let ranges: Vec<Range<usize>> = split_even(g.cout.div_ceil(4), want)
+    let want = want_parts(g.flops(), opts).min(opts.threads.max(1));
+    // Split output channels, or tile rows when that is estimated cheaper (few
+    // weights, a large input) or there are too few channels.
+    let threads = opts.threads.max(1);
+    let by_co = g.cout.div_ceil(4) >= want && estimate(&g, m, threads, true) <= estimate(&g, m, threads, false);
+    let (pc, pr) = if by_co { (want, 1) } else { (1, want.min(total_rows)) };
+    let ranges: Vec<Range<usize>> = split_even(g.cout.div_ceil(4), pc)
         .into_iter()
         .map(|r| 4 * r.start..(4 * r.end).min(g.cout))
         .filter(|r| !r.is_empty())
@@ -237,14 +250,20 @@ pub(super) fn compile(
         };
         vars.push((w, Variants::compile(jit, (KBlocks::new(g.cin, g.cin), mr, w), 0, &gemm_store, make)?));
     }
-    let xi_bytes = (4 * cb * chunk) as i64;
+    let xi_bytes = (4 * spaced(cb * chunk)) as i64;
     let out_full = compile_output(jit, tf, spec, (4 * g.ow) as i64, xi_bytes, g.bias)?;
     let out_stage = compile_output(jit, tf, spec, (16 * m) as i64, xi_bytes, g.bias)?;
     let t2 = tf.t * tf.t;
     let stage = (1 + spec.extra.len()) * 4 * m * m;
-    let scratch = t2 * (cb * g.cin + g.cin * chunk + cb * chunk) + stage;
-    let desc = format!("{}: winograd F({m}x{m},3x3) gemm outer {mr}x{nv} chunk {chunk} tiles", g.label("conv"));
-    let parts: Vec<Part> = ranges.into_iter().map(|units| Part { units, blocks: 0..0, rows: 0..1 }).collect();
+    let scratch = t2 * (spaced(cb * g.cin) + spaced(g.cin * chunk) + spaced(cb * chunk)) + stage;
+    let split = if by_co { "channel" } else { "tile-row" };
+    let desc =
+        format!("{}: winograd F({m}x{m},3x3) gemm outer {mr}x{nv} chunk {chunk} tiles {split} parts", g.label("conv"));
+    let row_ranges = split_even(total_rows, pr);
+    let parts: Vec<Part> = ranges
+        .iter()
+        .flat_map(|co| row_ranges.iter().map(|rows| Part { units: co.clone(), blocks: 0..0, rows: rows.clone() }))
+        .collect();
     let tiling = Tiling::new(Vec::new(), parts, |_| scratch, desc);
     let (y, extras) = (spec.inputs.len(), spec.inputs.len() + spec.outputs.len());
     let family = Winograd {
@@ -266,6 +285,13 @@ pub(super) fn compile(
         g,
     };
     Ok(tiled(tiling, family))
+}
+
+/// Floats between transform points in the scratch layouts: `len` plus a cache
+/// line, so that the t² planes (often a power of two apart) do not all map to the
+/// same L1 sets.
+fn spaced(len: usize) -> usize {
+    len + 16
 }
 
 /// `Σ c_k·x_k` over the non-zero coefficients (±1 as adds and subtracts).
@@ -375,22 +401,34 @@ impl Winograd {
     /// U[ξ][o − co.start][c] = (G g Gᵀ)[ξ] for the part's output channels `co`.
     fn weights(&self, w: &[f32], co: &Range<usize>, u: &mut [f32]) {
         let (tf, cin, t) = (self.tf, self.g.cin, self.tf.t);
-        let xi_stride = self.cb * cin;
+        let xi_stride = spaced(self.cb * cin);
+        // A block of input channels at a time, so that the t² planes are written in
+        // runs rather than one float each.
+        const BLOCK: usize = 32;
+        let mut local = [[0f32; BLOCK]; 36];
         for (ol, o) in co.clone().enumerate() {
-            for c in 0..cin {
-                let f = &w[(o * cin + c) * 9..][..9];
-                // gg = G g (t×3), then U = gg Gᵀ (t×t).
-                let mut gg = [[0f32; 3]; 6];
-                for (i, row) in tf.g.iter().enumerate() {
-                    for j in 0..3 {
-                        gg[i][j] = row[0] * f[j] + row[1] * f[3 + j] + row[2] * f[6 + j];
+            for c0 in (0..cin).step_by(BLOCK) {
+                let nb = BLOCK.min(cin - c0);
+                for cc in 0..nb {
+                    let c = c0 + cc;
+                    let f = &w[(o * cin + c) * 9..][..9];
+                    // gg = G g (t×3), then U = gg Gᵀ (t×t).
+                    let mut gg = [[0f32; 3]; 6];
+                    for (i, row) in tf.g.iter().enumerate() {
+                        for j in 0..3 {
+                            gg[i][j] = row[0] * f[j] + row[1] * f[3 + j] + row[2] * f[6 + j];
+                        }
+                    }
+                    for i in 0..t {
+                        for (j, gj) in tf.g.iter().enumerate() {
+                            let val = gg[i][0] * gj[0] + gg[i][1] * gj[1] + gg[i][2] * gj[2];
+                            local[i * t + j][cc] = val;
+                        }
                     }
                 }
-                for i in 0..t {
-                    for (j, gj) in tf.g.iter().enumerate() {
-                        let val = gg[i][0] * gj[0] + gg[i][1] * gj[1] + gg[i][2] * gj[2];
-                        u[(i * t + j) * xi_stride + ol * cin + c] = val;
-                    }
+                for (xi, run) in local.iter().enumerate().take(t * t) {
+                    let at = xi * xi_stride + ol * cin + c0;
+                    u[at..at + nb].copy_from_slice(&run[..nb]);
                 }
             }
         }
@@ -400,7 +438,7 @@ impl Winograd {
     fn input_row(&self, x: &[f32], (n, tr, slot): (usize, usize, usize), v: &mut [f32]) {
         let (g, tf) = (&self.g, self.tf);
         let (m, t) = (tf.m, tf.t);
-        let xi_stride = g.cin * self.chunk;
+        let xi_stride = spaced(g.cin * self.chunk);
         let r_lo = (tr * m) as isize - g.pt as isize;
         let plane = g.h * g.w;
         for c in 0..g.cin {
@@ -467,18 +505,18 @@ impl Family for Winograd {
         let Some((_, vars)) = self.vars.iter().find(|(w, _)| *w == co.len()) else { return };
         // SAFETY: the ABI promises the weights and the n samples of x, `xbs` apart.
         let (w, x) = unsafe { (view(ptrs[1], g.weight_len()), view(ptrs[0], (g.n - 1) * self.xbs + g.x_len())) };
-        let (u, rest) = scratch.split_at_mut(t2 * self.cb * g.cin);
-        let (v, rest) = rest.split_at_mut(t2 * g.cin * self.chunk);
-        let (mbuf, stage) = rest.split_at_mut(t2 * self.cb * self.chunk);
+        let (us, vs, ms) = (spaced(self.cb * g.cin), spaced(g.cin * self.chunk), spaced(self.cb * self.chunk));
+        let (u, rest) = scratch.split_at_mut(t2 * us);
+        let (v, rest) = rest.split_at_mut(t2 * vs);
+        let (mbuf, stage) = rest.split_at_mut(t2 * ms);
         self.weights(w, co, u);
         let mb = Outputs::scratch(mbuf.as_mut_ptr());
         let (ua, va) = (u.as_ptr(), v.as_ptr());
-        let total = g.n * self.th;
         let blocks = blocks(1, co.len(), vars.mr);
         let plane = g.oh * g.ow;
         let stage_len = 4 * m * m;
-        for u0 in (0..total).step_by(self.rows) {
-            let slots = self.rows.min(total - u0);
+        for u0 in p.rows.clone().step_by(self.rows) {
+            let slots = self.rows.min(p.rows.end - u0);
             for s in 0..slots {
                 let unit = u0 + s;
                 self.input_row(x, (unit / self.th, unit % self.th, s), v);
@@ -486,10 +524,10 @@ impl Family for Winograd {
             for xi in 0..t2 {
                 for b in &blocks {
                     let call = OuterCall {
-                        a: at(ua, xi * self.cb * g.cin + b.r0 * g.cin),
-                        b: at(va, xi * g.cin * self.chunk),
+                        a: at(ua, xi * us + b.r0 * g.cin),
+                        b: at(va, xi * vs),
                         first: 0,
-                        off: xi * self.cb * self.chunk + b.r0 * self.chunk,
+                        off: xi * ms + b.r0 * self.chunk,
                         bias: 0,
                         nrows: 1,
                         row0: 0,
