@@ -128,6 +128,9 @@ pub(super) fn applies(g: &ConvGeom) -> bool {
 const IN_S_PER_FLOAT: f64 = 4e-9;
 const W_S_PER_FLOAT: f64 = 3.6e-9;
 const OUT_S_PER_FLOAT: f64 = 0.4e-9;
+/// Per GEMM result float stored to scratch and read back by the output transform
+/// (what makes few input channels, e.g. an RGB first layer, a loss).
+const M_S_PER_FLOAT: f64 = 0.3e-9;
 /// Throughput of the direct kernel and of Winograd's GEMMs relative to the f32x4
 /// peak of all threads (both measured at about 45%).
 const DIRECT_EFF: f64 = 0.45;
@@ -171,7 +174,8 @@ fn estimate(g: &ConvGeom, m: usize, threads: usize, by_co: bool) -> f64 {
     let gemm = 2.0 * pts * tiles * (g.cin * g.cout) as f64 * PEAK_S_PER_FLOP / GEMM_EFF / p;
     let input = pts * tiles * g.cin as f64 * IN_S_PER_FLOAT;
     let weights = pts * (g.cin * g.cout) as f64 * W_S_PER_FLOAT;
-    let output = (g.n * g.oh * g.ow * g.cout) as f64 * OUT_S_PER_FLOAT / p;
+    let output = (g.n * g.oh * g.ow * g.cout) as f64 * OUT_S_PER_FLOAT / p
+        + pts * tiles * g.cout as f64 * M_S_PER_FLOAT / p;
     let (input, weights) = if by_co { (input, weights / p) } else { (input / p, weights) };
     gemm + input + weights + output
 }
