@@ -36,10 +36,10 @@
 //! The transforms reorder and scale the sums, so results are not the direct
 //! kernel's bit for bit. Measured against the f64 reference (tests/jit_winograd.rs,
 //! inputs and weights uniform in [−1, 1]), the error before the epilogue relative to
-//! the largest reference magnitude Σ|x·w| of the output is at most 1.5e-7 (F(2×2))
-//! and 4e-6 (F(4×4)) over 150 random shapes each (measured 1.5e-7 and 3.0e-6);
-//! the test bounds are 2e-6 and
-//! 4e-5 of that norm (plus the direct kernels' per-element bound).
+//! the largest reference magnitude Σ|x·w| of the output was at most 1.5e-7
+//! (F(2×2)) and 3.0e-6 (F(4×4)) over 150 random shapes each; the test bounds are
+//! 2e-6 and 4e-5 of that norm (plus the direct kernels' per-element bound). The
+//! zoo's kernel-variant test (1e-4 of the largest output) passes unchanged.
 //!
 //! Selection: [`applies`] (3×3, stride 1, one group, no connection table), then
 //! `ConvOptions::winograd` (off, on, or the cost model [`choose`]).
@@ -407,7 +407,18 @@ fn compile_output(
 impl Winograd {
     /// U[ξ][o − co.start][c] = (G g Gᵀ)[ξ] for the part's output channels `co`.
     fn weights(&self, w: &[f32], co: &Range<usize>, u: &mut [f32]) {
-        let (tf, cin, t) = (self.tf, self.g.cin, self.tf.t);
+        let rows = |k: usize| -> [f32; 3] { std::array::from_fn(|j| self.tf.g[k][j]) };
+        if self.tf.m == 2 {
+            self.weights_t::<4>(w, co, u, std::array::from_fn(rows));
+        } else {
+            self.weights_t::<6>(w, co, u, std::array::from_fn(rows));
+        }
+    }
+
+    /// [`Self::weights`] for T×T tiles with G = `gm`.
+    #[inline(always)]
+    fn weights_t<const T: usize>(&self, w: &[f32], co: &Range<usize>, u: &mut [f32], gm: [[f32; 3]; T]) {
+        let cin = self.g.cin;
         let xi_stride = spaced(self.cb * cin);
         // A block of input channels at a time, so that the t² planes are written in
         // runs rather than one float each.
@@ -416,24 +427,19 @@ impl Winograd {
         for (ol, o) in co.clone().enumerate() {
             for c0 in (0..cin).step_by(BLOCK) {
                 let nb = BLOCK.min(cin - c0);
-                for cc in 0..nb {
-                    let c = c0 + cc;
-                    let f = &w[(o * cin + c) * 9..][..9];
-                    // gg = G g (t×3), then U = gg Gᵀ (t×t).
-                    let mut gg = [[0f32; 3]; 6];
-                    for (i, row) in tf.g.iter().enumerate() {
-                        for j in 0..3 {
-                            gg[i][j] = row[0] * f[j] + row[1] * f[3 + j] + row[2] * f[6 + j];
-                        }
-                    }
-                    for i in 0..t {
-                        for (j, gj) in tf.g.iter().enumerate() {
-                            let val = gg[i][0] * gj[0] + gg[i][1] * gj[1] + gg[i][2] * gj[2];
-                            local[i * t + j][cc] = val;
+                let filters = w[(o * cin + c0) * 9..][..9 * nb].chunks_exact(9);
+                for (cc, f) in filters.enumerate() {
+                    // gg = G g (T×3), then U = gg Gᵀ (T×T).
+                    let gg: [[f32; 3]; T] = std::array::from_fn(|i| {
+                        std::array::from_fn(|j| gm[i][0] * f[j] + gm[i][1] * f[3 + j] + gm[i][2] * f[6 + j])
+                    });
+                    for (i, gi) in gg.iter().enumerate() {
+                        for (j, gj) in gm.iter().enumerate() {
+                            local[i * T + j][cc] = gi[0] * gj[0] + gi[1] * gj[1] + gi[2] * gj[2];
                         }
                     }
                 }
-                for (xi, run) in local.iter().enumerate().take(t * t) {
+                for (xi, run) in local.iter().enumerate().take(T * T) {
                     let at = xi * xi_stride + ol * cin + c0;
                     u[at..at + nb].copy_from_slice(&run[..nb]);
                 }
