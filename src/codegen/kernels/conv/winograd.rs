@@ -221,16 +221,17 @@ pub(super) fn compile(
     let (th, tw) = (g.oh.div_ceil(m), g.ow.div_ceil(m));
     let tw4 = 4 * tw.div_ceil(4);
     let total_rows = g.n * th;
-    // About 128 KiB of V per transform point, at least one tile row.
-    let target = ((32 << 10) / g.cin).clamp(16, 256);
-    let rows = (target / tw4).clamp(1, total_rows);
-    let chunk = rows * tw4;
     let want = want_parts(g.flops(), opts).min(opts.threads.max(1));
     // Split output channels, or tile rows when that is estimated cheaper (few
     // weights, a large input) or there are too few channels.
     let threads = opts.threads.max(1);
     let by_co = g.cout.div_ceil(4) >= want && estimate(&g, m, threads, true) <= estimate(&g, m, threads, false);
     let (pc, pr) = if by_co { (want, 1) } else { (1, want.min(total_rows)) };
+    // About 128 KiB of V per transform point, at least one tile row, at most a
+    // part's rows (the GEMMs always run the whole chunk).
+    let target = ((32 << 10) / g.cin).clamp(16, 256);
+    let rows = (target / tw4).clamp(1, total_rows.div_ceil(pr));
+    let chunk = rows * tw4;
     let ranges: Vec<Range<usize>> = split_even(g.cout.div_ceil(4), pc)
         .into_iter()
         .map(|r| 4 * r.start..(4 * r.end).min(g.cout))
