@@ -41,8 +41,23 @@
 //! 2e-6 and 4e-5 of that norm (plus the direct kernels' per-element bound). The
 //! zoo's kernel-variant test (1e-4 of the largest output) passes unchanged.
 //!
-//! Selection: [`applies`] (3×3, stride 1, one group, no connection table), then
-//! `ConvOptions::winograd` (off, on, or the cost model [`choose`]).
+//! # Selection
+//! [`applies`] (3×3, stride 1, one group, no connection table), then
+//! `ConvOptions::winograd` (off, on, or the cost model [`choose`]; the engine reads
+//! it from `NETC_WINOGRAD`, see `kernels::dispatch`). The model (constants below,
+//! fitted on the 2-core target) estimates the GEMMs at the direct kernel's
+//! efficiency plus each transform's measured cost per float, and takes Winograd
+//! only when that is 20% below the direct estimate. In practice: large maps win
+//! (VGG-16's 224–28-pixel layers 1.6–2.1× at batch 1), small maps lose at batch 1
+//! (the transformed weights, 16 or 36 floats per 3×3 filter, are written and
+//! streamed back every run; at 7×7 that costs more than the multiplies saved) and
+//! few input channels (an RGB first layer) lose to the scratch round trip of M.
+//!
+//! # Not done yet
+//! The data gradient (a 3×3 stride-1 convolution too) and the weight gradient
+//! (F(3×3, m×m)) still run direct; F(6×6,3×3) would save more multiplies at a
+//! larger error; the GEMM tile comes from the direct-A model (usually 12×1), and
+//! the transforms are scalar Rust (four tiles per `L4`), not JIT code.
 
 use std::ops::Range;
 use std::sync::Arc;
