@@ -48,7 +48,7 @@
 //! fitted on the 2-core target) estimates the GEMMs at the direct kernel's
 //! efficiency plus each transform's measured cost per float, and takes Winograd
 //! only when that is 20% below the direct estimate. In practice: large maps win
-//! (VGG-16's 224–28-pixel layers 1.6–2.1× at batch 1), small maps lose at batch 1
+//! (VGG-16's 224–28-pixel layers 1.8–2.5× at batch 1), small maps lose at batch 1
 //! (the transformed weights, 16 or 36 floats per 3×3 filter, are written and
 //! streamed back every run; at 7×7 that costs more than the multiplies saved) and
 //! few input channels (an RGB first layer) lose to the scratch round trip of M.
