@@ -289,6 +289,8 @@ fn forced_options() -> Vec<ConvOptions> {
                 packed,
                 a_block_bytes,
                 tile: None,
+                winograd: Some(false),
+                winograd_m: None,
             });
         }
     }

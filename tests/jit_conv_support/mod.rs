@@ -193,6 +193,23 @@ pub fn check(jit: &Jit, case: &Case, seed: u64, order: Order) -> (Vec<Vec<f32>>,
 
 /// [`check`] with explicit kernel options.
 pub fn check_with(jit: &Jit, case: &Case, seed: u64, order: Order, opts: &ConvOptions) -> (Vec<Vec<f32>>, String) {
+    let (bufs, desc, _) = check_norm(jit, case, seed, order, opts, 0.0);
+    (bufs, desc)
+}
+
+/// [`check_with`] with a norm-wise term added to the tolerance before the epilogue:
+/// `norm_tol · max_i mag[i]` over the sample's output (Winograd's transforms spread
+/// every element's rounding over the whole tile). Also returns the observed error
+/// before the epilogue relative to that norm, `max |jit − ref| / max mag` (only
+/// meaningful without an epilogue and accumulation).
+pub fn check_norm(
+    jit: &Jit,
+    case: &Case,
+    seed: u64,
+    order: Order,
+    opts: &ConvOptions,
+    norm_tol: f64,
+) -> (Vec<Vec<f32>>, String, f64) {
     let kernel = compile_conv_with(jit, &case.spec(), opts).unwrap_or_else(|e| panic!("compile {case:?}: {e}"));
     let mut bufs = Buffers::new(case, seed);
     let before = bufs.bufs.clone();
@@ -201,8 +218,8 @@ pub fn check_with(jit: &Jit, case: &Case, seed: u64, order: Order, opts: &ConvOp
     if std::env::var_os("JIT_CONV_VERBOSE").is_some() {
         eprintln!("{desc}: {} parts, scratch {}", kernel.parts(), kernel.scratch_len());
     }
-    verify(case, &before, &bufs.bufs, &desc);
-    (bufs.bufs, desc)
+    let rel = verify(case, &before, &bufs.bufs, &desc, norm_tol);
+    (bufs.bufs, desc, rel)
 }
 
 /// Reference outputs (value, magnitude) in f64, before accumulation and epilogue.
@@ -222,16 +239,19 @@ fn reference(case: &Case, before: &[Vec<f32>]) -> Vec<(Vec<f64>, Vec<f64>)> {
     eval(false).into_iter().zip(eval(true)).collect()
 }
 
-fn verify(case: &Case, before: &[Vec<f32>], after: &[Vec<f32>], desc: &str) {
+fn verify(case: &Case, before: &[Vec<f32>], after: &[Vec<f32>], desc: &str, norm_tol: f64) -> f64 {
     let refs = reference(case, before);
+    let mut rel: f64 = 0.0;
     let nin = case.inputs.len();
     let extras: Vec<Vec<f32>> =
         case.extras().iter().zip(&before[nin + case.outputs.len()..]).map(|(t, b)| t.gather(b)).collect();
     for (o, t) in case.outputs.iter().enumerate() {
         let (want, mag) = &refs[o];
         let (old, got) = (t.gather(&before[nin + o]), t.gather(&after[nin + o]));
+        let norm = mag.iter().fold(0.0f64, |a, &b| a.max(b)) + 1e-30;
         for i in 0..want.len() {
-            let (mut y, mut err) = (want[i], 1e-5 * mag[i] + 1e-30);
+            rel = rel.max((got[i] as f64 - want[i]).abs() / norm);
+            let (mut y, mut err) = (want[i], 1e-5 * mag[i] + norm_tol * norm + 1e-30);
             if o == 0 {
                 for f in &case.epilogue {
                     (y, err) = epilogue64(*f, y, err, &extras, i);
@@ -254,6 +274,7 @@ fn verify(case: &Case, before: &[Vec<f32>], after: &[Vec<f32>], desc: &str) {
             );
         }
     }
+    rel
 }
 
 /// One epilogue op in f64 on (value, error bound).

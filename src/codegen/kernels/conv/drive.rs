@@ -121,6 +121,14 @@ pub(super) struct Outputs<'a> {
     ebs: &'a [usize],
 }
 
+impl Outputs<'static> {
+    /// A scratch matrix as the output (one sample, no extras): families that store
+    /// raw engine results before a transform of their own (`winograd`).
+    pub fn scratch(y: *mut f32) -> Outputs<'static> {
+        Outputs { y, ybs: 0, extras: &[], ebs: &[] }
+    }
+}
+
 /// One call of an outer-engine function.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct OuterCall {

@@ -26,6 +26,7 @@ use super::outer::{ASide, OuterSpec};
 use super::pack::{pack_broadcast, Need, Window};
 use super::plan::{grid_parts, outer_tile, want_parts, OuterCosts, Part};
 use super::taps::Axis;
+use super::winograd;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
 use crate::codegen::kernels::CompiledKernel;
@@ -51,6 +52,9 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     check_param("conv weight", &spec.inputs[1], g.weight_len())?;
     if c.bias {
         check_param("conv bias", &spec.inputs[2], g.cout)?;
+    }
+    if let Some(m) = winograd::choose(&g, opts) {
+        return winograd::compile(jit, spec, g, m, opts);
     }
     let k = g.cin_g() * g.taps();
     let lanes = opts.lanes_or(|| Lanes::choose(g.n, g.ow, k));

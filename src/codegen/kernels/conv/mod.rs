@@ -21,6 +21,7 @@
 //! | kernel | algorithm (tile rows × vectors) |
 //! |---|---|
 //! | `Conv` | outer: output channels × (4 output columns, or 1 pixel of 4 samples) |
+//! | `Conv` 3×3 stride 1, one group (where the cost model predicts a gain) | Winograd F(4×4,3×3) or F(2×2,3×3): 36 or 16 GEMMs on outer (output channels × 4 tiles, k = input channels) between Rust input/weight transforms and a JIT output transform + epilogue; see `winograd` |
 //! | `ConvBackwardData` | outer per stride phase: input channels × dx positions; taps over dy "backwards", taps in the zero margin skipped |
 //! | `ConvBackwardWeight` | dot: output channels × (input channel, tap), k = every output position of the batch; 1×1 unpadded: pointwise GEMM on outer (input channels × output channels, k = pixels) |
 //! | `Dense*` | outer as GEMM: see `dense` |
@@ -40,8 +41,8 @@
 //! # Structure
 //! Every kernel here is one tiled kernel run by `drive`: a `Tiling` (row blocks of
 //! the tile height, parts over units × blocks × grid rows, scratch per part, the
-//! description) plus a kernel family (`forward`, `backward_data`, `backward_weight`,
-//! `pointwise`, `dense`) implementing `drive::Family::run_part`. A family provides
+//! description) plus a kernel family (`forward`, `winograd`, `backward_data`,
+//! `backward_weight`, `pointwise`, `dense`) implementing `drive::Family::run_part`. A family provides
 //! (1) its plan, from `plan`'s tile and part choices and the machine facts of
 //! [`crate::codegen::machine`]; (2) its engine specs — the tile-level kernel IR,
 //! `outer::OuterSpec` (built by `drive::conv_spec_of` or `drive::gemm_spec_of`) or
@@ -72,6 +73,7 @@ mod plan;
 mod pointwise;
 mod store;
 mod taps;
+mod winograd;
 
 pub use layout::Lanes;
 pub use options::ConvOptions;

@@ -28,6 +28,13 @@ pub struct ConvOptions {
     /// a panel from L2 costs nothing on the target, while splitting costs stores and
     /// compile time, so only very large panels are split.
     pub a_block_bytes: usize,
+    /// Winograd for 3×3 stride-1 convolutions (see `winograd`): `Some(false)`
+    /// never, `Some(true)` wherever it applies, None: where the cost model predicts
+    /// it faster.
+    pub winograd: Option<bool>,
+    /// Force the Winograd output tile (2: F(2×2,3×3), 4: F(4×4,3×3)); None: the
+    /// cost model's (F(4×4) when forced on).
+    pub winograd_m: Option<usize>,
 }
 
 impl Default for ConvOptions {
@@ -40,6 +47,8 @@ impl Default for ConvOptions {
             packed: None,
             tile: None,
             a_block_bytes: 512 << 10,
+            winograd: None,
+            winograd_m: None,
         }
     }
 }

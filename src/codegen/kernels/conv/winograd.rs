@@ -1,0 +1,727 @@
+//! `Conv` of 3×3, stride-1, single-group convolutions by Winograd's minimal
+//! filtering: F(2×2,3×3) (4×4 tiles, 16 transform points) and F(4×4,3×3) (6×6
+//! tiles, 36 points), with the matrices of Lavin & Gray, "Fast Algorithms for
+//! Convolutional Neural Networks", CVPR 2016 (points 0, ±1, ±2, ∞ for F(4×4)).
+//!
+//! Per output tile of m×m pixels, with d the (m+2)×(m+2) input patch and g one 3×3
+//! filter: `Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A`. Summed over input channels, the
+//! element-wise product becomes, for each of the t² transform points ξ, a GEMM
+//! `M[ξ] = U[ξ] · V[ξ]` with U[ξ] = Cout×Cin (transformed weights) and V[ξ] =
+//! Cin×tiles (transformed input): 9m²/t² fewer multiplies than direct convolution
+//! (2.25× for F(2×2), 4× for F(4×4)), paid for with three transforms.
+//!
+//! # Structure (a family on the shared driver)
+//! Parts split the output channels (each part transforms only its own channels'
+//! weights, every part the whole input) or, when the cost model says the weights
+//! are the cheaper to repeat, the tile rows (over samples).
+//! A part runs:
+//! 1. weight transform `U = G g Gᵀ` of its channels into scratch, per run (weights
+//!    change every training step), layout [ξ][out channel][in channel];
+//! 2. per chunk of tile rows (across samples, a chunk's V sized for L2): the input
+//!    transform `V = Bᵀ d B` in Rust (`pack.rs`-style data movement, zero padding
+//!    fused in, four tiles at a time), layout [ξ][in channel][tile], each tile row
+//!    padded to a multiple of four tiles (the vector lanes);
+//! 3. t² GEMMs on the outer-product engine (`drive::gemm_spec_of`, as `pointwise`):
+//!    rows = output channels (A = U in place), vectors = four tiles, k = input
+//!    channels; raw results into scratch M, layout [ξ][out channel][tile];
+//! 4. a JIT output function per (output channel, tile row): `Aᵀ M A` on vectors of
+//!    four tiles, a lane transpose so each vector is four adjacent output pixels,
+//!    bias, then the shared store stage (`store::store_vecs`, i.e. the one epilogue
+//!    `act::epilogue_n`, extras, accumulation). Groups of four tiles that reach past
+//!    the map's right or bottom edge go through a small staging buffer (the old
+//!    output and the extras copied in, the valid pixels copied back), so the JIT
+//!    function has one shape.
+//!
+//! # Accuracy
+//! The transforms reorder and scale the sums, so results are not the direct
+//! kernel's bit for bit. Measured against the f64 reference (tests/jit_winograd.rs,
+//! inputs and weights uniform in [−1, 1]), the error before the epilogue relative to
+//! the largest reference magnitude Σ|x·w| of the output was at most 1.5e-7
+//! (F(2×2)) and 3.0e-6 (F(4×4)) over 150 random shapes each; the test bounds are
+//! 2e-6 and 4e-5 of that norm (plus the direct kernels' per-element bound). The
+//! zoo's kernel-variant test (1e-4 of the largest output) passes unchanged.
+//!
+//! # Selection
+//! [`applies`] (3×3, stride 1, one group, no connection table), then
+//! `ConvOptions::winograd` (off, on, or the cost model [`choose`]; the engine reads
+//! it from `NETC_WINOGRAD`, see `kernels::dispatch`). The model (constants below,
+//! fitted on the 2-core target) estimates the GEMMs at the direct kernel's
+//! efficiency plus each transform's measured cost per float, and takes Winograd
+//! only when that is 20% below the direct estimate. In practice: large maps win
+//! (VGG-16's 224–28-pixel layers 1.8–2.5× at batch 1), small maps lose at batch 1
+//! (the transformed weights, 16 or 36 floats per 3×3 filter, are written and
+//! streamed back every run; at 7×7 that costs more than the multiplies saved) and
+//! few input channels (an RGB first layer) lose to the scratch round trip of M.
+//!
+//! # Not done yet
+//! The data gradient (a 3×3 stride-1 convolution too) and the weight gradient
+//! (F(3×3, m×m)) still run direct; F(6×6,3×3) would save more multiplies at a
+//! larger error; the GEMM tile comes from the direct-A model (usually 12×1), and
+//! the transforms are scalar Rust (four tiles per `L4`), not JIT code.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use cranelift_codegen::ir::{InstBuilder, Value};
+
+use super::abi::{at, view, view_mut, MAX_EXTRAS};
+use super::drive::{blocks, gemm_spec_of, tiled, Family, KBlocks, OuterCall, Outputs, Tiling, VariantKey, Variants};
+use super::emit::{addr, load_ptr};
+use super::geometry::ConvGeom;
+use super::options::ConvOptions;
+use super::outer::ASide;
+use super::plan::{outer_tile, split_even, want_parts, OuterCosts, Part};
+use super::store::{store_vecs, Item, OperandMap, StoreSpec, TilePtrs};
+use crate::codegen::error::Result;
+use crate::codegen::jit::{Jit, JitFn, Opt};
+use crate::codegen::kernels::CompiledKernel;
+use crate::codegen::loops::counted_loop;
+use crate::codegen::machine::PEAK_S_PER_FLOP;
+use crate::codegen::simd::V4;
+use crate::sched::StepSpec;
+
+/// The matrices of F(m×m, 3×3): Bᵀ (t×t), G (t×3), Aᵀ (m×t), t = m + 2.
+struct Transform {
+    m: usize,
+    t: usize,
+    /// Applied by [`bt4`] and [`bt6`] (checked against it by the unit test).
+    #[cfg_attr(not(test), allow(dead_code))]
+    bt: &'static [&'static [f32]],
+    g: &'static [&'static [f32]],
+    at: &'static [&'static [f32]],
+}
+
+const F2: Transform = Transform {
+    m: 2,
+    t: 4,
+    bt: &[&[1.0, 0.0, -1.0, 0.0], &[0.0, 1.0, 1.0, 0.0], &[0.0, -1.0, 1.0, 0.0], &[0.0, 1.0, 0.0, -1.0]],
+    g: &[&[1.0, 0.0, 0.0], &[0.5, 0.5, 0.5], &[0.5, -0.5, 0.5], &[0.0, 0.0, 1.0]],
+    at: &[&[1.0, 1.0, 1.0, 0.0], &[0.0, 1.0, -1.0, -1.0]],
+};
+
+const F4: Transform = Transform {
+    m: 4,
+    t: 6,
+    bt: &[
+        &[4.0, 0.0, -5.0, 0.0, 1.0, 0.0],
+        &[0.0, -4.0, -4.0, 1.0, 1.0, 0.0],
+        &[0.0, 4.0, -4.0, -1.0, 1.0, 0.0],
+        &[0.0, -2.0, -1.0, 2.0, 1.0, 0.0],
+        &[0.0, 2.0, -1.0, -2.0, 1.0, 0.0],
+        &[0.0, 4.0, 0.0, -5.0, 0.0, 1.0],
+    ],
+    g: &[
+        &[1.0 / 4.0, 0.0, 0.0],
+        &[-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+        &[-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+        &[1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+        &[1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+        &[0.0, 0.0, 1.0],
+    ],
+    at: &[
+        &[1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
+        &[0.0, 1.0, -1.0, 2.0, -2.0, 0.0],
+        &[0.0, 1.0, 1.0, 4.0, 4.0, 0.0],
+        &[0.0, 1.0, -1.0, 8.0, -8.0, 1.0],
+    ],
+};
+
+fn transform(m: usize) -> &'static Transform {
+    if m == 2 {
+        &F2
+    } else {
+        &F4
+    }
+}
+
+/// Whether Winograd can compute `g`: 3×3, stride 1, one group, no table.
+pub(super) fn applies(g: &ConvGeom) -> bool {
+    g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.groups == 1 && g.table.is_none()
+}
+
+/// Cost model (2-thread Zen 5 target, fitted to `netc bench --profile` on VGG-16
+/// and ResNet-18 at batch 1 and 8): seconds per transformed input float (Rust,
+/// about 4 ns), per transformed weight float and tile side t (Rust, written to and
+/// streamed back from scratch: 1.2 ns for F(2×2), 1.8 ns for F(4×4)), per output
+/// pixel (JIT).
+const IN_S_PER_FLOAT: f64 = 4e-9;
+const W_S_PER_FLOAT_T: f64 = 0.3e-9;
+const OUT_S_PER_FLOAT: f64 = 0.4e-9;
+/// Per GEMM result float stored to scratch and read back by the output transform
+/// (what makes few input channels, e.g. an RGB first layer, a loss).
+const M_S_PER_FLOAT: f64 = 0.3e-9;
+/// Throughput of the direct kernel and of Winograd's GEMMs relative to the f32x4
+/// peak of all threads (both measured at about 45%).
+const DIRECT_EFF: f64 = 0.45;
+const GEMM_EFF: f64 = 0.45;
+/// Winograd is chosen only when predicted this much faster than direct.
+const MARGIN: f64 = 0.8;
+
+/// The tile size m (2 or 4) to use for `g`, or None for direct convolution: the
+/// option's choice where it forces one, else the cheaper by [`estimate`] when it
+/// beats the direct kernel's estimated time by the margin.
+pub(super) fn choose(g: &ConvGeom, opts: &ConvOptions) -> Option<usize> {
+    if !applies(g) || opts.winograd == Some(false) {
+        return None;
+    }
+    if opts.winograd == Some(true) {
+        return Some(opts.winograd_m.filter(|m| [2, 4].contains(m)).unwrap_or(4));
+    }
+    let threads = opts.threads.max(1);
+    let direct = g.flops() * PEAK_S_PER_FLOP / threads as f64 / DIRECT_EFF;
+    let cands = match opts.winograd_m {
+        Some(m) if [2, 4].contains(&m) => vec![m],
+        _ => vec![2, 4],
+    };
+    let mut best: Option<(f64, usize)> = None;
+    for m in cands {
+        let est = [true, false].map(|by_co| estimate(g, m, threads, by_co)).into_iter().fold(f64::INFINITY, f64::min);
+        if est < MARGIN * direct && best.is_none_or(|(b, _)| est < b) {
+            best = Some((est, m));
+        }
+    }
+    best.map(|(_, m)| m)
+}
+
+/// Estimated seconds of the Winograd kernel with tile m, split into `threads` parts
+/// over output channels (`by_co`: every part transforms the whole input) or over
+/// tile rows (every part transforms all the weights).
+fn estimate(g: &ConvGeom, m: usize, threads: usize, by_co: bool) -> f64 {
+    let (t, p) = (m + 2, threads as f64);
+    let tiles = (g.n * g.oh.div_ceil(m) * 4 * g.ow.div_ceil(m).div_ceil(4)) as f64;
+    let pts = (t * t) as f64;
+    let gemm = 2.0 * pts * tiles * (g.cin * g.cout) as f64 * PEAK_S_PER_FLOP / GEMM_EFF / p;
+    let input = pts * tiles * g.cin as f64 * IN_S_PER_FLOAT;
+    let weights = pts * (g.cin * g.cout) as f64 * W_S_PER_FLOAT_T * t as f64;
+    let output =
+        (g.n * g.oh * g.ow * g.cout) as f64 * OUT_S_PER_FLOAT / p + pts * tiles * g.cout as f64 * M_S_PER_FLOAT / p;
+    let (input, weights) = if by_co { (input, weights / p) } else { (input / p, weights) };
+    gemm + input + weights + output
+}
+
+/// The Winograd family: how a part runs. A part's units are its output channels.
+struct Winograd {
+    g: ConvGeom,
+    tf: &'static Transform,
+    /// Tile rows and columns per sample, tiles per tile-row slot (a multiple of 4).
+    th: usize,
+    tw4: usize,
+    /// Tile-row slots per chunk; tiles per chunk (`rows · tw4`).
+    rows: usize,
+    chunk: usize,
+    /// Most output channels of a part (the scratch layouts' row count).
+    cb: usize,
+    xbs: usize,
+    ybs: usize,
+    ebs: Vec<usize>,
+    /// Operand indices of the output and the first extra.
+    y: usize,
+    extras: usize,
+    accumulate: bool,
+    /// GEMM variants by part width.
+    vars: Vec<(usize, Variants)>,
+    /// Output functions: in place (row stride = the map's) and staged.
+    out_full: JitFn<5>,
+    out_stage: JitFn<5>,
+}
+
+pub(super) fn compile(
+    jit: &Jit,
+    spec: &StepSpec,
+    g: ConvGeom,
+    m: usize,
+    opts: &ConvOptions,
+) -> Result<Arc<dyn CompiledKernel>> {
+    let tf = transform(m);
+    let (th, tw) = (g.oh.div_ceil(m), g.ow.div_ceil(m));
+    let tw4 = 4 * tw.div_ceil(4);
+    let total_rows = g.n * th;
+    let want = want_parts(g.flops(), opts).min(opts.threads.max(1));
+    // Split output channels, or tile rows when that is estimated cheaper (few
+    // weights, a large input) or there are too few channels.
+    let threads = opts.threads.max(1);
+    let by_co = g.cout.div_ceil(4) >= want && estimate(&g, m, threads, true) <= estimate(&g, m, threads, false);
+    let (pc, pr) = if by_co { (want, 1) } else { (1, want.min(total_rows)) };
+    // About 128 KiB of V per transform point, at least one tile row, at most a
+    // part's rows (the GEMMs always run the whole chunk).
+    let target = ((32 << 10) / g.cin).clamp(16, 256);
+    let rows = (target / tw4).clamp(1, total_rows.div_ceil(pr));
+    let chunk = rows * tw4;
+    let ranges: Vec<Range<usize>> = split_even(g.cout.div_ceil(4), pc)
+        .into_iter()
+        .map(|r| 4 * r.start..(4 * r.end).min(g.cout))
+        .filter(|r| !r.is_empty())
+        .collect();
+    let cb = ranges.iter().map(|r| r.len()).max().unwrap_or(1);
+    let costs = OuterCosts { direct: true, store: 1.0, b_streams: (g.cin * chunk * 4) as i64 > (48 << 10) };
+    let (mr, nv) = opts.tile_or(cb, || outer_tile(cb, chunk / 4, g.cin, costs));
+    let gemm_store = StoreSpec {
+        out: OperandMap { r_stride: (4 * chunk) as i64, pos_stride: 16, lane_stride: 4 },
+        extras: Vec::new(),
+        bias: false,
+        epilogue: Vec::new(),
+        accumulate: false,
+        partial: false,
+    };
+    let mut widths: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+    widths.sort_unstable();
+    widths.dedup();
+    let mut vars = Vec::new();
+    for w in widths {
+        let make = |key: VariantKey| {
+            let a = ASide::Direct { row: (4 * g.cin) as i64, chan: 4, tap_row: 0, taps: vec![0] };
+            gemm_spec_of(key, a, ((4 * chunk) as i64, vec![0]), (chunk, nv, false), 4.min(g.cin))
+        };
+        vars.push((w, Variants::compile(jit, (KBlocks::new(g.cin, g.cin), mr, w), 0, &gemm_store, make)?));
+    }
+    let xi_bytes = (4 * spaced(cb * chunk)) as i64;
+    let out_full = compile_output(jit, tf, spec, (4 * g.ow) as i64, xi_bytes, g.bias)?;
+    let out_stage = compile_output(jit, tf, spec, (16 * m) as i64, xi_bytes, g.bias)?;
+    let t2 = tf.t * tf.t;
+    let stage = (1 + spec.extra.len()) * 4 * m * m;
+    let scratch = t2 * (spaced(cb * g.cin) + spaced(g.cin * chunk) + spaced(cb * chunk)) + stage;
+    let split = if by_co { "channel" } else { "tile-row" };
+    let desc =
+        format!("{}: winograd F({m}x{m},3x3) gemm outer {mr}x{nv} chunk {chunk} tiles {split} parts", g.label("conv"));
+    let row_ranges = split_even(total_rows, pr);
+    let parts: Vec<Part> = ranges
+        .iter()
+        .flat_map(|co| row_ranges.iter().map(|rows| Part { units: co.clone(), blocks: 0..0, rows: rows.clone() }))
+        .collect();
+    let tiling = Tiling::new(Vec::new(), parts, |_| scratch, desc);
+    let (y, extras) = (spec.inputs.len(), spec.inputs.len() + spec.outputs.len());
+    let family = Winograd {
+        tf,
+        th,
+        tw4,
+        rows,
+        chunk,
+        cb,
+        xbs: spec.inputs[0].batch_stride,
+        ybs: spec.outputs[0].batch_stride,
+        ebs: spec.extra.iter().map(|e| e.batch_stride).collect(),
+        y,
+        extras,
+        accumulate: spec.accumulate,
+        vars,
+        out_full,
+        out_stage,
+        g,
+    };
+    Ok(tiled(tiling, family))
+}
+
+/// Floats between transform points in the scratch layouts: `len` plus a cache
+/// line, so that the t² planes (often a power of two apart) do not all map to the
+/// same L1 sets.
+fn spaced(len: usize) -> usize {
+    len + 16
+}
+
+/// `Σ c_k·x_k` over the non-zero coefficients (±1 as adds and subtracts).
+fn lin(v: &mut V4, coefs: &[f32], xs: &[Value]) -> Value {
+    let mut acc: Option<Value> = None;
+    for (&c, &x) in coefs.iter().zip(xs) {
+        acc = Some(match (acc, c) {
+            (_, 0.0) => continue,
+            (None, 1.0) => x,
+            (None, _) => {
+                let k = v.splat(c);
+                v.mul(k, x)
+            }
+            (Some(a), 1.0) => v.add(a, x),
+            (Some(a), -1.0) => v.sub(a, x),
+            (Some(a), _) => {
+                let k = v.splat(c);
+                v.mul_add(k, x, a)
+            }
+        });
+    }
+    acc.unwrap_or_else(|| v.splat(0.0))
+}
+
+/// `fn(m, out, bias, extras, ngroups)`: for `ngroups` groups of four horizontally
+/// adjacent tiles of one output channel (M at `m`, transform point ξ at
+/// `ξ·xi_bytes`, the next group 16 bytes on), `Aᵀ M A`, bias, and the store stage
+/// into output rows `row_bytes` apart (the extras alike), 16·m bytes per group.
+fn compile_output(
+    jit: &Jit,
+    tf: &'static Transform,
+    spec: &StepSpec,
+    row_bytes: i64,
+    xi_bytes: i64,
+    bias: bool,
+) -> Result<JitFn<5>> {
+    let map = OperandMap { r_stride: row_bytes, pos_stride: 16, lane_stride: 4 };
+    let store = StoreSpec {
+        out: map,
+        extras: vec![map; spec.extra.len()],
+        bias: false,
+        epilogue: spec.epilogue.clone(),
+        accumulate: spec.accumulate,
+        partial: false,
+    };
+    let (m, t) = (tf.m, tf.t);
+    jit.compile_opt("wino_out", Opt::Speed, |b, [mp, out, bias_p, extras, ngroups], features| {
+        let fma = features.has_fma;
+        let mut v = V4::new(b, false);
+        let ex: Vec<Value> = (0..store.extras.len()).map(|k| load_ptr(&mut v, extras, k)).collect();
+        let bv = bias.then(|| v.load_splat(bias_p, 0));
+        let init: Vec<Value> = [mp, out].into_iter().chain(ex).collect();
+        counted_loop(b, ngroups, 1, &init, |b, _, st| {
+            let mut v = V4::new(b, fma);
+            let mv: Vec<Value> = (0..t * t)
+                .map(|xi| {
+                    let (p, imm) = addr(&mut v, st[0], xi as i64 * xi_bytes);
+                    v.load(p, imm)
+                })
+                .collect();
+            // tmp[i][j] = Σ_k Aᵀ[i][k]·M[k][j]; Y[i][j] = Σ_k tmp[i][k]·Aᵀ[j][k].
+            let mut items = Vec::new();
+            for i in 0..m {
+                let tmp: Vec<Value> = (0..t)
+                    .map(|j| {
+                        let col: Vec<Value> = (0..t).map(|k| mv[k * t + j]).collect();
+                        lin(&mut v, tf.at[i], &col)
+                    })
+                    .collect();
+                let y: Vec<Value> = (0..m).map(|j| lin(&mut v, tf.at[j], &tmp)).collect();
+                // Lanes are tiles: transpose so each vector is 4 adjacent pixels.
+                let z = if m == 4 {
+                    let t0 = v.shuffle(y[0], y[1], [0, 4, 1, 5]);
+                    let t1 = v.shuffle(y[0], y[1], [2, 6, 3, 7]);
+                    let t2 = v.shuffle(y[2], y[3], [0, 4, 1, 5]);
+                    let t3 = v.shuffle(y[2], y[3], [2, 6, 3, 7]);
+                    vec![
+                        v.shuffle(t0, t2, [0, 1, 4, 5]),
+                        v.shuffle(t0, t2, [2, 3, 6, 7]),
+                        v.shuffle(t1, t3, [0, 1, 4, 5]),
+                        v.shuffle(t1, t3, [2, 3, 6, 7]),
+                    ]
+                } else {
+                    vec![v.shuffle(y[0], y[1], [0, 4, 1, 5]), v.shuffle(y[0], y[1], [2, 6, 3, 7])]
+                };
+                for (pos, x) in z.into_iter().enumerate() {
+                    let x = match bv {
+                        Some(bv) => v.add(x, bv),
+                        None => x,
+                    };
+                    items.push(Item { r: i, pos, lanes: 4, x });
+                }
+            }
+            let tp = TilePtrs { out: st[1], extras: st[2..].to_vec(), bias: bias_p };
+            for group in items.chunks(4) {
+                store_vecs(&mut v, &store, &tp, group);
+            }
+            let steps = std::iter::once(16).chain(std::iter::repeat(16 * m as i64));
+            Ok(st.iter().zip(steps).map(|(&p, d)| v.offset(p, d)).collect())
+        })?;
+        b.ins().return_(&[]);
+        Ok(())
+    })
+}
+
+impl Winograd {
+    /// U[ξ][o − co.start][c] = (G g Gᵀ)[ξ] for the part's output channels `co`.
+    fn weights(&self, w: &[f32], co: &Range<usize>, u: &mut [f32]) {
+        let rows = |k: usize| -> [f32; 3] { std::array::from_fn(|j| self.tf.g[k][j]) };
+        if self.tf.m == 2 {
+            self.weights_t::<4>(w, co, u, std::array::from_fn(rows));
+        } else {
+            self.weights_t::<6>(w, co, u, std::array::from_fn(rows));
+        }
+    }
+
+    /// [`Self::weights`] for T×T tiles with G = `gm`.
+    #[inline(always)]
+    fn weights_t<const T: usize>(&self, w: &[f32], co: &Range<usize>, u: &mut [f32], gm: [[f32; 3]; T]) {
+        let cin = self.g.cin;
+        let xi_stride = spaced(self.cb * cin);
+        // A block of input channels at a time, so that the t² planes are written in
+        // runs rather than one float each.
+        const BLOCK: usize = 32;
+        let mut local = [[0f32; BLOCK]; 36];
+        for (ol, o) in co.clone().enumerate() {
+            for c0 in (0..cin).step_by(BLOCK) {
+                let nb = BLOCK.min(cin - c0);
+                let filters = w[(o * cin + c0) * 9..][..9 * nb].chunks_exact(9);
+                for (cc, f) in filters.enumerate() {
+                    // gg = G g (T×3), then U = gg Gᵀ (T×T).
+                    let gg: [[f32; 3]; T] = std::array::from_fn(|i| {
+                        std::array::from_fn(|j| gm[i][0] * f[j] + gm[i][1] * f[3 + j] + gm[i][2] * f[6 + j])
+                    });
+                    for (i, gi) in gg.iter().enumerate() {
+                        for (j, gj) in gm.iter().enumerate() {
+                            local[i * T + j][cc] = gi[0] * gj[0] + gi[1] * gj[1] + gi[2] * gj[2];
+                        }
+                    }
+                }
+                for (xi, run) in local.iter().enumerate().take(T * T) {
+                    let at = xi * xi_stride + ol * cin + c0;
+                    u[at..at + nb].copy_from_slice(&run[..nb]);
+                }
+            }
+        }
+    }
+
+    /// V[ξ][c][slot·tw4 + tile] for tile row `tr` of sample `n` into `slot`.
+    fn input_row(&self, x: &[f32], unit: (usize, usize, usize), v: &mut [f32]) {
+        if self.tf.m == 2 {
+            self.input_row_t::<4>(x, unit, v, bt4);
+        } else {
+            self.input_row_t::<6>(x, unit, v, bt6);
+        }
+    }
+
+    /// [`Self::input_row`] for tiles of T×T, `bt` applying Bᵀ to T lanes of four tiles.
+    fn input_row_t<const T: usize>(
+        &self,
+        x: &[f32],
+        (n, tr, slot): (usize, usize, usize),
+        v: &mut [f32],
+        bt: fn([L4; T]) -> [L4; T],
+    ) {
+        let g = &self.g;
+        let m = self.tf.m;
+        let xi_stride = spaced(g.cin * self.chunk);
+        let r_lo = (tr * m) as isize - g.pt as isize;
+        let plane = g.h * g.w;
+        let rows_in = r_lo >= 0 && r_lo + T as isize <= g.h as isize;
+        for c in 0..g.cin {
+            let src = &x[n * self.xbs + c * plane..][..plane];
+            for q in 0..self.tw4 / 4 {
+                let c_lo = (4 * q * m) as isize - g.pl as isize;
+                // d[r][k]: patch row r, column k, of the four tiles (lanes).
+                let mut d = [[L4::ZERO; T]; T];
+                if rows_in && c_lo >= 0 && c_lo + (3 * m + T) as isize <= g.w as isize {
+                    for (r, dr) in d.iter_mut().enumerate() {
+                        let row = &src[(r_lo as usize + r) * g.w + c_lo as usize..][..3 * m + T];
+                        for (k, dk) in dr.iter_mut().enumerate() {
+                            *dk = L4([row[k], row[m + k], row[2 * m + k], row[3 * m + k]]);
+                        }
+                    }
+                } else {
+                    for (r, dr) in d.iter_mut().enumerate() {
+                        let sr = r_lo + r as isize;
+                        if sr < 0 || sr >= g.h as isize {
+                            continue;
+                        }
+                        let row = &src[sr as usize * g.w..][..g.w];
+                        for (k, dk) in dr.iter_mut().enumerate() {
+                            for l in 0..4 {
+                                let sc = c_lo + (l * m + k) as isize;
+                                if sc >= 0 && sc < g.w as isize {
+                                    dk.0[l] = row[sc as usize];
+                                }
+                            }
+                        }
+                    }
+                }
+                // Bᵀ d on columns, then (Bᵀ d) B on rows.
+                let mut tmp = [[L4::ZERO; T]; T];
+                for k in 0..T {
+                    let col = bt(std::array::from_fn(|r| d[r][k]));
+                    for i in 0..T {
+                        tmp[i][k] = col[i];
+                    }
+                }
+                let col0 = slot * self.tw4 + 4 * q;
+                for (i, ti) in tmp.iter().enumerate() {
+                    for (j, val) in bt(*ti).iter().enumerate() {
+                        let at = (i * T + j) * xi_stride + c * self.chunk + col0;
+                        v[at..at + 4].copy_from_slice(&val.0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Four lanes (four tiles) of one transform value.
+#[derive(Debug, Clone, Copy)]
+struct L4([f32; 4]);
+
+impl L4 {
+    const ZERO: L4 = L4([0.0; 4]);
+}
+
+impl std::ops::Add for L4 {
+    type Output = L4;
+    fn add(self, o: L4) -> L4 {
+        L4(std::array::from_fn(|l| self.0[l] + o.0[l]))
+    }
+}
+
+impl std::ops::Sub for L4 {
+    type Output = L4;
+    fn sub(self, o: L4) -> L4 {
+        L4(std::array::from_fn(|l| self.0[l] - o.0[l]))
+    }
+}
+
+impl std::ops::Mul<f32> for L4 {
+    type Output = L4;
+    fn mul(self, k: f32) -> L4 {
+        L4(std::array::from_fn(|l| self.0[l] * k))
+    }
+}
+
+/// Bᵀ of F(2×2,3×3) applied to one column.
+fn bt4(d: [L4; 4]) -> [L4; 4] {
+    [d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]]
+}
+
+/// Bᵀ of F(4×4,3×3) applied to one column (the rows of [`F4`]'s `bt`).
+fn bt6(d: [L4; 6]) -> [L4; 6] {
+    [
+        d[0] * 4.0 - d[2] * 5.0 + d[4],
+        d[3] + d[4] - (d[1] + d[2]) * 4.0,
+        (d[1] - d[2]) * 4.0 - d[3] + d[4],
+        (d[3] - d[1]) * 2.0 - d[2] + d[4],
+        (d[1] - d[3]) * 2.0 - d[2] + d[4],
+        d[1] * 4.0 - d[3] * 5.0 + d[5],
+    ]
+}
+
+impl Family for Winograd {
+    unsafe fn run_part(&self, _t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
+        let (g, tf) = (&self.g, self.tf);
+        let (m, t2) = (tf.m, tf.t * tf.t);
+        let co = &p.units;
+        let Some((_, vars)) = self.vars.iter().find(|(w, _)| *w == co.len()) else { return };
+        // SAFETY: the ABI promises the weights and the n samples of x, `xbs` apart.
+        let (w, x) = unsafe { (view(ptrs[1], g.weight_len()), view(ptrs[0], (g.n - 1) * self.xbs + g.x_len())) };
+        let (us, vs, ms) = (spaced(self.cb * g.cin), spaced(g.cin * self.chunk), spaced(self.cb * self.chunk));
+        let (u, rest) = scratch.split_at_mut(t2 * us);
+        let (v, rest) = rest.split_at_mut(t2 * vs);
+        let (mbuf, stage) = rest.split_at_mut(t2 * ms);
+        self.weights(w, co, u);
+        let mb = Outputs::scratch(mbuf.as_mut_ptr());
+        let (ua, va) = (u.as_ptr(), v.as_ptr());
+        let blocks = blocks(1, co.len(), vars.mr);
+        let plane = g.oh * g.ow;
+        let stage_len = 4 * m * m;
+        for u0 in p.rows.clone().step_by(self.rows) {
+            let slots = self.rows.min(p.rows.end - u0);
+            for s in 0..slots {
+                let unit = u0 + s;
+                self.input_row(x, (unit / self.th, unit % self.th, s), v);
+            }
+            for xi in 0..t2 {
+                for b in &blocks {
+                    let call = OuterCall {
+                        a: at(ua, xi * us + b.r0 * g.cin),
+                        b: at(va, xi * vs),
+                        first: 0,
+                        off: xi * ms + b.r0 * self.chunk,
+                        bias: 0,
+                        nrows: 1,
+                        row0: 0,
+                    };
+                    // SAFETY: A reads rows b of U[ξ] (cin channels), B the chunk of
+                    // V[ξ], the output rows b of M[ξ]: all inside scratch.
+                    unsafe { vars.run(call, (b.rows, 4), (4, (4 * self.chunk) as i64), &mb) };
+                }
+            }
+            for s in 0..slots {
+                let (n, tr) = ((u0 + s) / self.th, (u0 + s) % self.th);
+                let (r0, nr) = (tr * m, m.min(g.oh - tr * m));
+                let full = if nr == m { g.ow / (4 * m) } else { 0 };
+                for (ol, o) in co.clone().enumerate() {
+                    let mp = at(mbuf.as_ptr(), ol * self.chunk + s * self.tw4);
+                    let bias = if g.bias { at(ptrs[2], o) } else { 0 };
+                    let off = o * plane + r0 * g.ow;
+                    if full > 0 {
+                        let mut ex = [0i64; MAX_EXTRAS];
+                        for (k, e) in ex.iter_mut().enumerate().take(self.ebs.len()) {
+                            *e = at(ptrs[self.extras + k], n * self.ebs[k] + off);
+                        }
+                        let y = at(ptrs[self.y], n * self.ybs + off);
+                        // SAFETY: M holds this channel's tiles of the slot; the output
+                        // and extras rows r0..r0+m, columns 0..4m·full of channel o of
+                        // sample n exist, and channel o is this part's alone.
+                        unsafe { self.out_full.call([mp, y, bias, ex.as_ptr() as i64, full as i64]) };
+                    }
+                    for q in full..self.tw4 / 4 {
+                        let (c0, nc) = (4 * m * q, (4 * m).min(g.ow.saturating_sub(4 * m * q)));
+                        if nc == 0 {
+                            continue;
+                        }
+                        let base = off + c0;
+                        // SAFETY: the operands hold sample n's elements at `base`
+                        // + i·ow + j for i < nr, j < nc; this part owns channel o.
+                        unsafe { self.staged(ptrs, (n, base, nr, nc), (mp + 16 * q as i64, bias), stage, stage_len) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Winograd {
+    /// One group of four tiles through the staging buffers: the old output (when
+    /// accumulating) and the extras' valid `nr × nc` elements copied in (zeros
+    /// elsewhere), the output function run on them, the valid elements copied out.
+    ///
+    /// # Safety
+    /// Sample `n` of the output and extras holds elements `base + i·ow + j` for
+    /// `i < nr`, `j < nc`, and nobody else accesses the output ones meanwhile.
+    unsafe fn staged(
+        &self,
+        ptrs: &[*mut f32],
+        (n, base, nr, nc): (usize, usize, usize, usize),
+        (mp, bias): (i64, i64),
+        stage: &mut [f32],
+        len: usize,
+    ) {
+        let (ow, w4) = (self.g.ow, 4 * self.tf.m);
+        let (sy, sex) = stage.split_at_mut(len);
+        let copy_in = |src: *const f32, dst: &mut [f32]| {
+            dst.fill(0.0);
+            for i in 0..nr {
+                // SAFETY: the caller's obligations.
+                let row = unsafe { view(src.add(base + i * ow), nc) };
+                dst[i * w4..i * w4 + nc].copy_from_slice(row);
+            }
+        };
+        // SAFETY: the output of sample n starts at n·ybs.
+        let y = unsafe { ptrs[self.y].add(n * self.ybs) };
+        if self.accumulate {
+            copy_in(y, sy);
+        }
+        let mut ex = [0i64; MAX_EXTRAS];
+        for (k, chunk) in sex.chunks_exact_mut(len).enumerate().take(self.ebs.len()) {
+            // SAFETY: extra k of sample n starts at n·ebs[k].
+            copy_in(unsafe { ptrs[self.extras + k].add(n * self.ebs[k]) }, chunk);
+            ex[k] = chunk.as_ptr() as i64;
+        }
+        // SAFETY: M is valid for the group; the staging buffers for m rows of 4m.
+        unsafe { self.out_stage.call([mp, sy.as_mut_ptr() as i64, bias, ex.as_ptr() as i64, 1]) };
+        for i in 0..nr {
+            // SAFETY: the caller's obligations (the part's own output elements).
+            let row = unsafe { view_mut(y.add(base + i * ow), nc) };
+            row.copy_from_slice(&sy[i * w4..i * w4 + nc]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `bt4` and `bt6` apply the matrices' Bᵀ.
+    #[test]
+    fn input_transforms_match_the_matrices() {
+        let col = |k: usize| L4(std::array::from_fn(|l| (k * 7 + l * 3) as f32 * 0.37 - 1.1));
+        let check = |tf: &Transform, got: Vec<L4>| {
+            for (i, row) in tf.bt.iter().enumerate() {
+                for l in 0..4 {
+                    let want: f32 = row.iter().enumerate().map(|(k, b)| b * col(k).0[l]).sum();
+                    assert!((got[i].0[l] - want).abs() < 1e-5, "m={} row {i}", tf.m);
+                }
+            }
+        };
+        check(&F2, bt4(std::array::from_fn(col)).to_vec());
+        check(&F4, bt6(std::array::from_fn(col)).to_vec());
+    }
+}

@@ -1,0 +1,139 @@
+//! The Winograd convolution kernels, F(2×2,3×3) and F(4×4,3×3) forced on, against
+//! the f64 reference: random shapes (batch 1–5, 1–20 channels, maps 1–17 pixels a
+//! side, maps smaller than a tile, paddings 0/1 and asymmetric), bias or none,
+//! random fused epilogues with extra operands, operands that are slices of bigger
+//! buffers (gaps between samples), accumulation, parts in any order or on two
+//! threads.
+//!
+//! Tolerance: the harness's per-element bound (`jit_conv_support`) plus a norm-wise
+//! term before the epilogue, `NORM_TOL[m] · max mag`, mag being Σ|x·w| (+|bias|) of
+//! the reference. Measured over the 300 epilogue-free cases of
+//! `accuracy_per_tile_size`, the largest error relative to that norm is about
+//! 1.5e-7 for F(2×2) and 4e-6 for F(4×4) (printed by that test); the bounds keep a
+//! margin of ~10×.
+
+mod jit_conv_support;
+
+use jit_conv_support::{check_norm, Case, Order, Tensor};
+use netc::autodiff::Kernel;
+use netc::codegen::jit::Jit;
+use netc::codegen::kernels::conv::ConvOptions;
+use netc::data::Rng;
+use netc::ir::{window_out, Act, Conv, Pad2d, Window};
+use netc::sched::Fused;
+
+/// Norm-wise tolerance before the epilogue, for F(2×2) and F(4×4).
+const NORM_TOL: [(usize, f64); 2] = [(2, 2e-6), (4, 4e-5)];
+
+fn tol(m: usize) -> f64 {
+    NORM_TOL.iter().find(|(k, _)| *k == m).unwrap().1
+}
+
+fn opts(m: usize) -> ConvOptions {
+    ConvOptions { winograd: Some(true), winograd_m: Some(m), min_part_flops: 1.0, ..ConvOptions::default() }
+}
+
+/// A random 3×3 stride-1 case; `plain`: no epilogue, no accumulation.
+fn random_case(rng: &mut Rng, plain: bool) -> Case {
+    let r = |rng: &mut Rng, lo: u64, hi: u64| lo + rng.below(hi - lo + 1);
+    let (n, cin, cout) = (r(rng, 1, 5) as usize, r(rng, 1, 20), r(rng, 1, 20));
+    let pad = match rng.below(4) {
+        0 => Pad2d::uniform(0),
+        1 | 2 => Pad2d::uniform(1),
+        _ => Pad2d { top: r(rng, 0, 2), bottom: r(rng, 0, 2), left: r(rng, 0, 2), right: r(rng, 0, 2) },
+    };
+    // At least the kernel's size with padding.
+    let h = (r(rng, 1, 17) as usize).max(3 - (pad.top + pad.bottom).min(2) as usize);
+    let w = (r(rng, 1, 17) as usize).max(3 - (pad.left + pad.right).min(2) as usize);
+    let bias = rng.below(2) == 0;
+    let conv = Conv {
+        in_c: cin,
+        out_c: cout,
+        window: Window { kh: 3, kw: 3, sh: 1, sw: 1, pad },
+        groups: 1,
+        bias,
+        table: None,
+    };
+    let x = vec![n, cin as usize, h, w];
+    let (oh, ow) = window_out(&conv.window, h as u64, w as u64, false).unwrap();
+    let y = vec![n, cout as usize, oh as usize, ow as usize];
+    let mut inputs = vec![Tensor::batched(&x, rng.below(3) as usize * 5), Tensor::param(&[(cin * cout * 9) as usize])];
+    if bias {
+        inputs.push(Tensor::param(&[cout as usize]));
+    }
+    let acts = [
+        Act::Relu,
+        Act::LeakyRelu { slope: 0.2 },
+        Act::Tanh,
+        Act::Sigmoid,
+        Act::ScaledTanh { a: 1.7159, s: 2.0 / 3.0 },
+    ];
+    let act = acts[rng.below(acts.len() as u64) as usize];
+    let (epilogue, extra_gaps) = match (plain, rng.below(4)) {
+        (true, _) | (false, 3) => (vec![], vec![]),
+        (false, 0) => (vec![Fused::Act(act)], vec![]),
+        (false, 1) => (vec![Fused::Scale(0.5), Fused::AddOperand(0), Fused::Act(act)], vec![rng.below(3) as usize]),
+        (false, _) => (vec![Fused::AddOperand(1), Fused::AddOperand(0)], vec![0, 3]),
+    };
+    Case {
+        kernel: Kernel::Conv(conv),
+        inputs,
+        outputs: vec![Tensor::batched(&y, rng.below(3) as usize * 7)],
+        epilogue,
+        extra_gaps,
+        accumulate: !plain && rng.below(3) == 0,
+    }
+}
+
+#[test]
+fn random_shapes_epilogues_slices_and_accumulation() {
+    let jit = Jit::native().unwrap();
+    let mut rng = Rng::new(12);
+    for i in 0..150u64 {
+        let case = random_case(&mut rng, false);
+        for m in [2, 4] {
+            let order = match i % 3 {
+                0 => Order::Sequential,
+                1 => Order::Shuffled(i),
+                _ => Order::Threads(2),
+            };
+            let (_, desc, _) = check_norm(&jit, &case, 100 + i, order, &opts(m), tol(m));
+            assert!(desc.contains(&format!("winograd F({m}x{m},3x3)")), "{desc}");
+        }
+    }
+}
+
+#[test]
+fn accuracy_per_tile_size() {
+    let jit = Jit::native().unwrap();
+    for m in [2, 4] {
+        let mut rng = Rng::new(7 + m as u64);
+        let mut worst: f64 = 0.0;
+        for i in 0..150u64 {
+            let case = random_case(&mut rng, true);
+            let (_, _, rel) = check_norm(&jit, &case, i, Order::Sequential, &opts(m), tol(m));
+            worst = worst.max(rel);
+        }
+        eprintln!("winograd F({m}x{m},3x3): max |jit - ref| / max mag = {worst:.3e} (bound {:.0e})", tol(m));
+    }
+}
+
+#[test]
+fn parts_agree_bit_for_bit_and_forced_off_is_direct() {
+    let jit = Jit::native().unwrap();
+    let mut rng = Rng::new(99);
+    for i in 0..20u64 {
+        let case = random_case(&mut rng, false);
+        let m = [2, 4][i as usize % 2];
+        let (a, _, _) = check_norm(&jit, &case, i, Order::Sequential, &opts(m), tol(m));
+        let (b, _, _) = check_norm(&jit, &case, i, Order::Threads(2), &opts(m), tol(m));
+        assert_eq!(bits(&a), bits(&b));
+        let off = ConvOptions { winograd: Some(false), ..ConvOptions::default() };
+        let (_, desc, _) = check_norm(&jit, &case, i, Order::Sequential, &off, 0.0);
+        assert!(!desc.contains("winograd"), "{desc}");
+    }
+}
+
+fn bits(b: &[Vec<f32>]) -> Vec<Vec<u32>> {
+    b.iter().map(|v| v.iter().map(|x| x.to_bits()).collect()).collect()
+}
