@@ -9,12 +9,12 @@ mod jit_conv_support;
 
 use std::sync::Arc;
 
-use jit_conv_support::{check, check_with, Case, Order, Tensor};
+use jit_conv_support::{check, check_with, random_act, Case, Order, Tensor};
 use netc::autodiff::Kernel;
 use netc::codegen::jit::{Jit, JitOptions};
 use netc::codegen::kernels::conv::{ConvOptions, Lanes};
 use netc::data::Rng;
-use netc::ir::{window_out, Act, ConnTable, Conv, Dense, Pad2d, Window};
+use netc::ir::{window_out, ConnTable, Conv, Dense, Pad2d, Window};
 use netc::sched::Fused;
 
 fn jit() -> Jit {
@@ -53,14 +53,7 @@ fn out_dims(c: &Conv, x: &[usize]) -> Vec<usize> {
 }
 
 fn random_epilogue(rng: &mut Rng, forward: bool) -> (Vec<Fused>, Vec<usize>) {
-    let acts = [
-        Act::Relu,
-        Act::LeakyRelu { slope: 0.2 },
-        Act::Tanh,
-        Act::Sigmoid,
-        Act::ScaledTanh { a: 1.7159, s: 2.0 / 3.0 },
-    ];
-    let act = acts[rng.below(acts.len() as u64) as usize];
+    let act = random_act(rng);
     match (forward, rng.below(4)) {
         (true, 0) => (vec![Fused::Act(act)], vec![]),
         (true, 1) => (vec![Fused::Scale(0.5), Fused::AddOperand(0), Fused::Act(act)], vec![rng.below(3) as usize]),

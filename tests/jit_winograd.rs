@@ -14,12 +14,12 @@
 
 mod jit_conv_support;
 
-use jit_conv_support::{check_norm, Case, Order, Tensor};
+use jit_conv_support::{check_norm, random_act, Case, Order, Tensor};
 use netc::autodiff::Kernel;
 use netc::codegen::jit::Jit;
 use netc::codegen::kernels::conv::ConvOptions;
 use netc::data::Rng;
-use netc::ir::{window_out, Act, Conv, Pad2d, Window};
+use netc::ir::{window_out, Conv, Pad2d, Window};
 use netc::sched::Fused;
 
 /// Norm-wise tolerance before the epilogue, for F(2×2) and F(4×4).
@@ -61,14 +61,7 @@ fn random_case(rng: &mut Rng, plain: bool) -> Case {
     if bias {
         inputs.push(Tensor::param(&[cout as usize]));
     }
-    let acts = [
-        Act::Relu,
-        Act::LeakyRelu { slope: 0.2 },
-        Act::Tanh,
-        Act::Sigmoid,
-        Act::ScaledTanh { a: 1.7159, s: 2.0 / 3.0 },
-    ];
-    let act = acts[rng.below(acts.len() as u64) as usize];
+    let act = random_act(rng);
     let (epilogue, extra_gaps) = match (plain, rng.below(4)) {
         (true, _) | (false, 3) => (vec![], vec![]),
         (false, 0) => (vec![Fused::Act(act)], vec![]),

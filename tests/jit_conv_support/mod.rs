@@ -296,6 +296,18 @@ fn epilogue64(f: Fused, y: f64, err: f64, extras: &[Vec<f32>], i: usize) -> (f64
     }
 }
 
+/// One of every activation kind, drawn at random (LeNet-5's scaled tanh included).
+pub fn random_act(rng: &mut netc::data::Rng) -> Act {
+    let acts = [
+        Act::Relu,
+        Act::LeakyRelu { slope: 0.2 },
+        Act::Tanh,
+        Act::Sigmoid,
+        Act::ScaledTanh { a: 1.7159, s: 2.0 / 3.0 },
+    ];
+    acts[rng.below(acts.len() as u64) as usize]
+}
+
 pub fn act64(a: Act, x: f64) -> f64 {
     match a {
         Act::Relu => x.max(0.0),
