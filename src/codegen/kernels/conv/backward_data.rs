@@ -30,6 +30,7 @@ use super::phases::{phases, window, Phase};
 use super::plan::{grid_parts, outer_tile, want_parts, OuterCosts, Part};
 use super::store::StoreSpec;
 use super::taps::Axis;
+use super::winograd;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
 use crate::codegen::kernels::CompiledKernel;
@@ -57,6 +58,11 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     check_operands(spec)?;
     let g = ConvGeom::new(c, &spec.outputs[0].dims, &spec.inputs[0].dims)?.flattened();
     check_param("conv weight", &spec.inputs[1], g.weight_len())?;
+    if let Some(t) = winograd::data_gradient(&g) {
+        if let Some(m) = winograd::choose(&t, opts) {
+            return winograd::compile(jit, spec, (t, winograd::Role::DataGradient), m, opts);
+        }
+    }
     let phases = phases(&g);
     let widest = phases.iter().map(|p| p.cols).max().unwrap_or(1);
     let k = g.cout_g() * g.taps() / (g.sh * g.sw).max(1);

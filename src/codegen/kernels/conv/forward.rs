@@ -54,7 +54,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
         check_param("conv bias", &spec.inputs[2], g.cout)?;
     }
     if let Some(m) = winograd::choose(&g, opts) {
-        return winograd::compile(jit, spec, g, m, opts);
+        return winograd::compile(jit, spec, (g, winograd::Role::Forward), m, opts);
     }
     let k = g.cin_g() * g.taps();
     let lanes = opts.lanes_or(|| Lanes::choose(g.n, g.ow, k));

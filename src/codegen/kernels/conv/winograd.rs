@@ -139,6 +139,30 @@ pub(super) fn applies(g: &ConvGeom) -> bool {
     g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.groups == 1 && g.table.is_none()
 }
 
+/// The data gradient of the convolution `g` as a forward convolution, when
+/// Winograd applies to it: dx = correlate(dy, w rotated by 180° with input and
+/// output channels swapped), over dy padded by 2 − pad (a 3×3 stride-1 kernel
+/// reads dy rows i − 2 + pt … i + pt for dx row i; rows outside dy are zeros, so
+/// the bottom and right pads follow from the sizes). Pads above 2 are left to the
+/// direct kernel.
+pub(super) fn data_gradient(g: &ConvGeom) -> Option<ConvGeom> {
+    if !applies(g) || g.pt > 2 || g.pl > 2 {
+        return None;
+    }
+    let mut t = g.clone();
+    (t.cin, t.cout, t.h, t.w, t.oh, t.ow) = (g.cout, g.cin, g.oh, g.ow, g.h, g.w);
+    (t.pt, t.pl, t.bias) = (2 - g.pt, 2 - g.pl, false);
+    Some(t)
+}
+
+/// What a Winograd kernel computes: a forward convolution, or the data gradient
+/// of one ([`data_gradient`]: the weights are read rotated and transposed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    Forward,
+    DataGradient,
+}
+
 /// Cost model (2-thread Zen 5 target, fitted to `netc bench --profile` on VGG-16
 /// and ResNet-18 at batch 1 and 8): seconds per transformed input float (Rust,
 /// about 4 ns), per transformed weight float and tile side t (Rust, written to and
@@ -202,6 +226,7 @@ fn estimate(g: &ConvGeom, m: usize, threads: usize, by_co: bool) -> f64 {
 /// The Winograd family: how a part runs. A part's units are its output channels.
 struct Winograd {
     g: ConvGeom,
+    role: Role,
     tf: &'static Transform,
     /// Tile rows and columns per sample, tiles per tile-row slot (a multiple of 4).
     th: usize,
@@ -228,7 +253,7 @@ struct Winograd {
 pub(super) fn compile(
     jit: &Jit,
     spec: &StepSpec,
-    g: ConvGeom,
+    (g, role): (ConvGeom, Role),
     m: usize,
     opts: &ConvOptions,
 ) -> Result<Arc<dyn CompiledKernel>> {
@@ -281,8 +306,14 @@ pub(super) fn compile(
     let stage = (1 + spec.extra.len()) * 4 * m * m;
     let scratch = t2 * (spaced(cb * g.cin) + spaced(g.cin * chunk) + spaced(cb * chunk)) + stage;
     let split = if by_co { "channel" } else { "tile-row" };
-    let desc =
-        format!("{}: winograd F({m}x{m},3x3) gemm outer {mr}x{nv} chunk {chunk} tiles {split} parts", g.label("conv"));
+    // The label names the layer's convolution (for the data gradient, the forward
+    // one whose gradient this is, as the direct kernels do).
+    // (the transposition is its own inverse).
+    let label = match role {
+        Role::Forward => g.label("conv"),
+        Role::DataGradient => data_gradient(&g).map(|f| f.label("conv_bwd_data")).unwrap_or_default(),
+    };
+    let desc = format!("{label}: winograd F({m}x{m},3x3) gemm outer {mr}x{nv} chunk {chunk} tiles {split} parts");
     let row_ranges = split_even(total_rows, pr);
     let parts: Vec<Part> = ranges
         .iter()
@@ -291,6 +322,7 @@ pub(super) fn compile(
     let tiling = Tiling::new(Vec::new(), parts, |_| scratch, desc);
     let (y, extras) = (spec.inputs.len(), spec.inputs.len() + spec.outputs.len());
     let family = Winograd {
+        role,
         tf,
         th,
         tw4,
@@ -422,7 +454,8 @@ fn compile_output(
 }
 
 impl Winograd {
-    /// U[ξ][o − co.start][c] = (G g Gᵀ)[ξ] for the part's output channels `co`.
+    /// U[ξ][o − co.start][c] = (G g Gᵀ)[ξ] for the part's output channels `co`,
+    /// g the filter from output channel o to input channel c (by [`Role`]).
     fn weights(&self, w: &[f32], co: &Range<usize>, u: &mut [f32]) {
         let rows = |k: usize| -> [f32; 3] { std::array::from_fn(|j| self.tf.g[k][j]) };
         if self.tf.m == 2 {
@@ -444,8 +477,13 @@ impl Winograd {
         for (ol, o) in co.clone().enumerate() {
             for c0 in (0..cin).step_by(BLOCK) {
                 let nb = BLOCK.min(cin - c0);
-                let filters = w[(o * cin + c0) * 9..][..9 * nb].chunks_exact(9);
-                for (cc, f) in filters.enumerate() {
+                for cc in 0..nb {
+                    let f: [f32; 9] = match self.role {
+                        Role::Forward => std::array::from_fn(|k| w[(o * cin + c0 + cc) * 9 + k]),
+                        // The forward layer's weight [c][o] (its output channel c is
+                        // this kernel's input), rotated by 180°.
+                        Role::DataGradient => std::array::from_fn(|k| w[((c0 + cc) * self.g.cout + o) * 9 + 8 - k]),
+                    };
                     // gg = G g (T×3), then U = gg Gᵀ (T×T).
                     let gg: [[f32; 3]; T] = std::array::from_fn(|i| {
                         std::array::from_fn(|j| gm[i][0] * f[j] + gm[i][1] * f[3 + j] + gm[i][2] * f[6 + j])
