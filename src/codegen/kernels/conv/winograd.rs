@@ -19,7 +19,7 @@
 //!    change every training step), layout [ξ][out channel][in channel];
 //! 2. per chunk of tile rows (across samples, a chunk's V sized for L2): the input
 //!    transform `V = Bᵀ d B` in Rust (`pack.rs`-style data movement, zero padding
-//!    fused in, four tiles at a time), layout [ξ][in channel][tile], each tile row
+//!    fused in, one tile at a time), layout [ξ][in channel][tile], each tile row
 //!    padded to a multiple of four tiles (the vector lanes);
 //! 3. t² GEMMs on the outer-product engine (`drive::gemm_spec_of`, as `pointwise`):
 //!    rows = output channels (A = U in place), vectors = four tiles, k = input
@@ -57,7 +57,7 @@
 //! The data gradient (a 3×3 stride-1 convolution too) and the weight gradient
 //! (F(3×3, m×m)) still run direct; F(6×6,3×3) would save more multiplies at a
 //! larger error; the GEMM tile comes from the direct-A model (usually 12×1), and
-//! the transforms are scalar Rust (four tiles per `L4`), not JIT code.
+//! the transforms are scalar Rust, not JIT code.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -511,13 +511,17 @@ impl Winograd {
         }
     }
 
-    /// [`Self::input_row`] for tiles of T×T, `bt` applying Bᵀ to T lanes of four tiles.
+    /// [`Self::input_row`] for tiles of T×T, `bt` applying Bᵀ to a column of T.
+    ///
+    /// One tile at a time in scalars, each result stored straight to its plane of V.
+    /// (Four tiles per vector lane, gathered through the stack, was no faster: about
+    /// 16% of a VGG-16 batch-1 step either way, mostly the 36 scattered stores.)
     fn input_row_t<const T: usize>(
         &self,
         x: &[f32],
         (n, tr, slot): (usize, usize, usize),
         v: &mut [f32],
-        bt: fn([L4; T]) -> [L4; T],
+        bt: fn([f32; T]) -> [f32; T],
     ) {
         let g = &self.g;
         let m = self.tf.m;
@@ -525,18 +529,17 @@ impl Winograd {
         let r_lo = (tr * m) as isize - g.pt as isize;
         let plane = g.h * g.w;
         let rows_in = r_lo >= 0 && r_lo + T as isize <= g.h as isize;
+        let tiles = self.tw4;
         for c in 0..g.cin {
             let src = &x[n * self.xbs + c * plane..][..plane];
-            for q in 0..self.tw4 / 4 {
-                let c_lo = (4 * q * m) as isize - g.pl as isize;
-                // d[r][k]: patch row r, column k, of the four tiles (lanes).
-                let mut d = [[L4::ZERO; T]; T];
-                if rows_in && c_lo >= 0 && c_lo + (3 * m + T) as isize <= g.w as isize {
+            let base = c * self.chunk + slot * tiles;
+            for tile in 0..tiles {
+                let c_lo = (tile * m) as isize - g.pl as isize;
+                // d[r][k]: patch row r, column k (zeros outside the map).
+                let mut d = [[0f32; T]; T];
+                if rows_in && c_lo >= 0 && c_lo + T as isize <= g.w as isize {
                     for (r, dr) in d.iter_mut().enumerate() {
-                        let row = &src[(r_lo as usize + r) * g.w + c_lo as usize..][..3 * m + T];
-                        for (k, dk) in dr.iter_mut().enumerate() {
-                            *dk = L4([row[k], row[m + k], row[2 * m + k], row[3 * m + k]]);
-                        }
+                        dr.copy_from_slice(&src[(r_lo as usize + r) * g.w + c_lo as usize..][..T]);
                     }
                 } else {
                     for (r, dr) in d.iter_mut().enumerate() {
@@ -546,28 +549,24 @@ impl Winograd {
                         }
                         let row = &src[sr as usize * g.w..][..g.w];
                         for (k, dk) in dr.iter_mut().enumerate() {
-                            for l in 0..4 {
-                                let sc = c_lo + (l * m + k) as isize;
-                                if sc >= 0 && sc < g.w as isize {
-                                    dk.0[l] = row[sc as usize];
-                                }
+                            let sc = c_lo + k as isize;
+                            if sc >= 0 && sc < g.w as isize {
+                                *dk = row[sc as usize];
                             }
                         }
                     }
                 }
                 // Bᵀ d on columns, then (Bᵀ d) B on rows.
-                let mut tmp = [[L4::ZERO; T]; T];
+                let mut tmp = [[0f32; T]; T];
                 for k in 0..T {
                     let col = bt(std::array::from_fn(|r| d[r][k]));
                     for i in 0..T {
                         tmp[i][k] = col[i];
                     }
                 }
-                let col0 = slot * self.tw4 + 4 * q;
                 for (i, ti) in tmp.iter().enumerate() {
-                    for (j, val) in bt(*ti).iter().enumerate() {
-                        let at = (i * T + j) * xi_stride + c * self.chunk + col0;
-                        v[at..at + 4].copy_from_slice(&val.0);
+                    for (j, val) in bt(*ti).into_iter().enumerate() {
+                        v[(i * T + j) * xi_stride + base + tile] = val;
                     }
                 }
             }
@@ -575,42 +574,13 @@ impl Winograd {
     }
 }
 
-/// Four lanes (four tiles) of one transform value.
-#[derive(Debug, Clone, Copy)]
-struct L4([f32; 4]);
-
-impl L4 {
-    const ZERO: L4 = L4([0.0; 4]);
-}
-
-impl std::ops::Add for L4 {
-    type Output = L4;
-    fn add(self, o: L4) -> L4 {
-        L4(std::array::from_fn(|l| self.0[l] + o.0[l]))
-    }
-}
-
-impl std::ops::Sub for L4 {
-    type Output = L4;
-    fn sub(self, o: L4) -> L4 {
-        L4(std::array::from_fn(|l| self.0[l] - o.0[l]))
-    }
-}
-
-impl std::ops::Mul<f32> for L4 {
-    type Output = L4;
-    fn mul(self, k: f32) -> L4 {
-        L4(std::array::from_fn(|l| self.0[l] * k))
-    }
-}
-
 /// Bᵀ of F(2×2,3×3) applied to one column.
-fn bt4(d: [L4; 4]) -> [L4; 4] {
+fn bt4(d: [f32; 4]) -> [f32; 4] {
     [d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]]
 }
 
 /// Bᵀ of F(4×4,3×3) applied to one column (the rows of [`F4`]'s `bt`).
-fn bt6(d: [L4; 6]) -> [L4; 6] {
+fn bt6(d: [f32; 6]) -> [f32; 6] {
     [
         d[0] * 4.0 - d[2] * 5.0 + d[4],
         d[3] + d[4] - (d[1] + d[2]) * 4.0,
@@ -750,13 +720,11 @@ mod tests {
     /// `bt4` and `bt6` apply the matrices' Bᵀ.
     #[test]
     fn input_transforms_match_the_matrices() {
-        let col = |k: usize| L4(std::array::from_fn(|l| (k * 7 + l * 3) as f32 * 0.37 - 1.1));
-        let check = |tf: &Transform, got: Vec<L4>| {
+        let col = |k: usize| (k * 7 + 3) as f32 * 0.37 - 1.1;
+        let check = |tf: &Transform, got: Vec<f32>| {
             for (i, row) in tf.bt.iter().enumerate() {
-                for l in 0..4 {
-                    let want: f32 = row.iter().enumerate().map(|(k, b)| b * col(k).0[l]).sum();
-                    assert!((got[i].0[l] - want).abs() < 1e-5, "m={} row {i}", tf.m);
-                }
+                let want: f32 = row.iter().enumerate().map(|(k, b)| b * col(k)).sum();
+                assert!((got[i] - want).abs() < 1e-5, "m={} row {i}", tf.m);
             }
         };
         check(&F2, bt4(std::array::from_fn(col)).to_vec());
