@@ -18,9 +18,9 @@
 //! 1. weight transform `U = G g Gᵀ` of its channels into scratch, per run (weights
 //!    change every training step), layout [ξ][out channel][in channel];
 //! 2. per chunk of tile rows (across samples, a chunk's V sized for L2): the input
-//!    transform `V = Bᵀ d B` in Rust (`pack.rs`-style data movement, zero padding
-//!    fused in, one tile at a time), layout [ξ][in channel][tile], each tile row
-//!    padded to a multiple of four tiles (the vector lanes);
+//!    transform `V = Bᵀ d B`, JIT code on four tiles per vector (`input`; zero
+//!    padding by a staging patch at the borders), layout [ξ][in channel][tile],
+//!    each tile row padded to a multiple of four tiles (the vector lanes);
 //! 3. t² GEMMs on the outer-product engine (`drive::gemm_spec_of`, as `pointwise`):
 //!    rows = output channels (A = U in place), vectors = four tiles, k = input
 //!    channels; raw results into scratch M, layout [ξ][out channel][tile];
@@ -53,11 +53,16 @@
 //! streamed back every run; at 7×7 that costs more than the multiplies saved) and
 //! few input channels (an RGB first layer) lose to the scratch round trip of M.
 //!
+//! # Roles
+//! The same kernel computes the data gradient of a 3×3 stride-1 convolution
+//! ([`data_gradient`], [`Role`]): a convolution over dy with the filters rotated
+//! and transposed, which only the weight transform needs to know.
+//!
 //! # Not done yet
-//! The data gradient (a 3×3 stride-1 convolution too) and the weight gradient
-//! (F(3×3, m×m)) still run direct; F(6×6,3×3) would save more multiplies at a
-//! larger error; the GEMM tile comes from the direct-A model (usually 12×1), and
-//! the transforms are scalar Rust, not JIT code.
+//! The weight gradient (F(3×3, m×m): the same input transform, dy transformed by
+//! A, a GEMM over tiles) still runs direct; F(6×6,3×3) would save more multiplies
+//! at a larger error; the GEMM tile comes from the direct-A model (usually 12×1),
+//! and the weight transform is scalar Rust (8% of a VGG-16 batch-1 step).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -80,12 +85,14 @@ use crate::codegen::machine::PEAK_S_PER_FLOP;
 use crate::codegen::simd::V4;
 use crate::sched::StepSpec;
 
+mod input;
+
+use input::InputTransform;
+
 /// The matrices of F(m×m, 3×3): Bᵀ (t×t), G (t×3), Aᵀ (m×t), t = m + 2.
 struct Transform {
     m: usize,
     t: usize,
-    /// Applied by [`bt4`] and [`bt6`] (checked against it by the unit test).
-    #[cfg_attr(not(test), allow(dead_code))]
     bt: &'static [&'static [f32]],
     g: &'static [&'static [f32]],
     at: &'static [&'static [f32]],
@@ -164,11 +171,11 @@ pub(super) enum Role {
 }
 
 /// Cost model (2-thread Zen 5 target, fitted to `netc bench --profile` on VGG-16
-/// and ResNet-18 at batch 1 and 8): seconds per transformed input float (Rust,
-/// about 4 ns), per transformed weight float and tile side t (Rust, written to and
+/// and ResNet-18 at batch 1 and 8): seconds per transformed input float (JIT,
+/// `input`: about 1 ns measured on VGG-16, where the scalar Rust one took 4 ns), per transformed weight float and tile side t (Rust, written to and
 /// streamed back from scratch: 1.2 ns for F(2×2), 1.8 ns for F(4×4)), per output
 /// pixel (JIT).
-const IN_S_PER_FLOAT: f64 = 4e-9;
+const IN_S_PER_FLOAT: f64 = 1.2e-9;
 const W_S_PER_FLOAT_T: f64 = 0.3e-9;
 const OUT_S_PER_FLOAT: f64 = 0.4e-9;
 /// Per GEMM result float stored to scratch and read back by the output transform
@@ -248,6 +255,7 @@ struct Winograd {
     /// Output functions: in place (row stride = the map's) and staged.
     out_full: JitFn<5>,
     out_stage: JitFn<5>,
+    input: InputTransform,
 }
 
 pub(super) fn compile(
@@ -303,7 +311,8 @@ pub(super) fn compile(
     let out_full = compile_output(jit, tf, spec, (4 * g.ow) as i64, xi_bytes, g.bias)?;
     let out_stage = compile_output(jit, tf, spec, (16 * m) as i64, xi_bytes, g.bias)?;
     let t2 = tf.t * tf.t;
-    let stage = (1 + spec.extra.len()) * 4 * m * m;
+    let input = InputTransform::compile(jit, tf, &g, (4 * spaced(g.cin * chunk)) as i64)?;
+    let stage = InputTransform::stage_len(tf) + (1 + spec.extra.len()) * 4 * m * m;
     let scratch = t2 * (spaced(cb * g.cin) + spaced(g.cin * chunk) + spaced(cb * chunk)) + stage;
     let split = if by_co { "channel" } else { "tile-row" };
     // The label names the layer's convolution (for the data gradient, the forward
@@ -338,6 +347,7 @@ pub(super) fn compile(
         vars,
         out_full,
         out_stage,
+        input,
         g,
     };
     Ok(tiled(tiling, family))
@@ -501,94 +511,6 @@ impl Winograd {
             }
         }
     }
-
-    /// V[ξ][c][slot·tw4 + tile] for tile row `tr` of sample `n` into `slot`.
-    fn input_row(&self, x: &[f32], unit: (usize, usize, usize), v: &mut [f32]) {
-        if self.tf.m == 2 {
-            self.input_row_t::<4>(x, unit, v, bt4);
-        } else {
-            self.input_row_t::<6>(x, unit, v, bt6);
-        }
-    }
-
-    /// [`Self::input_row`] for tiles of T×T, `bt` applying Bᵀ to a column of T.
-    ///
-    /// One tile at a time in scalars, each result stored straight to its plane of V.
-    /// (Four tiles per vector lane, gathered through the stack, was no faster: about
-    /// 16% of a VGG-16 batch-1 step either way, mostly the 36 scattered stores.)
-    fn input_row_t<const T: usize>(
-        &self,
-        x: &[f32],
-        (n, tr, slot): (usize, usize, usize),
-        v: &mut [f32],
-        bt: fn([f32; T]) -> [f32; T],
-    ) {
-        let g = &self.g;
-        let m = self.tf.m;
-        let xi_stride = spaced(g.cin * self.chunk);
-        let r_lo = (tr * m) as isize - g.pt as isize;
-        let plane = g.h * g.w;
-        let rows_in = r_lo >= 0 && r_lo + T as isize <= g.h as isize;
-        let tiles = self.tw4;
-        for c in 0..g.cin {
-            let src = &x[n * self.xbs + c * plane..][..plane];
-            let base = c * self.chunk + slot * tiles;
-            for tile in 0..tiles {
-                let c_lo = (tile * m) as isize - g.pl as isize;
-                // d[r][k]: patch row r, column k (zeros outside the map).
-                let mut d = [[0f32; T]; T];
-                if rows_in && c_lo >= 0 && c_lo + T as isize <= g.w as isize {
-                    for (r, dr) in d.iter_mut().enumerate() {
-                        dr.copy_from_slice(&src[(r_lo as usize + r) * g.w + c_lo as usize..][..T]);
-                    }
-                } else {
-                    for (r, dr) in d.iter_mut().enumerate() {
-                        let sr = r_lo + r as isize;
-                        if sr < 0 || sr >= g.h as isize {
-                            continue;
-                        }
-                        let row = &src[sr as usize * g.w..][..g.w];
-                        for (k, dk) in dr.iter_mut().enumerate() {
-                            let sc = c_lo + k as isize;
-                            if sc >= 0 && sc < g.w as isize {
-                                *dk = row[sc as usize];
-                            }
-                        }
-                    }
-                }
-                // Bᵀ d on columns, then (Bᵀ d) B on rows.
-                let mut tmp = [[0f32; T]; T];
-                for k in 0..T {
-                    let col = bt(std::array::from_fn(|r| d[r][k]));
-                    for i in 0..T {
-                        tmp[i][k] = col[i];
-                    }
-                }
-                for (i, ti) in tmp.iter().enumerate() {
-                    for (j, val) in bt(*ti).into_iter().enumerate() {
-                        v[(i * T + j) * xi_stride + base + tile] = val;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Bᵀ of F(2×2,3×3) applied to one column.
-fn bt4(d: [f32; 4]) -> [f32; 4] {
-    [d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]]
-}
-
-/// Bᵀ of F(4×4,3×3) applied to one column (the rows of [`F4`]'s `bt`).
-fn bt6(d: [f32; 6]) -> [f32; 6] {
-    [
-        d[0] * 4.0 - d[2] * 5.0 + d[4],
-        d[3] + d[4] - (d[1] + d[2]) * 4.0,
-        (d[1] - d[2]) * 4.0 - d[3] + d[4],
-        (d[3] - d[1]) * 2.0 - d[2] + d[4],
-        (d[1] - d[3]) * 2.0 - d[2] + d[4],
-        d[1] * 4.0 - d[3] * 5.0 + d[5],
-    ]
 }
 
 impl Family for Winograd {
@@ -602,7 +524,8 @@ impl Family for Winograd {
         let (us, vs, ms) = (spaced(self.cb * g.cin), spaced(g.cin * self.chunk), spaced(self.cb * self.chunk));
         let (u, rest) = scratch.split_at_mut(t2 * us);
         let (v, rest) = rest.split_at_mut(t2 * vs);
-        let (mbuf, stage) = rest.split_at_mut(t2 * ms);
+        let (mbuf, rest) = rest.split_at_mut(t2 * ms);
+        let (in_stage, stage) = rest.split_at_mut(InputTransform::stage_len(tf));
         self.weights(w, co, u);
         let mb = Outputs::scratch(mbuf.as_mut_ptr());
         let (ua, va) = (u.as_ptr(), v.as_ptr());
@@ -611,9 +534,15 @@ impl Family for Winograd {
         let stage_len = 4 * m * m;
         for u0 in p.rows.clone().step_by(self.rows) {
             let slots = self.rows.min(p.rows.end - u0);
+            let in_plane = g.h * g.w;
             for s in 0..slots {
-                let unit = u0 + s;
-                self.input_row(x, (unit / self.th, unit % self.th, s), v);
+                let (n, tr) = ((u0 + s) / self.th, (u0 + s) % self.th);
+                for c in 0..g.cin {
+                    let src = &x[n * self.xbs + c * in_plane..][..in_plane];
+                    let at = v[c * self.chunk + s * self.tw4..].as_mut_ptr();
+                    // SAFETY: V[ξ] holds the chunk's tiles of channel c at ξ·vs floats.
+                    unsafe { self.input.row(src, tr, self.tw4 / 4, at, in_stage) };
+                }
             }
             for xi in 0..t2 {
                 for b in &blocks {
@@ -710,24 +639,5 @@ impl Winograd {
             let row = unsafe { view_mut(y.add(base + i * ow), nc) };
             row.copy_from_slice(&sy[i * w4..i * w4 + nc]);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `bt4` and `bt6` apply the matrices' Bᵀ.
-    #[test]
-    fn input_transforms_match_the_matrices() {
-        let col = |k: usize| (k * 7 + 3) as f32 * 0.37 - 1.1;
-        let check = |tf: &Transform, got: Vec<f32>| {
-            for (i, row) in tf.bt.iter().enumerate() {
-                let want: f32 = row.iter().enumerate().map(|(k, b)| b * col(k)).sum();
-                assert!((got[i] - want).abs() < 1e-5, "m={} row {i}", tf.m);
-            }
-        };
-        check(&F2, bt4(std::array::from_fn(col)).to_vec());
-        check(&F4, bt6(std::array::from_fn(col)).to_vec());
     }
 }
