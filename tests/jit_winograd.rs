@@ -1,5 +1,6 @@
 //! The Winograd convolution kernels, F(2×2,3×3) and F(4×4,3×3) forced on, for the
-//! forward convolution and its data gradient, against the f64 reference: random shapes (batch 1–5, 1–20 channels, maps 1–17 pixels a
+//! forward convolution, its data gradient and its weight gradient, against the f64
+//! reference: random shapes (batch 1–5, 1–20 channels, maps 1–17 pixels a
 //! side, maps smaller than a tile, paddings 0/1 and asymmetric), bias or none,
 //! random fused epilogues with extra operands, operands that are slices of bigger
 //! buffers (gaps between samples), accumulation, parts in any order or on two
@@ -33,9 +34,18 @@ fn opts(m: usize) -> ConvOptions {
     ConvOptions { winograd: Some(true), winograd_m: Some(m), min_part_flops: 1.0, ..ConvOptions::default() }
 }
 
-/// A random 3×3 stride-1 case, the forward convolution or (`data_gradient`) its
-/// data gradient; `plain`: no epilogue, no accumulation.
-fn random_case(rng: &mut Rng, plain: bool, data_gradient: bool) -> Case {
+/// What a case computes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Role {
+    Forward,
+    DataGradient,
+    WeightGradient,
+}
+
+const ROLES: [Role; 3] = [Role::Forward, Role::DataGradient, Role::WeightGradient];
+
+/// A random 3×3 stride-1 case of `role`; `plain`: no epilogue, no accumulation.
+fn random_case(rng: &mut Rng, plain: bool, role: Role) -> Case {
     let r = |rng: &mut Rng, lo: u64, hi: u64| lo + rng.below(hi - lo + 1);
     let (n, cin, cout) = (r(rng, 1, 5) as usize, r(rng, 1, 20), r(rng, 1, 20));
     let pad = match rng.below(4) {
@@ -46,7 +56,7 @@ fn random_case(rng: &mut Rng, plain: bool, data_gradient: bool) -> Case {
     // At least the kernel's size with padding.
     let h = (r(rng, 1, 17) as usize).max(3 - (pad.top + pad.bottom).min(2) as usize);
     let w = (r(rng, 1, 17) as usize).max(3 - (pad.left + pad.right).min(2) as usize);
-    let bias = !data_gradient && rng.below(2) == 0;
+    let bias = role != Role::DataGradient && rng.below(2) == 0;
     let conv = Conv {
         in_c: cin,
         out_c: cout,
@@ -58,8 +68,26 @@ fn random_case(rng: &mut Rng, plain: bool, data_gradient: bool) -> Case {
     let x = vec![n, cin as usize, h, w];
     let (oh, ow) = window_out(&conv.window, h as u64, w as u64, false).unwrap();
     let y = vec![n, cout as usize, oh as usize, ow as usize];
-    let (src, dst) = if data_gradient { (&y, &x) } else { (&x, &y) };
-    let mut inputs = vec![Tensor::batched(src, rng.below(3) as usize * 5), Tensor::param(&[(cin * cout * 9) as usize])];
+    let w = Tensor::param(&[(cin * cout * 9) as usize]);
+    if role == Role::WeightGradient {
+        let mut outputs = vec![w];
+        if bias {
+            outputs.push(Tensor::param(&[cout as usize]));
+        }
+        return Case {
+            inputs: vec![
+                Tensor::batched(&y, rng.below(3) as usize * 3),
+                Tensor::batched(&x, rng.below(3) as usize * 2),
+            ],
+            kernel: Kernel::ConvBackwardWeight(conv),
+            outputs,
+            epilogue: vec![],
+            extra_gaps: vec![],
+            accumulate: !plain && rng.below(3) == 0,
+        };
+    }
+    let (src, dst) = if role == Role::DataGradient { (&y, &x) } else { (&x, &y) };
+    let mut inputs = vec![Tensor::batched(src, rng.below(3) as usize * 5), w];
     if bias {
         inputs.push(Tensor::param(&[cout as usize]));
     }
@@ -71,7 +99,7 @@ fn random_case(rng: &mut Rng, plain: bool, data_gradient: bool) -> Case {
         (false, _) => (vec![Fused::AddOperand(1), Fused::AddOperand(0)], vec![0, 3]),
     };
     Case {
-        kernel: if data_gradient { Kernel::ConvBackwardData(conv) } else { Kernel::Conv(conv) },
+        kernel: if role == Role::DataGradient { Kernel::ConvBackwardData(conv) } else { Kernel::Conv(conv) },
         inputs,
         outputs: vec![Tensor::batched(dst, rng.below(3) as usize * 7)],
         epilogue,
@@ -85,7 +113,7 @@ fn random_shapes_epilogues_slices_and_accumulation() {
     let jit = Jit::native().unwrap();
     let mut rng = Rng::new(12);
     for i in 0..200u64 {
-        let case = random_case(&mut rng, false, i % 4 == 3);
+        let case = random_case(&mut rng, false, ROLES[i as usize % 3]);
         for m in [2, 4] {
             let order = match i % 3 {
                 0 => Order::Sequential,
@@ -101,16 +129,20 @@ fn random_shapes_epilogues_slices_and_accumulation() {
 #[test]
 fn accuracy_per_tile_size() {
     let jit = Jit::native().unwrap();
-    for (m, data_gradient) in [(2, false), (4, false), (2, true), (4, true)] {
-        let mut rng = Rng::new(7 + m as u64 + 10 * data_gradient as u64);
-        let mut worst: f64 = 0.0;
-        for i in 0..150u64 {
-            let case = random_case(&mut rng, true, data_gradient);
-            let (_, _, rel) = check_norm(&jit, &case, i, Order::Sequential, &opts(m), tol(m));
-            worst = worst.max(rel);
+    for (r, role) in ROLES.into_iter().enumerate() {
+        for m in [2, 4] {
+            let mut rng = Rng::new(7 + m as u64 + 10 * r as u64);
+            let mut worst: f64 = 0.0;
+            for i in 0..150u64 {
+                let case = random_case(&mut rng, true, role);
+                let (_, _, rel) = check_norm(&jit, &case, i, Order::Sequential, &opts(m), tol(m));
+                worst = worst.max(rel);
+            }
+            eprintln!(
+                "winograd F({m}x{m},3x3) {role:?}: max |jit - ref| / max mag = {worst:.3e} (bound {:.0e})",
+                tol(m)
+            );
         }
-        let what = if data_gradient { "data gradient" } else { "forward" };
-        eprintln!("winograd F({m}x{m},3x3) {what}: max |jit - ref| / max mag = {worst:.3e} (bound {:.0e})", tol(m));
     }
 }
 
@@ -119,7 +151,7 @@ fn parts_agree_bit_for_bit_and_forced_off_is_direct() {
     let jit = Jit::native().unwrap();
     let mut rng = Rng::new(99);
     for i in 0..20u64 {
-        let case = random_case(&mut rng, false, i % 3 == 2);
+        let case = random_case(&mut rng, false, ROLES[i as usize % 3]);
         let m = [2, 4][i as usize % 2];
         let (a, _, _) = check_norm(&jit, &case, i, Order::Sequential, &opts(m), tol(m));
         let (b, _, _) = check_norm(&jit, &case, i, Order::Threads(2), &opts(m), tol(m));

@@ -24,6 +24,7 @@ use super::options::ConvOptions;
 use super::pack::{prepare_batch, Planes, Window};
 use super::plan::{dot_tile, grid_parts, want_parts, Part};
 use super::pointwise;
+use super::winograd;
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn};
 use crate::codegen::kernels::CompiledKernel;
@@ -58,6 +59,9 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     }
     if pointwise::applies(&g) {
         return pointwise::compile(jit, g, spec, opts);
+    }
+    if let Some(m) = winograd::choose_weight_grad(&g, opts) {
+        return winograd::weight_grad::compile(jit, spec, g, m, opts);
     }
     let lanes = opts.lanes_or(|| Lanes::choose(g.n, g.ow, 64));
     let src = forward::source_plan(&g, lanes, 2);

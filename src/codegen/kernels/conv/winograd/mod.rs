@@ -86,6 +86,7 @@ use crate::codegen::simd::V4;
 use crate::sched::StepSpec;
 
 mod input;
+pub(super) mod weight_grad;
 
 use input::InputTransform;
 
@@ -192,6 +193,28 @@ const MARGIN: f64 = 0.8;
 /// option's choice where it forces one, else the cheaper by [`estimate`] when it
 /// beats the direct kernel's estimated time by the margin.
 pub(super) fn choose(g: &ConvGeom, opts: &ConvOptions) -> Option<usize> {
+    choose_by(g, opts, |m, threads| {
+        [true, false].map(|by_co| estimate(g, m, threads, by_co)).into_iter().fold(f64::INFINITY, f64::min)
+    })
+}
+
+/// [`choose`] for the weight gradient of `g` (see `weight_grad`). Maps under
+/// [`MIN_WEIGHT_GRAD_MAP`] a side stay direct unless forced.
+pub(super) fn choose_weight_grad(g: &ConvGeom, opts: &ConvOptions) -> Option<usize> {
+    let small = g.oh.min(g.ow) < MIN_WEIGHT_GRAD_MAP && opts.winograd != Some(true);
+    choose_by(g, opts, |m, threads| if small { f64::INFINITY } else { estimate_weight_grad(g, m, threads) })
+}
+
+/// The smallest map side whose weight gradient the cost model may give to
+/// Winograd: ResNet-18's 7×7 layers (512 channels, batch 8, F(2×2)) measured 15%
+/// slower than direct where the model predicted a gain, while its 14–56-pixel
+/// layers gained 20–35% as predicted (2-core AMD EPYC, 2 threads); the cause is
+/// not found yet.
+const MIN_WEIGHT_GRAD_MAP: usize = 8;
+
+/// The option's forced choice, else the tile whose `estimate(m, threads)` beats the
+/// direct kernel's estimated time by the margin (the cheaper of the two).
+fn choose_by(g: &ConvGeom, opts: &ConvOptions, estimate: impl Fn(usize, usize) -> f64) -> Option<usize> {
     if !applies(g) || opts.winograd == Some(false) {
         return None;
     }
@@ -206,12 +229,25 @@ pub(super) fn choose(g: &ConvGeom, opts: &ConvOptions) -> Option<usize> {
     };
     let mut best: Option<(f64, usize)> = None;
     for m in cands {
-        let est = [true, false].map(|by_co| estimate(g, m, threads, by_co)).into_iter().fold(f64::INFINITY, f64::min);
+        let est = estimate(m, threads);
         if est < MARGIN * direct && best.is_none_or(|(b, _)| est < b) {
             best = Some((est, m));
         }
     }
     best.map(|(_, m)| m)
+}
+
+/// Estimated seconds of the weight-gradient kernel with tile m on `threads` parts
+/// (split over output channels: every part transforms all of x).
+fn estimate_weight_grad(g: &ConvGeom, m: usize, threads: usize) -> f64 {
+    let (t, p) = (m + 2, threads as f64);
+    let tiles = (g.n * g.oh.div_ceil(m) * 4 * g.ow.div_ceil(m).div_ceil(4)) as f64;
+    let pts = (t * t) as f64;
+    let gemm = 2.0 * pts * tiles * (g.cin * g.cout) as f64 * PEAK_S_PER_FLOP / GEMM_EFF / p;
+    let input = pts * tiles * g.cin as f64 * IN_S_PER_FLOAT;
+    let dy = pts * tiles * g.cout as f64 * IN_S_PER_FLOAT / p;
+    let finish = pts * (g.cin * g.cout) as f64 * (M_S_PER_FLOAT + W_S_PER_FLOAT_T * t as f64) / p;
+    gemm + input + dy + finish
 }
 
 /// Estimated seconds of the Winograd kernel with tile m, split into `threads` parts

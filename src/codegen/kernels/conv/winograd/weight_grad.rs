@@ -1,0 +1,334 @@
+//! `ConvBackwardWeight` of 3×3 stride-1 convolutions by Winograd's transform.
+//!
+//! The forward tile is `Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A`, linear in g; its
+//! transpose gives the filter gradient of one tile from the tile's gradient Ȳ:
+//! `∂g = Gᵀ [ (A Ȳ Aᵀ) ⊙ (Bᵀ d B) ] G`. Summed over every tile of the batch, the
+//! element-wise product becomes, per transform point ξ, a GEMM over tiles:
+//! `M[ξ][o][c] = Σ_tile Ū[ξ][tile][o] · V[ξ][c][tile]`, then `dw[o][c] = Gᵀ M G`.
+//! Multiplies per filter tap and pixel: t²/(9m²) of the direct kernel's (1/4 for
+//! F(4×4)), plus the transforms.
+//!
+//! # Structure
+//! Parts split the output channels (the ABI's rule for weight gradients: each part
+//! sums over the whole batch in a fixed order). A part, per chunk of tile rows:
+//! 1. the input transform V of every input channel (the forward kernel's JIT
+//!    `input`, so each part repeats it, as the direct kernel repeats its window);
+//! 2. the transform `Ū = A Ȳ Aᵀ` of its own channels of dy, JIT code with the
+//!    lanes over four output channels (stored in place as Ū[ξ][tile][o]); border
+//!    tiles and a last group of fewer than four channels through a zeroed staging
+//!    patch, so tiles past the map contribute nothing;
+//! 3. t² GEMMs on the outer engine, rows = input channels (A = V in place),
+//!    vectors = four output channels (B = Ū), k = the chunk's tiles, adding into
+//!    M (k-blocks are the chunks);
+//!
+//! and at the end `Gᵀ M G` in Rust (t² values per filter, once per run) into dw,
+//! added or overwriting, and the bias gradient as the direct kernel computes it.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use cranelift_codegen::ir::{types, InstBuilder, Value};
+
+use super::input::InputTransform;
+use super::{lin, spaced, transform, Transform};
+use crate::codegen::error::Result;
+use crate::codegen::jit::{Jit, JitFn, Opt};
+use crate::codegen::kernels::conv::abi::{at, view, view_mut};
+use crate::codegen::kernels::conv::backward_weight::bias_grad;
+use crate::codegen::kernels::conv::drive::{
+    blocks, gemm_spec_of, tiled, Family, KBlocks, OuterCall, Outputs, Tiling, VariantKey, Variants,
+};
+use crate::codegen::kernels::conv::emit::addr;
+use crate::codegen::kernels::conv::geometry::ConvGeom;
+use crate::codegen::kernels::conv::options::ConvOptions;
+use crate::codegen::kernels::conv::outer::ASide;
+use crate::codegen::kernels::conv::plan::{outer_tile, split_even, want_parts, OuterCosts, Part};
+use crate::codegen::kernels::conv::store::{OperandMap, StoreSpec};
+use crate::codegen::kernels::CompiledKernel;
+use crate::codegen::loops::counted_loop;
+use crate::codegen::simd::{mem, V4};
+use crate::sched::StepSpec;
+
+/// The Winograd weight-gradient family: how a part runs. Units are output channels.
+struct WinogradWeight {
+    g: ConvGeom,
+    tf: &'static Transform,
+    /// Tile rows per sample, tiles per tile-row slot (a multiple of 4).
+    th: usize,
+    tw4: usize,
+    /// Tile-row slots per chunk, tiles per chunk.
+    rows: usize,
+    chunk: usize,
+    /// Floats per tile in Ū (the widest part's channels, whole vectors).
+    width: usize,
+    dybs: usize,
+    xbs: usize,
+    accumulate: bool,
+    /// GEMM variants by part width.
+    vars: Vec<(usize, Variants)>,
+    input: InputTransform,
+    /// The dy transform on the map in place and on the staging patch.
+    dy_full: JitFn<3>,
+    dy_stage: JitFn<3>,
+}
+
+pub(in crate::codegen::kernels::conv) fn compile(
+    jit: &Jit,
+    spec: &StepSpec,
+    g: ConvGeom,
+    m: usize,
+    opts: &ConvOptions,
+) -> Result<Arc<dyn CompiledKernel>> {
+    let tf = transform(m);
+    let (th, tw) = (g.oh.div_ceil(m), g.ow.div_ceil(m));
+    let tw4 = 4 * tw.div_ceil(4);
+    let total_rows = g.n * th;
+    let want = want_parts(g.flops(), opts).min(opts.threads.max(1));
+    let ranges: Vec<Range<usize>> = split_even(g.cout.div_ceil(4), want)
+        .into_iter()
+        .map(|r| 4 * r.start..(4 * r.end).min(g.cout))
+        .filter(|r| !r.is_empty())
+        .collect();
+    let width = ranges.iter().map(|r| 4 * r.len().div_ceil(4)).max().unwrap_or(4);
+    // About 128 KiB of V per transform point, at least one tile row.
+    let target = ((32 << 10) / g.cin).clamp(16, 1024);
+    let rows = (target / tw4).clamp(1, total_rows);
+    let chunk = rows * tw4;
+    let nk = total_rows.div_ceil(rows);
+    let kb = KBlocks { kc: chunk, nk, last: (total_rows - (nk - 1) * rows) * tw4 };
+    let costs = OuterCosts { direct: true, store: 4.0, b_streams: false };
+    let (mr, nv) = opts.tile_or(g.cin, || outer_tile(g.cin, width / 4, chunk, costs));
+    let store = StoreSpec {
+        out: OperandMap { r_stride: 4, pos_stride: (16 * g.cin) as i64, lane_stride: (4 * g.cin) as i64 },
+        extras: Vec::new(),
+        bias: false,
+        epilogue: Vec::new(),
+        accumulate: true,
+        partial: false,
+    };
+    let mut widths: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+    widths.sort_unstable();
+    widths.dedup();
+    let mut vars = Vec::new();
+    for w in widths {
+        let make = |key: VariantKey| {
+            let a = ASide::Direct { row: (4 * chunk) as i64, chan: 4, tap_row: 0, taps: vec![0] };
+            gemm_spec_of(key, a, ((4 * width) as i64, vec![0]), (w, nv, false), 4)
+        };
+        vars.push((w, Variants::compile(jit, (kb, mr, g.cin), 0, &store, make)?));
+    }
+    let input = InputTransform::compile(jit, tf, &g, (4 * spaced(g.cin * chunk)) as i64)?;
+    let u_xi = (4 * spaced(chunk * width)) as i64;
+    let dy_full = compile_dy(jit, tf, ((4 * g.oh * g.ow) as i64, (4 * g.ow) as i64), u_xi, width)?;
+    let dy_stage = compile_dy(jit, tf, ((4 * m * m) as i64, (4 * m) as i64), u_xi, width)?;
+    let t2 = tf.t * tf.t;
+    let scratch = t2 * (spaced(g.cin * chunk) + spaced(chunk * width) + spaced(width * g.cin))
+        + InputTransform::stage_len(tf)
+        + 4 * m * m;
+    let desc =
+        format!("{}: winograd F({m}x{m},3x3) gemm outer {mr}x{nv} chunk {chunk} tiles", g.label("conv_bwd_weight"));
+    let parts: Vec<Part> = ranges.into_iter().map(|units| Part { units, blocks: 0..0, rows: 0..total_rows }).collect();
+    let tiling = Tiling::new(Vec::new(), parts, |_| scratch, desc);
+    let (dybs, xbs) = (spec.inputs[0].batch_stride, spec.inputs[1].batch_stride);
+    let family = WinogradWeight {
+        g,
+        tf,
+        th,
+        tw4,
+        rows,
+        chunk,
+        width,
+        dybs,
+        xbs,
+        accumulate: spec.accumulate,
+        vars,
+        input,
+        dy_full,
+        dy_stage,
+    };
+    Ok(tiled(tiling, family))
+}
+
+/// `fn(dy, u, ntiles)`: for `ntiles` horizontally adjacent m×m tiles of dy (four
+/// channels `plane` bytes apart, rows `row` bytes apart; the next tile 4m bytes on),
+/// Ū[ξ] = (A Ȳ Aᵀ)[ξ] as four channels at `u + ξ·xi_bytes` (the next tile `width`
+/// floats on).
+fn compile_dy(
+    jit: &Jit,
+    tf: &'static Transform,
+    (plane, row): (i64, i64),
+    xi_bytes: i64,
+    width: usize,
+) -> Result<JitFn<3>> {
+    let (m, t) = (tf.m, tf.t);
+    // Column a of Aᵀ: the coefficients of A's row a.
+    let a_rows: Vec<Vec<f32>> = (0..t).map(|a| (0..m).map(|j| tf.at[j][a]).collect()).collect();
+    jit.compile_opt("wino_dy", Opt::Speed, |b, [dy, u, ntiles], features| {
+        let fma = features.has_fma;
+        counted_loop(b, ntiles, 1, &[dy, u], |b, _, st| {
+            let mut v = V4::new(b, fma);
+            // y[i][j]: the four channels' values at tile pixel (i, j).
+            let y: Vec<Vec<Value>> = (0..m)
+                .map(|i| (0..m).map(|j| gather4(&mut v, st[0], i as i64 * row + 4 * j as i64, plane)).collect())
+                .collect();
+            // tmp[i][b] = Σ_j A[b][j]·y[i][j]; Ū[a][b] = Σ_i A[a][i]·tmp[i][b].
+            let tmp: Vec<Vec<Value>> =
+                y.iter().map(|yi| a_rows.iter().map(|ab| lin(&mut v, ab, yi)).collect()).collect();
+            for (a, aa) in a_rows.iter().enumerate() {
+                for bcol in 0..t {
+                    let col: Vec<Value> = tmp.iter().map(|ti| ti[bcol]).collect();
+                    let x = lin(&mut v, aa, &col);
+                    let (p, imm) = addr(&mut v, st[1], (a * t + bcol) as i64 * xi_bytes);
+                    v.store(x, p, imm);
+                }
+            }
+            Ok(vec![v.offset(st[0], 4 * m as i64), v.offset(st[1], 4 * width as i64)])
+        })?;
+        b.ins().return_(&[]);
+        Ok(())
+    })
+}
+
+/// The floats at `base + off + l·plane` for l = 0..4, as one vector.
+fn gather4(v: &mut V4, base: Value, off: i64, plane: i64) -> Value {
+    let lane = |v: &mut V4, l: i64| {
+        let (p, imm) = addr(v, base, off + l * plane);
+        v.b.ins().load(types::F32, mem(), p, imm)
+    };
+    let s0 = lane(v, 0);
+    let mut x = v.b.ins().scalar_to_vector(types::F32X4, s0);
+    for l in 1..4 {
+        let s = lane(v, l);
+        x = v.b.ins().insertlane(x, s, l as u8);
+    }
+    x
+}
+
+impl WinogradWeight {
+    /// Ū of tile row `tr` of sample `n` for the part's channels `co` into `u` (the
+    /// slot's first tile).
+    ///
+    /// # Safety
+    /// `u` is valid for `tw4` tiles of `width` floats at every transform point.
+    unsafe fn dy_row(&self, dy: &[f32], (n, tr): (usize, usize), co: &Range<usize>, u: *mut f32, stage: &mut [f32]) {
+        let (g, m) = (&self.g, self.tf.m);
+        let plane = g.oh * g.ow;
+        let r0 = tr * m;
+        let rows_in = r0 + m <= g.oh;
+        for o in co.clone().step_by(4) {
+            let lanes = (co.end - o).min(4);
+            let u = u.wrapping_add(o - co.start);
+            // Tiles inside the map with four channels run in place.
+            let full = if rows_in && lanes == 4 { g.ow / m } else { 0 };
+            if full > 0 {
+                let src = &dy[n * self.dybs + o * plane + r0 * g.ow..];
+                debug_assert!(3 * plane + (m - 1) * g.ow + full * m <= src.len());
+                // SAFETY: four channel planes hold rows r0 .. r0 + m, columns 0 ..
+                // full·m; u as the caller promises.
+                unsafe { self.dy_full.call([src.as_ptr() as i64, u as i64, full as i64]) };
+            }
+            for q in full..self.tw4 {
+                let patch = &mut stage[..4 * m * m];
+                patch.fill(0.0);
+                let (c0, nr) = (q * m, m.min(g.oh.saturating_sub(r0)));
+                let nc = m.min(g.ow.saturating_sub(c0));
+                for l in (0..lanes).filter(|_| nc > 0) {
+                    for i in 0..nr {
+                        let from = &dy[n * self.dybs + (o + l) * plane + (r0 + i) * g.ow + c0..][..nc];
+                        patch[l * m * m + i * m..][..nc].copy_from_slice(from);
+                    }
+                }
+                // SAFETY: the patch holds four m×m planes; u as the caller promises.
+                unsafe { self.dy_stage.call([patch.as_ptr() as i64, u.wrapping_add(q * self.width) as i64, 1]) };
+            }
+        }
+    }
+
+    /// dw[o][c] = Gᵀ M[o][c] G (added when accumulating) for the part's channels.
+    fn finish(&self, mbuf: &[f32], co: &Range<usize>, dw: &mut [f32]) {
+        let (g, tf) = (&self.g, self.tf);
+        let (t, cin) = (tf.t, g.cin);
+        let ms = spaced(self.width * cin);
+        for (ol, o) in co.clone().enumerate() {
+            for c in 0..cin {
+                let mv = |xi: usize| mbuf[xi * ms + ol * cin + c];
+                // tmp[a][b] = Σ_i G[i][a]·M[i][b] (3×t), then dw[a][e] = Σ_b tmp[a][b]·G[b][e].
+                let tmp: [Vec<f32>; 3] = std::array::from_fn(|a| {
+                    (0..t).map(|bb| (0..t).map(|i| tf.g[i][a] * mv(i * t + bb)).sum()).collect()
+                });
+                let out = &mut dw[(o - co.start) * cin * 9 + c * 9..][..9];
+                for a in 0..3 {
+                    for e in 0..3 {
+                        let val: f32 = (0..t).map(|bb| tmp[a][bb] * tf.g[bb][e]).sum();
+                        let d = &mut out[a * 3 + e];
+                        *d = if self.accumulate { *d + val } else { val };
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Family for WinogradWeight {
+    unsafe fn run_part(&self, _t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
+        let (g, tf) = (&self.g, self.tf);
+        let t2 = tf.t * tf.t;
+        let co = &p.units;
+        let Some((_, vars)) = self.vars.iter().find(|(w, _)| *w == co.len()) else { return };
+        // SAFETY: the ABI promises dy and x hold n samples at their batch strides.
+        let (dy, x) = unsafe {
+            (view(ptrs[0], (g.n - 1) * self.dybs + g.y_len()), view(ptrs[1], (g.n - 1) * self.xbs + g.x_len()))
+        };
+        let (vs, us, ms) = (spaced(g.cin * self.chunk), spaced(self.chunk * self.width), spaced(self.width * g.cin));
+        let (v, rest) = scratch.split_at_mut(t2 * vs);
+        let (u, rest) = rest.split_at_mut(t2 * us);
+        let (mbuf, rest) = rest.split_at_mut(t2 * ms);
+        let (in_stage, dy_stage) = rest.split_at_mut(InputTransform::stage_len(tf));
+        mbuf.fill(0.0);
+        let mb = Outputs::scratch(mbuf.as_mut_ptr());
+        let (va, ua) = (v.as_ptr(), u.as_ptr());
+        let blocks = blocks(1, g.cin, vars.mr);
+        let in_plane = g.h * g.w;
+        for (k, u0) in p.rows.clone().step_by(self.rows).enumerate() {
+            let slots = self.rows.min(p.rows.end - u0);
+            for s in 0..slots {
+                let (n, tr) = ((u0 + s) / self.th, (u0 + s) % self.th);
+                for c in 0..g.cin {
+                    let src = &x[n * self.xbs + c * in_plane..][..in_plane];
+                    let at = v[c * self.chunk + s * self.tw4..].as_mut_ptr();
+                    // SAFETY: V[ξ] holds the chunk's tiles of channel c at ξ·vs floats.
+                    unsafe { self.input.row(src, tr, self.tw4 / 4, at, in_stage) };
+                }
+                let at = u[s * self.tw4 * self.width..].as_mut_ptr();
+                // SAFETY: Ū[ξ] holds the chunk's tiles, `width` floats each.
+                unsafe { self.dy_row(dy, (n, tr), co, at, dy_stage) };
+            }
+            for xi in 0..t2 {
+                for b in &blocks {
+                    let Some(f) = vars.get(k, b.rows, 4) else { continue };
+                    let call = OuterCall {
+                        a: at(va, xi * vs + b.r0 * self.chunk),
+                        b: at(ua, xi * us),
+                        first: 0,
+                        off: xi * ms + b.r0,
+                        bias: 0,
+                        nrows: 1,
+                        row0: 0,
+                    };
+                    // SAFETY: A reads rows b of V[ξ] (the chunk's tiles), B the chunk
+                    // of Ū[ξ], the output rows b of M[ξ]: all inside scratch.
+                    unsafe { call.call(f, &mb) };
+                }
+            }
+        }
+        let row = g.cin * 9;
+        // SAFETY: the part owns dw rows `co` and db entries `co`.
+        let dw = unsafe { view_mut(ptrs[2].add(co.start * row), co.len() * row) };
+        self.finish(mbuf, co, dw);
+        if g.bias {
+            // SAFETY: as above.
+            let db = unsafe { view_mut(ptrs[3].add(co.start), co.len()) };
+            bias_grad(g, dy, self.dybs, co.start, db);
+        }
+    }
+}
