@@ -261,3 +261,23 @@ fn names_too_long_for_a_table_are_shortened_not_a_panic() {
     r.expect(0);
     assert!(r.stdout.contains('…'), "{}", r.stdout);
 }
+
+#[test]
+fn winograd_option_switches_the_kernels_of_every_direction() {
+    let d = TempDir::new("wino");
+    let net = d.write("w.net", "input 8x16x16\nconv(8, 3, pad = 1) relu\nconv(8, 3, pad = 1)\ngap flatten dense(10)\n");
+    let profile = |choice: &str| {
+        let r = run(
+            netc(["bench", "--train", "--profile", "--seconds", "0.01", "--batch", "4", "--winograd", choice]).arg(&net),
+            MINUTE,
+        );
+        r.expect(0);
+        r.stdout
+    };
+    assert!(!profile("off").contains("winograd"));
+    // The second convolution's forward, data and weight gradient (the first has no
+    // data gradient).
+    let forced = profile("f2");
+    assert_eq!(forced.matches("winograd F(2x2,3x3)").count(), 5, "{forced}");
+    run(netc(["bench", "--winograd", "f6"]).arg(&net), MINUTE).expect(2);
+}

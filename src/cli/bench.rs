@@ -23,6 +23,10 @@ pub struct BenchArgs {
     batch: usize,
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Winograd convolutions for 3×3 stride-1 layers: auto (the cost model's choice per
+    /// layer), off, f2 or f4 (forced wherever they apply).
+    #[arg(long, value_enum, default_value_t = super::WinogradArg::Auto, value_name = "WHEN")]
+    winograd: super::WinogradArg,
     /// Minimum seconds of timed runs.
     #[arg(long, default_value_t = 2.0)]
     seconds: f64,
@@ -63,7 +67,11 @@ fn bench(args: &BenchArgs) -> Result<(), (i32, String)> {
     let graph = driver::compile(&mut sources, &net, &text)
         .map_err(|f| (EXIT_INVALID, render_all(&f.diagnostics, &sources, diag_style())))?;
     let report = driver::count(&graph, &net).map_err(|d| (EXIT_INVALID, render_all(&[d], &sources, diag_style())))?;
-    let jit = driver::EngineChoice::Jit(JitOptions { threads: args.threads, ..JitOptions::default() });
+    let jit = driver::EngineChoice::Jit(JitOptions {
+        threads: args.threads,
+        winograd: args.winograd.into(),
+        ..JitOptions::default()
+    });
     let programs = driver::Programs::build(&graph, &jit);
     let program = if args.train {
         programs.classifier().map_err(|e| (EXIT_INVALID, format!("error: {net}: {e}")))?
@@ -75,6 +83,7 @@ fn bench(args: &BenchArgs) -> Result<(), (i32, String)> {
         train: args.train,
         batch: args.batch,
         threads: args.threads,
+        winograd: args.winograd.into(),
         seconds: args.seconds,
         profile: args.profile,
     };

@@ -51,6 +51,32 @@ pub enum Format {
     Json,
 }
 
+/// `--winograd`: Winograd convolutions for 3×3 stride-1 layers (forward, data and
+/// weight gradients).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WinogradArg {
+    /// Where the cost model predicts a gain, per layer.
+    Auto,
+    /// Never (the direct kernels, for comparison).
+    Off,
+    /// Everywhere it applies, with F(2×2,3×3).
+    F2,
+    /// Everywhere it applies, with F(4×4,3×3).
+    F4,
+}
+
+impl From<WinogradArg> for crate::codegen::kernels::WinogradChoice {
+    fn from(a: WinogradArg) -> Self {
+        use crate::codegen::kernels::WinogradChoice as W;
+        match a {
+            WinogradArg::Auto => W::Auto,
+            WinogradArg::Off => W::Off,
+            WinogradArg::F2 => W::F2,
+            WinogradArg::F4 => W::F4,
+        }
+    }
+}
+
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_INVALID: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;

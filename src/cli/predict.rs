@@ -56,6 +56,10 @@ pub struct PredictArgs {
     /// Threads of the JIT engine.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Winograd convolutions for 3×3 stride-1 layers: auto (the cost model's choice per
+    /// layer), off, f2 or f4 (forced wherever they apply).
+    #[arg(long, value_enum, default_value_t = super::WinogradArg::Auto, value_name = "WHEN")]
+    winograd: super::WinogradArg,
     /// Memory netc may use, e.g. 512M or 8G (default: what the system has available).
     #[arg(long, value_name = "SIZE", value_parser = super::resources::parse_size)]
     memory_limit: Option<u64>,
@@ -106,7 +110,11 @@ fn predict(args: &PredictArgs) -> Result<i32, Fail> {
     }
     let engine = match args.engine {
         EngineKind::Reference => EngineChoice::Reference { seed: 1 },
-        EngineKind::Jit => EngineChoice::Jit(JitOptions { threads: args.threads, ..JitOptions::default() }),
+        EngineKind::Jit => EngineChoice::Jit(JitOptions {
+            threads: args.threads,
+            winograd: args.winograd.into(),
+            ..JitOptions::default()
+        }),
     };
     let programs = Programs::build(&graph, &engine);
     programs.classifier().map_err(|e| not_classifier(e.to_string()))?;

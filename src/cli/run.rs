@@ -58,6 +58,10 @@ pub struct RunArgs {
     /// Threads of the JIT engine; the same seed and thread count give bit-identical runs.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Winograd convolutions for 3×3 stride-1 layers: auto (the cost model's choice per
+    /// layer), off, f2 or f4 (forced wherever they apply).
+    #[arg(long, value_enum, default_value_t = super::WinogradArg::Auto, value_name = "WHEN")]
+    winograd: super::WinogradArg,
     /// Input scaling, kept for compatibility: `standard` is `--normalize train`, `lecun`
     /// is `--normalize lecun`.
     #[arg(long, value_enum, conflicts_with = "normalize")]
@@ -263,9 +267,12 @@ fn image_input(graph: &Graph) -> Result<(usize, usize, usize), Fail> {
 fn engine_choice(args: &RunArgs) -> EngineChoice {
     match args.engine {
         EngineKind::Reference => EngineChoice::Reference { seed: args.seed },
-        EngineKind::Jit => {
-            EngineChoice::Jit(JitOptions { threads: args.threads, seed: args.seed, ..JitOptions::default() })
-        }
+        EngineKind::Jit => EngineChoice::Jit(JitOptions {
+            threads: args.threads,
+            seed: args.seed,
+            winograd: args.winograd.into(),
+            ..JitOptions::default()
+        }),
     }
 }
 

@@ -22,6 +22,7 @@ pub struct BenchOptions {
     pub train: bool,
     pub batch: usize,
     pub threads: usize,
+    pub winograd: crate::codegen::kernels::WinogradChoice,
     /// Minimum seconds of timed runs (at least 5 runs are timed).
     pub seconds: f64,
     /// Time each planned step too.
@@ -105,7 +106,7 @@ pub fn measure(
 ) -> Result<Bench, BenchError> {
     let n = opts.batch;
     let memory = planned_memory(&programs, n);
-    let jit_opts = JitOptions { threads: opts.threads, ..JitOptions::default() };
+    let jit_opts = JitOptions { threads: opts.threads, winograd: opts.winograd, ..JitOptions::default() };
     let mut engine = match programs.train {
         Ok(train) if opts.train => JitEngine::from_programs(train, programs.eval, jit_opts),
         _ => JitEngine::from_programs(programs.eval.clone(), programs.eval, jit_opts),

@@ -4,7 +4,7 @@
 
 use netc::autodiff::{Kernel, Program, Role};
 use netc::codegen::jit::Jit;
-use netc::codegen::kernels::compile;
+use netc::codegen::kernels::{compile, KernelOptions};
 use netc::data::Rng;
 use netc::ir::Act;
 use netc::runtime::reference::KernelCtx;
@@ -169,7 +169,7 @@ fn jit_activation(a: Act, x: &[f32]) -> Vec<f32> {
     };
     JIT.with(|jit| {
         let jit = jit.as_ref().expect("a native JIT");
-        let k = compile(jit, &spec, netc::codegen::machine::DEFAULT_THREADS).expect("an activation kernel");
+        let k = compile(jit, &spec, &KernelOptions::default()).expect("an activation kernel");
         let mut input = x.to_vec();
         let mut out = vec![0f32; x.len()];
         let ptrs = [input.as_mut_ptr(), out.as_mut_ptr()];

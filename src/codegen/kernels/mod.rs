@@ -25,7 +25,7 @@ pub mod conv;
 mod dispatch;
 pub mod ops;
 
-pub use dispatch::compile;
+pub use dispatch::{compile, KernelOptions, WinogradChoice};
 
 use crate::codegen::error::{invalid, CodegenError};
 use crate::sched::StepSpec as Spec;

@@ -18,7 +18,7 @@ use super::ParamStore;
 use crate::autodiff::{self, NotAClassifier, Program, ScoreKind};
 use crate::codegen::jit::Jit;
 use crate::codegen::kernels::ops::{compile_optimizer, OptimizerKernel};
-use crate::codegen::kernels::CompiledKernel;
+use crate::codegen::kernels::{CompiledKernel, KernelOptions, WinogradChoice};
 use crate::ir::Graph;
 use crate::sched::StepSpec;
 use crate::sched::{self, Plan};
@@ -48,6 +48,8 @@ pub struct JitOptions {
     pub plan: sched::Options,
     /// Use generated kernels where available (off: the reference kernel for every step).
     pub codegen: bool,
+    /// Winograd convolutions: by the cost model, off, or forced (for comparisons).
+    pub winograd: WinogradChoice,
 }
 
 impl Default for JitOptions {
@@ -57,6 +59,7 @@ impl Default for JitOptions {
             seed: 1,
             plan: sched::Options::default(),
             codegen: true,
+            winograd: WinogradChoice::Auto,
         }
     }
 }
@@ -176,8 +179,8 @@ impl JitEngine {
             return k.clone();
         }
         self.compiled_kernels += 1;
-        let generated =
-            self.jit.as_ref().and_then(|jit| crate::codegen::kernels::compile(jit, spec, self.opts.threads).ok());
+        let opts = KernelOptions { threads: self.opts.threads, winograd: self.opts.winograd };
+        let generated = self.jit.as_ref().and_then(|jit| crate::codegen::kernels::compile(jit, spec, &opts).ok());
         let k: Arc<dyn CompiledKernel> = generated.unwrap_or_else(|| Arc::new(ReferenceKernel::new(spec.clone())));
         self.kernels.insert(key, k.clone());
         k

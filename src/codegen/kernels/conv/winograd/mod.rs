@@ -44,7 +44,7 @@
 //! # Selection
 //! [`applies`] (3×3, stride 1, one group, no connection table), then
 //! `ConvOptions::winograd` (off, on, or the cost model [`choose`]; the engine reads
-//! it from `NETC_WINOGRAD`, see `kernels::dispatch`). The model (constants below,
+//! it from `--winograd`, see `kernels::dispatch`). The model (constants below,
 //! fitted on the 2-core target) estimates the GEMMs at the direct kernel's
 //! efficiency plus each transform's measured cost per float, and takes Winograd
 //! only when that is 20% below the direct estimate. In practice: large maps win
