@@ -196,8 +196,6 @@ fn absurd_options_are_refused_with_a_message() {
         (&["--schedule", "step:2,1"], "must increase"),
         (&["--schedule", "step:1,2it"], "same unit"),
         (&["--schedule", "linear"], "expected constant, cosine"),
-        (&["--schedule", "step:32000,48000"], "add `it` for iterations"),
-        (&["--schedule", "exp:0.9/3"], "longer than the run"),
         (&["--warmup", "2"], "must end before the run does"),
         (&["--warmup", "26it"], "must end before the run does"),
         (&["--warmup", "0"], "--warmup"),
@@ -209,6 +207,10 @@ fn absurd_options_are_refused_with_a_message() {
         (&["--clip-norm", "nan"], "--clip-norm"),
         (&["--clip-norm", "inf"], "--clip-norm"),
     ];
+    // Milestones beyond the run are only warned about.
+    let o = train(&["--epochs", "2", "--schedule", "step:32000,48000"]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("add `it` for iterations"));
     for (extra, needle) in cases {
         let o = train(&[&["--epochs", "2"], *extra].concat());
         let err = String::from_utf8_lossy(&o.stderr);

@@ -169,45 +169,40 @@ impl Schedule {
         }
     }
 
-    /// Refuses a schedule and warm-up that do not fit a run of `epochs` epochs of
-    /// `batches` updates: a warm-up that does not end before the run does, a milestone
-    /// outside the run, an exponential decay period longer than the run.
-    pub fn check(&self, warmup: Option<&Warmup>, batches: u64, epochs: u64) -> Result<(), String> {
+    /// Refuses a warm-up that does not end before a run of `epochs` epochs of
+    /// `batches` updates does; returns warnings for milestones and decay periods the run
+    /// never reaches (legitimate in a shortened trial of a longer recipe, but also what a
+    /// milestone in iterations written without `it` looks like).
+    pub fn check(&self, warmup: Option<&Warmup>, batches: u64, epochs: u64) -> Result<Vec<String>, String> {
         let total = batches.saturating_mul(epochs);
-        let in_steps = |s: Span| match s {
-            Span::Epochs(_) => format!("{} steps", s.steps(batches)),
-            Span::Iterations(_) => "steps".to_string(),
-        };
+        let run = format!("{total} steps: {epochs} epoch{} of {batches}", if epochs == 1 { "" } else { "s" });
         if let Some(w) = warmup {
             if w.steps(batches) >= total {
                 return Err(format!(
-                    "the warm-up ({}, {} {}) must end before the run does ({epochs} epoch{} of {batches} steps, {total} \
-                     steps)",
+                    "--warmup {} is {} steps, but the run has {run}: the warm-up must end before the run does",
                     w.length,
-                    w.steps(batches),
-                    in_steps(w.length),
-                    if epochs == 1 { "" } else { "s" }
+                    w.steps(batches)
                 ));
             }
         }
+        let mut warnings = Vec::new();
         match self {
             Schedule::Milestones { at, .. } => {
-                for &m in at {
-                    if m.steps(batches) >= total as f64 {
-                        let hint = if m.is_epochs() { " (a bare number counts epochs; add `it` for iterations)" } else { "" };
-                        return Err(format!(
-                            "the milestone {m} is not inside the run ({total} steps: {epochs} epochs of {batches}){hint}"
-                        ));
-                    }
+                for &m in at.iter().filter(|m| m.steps(batches) >= total as f64) {
+                    let hint =
+                        if m.is_epochs() { "; a bare number counts epochs, add `it` for iterations" } else { "" };
+                    warnings.push(format!(
+                        "warning: --schedule: the milestone {m} is beyond the run ({run}), so it never applies{hint}"
+                    ));
                 }
-                Ok(())
             }
-            Schedule::Exp { every, .. } if every.steps(batches) > total as f64 => Err(format!(
-                "the decay period {every} is longer than the run ({total} steps: {epochs} epochs of {batches}): the rate \
-                 would never decay"
+            Schedule::Exp { every, .. } if every.steps(batches) >= total as f64 => warnings.push(format!(
+                "warning: --schedule: the decay period {every} is not shorter than the run ({run}), so the rate never \
+                 decays in it"
             )),
-            _ => Ok(()),
+            _ => {}
         }
+        Ok(warnings)
     }
 }
 

@@ -73,9 +73,12 @@ pub(super) fn train_net(
     let schedule = args.schedule.schedule(args.epochs);
     let warmup = warmup(args);
     let batches = splits.train.count().div_ceil(args.batch.max(1)) as u64;
-    schedule
+    let warnings = schedule
         .check(warmup.as_ref(), batches, args.epochs as u64)
-        .map_err(|e| Fail(EXIT_USAGE, format!("error: --schedule/--warmup: {e}")))?;
+        .map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
+    for w in warnings {
+        crate::cli::err(&format!("{w}\n"));
+    }
     let mut optimizer = Optimizer::try_with_rule(rule, args.weight_decay as f32, store)
         .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display())))?;
     let mut start_epoch = 0;
