@@ -1,6 +1,8 @@
-//! Optimizer state and learning-rate schedules. The update arithmetic itself is the
-//! engine's ([`crate::runtime::update`] documents the rules), so the JIT can run it as
-//! compiled kernels.
+//! Optimizer state, and gradient clipping by global norm. The update arithmetic itself
+//! is the engine's ([`crate::runtime::update`] documents the rules: SGD, momentum,
+//! Nesterov, Adam, and RMSprop in TensorFlow's form), so the JIT can run it as compiled
+//! kernels. Learning-rate schedules and warm-up are in [`super::schedule`] (re-exported
+//! here).
 
 use super::checkpoint::OPTIMIZER_PREFIX;
 use crate::runtime::memory::{try_zeroed, AllocError};
