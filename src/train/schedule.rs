@@ -150,7 +150,7 @@ impl Schedule {
         }
         match self {
             Schedule::Constant | Schedule::Step { .. } => {
-                let epoch = if batches == 0 { 0 } else { step / batches };
+                let epoch = step.checked_div(batches).unwrap_or(0);
                 self.rate(base, epoch as usize, 0.0)
             }
             Schedule::Cosine => {
