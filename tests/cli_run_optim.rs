@@ -129,7 +129,7 @@ fn the_log_holds_the_rates_of_warmup_and_decay_and_the_gradient_norms() {
         &s(&log),
     ]));
     assert!(out.contains("rmsprop lr 0.01 exp:0.5/1ep schedule"), "{out}");
-    assert!(out.contains("linear warm-up 1ep") && out.contains("clipped to norm 0.001"), "{out}");
+    assert!(out.contains("linear warm-up 1ep from 0,") && out.contains("clipped to norm 0.001"), "{out}");
     let lines = log_lines(&log);
     assert_eq!(lines.len(), 4);
     let run = &lines[0]["run"];

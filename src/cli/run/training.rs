@@ -248,7 +248,9 @@ fn inputs(args: &RunArgs, for_save: bool) -> Vec<(&'static str, &Path)> {
 
 /// A learning rate in a compact form: `0.001`, `3.33e-4`, `1e38`.
 pub(super) fn rate(x: f64) -> String {
-    if (1e-3..1e4).contains(&x) {
+    if x == 0.0 {
+        "0".into()
+    } else if (1e-3..1e4).contains(&x) {
         format!("{}", (x * 1e6).round() / 1e6)
     } else {
         format!("{x:.3e}").replace(".000e", "e").replace("00e", "e").replace("0e", "e")
