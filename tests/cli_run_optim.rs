@@ -243,3 +243,21 @@ fn rmsprop_with_warmup_decay_and_clipping_learns_mnist() {
     let acc: f64 = line.trim_start_matches("final test accuracy ").split('%').next().unwrap().parse().unwrap();
     assert!(acc >= 97.0, "RMSprop reached {acc}%");
 }
+
+#[test]
+fn older_optimizers_keep_their_checkpoint_format_and_new_ones_record_their_constants() {
+    let d = dir("format");
+    let (mom, rms) = (d.join("momentum"), d.join("rmsprop"));
+    ok(&train(&["--epochs", "1", "--optimizer", "momentum", "--lr", "0.01", "--save", &s(&mom)]));
+    let meta = contents(&mom).1;
+    // As before issue 10: no new entries, so files written before and after are alike.
+    let optimizer: Vec<&String> = meta.keys().filter(|k| k.starts_with("netc.optimizer")).collect();
+    assert_eq!(optimizer, ["netc.optimizer", "netc.optimizer.t"], "{meta:?}");
+    ok(&train(&["--epochs", "2", "--optimizer", "momentum", "--lr", "0.01", "--resume", &s(&mom)]));
+    let rmsprop = ["--optimizer", "rmsprop", "--rms-decay", "0.8", "--rms-eps", "0.5", "--momentum", "0.25"];
+    ok(&train(&[&["--epochs", "1", "--save", &s(&rms)], &rmsprop[..]].concat()));
+    let meta = contents(&rms).1;
+    for (k, v) in [("rms_decay", "0.8"), ("rms_eps", "0.5"), ("momentum", "0.25")] {
+        assert_eq!(meta[&format!("netc.optimizer.{k}")], v, "{meta:?}");
+    }
+}
