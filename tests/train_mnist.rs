@@ -47,6 +47,8 @@ fn lenet5_learns_mnist_and_round_trips_through_a_checkpoint() {
         batch: 32,
         lr: 1e-3,
         schedule: Schedule::Constant,
+        warmup: None,
+        clip_norm: None,
         seed: 1,
         augment: Augment::none(),
         data_workers: 1,

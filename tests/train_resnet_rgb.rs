@@ -70,6 +70,8 @@ fn resnet20_learns_tinted_fashion_mnist_with_crop_and_flip() {
         batch: 32,
         lr: 2e-3,
         schedule: Schedule::Cosine,
+        warmup: None,
+        clip_norm: None,
         seed: 1,
         augment: "crop=4,flip".parse::<Augment>().unwrap(),
         data_workers: 1,

@@ -4,8 +4,25 @@
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rule {
     Sgd,
-    Momentum { mu: f32 },
-    Adam { beta1: f32, beta2: f32, eps: f32 },
+    Momentum {
+        mu: f32,
+    },
+    /// Nesterov momentum in PyTorch's form (`SGD(nesterov=True)`).
+    Nesterov {
+        mu: f32,
+    },
+    Adam {
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+    },
+    /// RMSprop in TensorFlow's form (`tf.compat.v1.train.RMSPropOptimizer`): ε inside
+    /// the square root, the rate inside the momentum buffer.
+    RmsProp {
+        decay: f32,
+        momentum: f32,
+        eps: f32,
+    },
 }
 
 /// Hyper-parameters of one update.
@@ -18,12 +35,14 @@ pub struct Step {
 }
 
 impl Rule {
-    /// A short name (`sgd`, `momentum`, `adam`).
+    /// A short name (`sgd`, `momentum`, `nesterov`, `adam`, `rmsprop`).
     pub fn name(&self) -> &'static str {
         match self {
             Rule::Sgd => "sgd",
             Rule::Momentum { .. } => "momentum",
+            Rule::Nesterov { .. } => "nesterov",
             Rule::Adam { .. } => "adam",
+            Rule::RmsProp { .. } => "rmsprop",
         }
     }
 

@@ -6,7 +6,7 @@ use crate::diag::{render_all, SourceMap};
 use crate::driver::{self, EngineChoice, Session};
 use crate::ir::Graph;
 use crate::runtime::{JitOptions, ParamStore};
-use crate::train::checkpoint;
+use crate::train::{checkpoint, ScheduleSpec, Span};
 use clap::ValueEnum;
 use std::path::{Path, PathBuf};
 
@@ -43,12 +43,38 @@ pub struct RunArgs {
     lr: f64,
     #[arg(long, value_enum, default_value_t = Optim::Adam)]
     optimizer: Optim,
-    /// Weight decay (L2 for sgd/momentum, decoupled for adam).
+    /// Momentum μ of momentum and nesterov (default 0.9) and rmsprop (default 0), from 0 to below 1.
+    #[arg(long, value_name = "MU", value_parser = parse_unit)]
+    momentum: Option<f64>,
+    /// RMSprop's decay ρ of the mean square, from 0 to below 1 (default 0.9).
+    #[arg(long, value_name = "RHO", value_parser = parse_unit)]
+    rms_decay: Option<f64>,
+    /// RMSprop's ε, added to the mean square inside the square root (TensorFlow's form;
+    /// default 1e-10; Inception-v3 uses 1).
+    #[arg(long, value_name = "EPS", value_parser = parse_eps)]
+    rms_eps: Option<f64>,
+    /// Weight decay (L2 for sgd/momentum/nesterov/rmsprop, decoupled for adam).
     #[arg(long, default_value_t = 0.0)]
     weight_decay: f64,
-    /// Learning-rate schedule: cosine decay to 0, constant, or ×0.1 every third of the epochs.
-    #[arg(long, value_enum, default_value_t = Sched::Cosine)]
-    schedule: Sched,
+    /// Learning-rate schedule: cosine (decay to 0), constant, step (×0.1 every third of the
+    /// epochs), exp:GAMMA/PERIOD (×GAMMA every PERIOD, e.g. exp:0.94/2), or
+    /// step:[GAMMA@]M1,M2,… (×GAMMA, default 0.1, at each milestone, e.g. step:32000it,48000it).
+    /// Periods and milestones are epochs (2, 2ep, 0.5ep) or iterations (500it).
+    #[arg(long, value_name = "SCHEDULE", default_value = "cosine", value_parser = parse_schedule)]
+    schedule: ScheduleSpec,
+    /// Warm up for this long before the schedule: epochs (1, 1ep, 0.5ep) or iterations (400it).
+    #[arg(long, value_name = "LENGTH", value_parser = parse_span)]
+    warmup: Option<Span>,
+    /// How the warm-up goes: linear (from --warmup-lr up to --lr) or constant (--warmup-lr throughout).
+    #[arg(long, value_enum, default_value_t = WarmupArg::Linear, requires = "warmup")]
+    warmup_mode: WarmupArg,
+    /// The warm-up's start rate (default: 0 for linear, --lr/10 for constant).
+    #[arg(long, value_name = "LR", value_parser = parse_warmup_lr, requires = "warmup")]
+    warmup_lr: Option<f64>,
+    /// Clip the gradients by their global norm to at most X before each update (before
+    /// weight decay is added); the norms go into --log.
+    #[arg(long, value_name = "X", value_parser = parse_clip)]
+    clip_norm: Option<f64>,
     /// Seed of initialisation, shuffling and dropout: the same seed gives the same run.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -143,14 +169,17 @@ pub struct RunArgs {
 enum Optim {
     Sgd,
     Momentum,
+    /// Nesterov momentum (PyTorch's form).
+    Nesterov,
     Adam,
+    /// RMSprop (TensorFlow's form: ε inside the square root).
+    Rmsprop,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Sched {
-    Cosine,
+enum WarmupArg {
+    Linear,
     Constant,
-    Step,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -186,6 +215,44 @@ fn parse_normalize(s: &str) -> Result<NormalizeOption, String> {
 
 fn parse_augment(s: &str) -> Result<Augment, String> {
     s.parse()
+}
+
+fn parse_schedule(s: &str) -> Result<ScheduleSpec, String> {
+    s.parse()
+}
+
+fn parse_span(s: &str) -> Result<Span, String> {
+    s.parse()
+}
+
+/// A number in [0, 1): a momentum or a decay.
+fn parse_unit(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
+        _ => Err("expected a number from 0 to below 1".into()),
+    }
+}
+
+/// A positive number that stays positive in f32.
+fn parse_eps(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x as f32 >= f32::MIN_POSITIVE && (x as f32).is_finite() => Ok(x),
+        _ => Err(format!("expected a number > 0 (from {:e} to {:e}, the range of f32)", f32::MIN_POSITIVE, f32::MAX)),
+    }
+}
+
+fn parse_warmup_lr(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 && (x as f32).is_finite() => Ok(x),
+        _ => Err("expected a learning rate ≥ 0".into()),
+    }
+}
+
+fn parse_clip(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err("expected a norm > 0".into()),
+    }
 }
 
 fn parse_resize(s: &str) -> Result<usize, String> {

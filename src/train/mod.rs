@@ -9,11 +9,15 @@ mod init;
 pub mod metrics;
 pub mod optim;
 mod resume;
+pub mod schedule;
 mod trainer;
 
 pub use evaluation::Evaluation;
 pub use finite::{check_loaded, first_non_finite, largest_magnitude};
 pub use init::initialise;
-pub use optim::{Optimizer, OptimizerKind, Schedule, MAX_EPOCHS, MAX_UPDATES};
+pub use optim::{
+    clip_gradients, gradient_norm, Optimizer, OptimizerKind, Schedule, ScheduleSpec, Span, Warmup, WarmupKind,
+    MAX_EPOCHS, MAX_UPDATES,
+};
 pub use resume::{optimizer_metadata, optimizer_tensors, restore_optimizer};
 pub use trainer::{evaluate, evaluate_report, train, BatchProgress, EpochStats, Observer, TrainConfig, TrainError};

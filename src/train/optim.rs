@@ -1,11 +1,15 @@
-//! Optimizer state and learning-rate schedules. The update arithmetic itself is the
-//! engine's ([`crate::runtime::update`] documents the rules), so the JIT can run it as
-//! compiled kernels.
+//! Optimizer state, and gradient clipping by global norm. The update arithmetic itself
+//! is the engine's ([`crate::runtime::update`] documents the rules: SGD, momentum,
+//! Nesterov, Adam, and RMSprop in TensorFlow's form), so the JIT can run it as compiled
+//! kernels. Learning-rate schedules and warm-up are in [`super::schedule`] (re-exported
+//! here).
 
 use super::checkpoint::OPTIMIZER_PREFIX;
 use crate::runtime::memory::{try_zeroed, AllocError};
 use crate::runtime::update::{Rule, Step};
 use crate::runtime::{Engine, ParamStore};
+
+pub use super::schedule::{Clock, Schedule, ScheduleSpec, Span, Warmup, WarmupKind};
 
 /// The most epochs a run may ask for: far beyond any real run, small enough that step
 /// counts and schedules stay exact.
@@ -19,7 +23,9 @@ pub const MAX_UPDATES: u64 = 1 << 53;
 pub enum OptimizerKind {
     Sgd,
     Momentum,
+    Nesterov,
     Adam,
+    RmsProp,
 }
 
 impl OptimizerKind {
@@ -27,51 +33,57 @@ impl OptimizerKind {
         match self {
             OptimizerKind::Sgd => "sgd",
             OptimizerKind::Momentum => "momentum",
+            OptimizerKind::Nesterov => "nesterov",
             OptimizerKind::Adam => "adam",
+            OptimizerKind::RmsProp => "rmsprop",
         }
     }
 
-    /// The update rule with netc's constants: μ = 0.9; β = (0.9, 0.999), ε = 1e-8.
+    /// The update rule with netc's default constants: μ = 0.9 (momentum, Nesterov);
+    /// β = (0.9, 0.999), ε = 1e-8 (Adam); ρ = 0.9, μ = 0, ε = 1e-10 (RMSprop, TensorFlow's
+    /// defaults).
     pub fn rule(self) -> Rule {
         match self {
             OptimizerKind::Sgd => Rule::Sgd,
             OptimizerKind::Momentum => Rule::Momentum { mu: 0.9 },
+            OptimizerKind::Nesterov => Rule::Nesterov { mu: 0.9 },
             OptimizerKind::Adam => Rule::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+            OptimizerKind::RmsProp => Rule::RmsProp { decay: 0.9, momentum: 0.0, eps: 1e-10 },
         }
     }
-}
 
-/// How the learning rate changes over training.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Schedule {
-    Constant,
-    /// Multiply by `gamma` after every `every` epochs.
-    Step {
-        every: usize,
-        gamma: f64,
-    },
-    /// Cosine decay from the base rate to 0 over the whole run (Loshchilov & Hutter 2017).
-    Cosine,
-}
-
-impl Schedule {
-    /// The rate at a fraction `progress` ∈ [0, 1] of training, in epoch `epoch` (0-based).
-    pub fn rate(&self, base: f64, epoch: usize, progress: f64) -> f64 {
-        match *self {
-            Schedule::Constant => base,
-            Schedule::Step { every, gamma } => base * gamma.powi((epoch / every.max(1)) as i32),
-            Schedule::Cosine => base * 0.5 * (1.0 + (std::f64::consts::PI * progress.clamp(0.0, 1.0)).cos()),
+    /// The kind of a rule.
+    pub fn of(rule: Rule) -> OptimizerKind {
+        match rule {
+            Rule::Sgd => OptimizerKind::Sgd,
+            Rule::Momentum { .. } => OptimizerKind::Momentum,
+            Rule::Nesterov { .. } => OptimizerKind::Nesterov,
+            Rule::Adam { .. } => OptimizerKind::Adam,
+            Rule::RmsProp { .. } => OptimizerKind::RmsProp,
         }
+    }
+
+    /// Whether the rule keeps a first-moment or momentum buffer (`m`).
+    pub fn has_m(self) -> bool {
+        self != OptimizerKind::Sgd
+    }
+
+    /// Whether the rule keeps a second-moment or mean-square buffer (`v`).
+    pub fn has_v(self) -> bool {
+        matches!(self, OptimizerKind::Adam | OptimizerKind::RmsProp)
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Optimizer {
     pub kind: OptimizerKind,
+    /// The update rule with its constants (of `kind`).
+    pub rule: Rule,
     pub weight_decay: f32,
-    /// Momentum buffers (momentum) or first moments (adam), per tensor (empty if unused).
+    /// Momentum buffers (momentum, nesterov, rmsprop) or first moments (adam), per
+    /// tensor (empty if unused).
     pub m: Vec<Vec<f32>>,
-    /// Second moments (adam), per tensor.
+    /// Second moments (adam) or mean squares (rmsprop, starting at 1), per tensor.
     pub v: Vec<Vec<f32>>,
     /// Updates applied so far.
     pub t: u64,
@@ -84,16 +96,31 @@ impl Optimizer {
 
     /// [`Optimizer::new`], reporting a failed allocation of the moments instead of aborting.
     pub fn try_new(kind: OptimizerKind, weight_decay: f32, store: &ParamStore) -> Result<Optimizer, AllocError> {
-        let zeros = |on: bool| -> Result<Vec<Vec<f32>>, AllocError> {
-            store.grads.iter().map(|g| if on { try_zeroed(g.len()) } else { Ok(Vec::new()) }).collect()
+        Self::try_with_rule(kind.rule(), weight_decay, store)
+    }
+
+    /// An optimizer applying `rule` (with its own constants). RMSprop's mean squares
+    /// start at 1, as TensorFlow's do; every other buffer starts at 0.
+    pub fn try_with_rule(rule: Rule, weight_decay: f32, store: &ParamStore) -> Result<Optimizer, AllocError> {
+        let kind = OptimizerKind::of(rule);
+        let filled = |on: bool, x: f32| -> Result<Vec<Vec<f32>>, AllocError> {
+            store
+                .grads
+                .iter()
+                .map(|g| {
+                    if !on {
+                        return Ok(Vec::new());
+                    }
+                    let mut b = try_zeroed(g.len())?;
+                    if x != 0.0 {
+                        b.fill(x);
+                    }
+                    Ok(b)
+                })
+                .collect()
         };
-        Ok(Optimizer {
-            kind,
-            weight_decay,
-            m: zeros(kind != OptimizerKind::Sgd)?,
-            v: zeros(kind == OptimizerKind::Adam)?,
-            t: 0,
-        })
+        let v0 = if kind == OptimizerKind::RmsProp { 1.0 } else { 0.0 };
+        Ok(Optimizer { kind, rule, weight_decay, m: filled(kind.has_m(), 0.0)?, v: filled(kind.has_v(), v0)?, t: 0 })
     }
 
     /// The checkpoint name of moment tensor `tag` (`m` or `v`) of parameter `i`.
@@ -117,6 +144,32 @@ impl Optimizer {
         // wrap to 0 would divide by 1 − β^0 = 0.
         self.t = self.t.saturating_add(1);
         let step = Step { lr, weight_decay: self.weight_decay, t: self.t };
-        engine.update(self.kind.rule(), step, store, &mut self.m, &mut self.v);
+        engine.update(self.rule, step, store, &mut self.m, &mut self.v);
     }
+}
+
+/// The global norm of the gradients of the tensors training updates, √(Σ g²), summed
+/// in f64 tensor by tensor in store order.
+pub fn gradient_norm(store: &ParamStore) -> f64 {
+    let trainable: Vec<usize> = store.updated().collect();
+    let sum: f64 =
+        trainable.into_iter().map(|i| store.grads[i].iter().map(|&g| f64::from(g) * f64::from(g)).sum::<f64>()).sum();
+    sum.sqrt()
+}
+
+/// Clipping by global norm (Pascanu et al. 2013; TensorFlow's `clip_by_global_norm`):
+/// if the norm N of the updated tensors' gradients exceeds `max`, every one of them is
+/// multiplied by the f32 factor `max / N`; below or at `max` nothing changes. Returns N,
+/// the norm before clipping. Weight decay is not part of the gradients here (the update
+/// rules add it afterwards), so it is neither clipped nor counted.
+pub fn clip_gradients(store: &mut ParamStore, max: f64) -> f64 {
+    let norm = gradient_norm(store);
+    if norm > max {
+        let scale = (max / norm) as f32;
+        let trainable: Vec<usize> = store.updated().collect();
+        for i in trainable {
+            store.grads[i].iter_mut().for_each(|g| *g *= scale);
+        }
+    }
+    norm
 }

@@ -1,9 +1,14 @@
 //! Optimizer state in checkpoints, so that `--resume` continues exactly where a run
-//! stopped: moment tensors as `optimizer.m.<name>` / `optimizer.v.<name>`, and the
-//! update count, optimizer kind and completed epochs as metadata.
+//! stopped: moment tensors as `optimizer.m.<name>` / `optimizer.v.<name>` (momentum
+//! buffers and first moments in `m`; Adam's second moments and RMSprop's mean squares
+//! in `v`), and the update count, optimizer kind and completed epochs as metadata, with
+//! the constants of the rule for the record (`netc.optimizer.momentum`, `.rms_decay`,
+//! `.rms_eps`; not required when loading, and not compared: the flags of the resumed
+//! run apply, like its `--lr`).
 
 use super::checkpoint::{Extra, Loaded, OPTIMIZER_PREFIX};
 use super::optim::{Optimizer, MAX_EPOCHS, MAX_UPDATES};
+use crate::runtime::update::Rule;
 use crate::runtime::ParamStore;
 
 /// The optimizer's moment tensors, named after their parameters.
@@ -20,7 +25,22 @@ pub fn optimizer_tensors(opt: &Optimizer, store: &ParamStore) -> Extra {
 
 /// Metadata entries describing the optimizer.
 pub fn optimizer_metadata(opt: &Optimizer) -> Vec<(String, String)> {
-    vec![("netc.optimizer".into(), opt.kind.name().into()), ("netc.optimizer.t".into(), opt.t.to_string())]
+    let mut meta =
+        vec![("netc.optimizer".into(), opt.kind.name().into()), ("netc.optimizer.t".into(), opt.t.to_string())];
+    let mut put = |k: &str, x: f32| meta.push((format!("netc.optimizer.{k}"), x.to_string()));
+    match opt.rule {
+        Rule::Nesterov { mu } => put("momentum", mu),
+        Rule::RmsProp { decay, momentum, eps } => {
+            put("rms_decay", decay);
+            put("rms_eps", eps);
+            put("momentum", momentum);
+        }
+        // Momentum's and Adam's constants are the fixed ones of netc before --momentum;
+        // left out so that their checkpoints stay as they were.
+        Rule::Momentum { mu } if mu != 0.9 => put("momentum", mu),
+        _ => {}
+    }
+    meta
 }
 
 /// Restores the optimizer from a loaded checkpoint; returns the number of completed
@@ -62,8 +82,9 @@ pub fn restore_optimizer(opt: &mut Optimizer, store: &ParamStore, loaded: &Loade
                 Some(v) if tag == "v" => {
                     if let Some(x) = v.iter().find(|&&x| x < 0.0) {
                         return Err(format!(
-                            "`{name}` holds a negative second moment ({x}); Adam's second moments are averages of \
-                             squares: the file is damaged"
+                            "`{name}` holds a negative second moment ({x}); {}'s second moments are averages of \
+                             squares: the file is damaged",
+                            if opt.kind == super::OptimizerKind::RmsProp { "RMSprop" } else { "Adam" }
                         ));
                     }
                 }

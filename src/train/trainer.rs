@@ -10,7 +10,7 @@
 use super::evaluation::Evaluation;
 use super::finite::{first_non_finite, largest_magnitude};
 use super::metrics::{tally, Tally};
-use super::optim::{Optimizer, Schedule};
+use super::optim::{clip_gradients, Clock, Optimizer, Schedule, Warmup};
 use crate::data::feeder::{feed, FeedSpec, Feeder};
 use crate::data::{Augment, DataError, Dataset, Pipeline};
 use crate::runtime::{Engine, ParamStore};
@@ -22,6 +22,10 @@ pub struct TrainConfig {
     pub batch: usize,
     pub lr: f64,
     pub schedule: Schedule,
+    /// A warm-up before the schedule.
+    pub warmup: Option<Warmup>,
+    /// Clip the gradients to this global norm before each update ([`clip_gradients`]).
+    pub clip_norm: Option<f64>,
     pub seed: u64,
     /// Augmentation of training images.
     pub augment: Augment,
@@ -53,7 +57,20 @@ pub struct EpochStats {
     /// The training pass alone.
     pub train_seconds: f64,
     pub images_per_sec: f64,
+    /// The learning rate of the epoch's last update.
     pub lr: f64,
+    /// The learning rate of the epoch's first update.
+    pub lr_first: f64,
+    /// The mean learning rate over the epoch's updates.
+    pub lr_mean: f64,
+    /// With clipping: the mean and largest global gradient norm before clipping, and
+    /// the fraction of the epoch's updates that were clipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grad_norm_mean: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grad_norm_max: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clipped_fraction: Option<f64>,
     /// Seconds the training steps waited for batches (prepared them, without workers).
     pub data_wait_seconds: f64,
     /// The same for the test pass.
@@ -202,17 +219,21 @@ impl Run<'_> {
     ) -> Result<EpochStats, TrainError> {
         let cfg = self.cfg;
         let batches = train_feed.batches_per_epoch();
-        let total_steps = cfg.epochs.saturating_mul(batches) as f64;
+        let total = (cfg.epochs as u64).saturating_mul(batches as u64);
         let (classes, kind, _) = self.engine.scores();
         let started = Instant::now();
         let mut seen = Tally::default();
         let mut e = train_feed.epoch(cfg.seed, epoch as u64);
         let mut b = 0;
         let mut lr = cfg.lr;
+        let (mut lr_first, mut lr_sum) = (None, 0.0);
+        let (mut norm_sum, mut norm_max, mut clipped) = (0.0f64, 0.0f64, 0usize);
         while let Some(fed) = e.next_batch().map_err(TrainError::Data)? {
             let batch = fed.batch();
             let step = (epoch as u64).saturating_mul(batches as u64).saturating_add(b as u64);
-            lr = cfg.schedule.rate(cfg.lr, epoch, step as f64 / total_steps);
+            lr = cfg.schedule.rate_at(cfg.lr, cfg.warmup.as_ref(), Clock { step, batches: batches as u64, total });
+            lr_first.get_or_insert(lr);
+            lr_sum += lr;
             self.labels.clear();
             self.labels.extend(batch.labels.iter().map(|&l| f32::from(l)));
             let loss = self.engine.train_step(self.store, batch.images, &self.labels, batch.len(), step);
@@ -221,6 +242,12 @@ impl Run<'_> {
             }
             seen.add(tally(self.engine.train_scores(batch.len()), batch.labels, classes, kind));
             drop(fed);
+            if let Some(max) = cfg.clip_norm {
+                let norm = clip_gradients(self.store, max);
+                norm_sum += norm;
+                norm_max = norm_max.max(norm);
+                clipped += usize::from(norm > max);
+            }
             self.optimizer.step(self.engine, self.store, lr as f32);
             self.updates += 1;
             b += 1;
@@ -261,6 +288,11 @@ impl Run<'_> {
             train_seconds,
             images_per_sec: seen.count as f64 / train_seconds.max(1e-9),
             lr,
+            lr_first: lr_first.unwrap_or(lr),
+            lr_mean: if b == 0 { lr } else { lr_sum / b as f64 },
+            grad_norm_mean: cfg.clip_norm.map(|_| norm_sum / b.max(1) as f64),
+            grad_norm_max: cfg.clip_norm.map(|_| norm_max),
+            clipped_fraction: cfg.clip_norm.map(|_| clipped as f64 / b.max(1) as f64),
             data_wait_seconds: data_wait,
             test_data_wait_seconds: test_wait,
         })

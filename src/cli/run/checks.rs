@@ -59,6 +59,20 @@ pub(super) fn options(args: &RunArgs) -> Result<Vec<String>, Fail> {
             f32::MAX
         )));
     }
+    if args.momentum.is_some() && matches!(args.optimizer, Optim::Sgd | Optim::Adam) {
+        return Err(usage(format!(
+            "--momentum is for --optimizer momentum, nesterov or rmsprop, not {}",
+            if args.optimizer == Optim::Sgd { "sgd" } else { "adam (its β1 is 0.9)" }
+        )));
+    }
+    if args.optimizer != Optim::Rmsprop {
+        if let Some(flag) = [("--rms-decay", args.rms_decay), ("--rms-eps", args.rms_eps)]
+            .into_iter()
+            .find_map(|(flag, x)| x.map(|_| flag))
+        {
+            return Err(usage(format!("{flag} is for --optimizer rmsprop")));
+        }
+    }
     if args.format == crate::cli::Format::Json && args.eval.is_none() {
         return Err(usage(
             "--format json is for the report of --eval; training writes JSON with --log FILE (one object per epoch)"

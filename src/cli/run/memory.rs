@@ -68,8 +68,8 @@ pub(super) fn fixed(args: &RunArgs, splits: Option<&Splits>, p: &Programs) -> Ve
     let training = p.train.is_some();
     let moments = match (training, args.optimizer) {
         (false, _) | (true, Optim::Sgd) => 0,
-        (true, Optim::Momentum) => trainable,
-        (true, Optim::Adam) => 2 * trainable,
+        (true, Optim::Momentum | Optim::Nesterov) => trainable,
+        (true, Optim::Adam | Optim::Rmsprop) => 2 * trainable,
     };
     // A checkpoint is about the size of the weights and moments. Loading holds the file
     // and the parsed tensors beside the current ones; saving holds the tensors' bytes and

@@ -3,17 +3,63 @@
 //! trainer driven with an observer that prints each epoch, draws the progress bar and
 //! saves checkpoints.
 
-use super::{checks, load_weights, weights, Fail, Fed, Optim, RunArgs, Sched};
+use super::{checks, load_weights, weights, Fail, Fed, Optim, RunArgs, WarmupArg};
 use crate::cli::epoch_log::EpochLog;
 use crate::cli::{out, shown, EXIT_INVALID, EXIT_USAGE};
 use crate::data;
 use crate::data::Splits;
+use crate::runtime::update::Rule;
 use crate::runtime::{Engine, ParamStore};
-use crate::train::{
-    self, checkpoint, EpochStats, Observer, Optimizer, OptimizerKind, Schedule, TrainConfig, TrainError,
-};
-use clap::ValueEnum;
+use crate::train::{self, checkpoint, EpochStats, Observer, Optimizer, OptimizerKind, TrainConfig, TrainError};
+use crate::train::{Warmup, WarmupKind};
 use std::path::Path;
+
+/// The update rule `--optimizer` and its constants ask for.
+fn rule(args: &RunArgs) -> Rule {
+    let mu = |default: f64| args.momentum.unwrap_or(default) as f32;
+    match args.optimizer {
+        Optim::Sgd => Rule::Sgd,
+        Optim::Momentum => Rule::Momentum { mu: mu(0.9) },
+        Optim::Nesterov => Rule::Nesterov { mu: mu(0.9) },
+        Optim::Adam => OptimizerKind::Adam.rule(),
+        Optim::Rmsprop => Rule::RmsProp {
+            decay: args.rms_decay.unwrap_or(0.9) as f32,
+            momentum: mu(0.0),
+            eps: args.rms_eps.unwrap_or(1e-10) as f32,
+        },
+    }
+}
+
+/// The warm-up `--warmup`, `--warmup-mode` and `--warmup-lr` ask for.
+fn warmup(args: &RunArgs) -> Option<Warmup> {
+    let length = args.warmup?;
+    let (kind, default) = match args.warmup_mode {
+        WarmupArg::Linear => (WarmupKind::Linear, 0.0),
+        WarmupArg::Constant => (WarmupKind::Constant, args.lr / 10.0),
+    };
+    Some(Warmup { length, kind, from: args.warmup_lr.unwrap_or(default) })
+}
+
+/// What the run does besides the optimizer's name and the schedule, for the first line.
+fn recipe(args: &RunArgs, rule: Rule, warmup: Option<&Warmup>) -> String {
+    let mut parts = Vec::new();
+    match rule {
+        Rule::Momentum { mu } | Rule::Nesterov { mu } if args.momentum.is_some() => parts.push(format!("μ {mu}")),
+        Rule::RmsProp { decay, momentum, eps } => parts.push(format!("ρ {decay} μ {momentum} ε {eps:e}")),
+        _ => {}
+    }
+    if let Some(w) = warmup {
+        let mode = match w.kind {
+            WarmupKind::Linear => "linear",
+            WarmupKind::Constant => "constant",
+        };
+        parts.push(format!("{mode} warm-up {} from {}", w.length, rate(w.from)));
+    }
+    if let Some(c) = args.clip_norm {
+        parts.push(format!("gradients clipped to norm {c}"));
+    }
+    parts.iter().map(|p| format!(", {p}")).collect()
+}
 
 pub(super) fn train_net(
     args: &RunArgs,
@@ -22,17 +68,18 @@ pub(super) fn train_net(
     splits: &Splits,
     fed: &Fed,
 ) -> Result<(), Fail> {
-    let kind = match args.optimizer {
-        Optim::Sgd => OptimizerKind::Sgd,
-        Optim::Momentum => OptimizerKind::Momentum,
-        Optim::Adam => OptimizerKind::Adam,
-    };
-    let schedule = match args.schedule {
-        Sched::Cosine => Schedule::Cosine,
-        Sched::Constant => Schedule::Constant,
-        Sched::Step => Schedule::Step { every: args.epochs.div_ceil(3), gamma: 0.1 },
-    };
-    let mut optimizer = Optimizer::try_new(kind, args.weight_decay as f32, store)
+    let rule = rule(args);
+    let kind = OptimizerKind::of(rule);
+    let schedule = args.schedule.schedule(args.epochs);
+    let warmup = warmup(args);
+    let batches = splits.train.count().div_ceil(args.batch.max(1)) as u64;
+    let warnings = schedule
+        .check(warmup.as_ref(), batches, args.epochs as u64)
+        .map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
+    for w in warnings {
+        crate::cli::err(&format!("{w}\n"));
+    }
+    let mut optimizer = Optimizer::try_with_rule(rule, args.weight_decay as f32, store)
         .map_err(|e| Fail(EXIT_INVALID, format!("error: {}: {e}", args.net.display())))?;
     let mut start_epoch = 0;
     if let Some(path) = &args.weights {
@@ -55,6 +102,8 @@ pub(super) fn train_net(
         batch: args.batch,
         lr: args.lr,
         schedule,
+        warmup,
+        clip_norm: args.clip_norm,
         seed: args.seed,
         augment: fed.augment,
         data_workers: args.data_workers,
@@ -65,7 +114,7 @@ pub(super) fn train_net(
         None => None,
     };
     out(&format!(
-        "training {} on {} ({} train / {} test images) with {} engine: {} lr {} {} schedule, batch {}, {} epoch{}, seed {}\n",
+        "training {} on {} ({} train / {} test images) with {} engine: {} lr {} {} schedule{}, batch {}, {} epoch{}, seed {}\n",
         args.net.display(),
         splits.train.name,
         splits.train.count(),
@@ -73,7 +122,8 @@ pub(super) fn train_net(
         engine.name(),
         kind.name(),
         rate(args.lr),
-        args.schedule.to_possible_value().map_or_else(String::new, |v| v.get_name().to_owned()),
+        args.schedule,
+        recipe(args, rule, cfg.warmup.as_ref()),
         if args.batch > splits.train.count() {
             format!("{} (the whole training set)", splits.train.count())
         } else {
@@ -96,6 +146,15 @@ pub(super) fn train_net(
             "pipeline": serde_json::from_str::<serde_json::Value>(&fed.pipeline.to_json(&fed.augment)).expect("valid JSON"),
             "data_workers": args.data_workers,
             "images": fed.images.map_or("in memory", |l| l.trim_start_matches("images: ")),
+            "optimizer": optimizer_json(rule, args),
+            "schedule": args.schedule.to_string(),
+            "warmup": cfg.warmup.map(|w| serde_json::json!({
+                "length": w.length.to_string(),
+                "steps": w.steps(batches),
+                "mode": match w.kind { WarmupKind::Linear => "linear", WarmupKind::Constant => "constant" },
+                "from": w.from,
+            })),
+            "clip_norm": args.clip_norm,
         }}), start_epoch + 1);
     }
     let mut observer = CliObserver {
@@ -142,6 +201,27 @@ pub(super) fn train_net(
     Ok(())
 }
 
+/// The optimizer and its constants, for the log's header.
+fn optimizer_json(rule: Rule, args: &RunArgs) -> serde_json::Value {
+    let mut o = serde_json::json!({"name": rule.name(), "weight_decay": args.weight_decay});
+    let mut put = |k: &str, x: f32| o[k] = serde_json::json!(x);
+    match rule {
+        Rule::Sgd => {}
+        Rule::Momentum { mu } | Rule::Nesterov { mu } => put("momentum", mu),
+        Rule::Adam { beta1, beta2, eps } => {
+            put("beta1", beta1);
+            put("beta2", beta2);
+            put("eps", eps);
+        }
+        Rule::RmsProp { decay, momentum, eps } => {
+            put("rms_decay", decay);
+            put("momentum", momentum);
+            put("rms_eps", eps);
+        }
+    }
+    o
+}
+
 /// Refuses, before training, a `--save` target that cannot take checkpoints or is one
 /// of the run's own inputs (`--resume` may be the target: that continues in place).
 fn check_save_target(args: &RunArgs) -> Result<(), Fail> {
@@ -168,7 +248,9 @@ fn inputs(args: &RunArgs, for_save: bool) -> Vec<(&'static str, &Path)> {
 
 /// A learning rate in a compact form: `0.001`, `3.33e-4`, `1e38`.
 pub(super) fn rate(x: f64) -> String {
-    if (1e-3..1e4).contains(&x) {
+    if x == 0.0 {
+        "0".into()
+    } else if (1e-3..1e4).contains(&x) {
         format!("{}", (x * 1e6).round() / 1e6)
     } else {
         format!("{x:.3e}").replace(".000e", "e").replace("00e", "e").replace("0e", "e")

@@ -1,4 +1,4 @@
-//! Optimizer updates as JIT kernels: SGD, momentum and Adam over one
+//! Optimizer updates as JIT kernels: SGD, momentum, Nesterov, Adam and RMSprop over one
 //! parameter tensor, the exact rules of [`update::apply`].
 //!
 //! Consumes: the tensor's length at compile time; at run time the weights,
@@ -33,8 +33,8 @@ pub trait OptimizerKernel: Send + Sync {
     /// to the elements of part `part`.
     ///
     /// # Safety
-    /// `w`, `g` and, as the kind needs them, `m` (momentum, Adam) and `v`
-    /// (Adam) point to the tensor's `len` floats; they do not overlap, and
+    /// `w`, `g` and, as the kind needs them, `m` (momentum, Nesterov, Adam,
+    /// RMSprop) and `v` (Adam, RMSprop) point to the tensor's `len` floats; they do not overlap, and
     /// no one else accesses this part's elements during the call.
     #[allow(clippy::too_many_arguments)]
     unsafe fn run(
@@ -91,9 +91,13 @@ pub fn compile_optimizer_with(jit: &Jit, kind: Rule, len: usize, opts: &OpOption
 fn update(e: &mut V4, kind: Rule, [w, g, m, v]: [Value; 4], [lr, wd, c1, c2]: [Value; 4], off: Value, lanes: Lanes) {
     let (wv, gv) = (load(e, lanes, w, off), load(e, lanes, g, off));
     let decay = e.mul(wd, wv);
-    let step = match kind {
+    // What is subtracted from w.
+    let delta = match kind {
         // w ← w − lr·(g + wd·w)
-        Rule::Sgd => e.add(gv, decay),
+        Rule::Sgd => {
+            let d = e.add(gv, decay);
+            e.mul(lr, d)
+        }
         // m ← μ·m + g + wd·w; w ← w − lr·m
         Rule::Momentum { mu } => {
             let mv = load(e, lanes, m, off);
@@ -102,7 +106,38 @@ fn update(e: &mut V4, kind: Rule, [w, g, m, v]: [Value; 4], [lr, wd, c1, c2]: [V
             let t = e.add(t, gv);
             let t = e.add(t, decay);
             store(e, lanes, t, m, off);
-            t
+            e.mul(lr, t)
+        }
+        // d ← g + wd·w; m ← μ·m + d; w ← w − lr·(d + μ·m)
+        Rule::Nesterov { mu } => {
+            let mv = load(e, lanes, m, off);
+            let mu = e.splat(mu);
+            let d = e.add(gv, decay);
+            let t = e.mul(mu, mv);
+            let mn = e.add(t, d);
+            store(e, lanes, mn, m, off);
+            let t = e.mul(mu, mn);
+            let t = e.add(d, t);
+            e.mul(lr, t)
+        }
+        // d ← g + wd·w; v ← ρ·v + (1−ρ)·d·d; m ← μ·m + lr·d/√(v + ε); w ← w − m
+        Rule::RmsProp { decay: rho, momentum, eps } => {
+            let (mv, vv) = (load(e, lanes, m, off), load(e, lanes, v, off));
+            let (r, k, mu, eps) = (e.splat(rho), e.splat(1.0 - rho), e.splat(momentum), e.splat(eps));
+            let d = e.add(gv, decay);
+            let a = e.mul(r, vv);
+            let b = e.mul(k, d);
+            let b = e.mul(b, d);
+            let vn = e.add(a, b);
+            store(e, lanes, vn, v, off);
+            let s = e.add(vn, eps);
+            let s = e.b.ins().sqrt(s);
+            let q = e.mul(lr, d);
+            let q = e.div(q, s);
+            let a = e.mul(mu, mv);
+            let mn = e.add(a, q);
+            store(e, lanes, mn, m, off);
+            mn
         }
         // m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g·g; w ← w − lr·((m/c1)/(√(v/c2) + ε) + wd·w)
         Rule::Adam { beta1, beta2, eps } => {
@@ -122,11 +157,11 @@ fn update(e: &mut V4, kind: Rule, [w, g, m, v]: [Value; 4], [lr, wd, c1, c2]: [V
             let eps = e.splat(eps);
             let r = e.add(r, eps);
             let q = e.div(mh, r);
-            e.add(q, decay)
+            let t = e.add(q, decay);
+            e.mul(lr, t)
         }
     };
-    let s = e.mul(lr, step);
-    let wn = e.sub(wv, s);
+    let wn = e.sub(wv, delta);
     store(e, lanes, wn, w, off);
 }
 
