@@ -4,6 +4,9 @@
 #
 #   benches/side_by_side.sh [rounds] [seconds-per-run] [case ...]
 #
+# NETC_WINOGRAD_VARIANTS (default "auto") lists `--winograd` settings to run netc with,
+# each its own column, e.g. NETC_WINOGRAD_VARIANTS="off auto" for the direct kernels too.
+#
 # Needs a release build (cargo build --release) and, for the PyTorch side, torch and
 # torchvision. PyTorch runs with glibc's malloc tuned as its best configuration here
 # (MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296); both use 2 threads.
@@ -28,13 +31,17 @@ echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) c
 for r in $(seq 1 "$rounds"); do
   for c in "${cases[@]}"; do
     # shellcheck disable=SC2086
-    ms=$($netc bench ${args[$c]} --threads 2 --seconds "$secs" --format json |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["median_seconds"] * 1e3)')
-    echo "netc $c $ms" >> "$out"
+    for w in ${NETC_WINOGRAD_VARIANTS:-auto}; do
+      # shellcheck disable=SC2086
+      ms=$($netc bench ${args[$c]} --threads 2 --seconds "$secs" --winograd "$w" --format json |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["median_seconds"] * 1e3)')
+      echo "netc-$w $c $ms" >> "$out"
+      echo "round $r $c: netc --winograd $w $ms ms" >&2
+    done
     py=$(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 THREADS=2 \
       python3 benches/pytorch_cases.py "$c" "$secs" | cut -d' ' -f2)
     echo "torch $c $py" >> "$out"
-    echo "round $r $c: netc $ms ms, torch $py ms" >&2
+    echo "round $r $c: torch $py ms" >&2
   done
 done
 python3 - "$out" <<'PY'
@@ -43,10 +50,14 @@ rows = {}
 for line in open(sys.argv[1]):
     who, case, ms = line.split()
     rows.setdefault(case, {}).setdefault(who, []).append(float(ms))
-print("| case | netc ms/step | PyTorch eager ms/step | netc speed / PyTorch |")
-print("|---|---|---|---|")
+netcs = [w for w in next(iter(rows.values())) if w.startswith("netc-")]
+head = [f"netc {w[5:]} ms/step" for w in netcs] + ["PyTorch eager ms/step"] + [f"{w[5:]} / PyTorch" for w in netcs]
+print("| case | " + " | ".join(head) + " |")
+print("|---" * (len(head) + 1) + "|")
 for case, r in rows.items():
-    n, t = statistics.median(r["netc"]), statistics.median(r["torch"])
-    print(f"| {case} | {n:.2f} | {t:.2f} | {t / n:.2f}x |")
+    t = statistics.median(r["torch"])
+    ns = [statistics.median(r[w]) for w in netcs]
+    cells = [f"{n:.2f}" for n in ns] + [f"{t:.2f}"] + [f"{t / n:.2f}x" for n in ns]
+    print(f"| {case} | " + " | ".join(cells) + " |")
 PY
 rm -f "$out"

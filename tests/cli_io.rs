@@ -268,7 +268,8 @@ fn winograd_option_switches_the_kernels_of_every_direction() {
     let net = d.write("w.net", "input 8x16x16\nconv(8, 3, pad = 1) relu\nconv(8, 3, pad = 1)\ngap flatten dense(10)\n");
     let profile = |choice: &str| {
         let r = run(
-            netc(["bench", "--train", "--profile", "--seconds", "0.01", "--batch", "4", "--winograd", choice]).arg(&net),
+            netc(["bench", "--train", "--profile", "--seconds", "0.01", "--batch", "4", "--winograd", choice])
+                .arg(&net),
             MINUTE,
         );
         r.expect(0);
