@@ -85,13 +85,15 @@ use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::kernels::CompiledKernel;
 use crate::codegen::loops::counted_loop;
-use crate::codegen::machine::PEAK_S_PER_FLOP;
 use crate::codegen::simd::V4;
 use crate::sched::StepSpec;
 
+mod cost;
 mod input;
 pub(super) mod weight_grad;
 
+use cost::estimate;
+pub(super) use cost::{choose, choose_weight_grad};
 use input::InputTransform;
 
 /// The matrices of F(m×m, 3×3): Bᵀ (t×t), G (t×3), Aᵀ (m×t), t = m + 2.
@@ -175,101 +177,6 @@ pub(super) enum Role {
     DataGradient,
 }
 
-/// Cost model (2-thread Zen 5 target, fitted to `netc bench --profile` on VGG-16
-/// and ResNet-18 at batch 1 and 8): seconds per transformed input float (JIT,
-/// `input`: about 1 ns measured on VGG-16, where the scalar Rust one took 4 ns), per transformed weight float and tile side t (Rust, written to and
-/// streamed back from scratch: 1.2 ns for F(2×2), 1.8 ns for F(4×4)), per output
-/// pixel (JIT).
-const IN_S_PER_FLOAT: f64 = 1.2e-9;
-const W_S_PER_FLOAT_T: f64 = 0.3e-9;
-const OUT_S_PER_FLOAT: f64 = 0.4e-9;
-/// Per GEMM result float stored to scratch and read back by the output transform
-/// (what makes few input channels, e.g. an RGB first layer, a loss).
-const M_S_PER_FLOAT: f64 = 0.3e-9;
-/// Throughput of the direct kernel and of Winograd's GEMMs relative to the f32x4
-/// peak of all threads (both measured at about 45%).
-const DIRECT_EFF: f64 = 0.45;
-const GEMM_EFF: f64 = 0.45;
-/// Winograd is chosen only when predicted this much faster than direct.
-const MARGIN: f64 = 0.8;
-
-/// The tile size m (2 or 4) to use for `g`, or None for direct convolution: the
-/// option's choice where it forces one, else the cheaper by [`estimate`] when it
-/// beats the direct kernel's estimated time by the margin.
-pub(super) fn choose(g: &ConvGeom, opts: &ConvOptions) -> Option<usize> {
-    choose_by(g, opts, |m, threads| {
-        [true, false].map(|by_co| estimate(g, m, threads, by_co)).into_iter().fold(f64::INFINITY, f64::min)
-    })
-}
-
-/// [`choose`] for the weight gradient of `g` (see `weight_grad`). Maps under
-/// [`MIN_WEIGHT_GRAD_MAP`] a side stay direct unless forced.
-pub(super) fn choose_weight_grad(g: &ConvGeom, opts: &ConvOptions) -> Option<usize> {
-    let small = g.oh.min(g.ow) < MIN_WEIGHT_GRAD_MAP && opts.winograd != Some(true);
-    choose_by(g, opts, |m, threads| if small { f64::INFINITY } else { estimate_weight_grad(g, m, threads) })
-}
-
-/// The smallest map side whose weight gradient the cost model may give to
-/// Winograd: ResNet-18's 7×7 layers (512 channels, batch 8, F(2×2)) measured 15%
-/// slower than direct where the model predicted a gain, while its 14–56-pixel
-/// layers gained 20–35% as predicted (2-core AMD EPYC, 2 threads); the cause is
-/// not found yet.
-const MIN_WEIGHT_GRAD_MAP: usize = 8;
-
-/// The option's forced choice, else the tile whose `estimate(m, threads)` beats the
-/// direct kernel's estimated time by the margin (the cheaper of the two).
-fn choose_by(g: &ConvGeom, opts: &ConvOptions, estimate: impl Fn(usize, usize) -> f64) -> Option<usize> {
-    if !applies(g) || opts.winograd == Some(false) {
-        return None;
-    }
-    if opts.winograd == Some(true) {
-        return Some(opts.winograd_m.filter(|m| [2, 4].contains(m)).unwrap_or(4));
-    }
-    let threads = opts.threads.max(1);
-    let direct = g.flops() * PEAK_S_PER_FLOP / threads as f64 / DIRECT_EFF;
-    let cands = match opts.winograd_m {
-        Some(m) if [2, 4].contains(&m) => vec![m],
-        _ => vec![2, 4],
-    };
-    let mut best: Option<(f64, usize)> = None;
-    for m in cands {
-        let est = estimate(m, threads);
-        if est < MARGIN * direct && best.is_none_or(|(b, _)| est < b) {
-            best = Some((est, m));
-        }
-    }
-    best.map(|(_, m)| m)
-}
-
-/// Estimated seconds of the weight-gradient kernel with tile m on `threads` parts
-/// (split over output channels: every part transforms all of x).
-fn estimate_weight_grad(g: &ConvGeom, m: usize, threads: usize) -> f64 {
-    let (t, p) = (m + 2, threads as f64);
-    let tiles = (g.n * g.oh.div_ceil(m) * 4 * g.ow.div_ceil(m).div_ceil(4)) as f64;
-    let pts = (t * t) as f64;
-    let gemm = 2.0 * pts * tiles * (g.cin * g.cout) as f64 * PEAK_S_PER_FLOP / GEMM_EFF / p;
-    let input = pts * tiles * g.cin as f64 * IN_S_PER_FLOAT;
-    let dy = pts * tiles * g.cout as f64 * IN_S_PER_FLOAT / p;
-    let finish = pts * (g.cin * g.cout) as f64 * (M_S_PER_FLOAT + W_S_PER_FLOAT_T * t as f64) / p;
-    gemm + input + dy + finish
-}
-
-/// Estimated seconds of the Winograd kernel with tile m, split into `threads` parts
-/// over output channels (`by_co`: every part transforms the whole input) or over
-/// tile rows (every part transforms all the weights).
-fn estimate(g: &ConvGeom, m: usize, threads: usize, by_co: bool) -> f64 {
-    let (t, p) = (m + 2, threads as f64);
-    let tiles = (g.n * g.oh.div_ceil(m) * 4 * g.ow.div_ceil(m).div_ceil(4)) as f64;
-    let pts = (t * t) as f64;
-    let gemm = 2.0 * pts * tiles * (g.cin * g.cout) as f64 * PEAK_S_PER_FLOP / GEMM_EFF / p;
-    let input = pts * tiles * g.cin as f64 * IN_S_PER_FLOAT;
-    let weights = pts * (g.cin * g.cout) as f64 * W_S_PER_FLOAT_T * t as f64;
-    let output =
-        (g.n * g.oh * g.ow * g.cout) as f64 * OUT_S_PER_FLOAT / p + pts * tiles * g.cout as f64 * M_S_PER_FLOAT / p;
-    let (input, weights) = if by_co { (input, weights / p) } else { (input / p, weights) };
-    gemm + input + weights + output
-}
-
 /// The Winograd family: how a part runs. A part's units are its output channels.
 struct Winograd {
     g: ConvGeom,
@@ -320,33 +227,18 @@ pub(super) fn compile(
     let target = ((32 << 10) / g.cin).clamp(16, 256);
     let rows = (target / tw4).clamp(1, total_rows.div_ceil(pr));
     let chunk = rows * tw4;
-    let ranges: Vec<Range<usize>> = split_even(g.cout.div_ceil(4), pc)
-        .into_iter()
-        .map(|r| 4 * r.start..(4 * r.end).min(g.cout))
-        .filter(|r| !r.is_empty())
-        .collect();
+    let ranges = vector_ranges(g.cout, pc);
     let cb = ranges.iter().map(|r| r.len()).max().unwrap_or(1);
     let costs = OuterCosts { direct: true, store: 1.0, b_streams: (g.cin * chunk * 4) as i64 > (48 << 10) };
     let (mr, nv) = opts.tile_or(cb, || outer_tile(cb, chunk / 4, g.cin, costs));
-    let gemm_store = StoreSpec {
-        out: OperandMap { r_stride: (4 * chunk) as i64, pos_stride: 16, lane_stride: 4 },
-        extras: Vec::new(),
-        bias: false,
-        epilogue: Vec::new(),
-        accumulate: false,
-        partial: false,
-    };
-    let mut widths: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
-    widths.sort_unstable();
-    widths.dedup();
-    let mut vars = Vec::new();
-    for w in widths {
+    let gemm_store = raw_store(OperandMap { r_stride: (4 * chunk) as i64, pos_stride: 16, lane_stride: 4 }, false);
+    let vars = by_width(&ranges, |w| {
         let make = |key: VariantKey| {
             let a = ASide::Direct { row: (4 * g.cin) as i64, chan: 4, tap_row: 0, taps: vec![0] };
             gemm_spec_of(key, a, ((4 * chunk) as i64, vec![0]), (chunk, nv, false), 4.min(g.cin))
         };
-        vars.push((w, Variants::compile(jit, (KBlocks::new(g.cin, g.cin), mr, w), 0, &gemm_store, make)?));
-    }
+        Variants::compile(jit, (KBlocks::new(g.cin, g.cin), mr, w), 0, &gemm_store, make)
+    })?;
     let xi_bytes = (4 * spaced(cb * chunk)) as i64;
     let out_full = compile_output(jit, tf, spec, (4 * g.ow) as i64, xi_bytes, g.bias)?;
     let out_stage = compile_output(jit, tf, spec, (16 * m) as i64, xi_bytes, g.bias)?;
@@ -391,6 +283,33 @@ pub(super) fn compile(
         g,
     };
     Ok(tiled(tiling, family))
+}
+
+/// Output channels 0..n in about `want` ranges of whole vectors (the last may be
+/// shorter): the parts' units.
+fn vector_ranges(n: usize, want: usize) -> Vec<Range<usize>> {
+    split_even(n.div_ceil(4), want)
+        .into_iter()
+        .map(|r| 4 * r.start..(4 * r.end).min(n))
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+/// The store of a GEMM whose raw results go to scratch (no bias, no epilogue),
+/// overwriting or adding.
+fn raw_store(out: OperandMap, accumulate: bool) -> StoreSpec {
+    StoreSpec { out, extras: Vec::new(), bias: false, epilogue: Vec::new(), accumulate, partial: false }
+}
+
+/// The GEMM variants compiled once per distinct part width of `ranges`.
+fn by_width(
+    ranges: &[Range<usize>],
+    mut compile: impl FnMut(usize) -> Result<Variants>,
+) -> Result<Vec<(usize, Variants)>> {
+    let mut widths: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+    widths.sort_unstable();
+    widths.dedup();
+    widths.into_iter().map(|w| Ok((w, compile(w)?))).collect()
 }
 
 /// Floats between transform points in the scratch layouts: `len` plus a cache

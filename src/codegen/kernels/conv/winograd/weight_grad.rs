@@ -30,7 +30,7 @@ use std::sync::Arc;
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 
 use super::input::InputTransform;
-use super::{lin, spaced, transform, Transform};
+use super::{by_width, lin, raw_store, spaced, transform, vector_ranges, Transform};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::kernels::conv::abi::{at, view, view_mut};
@@ -42,8 +42,8 @@ use crate::codegen::kernels::conv::emit::addr;
 use crate::codegen::kernels::conv::geometry::ConvGeom;
 use crate::codegen::kernels::conv::options::ConvOptions;
 use crate::codegen::kernels::conv::outer::ASide;
-use crate::codegen::kernels::conv::plan::{outer_tile, split_even, want_parts, OuterCosts, Part};
-use crate::codegen::kernels::conv::store::{OperandMap, StoreSpec};
+use crate::codegen::kernels::conv::plan::{outer_tile, want_parts, OuterCosts, Part};
+use crate::codegen::kernels::conv::store::OperandMap;
 use crate::codegen::kernels::CompiledKernel;
 use crate::codegen::loops::counted_loop;
 use crate::codegen::simd::{mem, V4};
@@ -84,11 +84,7 @@ pub(in crate::codegen::kernels::conv) fn compile(
     let tw4 = 4 * tw.div_ceil(4);
     let total_rows = g.n * th;
     let want = want_parts(g.flops(), opts).min(opts.threads.max(1));
-    let ranges: Vec<Range<usize>> = split_even(g.cout.div_ceil(4), want)
-        .into_iter()
-        .map(|r| 4 * r.start..(4 * r.end).min(g.cout))
-        .filter(|r| !r.is_empty())
-        .collect();
+    let ranges = vector_ranges(g.cout, want);
     let width = ranges.iter().map(|r| 4 * r.len().div_ceil(4)).max().unwrap_or(4);
     // About 128 KiB of V per transform point, at least one tile row.
     let target = ((32 << 10) / g.cin).clamp(16, 1024);
@@ -98,25 +94,15 @@ pub(in crate::codegen::kernels::conv) fn compile(
     let kb = KBlocks { kc: chunk, nk, last: (total_rows - (nk - 1) * rows) * tw4 };
     let costs = OuterCosts { direct: true, store: 4.0, b_streams: false };
     let (mr, nv) = opts.tile_or(g.cin, || outer_tile(g.cin, width / 4, chunk, costs));
-    let store = StoreSpec {
-        out: OperandMap { r_stride: 4, pos_stride: (16 * g.cin) as i64, lane_stride: (4 * g.cin) as i64 },
-        extras: Vec::new(),
-        bias: false,
-        epilogue: Vec::new(),
-        accumulate: true,
-        partial: false,
-    };
-    let mut widths: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
-    widths.sort_unstable();
-    widths.dedup();
-    let mut vars = Vec::new();
-    for w in widths {
+    let store =
+        raw_store(OperandMap { r_stride: 4, pos_stride: (16 * g.cin) as i64, lane_stride: (4 * g.cin) as i64 }, true);
+    let vars = by_width(&ranges, |w| {
         let make = |key: VariantKey| {
             let a = ASide::Direct { row: (4 * chunk) as i64, chan: 4, tap_row: 0, taps: vec![0] };
             gemm_spec_of(key, a, ((4 * width) as i64, vec![0]), (w, nv, false), 4)
         };
-        vars.push((w, Variants::compile(jit, (kb, mr, g.cin), 0, &store, make)?));
-    }
+        Variants::compile(jit, (kb, mr, g.cin), 0, &store, make)
+    })?;
     let input = InputTransform::compile(jit, tf, &g, (4 * spaced(g.cin * chunk)) as i64)?;
     let u_xi = (4 * spaced(chunk * width)) as i64;
     let dy_full = compile_dy(jit, tf, ((4 * g.oh * g.ow) as i64, (4 * g.ow) as i64), u_xi, width)?;

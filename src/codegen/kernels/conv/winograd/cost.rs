@@ -1,0 +1,104 @@
+//! When Winograd pays: the cost model that picks it per layer and direction (and
+//! the tile size), or the option's forced choice. Estimates are seconds on the
+//! machine's f32x4 peak ([`PEAK_S_PER_FLOP`]) with per-float transform costs
+//! measured on the 2-core target; see the constants.
+
+use super::applies;
+use crate::codegen::kernels::conv::geometry::ConvGeom;
+use crate::codegen::kernels::conv::options::ConvOptions;
+use crate::codegen::machine::PEAK_S_PER_FLOP;
+
+/// Cost model (2-thread Zen 5 target, fitted to `netc bench --profile` on VGG-16
+/// and ResNet-18 at batch 1 and 8): seconds per transformed input float (JIT,
+/// `input`: about 1 ns measured on VGG-16, where the scalar Rust one took 4 ns), per transformed weight float and tile side t (Rust, written to and
+/// streamed back from scratch: 1.2 ns for F(2×2), 1.8 ns for F(4×4)), per output
+/// pixel (JIT).
+const IN_S_PER_FLOAT: f64 = 1.2e-9;
+const W_S_PER_FLOAT_T: f64 = 0.3e-9;
+const OUT_S_PER_FLOAT: f64 = 0.4e-9;
+/// Per GEMM result float stored to scratch and read back by the output transform
+/// (what makes few input channels, e.g. an RGB first layer, a loss).
+const M_S_PER_FLOAT: f64 = 0.3e-9;
+/// Throughput of the direct kernel and of Winograd's GEMMs relative to the f32x4
+/// peak of all threads (both measured at about 45%).
+const DIRECT_EFF: f64 = 0.45;
+const GEMM_EFF: f64 = 0.45;
+/// Winograd is chosen only when predicted this much faster than direct.
+const MARGIN: f64 = 0.8;
+
+/// The tile size m (2 or 4) to use for `g`, or None for direct convolution: the
+/// option's choice where it forces one, else the cheaper by [`estimate`] when it
+/// beats the direct kernel's estimated time by the margin.
+pub(in crate::codegen::kernels::conv) fn choose(g: &ConvGeom, opts: &ConvOptions) -> Option<usize> {
+    choose_by(g, opts, |m, threads| {
+        [true, false].map(|by_co| estimate(g, m, threads, by_co)).into_iter().fold(f64::INFINITY, f64::min)
+    })
+}
+
+/// [`choose`] for the weight gradient of `g` (see `weight_grad`). Maps under
+/// [`MIN_WEIGHT_GRAD_MAP`] a side stay direct unless forced.
+pub(in crate::codegen::kernels::conv) fn choose_weight_grad(g: &ConvGeom, opts: &ConvOptions) -> Option<usize> {
+    let small = g.oh.min(g.ow) < MIN_WEIGHT_GRAD_MAP && opts.winograd != Some(true);
+    choose_by(g, opts, |m, threads| if small { f64::INFINITY } else { estimate_weight_grad(g, m, threads) })
+}
+
+/// The smallest map side whose weight gradient the cost model may give to
+/// Winograd: ResNet-18's 7×7 layers (512 channels, batch 8, F(2×2)) measured 15%
+/// slower than direct where the model predicted a gain, while its 14–56-pixel
+/// layers gained 20–35% as predicted (2-core AMD EPYC, 2 threads); the cause is
+/// not found yet.
+const MIN_WEIGHT_GRAD_MAP: usize = 8;
+
+/// The option's forced choice, else the tile whose `estimate(m, threads)` beats the
+/// direct kernel's estimated time by the margin (the cheaper of the two).
+fn choose_by(g: &ConvGeom, opts: &ConvOptions, estimate: impl Fn(usize, usize) -> f64) -> Option<usize> {
+    if !applies(g) || opts.winograd == Some(false) {
+        return None;
+    }
+    if opts.winograd == Some(true) {
+        return Some(opts.winograd_m.filter(|m| [2, 4].contains(m)).unwrap_or(4));
+    }
+    let threads = opts.threads.max(1);
+    let direct = g.flops() * PEAK_S_PER_FLOP / threads as f64 / DIRECT_EFF;
+    let cands = match opts.winograd_m {
+        Some(m) if [2, 4].contains(&m) => vec![m],
+        _ => vec![2, 4],
+    };
+    let mut best: Option<(f64, usize)> = None;
+    for m in cands {
+        let est = estimate(m, threads);
+        if est < MARGIN * direct && best.is_none_or(|(b, _)| est < b) {
+            best = Some((est, m));
+        }
+    }
+    best.map(|(_, m)| m)
+}
+
+/// Estimated seconds of the weight-gradient kernel with tile m on `threads` parts
+/// (split over output channels: every part transforms all of x).
+fn estimate_weight_grad(g: &ConvGeom, m: usize, threads: usize) -> f64 {
+    let (t, p) = (m + 2, threads as f64);
+    let tiles = (g.n * g.oh.div_ceil(m) * 4 * g.ow.div_ceil(m).div_ceil(4)) as f64;
+    let pts = (t * t) as f64;
+    let gemm = 2.0 * pts * tiles * (g.cin * g.cout) as f64 * PEAK_S_PER_FLOP / GEMM_EFF / p;
+    let input = pts * tiles * g.cin as f64 * IN_S_PER_FLOAT;
+    let dy = pts * tiles * g.cout as f64 * IN_S_PER_FLOAT / p;
+    let finish = pts * (g.cin * g.cout) as f64 * (M_S_PER_FLOAT + W_S_PER_FLOAT_T * t as f64) / p;
+    gemm + input + dy + finish
+}
+
+/// Estimated seconds of the Winograd kernel with tile m, split into `threads` parts
+/// over output channels (`by_co`: every part transforms the whole input) or over
+/// tile rows (every part transforms all the weights).
+pub(super) fn estimate(g: &ConvGeom, m: usize, threads: usize, by_co: bool) -> f64 {
+    let (t, p) = (m + 2, threads as f64);
+    let tiles = (g.n * g.oh.div_ceil(m) * 4 * g.ow.div_ceil(m).div_ceil(4)) as f64;
+    let pts = (t * t) as f64;
+    let gemm = 2.0 * pts * tiles * (g.cin * g.cout) as f64 * PEAK_S_PER_FLOP / GEMM_EFF / p;
+    let input = pts * tiles * g.cin as f64 * IN_S_PER_FLOAT;
+    let weights = pts * (g.cin * g.cout) as f64 * W_S_PER_FLOAT_T * t as f64;
+    let output =
+        (g.n * g.oh * g.ow * g.cout) as f64 * OUT_S_PER_FLOAT / p + pts * tiles * g.cout as f64 * M_S_PER_FLOAT / p;
+    let (input, weights) = if by_co { (input, weights / p) } else { (input / p, weights) };
+    gemm + input + weights + output
+}
