@@ -1,23 +1,17 @@
 //! `netc run` end to end on the synthetic dataset (no files needed): logs, checkpoints,
 //! evaluation, determinism, exact resumption, divergence and bad inputs.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn netc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netc"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NETC_DATA")
-        .env("NETC_VERIFY", "1")
-        .output()
-        .expect("netc runs")
+    common::netc_output(args)
 }
 
 fn dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("netc-run-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::temp_dir("run", tag)
 }
 
 fn s(p: &std::path::Path) -> String {

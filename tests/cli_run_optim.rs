@@ -8,19 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn netc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netc"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NETC_DATA")
-        .env("NETC_VERIFY", "1")
-        .output()
-        .expect("netc runs")
+    common::netc_output(args)
 }
 
 fn dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("netc-optim-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::temp_dir("optim", tag)
 }
 
 fn s(p: &Path) -> String {

@@ -55,3 +55,22 @@ pub fn fast_tier(what: &str) -> bool {
     }
     fast
 }
+
+/// Runs the netc binary in the crate's folder, with `NETC_DATA` unset (tests that need
+/// data say where it is) and the engine's self-checks on (`NETC_VERIFY=1`).
+pub fn netc_output(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_netc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("NETC_DATA")
+        .env("NETC_VERIFY", "1")
+        .output()
+        .expect("netc runs")
+}
+
+/// A fresh folder under the system's temp dir, unique to this process and `tag`.
+pub fn temp_dir(prefix: &str, tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("netc-{prefix}-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
