@@ -18,7 +18,7 @@ use netc::sched::{Fused, Operand, StepSpec};
 /// Convolution and dense kernels (`conv 64@3x3/1x1 on 64x56x56 n1 g1: outer 4x8 k-blocks
 /// 1 spatial-lanes window packed-w`) keep the family, `grouped` (g > 1) and `table`
 /// from the head, and the words of the algorithm; `phases` and `k-blocks` become one or
-/// many. Other kernels (`pool Max [1, 64, 112, 112] -> [1, 64, 56, 56] [14 parts]`) keep
+/// many; a Winograd tile size stays. Other kernels (`pool Max [1, 64, 112, 112] -> [1, 64, 56, 56] [14 parts]`) keep
 /// their words without dims and numbers, plus `split` when the work is in several parts.
 pub fn variant_key(spec: &StepSpec, desc: &str) -> String {
     let mut key = if let Some((head, algo)) = desc.split_once(": ") {
@@ -40,7 +40,8 @@ pub fn variant_key(spec: &StepSpec, desc: &str) -> String {
                 i += 2;
                 continue;
             }
-            if !t.contains(|c: char| c.is_ascii_digit()) {
+            // Winograd's tile size (`F(2x2,3x3)`, `F(4x4,3x3)`) is a different kernel.
+            if !t.contains(|c: char| c.is_ascii_digit()) || t.starts_with("F(") {
                 words.push(t.to_string());
             }
             i += 1;
