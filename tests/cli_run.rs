@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::{checkpoint_contents as contents, expect_success as ok, path_arg as s, train_synthetic as train};
+
 use std::path::PathBuf;
 use std::process::Output;
 
@@ -14,42 +16,8 @@ fn dir(tag: &str) -> PathBuf {
     common::temp_dir("run", tag)
 }
 
-fn s(p: &std::path::Path) -> String {
-    p.to_string_lossy().into_owned()
-}
-
-/// Trains lenet-keras on 400 synthetic images; extra arguments are appended.
-fn train(extra: &[&str]) -> Output {
-    let mut args =
-        vec!["run", "nets/lenet-keras.net", "--train", "synthetic", "--limit", "400", "--batch", "32", "--quiet"];
-    args.extend_from_slice(extra);
-    netc(&args)
-}
-
-/// The tensors (name → little-endian bytes) and metadata of a checkpoint.
-fn contents(
-    p: &std::path::Path,
-) -> (std::collections::BTreeMap<String, Vec<u8>>, std::collections::BTreeMap<String, String>) {
-    let bytes = std::fs::read(p).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let tensors = st.tensors().into_iter().map(|(n, v)| (n, v.data().to_vec())).collect();
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-    (tensors, meta.metadata().clone().unwrap_or_default().into_iter().collect())
-}
-
 fn same_checkpoint(a: &std::path::Path, b: &std::path::Path) -> bool {
     contents(a) == contents(b)
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
 }
 
 #[test]

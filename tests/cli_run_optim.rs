@@ -4,49 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use common::{checkpoint_contents as contents, expect_success as ok, path_arg as s, train_synthetic as train};
 
-fn netc(args: &[&str]) -> Output {
-    common::netc_output(args)
-}
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn dir(tag: &str) -> PathBuf {
     common::temp_dir("optim", tag)
-}
-
-fn s(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
-}
-
-/// Trains lenet-keras on 400 synthetic images (13 batches of 32 per epoch).
-fn train(extra: &[&str]) -> Output {
-    let mut args =
-        vec!["run", "nets/lenet-keras.net", "--train", "synthetic", "--limit", "400", "--batch", "32", "--quiet"];
-    args.extend_from_slice(extra);
-    netc(&args)
-}
-
-type Contents = (std::collections::BTreeMap<String, Vec<u8>>, std::collections::BTreeMap<String, String>);
-
-/// The tensors (name → little-endian bytes) and metadata of a checkpoint.
-fn contents(p: &Path) -> Contents {
-    let bytes = std::fs::read(p).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let tensors = st.tensors().into_iter().map(|(n, v)| (n, v.data().to_vec())).collect();
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-    (tensors, meta.metadata().clone().unwrap_or_default().into_iter().collect())
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
 }
 
 fn log_lines(p: &Path) -> Vec<serde_json::Value> {

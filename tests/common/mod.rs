@@ -74,3 +74,41 @@ pub fn temp_dir(prefix: &str, tag: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// Trains lenet-keras on 400 synthetic images (13 batches of 32 per epoch); `extra`
+/// arguments are appended.
+pub fn train_synthetic(extra: &[&str]) -> std::process::Output {
+    let mut args =
+        vec!["run", "nets/lenet-keras.net", "--train", "synthetic", "--limit", "400", "--batch", "32", "--quiet"];
+    args.extend_from_slice(extra);
+    netc_output(&args)
+}
+
+/// A checkpoint's tensors (name → little-endian bytes) and metadata.
+pub type Checkpoint = (std::collections::BTreeMap<String, Vec<u8>>, std::collections::BTreeMap<String, String>);
+
+/// Reads the tensors and metadata of the checkpoint at `p`.
+pub fn checkpoint_contents(p: &std::path::Path) -> Checkpoint {
+    let bytes = std::fs::read(p).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let tensors = st.tensors().into_iter().map(|(n, v)| (n, v.data().to_vec())).collect();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    (tensors, meta.metadata().clone().unwrap_or_default().into_iter().collect())
+}
+
+/// The stdout of a run that must have succeeded (else both streams in the failure).
+pub fn expect_success(o: &std::process::Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+/// A path as a string argument.
+pub fn path_arg(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
+}
