@@ -3,7 +3,7 @@
 //! machine's f32x4 peak ([`PEAK_S_PER_FLOP`]) with per-float transform costs
 //! measured on the 2-core target; see the constants.
 
-use super::applies;
+use super::{applies, tile_grid};
 use crate::codegen::kernels::conv::geometry::ConvGeom;
 use crate::codegen::kernels::conv::options::ConvOptions;
 use crate::codegen::machine::PEAK_S_PER_FLOP;
@@ -78,7 +78,8 @@ fn choose_by(g: &ConvGeom, opts: &ConvOptions, estimate: impl Fn(usize, usize) -
 /// (split over output channels: every part transforms all of x).
 fn estimate_weight_grad(g: &ConvGeom, m: usize, threads: usize) -> f64 {
     let (t, p) = (m + 2, threads as f64);
-    let tiles = (g.n * g.oh.div_ceil(m) * 4 * g.ow.div_ceil(m).div_ceil(4)) as f64;
+    let (th, tw4) = tile_grid(g, m);
+    let tiles = (g.n * th * tw4) as f64;
     let pts = (t * t) as f64;
     let gemm = 2.0 * pts * tiles * (g.cin * g.cout) as f64 * PEAK_S_PER_FLOP / GEMM_EFF / p;
     let input = pts * tiles * g.cin as f64 * IN_S_PER_FLOAT;
@@ -92,7 +93,8 @@ fn estimate_weight_grad(g: &ConvGeom, m: usize, threads: usize) -> f64 {
 /// tile rows (every part transforms all the weights).
 pub(super) fn estimate(g: &ConvGeom, m: usize, threads: usize, by_co: bool) -> f64 {
     let (t, p) = (m + 2, threads as f64);
-    let tiles = (g.n * g.oh.div_ceil(m) * 4 * g.ow.div_ceil(m).div_ceil(4)) as f64;
+    let (th, tw4) = tile_grid(g, m);
+    let tiles = (g.n * th * tw4) as f64;
     let pts = (t * t) as f64;
     let gemm = 2.0 * pts * tiles * (g.cin * g.cout) as f64 * PEAK_S_PER_FLOP / GEMM_EFF / p;
     let input = pts * tiles * g.cin as f64 * IN_S_PER_FLOAT;

@@ -213,8 +213,7 @@ pub(super) fn compile(
     opts: &ConvOptions,
 ) -> Result<Arc<dyn CompiledKernel>> {
     let tf = transform(m);
-    let (th, tw) = (g.oh.div_ceil(m), g.ow.div_ceil(m));
-    let tw4 = 4 * tw.div_ceil(4);
+    let (th, tw4) = tile_grid(&g, m);
     let total_rows = g.n * th;
     let want = want_parts(g.flops(), opts).min(opts.threads.max(1));
     // Split output channels, or tile rows when that is estimated cheaper (few
@@ -283,6 +282,12 @@ pub(super) fn compile(
         g,
     };
     Ok(tiled(tiling, family))
+}
+
+/// Tile rows per sample and tiles per tile row, the latter rounded up to whole
+/// vectors of four, for m×m output tiles of `g`'s output map.
+fn tile_grid(g: &ConvGeom, m: usize) -> (usize, usize) {
+    (g.oh.div_ceil(m), 4 * g.ow.div_ceil(m).div_ceil(4))
 }
 
 /// Output channels 0..n in about `want` ranges of whole vectors (the last may be

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 
 use super::input::InputTransform;
-use super::{by_width, lin, raw_store, spaced, transform, vector_ranges, Transform};
+use super::{by_width, lin, raw_store, spaced, tile_grid, transform, vector_ranges, Transform};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::kernels::conv::abi::{at, view, view_mut};
@@ -80,8 +80,7 @@ pub(in crate::codegen::kernels::conv) fn compile(
     opts: &ConvOptions,
 ) -> Result<Arc<dyn CompiledKernel>> {
     let tf = transform(m);
-    let (th, tw) = (g.oh.div_ceil(m), g.ow.div_ceil(m));
-    let tw4 = 4 * tw.div_ceil(4);
+    let (th, tw4) = tile_grid(&g, m);
     let total_rows = g.n * th;
     let want = want_parts(g.flops(), opts).min(opts.threads.max(1));
     let ranges = vector_ranges(g.cout, want);
