@@ -65,9 +65,9 @@ pub enum WinogradArg {
     F4,
 }
 
-impl From<WinogradArg> for crate::codegen::kernels::WinogradChoice {
+impl From<WinogradArg> for crate::runtime::WinogradChoice {
     fn from(a: WinogradArg) -> Self {
-        use crate::codegen::kernels::WinogradChoice as W;
+        use crate::runtime::WinogradChoice as W;
         match a {
             WinogradArg::Auto => W::Auto,
             WinogradArg::Off => W::Off,

@@ -22,7 +22,7 @@ pub struct BenchOptions {
     pub train: bool,
     pub batch: usize,
     pub threads: usize,
-    pub winograd: crate::codegen::kernels::WinogradChoice,
+    pub winograd: crate::runtime::WinogradChoice,
     /// Minimum seconds of timed runs (at least 5 runs are timed).
     pub seconds: f64,
     /// Time each planned step too.

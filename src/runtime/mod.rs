@@ -11,6 +11,8 @@ pub mod reference;
 mod store;
 pub mod update;
 
+/// The type of [`JitOptions::winograd`], for callers that pick it (the CLI).
+pub use crate::codegen::kernels::WinogradChoice;
 pub use engine::{Engine, ReferenceEngine};
 pub use exec::Executor;
 pub use jit::{JitEngine, JitOptions};
