@@ -190,6 +190,7 @@ fn rmsprop_with_warmup_decay_and_clipping_learns_mnist() {
         .args(["run", "nets/lenet-keras.net", "--train", "mnist", "--limit", "30000", "--epochs", "2", "--quiet"])
         .args(["--optimizer", "rmsprop", "--clip-norm", "2", "--warmup", "1", "--schedule", "exp:0.94/2"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NETC_TUNE", "off")
         .env("NETC_DATA", data)
         .output()
         .expect("netc runs");

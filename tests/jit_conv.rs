@@ -267,7 +267,8 @@ fn random_table(rng: &mut Rng, in_c: u32, out_c: usize) -> ConnTable {
     ConnTable { inputs }
 }
 
-/// Every forced choice of lanes and weight packing, split into many parts.
+/// Every forced choice of lanes and weight packing, split into many parts, with
+/// `fmul` + `fadd` or `fma`.
 fn forced_options() -> Vec<ConvOptions> {
     let mut all = Vec::new();
     for lanes in [Some(Lanes::Spatial), Some(Lanes::Batch)] {
@@ -284,6 +285,8 @@ fn forced_options() -> Vec<ConvOptions> {
                 tile: None,
                 winograd: Some(false),
                 winograd_m: None,
+                // Half the cases with fused multiply-adds (the autotuner's option).
+                fused: lanes == Some(Lanes::Batch),
             });
         }
     }

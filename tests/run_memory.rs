@@ -20,6 +20,7 @@ fn netc_limited(kib: u64, args: &[&str]) -> Output {
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("NETC_DATA")
+        .env("NETC_TUNE", "off")
         .output()
         .expect("sh runs")
 }

@@ -38,6 +38,8 @@ pub struct BenchArgs {
     /// Memory netc may use, e.g. 512M or 8G (default: what the system has available).
     #[arg(long, value_name = "SIZE", value_parser = super::resources::parse_size)]
     memory_limit: Option<u64>,
+    #[command(flatten)]
+    tune: super::tune::TuneArgs,
 }
 
 pub fn run(args: BenchArgs) -> i32 {
@@ -67,11 +69,9 @@ fn bench(args: &BenchArgs) -> Result<(), (i32, String)> {
     let graph = driver::compile(&mut sources, &net, &text)
         .map_err(|f| (EXIT_INVALID, render_all(&f.diagnostics, &sources, diag_style())))?;
     let report = driver::count(&graph, &net).map_err(|d| (EXIT_INVALID, render_all(&[d], &sources, diag_style())))?;
-    let jit = driver::EngineChoice::Jit(JitOptions {
-        threads: args.threads,
-        winograd: args.winograd.into(),
-        ..JitOptions::default()
-    });
+    let jit_opts =
+        args.tune.apply(JitOptions { threads: args.threads, winograd: args.winograd.into(), ..JitOptions::default() });
+    let jit = driver::EngineChoice::Jit(jit_opts.clone());
     let programs = driver::Programs::build(&graph, &jit);
     let program = if args.train {
         programs.classifier().map_err(|e| (EXIT_INVALID, format!("error: {net}: {e}")))?
@@ -82,8 +82,7 @@ fn bench(args: &BenchArgs) -> Result<(), (i32, String)> {
     let opts = BenchOptions {
         train: args.train,
         batch: args.batch,
-        threads: args.threads,
-        winograd: args.winograd.into(),
+        jit: jit_opts,
         seconds: args.seconds,
         profile: args.profile,
     };
@@ -155,6 +154,12 @@ fn render_text(r: &Bench) -> String {
         r.ceiling_gflops_one_thread,
         memory_line(&r.memory)
     );
+    if let Some(t) = &r.tuning {
+        s.push_str(&format!("  autotune    {}\n", t.summary));
+        for w in &t.warnings {
+            s.push_str(&format!("  warning: {w}\n"));
+        }
+    }
     if let (Some(c), Some(p)) = (r.conv_gflops, r.conv_percent_of_ceiling) {
         s.push_str(&format!("  conv layers {c:.1} GFLOP/s = {p:.1}% of the ceiling\n"));
     }

@@ -16,6 +16,7 @@ mod export;
 mod predict;
 mod resources;
 mod run;
+mod tune;
 
 use crate::syntax::MAX_SOURCE_BYTES;
 use clap::{Parser, Subcommand, ValueEnum};

@@ -60,6 +60,8 @@ pub struct PredictArgs {
     /// layer), off, f2 or f4 (forced wherever they apply).
     #[arg(long, value_enum, default_value_t = super::WinogradArg::Auto, value_name = "WHEN")]
     winograd: super::WinogradArg,
+    #[command(flatten)]
+    tune: super::tune::TuneArgs,
     /// Memory netc may use, e.g. 512M or 8G (default: what the system has available).
     #[arg(long, value_name = "SIZE", value_parser = super::resources::parse_size)]
     memory_limit: Option<u64>,
@@ -110,11 +112,11 @@ fn predict(args: &PredictArgs) -> Result<i32, Fail> {
     }
     let engine = match args.engine {
         EngineKind::Reference => EngineChoice::Reference { seed: 1 },
-        EngineKind::Jit => EngineChoice::Jit(JitOptions {
+        EngineKind::Jit => EngineChoice::Jit(args.tune.apply(JitOptions {
             threads: args.threads,
             winograd: args.winograd.into(),
             ..JitOptions::default()
-        }),
+        })),
     };
     let programs = Programs::build(&graph, &engine);
     programs.classifier().map_err(|e| not_classifier(e.to_string()))?;

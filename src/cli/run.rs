@@ -88,6 +88,8 @@ pub struct RunArgs {
     /// layer), off, f2 or f4 (forced wherever they apply).
     #[arg(long, value_enum, default_value_t = super::WinogradArg::Auto, value_name = "WHEN")]
     winograd: super::WinogradArg,
+    #[command(flatten)]
+    tune: super::tune::TuneArgs,
     /// Input scaling, kept for compatibility: `standard` is `--normalize train`, `lecun`
     /// is `--normalize lecun`.
     #[arg(long, value_enum, conflicts_with = "normalize")]
@@ -334,12 +336,12 @@ fn image_input(graph: &Graph) -> Result<(usize, usize, usize), Fail> {
 fn engine_choice(args: &RunArgs) -> EngineChoice {
     match args.engine {
         EngineKind::Reference => EngineChoice::Reference { seed: args.seed },
-        EngineKind::Jit => EngineChoice::Jit(JitOptions {
+        EngineKind::Jit => EngineChoice::Jit(args.tune.apply(JitOptions {
             threads: args.threads,
             seed: args.seed,
             winograd: args.winograd.into(),
             ..JitOptions::default()
-        }),
+        })),
     }
 }
 

@@ -6,6 +6,7 @@
 //! * [`machine`]: what the kernel planners assume about the machine (caches, rates);
 //! * [`vmath`]: vectorised exp / tanh / sigmoid / log (their accuracy is measured by
 //!   `tests/codegen_vmath.rs`);
+//! * [`tune`]: the autotuner (measured tiles and algorithms per step);
 //! * [`kernels`]: one generator per kernel family (convolutions and dense layers as
 //!   implicit GEMMs, pooling, normalisation, element-wise ops, optimizer updates).
 //!
@@ -20,6 +21,7 @@ pub mod kernels;
 pub mod loops;
 pub mod machine;
 pub mod simd;
+pub mod tune;
 pub mod vmath;
 
 pub use error::{CodegenError, Result};

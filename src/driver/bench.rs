@@ -21,12 +21,46 @@ pub struct BenchOptions {
     /// Training steps (forward, backward, a momentum-SGD update) instead of inference.
     pub train: bool,
     pub batch: usize,
-    pub threads: usize,
-    pub winograd: crate::runtime::WinogradChoice,
+    /// The engine: threads, Winograd, autotuning.
+    pub jit: JitOptions,
     /// Minimum seconds of timed runs (at least 5 runs are timed).
     pub seconds: f64,
     /// Time each planned step too.
     pub profile: bool,
+}
+
+/// The autotuner's work during compilation (part of `compile_seconds`).
+#[derive(serde::Serialize)]
+pub struct Tuning {
+    /// Shapes measured, and how many kept another choice than the cost model's.
+    pub measured: usize,
+    pub changed: usize,
+    /// Candidate kernels compiled and timed.
+    pub candidates: usize,
+    /// Shapes whose choice came from the table.
+    pub from_table: usize,
+    pub seconds: f64,
+    /// The table file, if there is a cache directory.
+    pub table: Option<String>,
+    pub warnings: Vec<String>,
+    /// The one-line summary the text output prints.
+    pub summary: String,
+}
+
+impl Tuning {
+    fn of(r: &crate::runtime::jit::TuneReport) -> Tuning {
+        let s = &r.stats;
+        Tuning {
+            measured: s.measured,
+            changed: s.changed,
+            candidates: s.candidates,
+            from_table: s.from_table,
+            seconds: s.time.as_secs_f64(),
+            table: r.file.as_ref().map(|f| f.display().to_string()),
+            warnings: r.warnings.clone(),
+            summary: r.summary(),
+        }
+    }
 }
 
 /// Why a benchmark could not be measured.
@@ -58,6 +92,8 @@ pub struct Bench {
     pub conv_percent_of_ceiling: Option<f64>,
     pub arena_bytes: usize,
     pub memory: PlannedMemory,
+    /// What the autotuner did while compiling (absent with `--tune off`).
+    pub tuning: Option<Tuning>,
     pub profile: Vec<ProfileRow>,
 }
 
@@ -106,7 +142,8 @@ pub fn measure(
 ) -> Result<Bench, BenchError> {
     let n = opts.batch;
     let memory = planned_memory(&programs, n);
-    let jit_opts = JitOptions { threads: opts.threads, winograd: opts.winograd, ..JitOptions::default() };
+    let jit_opts = opts.jit.clone();
+    let threads = jit_opts.threads;
     let mut engine = match programs.train {
         Ok(train) if opts.train => JitEngine::from_programs(train, programs.eval, jit_opts),
         _ => JitEngine::from_programs(programs.eval.clone(), programs.eval, jit_opts),
@@ -152,8 +189,8 @@ pub fn measure(
     let gflops = flops_per_image * n as f64 / median / 1e9;
     let jit = Jit::native().map_err(|e| BenchError::Machine(format!("cannot start the JIT: {e}")))?;
     let (one, many) =
-        fma_ceiling(&jit, opts.threads).map_err(|e| BenchError::Machine(format!("cannot measure the ceiling: {e}")))?;
-    let ceiling = if opts.threads == 1 { one } else { many };
+        fma_ceiling(&jit, threads).map_err(|e| BenchError::Machine(format!("cannot measure the ceiling: {e}")))?;
+    let ceiling = if threads == 1 { one } else { many };
     let (profile, conv_gflops) =
         if opts.profile { profile(&mut engine, g, opts.train, n, &mut once, &mut store) } else { (Vec::new(), None) };
     let plan = if opts.train { engine.train_plan(n) } else { engine.eval_plan(n) }.expect("prepared");
@@ -161,7 +198,7 @@ pub fn measure(
         net,
         mode: if opts.train { "train" } else { "inference" },
         batch: n,
-        threads: opts.threads,
+        threads,
         compile_seconds,
         kernels_compiled: engine.compiled_kernels,
         kernels_reused: engine.cached_kernels,
@@ -176,6 +213,7 @@ pub fn measure(
         conv_percent_of_ceiling: conv_gflops.map(|c| 100.0 * c / ceiling),
         arena_bytes: plan.arena_bytes(),
         memory,
+        tuning: engine.tuning().map(|r| Tuning::of(&r)),
         profile,
     })
 }

@@ -18,7 +18,7 @@ use crate::runtime::{Engine, JitEngine, JitOptions, ParamStore, ReferenceEngine}
 use std::fmt;
 
 /// Which engine runs the programs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum EngineChoice {
     /// Cranelift-compiled kernels; inference runs with batch norm folded into convolutions.
     Jit(JitOptions),
@@ -100,7 +100,7 @@ impl Session {
         let train = programs.train.map_err(SessionError::NotAClassifier)?;
         let params = train.params.clone();
         let mut engine: Box<dyn Engine> = match *engine {
-            EngineChoice::Jit(opts) => Box::new(JitEngine::from_programs(train, programs.eval, opts)),
+            EngineChoice::Jit(ref opts) => Box::new(JitEngine::from_programs(train, programs.eval, opts.clone())),
             EngineChoice::Reference { seed } => Box::new(ReferenceEngine::from_programs(train, programs.eval, 1, seed)),
         };
         engine.reserve(batches.train, batches.eval).map_err(SessionError::Memory)?;

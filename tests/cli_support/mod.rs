@@ -61,7 +61,7 @@ where
     S: AsRef<OsStr>,
 {
     let mut c = Command::new(env!("CARGO_BIN_EXE_netc"));
-    c.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("NETC_DATA");
+    c.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("NETC_DATA").env("NETC_TUNE", "off");
     c
 }
 

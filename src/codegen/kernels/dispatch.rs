@@ -1,5 +1,6 @@
 //! Chooses the generator for a step's kernel.
 
+use super::conv::ConvOptions;
 use super::CompiledKernel;
 use crate::autodiff::Kernel;
 use crate::codegen::error::CodegenError;
@@ -33,8 +34,23 @@ impl Default for KernelOptions {
     }
 }
 
-/// Compiles a step as `opts` say, or says why the code generator does not cover it
-/// (the caller then falls back to the reference kernel).
+impl KernelOptions {
+    /// The convolution and dense generators' options: the cost model's choices
+    /// within what these options fix.
+    pub fn conv_options(&self) -> ConvOptions {
+        let (winograd, winograd_m) = match self.winograd {
+            WinogradChoice::Auto => (None, None),
+            WinogradChoice::Off => (Some(false), None),
+            WinogradChoice::F2 => (Some(true), Some(2)),
+            WinogradChoice::F4 => (Some(true), Some(4)),
+        };
+        ConvOptions { threads: self.threads, winograd, winograd_m, ..Default::default() }
+    }
+}
+
+/// Compiles a step as `opts` say, with the cost model's choices (see
+/// [`crate::codegen::tune`] for measured ones), or says why the code generator does
+/// not cover it (the caller then falls back to the reference kernel).
 pub fn compile(jit: &Jit, spec: &StepSpec, opts: &KernelOptions) -> Result<Arc<dyn CompiledKernel>, CodegenError> {
     match spec.kernel {
         Kernel::Conv(_)
@@ -42,16 +58,7 @@ pub fn compile(jit: &Jit, spec: &StepSpec, opts: &KernelOptions) -> Result<Arc<d
         | Kernel::ConvBackwardWeight(_)
         | Kernel::Dense(_)
         | Kernel::DenseBackwardData(_)
-        | Kernel::DenseBackwardWeight(_) => {
-            let (winograd, winograd_m) = match opts.winograd {
-                WinogradChoice::Auto => (None, None),
-                WinogradChoice::Off => (Some(false), None),
-                WinogradChoice::F2 => (Some(true), Some(2)),
-                WinogradChoice::F4 => (Some(true), Some(4)),
-            };
-            let conv = super::conv::ConvOptions { threads: opts.threads, winograd, winograd_m, ..Default::default() };
-            super::conv::compile_conv_with(jit, spec, &conv)
-        }
+        | Kernel::DenseBackwardWeight(_) => super::conv::compile_conv_with(jit, spec, &opts.conv_options()),
         _ => super::ops::compile_op(jit, spec),
     }
 }

@@ -10,6 +10,7 @@
 mod compiled;
 pub mod fallback;
 mod pool;
+pub mod tune_file;
 
 use super::engine::Engine;
 use super::memory::AllocError;
@@ -19,6 +20,8 @@ use crate::autodiff::{self, NotAClassifier, Program, ScoreKind};
 use crate::codegen::jit::Jit;
 use crate::codegen::kernels::ops::{compile_optimizer, OptimizerKernel};
 use crate::codegen::kernels::{CompiledKernel, KernelOptions, WinogradChoice};
+pub use crate::codegen::tune::{TuneMode, TuneStats};
+use crate::codegen::tune::{TuneTable, Tuner};
 use crate::ir::Graph;
 use crate::sched::StepSpec;
 use crate::sched::{self, Plan};
@@ -41,7 +44,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Settings of the JIT engine.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct JitOptions {
     pub threads: usize,
     pub seed: u64,
@@ -50,6 +53,11 @@ pub struct JitOptions {
     pub codegen: bool,
     /// Winograd convolutions: by the cost model, off, or forced (for comparisons).
     pub winograd: WinogradChoice,
+    /// Measured tiles and algorithms per convolution (see [`crate::codegen::tune`]);
+    /// off by default here, so that library users get reproducible plans.
+    pub tune: TuneMode,
+    /// The directory of the autotune table ([`tune_file`]; None: the default one).
+    pub tune_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for JitOptions {
@@ -60,7 +68,81 @@ impl Default for JitOptions {
             plan: sched::Options::default(),
             codegen: true,
             winograd: WinogradChoice::Auto,
+            tune: TuneMode::Off,
+            tune_dir: None,
         }
+    }
+}
+
+/// The engine's autotuner and where its table is kept.
+struct Tuning {
+    tuner: Tuner,
+    file: Option<std::path::PathBuf>,
+    /// Problems reading or writing the table (reported, never fatal).
+    warnings: Vec<String>,
+}
+
+impl Tuning {
+    fn new(opts: &JitOptions) -> Option<Tuning> {
+        if opts.tune == TuneMode::Off {
+            return None;
+        }
+        let file = tune_file::path(opts.tune_dir.as_deref());
+        let mut warnings = Vec::new();
+        let table = match (&file, opts.tune) {
+            (_, TuneMode::Fresh) | (None, _) => TuneTable::default(),
+            (Some(f), _) => {
+                let (t, warn) = tune_file::load(f);
+                warnings.extend(warn);
+                t
+            }
+        };
+        Some(Tuning { tuner: Tuner::new(opts.tune, table), file, warnings })
+    }
+
+    /// Writes the table if this engine measured anything new.
+    fn save(&mut self) {
+        self.tuner.release();
+        if self.tuner.table.changed == 0 {
+            return;
+        }
+        if let Some(f) = &self.file {
+            if let Err(e) = tune_file::save(f, &self.tuner.table) {
+                self.warnings.push(e);
+            }
+        }
+        self.tuner.table.changed = 0;
+    }
+}
+
+/// What the autotuner did for an engine: [`JitEngine::tuning`].
+#[derive(Debug, Clone)]
+pub struct TuneReport {
+    pub stats: TuneStats,
+    /// The table file (None: no cache directory known, results kept in memory only).
+    pub file: Option<std::path::PathBuf>,
+    pub entries: usize,
+    pub warnings: Vec<String>,
+}
+
+impl TuneReport {
+    /// One line, e.g. `12 shapes measured in 0.41 s (57 candidates, 3 changed from the
+    /// cost model), 40 from the table; table ~/.cache/netc/tune-….tsv (52 entries)`.
+    pub fn summary(&self) -> String {
+        let s = &self.stats;
+        let table = match &self.file {
+            Some(f) => format!("table {} ({} entries)", f.display(), self.entries),
+            None => "no cache directory, results not kept".into(),
+        };
+        format!(
+            "{} shape{} measured in {:.2} s ({} candidates, {} changed from the cost model), {} from the table; {table}",
+            s.measured,
+            if s.measured == 1 { "" } else { "s" },
+            s.time.as_secs_f64(),
+            s.candidates,
+            s.changed,
+            s.from_table
+        )
     }
 }
 
@@ -75,6 +157,7 @@ pub struct JitEngine {
     train_plans: HashMap<usize, CompiledPlan>,
     eval_plans: HashMap<usize, CompiledPlan>,
     last_train: usize,
+    tuning: Option<Tuning>,
     /// Time spent planning and compiling so far.
     pub compile_time: Duration,
     /// Distinct kernels compiled (cache misses) and steps served from the cache.
@@ -98,17 +181,20 @@ impl JitEngine {
     /// copy of `eval`) and `eval`, the inference program as it should run.
     pub fn from_programs(train: Program, eval: Program, opts: JitOptions) -> JitEngine {
         let jit = if opts.codegen { Jit::native().ok() } else { None };
+        let tuning = if jit.is_some() { Tuning::new(&opts) } else { None };
+        let threads = opts.threads;
         JitEngine {
             train,
             eval,
             opts,
             jit,
-            pool: Pool::new(opts.threads),
+            pool: Pool::new(threads),
             kernels: HashMap::new(),
             updates: HashMap::new(),
             train_plans: HashMap::new(),
             eval_plans: HashMap::new(),
             last_train: 0,
+            tuning,
             compile_time: Duration::ZERO,
             compiled_kernels: 0,
             cached_kernels: 0,
@@ -145,6 +231,9 @@ impl JitEngine {
         }
         let kernels: Vec<Option<Arc<dyn CompiledKernel>>> =
             plan.steps.iter().map(|s| (!Plan::is_host(&s.spec.kernel)).then(|| self.kernel(&s.spec))).collect();
+        if let Some(t) = &mut self.tuning {
+            t.save();
+        }
         let compiled = CompiledPlan::new(plan, kernels, self.opts.threads)?;
         if training {
             self.train_plans.insert(n, compiled);
@@ -180,10 +269,24 @@ impl JitEngine {
         }
         self.compiled_kernels += 1;
         let opts = KernelOptions { threads: self.opts.threads, winograd: self.opts.winograd };
-        let generated = self.jit.as_ref().and_then(|jit| crate::codegen::kernels::compile(jit, spec, &opts).ok());
+        let generated = self.jit.as_ref().and_then(|jit| match &mut self.tuning {
+            Some(t) => t.tuner.compile(jit, spec, &opts).ok(),
+            None => crate::codegen::kernels::compile(jit, spec, &opts).ok(),
+        });
         let k: Arc<dyn CompiledKernel> = generated.unwrap_or_else(|| Arc::new(ReferenceKernel::new(spec.clone())));
         self.kernels.insert(key, k.clone());
         k
+    }
+
+    /// What the autotuner measured and reused so far (None when tuning is off).
+    pub fn tuning(&self) -> Option<TuneReport> {
+        let t = self.tuning.as_ref()?;
+        Some(TuneReport {
+            stats: t.tuner.stats.clone(),
+            file: t.file.clone(),
+            entries: t.tuner.table.len(),
+            warnings: t.warnings.clone(),
+        })
     }
 
     /// The compiled update for tensors of `len` floats, if the code generator is on.

@@ -84,7 +84,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let zero_fill = !spec.accumulate && vars[0].iter().any(Option::is_none);
     let parts = grid_parts((src.units, blocks.len(), 1), want_parts(g.flops(), opts), false, opts.threads);
     let scratch = |b: &[Block]| g.dense_weight_len() + panel_len(b, panel_k(&g, &phases), packed) + src.scratch(g.cout);
-    let tiling = Tiling::new(blocks, parts, scratch, describe(&g, &src, (mr, nv, packed), &vars[0]));
+    let tiling = Tiling::new(blocks, parts, scratch, opts.noting_fma(describe(&g, &src, (mr, nv, packed), &vars[0])));
     let (dybs, dxbs, out) = (spec.inputs[0].batch_stride, spec.outputs[0].batch_stride, OutMap::new(spec));
     Ok(tiled(tiling, BackwardData { g, src, dybs, dxbs, out, packed, phases, vars, zero_fill }))
 }
@@ -109,7 +109,7 @@ fn variants(
             let a_bytes = if packed { 16 * ph.taps.len() * rows } else { 4 * ph.taps.len() };
             let kb = k_blocks(store, g.cout_g(), a_bytes, opts.a_block_bytes);
             let make = |key: VariantKey| phase_spec(g, src, ph, key, (nv, packed), links);
-            vars.push(Some(Variants::compile(jit, (kb, rows, m), partial, store, make)?));
+            vars.push(Some(Variants::compile(jit, (kb, rows, m), partial, (store, opts), make)?));
         }
         Ok(vars)
     };

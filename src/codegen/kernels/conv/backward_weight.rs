@@ -72,7 +72,8 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     // channels only), even at a slightly worse tile.
     let mr_max = g.cout_g().div_ceil(want.min(opts.threads).div_ceil(g.groups)).max(1);
     let threads = if g.groups == 1 { want.min(opts.threads) } else { 1 };
-    let (mr, ns) = dot_tile(g.cout_g(), mr_max, uc * t, g.oh * src.positions(g.ow) * src.units, threads);
+    let k = g.oh * src.positions(g.ow) * src.units;
+    let (mr, ns) = opts.tile_or(mr_max.min(g.cout_g()), || dot_tile(g.cout_g(), mr_max, uc * t, k, threads));
     let blocks = blocks(g.groups, g.cout_g(), mr);
     let parts = grid_parts((1, blocks.len(), 1), want, false, opts.threads);
     let max_oc = parts.iter().map(|p| blocks[p.blocks.clone()].iter().map(|b| b.rows).sum()).max().unwrap_or(0);
@@ -89,13 +90,16 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let mut fns: [Option<JitFn<4>>; 2] = Default::default();
     for (e, rows) in [(0, mr.min(g.cout_g())), (1, g.cout_g() % mr)] {
         if rows > 0 && (e == 1 || g.cout_g() >= mr) {
-            fns[e] = Some(compile_dot(jit, &dot_spec(&g, &src, (rows, ns, uc), (a_unit, b_unit)))?);
+            fns[e] = Some(compile_dot(
+                jit,
+                &DotSpec { fused: opts.fused, ..dot_spec(&g, &src, (rows, ns, uc), (a_unit, b_unit)) },
+            )?);
         }
     }
     let scratch = g.dense_weight_len() + chunk * (x_unit + dy_unit);
     let desc = format!("{}: dot {mr}x{ns} {} chunk {chunk}", g.label("conv_bwd_weight"), src.describe());
     let accumulate = spec.accumulate;
-    let tiling = Tiling::new(blocks, parts, |_| scratch, desc);
+    let tiling = Tiling::new(blocks, parts, |_| scratch, opts.noting_fma(desc));
     Ok(tiled(tiling, BackwardWeight { g, src, dybs, xbs, accumulate, mr, fns, chunk, x_unit, dy_unit }))
 }
 
@@ -148,6 +152,7 @@ fn dot_spec(g: &ConvGeom, src: &SourcePlan, (rows, ns, uc): (usize, usize, usize
         b_pos: src.b_pos,
         b_stride: src.b_stride,
         partial_b: src.form == SourceForm::Direct,
+        fused: false,
         a_unit: units.0,
         b_unit: units.1,
     }

@@ -98,7 +98,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &ConvOptions) -> Result<
     let mut vars = Vec::new();
     for &w in &widths {
         let make = |key: VariantKey| gemm_spec(dir, &d, key, (nv, w), packed, xt_cols, spec);
-        vars.push((w, Variants::compile(jit, (KBlocks::new(k, k), mr, m), 0, &store, make)?));
+        vars.push((w, Variants::compile(jit, (KBlocks::new(k, k), mr, m), 0, (&store, opts), make)?));
     }
     let desc = format!(
         "{} {}->{} n{}: gemm outer {mr}x{nv} {}{}",
@@ -111,7 +111,10 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &ConvOptions) -> Result<
     );
     let scratch = |b: &[Block]| panel_len(b, k, packed) + if dir == Dir::Forward { k * xt_cols } else { 0 };
     let out = OutMap::new(spec);
-    Ok(tiled(Tiling::new(blocks, parts, scratch, desc), DenseKernel { dir, d, n, bs, out, packed, vars, xt_cols }))
+    Ok(tiled(
+        Tiling::new(blocks, parts, scratch, opts.noting_fma(desc)),
+        DenseKernel { dir, d, n, bs, out, packed, vars, xt_cols },
+    ))
 }
 
 /// Checks operands; returns the batch size.

@@ -66,13 +66,17 @@ pub(super) struct DotSpec {
     /// Bytes between units in A and B.
     pub a_unit: i64,
     pub b_unit: i64,
+    /// Multiply-adds as `fma` (only where the CPU has it natively).
+    pub fused: bool,
 }
 
+/// `V4` for address arithmetic and zeros, where the multiply-add form does not matter.
 const FUSED: bool = false;
 
 /// Compiles `spec` into `fn(a, b, dw, nunits)`.
 pub(super) fn compile_dot(jit: &Jit, spec: &DotSpec) -> Result<JitFn<4>> {
-    jit.compile_opt("conv_dot", Opt::None, |b, [a, src, dw, nunits], _| {
+    jit.compile_opt("conv_dot", Opt::None, |b, [a, src, dw, nunits], features| {
+        let spec = &DotSpec { fused: spec.fused && features.has_fma, ..spec.clone() };
         let mut st = vec![src, dw];
         if spec.iters > 0 {
             let n = b.ins().iconst(types::I64, spec.iters as i64);
@@ -139,7 +143,7 @@ fn grid_row(b: &mut FunctionBuilder, spec: &DotSpec, blk: &[Entry], s: &[Value])
         let n = b.ins().iconst(types::I64, chunks as i64);
         let (da, db) = (spec.chunk as i64 * spec.a_pos, spec.chunk as i64 * spec.b_pos);
         st = counted_loop(b, n, 1, &st, |b, _, s| {
-            let mut v = V4::new(b, FUSED);
+            let mut v = V4::new(b, spec.fused);
             let mut acc = s[2..].to_vec();
             for p in 0..spec.chunk {
                 step(&mut v, spec, blk, (s[0], s[1]), p, 4, &mut acc);
@@ -148,7 +152,7 @@ fn grid_row(b: &mut FunctionBuilder, spec: &DotSpec, blk: &[Entry], s: &[Value])
             Ok([na, nb].into_iter().chain(acc).collect())
         })?;
     }
-    let mut v = V4::new(b, FUSED);
+    let mut v = V4::new(b, spec.fused);
     let mut acc = st[2..].to_vec();
     let left = spec.full % spec.chunk;
     for p in 0..left {

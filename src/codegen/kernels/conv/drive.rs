@@ -28,6 +28,7 @@ use std::sync::Arc;
 use super::abi::{at, MAX_EXTRAS};
 use super::geometry::ConvGeom;
 use super::layout::{Lanes, SourcePlan};
+use super::options::ConvOptions;
 use super::outer::{compile_outer, ASide, OuterSpec, TapGrid};
 use super::plan::Part;
 use super::store::{OperandMap, StoreSpec};
@@ -253,12 +254,13 @@ pub(super) struct VariantKey {
 
 impl Variants {
     /// Compiles every variant a kernel over `m` tile rows needs: full and edge row
-    /// blocks, full lanes and (if `partial_lanes` > 0) a partial group, every phase.
+    /// blocks, full lanes and (if `partial_lanes` > 0) a partial group, every phase;
+    /// multiply-adds fused as `opts` say.
     pub fn compile(
         jit: &Jit,
         (kb, mr, m): (KBlocks, usize, usize),
         partial_lanes: usize,
-        st: &StoreSpec,
+        (st, opts): (&StoreSpec, &ConvOptions),
         make: impl Fn(VariantKey) -> OuterSpec,
     ) -> Result<Variants> {
         let mut fns = Vec::new();
@@ -272,7 +274,8 @@ impl Variants {
                 }
                 for (ph, chans) in kb.phases() {
                     let key = VariantKey { rows, lanes, chans, store: phase_store(st, ph) };
-                    fns.push(((ph, edge, partial), compile_outer(jit, &make(key))?));
+                    let spec = OuterSpec { fused: opts.fused, ..make(key) };
+                    fns.push(((ph, edge, partial), compile_outer(jit, &spec)?));
                 }
             }
         }
@@ -333,6 +336,7 @@ pub(super) fn gemm_spec_of(
         lanes: 4,
         store: key.store,
         links: None,
+        fused: false,
     }
 }
 
@@ -386,6 +390,7 @@ pub(super) fn conv_spec_of(
         lanes: key.lanes,
         store: key.store,
         links: links.cloned(),
+        fused: false,
     }
 }
 

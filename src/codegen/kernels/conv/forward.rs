@@ -68,10 +68,14 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let partial = if lanes == Lanes::Batch { g.n % 4 } else { 0 };
     let vars = compile_per_block(&g, &blocks, (mr, g.cout_g(), true), |rows, m, links| {
         let make = |key: VariantKey| outer_spec(&g, &src, key, nv, packed, links);
-        Variants::compile(jit, (kb, rows, m), partial, &store, make)
+        Variants::compile(jit, (kb, rows, m), partial, (&store, opts), make)
     })?;
-    let tiling =
-        Tiling::new(blocks, parts, |b| scratch_of(&g, &src, b, packed), describe(&g, &src, (mr, nv, kb.nk), packed));
+    let tiling = Tiling::new(
+        blocks,
+        parts,
+        |b| scratch_of(&g, &src, b, packed),
+        opts.noting_fma(describe(&g, &src, (mr, nv, kb.nk), packed)),
+    );
     let (xbs, out) = (spec.inputs[0].batch_stride, OutMap::new(spec));
     Ok(tiled(tiling, Forward { g, src, xbs, out, packed, vars }))
 }

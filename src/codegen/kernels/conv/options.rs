@@ -35,6 +35,10 @@ pub struct ConvOptions {
     /// Force the Winograd output tile (2: F(2×2,3×3), 4: F(4×4,3×3)); None: the
     /// cost model's (F(4×4) when forced on).
     pub winograd_m: Option<usize>,
+    /// Multiply-adds of the GEMM engines as fused `fma` (where the CPU has it)
+    /// instead of `fmul` + `fadd`: which is faster depends on the CPU and the tile,
+    /// so the autotuner measures it (see `codegen::tune`); off by default.
+    pub fused: bool,
 }
 
 impl Default for ConvOptions {
@@ -49,6 +53,7 @@ impl Default for ConvOptions {
             a_block_bytes: 512 << 10,
             winograd: None,
             winograd_m: None,
+            fused: false,
         }
     }
 }
@@ -67,6 +72,15 @@ impl ConvOptions {
         match self.tile {
             Some((r, v)) if r >= 1 && v >= 1 && r <= m && r * v <= 12 && r * v + r.min(v) + 2 <= 16 => (r, v),
             _ => choose(),
+        }
+    }
+
+    /// `desc` with the multiply-add form noted when it is not the default.
+    pub(super) fn noting_fma(&self, desc: String) -> String {
+        if self.fused {
+            desc + " fma"
+        } else {
+            desc
         }
     }
 

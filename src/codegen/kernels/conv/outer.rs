@@ -122,6 +122,8 @@ pub(super) struct OuterSpec {
     /// The channel loop is then unrolled and unlinked (row, channel) pairs, whose
     /// weights are zero, get no multiply-adds.
     pub links: Option<Vec<u64>>,
+    /// Multiply-adds as `fma` (only where the CPU has it natively).
+    pub fused: bool,
 }
 
 /// Every row of a tile.
@@ -131,15 +133,17 @@ const ALL_ROWS: u64 = u64::MAX;
 /// [`store_vecs`]); more would spill the registers the tile still holds.
 const STORE_GROUP: usize = 2;
 
-/// Multiply-add form: separate `fmul` + `fadd` (see the module docs for the measurement).
+/// `V4` for address arithmetic and zeros, where the multiply-add form does not matter.
 const FUSED: bool = false;
 
 /// Compiles `spec` into `fn(a, b, out, bias, extras, nrows, row0)`.
 pub(super) fn compile_outer(jit: &Jit, spec: &OuterSpec) -> Result<JitFn<7>> {
     jit.compile_opt("conv_outer", Opt::None, |b, [a, src, out, bias, extras, nrows, row0], features| {
-        // The k loop keeps separate multiply and add (see `FUSED`); the store stage's
-        // epilogue (a tanh is a chain of ~10 multiply-adds) uses `fma` where it is native.
+        // The k loop uses the spec's multiply-add form (`fma` only where native); the
+        // store stage's epilogue (a tanh is a chain of ~10 multiply-adds) uses `fma`
+        // wherever it is native.
         let fma = features.has_fma;
+        let spec = &OuterSpec { fused: spec.fused && fma, ..spec.clone() };
         let mut v = V4::new(b, FUSED);
         let ex: Vec<Value> = (0..spec.store.extras.len()).map(|k| load_ptr(&mut v, extras, k)).collect();
         let init: Vec<Value> = [src, out].into_iter().chain(ex.iter().copied()).collect();
@@ -281,7 +285,7 @@ fn channels(
         match range {
             Some(r) => acc = tap_rows_loop(b, spec, (cl, rows), ((s[0], ac), (s[1], bc)), r, acc)?,
             None => {
-                let mut v = V4::new(b, FUSED);
+                let mut v = V4::new(b, spec.fused);
                 for m in 0..spec.taps.rows as i64 {
                     let at = ((s[0], ac + m * a_tap_row(spec)), (s[1], bc + m * spec.taps.b_row));
                     tap_row(&mut v, spec, (cl, rows), at, &mut acc);
@@ -312,7 +316,7 @@ fn tap_rows_loop(
     let mut v = V4::new(b, FUSED);
     let init: Vec<Value> = [v.offset(a0, ao), v.offset(b0, bo)].into_iter().chain(acc).collect();
     let out = counted_loop(b, n, 1, &init, |b, _, s| {
-        let mut v = V4::new(b, FUSED);
+        let mut v = V4::new(b, spec.fused);
         let mut acc = s[2..].to_vec();
         tap_row(&mut v, spec, cl, ((s[0], 0), (s[1], 0)), &mut acc);
         Ok([v.offset(s[0], a_row), v.offset(s[1], b_row)].into_iter().chain(acc).collect())

@@ -93,14 +93,14 @@ pub(super) fn compile(jit: &Jit, g: ConvGeom, spec: &StepSpec, opts: &ConvOption
     let mut vars = Vec::new();
     for w in widths {
         let make = |key: VariantKey| gemm_spec(&g, (cols, width, w), key, nv);
-        vars.push((w, Variants::compile(jit, (kb, mr, g.cin_g()), 0, &store, make)?));
+        vars.push((w, Variants::compile(jit, (kb, mr, g.cin_g()), 0, (&store, opts), make)?));
     }
     let desc = format!("{}: pointwise gemm outer {mr}x{nv} chunk {} px", g.label("conv_bwd_weight"), chunk_rows * cols);
     let (dybs, xbs, accumulate, out) =
         (spec.inputs[0].batch_stride, spec.inputs[1].batch_stride, spec.accumulate, OutMap::new(spec));
     let blocks = blocks(1, g.cin_g(), mr);
     let parts = parts.into_iter().map(|units| Part { units, blocks: 0..blocks.len(), rows: 0..1 }).collect();
-    let tiling = Tiling::new(blocks, parts, |_| chunk_rows * cols * width, desc);
+    let tiling = Tiling::new(blocks, parts, |_| chunk_rows * cols * width, opts.noting_fma(desc));
     Ok(tiled(tiling, PointwiseWeight { g, dybs, xbs, accumulate, cols, width, out, vars }))
 }
 

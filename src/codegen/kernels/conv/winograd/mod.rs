@@ -236,7 +236,7 @@ pub(super) fn compile(
             let a = ASide::Direct { row: (4 * g.cin) as i64, chan: 4, tap_row: 0, taps: vec![0] };
             gemm_spec_of(key, a, ((4 * chunk) as i64, vec![0]), (chunk, nv, false), 4.min(g.cin))
         };
-        Variants::compile(jit, (KBlocks::new(g.cin, g.cin), mr, w), 0, &gemm_store, make)
+        Variants::compile(jit, (KBlocks::new(g.cin, g.cin), mr, w), 0, (&gemm_store, opts), make)
     })?;
     let xi_bytes = (4 * spaced(cb * chunk)) as i64;
     let out_full = compile_output(jit, tf, spec, (4 * g.ow) as i64, xi_bytes, g.bias)?;
@@ -259,7 +259,7 @@ pub(super) fn compile(
         .iter()
         .flat_map(|co| row_ranges.iter().map(|rows| Part { units: co.clone(), blocks: 0..0, rows: rows.clone() }))
         .collect();
-    let tiling = Tiling::new(Vec::new(), parts, |_| scratch, desc);
+    let tiling = Tiling::new(Vec::new(), parts, |_| scratch, opts.noting_fma(desc));
     let (y, extras) = (spec.inputs.len(), spec.inputs.len() + spec.outputs.len());
     let family = Winograd {
         role,

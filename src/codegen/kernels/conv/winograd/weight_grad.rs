@@ -100,7 +100,7 @@ pub(in crate::codegen::kernels::conv) fn compile(
             let a = ASide::Direct { row: (4 * chunk) as i64, chan: 4, tap_row: 0, taps: vec![0] };
             gemm_spec_of(key, a, ((4 * width) as i64, vec![0]), (w, nv, false), 4)
         };
-        Variants::compile(jit, (kb, mr, g.cin), 0, &store, make)
+        Variants::compile(jit, (kb, mr, g.cin), 0, (&store, opts), make)
     })?;
     let input = InputTransform::compile(jit, tf, &g, (4 * spaced(g.cin * chunk)) as i64)?;
     let u_xi = (4 * spaced(chunk * width)) as i64;
@@ -113,7 +113,7 @@ pub(in crate::codegen::kernels::conv) fn compile(
     let desc =
         format!("{}: winograd F({m}x{m},3x3) gemm outer {mr}x{nv} chunk {chunk} tiles", g.label("conv_bwd_weight"));
     let parts: Vec<Part> = ranges.into_iter().map(|units| Part { units, blocks: 0..0, rows: 0..total_rows }).collect();
-    let tiling = Tiling::new(Vec::new(), parts, |_| scratch, desc);
+    let tiling = Tiling::new(Vec::new(), parts, |_| scratch, opts.noting_fma(desc));
     let (dybs, xbs) = (spec.inputs[0].batch_stride, spec.inputs[1].batch_stride);
     let family = WinogradWeight {
         g,

@@ -1,0 +1,191 @@
+//! Timing a compiled kernel on stand-in data, within a budget.
+//!
+//! A kernel's parts are about equal in size (the planners balance them within
+//! ~10%), and its threads take them in waves of `threads` parts. So a run is
+//! estimated from samples of waves: the threads start each wave together (a
+//! barrier), the wave lasts as long as its slowest part, and the waves are sampled
+//! in turn. Sampling waves, not whole runs, keeps the cost of measuring a large
+//! layer (a VGG-16 convolution is ~20 ms) inside the per-shape budget while timing
+//! exactly the code, cache traffic and thread count the real run will have.
+//!
+//! Each wave counts with its fastest sample: on a shared machine other work only
+//! ever adds time, so the minimum is the estimate least disturbed by it. Waves
+//! never sampled count as the mean of those that were.
+//!
+//! The stand-in operands are the spec's sizes filled with a fixed pattern of
+//! values in ±[0.25, 1): no zeros (which could let a kernel skip work), no
+//! denormals (which are slow on x86).
+
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use crate::codegen::kernels::CompiledKernel;
+use crate::sched::{Operand, StepSpec};
+
+/// Most bytes of stand-in operands the tuner allocates for one step: larger steps
+/// keep the cost model's choice (they are rare, and measuring them would blow the
+/// budget anyway).
+const MAX_BYTES: usize = 1 << 30;
+
+/// Operand buffers for one step, grown on demand and reused across steps.
+#[derive(Default)]
+pub struct Workspace {
+    bufs: Vec<Vec<f32>>,
+}
+
+/// The pattern stand-in operands repeat.
+fn pattern() -> Vec<f32> {
+    let mut s = 0x9E37_79B9u32;
+    (0..4096)
+        .map(|_| {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let mag = 0.25 + 0.75 * (s >> 8) as f32 / (1u32 << 24) as f32;
+            if s & 1 == 0 {
+                mag
+            } else {
+                -mag
+            }
+        })
+        .collect()
+}
+
+/// Floats an operand occupies (a channel slice spans whole batch strides).
+fn floats(op: &Operand) -> usize {
+    if op.batched {
+        op.dims.first().copied().unwrap_or(1).max(1) * op.batch_stride
+    } else {
+        op.batch_stride.max(op.len())
+    }
+}
+
+impl Workspace {
+    /// Pointers to freshly filled operands for `spec` (inputs, outputs, extras), or
+    /// None when they would be too large or the allocation is refused.
+    pub fn operands(&mut self, spec: &StepSpec) -> Option<Vec<*mut f32>> {
+        let ops: Vec<&Operand> = spec.inputs.iter().chain(&spec.outputs).chain(&spec.extra).collect();
+        let sizes: Vec<usize> = ops.iter().map(|o| floats(o).max(1)).collect();
+        if sizes.iter().try_fold(0usize, |a, &s| a.checked_add(s.checked_mul(4)?))? > MAX_BYTES {
+            return None;
+        }
+        let pat = pattern();
+        while self.bufs.len() < sizes.len() {
+            self.bufs.push(Vec::new());
+        }
+        let mut ptrs = Vec::with_capacity(sizes.len());
+        for (buf, &len) in self.bufs.iter_mut().zip(&sizes) {
+            if buf.len() < len {
+                buf.clear();
+                buf.try_reserve_exact(len).ok()?;
+                buf.resize(len, 0.0);
+            }
+            // Refilled every time: an earlier step may have left large sums here.
+            for chunk in buf[..len].chunks_mut(pat.len()) {
+                chunk.copy_from_slice(&pat[..chunk.len()]);
+            }
+            ptrs.push(buf.as_mut_ptr());
+        }
+        Some(ptrs)
+    }
+
+    /// Drops the buffers (after a tuning session, so they do not outlive it).
+    pub fn release(&mut self) {
+        self.bufs = Vec::new();
+    }
+}
+
+/// Raw operand pointers shared with the measuring threads.
+#[derive(Clone, Copy)]
+struct Ptrs<'a>(&'a [*mut f32]);
+// SAFETY: the parts of a kernel write disjoint elements and read nothing another
+// part writes (the kernel ABI), so threads running different parts may share them.
+unsafe impl Send for Ptrs<'_> {}
+unsafe impl Sync for Ptrs<'_> {}
+
+/// A kernel's measured speed.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Estimated seconds of one run.
+    pub run: f64,
+    /// Mean seconds of one wave of parts (what sampling it once more costs).
+    pub wave: f64,
+}
+
+/// Times `kernel` on `threads` threads over the operands `ptrs`, sampling waves for
+/// about `budget` (one warm-up wave, then at least two), or None when scratch
+/// cannot be allocated.
+///
+/// # Safety
+/// `ptrs` are valid operands of the spec `kernel` was compiled for (as
+/// [`Workspace::operands`] makes them).
+pub unsafe fn time_kernel(
+    kernel: &dyn CompiledKernel,
+    ptrs: &[*mut f32],
+    threads: usize,
+    budget: Duration,
+) -> Option<Timing> {
+    let parts = kernel.parts().max(1);
+    let width = threads.clamp(1, parts);
+    let waves = parts.div_ceil(width);
+    let mut scratch = Vec::with_capacity(width);
+    for _ in 0..width {
+        let mut s: Vec<f32> = Vec::new();
+        s.try_reserve_exact(kernel.scratch_len()).ok()?;
+        s.resize(kernel.scratch_len(), 0.0);
+        scratch.push(s);
+    }
+    let shared = Ptrs(ptrs);
+    // SAFETY: as this function's contract.
+    let first = unsafe { sample(kernel, shared, &mut scratch, (waves, 0), 2) };
+    let per_wave = first.last().copied().unwrap_or(0.0).max(1e-7);
+    let reps = ((budget.as_secs_f64() / per_wave) as usize).clamp(1, 64);
+    // SAFETY: as above.
+    let rest = unsafe { sample(kernel, shared, &mut scratch, (waves, 2), reps) };
+    // Sample i of `first` and `rest` timed wave i % waves and (2 + i) % waves.
+    let mut best = vec![f64::INFINITY; waves];
+    let samples = first.iter().enumerate().skip(1).chain(rest.iter().enumerate().map(|(i, t)| (2 + i, t)));
+    for (i, &t) in samples {
+        best[i % waves] = best[i % waves].min(t);
+    }
+    let seen: Vec<f64> = best.iter().copied().filter(|t| t.is_finite()).collect();
+    let wave = seen.iter().sum::<f64>() / seen.len().max(1) as f64;
+    Some(Timing { run: wave * waves as f64, wave })
+}
+
+/// Seconds of `reps` waves, wave i being `(start + i) % waves`: the time from the
+/// common start to the slowest thread's end.
+unsafe fn sample(
+    kernel: &dyn CompiledKernel,
+    ptrs: Ptrs,
+    scratch: &mut [Vec<f32>],
+    (waves, start): (usize, usize),
+    reps: usize,
+) -> Vec<f64> {
+    let (parts, width) = (kernel.parts(), scratch.len());
+    let barrier = Barrier::new(width);
+    let per_thread: Vec<Vec<f64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = scratch
+            .iter_mut()
+            .enumerate()
+            .map(|(t, scr)| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    let ptrs = ptrs;
+                    (0..reps)
+                        .map(|i| {
+                            let part = (start + i) % waves * width + t;
+                            barrier.wait();
+                            let began = Instant::now();
+                            if part < parts {
+                                // SAFETY: the caller's contract; parts are disjoint.
+                                unsafe { kernel.run(ptrs.0, part, scr) };
+                            }
+                            began.elapsed().as_secs_f64()
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    (0..reps).map(|i| per_thread.iter().filter_map(|t| t.get(i)).copied().fold(0.0, f64::max)).collect()
+}

@@ -1,0 +1,292 @@
+//! Autotuning: the tiles, algorithm and multiply-add form of each distinct
+//! convolution or dense step, chosen by measuring candidates on this machine.
+//!
+//! Consumes: a step spec, the [`KernelOptions`] it is compiled with, and a
+//! [`TuneTable`] of earlier results (the runtime keeps one file per CPU model).
+//! Produces: the compiled kernel of the fastest candidate, and the table's new
+//! entry. Guarantees: every candidate is a correct kernel (the knobs only choose
+//! between equivalent algorithms; results differ by rounding at most), the cost
+//! model's own choice is always measured first and kept unless another is at least
+//! [`MARGIN`] faster, and the search of one step stops once [`BUDGET`] has passed.
+//!
+//! Why: the cost model (`kernels::conv::plan`) was fitted on one CPU and ranks
+//! tiles from throughput figures of that core. On another core the best tile, the
+//! Winograd break-even and whether `fma` beats `fmul` + `fadd` all move (an Intel
+//! Xeon ran the model's choices at 53–66% of the f32x4 ceiling where the AMD
+//! machine they were fitted on reached 72–82%). Measuring is cheap next to a
+//! training run, and the table makes it a one-time cost per CPU model.
+//!
+//! The search is greedy, in stages, each starting from the best choice so far:
+//! 1. the algorithm (direct, Winograd F(2×2,3×3) or F(4×4,3×3)) where it applies
+//!    and the caller left it to the model;
+//! 2. the register tile;
+//! 3. weights packed or read in place;
+//! 4. `fma` instead of `fmul` + `fadd`, where the CPU has it.
+//!
+//! Candidates that compile to the same kernel as one already measured (the same
+//! `describe()`) are skipped. Timing is in [`measure`].
+
+mod choice;
+mod measure;
+
+pub use choice::Choice;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::codegen::error::CodegenError;
+use crate::codegen::jit::Jit;
+use crate::codegen::kernels::conv::compile_conv_with;
+use crate::codegen::kernels::{self, CompiledKernel, KernelOptions};
+use crate::sched::StepSpec;
+use measure::{time_kernel, Timing, Workspace};
+
+/// Wall time after which the search of one step starts no new candidate
+/// (compilation and measurement included), for small steps; a step whose waves of
+/// parts are slow gets [`BUDGET_WAVES`] of them, up to [`MAX_BUDGET`].
+pub const BUDGET: Duration = Duration::from_millis(20);
+pub const BUDGET_WAVES: u32 = 24;
+pub const MAX_BUDGET: Duration = Duration::from_millis(250);
+
+/// Time spent sampling one candidate (at least two waves of its parts).
+const PER_CANDIDATE: Duration = Duration::from_millis(2);
+
+/// How much faster a candidate must measure to replace the best so far: below
+/// that, the difference is within the noise of a shared machine.
+pub const MARGIN: f64 = 0.03;
+
+/// Version of the search and of what a [`Choice`] means: entries of other versions
+/// are ignored.
+pub const FORMAT: u32 = 1;
+
+/// When to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TuneMode {
+    /// The cost model only, nothing read or measured (reproducible plans).
+    #[default]
+    Off,
+    /// Choices from the table where present, the cost model elsewhere; no measuring.
+    Cached,
+    /// Choices from the table where present; steps missing from it are measured
+    /// and added.
+    On,
+    /// Every step measured again, replacing the table's entries.
+    Fresh,
+}
+
+/// One measured step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TuneEntry {
+    pub choice: Choice,
+    /// Estimated seconds of one run with that choice.
+    pub seconds: f64,
+    /// The kernel's description (for people reading the file).
+    pub label: String,
+}
+
+/// Measured choices by step key ([`step_key`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TuneTable {
+    entries: BTreeMap<u64, TuneEntry>,
+    /// Entries added or replaced since the table was read.
+    pub changed: usize,
+}
+
+impl TuneTable {
+    /// Reads the text form [`TuneTable::render`] writes; returns the table and the
+    /// number of lines that were not valid entries (skipped).
+    pub fn parse(text: &str) -> (TuneTable, usize) {
+        let mut t = TuneTable::default();
+        let mut bad = 0;
+        for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+            match parse_line(line) {
+                Some((key, e)) => {
+                    t.entries.insert(key, e);
+                }
+                None => bad += 1,
+            }
+        }
+        (t, bad)
+    }
+
+    /// One line per entry: `key<TAB>choice<TAB>microseconds<TAB>label`.
+    pub fn render(&self) -> String {
+        let mut s = format!("# netc autotune table, format {FORMAT}: key, choice, estimated µs, kernel\n");
+        for (k, e) in &self.entries {
+            s += &format!("{k:016x}\t{}\t{:.1}\t{}\n", e.choice.to_text(), e.seconds * 1e6, e.label.replace('\t', " "));
+        }
+        s
+    }
+
+    pub fn get(&self, key: u64) -> Option<&TuneEntry> {
+        self.entries.get(&key)
+    }
+
+    pub fn insert(&mut self, key: u64, e: TuneEntry) {
+        self.entries.insert(key, e);
+        self.changed += 1;
+    }
+
+    /// Adds the entries of `older` (another process's, read back just before saving)
+    /// for the keys this table does not have.
+    pub fn merge_under(&mut self, older: TuneTable) {
+        for (k, e) in older.entries {
+            self.entries.entry(k).or_insert(e);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+fn parse_line(line: &str) -> Option<(u64, TuneEntry)> {
+    let mut f = line.split('\t');
+    let key = u64::from_str_radix(f.next()?, 16).ok()?;
+    let choice = Choice::parse(f.next()?)?;
+    let micros: f64 = f.next()?.parse().ok()?;
+    let label = f.next().unwrap_or("").to_string();
+    (micros.is_finite() && micros >= 0.0).then_some((key, TuneEntry { choice, seconds: micros * 1e-6, label }))
+}
+
+/// The table key of a step compiled with `opts`: a hash of everything the kernel is
+/// specialised on (shapes, strides, epilogue, threads, the Winograd setting) and
+/// of [`FORMAT`]. FNV-1a, stable across builds and platforms.
+pub fn step_key(spec: &StepSpec, opts: &KernelOptions) -> u64 {
+    let text = format!("{FORMAT}|{spec:?}|{}|{:?}", opts.threads, opts.winograd);
+    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// What tuning did so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TuneStats {
+    /// Steps searched, and how many of them kept another choice than the model's.
+    pub measured: usize,
+    pub changed: usize,
+    /// Candidates compiled and timed over all searches.
+    pub candidates: usize,
+    /// Steps whose choice came from the table.
+    pub from_table: usize,
+    /// Time spent searching.
+    pub time: Duration,
+}
+
+/// Compiles steps with measured choices (see the module docs).
+pub struct Tuner {
+    pub mode: TuneMode,
+    pub table: TuneTable,
+    pub stats: TuneStats,
+    workspace: Workspace,
+}
+
+impl Tuner {
+    pub fn new(mode: TuneMode, table: TuneTable) -> Tuner {
+        Tuner { mode, table, stats: TuneStats::default(), workspace: Workspace::default() }
+    }
+
+    /// The kernel for `spec` as [`kernels::compile`] makes it, with the tiles and
+    /// algorithm chosen as the mode says.
+    pub fn compile(
+        &mut self,
+        jit: &Jit,
+        spec: &StepSpec,
+        opts: &KernelOptions,
+    ) -> Result<Arc<dyn CompiledKernel>, CodegenError> {
+        if self.mode == TuneMode::Off || !choice::tunable(&spec.kernel) {
+            return kernels::compile(jit, spec, opts);
+        }
+        let base = opts.conv_options();
+        let key = step_key(spec, opts);
+        if self.mode != TuneMode::Fresh {
+            if let Some(e) = self.table.get(key) {
+                self.stats.from_table += 1;
+                // A choice that no longer compiles falls back to the model's.
+                return compile_conv_with(jit, spec, &e.choice.apply(&base))
+                    .or_else(|_| compile_conv_with(jit, spec, &base));
+            }
+        }
+        let started = Instant::now();
+        let model = compile_conv_with(jit, spec, &base)?;
+        if self.mode == TuneMode::Cached {
+            return Ok(model);
+        }
+        let found = self.search(jit, spec, opts, (model, started.elapsed()));
+        self.stats.time += started.elapsed();
+        Ok(match found {
+            Search::Measured(choice, kernel, seconds) => {
+                self.stats.measured += 1;
+                self.stats.changed += usize::from(choice != Choice::default());
+                self.table.insert(key, TuneEntry { choice, seconds, label: kernel.describe() });
+                kernel
+            }
+            Search::Unmeasured(kernel) => kernel,
+        })
+    }
+
+    /// Frees the stand-in operands (call when a batch of compilations is done).
+    pub fn release(&mut self) {
+        self.workspace.release();
+    }
+
+    /// The search of the module docs, from the `model`'s kernel (which took
+    /// `compiled` to compile).
+    fn search(
+        &mut self,
+        jit: &Jit,
+        spec: &StepSpec,
+        opts: &KernelOptions,
+        (model, compiled): (Arc<dyn CompiledKernel>, Duration),
+    ) -> Search {
+        let started = Instant::now();
+        let Some(ptrs) = self.workspace.operands(spec) else { return Search::Unmeasured(model) };
+        // SAFETY: `ptrs` are operands of `spec`, which every candidate is compiled for.
+        let time = |k: &dyn CompiledKernel| unsafe { time_kernel(k, &ptrs, opts.threads, PER_CANDIDATE) };
+        let Some(Timing { run: t_model, wave }) = time(model.as_ref()) else { return Search::Unmeasured(model) };
+        self.stats.candidates += 1;
+        let budget = BUDGET.max(Duration::from_secs_f64(wave) * BUDGET_WAVES).min(MAX_BUDGET);
+        // What one more candidate costs: its compilation (as the model's took) and
+        // three waves of its parts.
+        let next = compiled + Duration::from_secs_f64(3.0 * wave);
+        let mut seen = HashSet::from([model.describe()]);
+        let mut best = (Choice::default(), model, t_model);
+        let base = opts.conv_options();
+        let free_winograd = base.winograd.is_none();
+        let has_fma = jit.features().has_fma;
+        'stages: for stage in 0..Choice::STAGES {
+            for cand in Choice::stage(stage, &best.0, &spec.kernel, free_winograd, has_fma) {
+                // Stop before the budget is spent (a step too large for even one
+                // candidate keeps the model's choice, measured).
+                if started.elapsed() + next > budget {
+                    break 'stages;
+                }
+                let Ok(k) = compile_conv_with(jit, spec, &cand.apply(&base)) else { continue };
+                if !seen.insert(k.describe()) {
+                    continue;
+                }
+                let Some(Timing { run: t, .. }) = time(k.as_ref()) else { continue };
+                self.stats.candidates += 1;
+                if t < best.2 * (1.0 - MARGIN) {
+                    // Confirm with a second sample of both, back to back, so that a
+                    // burst of other work during one measurement cannot decide.
+                    let again = |k: &dyn CompiledKernel, t: f64| time(k).map_or(t, |m| m.run.min(t));
+                    let (t_best, t) = (again(best.1.as_ref(), best.2), again(k.as_ref(), t));
+                    best.2 = t_best;
+                    if t < t_best * (1.0 - MARGIN) {
+                        best = (cand, k, t);
+                    }
+                }
+            }
+        }
+        Search::Measured(best.0, best.1, best.2)
+    }
+}
+
+enum Search {
+    Measured(Choice, Arc<dyn CompiledKernel>, f64),
+    Unmeasured(Arc<dyn CompiledKernel>),
+}
