@@ -136,6 +136,7 @@ fn predict(args: &PredictArgs) -> Result<i32, Fail> {
             SessionError::NotAClassifier(e) => not_classifier(e.to_string()),
             SessionError::Memory(e) => Fail(EXIT_INVALID, format!("error: {net}: {e}")),
         })?;
+    super::tune::report(engine.as_ref(), false);
     let loaded = load_weights(&args.weights, &mut store)?;
     let (names, notes) = classes::resolve(&loaded.metadata, &args.weights, classes, None);
     for note in notes {

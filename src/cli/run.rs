@@ -313,6 +313,7 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     let Session { mut engine, mut store } =
         Session::start(&graph, programs, &engine, batches.sizes(), Some(args.seed)).map_err(|e| invalid(&e))?;
     let images_line = memory::streamed_line(&splits, budget.as_ref());
+    super::tune::report(engine.as_ref(), !args.quiet);
     if args.eval.is_some() {
         err(&format!("{prep_line}\n"));
         if let Some(line) = &images_line {

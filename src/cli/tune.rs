@@ -4,8 +4,9 @@
 
 use std::path::PathBuf;
 
+use super::err;
 use crate::runtime::jit::TuneMode;
-use crate::runtime::JitOptions;
+use crate::runtime::{Engine, JitOptions};
 
 /// `--tune`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -41,5 +42,16 @@ impl TuneArgs {
             TuneArg::Fresh => TuneMode::Fresh,
         };
         JitOptions { tune, tune_dir: self.tune_cache.clone(), ..opts }
+    }
+}
+
+/// Prints the engine's tuning warnings (on stderr), and with `summary` what it did.
+pub fn report(engine: &dyn Engine, summary: bool) {
+    let Some(r) = engine.tune_report() else { return };
+    if summary && r.stats.measured > 0 {
+        err(&format!("autotune: {}\n", r.summary()));
+    }
+    for w in &r.warnings {
+        err(&format!("warning: {w}\n"));
     }
 }

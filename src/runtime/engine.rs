@@ -30,6 +30,11 @@ pub trait Engine {
     fn infer(&mut self, store: &mut ParamStore, images: &[f32], n: usize) -> &[f32];
     /// Applies an optimizer update to every trainable tensor, with moment buffers `m`, `v`
     /// (one per tensor, empty where unused).
+    /// What the autotuner did while preparing (engines that tune say so).
+    fn tune_report(&self) -> Option<crate::runtime::jit::TuneReport> {
+        None
+    }
+
     fn update(&mut self, rule: Rule, step: Step, store: &mut ParamStore, m: &mut [Vec<f32>], v: &mut [Vec<f32>]) {
         store.touch();
         let trainable: Vec<usize> = store.updated().collect();

@@ -25,7 +25,7 @@ use crate::sched::{Operand, StepSpec};
 /// Most bytes of stand-in operands the tuner allocates for one step: larger steps
 /// keep the cost model's choice (they are rare, and measuring them would blow the
 /// budget anyway).
-const MAX_BYTES: usize = 1 << 30;
+const MAX_BYTES: usize = 256 << 20;
 
 /// Operand buffers for one step, grown on demand and reused across steps.
 #[derive(Default)]

@@ -326,6 +326,10 @@ impl Engine for JitEngine {
         "jit"
     }
 
+    fn tune_report(&self) -> Option<TuneReport> {
+        self.tuning()
+    }
+
     fn scores(&self) -> (usize, ScoreKind, ScoreKind) {
         (self.train.classes, self.train.scores, self.eval.scores)
     }
