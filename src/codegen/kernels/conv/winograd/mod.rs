@@ -24,7 +24,7 @@
 //! 3. t² GEMMs on the outer-product engine (`drive::gemm_spec_of`, as `pointwise`):
 //!    rows = output channels (A = U in place), vectors = four tiles, k = input
 //!    channels; raw results into scratch M, layout [ξ][out channel][tile];
-//! 4. a JIT output function per (output channel, tile row): `Aᵀ M A` on vectors of
+//! 4. a JIT output function (`output`) per (output channel, tile row): `Aᵀ M A` on vectors of
 //!    four tiles, a lane transpose so each vector is four adjacent output pixels,
 //!    bias, then the shared store stage (`store::store_vecs`, i.e. the one epilogue
 //!    `act::epilogue_n`, extras, accumulation). Groups of four tiles that reach past
@@ -64,37 +64,38 @@
 //!
 //! # Not done yet
 //! F(6×6,3×3) would save more multiplies at a larger error; the GEMM tile comes
-//! from the direct-A model (usually 12×1); the weight transform is scalar Rust (8%
+//! from the direct-A model (usually 12×1) unless the autotuner (`codegen::tune`)
+//! measured a better one; the weight transform is scalar Rust (8%
 //! of a VGG-16 batch-1 step) and is redone every run, also in inference, where the
 //! weights could be transformed once.
 
 use std::ops::Range;
 use std::sync::Arc;
 
-use cranelift_codegen::ir::{InstBuilder, Value};
+use cranelift_codegen::ir::Value;
 
-use super::abi::{at, view, view_mut, MAX_EXTRAS};
+use super::abi::{at, view, MAX_EXTRAS};
 use super::drive::{blocks, gemm_spec_of, tiled, Family, KBlocks, OuterCall, Outputs, Tiling, VariantKey, Variants};
-use super::emit::{addr, load_ptr};
 use super::geometry::ConvGeom;
 use super::options::ConvOptions;
 use super::outer::ASide;
 use super::plan::{outer_tile, split_even, want_parts, OuterCosts, Part};
-use super::store::{store_vecs, Item, OperandMap, StoreSpec, TilePtrs};
+use super::store::{OperandMap, StoreSpec};
 use crate::codegen::error::Result;
-use crate::codegen::jit::{Jit, JitFn, Opt};
+use crate::codegen::jit::{Jit, JitFn};
 use crate::codegen::kernels::CompiledKernel;
-use crate::codegen::loops::counted_loop;
 use crate::codegen::simd::V4;
 use crate::sched::StepSpec;
 
 mod cost;
 mod input;
+mod output;
 pub(super) mod weight_grad;
 
 use cost::estimate;
 pub(super) use cost::{choose, choose_weight_grad};
 use input::InputTransform;
+use output::compile_output;
 
 /// The matrices of F(m×m, 3×3): Bᵀ (t×t), G (t×3), Aᵀ (m×t), t = m + 2.
 struct Transform {
@@ -346,87 +347,6 @@ fn lin(v: &mut V4, coefs: &[f32], xs: &[Value]) -> Value {
     acc.unwrap_or_else(|| v.splat(0.0))
 }
 
-/// `fn(m, out, bias, extras, ngroups)`: for `ngroups` groups of four horizontally
-/// adjacent tiles of one output channel (M at `m`, transform point ξ at
-/// `ξ·xi_bytes`, the next group 16 bytes on), `Aᵀ M A`, bias, and the store stage
-/// into output rows `row_bytes` apart (the extras alike), 16·m bytes per group.
-fn compile_output(
-    jit: &Jit,
-    tf: &'static Transform,
-    spec: &StepSpec,
-    row_bytes: i64,
-    xi_bytes: i64,
-    bias: bool,
-) -> Result<JitFn<5>> {
-    let map = OperandMap { r_stride: row_bytes, pos_stride: 16, lane_stride: 4 };
-    let store = StoreSpec {
-        out: map,
-        extras: vec![map; spec.extra.len()],
-        bias: false,
-        epilogue: spec.epilogue.clone(),
-        accumulate: spec.accumulate,
-        partial: false,
-    };
-    let (m, t) = (tf.m, tf.t);
-    jit.compile_opt("wino_out", Opt::Speed, |b, [mp, out, bias_p, extras, ngroups], features| {
-        let fma = features.has_fma;
-        let mut v = V4::new(b, false);
-        let ex: Vec<Value> = (0..store.extras.len()).map(|k| load_ptr(&mut v, extras, k)).collect();
-        let bv = bias.then(|| v.load_splat(bias_p, 0));
-        let init: Vec<Value> = [mp, out].into_iter().chain(ex).collect();
-        counted_loop(b, ngroups, 1, &init, |b, _, st| {
-            let mut v = V4::new(b, fma);
-            let mv: Vec<Value> = (0..t * t)
-                .map(|xi| {
-                    let (p, imm) = addr(&mut v, st[0], xi as i64 * xi_bytes);
-                    v.load(p, imm)
-                })
-                .collect();
-            // tmp[i][j] = Σ_k Aᵀ[i][k]·M[k][j]; Y[i][j] = Σ_k tmp[i][k]·Aᵀ[j][k].
-            let mut items = Vec::new();
-            for i in 0..m {
-                let tmp: Vec<Value> = (0..t)
-                    .map(|j| {
-                        let col: Vec<Value> = (0..t).map(|k| mv[k * t + j]).collect();
-                        lin(&mut v, tf.at[i], &col)
-                    })
-                    .collect();
-                let y: Vec<Value> = (0..m).map(|j| lin(&mut v, tf.at[j], &tmp)).collect();
-                // Lanes are tiles: transpose so each vector is 4 adjacent pixels.
-                let z = if m == 4 {
-                    let t0 = v.shuffle(y[0], y[1], [0, 4, 1, 5]);
-                    let t1 = v.shuffle(y[0], y[1], [2, 6, 3, 7]);
-                    let t2 = v.shuffle(y[2], y[3], [0, 4, 1, 5]);
-                    let t3 = v.shuffle(y[2], y[3], [2, 6, 3, 7]);
-                    vec![
-                        v.shuffle(t0, t2, [0, 1, 4, 5]),
-                        v.shuffle(t0, t2, [2, 3, 6, 7]),
-                        v.shuffle(t1, t3, [0, 1, 4, 5]),
-                        v.shuffle(t1, t3, [2, 3, 6, 7]),
-                    ]
-                } else {
-                    vec![v.shuffle(y[0], y[1], [0, 4, 1, 5]), v.shuffle(y[0], y[1], [2, 6, 3, 7])]
-                };
-                for (pos, x) in z.into_iter().enumerate() {
-                    let x = match bv {
-                        Some(bv) => v.add(x, bv),
-                        None => x,
-                    };
-                    items.push(Item { r: i, pos, lanes: 4, x });
-                }
-            }
-            let tp = TilePtrs { out: st[1], extras: st[2..].to_vec(), bias: bias_p };
-            for group in items.chunks(4) {
-                store_vecs(&mut v, &store, &tp, group);
-            }
-            let steps = std::iter::once(16).chain(std::iter::repeat(16 * m as i64));
-            Ok(st.iter().zip(steps).map(|(&p, d)| v.offset(p, d)).collect())
-        })?;
-        b.ins().return_(&[]);
-        Ok(())
-    })
-}
-
 impl Winograd {
     /// U[ξ][o − co.start][c] = (G g Gᵀ)[ξ] for the part's output channels `co`,
     /// g the filter from output channel o to input channel c (by [`Role`]).
@@ -555,53 +475,6 @@ impl Family for Winograd {
                     }
                 }
             }
-        }
-    }
-}
-
-impl Winograd {
-    /// One group of four tiles through the staging buffers: the old output (when
-    /// accumulating) and the extras' valid `nr × nc` elements copied in (zeros
-    /// elsewhere), the output function run on them, the valid elements copied out.
-    ///
-    /// # Safety
-    /// Sample `n` of the output and extras holds elements `base + i·ow + j` for
-    /// `i < nr`, `j < nc`, and nobody else accesses the output ones meanwhile.
-    unsafe fn staged(
-        &self,
-        ptrs: &[*mut f32],
-        (n, base, nr, nc): (usize, usize, usize, usize),
-        (mp, bias): (i64, i64),
-        stage: &mut [f32],
-        len: usize,
-    ) {
-        let (ow, w4) = (self.g.ow, 4 * self.tf.m);
-        let (sy, sex) = stage.split_at_mut(len);
-        let copy_in = |src: *const f32, dst: &mut [f32]| {
-            dst.fill(0.0);
-            for i in 0..nr {
-                // SAFETY: the caller's obligations.
-                let row = unsafe { view(src.add(base + i * ow), nc) };
-                dst[i * w4..i * w4 + nc].copy_from_slice(row);
-            }
-        };
-        // SAFETY: the output of sample n starts at n·ybs.
-        let y = unsafe { ptrs[self.y].add(n * self.ybs) };
-        if self.accumulate {
-            copy_in(y, sy);
-        }
-        let mut ex = [0i64; MAX_EXTRAS];
-        for (k, chunk) in sex.chunks_exact_mut(len).enumerate().take(self.ebs.len()) {
-            // SAFETY: extra k of sample n starts at n·ebs[k].
-            copy_in(unsafe { ptrs[self.extras + k].add(n * self.ebs[k]) }, chunk);
-            ex[k] = chunk.as_ptr() as i64;
-        }
-        // SAFETY: M is valid for the group; the staging buffers for m rows of 4m.
-        unsafe { self.out_stage.call([mp, sy.as_mut_ptr() as i64, bias, ex.as_ptr() as i64, 1]) };
-        for i in 0..nr {
-            // SAFETY: the caller's obligations (the part's own output elements).
-            let row = unsafe { view_mut(y.add(base + i * ow), nc) };
-            row.copy_from_slice(&sy[i * w4..i * w4 + nc]);
         }
     }
 }
