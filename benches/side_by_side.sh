@@ -4,8 +4,11 @@
 #
 #   benches/side_by_side.sh [rounds] [seconds-per-run] [case ...]
 #
-# NETC_WINOGRAD_VARIANTS (default "auto") lists `--winograd` settings to run netc with,
-# each its own column, e.g. NETC_WINOGRAD_VARIANTS="off auto" for the direct kernels too.
+# NETC_VARIANTS lists the option sets to run netc with, separated by `;`, each its own
+# column (default: no options, i.e. Winograd by the cost model and autotuning on), e.g.
+# NETC_VARIANTS=";--tune off;--winograd off --tune off" for the tuned kernels, the cost
+# model's choices and the direct kernels only (an empty set, the defaults, goes first). The autotune table is the user's (first runs
+# measure and fill it; `netc bench` times steps, not compilation).
 #
 # Needs a release build (cargo build --release) and, for the PyTorch side, torch and
 # torchvision. PyTorch runs with glibc's malloc tuned as its best configuration here
@@ -30,13 +33,15 @@ out=$(mktemp)
 echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; torch $(python3 -c 'import torch; print(torch.__version__)')" >&2
 for r in $(seq 1 "$rounds"); do
   for c in "${cases[@]}"; do
-    # shellcheck disable=SC2086
-    for w in ${NETC_WINOGRAD_VARIANTS:-auto}; do
+    IFS=';' read -r -a variants <<< "${NETC_VARIANTS:-}"
+    [ ${#variants[@]} -eq 0 ] && variants=("")
+    for w in "${variants[@]}"; do
+      name=$(echo "${w:-default}" | tr -d ' -')
       # shellcheck disable=SC2086
-      ms=$($netc bench ${args[$c]} --threads 2 --seconds "$secs" --winograd "$w" --format json |
+      ms=$($netc bench ${args[$c]} --threads 2 --seconds "$secs" $w --format json |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["median_seconds"] * 1e3)')
-      echo "netc-$w $c $ms" >> "$out"
-      echo "round $r $c: netc --winograd $w $ms ms" >&2
+      echo "netc-$name $c $ms" >> "$out"
+      echo "round $r $c: netc ${w:-(defaults)} $ms ms" >&2
     done
     py=$(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 THREADS=2 \
       python3 benches/pytorch_cases.py "$c" "$secs" | cut -d' ' -f2)
