@@ -116,7 +116,8 @@ fn binary_cross_entropy_by_hand() {
         close(&format!("gradient at z {z}"), d[0], z.signum() * (1.0 - (-40f64).exp() / (1.0 + (-40f64).exp())));
     }
     // Stable where the two-term form overflows: huge logits in f32.
-    let ins = [Tensor::from(&[4, 1], &[1e4, -1e4, 1e4, 100.0]).to_f32(), Tensor::from(&[4], &[0.0, 1.0, 1.0, 0.0]).to_f32()];
+    let ins =
+        [Tensor::from(&[4, 1], &[1e4, -1e4, 1e4, 100.0]).to_f32(), Tensor::from(&[4], &[0.0, 1.0, 1.0, 0.0]).to_f32()];
     let out = rs::run(&bce(0.0), &[&ins[0], &ins[1]], &[&[1], &[4, 1]]);
     assert_eq!(out[0].data[0], (1e4f32 + 1e4 + 0.0 + 100.0) / 4.0, "f32 loss of saturated logits");
     assert_eq!(out[1].data, vec![0.25, -0.25, 0.0, 0.25], "f32 gradient of saturated logits");

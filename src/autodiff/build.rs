@@ -73,7 +73,9 @@ pub fn training(g: &Graph) -> Result<Program, NotAClassifier> {
 pub fn smooth_labels(p: &mut Program, eps: f32) {
     for step in &mut p.steps {
         match &mut step.kernel {
-            Kernel::SoftmaxCrossEntropy { smoothing, .. } | Kernel::SigmoidCrossEntropy { smoothing } => *smoothing = eps,
+            Kernel::SoftmaxCrossEntropy { smoothing, .. } | Kernel::SigmoidCrossEntropy { smoothing } => {
+                *smoothing = eps
+            }
             _ => {}
         }
     }

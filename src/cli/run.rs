@@ -78,7 +78,7 @@ pub struct RunArgs {
     /// Label smoothing ε from 0 to below 1: the training target of softmax cross-entropy is
     /// (1 − ε)·onehot(label) + ε/K over the K classes (PyTorch's `label_smoothing`; K = 2 for
     /// a binary sigmoid output). Evaluation is unaffected; the training loss shown is smoothed.
-    #[arg(long, value_name = "EPS", value_parser = parse_smoothing, requires = "train")]
+    #[arg(long, value_name = "EPS", value_parser = parse_smoothing)]
     label_smoothing: Option<f64>,
     /// Seed of initialisation, shuffling and dropout: the same seed gives the same run.
     #[arg(long, default_value_t = 1)]
