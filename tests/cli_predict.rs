@@ -142,6 +142,9 @@ fn expected_probabilities(row: &[f32], kind: ScoreKind) -> Vec<f64> {
         ScoreKind::Probabilities => return row.iter().map(|&p| f64::from(p)).collect(),
         ScoreKind::Logits => row.iter().map(|&x| f64::from(x)).collect(),
         ScoreKind::Distances => row.iter().map(|&x| -f64::from(x)).collect(),
+        // One value for two classes: σ(z), or z with σ(z) = softmax(0, z)[1].
+        ScoreKind::BinaryProbability => return row.iter().flat_map(|&p| [1.0 - f64::from(p), f64::from(p)]).collect(),
+        ScoreKind::BinaryLogit => row.iter().flat_map(|&z| [0.0, f64::from(z)]).collect(),
     };
     let sum: f64 = z.iter().map(|v| v.exp()).sum();
     z.iter().map(|v| v.exp() / sum).collect()

@@ -29,6 +29,8 @@ pub fn inference(g: &Graph) -> Program {
 ///
 /// The scores are the net's output, except that a final `softmax` is left out (the loss
 /// includes it) and a final RBF layer's distances are negated (the nearest centre wins).
+/// A binary output (one unit, then `sigmoid`) trains with binary cross-entropy on the
+/// sigmoid's input instead. Label smoothing is set afterwards ([`smooth_labels`]).
 pub fn training(g: &Graph) -> Result<Program, NotAClassifier> {
     let out = g.node(g.output());
     if !out.shape.is_vector_like() {
@@ -38,8 +40,9 @@ pub fn training(g: &Graph) -> Result<Program, NotAClassifier> {
         )));
     }
     let scores = super::classes::scores(g);
+    let binary = super::classes::is_binary(g);
     let classes = g.node(scores).shape.channels() as usize;
-    if classes < 2 {
+    if classes < 2 && !binary {
         return Err(NotAClassifier(format!("the net scores {classes} class; a classifier needs at least 2")));
     }
     let mut b = Builder::new(g, Mode::Training);
@@ -49,7 +52,12 @@ pub fn training(g: &Graph) -> Result<Program, NotAClassifier> {
     let loss = b.buffer("loss", vec![1], false, Role::Loss);
     let dscores = b.grad(scores);
     let logits = b.act[&scores];
-    b.step(Kernel::SoftmaxCrossEntropy { negate }, vec![logits, labels], vec![loss, dscores], false, scores);
+    let kernel = if binary {
+        Kernel::SigmoidCrossEntropy { smoothing: 0.0 }
+    } else {
+        Kernel::SoftmaxCrossEntropy { negate, smoothing: 0.0 }
+    };
+    b.step(kernel, vec![logits, labels], vec![loss, dscores], false, scores);
     b.written.insert(scores);
     b.program.backward_start = b.program.steps.len();
     b.backward(scores);
@@ -57,6 +65,20 @@ pub fn training(g: &Graph) -> Result<Program, NotAClassifier> {
     p.labels = Some(labels);
     p.loss = Some(loss);
     Ok(p)
+}
+
+/// Sets label smoothing ε on the loss of a training program (every loss step): the target
+/// becomes (1 − ε)·onehot(label) + ε/K over the K classes (K = 2 for a binary output).
+/// ε = 0 leaves the program as it was.
+pub fn smooth_labels(p: &mut Program, eps: f32) {
+    for step in &mut p.steps {
+        match &mut step.kernel {
+            Kernel::SoftmaxCrossEntropy { smoothing, .. } | Kernel::SigmoidCrossEntropy { smoothing } => {
+                *smoothing = eps
+            }
+            _ => {}
+        }
+    }
 }
 
 pub(super) struct Builder<'g> {
@@ -237,8 +259,10 @@ impl<'g> Builder<'g> {
         }
         let out = scores.unwrap_or(self.g.output());
         self.program.output = self.act[&out];
-        self.program.classes = self.g.node(out).shape.channels() as usize;
+        self.program.classes = super::classes::class_count(self.g) as usize;
         self.program.scores = match self.g.node(out).op {
+            _ if super::classes::is_binary(self.g) && out == self.g.output() => ScoreKind::BinaryProbability,
+            _ if super::classes::is_binary(self.g) => ScoreKind::BinaryLogit,
             Op::Rbf(_) => ScoreKind::Distances,
             Op::Softmax => ScoreKind::Probabilities,
             _ => ScoreKind::Logits,

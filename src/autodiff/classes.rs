@@ -9,16 +9,33 @@
 //! features, so the layer it stops at is the one to edit.
 
 use crate::diag::{codes, Diagnostic, SourceMap};
-use crate::ir::{Graph, NodeId, Op, ScopeKind, Shape};
+use crate::ir::{Act, Graph, NodeId, Op, ScopeKind, Shape};
 
 /// The node whose output the loss reads as class scores: the net's output, or the input of
-/// a final `softmax` (the loss includes it).
+/// a final `softmax` or of a binary output's `sigmoid` (the loss includes either).
 pub fn scores(g: &Graph) -> NodeId {
     let out = g.node(g.output());
-    if out.op == Op::Softmax {
+    if out.op == Op::Softmax || is_binary(g) {
         out.inputs[0]
     } else {
         g.output()
+    }
+}
+
+/// Whether the net is a binary classifier: its output is one unit (a vector or 1×1×1)
+/// from a final `sigmoid`, the probability of class 1 of two. It trains with binary
+/// cross-entropy on the sigmoid's input, and scores two classes.
+pub fn is_binary(g: &Graph) -> bool {
+    let out = g.node(g.output());
+    out.op == Op::Act(Act::Sigmoid) && out.shape.is_vector_like() && out.shape.channels() == 1
+}
+
+/// How many classes the net scores: the channels of its scores, or 2 for a binary output.
+pub fn class_count(g: &Graph) -> u64 {
+    if is_binary(g) {
+        2
+    } else {
+        g.node(scores(g)).shape.channels()
     }
 }
 
@@ -62,13 +79,24 @@ pub fn class_count_check(g: &Graph, sources: &SourceMap, dataset: &str, data_cla
     if !g.node(g.output()).shape.is_vector_like() {
         return None;
     }
-    let net_classes = g.node(scores(g)).shape.channels();
+    let net_classes = class_count(g);
     let data = data_classes as u64;
     if net_classes == data {
         return None;
     }
     let id = class_layer(g);
     let node = g.node(id);
+    if is_binary(g) {
+        let message = format!(
+            "the output layer `{}` followed by `sigmoid` is a binary output (2 classes), but {dataset} has {data_classes}",
+            quote(g, sources, id)
+        );
+        let d = Diagnostic::error(codes::CLASS_COUNT, message, node.span, "one unit: the probability of class 1")
+            .with_note("a one-unit sigmoid output trains with binary cross-entropy on two-class data only");
+        return Some(d.with_hint(format!(
+            "for {data_classes} classes, end the net with `dense({data_classes}) softmax` (or no softmax)"
+        )));
+    }
     let message = format!(
         "the output layer `{}` scores {net_classes} classes, but {dataset} has {data_classes}",
         quote(g, sources, id)

@@ -93,7 +93,7 @@ impl Kernel {
             Kernel::Concat => Facts { inputs: None, ..row(0, 1, None, Slices::None) },
             Kernel::Slice { .. } => row(1, 1, Some(GRAD), Slices::None),
             Kernel::Copy => row(1, 1, None, Slices::All),
-            Kernel::SoftmaxCrossEntropy { .. } => row(2, 2, None, Slices::None),
+            Kernel::SoftmaxCrossEntropy { .. } | Kernel::SigmoidCrossEntropy { .. } => row(2, 2, None, Slices::None),
         }
     }
 

@@ -100,11 +100,20 @@ pub enum Kernel {
     Slice { offset: usize },
     /// `x → y`: a copy.
     Copy,
-    /// `logits, labels → loss, dlogits`: mean over the batch of −log softmax(z)[label], with
-    /// z = −logits when `negate` (LeNet-5's RBF outputs are distances: the nearest centre
-    /// should win). dlogits is the gradient of that mean loss. Labels are class indices stored
-    /// as f32; loss is a 1-element buffer.
-    SoftmaxCrossEntropy { negate: bool },
+    /// `logits, labels → loss, dlogits`: mean over the batch of −Σ_k q_k·log softmax(z)_k
+    /// over the K classes, with the target q = (1 − ε)·onehot(label) + ε/K (label smoothing
+    /// ε = `smoothing`, 0 for plain cross-entropy −log softmax(z)[label]) and z = −logits when
+    /// `negate` (LeNet-5's RBF outputs are distances: the nearest centre should win).
+    /// dlogits is the gradient of that mean loss, ±(softmax(z) − q)/N. Labels are class
+    /// indices stored as f32; loss is a 1-element buffer.
+    SoftmaxCrossEntropy { negate: bool, smoothing: f32 },
+    /// `logits, labels → loss, dlogits`: binary cross-entropy of one logit z per sample
+    /// (the input of a final sigmoid), in the fused form
+    /// max(z, 0) − z·q + log(1 + exp(−|z|)) = −q·log σ(z) − (1 − q)·log(1 − σ(z)), averaged
+    /// over the batch, with the target q = (1 − ε)·y + ε/2 for the label y ∈ {0, 1} (ε =
+    /// `smoothing`). dlogits = (σ(z) − q)/N. A label other than 0 or 1 makes the loss and
+    /// that sample's gradient NaN.
+    SigmoidCrossEntropy { smoothing: f32 },
 }
 
 impl Kernel {
@@ -145,6 +154,7 @@ impl Kernel {
             Kernel::Slice { .. } => "slice",
             Kernel::Copy => "copy",
             Kernel::SoftmaxCrossEntropy { .. } => "softmax_xent",
+            Kernel::SigmoidCrossEntropy { .. } => "sigmoid_xent",
         }
     }
 }

@@ -14,8 +14,8 @@ pub mod program;
 pub mod update;
 mod vjp;
 
-pub use build::{inference, training, NotAClassifier};
-pub use classes::{class_count_check, class_layer, scores};
+pub use build::{inference, smooth_labels, training, NotAClassifier};
+pub use classes::{class_count, class_count_check, class_layer, is_binary, scores};
 pub use facts::EpilogueSite;
 pub use fold::fold_batch_norm;
 pub use kernel::Kernel;

@@ -107,6 +107,26 @@ pub enum ScoreKind {
     Probabilities,
     /// Distances (LeNet-5's RBF): the smallest wins.
     Distances,
+    /// A binary output's logit z, one per sample for two classes: P(class 1) = σ(z).
+    BinaryLogit,
+    /// A binary output's σ(z), one per sample: the probability of class 1 of two.
+    BinaryProbability,
+}
+
+impl ScoreKind {
+    /// Whether the scores are one value per sample for two classes.
+    pub fn is_binary(self) -> bool {
+        matches!(self, ScoreKind::BinaryLogit | ScoreKind::BinaryProbability)
+    }
+
+    /// Values per sample for a net scoring `classes` classes: 1 for a binary output.
+    pub fn width(self, classes: usize) -> usize {
+        if self.is_binary() {
+            1
+        } else {
+            classes
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +149,7 @@ pub struct Program {
     pub labels: Option<BufId>,
     pub loss: Option<BufId>,
     pub params: Vec<ParamInfo>,
-    /// Number of classes the output scores.
+    /// Number of classes the output scores (2 for a binary output's one value).
     pub classes: usize,
     /// What the output holds: logits, probabilities (a final softmax) or distances.
     pub scores: ScoreKind,
@@ -146,6 +166,19 @@ impl Program {
             id = a;
         }
         id
+    }
+
+    /// The label smoothing ε of the training loss (0 without, and for inference).
+    pub fn label_smoothing(&self) -> f32 {
+        self.steps
+            .iter()
+            .find_map(|s| match s.kernel {
+                Kernel::SoftmaxCrossEntropy { smoothing, .. } | Kernel::SigmoidCrossEntropy { smoothing } => {
+                    Some(smoothing)
+                }
+                _ => None,
+            })
+            .unwrap_or(0.0)
     }
 
     pub fn forward_steps(&self) -> &[Step] {

@@ -127,7 +127,9 @@ fn predict(args: &PredictArgs) -> Result<i32, Fail> {
         output::check_target(target, &inputs).map_err(|e| Fail(EXIT_USAGE, format!("error: {e}")))?;
     }
     let Opened { mut opened, unreadable, given, total } = open_inputs(args, input)?;
-    let classes = programs.eval.buffer(programs.eval.output).dims.iter().product::<usize>();
+    // Classes scored, and values per sample (1 for a binary output: the probability of class 1).
+    let classes = programs.eval.classes;
+    let width = programs.eval.scores.width(classes);
     check_memory(args, &programs, input, &opened, total, budget.as_ref())?;
     let sizes = batch_sizes(total, args.batch);
     let met = Batches { train: &[], eval: &sizes };
@@ -148,7 +150,7 @@ fn predict(args: &PredictArgs) -> Result<i32, Fail> {
         err(&format!("preprocessing (stored in {}): {}\n", args.weights.display(), p.describe()));
     }
     let kind = engine.scores().2;
-    let outcome = batches::predict_all(engine.as_mut(), &mut store, &sizes, &mut opened, &mut images, classes);
+    let outcome = batches::predict_all(engine.as_mut(), &mut store, &sizes, &mut opened, &mut images, width);
     let failed = unreadable + outcome.unreadable + outcome.not_finite;
     report(args, &opened, &outcome, &names, kind, classes, failed > 0)?;
     if failed > 0 {
@@ -308,11 +310,12 @@ fn report(
     let good: Vec<usize> = (0..inputs.len()).filter(|&i| !outcome.failed[i]).collect();
     if let Some(path) = &args.output {
         let rows: Vec<f32> = good.iter().flat_map(|&i| outcome.rows[i].iter().copied()).collect();
-        let n = rows.len() / classes.max(1);
+        let width = kind.width(classes);
+        let n = rows.len() / width.max(1);
         if n == 0 {
             err(&format!("note: nothing was predicted, so {} was not written\n", path.display()));
         } else {
-            npy::write_f32(path, &[n, classes], &rows)
+            npy::write_f32(path, &[n, width], &rows)
                 .map_err(|e| Fail(EXIT_USAGE, format!("error: cannot write {e}")))?;
             if some_failed {
                 err(&format!(
@@ -327,7 +330,7 @@ fn report(
         .iter()
         .flat_map(|&i| {
             let input = &inputs[i];
-            outcome.rows[i].chunks_exact(classes).enumerate().map(move |(s, row)| Prediction {
+            outcome.rows[i].chunks_exact(kind.width(classes)).enumerate().map(move |(s, row)| Prediction {
                 file: &input.path,
                 sample: input.numbered.then_some(s),
                 outputs: row,

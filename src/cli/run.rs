@@ -75,6 +75,11 @@ pub struct RunArgs {
     /// weight decay is added); the norms go into --log.
     #[arg(long, value_name = "X", value_parser = parse_clip)]
     clip_norm: Option<f64>,
+    /// Label smoothing ε from 0 to below 1: the training target of softmax cross-entropy is
+    /// (1 − ε)·onehot(label) + ε/K over the K classes (PyTorch's `label_smoothing`; K = 2 for
+    /// a binary sigmoid output). Evaluation is unaffected; the training loss shown is smoothed.
+    #[arg(long, value_name = "EPS", value_parser = parse_smoothing)]
+    label_smoothing: Option<f64>,
     /// Seed of initialisation, shuffling and dropout: the same seed gives the same run.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -250,6 +255,13 @@ fn parse_warmup_lr(s: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_smoothing(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
+        _ => Err("expected a label smoothing ε from 0 to below 1 (e.g. 0.1)".into()),
+    }
+}
+
 fn parse_clip(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
@@ -290,7 +302,10 @@ fn run_inner(args: &RunArgs) -> Result<(), Fail> {
     let engine = engine_choice(args);
     // The programs come before the data, to leave the images what the rest does not
     // take; a net that is not a classifier is reported after the data, as before.
-    let programs = driver::Programs::build(&graph, &engine);
+    let mut programs = driver::Programs::build(&graph, &engine);
+    if let (Some(eps), Ok(train)) = (args.label_smoothing, programs.train.as_mut()) {
+        crate::autodiff::smooth_labels(train, eps as f32);
+    }
     let side = preprocess::stored_side(args, input, stored.as_ref());
     let splits = {
         let image_room = memory::image_room(args, budget.as_ref(), input, &programs);

@@ -15,6 +15,10 @@ pub trait Engine {
     /// How many classes the net scores, and what the scores of training (`train_scores`)
     /// and of inference (`infer`) are.
     fn scores(&self) -> (usize, ScoreKind, ScoreKind);
+    /// The label smoothing ε of the training loss (0 for none).
+    fn label_smoothing(&self) -> f32 {
+        0.0
+    }
     /// Allocates now what training batches of the sizes `train` and inference batches
     /// of the sizes `eval` will need, so that a refused allocation is an error here
     /// rather than an abort in the middle of training.
@@ -74,6 +78,10 @@ impl Engine for ReferenceEngine {
 
     fn scores(&self) -> (usize, ScoreKind, ScoreKind) {
         (self.train.program().classes, self.train.program().scores, self.eval.program().scores)
+    }
+
+    fn label_smoothing(&self) -> f32 {
+        self.train.program().label_smoothing()
     }
 
     fn reserve(&mut self, train: &[usize], eval: &[usize]) -> Result<(), AllocError> {

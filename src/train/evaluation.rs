@@ -69,11 +69,12 @@ impl Evaluation {
         self.per_class.len()
     }
 
-    /// Adds a batch: `scores` holds one row of [`Evaluation::classes`] scores per label.
+    /// Adds a batch: `scores` holds one row of [`Evaluation::classes`] scores per label (one
+    /// value for a binary output, see [`ScoreKind::width`]).
     /// Panics if a label is not below the class count (datasets are checked on loading).
     pub fn add<L: Copy + Into<usize>>(&mut self, scores: &[f32], labels: &[L], kind: ScoreKind) {
         let classes = self.classes();
-        for (row, &label) in scores.chunks_exact(classes).zip(labels) {
+        for (row, &label) in scores.chunks_exact(kind.width(classes)).zip(labels) {
             let label: usize = label.into();
             let r = rank(row, label, kind);
             self.tally.loss_sum += cross_entropy(row, label, kind);

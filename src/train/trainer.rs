@@ -221,6 +221,7 @@ impl Run<'_> {
         let batches = train_feed.batches_per_epoch();
         let total = (cfg.epochs as u64).saturating_mul(batches as u64);
         let (classes, kind, _) = self.engine.scores();
+        let smoothing = f64::from(self.engine.label_smoothing());
         let started = Instant::now();
         let mut seen = Tally::default();
         let mut e = train_feed.epoch(cfg.seed, epoch as u64);
@@ -240,7 +241,7 @@ impl Run<'_> {
             if !loss.is_finite() {
                 return Err(TrainError::Diverged { epoch, batch: b, step, loss, updates: self.updates });
             }
-            seen.add(tally(self.engine.train_scores(batch.len()), batch.labels, classes, kind));
+            seen.add(tally(self.engine.train_scores(batch.len()), batch.labels, classes, kind, smoothing));
             drop(fed);
             if let Some(max) = cfg.clip_norm {
                 let norm = clip_gradients(self.store, max);
@@ -341,7 +342,7 @@ fn evaluate_fed(
         let b = fed.batch();
         let scores = engine.infer(store, b.images, b.len());
         if let Some(at) = scores.iter().position(|x| !x.is_finite()) {
-            let image = b.indices[at / classes.max(1)];
+            let image = b.indices[at / kind.width(classes).max(1)];
             return Err(TrainError::OutputNotFinite { epoch: None, image, largest: largest_magnitude(store) });
         }
         report.add(scores, b.labels, kind);

@@ -224,7 +224,7 @@ fn softmax_cross_entropy_known_values() {
     let xent = |negate, logits: &[f64], labels: &[f64]| {
         let n = labels.len();
         let ins = [Tensor::from(&[n, logits.len() / n], logits), Tensor::from(&[n], labels)];
-        run(&Kernel::SoftmaxCrossEntropy { negate }, &[&ins[0], &ins[1]], &[&[1], &ins[0].dims])
+        run(&Kernel::SoftmaxCrossEntropy { negate, smoothing: 0.0 }, &[&ins[0], &ins[1]], &[&[1], &ins[0].dims])
     };
     let out = xent(false, &[0.7, 0.7, 0.7], &[1.]);
     exact("equal logits", &out[0], &[3f64.ln()]);

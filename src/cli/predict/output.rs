@@ -21,7 +21,9 @@ fn best(outputs: &[f32], kind: ScoreKind, k: usize) -> Vec<(usize, f64)> {
     top_k(outputs, k, kind).into_iter().map(|i| (i, p[i])).collect()
 }
 
-/// Per sample a line naming it, then one line per class: probability, index and name.
+/// Per sample a line naming it, then one line per class: probability, index and name. A
+/// binary output gets one line instead: both class names with their probabilities, then
+/// the predicted one (`  cat 0.1200 / dog 0.8800 -> dog`).
 pub fn text(predictions: &[Prediction], names: &ClassNames, kind: ScoreKind, k: usize) -> String {
     let mut out = String::new();
     for p in predictions {
@@ -29,6 +31,10 @@ pub fn text(predictions: &[Prediction], names: &ClassNames, kind: ScoreKind, k: 
         match p.sample {
             Some(i) => out.push_str(&format!("{file}[{i}]\n")),
             None => out.push_str(&format!("{file}\n")),
+        }
+        if kind.is_binary() {
+            out.push_str(&binary_line(p.outputs, names, kind));
+            continue;
         }
         for (class, prob) in best(p.outputs, kind, k) {
             let name = if names.are_indices() {
@@ -42,7 +48,17 @@ pub fn text(predictions: &[Prediction], names: &ClassNames, kind: ScoreKind, k: 
     out
 }
 
-/// `[{"file", "sample" (N×C×H×W files only), "top": [{"class", "index", "prob"}]}]`.
+/// `  negative p0 / positive p1 -> predicted` for a binary output's sample.
+fn binary_line(outputs: &[f32], names: &ClassNames, kind: ScoreKind) -> String {
+    let p = probabilities(outputs, kind);
+    let name = |i: usize| printable(&names.names[i]);
+    let predicted = crate::train::metrics::predict(outputs, kind);
+    format!("  {} {:.4} / {} {:.4} -> {}\n", name(0), p[0], name(1), p[1], name(predicted))
+}
+
+/// `[{"file", "sample" (N×C×H×W files only), "top": [{"class", "index", "prob"}]}]`; a
+/// binary output's entries also have `"positive": {"class", "index": 1, "prob"}`, the
+/// probability of class 1.
 pub fn json(predictions: &[Prediction], names: &ClassNames, kind: ScoreKind, k: usize) -> Value {
     let entries: Vec<Value> = predictions
         .iter()
@@ -57,6 +73,10 @@ pub fn json(predictions: &[Prediction], names: &ClassNames, kind: ScoreKind, k: 
                 entry.insert("sample".into(), json!(i));
             }
             entry.insert("top".into(), Value::Array(top));
+            if kind.is_binary() {
+                let prob = probabilities(p.outputs, kind)[1];
+                entry.insert("positive".into(), json!({"class": names.names[1], "index": 1, "prob": prob}));
+            }
             Value::Object(entry)
         })
         .collect();

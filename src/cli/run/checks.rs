@@ -73,6 +73,9 @@ pub(super) fn options(args: &RunArgs) -> Result<Vec<String>, Fail> {
             return Err(usage(format!("{flag} is for --optimizer rmsprop")));
         }
     }
+    if args.label_smoothing.is_some() && args.eval.is_some() {
+        return Err(usage("--label-smoothing is for training (--train); --eval reports plain cross-entropy".into()));
+    }
     if args.format == crate::cli::Format::Json && args.eval.is_none() {
         return Err(usage(
             "--format json is for the report of --eval; training writes JSON with --log FILE (one object per epoch)"

@@ -58,6 +58,9 @@ fn recipe(args: &RunArgs, rule: Rule, warmup: Option<&Warmup>) -> String {
     if let Some(c) = args.clip_norm {
         parts.push(format!("gradients clipped to norm {c}"));
     }
+    if let Some(eps) = args.label_smoothing.filter(|&e| e > 0.0) {
+        parts.push(format!("label smoothing {eps}"));
+    }
     parts.iter().map(|p| format!(", {p}")).collect()
 }
 
@@ -155,6 +158,7 @@ pub(super) fn train_net(
                 "from": w.from,
             })),
             "clip_norm": args.clip_norm,
+            "label_smoothing": args.label_smoothing.unwrap_or(0.0),
         }}), start_epoch + 1);
     }
     let mut observer = CliObserver {

@@ -334,6 +334,10 @@ impl Engine for JitEngine {
         (self.train.classes, self.train.scores, self.eval.scores)
     }
 
+    fn label_smoothing(&self) -> f32 {
+        self.train.label_smoothing()
+    }
+
     fn reserve(&mut self, train: &[usize], eval: &[usize]) -> Result<(), AllocError> {
         for &n in train {
             self.try_prepare(true, n)?;

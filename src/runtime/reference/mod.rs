@@ -122,6 +122,7 @@ fn dispatch<T: Real>(ck: &Check, kernel: &Kernel, ins: &[In<T>], outs: &mut [Out
         Kernel::Concat => elementwise::concat(ck, ins, y),
         Kernel::Slice { offset } => elementwise::slice(ck, *offset, &ins[0], y),
         Kernel::Copy => elementwise::copy(ck, &ins[0], y),
-        Kernel::SoftmaxCrossEntropy { negate } => loss::softmax_xent(ck, *negate, ins, outs),
+        Kernel::SoftmaxCrossEntropy { negate, smoothing } => loss::softmax_xent(ck, *negate, *smoothing, ins, outs),
+        Kernel::SigmoidCrossEntropy { smoothing } => loss::sigmoid_xent(ck, *smoothing, ins, outs),
     }
 }

@@ -17,7 +17,7 @@
 //! its parts), `shape` (spec validation), `sink` (epilogue and
 //! accumulation on the first output), `sweep` (row sweeps) and `act` are the
 //! shared machinery; `elementwise`, `layout`, `pool`, `gap`, `norm`, `lrn`,
-//! `softmax` and `lenet` hold one kernel family each, `optim` the optimizer
+//! `softmax`, `sigmoid_xent` and `lenet` hold one kernel family each, `optim` the optimizer
 //! updates.
 
 pub(super) mod act;
@@ -32,6 +32,7 @@ mod norm;
 mod optim;
 mod pool;
 mod shape;
+mod sigmoid_xent;
 mod sink;
 mod softmax;
 mod sweep;
@@ -76,6 +77,7 @@ pub fn compile_op_with(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<A
         Kernel::Softmax | Kernel::SoftmaxBackward | Kernel::SoftmaxCrossEntropy { .. } => {
             softmax::compile(jit, spec, opts)
         }
+        Kernel::SigmoidCrossEntropy { .. } => sigmoid_xent::compile(jit, spec),
         Kernel::Subsample(_) | Kernel::SubsampleBackward(_) | Kernel::Rbf(_) | Kernel::RbfBackward(_) => {
             lenet::compile(jit, spec, opts)
         }

@@ -37,7 +37,7 @@ use crate::sched::StepSpec;
 pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Arc<dyn CompiledKernel>> {
     match spec.kernel {
         Kernel::Softmax | Kernel::SoftmaxBackward => rows(jit, spec, opts),
-        Kernel::SoftmaxCrossEntropy { negate } => xent(jit, spec, negate),
+        Kernel::SoftmaxCrossEntropy { negate, smoothing } => xent(jit, spec, negate, smoothing),
         _ => Err(bad(spec, "not a softmax kernel")),
     }
 }
@@ -121,20 +121,21 @@ fn log_sum_exp(v: &mut V4, f: usize, p: Value, negate: bool) -> Result<Value> {
 }
 
 /// `SoftmaxCrossEntropy`: one part, samples in order.
-fn xent(jit: &Jit, spec: &StepSpec, negate: bool) -> Result<Arc<dyn CompiledKernel>> {
+fn xent(jit: &Jit, spec: &StepSpec, negate: bool, eps: f32) -> Result<Arc<dyn CompiledKernel>> {
     let (logits, labels) = (&spec.inputs[0], &spec.inputs[1]);
     let (n, k) = (batch(spec, "the logits", logits)?, sample(logits));
     same(spec, "the labels' batch", batch(spec, "the labels", labels)?, n)?;
     same(spec, "labels per sample", sample(labels), 1)?;
     same(spec, "the loss's length", size(&spec.outputs[0]), 1)?;
     alike(spec, "dlogits", &spec.outputs[1], logits)?;
-    let desc = format!("softmax_xent{} {:?}", if negate { " negated" } else { "" }, logits.dims);
+    let smoothed = if eps == 0.0 { String::new() } else { format!(" smoothed {eps}") };
+    let desc = format!("softmax_xent{}{smoothed} {:?}", if negate { " negated" } else { "" }, logits.dims);
     build(jit, spec, desc, Split::single(1), 0, |v, fr| {
         let sink = Sink::new(spec, fr);
         let (x, lab, dl) = (fr.input(spec, 0), fr.input(spec, 1), fr.output(spec, 1));
         let zero = v.b.ins().f32const(0.0);
         let total = fixed_fold(v, n, &[zero], |v, smp, st| {
-            let term = sample_loss(v, k, negate, n, [x, lab, dl], smp)?;
+            let term = sample_loss(v, Row { k, negate, eps }, n, [x, lab, dl], smp)?;
             Ok(vec![v.b.ins().fadd(st[0], term)])
         })?[0];
         let inv_n = v.b.ins().f32const(1.0 / n.max(1) as f32);
@@ -148,8 +149,19 @@ fn xent(jit: &Jit, spec: &StepSpec, negate: bool) -> Result<Arc<dyn CompiledKern
     })
 }
 
-/// Writes sample `smp`'s dlogits; returns its loss term (scalar f32).
-fn sample_loss(v: &mut V4, k: usize, negate: bool, n: usize, [x, lab, dl]: [Tensor; 3], smp: Value) -> Result<Value> {
+/// What the loss makes of a row: `k` classes, negated or not, label smoothing `eps`.
+#[derive(Clone, Copy)]
+struct Row {
+    k: usize,
+    negate: bool,
+    eps: f32,
+}
+
+/// Writes sample `smp`'s dlogits; returns its loss term (scalar f32). With smoothing ε the
+/// term is lse − (1 − ε)·z[label] − (ε/K)·Σ z and the target (1 − ε)·onehot + ε/K; with
+/// ε = 0 the code is that of plain cross-entropy.
+fn sample_loss(v: &mut V4, row: Row, n: usize, [x, lab, dl]: [Tensor; 3], smp: Value) -> Result<Value> {
+    let Row { k, negate, eps } = row;
     let xp = x.at_const(v, smp, 0);
     let gp = dl.at_const(v, smp, 0);
     let lse = log_sum_exp(v, k, xp, negate)?;
@@ -169,7 +181,16 @@ fn sample_loss(v: &mut V4, k: usize, negate: bool, n: usize, [x, lab, dl]: [Tens
     let idx = v.b.ins().select(valid, idx, zero_idx);
     let zl = v.b.ins().ishl_imm_s(idx, 2);
     let zl = z_at(v, xp, zl, Lanes::One, negate);
-    let picked = v.sub(lse, zl);
+    let picked = if eps == 0.0 {
+        v.sub(lse, zl)
+    } else {
+        let sum = row_sum(v, k, &|v, off, lanes| z_at(v, xp, off, lanes, negate))?;
+        let (keep, spread) = (v.splat(1.0 - eps), v.splat(eps / k as f32));
+        let kept = v.mul(keep, zl);
+        let spread = v.mul(spread, sum);
+        let t = v.sub(lse, kept);
+        v.sub(t, spread)
+    };
     let picked = v.b.ins().extractlane(picked, 0);
     let nan = v.b.ins().f32const(f32::NAN);
     let term = v.b.ins().select(valid, picked, nan);
@@ -190,8 +211,14 @@ fn sample_loss(v: &mut V4, k: usize, negate: bool, n: usize, [x, lab, dl]: [Tens
         let cf = v.b.ins().fcvt_from_sint(types::F32X4, c);
         let hit = v.b.ins().fcmp(FloatCC::Equal, cf, label);
         let hit = v.to_f32(hit);
-        let one = v.splat(1.0);
-        let target = v.b.ins().band(hit, one);
+        let keep = v.splat(1.0 - eps);
+        let target = v.b.ins().band(hit, keep);
+        let target = if eps == 0.0 {
+            target
+        } else {
+            let spread = v.splat(eps / k as f32);
+            v.add(target, spread)
+        };
         let target = v.add(target, bad);
         let d = v.sub(p, target);
         let d = if negate { v.b.ins().fneg(d) } else { d };
