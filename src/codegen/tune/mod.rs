@@ -54,7 +54,7 @@ const PER_CANDIDATE: Duration = Duration::from_millis(2);
 
 /// How much faster a candidate must measure to replace the best so far: below
 /// that, the difference is within the noise of a shared machine.
-pub const MARGIN: f64 = 0.03;
+pub const MARGIN: f64 = 0.05;
 
 /// Version of the search and of what a [`Choice`] means: entries of other versions
 /// are ignored.
