@@ -28,6 +28,7 @@ mod gap;
 mod layout;
 mod lenet;
 mod lrn;
+mod mean_loss;
 mod norm;
 mod optim;
 mod pool;

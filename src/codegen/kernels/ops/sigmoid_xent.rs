@@ -16,10 +16,9 @@ use std::sync::Arc;
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 
-use super::emit::{fixed_fold, iconst, load, store, Lanes};
-use super::frame::{build, Split, Tensor};
+use super::emit::{iconst, load, store, Lanes};
+use super::frame::Tensor;
 use super::shape::{alike, bad, batch, same, sample, size};
-use super::sink::Sink;
 use crate::autodiff::Kernel;
 use crate::codegen::error::Result;
 use crate::codegen::jit::Jit;
@@ -42,23 +41,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec) -> Result<Arc<dyn CompiledKern
     alike(spec, "dlogits", &spec.outputs[1], logits)?;
     let smoothed = if eps == 0.0 { String::new() } else { format!(" smoothed {eps}") };
     let desc = format!("sigmoid_xent{smoothed} {:?}", logits.dims);
-    build(jit, spec, desc, Split::single(1), 0, |v, fr| {
-        let sink = Sink::new(spec, fr);
-        let (x, lab, dl) = (fr.input(spec, 0), fr.input(spec, 1), fr.output(spec, 1));
-        let zero = v.b.ins().f32const(0.0);
-        let total = fixed_fold(v, n, &[zero], |v, smp, st| {
-            let term = sample_loss(v, eps, n, [x, lab, dl], smp)?;
-            Ok(vec![v.b.ins().fadd(st[0], term)])
-        })?[0];
-        let inv_n = v.b.ins().f32const(1.0 / n.max(1) as f32);
-        let loss = v.b.ins().fmul(total, inv_n);
-        let loss = v.b.ins().splat(types::F32X4, loss);
-        // The loss buffer is unbatched: sample 0, element 0.
-        let z = iconst(v, 0);
-        let at = sink.at(v, z, z);
-        sink.put(v, &at, z, Lanes::One, loss);
-        Ok(())
-    })
+    super::mean_loss::compile(jit, spec, desc, n, |v, t, smp| sample_loss(v, eps, n, t, smp))
 }
 
 /// Writes sample `smp`'s dlogit; returns its loss term (scalar f32).

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 
-use super::emit::{fixed_fold, iconst, ivec, load, range_loop, run, store, Combine, Lanes, Reduce};
+use super::emit::{iconst, ivec, load, range_loop, run, store, Combine, Lanes, Reduce};
 use super::frame::{build, OpOptions, Split, Tensor};
 use super::shape::{alike, bad, batch, same, sample, size};
 use super::sink::Sink;
@@ -130,23 +130,7 @@ fn xent(jit: &Jit, spec: &StepSpec, negate: bool, eps: f32) -> Result<Arc<dyn Co
     alike(spec, "dlogits", &spec.outputs[1], logits)?;
     let smoothed = if eps == 0.0 { String::new() } else { format!(" smoothed {eps}") };
     let desc = format!("softmax_xent{}{smoothed} {:?}", if negate { " negated" } else { "" }, logits.dims);
-    build(jit, spec, desc, Split::single(1), 0, |v, fr| {
-        let sink = Sink::new(spec, fr);
-        let (x, lab, dl) = (fr.input(spec, 0), fr.input(spec, 1), fr.output(spec, 1));
-        let zero = v.b.ins().f32const(0.0);
-        let total = fixed_fold(v, n, &[zero], |v, smp, st| {
-            let term = sample_loss(v, Row { k, negate, eps }, n, [x, lab, dl], smp)?;
-            Ok(vec![v.b.ins().fadd(st[0], term)])
-        })?[0];
-        let inv_n = v.b.ins().f32const(1.0 / n.max(1) as f32);
-        let loss = v.b.ins().fmul(total, inv_n);
-        let loss = v.b.ins().splat(types::F32X4, loss);
-        // The loss buffer is unbatched: sample 0, element 0.
-        let z = iconst(v, 0);
-        let at = sink.at(v, z, z);
-        sink.put(v, &at, z, Lanes::One, loss);
-        Ok(())
-    })
+    super::mean_loss::compile(jit, spec, desc, n, |v, t, smp| sample_loss(v, Row { k, negate, eps }, n, t, smp))
 }
 
 /// What the loss makes of a row: `k` classes, negated or not, label smoothing `eps`.
