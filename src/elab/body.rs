@@ -35,6 +35,7 @@ impl<'a> Elab<'a> {
                     env.define_tensor(&name.name, node, self.shape(node), name.span);
                 }
                 Stmt::Chain(c) => flow = self.chain(c, flow, env, scope)?,
+                Stmt::Head(h) => self.head(h, flow, env, scope)?,
             }
         }
         if let Some((name, t)) = env.unused_tensors().next() {
@@ -378,7 +379,7 @@ impl<'a> Elab<'a> {
 
     /// Opens a scope; scopes count against the size limit like nodes, so that
     /// empty repetitions cannot run away either.
-    fn new_scope(
+    pub(super) fn new_scope(
         &mut self,
         parent: ScopeId,
         name: impl Into<String>,

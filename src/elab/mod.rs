@@ -16,6 +16,7 @@ mod body;
 mod builtins;
 mod declarations;
 mod env;
+mod heads;
 mod names;
 mod suggest;
 mod value;
@@ -60,6 +61,7 @@ pub fn elaborate(file: &ast::File, id: FileId) -> Result<Graph, Failure> {
             graph.set_output(out);
             let mut diagnostics = names::assign(&mut graph);
             diagnostics.extend(dead_node(&graph));
+            diagnostics.extend(heads::check(&graph));
             if diagnostics.is_empty() {
                 if crate::ir::checks_enabled() {
                     if let Err(e) = crate::ir::verify(&graph) {
@@ -78,9 +80,9 @@ pub fn elaborate(file: &ast::File, id: FileId) -> Result<Graph, Failure> {
     }
 }
 
-/// The first layer whose output does not reach the network's output.
+/// The first layer whose output reaches neither the network's output nor a head's.
 fn dead_node(g: &Graph) -> Option<Diagnostic> {
-    let live = g.live();
+    let live = g.live_with_heads();
     let dead = g.ids().find(|id| !live[id.index()])?;
     let node = g.node(dead);
     Some(
