@@ -76,6 +76,8 @@ pub(super) struct Builder<'g> {
     pub saved: HashMap<NodeId, Vec<BufId>>,
     pub consumers: Vec<Vec<NodeId>>,
     pub requires_grad: Vec<bool>,
+    /// Whether each node belongs to an auxiliary head.
+    in_head: Vec<bool>,
 }
 
 impl<'g> Builder<'g> {
@@ -104,6 +106,7 @@ impl<'g> Builder<'g> {
             saved: HashMap::new(),
             consumers: g.consumers(),
             requires_grad,
+            in_head: g.head_members().iter().map(Option::is_some).collect(),
         };
         let input = b.buffer("input", dims(&g.node(g.input()).shape), true, Role::Input);
         b.program.input = input;
@@ -151,7 +154,8 @@ impl<'g> Builder<'g> {
             let buf = self.buffer(name.clone(), dims.clone(), false, Role::Param(index));
             let grad = (training && spec.kind == ParamKind::Trainable)
                 .then(|| self.buffer(format!("d({name})"), dims.clone(), false, Role::ParamGrad(index)));
-            self.program.params.push(ParamInfo { name, dims, kind: spec.kind, node, role: spec.name, grad, buf });
+            let head = self.in_head[node.index()];
+            self.program.params.push(ParamInfo { name, dims, kind: spec.kind, node, role: spec.name, grad, buf, head });
             bufs.push(buf);
             indices.push(index);
         }
