@@ -122,12 +122,15 @@ fn resnet50_stages_match_the_reference_breakdown() {
     assert_eq!(row("layer4.2").output.to_string(), "2048×7×7");
 }
 
-/// (file, params with the auxiliary heads, each head's (name, params, weight)). Inception-v3:
+/// An auxiliary head: (name, params, loss weight).
+type Head = (&'static str, u128, f64);
+
+/// (file, params with the auxiliary heads, each head). Inception-v3:
 /// torchvision's `inception_v3(aux_logits=True)` has 27,161,264 (23,834,568 without). GoogLeNet:
 /// the heads of Szegedy et al. 2014 Sec. 5 counted by hand from 4a's 512×14×14 and 4d's 528×14×14
 /// (4×4 after the 5×5/3 pool): conv 1×1 C·128 + 128, fc 128·16·1024 + 1024 = 2,098,176, classifier
 /// 1024·1000 + 1000 = 1,025,000, so 3,188,840 and 3,190,888 (`benches/aux_heads_torch.py` agrees).
-const WITH_HEADS: &[(&str, u128, &[(&str, u128, f64)])] = &[
+const WITH_HEADS: &[(&str, u128, &[Head])] = &[
     ("inception-v3", 27_161_264, &[("AuxLogits", 3_326_696, 0.4)]),
     ("googlenet", 13_378_280, &[("loss1", 3_188_840, 0.3), ("loss2", 3_190_888, 0.3)]),
 ];
