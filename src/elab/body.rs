@@ -324,8 +324,11 @@ impl<'a> Elab<'a> {
             args::bind(sig.name, &sig.param_names(), args, &self.presets(sig.name), env).map_err(|d| self.err(d))?;
         let a = Args { sig, slots: &slots, call: call.span };
         let op = builtins::build(&a, self.shape(flow)).map_err(|d| self.err(d))?;
+        let init = super::init::layer_init(&a).map_err(|d| self.err(d))?;
         let (name, explicit) = label.map_or((op.kind().to_string(), false), |l| (l.name.clone(), true));
-        self.add_node(op, &[flow], scope, name, explicit, call.span, Some(&a))
+        let id = self.add_node(op, &[flow], scope, name, explicit, call.span, Some(&a))?;
+        self.graph.set_init(id, init);
+        Ok(id)
     }
 
     /// Instantiates a block on `flow`; `name` overrides the instance name.

@@ -17,6 +17,7 @@ mod builtins;
 mod declarations;
 mod env;
 mod heads;
+mod init;
 mod names;
 mod suggest;
 mod value;

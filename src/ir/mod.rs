@@ -9,6 +9,7 @@
 
 mod dump;
 mod heads;
+mod init;
 mod op;
 mod params;
 mod rules;
@@ -16,6 +17,7 @@ mod shape;
 mod verify;
 
 pub use heads::Head;
+pub use init::{LayerInit, WeightInit, WEIGHT_INITS};
 pub use op::*;
 pub use params::{ParamKind, ParamSpec};
 pub use rules::{window_out, ShapeError, ShapeErrorKind};
@@ -97,6 +99,8 @@ pub struct Graph {
     output: NodeId,
     /// Auxiliary heads (training only); see [`Head`].
     heads: Vec<Head>,
+    /// Initialisers the source chose, per node (see [`LayerInit`]).
+    inits: Vec<(NodeId, LayerInit)>,
 }
 
 impl Graph {
@@ -119,7 +123,7 @@ impl Graph {
             explicit: true,
             span,
         };
-        Graph { nodes: vec![input], scopes: vec![root], output: NodeId(0), heads: Vec::new() }
+        Graph { nodes: vec![input], scopes: vec![root], output: NodeId(0), heads: Vec::new(), inits: Vec::new() }
     }
 
     /// Wires a new node: runs the op's shape rule on its inputs' shapes and appends it.
