@@ -41,7 +41,8 @@ pub const MAX_DEPTH: usize = 64;
 #[derive(Debug)]
 pub struct Failure {
     pub diagnostics: Vec<Diagnostic>,
-    pub partial: Option<Graph>,
+    /// Boxed: a failure is rare, and a small `Result` keeps the happy path light.
+    pub partial: Option<Box<Graph>>,
 }
 
 /// Elaborates a parsed file into its graph.
@@ -71,12 +72,12 @@ pub fn elaborate(file: &ast::File, id: FileId) -> Result<Graph, Failure> {
                 }
                 Ok(graph)
             } else {
-                Err(Failure { diagnostics, partial: Some(graph) })
+                Err(Failure { diagnostics, partial: Some(Box::new(graph)) })
             }
         }
         Err(e) => {
             names::assign(&mut graph);
-            Err(Failure { diagnostics: vec![e.finish(&graph)], partial: Some(graph) })
+            Err(Failure { diagnostics: vec![e.finish(&graph)], partial: Some(Box::new(graph)) })
         }
     }
 }
