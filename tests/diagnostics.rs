@@ -392,12 +392,38 @@ fn a_shape_error_keeps_the_layers_inferred_before_it() {
 }
 
 #[test]
+fn an_auxiliary_head_scores_as_many_classes_as_the_net() {
+    let src = "input 1x8x8\nconv(4, 3) relu\naux side(weight = 0.3) { gap flatten dense(5) }\ngap flatten dense(10)\n";
+    let r =
+        expect(src, codes::CLASS_COUNT, "`side` scores 5 classes, but the net's output scores 10", "dense(5)", 3, 38);
+    assert!(r.contains("the net's output is 10"), "{r}");
+    let src = "input 1x8x8\naux side { conv(10, 1) }\ngap flatten dense(10)\n";
+    expect(src, codes::CLASS_COUNT, "ends in 10×8×8, not one score per class", "conv(10, 1)", 2, 12);
+}
+
+#[test]
+fn auxiliary_heads_are_declared_at_the_top_level_with_layers_and_a_positive_weight() {
+    let src = "input 1x8x8\nblock b() {\n  conv(4, 3) relu\n  aux side { gap flatten dense(10) }\n}\nb gap flatten dense(10)\n";
+    expect(src, codes::MISUSE, "auxiliary head inside a block", "aux side { gap flatten dense(10) }", 4, 3);
+    let src = "input 1x8x8\naux side(0.3) { }\ngap flatten dense(10)\n";
+    expect(src, codes::MISUSE, "`side` has no layers of its own", "{ }", 2, 15);
+    let src = "input 1x8x8\naux side(weight = -1) { gap flatten dense(10) }\ngap flatten dense(10)\n";
+    expect(src, codes::NON_POSITIVE, "must be a positive number", "-1", 2, 19);
+    let src = "input 1x8x8\naux side(wieght = 1) { gap flatten dense(10) }\ngap flatten dense(10)\n";
+    expect(src, codes::ARGUMENTS, "wieght", "wieght", 2, 10);
+    let src =
+        "input 1x8x8\naux side { gap flatten dense(10) }\naux side { gap flatten dense(10) }\ngap flatten dense(10)\n";
+    expect(src, codes::DUPLICATE_NAME, "`side` is used twice", "aux side { gap flatten dense(10) }", 3, 1);
+}
+
+#[test]
 fn rendered_diagnostics_match_their_snapshot() {
     let cases = [
         "input 3x32x32\nconv(16, 3 pad = 1)\n",
         "input 3x8x8\nblock res(width) {\n  main = conv(width, 3, pad = 1) bn relu\n  (main + in) relu\n}\nlayer1: repeat 2 { res(16) }\n",
         "input 3x8x8\nblock a(n) { b(n) }\nblock b(n) { a(n) }\na(3)\n",
         "input 1x28x28\nconv(6, 5) dense(10)\n",
+        "input 1x8x8\nconv(4, 3) relu\naux side(weight = 0.3) { gap flatten dense(5) }\ngap flatten dense(10)\n",
     ];
     let rendered: Vec<String> = cases
         .iter()

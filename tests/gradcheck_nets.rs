@@ -136,3 +136,15 @@ gap flatten dense(3)
 ";
     gradcheck(src, 2, 10);
 }
+
+#[test]
+fn auxiliary_head_gradients() {
+    // The loss is the net's plus 0.3 × the head's (tests/aux_heads.rs checks that sum against
+    // separate nets); here its gradient reaches the head and, through both paths, the trunk.
+    let src = "input 2x6x6
+conv(3, 3) bn relu
+aux side(weight = 0.3) { conv(4, 1) tanh gap flatten dense(3) }
+conv(4, 3) relu gap flatten dense(3)
+";
+    gradcheck(src, 3, 10);
+}

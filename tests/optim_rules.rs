@@ -18,6 +18,7 @@ fn info(name: &str, len: usize) -> ParamInfo {
         role: "weight",
         grad: None,
         buf: BufId(0),
+        head: false,
     }
 }
 

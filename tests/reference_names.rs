@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// (zoo net, reference list): torchvision for the ResNets, VGGs, AlexNet and Inception-v3
-/// (without its auxiliary head), timm for Inception-v4 and Inception-ResNet-v2.
+/// (with its auxiliary head, `aux_logits=True`, as the training program holds it), timm for
+/// Inception-v4 and Inception-ResNet-v2.
 const NETS: &[(&str, &str)] = &[
     ("resnet18", "resnet18"),
     ("resnet34", "resnet34"),
@@ -23,7 +24,7 @@ const NETS: &[(&str, &str)] = &[
     ("vgg16", "vgg16"),
     ("vgg19", "vgg19"),
     ("alexnet-torchvision", "alexnet-torchvision"),
-    ("inception-v3", "inception-v3"),
+    ("inception-v3", "inception-v3-aux"),
     ("inception-v4", "inception-v4"),
     ("inception-resnet-v2", "inception-resnet-v2"),
 ];
@@ -32,14 +33,24 @@ fn dims_text(dims: &[usize]) -> String {
     dims.iter().map(ToString::to_string).collect::<Vec<_>>().join("×")
 }
 
-/// The net's tensors, name → shape.
-fn netc_tensors(net: &str) -> BTreeMap<String, String> {
+fn graph(net: &str) -> netc::ir::Graph {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(root.join("nets").join(format!("{net}.net"))).unwrap();
-    let graph = netc::driver::compile(&mut SourceMap::new(), net, &text)
-        .unwrap_or_else(|f| panic!("{net} compiles: {:?}", f.diagnostics));
-    let program = netc::autodiff::training(&graph).unwrap();
+    netc::driver::compile(&mut SourceMap::new(), net, &text)
+        .unwrap_or_else(|f| panic!("{net} compiles: {:?}", f.diagnostics))
+}
+
+/// The net's tensors, name → shape (its training program's, auxiliary heads included).
+fn netc_tensors(net: &str) -> BTreeMap<String, String> {
+    let program = netc::autodiff::training(&graph(net)).unwrap();
     program.params.iter().map(|p| (p.name.clone(), dims_text(&p.dims))).collect()
+}
+
+#[test]
+fn inception_v3_inference_tensors_are_torchvisions_without_aux_logits() {
+    let program = netc::autodiff::inference(&graph("inception-v3"));
+    let ours: BTreeMap<String, String> = program.params.iter().map(|p| (p.name.clone(), dims_text(&p.dims))).collect();
+    assert_eq!(ours, reference_tensors("inception-v3").0);
 }
 
 /// The reference list, name → shape, with the counters netc does not use left out; also

@@ -137,6 +137,40 @@ fn torchvision_named_files_predict_as_the_reference_executor() {
 }
 
 #[test]
+fn inception_v3_predicts_the_same_with_or_without_aux_logits_in_the_file() {
+    // torchvision's state_dict with `aux_logits=True` names the head `AuxLogits.*`, as the
+    // net does: it loads; without those entries (`aux_logits=False`) it loads too, with a
+    // note, and inference, which never runs the head, gives the same scores.
+    let d = TempDir::new("tv-aux");
+    let with = d.path("with.safetensors");
+    let weights = torchvision_file("inception-v3-aux", &with, 13);
+    let without = d.path("without.safetensors");
+    let entries: Vec<Entry> = reference_list("inception-v3")
+        .into_iter()
+        .filter(|(name, _)| !name.ends_with("num_batches_tracked"))
+        .map(|(name, dims)| (name.clone(), Dtype::F32, dims, f32_bytes(&weights[&name])))
+        .collect();
+    write(&without, &entries);
+    let mut rng = Rng::new(5);
+    let input: Vec<f32> = (0..3 * 299 * 299).map(|_| rng.uniform(-2.0, 2.0)).collect();
+    let x = d.path("x.npy");
+    npy::write_f32(&x, &[1, 3, 299, 299], &input).unwrap();
+    let mut outputs = Vec::new();
+    for (w, note) in [(&with, false), (&without, true)] {
+        let y = d.path("y.npy");
+        let _ = std::fs::remove_file(&y);
+        let o = netc(&["predict", "nets/inception-v3.net", "--weights", s(w), s(&x), "--output", s(&y)]);
+        ok(&o);
+        let err = text(&o.stderr);
+        assert_eq!(err.contains("auxiliary heads are not in the file"), note, "{err}");
+        outputs.push(npy::NpyFile::open(&y).unwrap().read_all().unwrap());
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(outputs[0].len(), 1000);
+    assert!(outputs[0].iter().all(|v| v.is_finite()));
+}
+
+#[test]
 fn half_bfloat_and_double_files_load_as_f32() {
     let d = TempDir::new("dtypes");
     let net = "nets/lenet-keras.net";

@@ -122,6 +122,39 @@ fn resnet50_stages_match_the_reference_breakdown() {
     assert_eq!(row("layer4.2").output.to_string(), "2048×7×7");
 }
 
+/// An auxiliary head: (name, params, loss weight).
+type Head = (&'static str, u128, f64);
+
+/// (file, params with the auxiliary heads, each head). Inception-v3:
+/// torchvision's `inception_v3(aux_logits=True)` has 27,161,264 (23,834,568 without). GoogLeNet:
+/// the heads of Szegedy et al. 2014 Sec. 5 counted by hand from 4a's 512×14×14 and 4d's 528×14×14
+/// (4×4 after the 5×5/3 pool): conv 1×1 C·128 + 128, fc 128·16·1024 + 1024 = 2,098,176, classifier
+/// 1024·1000 + 1000 = 1,025,000, so 3,188,840 and 3,190,888 (`benches/aux_heads_torch.py` agrees).
+const WITH_HEADS: &[(&str, u128, &[Head])] = &[
+    ("inception-v3", 27_161_264, &[("AuxLogits", 3_326_696, 0.4)]),
+    ("googlenet", 13_378_280, &[("loss1", 3_188_840, 0.3), ("loss2", 3_190_888, 0.3)]),
+];
+
+#[test]
+fn totals_with_auxiliary_heads_match_the_reference_ones() {
+    for &(name, with, heads) in WITH_HEADS {
+        let r = common::report(name);
+        assert_eq!(r.with_heads.params(), Some(with), "{name} with heads");
+        let got: Vec<(&str, u128, f64)> = r.heads.iter().map(|h| (h.name.as_str(), h.params, h.weight)).collect();
+        assert_eq!(got, heads.to_vec(), "{name} heads");
+        assert_eq!(r.params + heads.iter().map(|h| h.1).sum::<u128>(), with, "{name}: net + heads");
+        let v = json::to_json(&r);
+        assert_eq!((v.params.total, v.with_heads.params.total, v.heads.len()), (r.params, with, heads.len()));
+    }
+    for path in common::zoo() {
+        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+        if WITH_HEADS.iter().all(|(n, ..)| *n != stem) {
+            let r = common::report(&stem);
+            assert!(r.heads.is_empty() && r.with_heads == r.total, "{stem} has no heads: both totals agree");
+        }
+    }
+}
+
 #[test]
 fn reports_match_their_snapshots() {
     for path in common::zoo() {

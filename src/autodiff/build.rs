@@ -25,7 +25,8 @@ pub fn inference(g: &Graph) -> Program {
 }
 
 /// One training step: forward with batch statistics and dropout, softmax cross-entropy on
-/// the class scores, and the backward pass producing every trainable parameter's gradient.
+/// the class scores (plus each auxiliary head's, weighted: see `heads`), and the backward
+/// pass producing every trainable parameter's gradient.
 ///
 /// The scores are the net's output, except that a final `softmax` is left out (the loss
 /// includes it) and a final RBF layer's distances are negated (the nearest centre wins).
@@ -59,8 +60,9 @@ pub fn training(g: &Graph) -> Result<Program, NotAClassifier> {
     };
     b.step(kernel, vec![logits, labels], vec![loss, dscores], false, scores);
     b.written.insert(scores);
+    let last = b.head_losses(labels, loss);
     b.program.backward_start = b.program.steps.len();
-    b.backward(scores);
+    b.backward(scores.max(last));
     let mut p = b.finish(Some(scores));
     p.labels = Some(labels);
     p.loss = Some(loss);
@@ -96,6 +98,8 @@ pub(super) struct Builder<'g> {
     pub saved: HashMap<NodeId, Vec<BufId>>,
     pub consumers: Vec<Vec<NodeId>>,
     pub requires_grad: Vec<bool>,
+    /// Whether each node belongs to an auxiliary head.
+    in_head: Vec<bool>,
 }
 
 impl<'g> Builder<'g> {
@@ -124,6 +128,7 @@ impl<'g> Builder<'g> {
             saved: HashMap::new(),
             consumers: g.consumers(),
             requires_grad,
+            in_head: g.head_members().iter().map(Option::is_some).collect(),
         };
         let input = b.buffer("input", dims(&g.node(g.input()).shape), true, Role::Input);
         b.program.input = input;
@@ -171,7 +176,8 @@ impl<'g> Builder<'g> {
             let buf = self.buffer(name.clone(), dims.clone(), false, Role::Param(index));
             let grad = (training && spec.kind == ParamKind::Trainable)
                 .then(|| self.buffer(format!("d({name})"), dims.clone(), false, Role::ParamGrad(index)));
-            self.program.params.push(ParamInfo { name, dims, kind: spec.kind, node, role: spec.name, grad, buf });
+            let head = self.in_head[node.index()];
+            self.program.params.push(ParamInfo { name, dims, kind: spec.kind, node, role: spec.name, grad, buf, head });
             bufs.push(buf);
             indices.push(index);
         }
@@ -179,13 +185,11 @@ impl<'g> Builder<'g> {
         bufs
     }
 
-    /// Lowers every node (up to `stop` in training) to forward kernels.
+    /// Lowers to forward kernels what the output needs, or in training what the class
+    /// scores `stop` and the auxiliary heads need (see `heads`).
     fn forward(&mut self, stop: Option<NodeId>) {
         let training = self.program.mode == Mode::Training;
-        for id in self.g.ids().skip(1) {
-            if stop.is_some_and(|s| id > s) {
-                break;
-            }
+        for id in super::heads::forward_order(self.g, stop) {
             let node = self.g.node(id);
             let ins: Vec<BufId> = node.inputs.iter().map(|i| self.act[i]).collect();
             let params = self.params_of(id);

@@ -88,6 +88,9 @@ pub struct ParamInfo {
     /// Its gradient buffer, for trainable tensors of a training program.
     pub grad: Option<BufId>,
     pub buf: BufId,
+    /// Whether the tensor belongs to an auxiliary head: only training programs have it,
+    /// after all of the net's own tensors, and a checkpoint may lack it.
+    pub head: bool,
 }
 
 impl ParamInfo {

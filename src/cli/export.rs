@@ -57,7 +57,10 @@ fn export_net(args: &ExportArgs) -> Result<(), Fail> {
     let infos = driver::export::tensors(&graph);
     export::check_size(&infos).map_err(|e| Fail(EXIT_INVALID, format!("error: {net}: {e}")))?;
     check_memory(&net, args, &infos)?;
-    let mut store = ParamStore::try_new(&infos, false).map_err(|e| Fail(EXIT_INVALID, format!("error: {net}: {e}")))?;
+    // Heads' tensors are read with the rest (a checkpoint saved by training holds them),
+    // then dropped: the model is the net as inference runs it.
+    let all = driver::export::checkpoint_tensors(&graph);
+    let mut store = ParamStore::try_new(&all, false).map_err(|e| Fail(EXIT_INVALID, format!("error: {net}: {e}")))?;
     let origin = match &args.weights {
         Some(path) => {
             load_weights(path, &mut store)?;
@@ -79,6 +82,7 @@ fn export_net(args: &ExportArgs) -> Result<(), Fail> {
         name,
         metadata: vec![("netc.source".into(), net.clone()), ("netc.weights".into(), origin)],
     };
+    let store = store.without_heads();
     let (params, state) = counts(&infos);
     let Encoded { bytes, nodes } =
         driver::export::onnx(&graph, store, &info).map_err(|e| Fail(EXIT_INVALID, format!("error: {net}: {e}")))?;

@@ -1,5 +1,6 @@
 //! The `export` pipeline: a graph's inference tensors (what a model file holds, batch-norm
-//! statistics included), and, once a store holds their values, the ONNX model encoded.
+//! statistics included; never an auxiliary head's), and, once a store holds their values,
+//! the ONNX model encoded.
 
 use crate::autodiff::{self, ParamInfo};
 use crate::export::{self, ExportError, ModelInfo};
@@ -9,6 +10,16 @@ use crate::runtime::ParamStore;
 /// The tensors of `graph` an exported model holds, in store order.
 pub fn tensors(graph: &Graph) -> Vec<ParamInfo> {
     autodiff::inference(graph).params
+}
+
+/// The tensors a checkpoint of `graph` may hold: [`tensors`], then those of its auxiliary
+/// heads, which a store reads with the rest and [`ParamStore::without_heads`] then drops.
+pub fn checkpoint_tensors(graph: &Graph) -> Vec<ParamInfo> {
+    let mut infos = tensors(graph);
+    if let Ok(train) = autodiff::training(graph) {
+        infos.extend(train.params.into_iter().filter(|p| p.head));
+    }
+    infos
 }
 
 /// An encoded model, ready to be written.

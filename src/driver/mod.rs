@@ -61,7 +61,7 @@ pub fn check(sources: &mut SourceMap, file_name: &str, text: &str, depth: Option
     let name = net_name(file_name);
     let (graph, complete, mut diagnostics) = match compile(sources, file_name, text) {
         Ok(g) => (Some(g), true, Vec::new()),
-        Err(f) => (f.partial, false, f.diagnostics),
+        Err(f) => (f.partial.map(|g| *g), false, f.diagnostics),
     };
     let report = graph.as_ref().and_then(|g| match infer::analyze(g, &name, file_name, depth, complete) {
         Ok(r) => Some(r),

@@ -35,6 +35,7 @@ impl<'a> Elab<'a> {
                     env.define_tensor(&name.name, node, self.shape(node), name.span);
                 }
                 Stmt::Chain(c) => flow = self.chain(c, flow, env, scope)?,
+                Stmt::Head(h) => self.head(h, flow, env, scope)?,
             }
         }
         if let Some((name, t)) = env.unused_tensors().next() {
@@ -323,8 +324,11 @@ impl<'a> Elab<'a> {
             args::bind(sig.name, &sig.param_names(), args, &self.presets(sig.name), env).map_err(|d| self.err(d))?;
         let a = Args { sig, slots: &slots, call: call.span };
         let op = builtins::build(&a, self.shape(flow)).map_err(|d| self.err(d))?;
+        let init = super::init::layer_init(&a).map_err(|d| self.err(d))?;
         let (name, explicit) = label.map_or((op.kind().to_string(), false), |l| (l.name.clone(), true));
-        self.add_node(op, &[flow], scope, name, explicit, call.span, Some(&a))
+        let id = self.add_node(op, &[flow], scope, name, explicit, call.span, Some(&a))?;
+        self.graph.set_init(id, init);
+        Ok(id)
     }
 
     /// Instantiates a block on `flow`; `name` overrides the instance name.
@@ -378,7 +382,7 @@ impl<'a> Elab<'a> {
 
     /// Opens a scope; scopes count against the size limit like nodes, so that
     /// empty repetitions cannot run away either.
-    fn new_scope(
+    pub(super) fn new_scope(
         &mut self,
         parent: ScopeId,
         name: impl Into<String>,

@@ -26,6 +26,8 @@ pub enum Ty {
     Table,
     /// Zero channels: `n` before and after, or `[before, after]`, non-negative.
     ChannelPad,
+    /// An initialiser's name: `glorot_uniform`, `he_normal`, ... (see `ir::WEIGHT_INITS`).
+    Init,
 }
 
 /// A parameter's default.
@@ -71,6 +73,8 @@ pub static BUILTINS: &[Sig] = &[
             p("groups", Count, Dflt::Int(1)),
             p("bias", Ty::Bool, Dflt::Bool(true)),
             p("table", Table, Dflt::Absent),
+            p("init", Init, Dflt::Absent),
+            p("bias_init", Number, Dflt::Absent),
         ],
     },
     Sig {
@@ -93,9 +97,25 @@ pub static BUILTINS: &[Sig] = &[
         ],
     },
     Sig { name: "gap", params: &[] },
-    Sig { name: "dense", params: &[p("out", Count, Dflt::Required), p("bias", Ty::Bool, Dflt::Bool(true))] },
+    Sig {
+        name: "dense",
+        params: &[
+            p("out", Count, Dflt::Required),
+            p("bias", Ty::Bool, Dflt::Bool(true)),
+            p("init", Init, Dflt::Absent),
+            p("bias_init", Number, Dflt::Absent),
+        ],
+    },
     Sig { name: "flatten", params: &[] },
-    Sig { name: "bn", params: &[p("eps", Ty::Float, Dflt::Float(1e-5)), p("momentum", Prob, Dflt::Float(0.1))] },
+    Sig {
+        name: "bn",
+        params: &[
+            p("eps", Ty::Float, Dflt::Float(1e-5)),
+            p("momentum", Prob, Dflt::Float(0.1)),
+            p("gamma_init", Number, Dflt::Absent),
+            p("beta_init", Number, Dflt::Absent),
+        ],
+    },
     Sig {
         name: "lrn",
         params: &[
@@ -156,7 +176,7 @@ impl Args<'_> {
         self.slots[self.index(name)].as_ref().map_or(self.call, |a| a.span)
     }
 
-    fn value(&self, name: &str) -> Result<Option<Value>> {
+    pub(super) fn value(&self, name: &str) -> Result<Option<Value>> {
         let i = self.index(name);
         if let Some(a) = &self.slots[i] {
             return Ok(Some(a.value.clone()));
@@ -184,7 +204,7 @@ impl Args<'_> {
         })
     }
 
-    fn bad(&self, name: &str, expected: &str, got: &Value) -> Diagnostic {
+    pub(super) fn bad(&self, name: &str, expected: &str, got: &Value) -> Diagnostic {
         let code = match got {
             Value::Int(i) if *i <= 0 => codes::NON_POSITIVE,
             _ => codes::BAD_VALUE,

@@ -95,6 +95,7 @@ fn item_span(item: &Item) -> Span {
         Item::Input { span, .. } | Item::Default { span, .. } => *span,
         Item::Block(b) => b.span,
         Item::Stmt(Stmt::Let { span, .. } | Stmt::Bind { span, .. }) => *span,
+        Item::Stmt(Stmt::Head(h)) => h.span,
         Item::Stmt(Stmt::Chain(c)) => c.span,
     }
 }
@@ -269,6 +270,7 @@ fn calls_in_stmts<'a>(stmts: &'a [Stmt], out: &mut Vec<&'a Call>) {
         match s {
             Stmt::Let { .. } => {}
             Stmt::Bind { chain, .. } | Stmt::Chain(chain) => calls_in_chain(chain, out),
+            Stmt::Head(h) => calls_in_stmts(&h.body.stmts, out),
         }
     }
 }

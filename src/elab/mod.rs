@@ -16,6 +16,8 @@ mod body;
 mod builtins;
 mod declarations;
 mod env;
+mod heads;
+mod init;
 mod names;
 mod suggest;
 mod value;
@@ -39,7 +41,8 @@ pub const MAX_DEPTH: usize = 64;
 #[derive(Debug)]
 pub struct Failure {
     pub diagnostics: Vec<Diagnostic>,
-    pub partial: Option<Graph>,
+    /// Boxed: a failure is rare, and a small `Result` keeps the happy path light.
+    pub partial: Option<Box<Graph>>,
 }
 
 /// Elaborates a parsed file into its graph.
@@ -60,6 +63,7 @@ pub fn elaborate(file: &ast::File, id: FileId) -> Result<Graph, Failure> {
             graph.set_output(out);
             let mut diagnostics = names::assign(&mut graph);
             diagnostics.extend(dead_node(&graph));
+            diagnostics.extend(heads::check(&graph));
             if diagnostics.is_empty() {
                 if crate::ir::checks_enabled() {
                     if let Err(e) = crate::ir::verify(&graph) {
@@ -68,19 +72,19 @@ pub fn elaborate(file: &ast::File, id: FileId) -> Result<Graph, Failure> {
                 }
                 Ok(graph)
             } else {
-                Err(Failure { diagnostics, partial: Some(graph) })
+                Err(Failure { diagnostics, partial: Some(Box::new(graph)) })
             }
         }
         Err(e) => {
             names::assign(&mut graph);
-            Err(Failure { diagnostics: vec![e.finish(&graph)], partial: Some(graph) })
+            Err(Failure { diagnostics: vec![e.finish(&graph)], partial: Some(Box::new(graph)) })
         }
     }
 }
 
-/// The first layer whose output does not reach the network's output.
+/// The first layer whose output reaches neither the network's output nor a head's.
 fn dead_node(g: &Graph) -> Option<Diagnostic> {
-    let live = g.live();
+    let live = g.live_with_heads();
     let dead = g.ids().find(|id| !live[id.index()])?;
     let node = g.node(dead);
     Some(

@@ -14,12 +14,17 @@ pub enum Value {
     Float(f64),
     Bool(bool),
     List(Vec<Value>),
-    /// `same` or `valid` (padding modes).
+    /// `same` or `valid` (padding modes), or an initialiser's name (`he_normal`).
     Sym(&'static str),
 }
 
-/// Names that evaluate to symbols unless shadowed.
+/// Names that evaluate to symbols unless shadowed (the initialisers' names too).
 pub const SYMBOLS: [&str; 2] = ["same", "valid"];
+
+/// The symbol `n` denotes, if any.
+fn symbol(n: &str) -> Option<&'static str> {
+    SYMBOLS.iter().chain(crate::ir::WEIGHT_INITS.iter().map(|(s, _)| s)).find(|s| **s == n).copied()
+}
 
 impl Value {
     pub fn type_name(&self) -> &'static str {
@@ -28,7 +33,8 @@ impl Value {
             Value::Float(_) => "a number",
             Value::Bool(_) => "a boolean",
             Value::List(_) => "a list",
-            Value::Sym(_) => "a padding mode",
+            Value::Sym("same" | "valid") => "a padding mode",
+            Value::Sym(_) => "an initialiser",
         }
     }
 
@@ -89,11 +95,13 @@ fn name(n: &str, span: Span, env: &Env) -> Result<Value> {
             "use its shape, e.g. `{n}.c` for its channels; to apply a layer to it, start a chain with it: `{n} relu`"
         )))
         }
-        Lookup::Missing if SYMBOLS.contains(&n) => Ok(Value::Sym(if n == "same" { "same" } else { "valid" })),
+        Lookup::Missing if symbol(n).is_some() => Ok(Value::Sym(symbol(n).expect("checked"))),
         Lookup::Missing => {
             let mut d =
                 Diagnostic::error(codes::UNKNOWN_NAME, format!("unknown value `{n}`"), span, "not defined here");
-            if let Some(s) = suggest::closest(n, env.value_names().iter().map(String::as_str)) {
+            let names = env.value_names();
+            let inits = crate::ir::WEIGHT_INITS.iter().map(|(s, _)| *s);
+            if let Some(s) = suggest::closest(n, names.iter().map(String::as_str).chain(inits)) {
                 d = d.with_hint(format!("did you mean `{s}`?"));
             }
             Err(d)

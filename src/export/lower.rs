@@ -29,12 +29,13 @@ use std::collections::HashMap;
 pub const INPUT: &str = "input";
 pub const OUTPUT: &str = "output";
 
-/// Writes every node of `g` into `b`; `params` holds the initializer names of each node's
-/// tensors, in `Op::params` order.
+/// Writes every node the output needs (never an auxiliary head's) into `b`; `params` holds
+/// the initializer names of each node's tensors, in `Op::params` order.
 pub fn lower_graph(g: &Graph, params: &HashMap<NodeId, Vec<String>>, b: &mut GraphBuilder) {
     let mut values: HashMap<NodeId, String> = HashMap::new();
     values.insert(g.input(), INPUT.to_string());
-    for id in g.ids().skip(1) {
+    let live = g.live();
+    for id in g.ids().skip(1).filter(|id| live[id.index()]) {
         let node = g.node(id);
         let ins: Vec<Input> =
             node.inputs.iter().map(|i| Input { name: values[i].clone(), shape: g.node(*i).shape }).collect();

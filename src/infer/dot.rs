@@ -41,6 +41,7 @@ pub fn render(g: &Graph, name: &str) -> String {
                 let sc = g.scope(s);
                 let what = match &sc.kind {
                     ScopeKind::Block(b) => format!(" ({b})"),
+                    ScopeKind::Head => " (auxiliary head, training only)".into(),
                     _ => String::new(),
                 };
                 let _ = writeln!(

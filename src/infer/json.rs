@@ -2,6 +2,7 @@
 //! documented in the README; fields are only ever added, never renamed.
 
 use super::cost::Count;
+use super::heads::HeadReport;
 use super::report::{Report, Row};
 use crate::ir::Shape;
 use serde::Serialize;
@@ -23,6 +24,32 @@ pub struct CheckJson {
     pub flops_backward: Count,
     pub other_ops: Count,
     pub memory: MemoryJson,
+    /// Totals of what training builds: the net and its auxiliary heads.
+    pub with_heads: WithHeadsJson,
+    pub layers: Vec<LayerJson>,
+    /// The auxiliary heads (training only), which the fields above leave out.
+    pub heads: Vec<HeadJson>,
+}
+
+#[derive(Serialize)]
+pub struct WithHeadsJson {
+    pub params: Params,
+    pub state: Count,
+    pub macs: Count,
+    pub other_ops: Count,
+}
+
+#[derive(Serialize)]
+pub struct HeadJson {
+    pub name: String,
+    pub weight: f64,
+    /// Path of the layer whose output the head reads.
+    pub reads: String,
+    pub output: Vec<u64>,
+    pub params: Params,
+    pub state: Count,
+    pub macs: Count,
+    pub other_ops: Count,
     pub layers: Vec<LayerJson>,
 }
 
@@ -74,6 +101,24 @@ fn layer(r: &Row) -> LayerJson {
     }
 }
 
+fn params(c: &super::cost::Cost) -> Params {
+    Params { trainable: c.trainable, non_trainable: c.fixed, total: c.params().unwrap_or(Count::MAX) }
+}
+
+fn head(h: &HeadReport) -> HeadJson {
+    HeadJson {
+        name: h.name.clone(),
+        weight: h.weight,
+        reads: h.reads.clone(),
+        output: dims(&h.output),
+        params: params(&h.total),
+        state: h.total.state,
+        macs: h.total.macs,
+        other_ops: h.total.other_ops,
+        layers: h.rows.iter().map(layer).collect(),
+    }
+}
+
 pub fn to_json(r: &Report) -> CheckJson {
     CheckJson {
         schema: SCHEMA,
@@ -93,7 +138,14 @@ pub fn to_json(r: &Report) -> CheckJson {
             activations_bytes: r.memory.activations,
             peak_activations_bytes: r.memory.peak,
         },
+        with_heads: WithHeadsJson {
+            params: params(&r.with_heads),
+            state: r.with_heads.state,
+            macs: r.with_heads.macs,
+            other_ops: r.with_heads.other_ops,
+        },
         layers: r.rows.iter().map(layer).collect(),
+        heads: r.heads.iter().map(head).collect(),
     }
 }
 
@@ -101,13 +153,35 @@ pub fn to_json(r: &Report) -> CheckJson {
 pub fn render(r: &Report) -> String {
     let mut doc = to_json(r);
     let layers = std::mem::take(&mut doc.layers);
-    let head = compact_number_lists(
-        &serde_json::to_string_pretty(&doc).expect("the report serialises: it holds only strings and integers"),
-    );
+    let heads = std::mem::take(&mut doc.heads);
+    let text = pretty(&doc).replacen("\"layers\": []", &format!("\"layers\": {}", layer_lines(&layers, 2)), 1);
+    let heads: Vec<String> = heads
+        .into_iter()
+        .map(|mut h| {
+            let layers = std::mem::take(&mut h.layers);
+            let text = pretty(&h).replacen("\"layers\": []", &format!("\"layers\": {}", layer_lines(&layers, 2)), 1);
+            text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+        })
+        .collect();
+    let body = if heads.is_empty() { "[]".to_string() } else { format!("[\n{}\n  ]", heads.join(",\n")) };
+    text.replacen("\"heads\": []", &format!("\"heads\": {body}"), 1)
+}
+
+/// Pretty JSON with lists of numbers on one line.
+fn pretty(v: &impl Serialize) -> String {
+    compact_number_lists(&serde_json::to_string_pretty(v).expect("the report serialises: strings and numbers only"))
+}
+
+/// A list of layers, one per line, closed at `indent` spaces.
+fn layer_lines(layers: &[LayerJson], indent: usize) -> String {
+    let pad = " ".repeat(indent);
     let rows: Vec<String> =
-        layers.iter().map(|l| format!("    {}", serde_json::to_string(l).expect("a layer serialises"))).collect();
-    let body = if rows.is_empty() { "[]".to_string() } else { format!("[\n{}\n  ]", rows.join(",\n")) };
-    head.replacen("\"layers\": []", &format!("\"layers\": {body}"), 1)
+        layers.iter().map(|l| format!("{pad}  {}", serde_json::to_string(l).expect("a layer serialises"))).collect();
+    if rows.is_empty() {
+        "[]".to_string()
+    } else {
+        format!("[\n{}\n{pad}]", rows.join(",\n"))
+    }
 }
 
 /// Puts lists of plain numbers (`[\n 3,\n 224,\n 224\n ]`) on one line: `[3, 224, 224]`.

@@ -18,19 +18,20 @@ pub struct Memory {
     pub peak: Count,
 }
 
-/// Memory figures, or `None` on overflow.
-pub fn forward_memory(g: &Graph) -> Option<Memory> {
+/// Memory figures of the nodes `keep` accepts (the net without its auxiliary heads, for
+/// the report), or `None` on overflow.
+pub fn forward_memory(g: &Graph, keep: impl Fn(NodeId) -> bool) -> Option<Memory> {
     let bytes = |id: NodeId| g.node(id).shape.numel().and_then(|n| Count::from(n).checked_mul(F32));
     let owner = owners(g);
     let mut activations: Count = 0;
-    for id in g.ids().skip(1) {
+    for id in g.ids().skip(1).filter(|&id| keep(id)) {
         if owner[id.index()] == id {
             activations = activations.checked_add(bytes(id)?)?;
         }
     }
     // The last step at which each buffer is read (or the end, for the output).
     let mut last_use: Vec<usize> = (0..g.nodes().len()).collect();
-    for id in g.ids() {
+    for id in g.ids().filter(|&id| keep(id)) {
         for &i in &g.node(id).inputs {
             let o = owner[i.index()].index();
             last_use[o] = last_use[o].max(id.index());
@@ -39,7 +40,7 @@ pub fn forward_memory(g: &Graph) -> Option<Memory> {
     let out = owner[g.output().index()].index();
     last_use[out] = usize::MAX;
     let mut frees: Vec<Vec<NodeId>> = vec![Vec::new(); g.nodes().len()];
-    for buf in g.ids() {
+    for buf in g.ids().filter(|&id| keep(id)) {
         let step = last_use[buf.index()];
         if owner[buf.index()] == buf && step != buf.index() && step < frees.len() {
             frees[step].push(buf);
@@ -47,7 +48,7 @@ pub fn forward_memory(g: &Graph) -> Option<Memory> {
     }
     let mut live: Count = 0;
     let mut peak: Count = 0;
-    for id in g.ids() {
+    for id in g.ids().filter(|&id| keep(id)) {
         if owner[id.index()] == id {
             live = live.checked_add(bytes(id)?)?;
         }

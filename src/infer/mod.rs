@@ -3,10 +3,12 @@
 
 pub mod cost;
 pub mod dot;
+pub mod heads;
 pub mod json;
 pub mod memory;
 pub mod report;
 pub mod text;
 
 pub use cost::{node_cost, Cost};
+pub use heads::HeadReport;
 pub use report::{analyze, Report, Row};

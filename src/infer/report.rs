@@ -2,9 +2,10 @@
 //! and the totals. This is data; `text`, `json` and `dot` render it.
 
 use super::cost::{node_cost, Cost, Count};
+use super::heads::HeadReport;
 use super::memory::{forward_memory, Memory, F32};
 use crate::diag::{codes, Diagnostic};
-use crate::ir::{Graph, ScopeId, ScopeKind, Shape};
+use crate::ir::{Graph, NodeId, ScopeId, ScopeKind, Shape};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -39,20 +40,65 @@ pub struct Report {
     pub params_bytes: Count,
     /// Whether the graph is complete (false when shown up to an error).
     pub complete: bool,
+    /// The auxiliary heads (training only), each with its rows and totals; the fields
+    /// above leave them out.
+    pub heads: Vec<HeadReport>,
+    /// The net's total cost with its heads: what training builds.
+    pub with_heads: Cost,
 }
 
-fn overflow(g: &Graph, what: &str) -> Diagnostic {
+pub(super) fn overflow(g: &Graph, what: &str) -> Diagnostic {
     let span = g.node(g.output()).span;
     Diagnostic::error(codes::ARITHMETIC, format!("the {what} of this net exceeds 2^64"), span, "counted up to here")
 }
 
 /// Counts every layer of `g`. With `depth = Some(n)`, rows show paths of at most
 /// `n` components: anything deeper is folded into its enclosing module's row.
+///
+/// The rows and totals are the net as inference runs it; each auxiliary head gets its
+/// own rows and totals in [`Report::heads`], and [`Report::with_heads`] sums both.
 pub fn analyze(g: &Graph, name: &str, file: &str, depth: Option<usize>, complete: bool) -> Result<Report, Diagnostic> {
+    let members = g.head_members();
+    let (rows, total) = rows(g, |id| members[id.index()].is_none(), depth)?;
+    let memory = forward_memory(g, |id| members[id.index()].is_none()).ok_or_else(|| overflow(g, "memory"))?;
+    let input = g.node(g.input()).shape;
+    let output = g.node(g.output()).shape;
+    let derived = || -> Option<(Count, Count, Count, Count)> {
+        let params = total.params()?;
+        let backward = total.backward_macs.checked_mul(2)?.checked_add(total.other_ops.checked_mul(2)?)?;
+        Some((params, total.macs.checked_mul(2)?, backward, params.checked_add(total.state)?.checked_mul(F32)?))
+    };
+    let (params, flops, flops_backward, params_bytes) = derived().ok_or_else(|| overflow(g, "total count"))?;
+    let heads = super::heads::analyze(g, &members, depth)?;
+    let with_heads = heads.iter().try_fold(total, |t, h| t.plus(&h.total)).ok_or_else(|| overflow(g, "total count"))?;
+    Ok(Report {
+        name: name.into(),
+        file: file.into(),
+        input,
+        output,
+        rows,
+        total,
+        memory,
+        params,
+        flops,
+        flops_backward,
+        params_bytes,
+        complete,
+        heads,
+        with_heads,
+    })
+}
+
+/// The rows and the total cost of the nodes `keep` accepts, in graph order.
+pub(super) fn rows(
+    g: &Graph,
+    keep: impl Fn(NodeId) -> bool,
+    depth: Option<usize>,
+) -> Result<(Vec<Row>, Cost), Diagnostic> {
     let mut rows: Vec<Row> = Vec::new();
     let mut total = Cost::default();
     let mut open: Option<(ScopeId, usize)> = None; // folded scope and its row
-    for id in g.ids().skip(1) {
+    for id in g.ids().skip(1).filter(|&id| keep(id)) {
         let node = g.node(id);
         let cost = node_cost(g, id).ok_or_else(|| overflow(g, "size of a layer"))?;
         total = total.plus(&cost).ok_or_else(|| overflow(g, "total count"))?;
@@ -85,29 +131,7 @@ pub fn analyze(g: &Graph, name: &str, file: &str, depth: Option<usize>, complete
             }
         }
     }
-    let memory = forward_memory(g).ok_or_else(|| overflow(g, "memory"))?;
-    let input = g.node(g.input()).shape;
-    let output = g.node(g.output()).shape;
-    let derived = || -> Option<(Count, Count, Count, Count)> {
-        let params = total.params()?;
-        let backward = total.backward_macs.checked_mul(2)?.checked_add(total.other_ops.checked_mul(2)?)?;
-        Some((params, total.macs.checked_mul(2)?, backward, params.checked_add(total.state)?.checked_mul(F32)?))
-    };
-    let (params, flops, flops_backward, params_bytes) = derived().ok_or_else(|| overflow(g, "total count"))?;
-    Ok(Report {
-        name: name.into(),
-        file: file.into(),
-        input,
-        output,
-        rows,
-        total,
-        memory,
-        params,
-        flops,
-        flops_backward,
-        params_bytes,
-        complete,
-    })
+    Ok((rows, total))
 }
 
 fn module_row(g: &Graph, scope: ScopeId, shape: Shape) -> Row {
@@ -115,6 +139,7 @@ fn module_row(g: &Graph, scope: ScopeId, shape: Shape) -> Row {
         ScopeKind::Block(b) => b.clone(),
         ScopeKind::Repeat => "repeat".into(),
         ScopeKind::Iteration => "copy".into(),
+        ScopeKind::Head => "aux".into(),
         ScopeKind::Group | ScopeKind::Root => "group".into(),
     };
     Row { name: g.scope_path(scope), op, detail: String::new(), output: shape, cost: Cost::default(), layers: 0 }

@@ -1,7 +1,7 @@
 //! The report as a table, like Keras `summary()` or torchinfo.
 
 use super::cost::Count;
-use super::report::Report;
+use super::report::{Report, Row};
 use std::fmt::Write;
 
 /// `1234567` → `1,234,567`.
@@ -74,27 +74,30 @@ pub fn pad(s: &str, width: usize, align: Align) -> String {
     }
 }
 
-/// The whole report as text: header, one row per layer, totals.
+/// The whole report as text: header, one row per layer, the auxiliary heads' layers
+/// (when the net has any), totals.
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} ({}): input {}", r.name, r.file, r.input);
     let header = ["layer", "op", "output", "params", "MACs"];
-    let cells: Vec<[String; 5]> = r
-        .rows
-        .iter()
-        .map(|row| {
-            let op = if row.detail.is_empty() { row.op.clone() } else { format!("{} {}", row.op, row.detail) };
-            [
-                fit(&row.name, MAX_CELL_CHARS),
-                fit(&op, MAX_CELL_CHARS),
-                row.output.to_string(),
-                grouped(row.cost.params().unwrap_or(Count::MAX)),
-                grouped(row.cost.macs),
-            ]
-        })
-        .collect();
+    let cells = |rows: &[Row]| -> Vec<[String; 5]> {
+        rows.iter()
+            .map(|row| {
+                let op = if row.detail.is_empty() { row.op.clone() } else { format!("{} {}", row.op, row.detail) };
+                [
+                    fit(&row.name, MAX_CELL_CHARS),
+                    fit(&op, MAX_CELL_CHARS),
+                    row.output.to_string(),
+                    grouped(row.cost.params().unwrap_or(Count::MAX)),
+                    grouped(row.cost.macs),
+                ]
+            })
+            .collect()
+    };
+    let main = cells(&r.rows);
+    let heads: Vec<Vec<[String; 5]>> = r.heads.iter().map(|h| cells(&h.rows)).collect();
     let mut width = header.map(|h| h.chars().count());
-    for c in &cells {
+    for c in main.iter().chain(heads.iter().flatten()) {
         for (w, s) in width.iter_mut().zip(c) {
             *w = (*w).max(s.chars().count());
         }
@@ -107,8 +110,20 @@ pub fn render(r: &Report) -> String {
     line(&mut out, &header.map(String::from));
     let rule = width.map(|w| "─".repeat(w));
     line(&mut out, &rule);
-    for c in &cells {
+    for c in &main {
         line(&mut out, c);
+    }
+    for (h, cells) in r.heads.iter().zip(&heads) {
+        let _ = writeln!(
+            out,
+            "\nauxiliary head `{}` (training only, loss weight {}), reading {}:",
+            h.name,
+            h.weight,
+            fit(&h.reads, MAX_CELL_CHARS)
+        );
+        for c in cells {
+            line(&mut out, c);
+        }
     }
     if !r.complete {
         let _ = writeln!(out, "… stopped at an error (see below)");
@@ -141,10 +156,26 @@ fn totals(out: &mut String, r: &Report) {
             ),
         ),
     ];
+    let mut rows = rows.to_vec();
+    if !r.heads.is_empty() {
+        let n = r.heads.len();
+        let head_params: Count = r.heads.iter().map(|h| h.params).sum();
+        let head_macs: Count = r.heads.iter().map(|h| h.total.macs).sum();
+        rows.push((
+            "with heads",
+            grouped(r.with_heads.params().unwrap_or(Count::MAX)),
+            format!(
+                "params in training: + {} in {n} auxiliary head{} ({} MACs), left out of inference",
+                grouped(head_params),
+                if n == 1 { "" } else { "s" },
+                grouped(head_macs)
+            ),
+        ));
+    }
     let w = rows.iter().map(|(_, v, _)| v.chars().count()).max().unwrap_or(0);
     let _ = writeln!(out);
     for (k, v, note) in rows {
         let sep = if note.is_empty() { "" } else { "  " };
-        let _ = writeln!(out, "{k:<10} {}{sep}{note}", pad(&v, w, Align::Right));
+        let _ = writeln!(out, "{} {}{sep}{note}", pad(k, 10, Align::Left), pad(&v, w, Align::Right));
     }
 }

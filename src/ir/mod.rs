@@ -8,12 +8,16 @@
 //! span-free [`ShapeError`]s for the caller to locate.
 
 mod dump;
+mod heads;
+mod init;
 mod op;
 mod params;
 mod rules;
 mod shape;
 mod verify;
 
+pub use heads::Head;
+pub use init::{LayerInit, WeightInit, WEIGHT_INITS};
 pub use op::*;
 pub use params::{ParamKind, ParamSpec};
 pub use rules::{window_out, ShapeError, ShapeErrorKind};
@@ -66,6 +70,8 @@ pub enum ScopeKind {
     Iteration,
     /// A labelled group, concatenation or condition.
     Group,
+    /// An auxiliary head (`aux name(...) { ... }`).
+    Head,
 }
 
 /// A named region of the graph; its children are nodes and scopes, in creation order.
@@ -91,6 +97,10 @@ pub struct Graph {
     nodes: Vec<Node>,
     scopes: Vec<Scope>,
     output: NodeId,
+    /// Auxiliary heads (training only); see [`Head`].
+    heads: Vec<Head>,
+    /// Initialisers the source chose, per node (see [`LayerInit`]).
+    inits: Vec<(NodeId, LayerInit)>,
 }
 
 impl Graph {
@@ -113,7 +123,7 @@ impl Graph {
             explicit: true,
             span,
         };
-        Graph { nodes: vec![input], scopes: vec![root], output: NodeId(0) }
+        Graph { nodes: vec![input], scopes: vec![root], output: NodeId(0), heads: Vec::new(), inits: Vec::new() }
     }
 
     /// Wires a new node: runs the op's shape rule on its inputs' shapes and appends it.
@@ -245,17 +255,12 @@ impl Graph {
         out
     }
 
-    /// Nodes that the output depends on (the output included).
+    /// Nodes that the output depends on (the output included): the net as inference
+    /// runs it, without its auxiliary heads.
     pub fn live(&self) -> Vec<bool> {
         let mut live = vec![false; self.nodes.len()];
         live[self.output.index()] = true;
-        for id in self.ids().rev() {
-            if live[id.index()] {
-                for &i in &self.node(id).inputs {
-                    live[i.index()] = true;
-                }
-            }
-        }
+        self.close_over_inputs(&mut live);
         live
     }
 }

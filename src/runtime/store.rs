@@ -58,6 +58,20 @@ impl ParamStore {
         self.trainable().filter(|&i| !self.frozen.get(i).copied().unwrap_or(false))
     }
 
+    /// The store without the tensors of auxiliary heads: what inference and export use.
+    pub fn without_heads(self) -> ParamStore {
+        let keep: Vec<bool> = self.infos.iter().map(|p| !p.head).collect();
+        let pick = |v: Vec<Vec<f32>>| v.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(t, _)| t).collect();
+        let frozen = self.frozen.iter().zip(&keep).filter(|(_, k)| **k).map(|(f, _)| *f).collect();
+        ParamStore {
+            infos: self.infos.into_iter().filter(|p| !p.head).collect(),
+            values: pick(self.values),
+            grads: pick(self.grads),
+            version: self.version + 1,
+            frozen,
+        }
+    }
+
     /// True if every value is finite (no NaN or infinity crept in).
     pub fn all_finite(&self) -> bool {
         self.values.iter().all(|v| v.iter().all(|x| x.is_finite()))

@@ -50,6 +50,18 @@ pub enum Stmt {
     Bind { name: Ident, chain: Chain, span: Span },
     /// A chain applied to the current flow; its result becomes the flow.
     Chain(Chain),
+    /// `aux name(weight = 0.3) { body }`: an auxiliary head reading the flow; the flow is unchanged.
+    Head(HeadDef),
+}
+
+/// An auxiliary classifier: trained with `weight ×` its loss, left out of inference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadDef {
+    pub name: Ident,
+    /// `None` without parentheses.
+    pub args: Option<Vec<Arg>>,
+    pub body: Body,
+    pub span: Span,
 }
 
 /// Stages applied one after the other.

@@ -128,6 +128,19 @@ impl Lower {
                 let chain = self.chain(inner.next().expect("grammar: binding has a chain"))?;
                 Ok(Stmt::Bind { name, chain, span })
             }
+            Rule::head_stmt => {
+                let mut inner = pair.into_inner().skip(1);
+                let name = self.ident(inner.next().expect("grammar: a head has a name"));
+                let mut args = None;
+                let mut body = None;
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::args => args = Some(p.into_inner().map(|a| self.arg(a)).collect::<Result<_>>()?),
+                        _ => body = Some(self.body(p)?),
+                    }
+                }
+                Ok(Stmt::Head(HeadDef { name, args, body: body.expect("grammar: a head has a body"), span }))
+            }
             _ => Ok(Stmt::Chain(self.chain(pair)?)),
         }
     }

@@ -197,7 +197,9 @@ fn read(path: &Path, store: &mut ParamStore, matching: bool) -> Result<Loaded, C
         (take, Some(m))
     } else {
         check_against_net(path, &h.meta, store)?;
-        (vec![true; store.infos.len()], None)
+        let tensors = h.meta.tensors();
+        let take: Vec<bool> = store.infos.iter().map(|i| !i.head || tensors.contains_key(&i.name)).collect();
+        (take, None)
     };
     // The header fits the net and the file's length: now read the tensors.
     use std::io::Seek;
@@ -263,6 +265,13 @@ fn notes(meta: &safetensors::tensor::Metadata, store: &ParamStore) -> Vec<String
     for (dtype, n) in converted {
         notes.push(format!("note: converted {n} {dtype} tensors to F32"));
     }
+    let heads = store.infos.iter().filter(|i| i.head && !tensors.contains_key(&i.name)).count();
+    if heads > 0 {
+        notes.push(format!(
+            "note: {heads} tensors of the net's auxiliary heads are not in the file and were left as they were \
+             (inference does not use them)"
+        ));
+    }
     notes
 }
 
@@ -276,7 +285,7 @@ fn with_suggestion<'a>(name: &str, side: &str, candidates: impl Iterator<Item = 
 }
 
 /// Checks the tensors a header lists against the net: every parameter present as a float
-/// tensor of its shape, and nothing else but optimizer moments (`optimizer.m.NAME`,
+/// tensor of its shape (an auxiliary head's may be absent), and nothing else but optimizer moments (`optimizer.m.NAME`,
 /// `optimizer.v.NAME`, F32) shaped like their parameter and ignored counters.
 fn check_against_net(
     path: &Path,
@@ -296,10 +305,11 @@ fn check_against_net(
     };
     let mut unexpected: Vec<&String> = tensors.keys().filter(|n| unused(n)).collect();
     unexpected.sort();
+    // An auxiliary head's tensors may be absent: weights for inference often come without.
     let missing: Vec<String> = store
         .infos
         .iter()
-        .filter(|i| !tensors.contains_key(&i.name))
+        .filter(|i| !i.head && !tensors.contains_key(&i.name))
         .map(|i| with_suggestion(&i.name, "the file", unexpected.iter().map(|s| s.as_str())))
         .collect();
     if !missing.is_empty() {

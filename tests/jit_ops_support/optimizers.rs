@@ -21,6 +21,7 @@ fn store_of(values: Vec<f32>) -> ParamStore {
         role: "weight",
         grad: None,
         buf: BufId(0),
+        head: false,
     };
     ParamStore {
         infos: vec![info],

@@ -22,6 +22,8 @@ MODELS = {
     "alexnet-torchvision": lambda: tvm.alexnet(),
     # Without the auxiliary classifier, as nets/inception-v3.net (23,834,568 params).
     "inception-v3": lambda: tvm.inception_v3(aux_logits=False, init_weights=False),
+    # With it (`AuxLogits.*`, 27,161,264 params): what netc's training program holds.
+    "inception-v3-aux": lambda: tvm.inception_v3(aux_logits=True, init_weights=False),
     "inception-v4": lambda: timm.create_model("inception_v4", pretrained=False),
     "inception-resnet-v2": lambda: timm.create_model("inception_resnet_v2", pretrained=False),
 }
