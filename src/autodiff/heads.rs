@@ -53,7 +53,8 @@ impl Builder<'_> {
             let shape = dims(&g.node(scores).shape);
             let unweighted = self.buffer(format!("d({path}) before × {}", h.weight), shape, true, Role::Gradient);
             let logits = self.act[&scores];
-            let xent = Kernel::SoftmaxCrossEntropy { negate };
+            // Smoothing, if any, is set on every loss step later (`smooth_labels`).
+            let xent = Kernel::SoftmaxCrossEntropy { negate, smoothing: 0.0 };
             self.step(xent, vec![logits, labels], vec![own, unweighted], false, scores);
             let dscores = self.grad(scores);
             self.step(Kernel::Scale { factor: h.weight }, vec![unweighted], vec![dscores], false, scores);
