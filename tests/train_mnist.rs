@@ -27,6 +27,21 @@ impl Observer for Losses {
     }
 }
 
+/// Adam at 1e-3, constant, batches of 32, seed 1, no augmentation: the runs below.
+fn adam_batches_of_32(epochs: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch: 32,
+        lr: 1e-3,
+        schedule: Schedule::Constant,
+        warmup: None,
+        clip_norm: None,
+        seed: 1,
+        augment: Augment::none(),
+        data_workers: 1,
+    }
+}
+
 #[test]
 fn lenet5_learns_mnist_and_round_trips_through_a_checkpoint() {
     if common::fast_tier("a full MNIST training run") {
@@ -42,17 +57,7 @@ fn lenet5_learns_mnist_and_round_trips_through_a_checkpoint() {
     let prep = Pipeline::build(&PrepOptions::default(), &splits.train, (1, 32, 32)).unwrap();
     let before = train::evaluate(&mut engine, &mut store, &splits.test, &prep, 100, 1).unwrap();
     let mut opt = Optimizer::new(OptimizerKind::Adam, 0.0, &store);
-    let cfg = TrainConfig {
-        epochs: 5,
-        batch: 32,
-        lr: 1e-3,
-        schedule: Schedule::Constant,
-        warmup: None,
-        clip_norm: None,
-        seed: 1,
-        augment: Augment::none(),
-        data_workers: 1,
-    };
+    let cfg = adam_batches_of_32(5);
     let mut losses = Losses(Vec::new());
     let history =
         train::train(&mut engine, &mut store, &mut opt, &splits.train, &splits.test, &prep, &cfg, 0, &mut losses)
@@ -102,17 +107,7 @@ fn an_auxiliary_head_trains_on_mnist_and_inference_ignores_it() {
     train::initialise(&mut store, &g, 1);
     let prep = Pipeline::build(&PrepOptions::default(), &splits.train, (1, 32, 32)).unwrap();
     let mut opt = Optimizer::new(OptimizerKind::Adam, 0.0, &store);
-    let cfg = TrainConfig {
-        epochs: 2,
-        batch: 32,
-        lr: 1e-3,
-        schedule: Schedule::Constant,
-        warmup: None,
-        clip_norm: None,
-        seed: 1,
-        augment: Augment::none(),
-        data_workers: 1,
-    };
+    let cfg = adam_batches_of_32(2);
     let head_before = store.values[store.infos.iter().position(|i| i.head).unwrap()].clone();
     let mut losses = Losses(Vec::new());
     let history =
