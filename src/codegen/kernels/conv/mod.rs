@@ -9,7 +9,8 @@
 //! gradients split over output channels only); bad specs are compile-time errors.
 //!
 //! # Algorithms
-//! Two CLIF engines do all the arithmetic (f32x4, `fmul` + `fadd`):
+//! Two CLIF engines do all the arithmetic (f32x4, `fmul` + `fadd`, or `fma` where
+//! `ConvOptions::fused` asks, which the autotuner `codegen::tune` decides by measurement):
 //! * `outer`: a register tile of outer products, `acc[r][v] += A[r]·B[v]`, A one
 //!   scalar per row broadcast (pre-broadcast panel, or re-loaded in place), B a
 //!   vector read straight from the source. Convolutions are implicit GEMMs without
@@ -36,6 +37,8 @@
 //!   channel blocks) minimise estimated arithmetic plus per-part copies;
 //! * register tiles from a throughput model of the target (FP pipes, loads,
 //!   add latency, B lines streamed from L2) — see `plan`;
+//! * all of these (and the Winograd choice) can be overridden per step by the
+//!   autotuner's measured choice (`codegen::tune`, through `ConvOptions`);
 //! * connection tables: dense weights with per-block link masks compiled in, so
 //!   unlinked pairs cost nothing but a zero in the panel.
 //!

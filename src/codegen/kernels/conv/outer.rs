@@ -38,7 +38,8 @@
 //! the f32x4 FMA ceiling in the kernel alone against 62% for `fma` in the same layout
 //! and 84% for the best fused variant (one fresh `vbroadcastss` per FMA, bound by the
 //! load ports). The price is a second rounding per multiply-add; the results are still
-//! compared with the reference within f32 rounding. Issue 12 re-measures this per CPU.
+//! compared with the reference within f32 rounding. `OuterSpec::fused` turns `fma` on; the
+//! autotuner (`codegen::tune`) measures both forms per step on the machine it runs on.
 
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 use cranelift_frontend::FunctionBuilder;
