@@ -133,6 +133,19 @@ fn binary_cross_entropy_by_hand() {
     assert!((host - two_term(l3, 0.875)).abs() < 1e-7, "host smoothed {host}");
 }
 
+/// The loss `kernel`'s dlogits against finite differences of its loss at `logits`.
+fn loss_grad_check(name: &str, g: &mut rs::Gen, kernel: &Kernel, logits: Tensor, labels: &Tensor) -> f64 {
+    let dims = logits.dims.clone();
+    let both = |t: &[Tensor]| rs::run(kernel, &[&t[0], labels], &[&[1], &dims]);
+    rs::grad_check(
+        name,
+        g,
+        std::slice::from_ref(&logits),
+        |t| both(t).remove(0),
+        |t, r| vec![(0, both(t).remove(1).map(|v| v * r.data[0]))],
+    )
+}
+
 #[test]
 fn smoothed_losses_match_finite_differences() {
     let mut g = rs::Gen::new(31);
@@ -140,28 +153,16 @@ fn smoothed_losses_match_finite_differences() {
     for (negate, eps, n, k) in [(false, 0.1, 4, 5), (true, 0.1, 3, 7), (false, 0.3, 2, 2), (false, 0.9, 5, 3)] {
         let kernel = xent(negate, eps);
         let (labels, logits) = (g.labels(n, k), g.uniform(&[n, k], -3.0, 3.0));
-        let both = |t: &[Tensor]| rs::run(&kernel, &[&t[0], &labels], &[&[1], &[n, k]]);
-        worst = worst.max(rs::grad_check(
-            &format!("softmax cross-entropy, negate {negate}, ε {eps}, {n}×{k}"),
-            &mut g,
-            &[logits],
-            |t| both(t).remove(0),
-            |t, r| vec![(0, both(t).remove(1).map(|v| v * r.data[0]))],
-        ));
+        let name = format!("softmax cross-entropy, negate {negate}, ε {eps}, {n}×{k}");
+        worst = worst.max(loss_grad_check(&name, &mut g, &kernel, logits, &labels));
     }
     rs::report("smoothed softmax cross-entropy", worst);
     let mut worst: f64 = 0.0;
     for (eps, n, spread) in [(0.0, 6, 4.0), (0.1, 5, 4.0), (0.25, 4, 12.0)] {
         let kernel = bce(eps);
         let (labels, logits) = (g.labels(n, 2), g.uniform(&[n, 1], -spread, spread));
-        let both = |t: &[Tensor]| rs::run(&kernel, &[&t[0], &labels], &[&[1], &[n, 1]]);
-        worst = worst.max(rs::grad_check(
-            &format!("binary cross-entropy, ε {eps}, batch {n}"),
-            &mut g,
-            &[logits],
-            |t| both(t).remove(0),
-            |t, r| vec![(0, both(t).remove(1).map(|v| v * r.data[0]))],
-        ));
+        let name = format!("binary cross-entropy, ε {eps}, batch {n}");
+        worst = worst.max(loss_grad_check(&name, &mut g, &kernel, logits, &labels));
     }
     rs::report("binary cross-entropy", worst);
 }

@@ -164,6 +164,20 @@ impl<'a, 'b> V4<'a, 'b> {
         self.b.ins().bitcast(types::F32X4, lanes_le(), r)
     }
 
+    /// The 4×4 transpose of `rows`: vector j of the result holds lane j of each row.
+    pub fn transpose4(&mut self, rows: [Value; 4]) -> [Value; 4] {
+        let t0 = self.shuffle(rows[0], rows[1], [0, 4, 1, 5]);
+        let t1 = self.shuffle(rows[0], rows[1], [2, 6, 3, 7]);
+        let t2 = self.shuffle(rows[2], rows[3], [0, 4, 1, 5]);
+        let t3 = self.shuffle(rows[2], rows[3], [2, 6, 3, 7]);
+        [
+            self.shuffle(t0, t2, [0, 1, 4, 5]),
+            self.shuffle(t0, t2, [2, 3, 6, 7]),
+            self.shuffle(t1, t3, [0, 1, 4, 5]),
+            self.shuffle(t1, t3, [2, 3, 6, 7]),
+        ]
+    }
+
     /// Adds a byte offset to a pointer.
     pub fn offset(&mut self, ptr: Value, bytes: i64) -> Value {
         if bytes == 0 {

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use crate::codegen::error::CodegenError;
 use crate::codegen::jit::Jit;
-use crate::codegen::kernels::conv::compile_conv_with;
+use crate::codegen::kernels::conv::{compile_conv_with, ConvOptions};
 use crate::codegen::kernels::{self, CompiledKernel, KernelOptions};
 use crate::sched::StepSpec;
 use measure::{time_kernel, Timing, Workspace};
@@ -215,7 +215,7 @@ impl Tuner {
         if self.mode == TuneMode::Cached {
             return Ok(model);
         }
-        let found = self.search(jit, spec, opts, (model, started.elapsed()));
+        let found = self.search(jit, spec, (&base, opts.threads), (model, started.elapsed()));
         self.stats.time += started.elapsed();
         Ok(match found {
             Search::Measured(choice, kernel, seconds) => {
@@ -233,19 +233,19 @@ impl Tuner {
         self.workspace.release();
     }
 
-    /// The search of the module docs, from the `model`'s kernel (which took
-    /// `compiled` to compile).
+    /// The search of the module docs over options derived from `base` for `threads`
+    /// threads, from the `model`'s kernel (which took `compiled` to compile).
     fn search(
         &mut self,
         jit: &Jit,
         spec: &StepSpec,
-        opts: &KernelOptions,
+        (base, threads): (&ConvOptions, usize),
         (model, compiled): (Arc<dyn CompiledKernel>, Duration),
     ) -> Search {
         let started = Instant::now();
         let Some(ptrs) = self.workspace.operands(spec) else { return Search::Unmeasured(model) };
         // SAFETY: `ptrs` are operands of `spec`, which every candidate is compiled for.
-        let time = |k: &dyn CompiledKernel| unsafe { time_kernel(k, &ptrs, opts.threads, PER_CANDIDATE) };
+        let time = |k: &dyn CompiledKernel| unsafe { time_kernel(k, &ptrs, threads, PER_CANDIDATE) };
         let Some(Timing { run: t_model, wave }) = time(model.as_ref()) else { return Search::Unmeasured(model) };
         self.stats.candidates += 1;
         let budget = BUDGET.max(Duration::from_secs_f64(wave) * BUDGET_WAVES).min(MAX_BUDGET);
@@ -254,7 +254,6 @@ impl Tuner {
         let next = compiled + Duration::from_secs_f64(3.0 * wave);
         let mut seen = HashSet::from([model.describe()]);
         let mut best = (Choice::default(), model, t_model);
-        let base = opts.conv_options();
         let free_winograd = base.winograd.is_none();
         let has_fma = jit.features().has_fma;
         'stages: for stage in 0..Choice::STAGES {
@@ -264,7 +263,7 @@ impl Tuner {
                 if started.elapsed() + next > budget {
                     break 'stages;
                 }
-                let Ok(k) = compile_conv_with(jit, spec, &cand.apply(&base)) else { continue };
+                let Ok(k) = compile_conv_with(jit, spec, &cand.apply(base)) else { continue };
                 if !seen.insert(k.describe()) {
                     continue;
                 }

@@ -77,12 +77,7 @@ fn choose_by(g: &ConvGeom, opts: &ConvOptions, estimate: impl Fn(usize, usize) -
 /// Estimated seconds of the weight-gradient kernel with tile m on `threads` parts
 /// (split over output channels: every part transforms all of x).
 fn estimate_weight_grad(g: &ConvGeom, m: usize, threads: usize) -> f64 {
-    let (t, p) = (m + 2, threads as f64);
-    let (th, tw4) = tile_grid(g, m);
-    let tiles = (g.n * th * tw4) as f64;
-    let pts = (t * t) as f64;
-    let gemm = 2.0 * pts * tiles * (g.cin * g.cout) as f64 * PEAK_S_PER_FLOP / GEMM_EFF / p;
-    let input = pts * tiles * g.cin as f64 * IN_S_PER_FLOAT;
+    let Terms { t, p, tiles, pts, gemm, input } = Terms::of(g, m, threads);
     let dy = pts * tiles * g.cout as f64 * IN_S_PER_FLOAT / p;
     let finish = pts * (g.cin * g.cout) as f64 * (M_S_PER_FLOAT + W_S_PER_FLOAT_T * t as f64) / p;
     gemm + input + dy + finish
@@ -92,15 +87,34 @@ fn estimate_weight_grad(g: &ConvGeom, m: usize, threads: usize) -> f64 {
 /// over output channels (`by_co`: every part transforms the whole input) or over
 /// tile rows (every part transforms all the weights).
 pub(super) fn estimate(g: &ConvGeom, m: usize, threads: usize, by_co: bool) -> f64 {
-    let (t, p) = (m + 2, threads as f64);
-    let (th, tw4) = tile_grid(g, m);
-    let tiles = (g.n * th * tw4) as f64;
-    let pts = (t * t) as f64;
-    let gemm = 2.0 * pts * tiles * (g.cin * g.cout) as f64 * PEAK_S_PER_FLOP / GEMM_EFF / p;
-    let input = pts * tiles * g.cin as f64 * IN_S_PER_FLOAT;
+    let Terms { t, p, tiles, pts, gemm, input } = Terms::of(g, m, threads);
     let weights = pts * (g.cin * g.cout) as f64 * W_S_PER_FLOAT_T * t as f64;
     let output =
         (g.n * g.oh * g.ow * g.cout) as f64 * OUT_S_PER_FLOAT / p + pts * tiles * g.cout as f64 * M_S_PER_FLOAT / p;
     let (input, weights) = if by_co { (input, weights / p) } else { (input / p, weights) };
     gemm + input + weights + output
+}
+
+/// What both estimates share for tile m on `threads` parts: the tile side t, the
+/// parts p, the tiles (rows rounded to vectors), the t² transform points, the
+/// GEMMs' seconds (split over the parts) and one whole input transform's seconds.
+struct Terms {
+    t: usize,
+    p: f64,
+    tiles: f64,
+    pts: f64,
+    gemm: f64,
+    input: f64,
+}
+
+impl Terms {
+    fn of(g: &ConvGeom, m: usize, threads: usize) -> Terms {
+        let (t, p) = (m + 2, threads as f64);
+        let (th, tw4) = tile_grid(g, m);
+        let tiles = (g.n * th * tw4) as f64;
+        let pts = (t * t) as f64;
+        let gemm = 2.0 * pts * tiles * (g.cin * g.cout) as f64 * PEAK_S_PER_FLOP / GEMM_EFF / p;
+        let input = pts * tiles * g.cin as f64 * IN_S_PER_FLOAT;
+        Terms { t, p, tiles, pts, gemm, input }
+    }
 }

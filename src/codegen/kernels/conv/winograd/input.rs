@@ -153,20 +153,13 @@ fn columns(v: &mut V4, base: Value, off: i64, m: usize) -> Vec<Value> {
     }
     // A 4×4 transpose of x[0..16] gives columns 0–3; columns 4 and 5 are rows 2 and 3
     // of the transpose of x[2..18].
-    let r: Vec<Value> = [0, 4, 8, 12].map(|f| load(v, f)).to_vec();
+    let r = [0, 4, 8, 12].map(|f| load(v, f));
     let s: Vec<Value> = [2, 6, 10, 14].map(|f| load(v, f)).to_vec();
-    let t0 = v.shuffle(r[0], r[1], [0, 4, 1, 5]);
-    let t1 = v.shuffle(r[0], r[1], [2, 6, 3, 7]);
-    let t2 = v.shuffle(r[2], r[3], [0, 4, 1, 5]);
-    let t3 = v.shuffle(r[2], r[3], [2, 6, 3, 7]);
+    // Only rows 2 and 3 of the second transpose are needed: its last stage alone.
     let u1 = v.shuffle(s[0], s[1], [2, 6, 3, 7]);
     let u3 = v.shuffle(s[2], s[3], [2, 6, 3, 7]);
-    vec![
-        v.shuffle(t0, t2, [0, 1, 4, 5]),
-        v.shuffle(t0, t2, [2, 3, 6, 7]),
-        v.shuffle(t1, t3, [0, 1, 4, 5]),
-        v.shuffle(t1, t3, [2, 3, 6, 7]),
-        v.shuffle(u1, u3, [0, 1, 4, 5]),
-        v.shuffle(u1, u3, [2, 3, 6, 7]),
-    ]
+    let mut cols = v.transpose4(r).to_vec();
+    cols.push(v.shuffle(u1, u3, [0, 1, 4, 5]));
+    cols.push(v.shuffle(u1, u3, [2, 3, 6, 7]));
+    cols
 }

@@ -63,16 +63,7 @@ pub(super) fn compile_output(
                 let y: Vec<Value> = (0..m).map(|j| lin(&mut v, tf.at[j], &tmp)).collect();
                 // Lanes are tiles: transpose so each vector is 4 adjacent pixels.
                 let z = if m == 4 {
-                    let t0 = v.shuffle(y[0], y[1], [0, 4, 1, 5]);
-                    let t1 = v.shuffle(y[0], y[1], [2, 6, 3, 7]);
-                    let t2 = v.shuffle(y[2], y[3], [0, 4, 1, 5]);
-                    let t3 = v.shuffle(y[2], y[3], [2, 6, 3, 7]);
-                    vec![
-                        v.shuffle(t0, t2, [0, 1, 4, 5]),
-                        v.shuffle(t0, t2, [2, 3, 6, 7]),
-                        v.shuffle(t1, t3, [0, 1, 4, 5]),
-                        v.shuffle(t1, t3, [2, 3, 6, 7]),
-                    ]
+                    v.transpose4([y[0], y[1], y[2], y[3]]).to_vec()
                 } else {
                     vec![v.shuffle(y[0], y[1], [0, 4, 1, 5]), v.shuffle(y[0], y[1], [2, 6, 3, 7])]
                 };
