@@ -55,7 +55,11 @@ fn random_case(rng: &mut Rng, plain: bool, role: Role) -> Case {
     };
     // At least the kernel's size with padding.
     let h = (r(rng, 1, 17) as usize).max(3 - (pad.top + pad.bottom).min(2) as usize);
-    let w = (r(rng, 1, 17) as usize).max(3 - (pad.left + pad.right).min(2) as usize);
+    // Now and then a wide map: there most groups of tiles are read in place, on
+    // narrow ones from a band (two paths of the input transform).
+    let wide = rng.below(4) == 0;
+    let w =
+        (if wide { r(rng, 40, 80) } else { r(rng, 1, 17) } as usize).max(3 - (pad.left + pad.right).min(2) as usize);
     let bias = role != Role::DataGradient && rng.below(2) == 0;
     let conv = Conv {
         in_c: cin,

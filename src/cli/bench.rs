@@ -7,7 +7,7 @@ use super::{diag_style, err, out, read_source, shown, Format, EXIT_INVALID, EXIT
 use crate::autodiff::Program;
 use crate::diag::{render_all, SourceMap};
 use crate::driver;
-use crate::driver::bench::{Bench, BenchError, BenchOptions, PlannedMemory};
+use crate::driver::bench::{Bench, BenchError, BenchOptions, PlannedMemory, ProfileRow};
 use crate::infer::text::{fit, pad, Align, MAX_CELL_CHARS};
 use crate::runtime::memory::footprint::{self, Bytes};
 use crate::runtime::JitOptions;
@@ -164,26 +164,27 @@ fn render_text(r: &Bench) -> String {
         s.push_str(&format!("  conv layers {c:.1} GFLOP/s = {p:.1}% of the ceiling\n"));
     }
     if !r.profile.is_empty() {
-        let layers: Vec<String> = r.profile.iter().map(|p| fit(&p.layer, MAX_CELL_CHARS)).collect();
-        let w = layers.iter().map(|l| l.chars().count()).max().unwrap_or(5).max(5);
+        s.push_str(&profile_table(&r.profile_kinds, "kernel kind"));
+        s.push_str(&profile_table(&r.profile, "layer"));
+    }
+    s
+}
+
+/// One profile table: time, share and GFLOP/s per row, then the row's kernels.
+fn profile_table(rows: &[ProfileRow], heading: &str) -> String {
+    let names: Vec<String> = rows.iter().map(|p| fit(&p.layer, MAX_CELL_CHARS)).collect();
+    let w = names.iter().map(|l| l.chars().count()).max().unwrap_or(5).max(heading.len());
+    let mut s = format!("\n  {}  {:>9}  {:>6}  {:>8}  kernels\n", pad(heading, w, Align::Left), "ms", "%", "GFLOP/s");
+    for (p, name) in rows.iter().zip(&names) {
+        let gf = p.gflops.map_or(String::new(), |g| format!("{g:.1}"));
         s.push_str(&format!(
-            "\n  {}  {:>9}  {:>6}  {:>8}  kernels\n",
-            pad("layer", w, Align::Left),
-            "ms",
-            "%",
-            "GFLOP/s"
+            "  {}  {:>9.4}  {:>6.1}  {:>8}  {}\n",
+            pad(name, w, Align::Left),
+            1e3 * p.seconds,
+            p.percent,
+            gf,
+            p.kernels
         ));
-        for (p, layer) in r.profile.iter().zip(&layers) {
-            let gf = p.gflops.map_or(String::new(), |g| format!("{g:.1}"));
-            s.push_str(&format!(
-                "  {}  {:>9.4}  {:>6.1}  {:>8}  {}\n",
-                pad(layer, w, Align::Left),
-                1e3 * p.seconds,
-                p.percent,
-                gf,
-                p.kernels
-            ));
-        }
     }
     s
 }

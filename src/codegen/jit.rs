@@ -89,6 +89,8 @@ struct State {
     ctx: Context,
     fctx: FunctionBuilderContext,
     counter: u64,
+    /// Name each kernel in perf's map file (`NETC_PERF_MAP`).
+    perf_map: bool,
 }
 
 impl Drop for Owner {
@@ -136,6 +138,7 @@ impl Jit {
             modules: vec![speed, none],
             fctx: FunctionBuilderContext::new(),
             counter: 0,
+            perf_map: std::env::var_os("NETC_PERF_MAP").is_some_and(|v| v == "1"),
         };
         Ok(Jit {
             owner: Arc::new(Owner { state: Mutex::new(state) }),
@@ -192,9 +195,12 @@ impl Jit {
         if result.is_err() {
             st.fctx = FunctionBuilderContext::new();
         }
-        let (id, disasm) = result?;
+        let (id, disasm, size) = result?;
         module.finalize_definitions().map_err(|e| CodegenError::Compile(e.to_string()))?;
         let code = module.get_finalized_function(id) as usize;
+        if st.perf_map {
+            perf_map_entry(code, size, &format!("netc:{name}_{}", st.counter));
+        }
         Ok(JitFn { code, disasm: disasm.map(Arc::from), _owner: Arc::clone(&self.owner) })
     }
 
@@ -226,7 +232,7 @@ fn define<const N: usize>(
     name: &str,
     keep_disassembly: bool,
     body: impl FnOnce(&mut FunctionBuilder, [Value; N]) -> Result<()>,
-) -> Result<(cranelift_module::FuncId, Option<String>)> {
+) -> Result<(cranelift_module::FuncId, Option<String>, usize)> {
     let mut sig = module.make_signature();
     sig.params.extend(std::iter::repeat_n(AbiParam::new(types::I64), N));
     let id = module.declare_function(name, Linkage::Local, &sig).map_err(|e| CodegenError::Compile(e.to_string()))?;
@@ -248,7 +254,19 @@ fn define<const N: usize>(
     module.define_function(id, ctx).map_err(|e| CodegenError::Compile(format!("{name}: {e:?}")))?;
     let disasm =
         ctx.compiled_code().and_then(|c| c.vcode.clone()).map(|asm| format!("{}\n{asm}", clif.unwrap_or_default()));
-    Ok((id, disasm))
+    let size = ctx.compiled_code().map_or(0, |c| c.code_buffer().len());
+    Ok((id, disasm, size))
+}
+
+/// Appends one line to `/tmp/perf-<pid>.map`, the file `perf report` reads to name
+/// code it finds no symbols for. Enabled by `NETC_PERF_MAP=1`, for profiling the
+/// generated kernels; a failed write only loses the name.
+fn perf_map_entry(code: usize, size: usize, name: &str) {
+    use std::io::Write;
+    let path = format!("/tmp/perf-{}.map", std::process::id());
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(f, "{code:x} {size:x} {name}");
+    }
 }
 
 /// Reads the feature flags of a finished ISA by name.

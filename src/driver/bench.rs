@@ -95,6 +95,8 @@ pub struct Bench {
     /// What the autotuner did while compiling (absent with `--tune off`).
     pub tuning: Option<Tuning>,
     pub profile: Vec<ProfileRow>,
+    /// The same profile grouped by kernel kind and algorithm, e.g. `conv_bwd_weight dot`.
+    pub profile_kinds: Vec<ProfileRow>,
 }
 
 /// Arena bytes the planner gives each program at this batch size, and without sharing.
@@ -191,8 +193,11 @@ pub fn measure(
     let (one, many) =
         fma_ceiling(&jit, threads).map_err(|e| BenchError::Machine(format!("cannot measure the ceiling: {e}")))?;
     let ceiling = if threads == 1 { one } else { many };
-    let (profile, conv_gflops) =
-        if opts.profile { profile(&mut engine, g, opts.train, n, &mut once, &mut store) } else { (Vec::new(), None) };
+    let (profile, profile_kinds, conv_gflops) = if opts.profile {
+        profile(&mut engine, g, opts.train, n, &mut once, &mut store)
+    } else {
+        (Vec::new(), Vec::new(), None)
+    };
     let plan = if opts.train { engine.train_plan(n) } else { engine.eval_plan(n) }.expect("prepared");
     Ok(Bench {
         net,
@@ -215,10 +220,12 @@ pub fn measure(
         memory,
         tuning: engine.tuning().map(|r| Tuning::of(&r)),
         profile,
+        profile_kinds,
     })
 }
 
-/// Times each planned step over a few runs and groups the time by layer.
+/// Times each planned step over a few runs and groups the time by layer and by
+/// kernel kind (the kernel's name and the first word of its algorithm).
 fn profile(
     engine: &mut JitEngine,
     g: &Graph,
@@ -226,44 +233,55 @@ fn profile(
     n: usize,
     once: &mut dyn FnMut(&mut JitEngine, &mut ParamStore, u64),
     store: &mut ParamStore,
-) -> (Vec<ProfileRow>, Option<f64>) {
+) -> (Vec<ProfileRow>, Vec<ProfileRow>, Option<f64>) {
     engine.profile(training, n, true);
     let runs = 10;
     for step in 0..runs {
         once(engine, store, step);
     }
     let (plan, times, names) = engine.profile(training, n, false).expect("prepared");
-    let mut rows: Vec<ProfileRow> = Vec::new();
+    let (mut layers, mut kinds): (Vec<ProfileRow>, Vec<ProfileRow>) = (Vec::new(), Vec::new());
     let total: Duration = times.iter().sum();
     let (mut conv_macs, mut conv_time) = (0u128, Duration::ZERO);
     for (i, s) in plan.steps.iter().enumerate() {
-        let layer = g.path(s.node);
         let macs = step_macs(s) * runs as u128;
         if is_conv(&s.spec.kernel) {
             conv_macs += macs;
             conv_time += times[i];
         }
-        match rows.iter_mut().find(|r| r.layer == layer) {
-            Some(r) => {
-                r.seconds += times[i].as_secs_f64();
-                r.kernels.push_str(&format!(", {}", names[i]));
-                r.gflops = Some(r.gflops.unwrap_or(0.0) + macs as f64);
-            }
-            None => rows.push(ProfileRow {
-                layer,
-                kernels: names[i].clone(),
-                seconds: times[i].as_secs_f64(),
-                percent: 0.0,
-                gflops: Some(macs as f64),
-            }),
+        let algorithm = names[i].split_once(": ").and_then(|(_, a)| a.split_whitespace().next());
+        let kind = format!("{} {}", s.spec.kernel.name(), algorithm.unwrap_or("")).trim_end().to_string();
+        add_time(&mut layers, g.path(s.node), &names[i], times[i], macs);
+        add_time(&mut kinds, kind, "", times[i], macs);
+    }
+    for rows in [&mut layers, &mut kinds] {
+        for r in rows.iter_mut() {
+            r.percent = 100.0 * r.seconds / total.as_secs_f64().max(1e-12);
+            r.gflops = r.gflops.filter(|m| *m > 0.0).map(|m| 2.0 * m / r.seconds.max(1e-12) / 1e9);
+            r.seconds /= runs as f64;
         }
+        rows.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
     }
-    for r in &mut rows {
-        r.percent = 100.0 * r.seconds / total.as_secs_f64().max(1e-12);
-        r.gflops = r.gflops.filter(|m| *m > 0.0).map(|m| 2.0 * m / r.seconds.max(1e-12) / 1e9);
-        r.seconds /= runs as f64;
-    }
-    rows.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
     let conv = (conv_macs > 0).then(|| 2.0 * conv_macs as f64 / conv_time.as_secs_f64().max(1e-12) / 1e9);
-    (rows, conv)
+    (layers, kinds, conv)
+}
+
+/// Adds a step's time and MACs to the row named `key` (gflops holds MACs until the end).
+fn add_time(rows: &mut Vec<ProfileRow>, key: String, kernel: &str, time: Duration, macs: u128) {
+    match rows.iter_mut().find(|r| r.layer == key) {
+        Some(r) => {
+            r.seconds += time.as_secs_f64();
+            if !kernel.is_empty() {
+                r.kernels.push_str(&format!(", {kernel}"));
+            }
+            r.gflops = Some(r.gflops.unwrap_or(0.0) + macs as f64);
+        }
+        None => rows.push(ProfileRow {
+            layer: key,
+            kernels: kernel.to_string(),
+            seconds: time.as_secs_f64(),
+            percent: 0.0,
+            gflops: Some(macs as f64),
+        }),
+    }
 }

@@ -243,8 +243,8 @@ pub(super) fn compile(
     let out_full = compile_output(jit, tf, spec, (4 * g.ow) as i64, xi_bytes, g.bias)?;
     let out_stage = compile_output(jit, tf, spec, (16 * m) as i64, xi_bytes, g.bias)?;
     let t2 = tf.t * tf.t;
-    let input = InputTransform::compile(jit, tf, &g, (4 * spaced(g.cin * chunk)) as i64)?;
-    let stage = InputTransform::stage_len(tf) + (1 + spec.extra.len()) * 4 * m * m;
+    let input = InputTransform::compile(jit, tf, &g, (4 * spaced(g.cin * chunk)) as i64, (tw4 / 4, rows))?;
+    let stage = input.stage_len() + (1 + spec.extra.len()) * 4 * m * m;
     let scratch = t2 * (spaced(cb * g.cin) + spaced(g.cin * chunk) + spaced(cb * chunk)) + stage;
     let split = if by_co { "channel" } else { "tile-row" };
     // The label names the layer's convolution (for the data gradient, the forward
@@ -283,6 +283,18 @@ pub(super) fn compile(
         g,
     };
     Ok(tiled(tiling, family))
+}
+
+/// The tile-row slots `slots` (numbered across samples, `th` per sample) as runs
+/// within one sample: (first slot's offset from `slots.start`, sample, tile rows).
+fn sample_runs(slots: Range<usize>, th: usize) -> impl Iterator<Item = (usize, usize, Range<usize>)> {
+    let start = slots.start;
+    std::iter::successors(Some(start), move |&u| Some((u / th + 1) * th)).take_while(move |&u| u < slots.end).map(
+        move |u| {
+            let (n, tr) = (u / th, u % th);
+            (u - start, n, tr..th.min(tr + slots.end - u))
+        },
+    )
 }
 
 /// Tile rows per sample and tiles per tile row, the latter rounded up to whole
@@ -409,7 +421,7 @@ impl Family for Winograd {
         let (u, rest) = scratch.split_at_mut(t2 * us);
         let (v, rest) = rest.split_at_mut(t2 * vs);
         let (mbuf, rest) = rest.split_at_mut(t2 * ms);
-        let (in_stage, stage) = rest.split_at_mut(InputTransform::stage_len(tf));
+        let (in_stage, stage) = rest.split_at_mut(self.input.stage_len());
         self.weights(w, co, u);
         let mb = Outputs::scratch(mbuf.as_mut_ptr());
         let (ua, va) = (u.as_ptr(), v.as_ptr());
@@ -419,13 +431,12 @@ impl Family for Winograd {
         for u0 in p.rows.clone().step_by(self.rows) {
             let slots = self.rows.min(p.rows.end - u0);
             let in_plane = g.h * g.w;
-            for s in 0..slots {
-                let (n, tr) = ((u0 + s) / self.th, (u0 + s) % self.th);
+            for (s0, n, trs) in sample_runs(u0..u0 + slots, self.th) {
                 for c in 0..g.cin {
                     let src = &x[n * self.xbs + c * in_plane..][..in_plane];
-                    let at = v[c * self.chunk + s * self.tw4..].as_mut_ptr();
+                    let at = v[c * self.chunk + s0 * self.tw4..].as_mut_ptr();
                     // SAFETY: V[ξ] holds the chunk's tiles of channel c at ξ·vs floats.
-                    unsafe { self.input.row(src, tr, self.tw4 / 4, at, in_stage) };
+                    unsafe { self.input.rows(src, trs.clone(), self.tw4 / 4, (at, self.tw4), in_stage) };
                 }
             }
             for xi in 0..t2 {

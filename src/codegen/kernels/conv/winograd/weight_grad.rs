@@ -30,7 +30,7 @@ use std::sync::Arc;
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 
 use super::input::InputTransform;
-use super::{by_width, lin, raw_store, spaced, tile_grid, transform, vector_ranges, Transform};
+use super::{by_width, lin, raw_store, sample_runs, spaced, tile_grid, transform, vector_ranges, Transform};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::kernels::conv::abi::{at, view, view_mut};
@@ -102,14 +102,13 @@ pub(in crate::codegen::kernels::conv) fn compile(
         };
         Variants::compile(jit, (kb, mr, g.cin), 0, (&store, opts), make)
     })?;
-    let input = InputTransform::compile(jit, tf, &g, (4 * spaced(g.cin * chunk)) as i64)?;
+    let input = InputTransform::compile(jit, tf, &g, (4 * spaced(g.cin * chunk)) as i64, (tw4 / 4, rows))?;
     let u_xi = (4 * spaced(chunk * width)) as i64;
     let dy_full = compile_dy(jit, tf, ((4 * g.oh * g.ow) as i64, (4 * g.ow) as i64), u_xi, width)?;
     let dy_stage = compile_dy(jit, tf, ((4 * m * m) as i64, (4 * m) as i64), u_xi, width)?;
     let t2 = tf.t * tf.t;
-    let scratch = t2 * (spaced(g.cin * chunk) + spaced(chunk * width) + spaced(width * g.cin))
-        + InputTransform::stage_len(tf)
-        + 4 * m * m;
+    let scratch =
+        t2 * (spaced(g.cin * chunk) + spaced(chunk * width) + spaced(width * g.cin)) + input.stage_len() + 4 * m * m;
     let desc =
         format!("{}: winograd F({m}x{m},3x3) gemm outer {mr}x{nv} chunk {chunk} tiles", g.label("conv_bwd_weight"));
     let parts: Vec<Part> = ranges.into_iter().map(|units| Part { units, blocks: 0..0, rows: 0..total_rows }).collect();
@@ -268,7 +267,7 @@ impl Family for WinogradWeight {
         let (v, rest) = scratch.split_at_mut(t2 * vs);
         let (u, rest) = rest.split_at_mut(t2 * us);
         let (mbuf, rest) = rest.split_at_mut(t2 * ms);
-        let (in_stage, dy_stage) = rest.split_at_mut(InputTransform::stage_len(tf));
+        let (in_stage, dy_stage) = rest.split_at_mut(self.input.stage_len());
         mbuf.fill(0.0);
         let mb = Outputs::scratch(mbuf.as_mut_ptr());
         let (va, ua) = (v.as_ptr(), u.as_ptr());
@@ -276,14 +275,16 @@ impl Family for WinogradWeight {
         let in_plane = g.h * g.w;
         for (k, u0) in p.rows.clone().step_by(self.rows).enumerate() {
             let slots = self.rows.min(p.rows.end - u0);
-            for s in 0..slots {
-                let (n, tr) = ((u0 + s) / self.th, (u0 + s) % self.th);
+            for (s0, n, trs) in sample_runs(u0..u0 + slots, self.th) {
                 for c in 0..g.cin {
                     let src = &x[n * self.xbs + c * in_plane..][..in_plane];
-                    let at = v[c * self.chunk + s * self.tw4..].as_mut_ptr();
+                    let at = v[c * self.chunk + s0 * self.tw4..].as_mut_ptr();
                     // SAFETY: V[ξ] holds the chunk's tiles of channel c at ξ·vs floats.
-                    unsafe { self.input.row(src, tr, self.tw4 / 4, at, in_stage) };
+                    unsafe { self.input.rows(src, trs.clone(), self.tw4 / 4, (at, self.tw4), in_stage) };
                 }
+            }
+            for s in 0..slots {
+                let (n, tr) = ((u0 + s) / self.th, (u0 + s) % self.th);
                 let at = u[s * self.tw4 * self.width..].as_mut_ptr();
                 // SAFETY: Ū[ξ] holds the chunk's tiles, `width` floats each.
                 unsafe { self.dy_row(dy, (n, tr), co, at, dy_stage) };
