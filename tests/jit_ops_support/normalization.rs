@@ -56,6 +56,30 @@ fn batch_norm() {
     report("batch norm backward", worst_bwd, 1e-6);
 }
 
+/// Maps whose mean is far from zero against their spread (|μ| ≈ 100σ): the JIT's
+/// one-pass statistics must shift their sums (Σx² − (Σx)²/M alone would lose about
+/// 1e-3 of the variance here, 5e-4 of y). The tolerance is looser than
+/// `batch_norm`'s because x − μ itself is rounded at |x| ≈ 60: the two-pass
+/// statistics measured 4.4e-5 on these cases too.
+#[test]
+fn batch_norm_statistics_of_offset_maps() {
+    let mut g = Gen::new(18);
+    let mut worst = 0.0f64;
+    for i in 0..6 {
+        let dims =
+            if i % 3 == 2 { vec![7, 6] } else { vec![[3, 5][i % 2], 1 + g.below(4), 9 + g.below(9), 9 + g.below(9)] };
+        let c = dims[1];
+        let b = BatchNorm { channels: c as u64, eps: 1e-5, momentum: 0.1 };
+        let x = g.strided(&dims, 59.0, 61.0);
+        let (gamma, beta) = (g.param(&[c], 0.5, 1.5), g.param(&[c], -0.5, 0.5));
+        let stat = |g: &mut Gen| g.param(&[c], 0.0, 0.0);
+        let outs = vec![g.strided(&dims, 0.0, 1.0), stat(&mut g), stat(&mut g), stat(&mut g), stat(&mut g)];
+        let case = Case::new(Kernel::BatchNormTrain(b), vec![x, gamma, beta], outs);
+        worst = worst.max(check(&format!("bn train offset {dims:?}"), &case, 1e-4));
+    }
+    report("batch norm train, offset maps", worst, 1e-4);
+}
+
 #[test]
 fn local_response_normalization() {
     let mut g = Gen::new(9);

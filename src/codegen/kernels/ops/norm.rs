@@ -11,9 +11,10 @@
 //! vectorised along S, one channel per unit, each sum kept in interleaved
 //! vector accumulators ([`Reduce`]) reduced at the end; vectors (S = 1) are
 //! vectorised across four adjacent channels per unit and summed over the
-//! batch in the reference's order. The statistics therefore differ from the
-//! reference only by the order of additions in the sums (a few ulp of
-//! Σ|terms|). `BatchNormEval` on maps needs no reduction and goes plane by
+//! batch in the reference's order. Training statistics take one pass over x
+//! (sums shifted by the first sample's mean, see [`train`]) where the reference
+//! takes two; they differ from it by rounding of the same order (a few ulp of
+//! Σ|terms| of the shifted sums). `BatchNormEval` on maps needs no reduction and goes plane by
 //! plane in memory order instead.
 
 use std::sync::Arc;
@@ -255,15 +256,28 @@ fn inv_std(v: &mut V4, var: Value, eps: f64) -> Value {
 }
 
 /// `BatchNormTrain` for one group.
+///
+/// The statistics take one pass: Σ(x − K) and Σ(x − K)² with K the mean of the
+/// group's first sample (its value, for vectors), then μ = K + Σ(x − K)/M and
+/// Σ(x − μ)² = Σ(x − K)² − (Σ(x − K))²/M. Shifting by K keeps the cancellation
+/// small (the error grows with (K − μ)²/σ², about 1 when K is a sample's mean),
+/// where the unshifted Σx² − (Σx)²/M loses everything once |μ| ≫ σ.
 fn train(v: &mut V4, spec: &StepSpec, f: &Frame, sink: &Sink, l: Layout, b: &BatchNorm, g: Group) -> Result<()> {
     let x = f.input(spec, 0);
     let m = v.splat(l.count() as f32);
-    let sum = sums(v, l, g, &[x], 1, &|_, x| vec![x[0]])?[0];
-    let mu = v.div(sum, m);
-    let sq = sums(v, l, g, &[x], 1, &|v, x| {
-        let d = v.sub(x[0], mu);
-        vec![v.mul(d, d)]
-    })?[0];
+    let first = sums(v, Layout { n: 1, ..l }, g, &[x], 1, &|_, x| vec![x[0]])?[0];
+    let per_sample = v.splat(l.s as f32);
+    let k = v.div(first, per_sample);
+    let s = sums(v, l, g, &[x], 2, &|v, x| {
+        let d = v.sub(x[0], k);
+        vec![d, v.mul(d, d)]
+    })?;
+    let shift = v.div(s[0], m);
+    let mu = v.add(k, shift);
+    let cancel = v.mul(s[0], shift);
+    let sq = v.sub(s[1], cancel);
+    let zero = v.splat(0.0);
+    let sq = v.max(sq, zero);
     let var = v.div(sq, m);
     let inv = inv_std(v, var, b.eps);
     let (gamma, beta) = (chan(v, g, f.input(spec, 1)), chan(v, g, f.input(spec, 2)));
