@@ -7,7 +7,7 @@ use super::{diag_style, err, out, read_source, shown, Format, EXIT_INVALID, EXIT
 use crate::autodiff::Program;
 use crate::diag::{render_all, SourceMap};
 use crate::driver;
-use crate::driver::bench::{Bench, BenchError, BenchOptions, PlannedMemory, ProfileRow};
+use crate::driver::bench::{Bench, BenchError, BenchOptions, PlannedMemory};
 use crate::infer::text::{fit, pad, Align, MAX_CELL_CHARS};
 use crate::runtime::memory::footprint::{self, Bytes};
 use crate::runtime::JitOptions;
@@ -164,27 +164,33 @@ fn render_text(r: &Bench) -> String {
         s.push_str(&format!("  conv layers {c:.1} GFLOP/s = {p:.1}% of the ceiling\n"));
     }
     if !r.profile.is_empty() {
-        s.push_str(&profile_table(&r.profile_kinds, "kernel kind"));
-        s.push_str(&profile_table(&r.profile, "layer"));
+        let kinds = r.profile_kinds.iter().map(|k| (k.kind.as_str(), k.seconds, k.percent, k.gflops, ""));
+        s.push_str(&profile_table(kinds, "kernel kind"));
+        let layers = r.profile.iter().map(|p| (p.layer.as_str(), p.seconds, p.percent, p.gflops, p.kernels.as_str()));
+        s.push_str(&profile_table(layers, "layer"));
     }
     s
 }
 
-/// One profile table: time, share and GFLOP/s per row, then the row's kernels.
-fn profile_table(rows: &[ProfileRow], heading: &str) -> String {
-    let names: Vec<String> = rows.iter().map(|p| fit(&p.layer, MAX_CELL_CHARS)).collect();
-    let w = names.iter().map(|l| l.chars().count()).max().unwrap_or(5).max(heading.len());
+/// One profile table of (name, seconds, percent, GFLOP/s, kernels) rows.
+fn profile_table<'a>(rows: impl Iterator<Item = ProfileCells<'a>>, heading: &str) -> String {
+    let rows: Vec<_> =
+        rows.map(|(name, secs, pct, gf, kernels)| (fit(name, MAX_CELL_CHARS), secs, pct, gf, kernels)).collect();
+    let w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(5).max(heading.len());
     let mut s = format!("\n  {}  {:>9}  {:>6}  {:>8}  kernels\n", pad(heading, w, Align::Left), "ms", "%", "GFLOP/s");
-    for (p, name) in rows.iter().zip(&names) {
-        let gf = p.gflops.map_or(String::new(), |g| format!("{g:.1}"));
+    for (name, secs, pct, gf, kernels) in rows {
+        let gf = gf.map_or(String::new(), |g| format!("{g:.1}"));
         s.push_str(&format!(
             "  {}  {:>9.4}  {:>6.1}  {:>8}  {}\n",
-            pad(name, w, Align::Left),
-            1e3 * p.seconds,
-            p.percent,
+            pad(&name, w, Align::Left),
+            1e3 * secs,
+            pct,
             gf,
-            p.kernels
+            kernels
         ));
     }
     s
 }
+
+/// A profile row's cells: name, seconds, percent, GFLOP/s, kernels.
+type ProfileCells<'a> = (&'a str, f64, f64, Option<f64>, &'a str);

@@ -96,7 +96,7 @@ pub struct Bench {
     pub tuning: Option<Tuning>,
     pub profile: Vec<ProfileRow>,
     /// The same profile grouped by kernel kind and algorithm, e.g. `conv_bwd_weight dot`.
-    pub profile_kinds: Vec<ProfileRow>,
+    pub profile_kinds: Vec<KindRow>,
 }
 
 /// Arena bytes the planner gives each program at this batch size, and without sharing.
@@ -108,6 +108,15 @@ pub struct PlannedMemory {
     pub inference_unshared_bytes: usize,
     /// Of `inference_bytes`, the weights with batch norm folded in (they persist).
     pub inference_folded_weight_bytes: usize,
+}
+
+/// One kernel kind's share of a profiled step (all its launches together).
+#[derive(serde::Serialize, Clone)]
+pub struct KindRow {
+    pub kind: String,
+    pub seconds: f64,
+    pub percent: f64,
+    pub gflops: Option<f64>,
 }
 
 /// One layer's share of a profiled step.
@@ -233,7 +242,7 @@ fn profile(
     n: usize,
     once: &mut dyn FnMut(&mut JitEngine, &mut ParamStore, u64),
     store: &mut ParamStore,
-) -> (Vec<ProfileRow>, Vec<ProfileRow>, Option<f64>) {
+) -> (Vec<ProfileRow>, Vec<KindRow>, Option<f64>) {
     engine.profile(training, n, true);
     let runs = 10;
     for step in 0..runs {
@@ -263,10 +272,15 @@ fn profile(
         rows.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
     }
     let conv = (conv_macs > 0).then(|| 2.0 * conv_macs as f64 / conv_time.as_secs_f64().max(1e-12) / 1e9);
+    let kinds = kinds
+        .into_iter()
+        .map(|r| KindRow { kind: r.layer, seconds: r.seconds, percent: r.percent, gflops: r.gflops })
+        .collect();
     (layers, kinds, conv)
 }
 
-/// Adds a step's time and MACs to the row named `key` (gflops holds MACs until the end).
+/// Adds a step's time and MACs to the row named `key` (gflops holds MACs until the end;
+/// kinds use the same rows, `key` being the kind).
 fn add_time(rows: &mut Vec<ProfileRow>, key: String, kernel: &str, time: Duration, macs: u128) {
     match rows.iter_mut().find(|r| r.layer == key) {
         Some(r) => {

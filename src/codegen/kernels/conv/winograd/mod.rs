@@ -16,10 +16,12 @@
 //! are the cheaper to repeat, the tile rows (over samples).
 //! A part runs:
 //! 1. weight transform `U = G g Gᵀ` of its channels into scratch, per run (weights
-//!    change every training step), layout [ξ][out channel][in channel];
+//!    change every training step), JIT code on four input channels per vector
+//!    (`weights`), layout [ξ][out channel][in channel];
 //! 2. per chunk of tile rows (across samples, a chunk's V sized for L2): the input
 //!    transform `V = Bᵀ d B`, JIT code on four tiles per vector (`input`; zero
-//!    padding by a staging patch at the borders), layout [ξ][in channel][tile],
+//!    padding by a staging patch at the borders, or on narrow maps a zero-bordered
+//!    band of rows per channel), layout [ξ][in channel][tile],
 //!    each tile row padded to a multiple of four tiles (the vector lanes);
 //! 3. t² GEMMs on the outer-product engine (`drive::gemm_spec_of`, as `pointwise`):
 //!    rows = output channels (A = U in place), vectors = four tiles, k = input
@@ -65,9 +67,8 @@
 //! # Not done yet
 //! F(6×6,3×3) would save more multiplies at a larger error; the GEMM tile comes
 //! from the direct-A model (usually 12×1) unless the autotuner (`codegen::tune`)
-//! measured a better one; the weight transform is scalar Rust (8%
-//! of a VGG-16 batch-1 step) and is redone every run, also in inference, where the
-//! weights could be transformed once.
+//! measured a better one; the weight transform is redone every run, also in
+//! inference, where the weights could be transformed once (at 16/9–4× their memory).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -91,11 +92,13 @@ mod cost;
 mod input;
 mod output;
 pub(super) mod weight_grad;
+mod weights;
 
 use cost::estimate;
 pub(super) use cost::{choose, choose_weight_grad};
 use input::InputTransform;
 use output::compile_output;
+use weights::WeightTransform;
 
 /// The matrices of F(m×m, 3×3): Bᵀ (t×t), G (t×3), Aᵀ (m×t), t = m + 2.
 struct Transform {
@@ -181,7 +184,6 @@ pub(super) enum Role {
 /// The Winograd family: how a part runs. A part's units are its output channels.
 struct Winograd {
     g: ConvGeom,
-    role: Role,
     tf: &'static Transform,
     /// Tile rows and columns per sample, tiles per tile-row slot (a multiple of 4).
     th: usize,
@@ -204,6 +206,7 @@ struct Winograd {
     out_full: JitFn<5>,
     out_stage: JitFn<5>,
     input: InputTransform,
+    weights: WeightTransform,
 }
 
 pub(super) fn compile(
@@ -245,6 +248,7 @@ pub(super) fn compile(
     let t2 = tf.t * tf.t;
     let input = InputTransform::compile(jit, tf, &g, (4 * spaced(g.cin * chunk)) as i64, (tw4 / 4, rows))?;
     let stage = input.stage_len() + (1 + spec.extra.len()) * 4 * m * m;
+    let weights = WeightTransform::compile(jit, tf, &g, role, (4 * spaced(cb * g.cin)) as i64)?;
     let scratch = t2 * (spaced(cb * g.cin) + spaced(g.cin * chunk) + spaced(cb * chunk)) + stage;
     let split = if by_co { "channel" } else { "tile-row" };
     // The label names the layer's convolution (for the data gradient, the forward
@@ -263,7 +267,6 @@ pub(super) fn compile(
     let tiling = Tiling::new(Vec::new(), parts, |_| scratch, opts.noting_fma(desc));
     let (y, extras) = (spec.inputs.len(), spec.inputs.len() + spec.outputs.len());
     let family = Winograd {
-        role,
         tf,
         th,
         tw4,
@@ -280,6 +283,7 @@ pub(super) fn compile(
         out_full,
         out_stage,
         input,
+        weights,
         g,
     };
     Ok(tiled(tiling, family))
@@ -359,56 +363,6 @@ fn lin(v: &mut V4, coefs: &[f32], xs: &[Value]) -> Value {
     acc.unwrap_or_else(|| v.splat(0.0))
 }
 
-impl Winograd {
-    /// U[ξ][o − co.start][c] = (G g Gᵀ)[ξ] for the part's output channels `co`,
-    /// g the filter from output channel o to input channel c (by [`Role`]).
-    fn weights(&self, w: &[f32], co: &Range<usize>, u: &mut [f32]) {
-        let rows = |k: usize| -> [f32; 3] { std::array::from_fn(|j| self.tf.g[k][j]) };
-        if self.tf.m == 2 {
-            self.weights_t::<4>(w, co, u, std::array::from_fn(rows));
-        } else {
-            self.weights_t::<6>(w, co, u, std::array::from_fn(rows));
-        }
-    }
-
-    /// [`Self::weights`] for T×T tiles with G = `gm`.
-    #[inline(always)]
-    fn weights_t<const T: usize>(&self, w: &[f32], co: &Range<usize>, u: &mut [f32], gm: [[f32; 3]; T]) {
-        let cin = self.g.cin;
-        let xi_stride = spaced(self.cb * cin);
-        // A block of input channels at a time, so that the t² planes are written in
-        // runs rather than one float each.
-        const BLOCK: usize = 32;
-        let mut local = [[0f32; BLOCK]; 36];
-        for (ol, o) in co.clone().enumerate() {
-            for c0 in (0..cin).step_by(BLOCK) {
-                let nb = BLOCK.min(cin - c0);
-                for cc in 0..nb {
-                    let f: [f32; 9] = match self.role {
-                        Role::Forward => std::array::from_fn(|k| w[(o * cin + c0 + cc) * 9 + k]),
-                        // The forward layer's weight [c][o] (its output channel c is
-                        // this kernel's input), rotated by 180°.
-                        Role::DataGradient => std::array::from_fn(|k| w[((c0 + cc) * self.g.cout + o) * 9 + 8 - k]),
-                    };
-                    // gg = G g (T×3), then U = gg Gᵀ (T×T).
-                    let gg: [[f32; 3]; T] = std::array::from_fn(|i| {
-                        std::array::from_fn(|j| gm[i][0] * f[j] + gm[i][1] * f[3 + j] + gm[i][2] * f[6 + j])
-                    });
-                    for (i, gi) in gg.iter().enumerate() {
-                        for (j, gj) in gm.iter().enumerate() {
-                            local[i * T + j][cc] = gi[0] * gj[0] + gi[1] * gj[1] + gi[2] * gj[2];
-                        }
-                    }
-                }
-                for (xi, run) in local.iter().enumerate().take(T * T) {
-                    let at = xi * xi_stride + ol * cin + c0;
-                    u[at..at + nb].copy_from_slice(&run[..nb]);
-                }
-            }
-        }
-    }
-}
-
 impl Family for Winograd {
     unsafe fn run_part(&self, _t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
         let (g, tf) = (&self.g, self.tf);
@@ -422,7 +376,8 @@ impl Family for Winograd {
         let (v, rest) = rest.split_at_mut(t2 * vs);
         let (mbuf, rest) = rest.split_at_mut(t2 * ms);
         let (in_stage, stage) = rest.split_at_mut(self.input.stage_len());
-        self.weights(w, co, u);
+        // SAFETY: U holds cb rows of cin floats at each transform point.
+        unsafe { self.weights.run(w.as_ptr(), co, u.as_mut_ptr()) };
         let mb = Outputs::scratch(mbuf.as_mut_ptr());
         let (ua, va) = (u.as_ptr(), v.as_ptr());
         let blocks = blocks(1, co.len(), vars.mr);
