@@ -376,6 +376,7 @@ impl Family for Winograd {
         let (v, rest) = rest.split_at_mut(t2 * vs);
         let (mbuf, rest) = rest.split_at_mut(t2 * ms);
         let (in_stage, stage) = rest.split_at_mut(self.input.stage_len());
+        let mut in_stage = self.input.staging(in_stage);
         // SAFETY: U holds cb rows of cin floats at each transform point.
         unsafe { self.weights.run(w.as_ptr(), co, u.as_mut_ptr()) };
         let mb = Outputs::scratch(mbuf.as_mut_ptr());
@@ -391,7 +392,7 @@ impl Family for Winograd {
                     let src = &x[n * self.xbs + c * in_plane..][..in_plane];
                     let at = v[c * self.chunk + s0 * self.tw4..].as_mut_ptr();
                     // SAFETY: V[ξ] holds the chunk's tiles of channel c at ξ·vs floats.
-                    unsafe { self.input.rows(src, trs.clone(), self.tw4 / 4, (at, self.tw4), in_stage) };
+                    unsafe { self.input.rows(src, trs.clone(), self.tw4 / 4, (at, self.tw4), &mut in_stage) };
                 }
             }
             for xi in 0..t2 {

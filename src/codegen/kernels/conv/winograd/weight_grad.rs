@@ -268,6 +268,7 @@ impl Family for WinogradWeight {
         let (u, rest) = rest.split_at_mut(t2 * us);
         let (mbuf, rest) = rest.split_at_mut(t2 * ms);
         let (in_stage, dy_stage) = rest.split_at_mut(self.input.stage_len());
+        let mut in_stage = self.input.staging(in_stage);
         mbuf.fill(0.0);
         let mb = Outputs::scratch(mbuf.as_mut_ptr());
         let (va, ua) = (v.as_ptr(), u.as_ptr());
@@ -280,7 +281,7 @@ impl Family for WinogradWeight {
                     let src = &x[n * self.xbs + c * in_plane..][..in_plane];
                     let at = v[c * self.chunk + s0 * self.tw4..].as_mut_ptr();
                     // SAFETY: V[ξ] holds the chunk's tiles of channel c at ξ·vs floats.
-                    unsafe { self.input.rows(src, trs.clone(), self.tw4 / 4, (at, self.tw4), in_stage) };
+                    unsafe { self.input.rows(src, trs.clone(), self.tw4 / 4, (at, self.tw4), &mut in_stage) };
                 }
             }
             for s in 0..slots {
