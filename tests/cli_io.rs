@@ -282,3 +282,36 @@ fn winograd_option_switches_the_kernels_of_every_direction() {
     assert_eq!(forced.matches("winograd F(2x2,3x3)").count(), 5, "{forced}");
     run(netc(["bench", "--winograd", "f6"]).arg(&net), MINUTE).expect(2);
 }
+
+/// `--profile` groups the same step times two ways: per kernel kind and per layer. The
+/// two tables must account for the same time (shares adding up to 100%), name the
+/// kinds the net runs, and come with a memory bandwidth.
+#[test]
+fn profile_by_kernel_kind_accounts_for_the_layers_time() {
+    let d = TempDir::new("kinds");
+    let net = d.write(
+        "k.net",
+        "input 4x12x12\nconv(8, 3, pad = 1) bn relu\nconv(8, 3, stride = 2) relu\ngap flatten dense(10)\n",
+    );
+    let r = run(
+        netc(["bench", "--train", "--profile", "--seconds", "0.01", "--batch", "4", "--format", "json"]).arg(&net),
+        MINUTE,
+    );
+    r.expect(0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    let rows = |k: &str| v[k].as_array().unwrap_or_else(|| panic!("{k} rows")).clone();
+    let total = |rows: &[serde_json::Value]| rows.iter().map(|r| r["seconds"].as_f64().unwrap()).sum::<f64>();
+    let (layers, kinds) = (rows("profile"), rows("profile_kinds"));
+    assert!((total(&layers) - total(&kinds)).abs() <= 1e-9 + 1e-9 * total(&layers), "{v}");
+    let names: Vec<&str> = kinds.iter().map(|k| k["kind"].as_str().unwrap()).collect();
+    for want in ["bn_train", "bn_bwd", "dense gemm"] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+    assert!(names.iter().any(|n| n.starts_with("conv_bwd_weight ")), "{names:?}");
+    let percent: f64 = kinds.iter().map(|k| k["percent"].as_f64().unwrap()).sum();
+    assert!((percent - 100.0).abs() < 1e-6, "{percent}");
+    assert!(v["memory_bandwidth_gbs"].as_f64().is_some_and(|g| g > 0.0), "{v}");
+    let text = run(netc(["bench", "--train", "--profile", "--seconds", "0.01", "--batch", "4"]).arg(&net), MINUTE);
+    text.expect(0);
+    assert!(text.stdout.contains("kernel kind") && text.stdout.contains("GB/s memory copy"), "{}", text.stdout);
+}

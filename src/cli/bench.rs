@@ -163,6 +163,9 @@ fn render_text(r: &Bench) -> String {
     if let (Some(c), Some(p)) = (r.conv_gflops, r.conv_percent_of_ceiling) {
         s.push_str(&format!("  conv layers {c:.1} GFLOP/s = {p:.1}% of the ceiling\n"));
     }
+    if let Some(gbs) = r.memory_bandwidth_gbs {
+        s.push_str(&format!("  bandwidth   {gbs:.1} GB/s memory copy (read + written, 64 MiB)\n"));
+    }
     if !r.profile.is_empty() {
         let kinds = r.profile_kinds.iter().map(|k| (k.kind.as_str(), k.seconds, k.percent, k.gflops, ""));
         s.push_str(&profile_table(kinds, "kernel kind"));

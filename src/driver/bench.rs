@@ -97,6 +97,8 @@ pub struct Bench {
     pub profile: Vec<ProfileRow>,
     /// The same profile grouped by kernel kind and algorithm, e.g. `conv_bwd_weight dot`.
     pub profile_kinds: Vec<KindRow>,
+    /// With the profile: GB/s of a large memory copy on the benchmark's threads.
+    pub memory_bandwidth_gbs: Option<f64>,
 }
 
 /// Arena bytes the planner gives each program at this batch size, and without sharing.
@@ -230,6 +232,7 @@ pub fn measure(
         tuning: engine.tuning().map(|r| Tuning::of(&r)),
         profile,
         profile_kinds,
+        memory_bandwidth_gbs: if opts.profile { super::bandwidth::copy_bandwidth(threads) } else { None },
     })
 }
 

@@ -24,6 +24,7 @@ use crate::ir::Graph;
 use crate::syntax;
 use std::path::Path;
 
+pub mod bandwidth;
 pub mod bench;
 pub mod export;
 mod session;
