@@ -10,9 +10,11 @@ use crate::codegen::machine::PEAK_S_PER_FLOP;
 
 /// Cost model (2-thread Zen 5 target, fitted to `netc bench --profile` on VGG-16
 /// and ResNet-18 at batch 1 and 8): seconds per transformed input float (JIT,
-/// `input`: about 1 ns measured on VGG-16, where the scalar Rust one took 4 ns), per transformed weight float and tile side t (Rust, written to and
-/// streamed back from scratch: 1.2 ns for F(2×2), 1.8 ns for F(4×4)), per output
-/// pixel (JIT).
+/// `input`: about 1 ns measured on VGG-16, where the scalar Rust one took 4 ns), per
+/// transformed weight float and tile side t (written to and streamed back from
+/// scratch: 1.2 ns for F(2×2), 1.8 ns for F(4×4), fitted when the transform was
+/// scalar Rust; the JIT one, `weights`, took about 2.6× less of a VGG-16 profile,
+/// not refitted yet since the autotuner measures the choice), per output pixel (JIT).
 const IN_S_PER_FLOAT: f64 = 1.2e-9;
 const W_S_PER_FLOAT_T: f64 = 0.3e-9;
 const OUT_S_PER_FLOAT: f64 = 0.4e-9;

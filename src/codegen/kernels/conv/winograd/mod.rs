@@ -203,8 +203,8 @@ struct Winograd {
     /// GEMM variants by part width.
     vars: Vec<(usize, Variants)>,
     /// Output functions: in place (row stride = the map's) and staged.
-    out_full: JitFn<5>,
-    out_stage: JitFn<5>,
+    out_full: JitFn<6>,
+    out_stage: JitFn<6>,
     input: InputTransform,
     weights: WeightTransform,
 }
@@ -243,8 +243,9 @@ pub(super) fn compile(
         Variants::compile(jit, (KBlocks::new(g.cin, g.cin), mr, w), 0, (&gemm_store, opts), make)
     })?;
     let xi_bytes = (4 * spaced(cb * chunk)) as i64;
-    let out_full = compile_output(jit, tf, spec, (4 * g.ow) as i64, xi_bytes, g.bias)?;
-    let out_stage = compile_output(jit, tf, spec, (16 * m) as i64, xi_bytes, g.bias)?;
+    let chan_bytes = ((4 * chunk) as i64, (4 * g.oh * g.ow) as i64);
+    let out_full = compile_output(jit, tf, spec, ((4 * g.ow) as i64, xi_bytes), chan_bytes, g.bias)?;
+    let out_stage = compile_output(jit, tf, spec, ((16 * m) as i64, xi_bytes), (0, 0), g.bias)?;
     let t2 = tf.t * tf.t;
     let input = InputTransform::compile(jit, tf, &g, (4 * spaced(g.cin * chunk)) as i64, (tw4 / 4, rows))?;
     let stage = input.stage_len() + (1 + spec.extra.len()) * 4 * m * m;
@@ -415,21 +416,26 @@ impl Family for Winograd {
                 let (n, tr) = ((u0 + s) / self.th, (u0 + s) % self.th);
                 let (r0, nr) = (tr * m, m.min(g.oh - tr * m));
                 let full = if nr == m { g.ow / (4 * m) } else { 0 };
+                let mp0 = at(mbuf.as_ptr(), s * self.tw4);
+                let bias0 = if g.bias { at(ptrs[2], co.start) } else { 0 };
+                let off0 = co.start * plane + r0 * g.ow;
+                if full > 0 {
+                    let mut ex = [0i64; MAX_EXTRAS];
+                    for (k, e) in ex.iter_mut().enumerate().take(self.ebs.len()) {
+                        *e = at(ptrs[self.extras + k], n * self.ebs[k] + off0);
+                    }
+                    let y = at(ptrs[self.y], n * self.ybs + off0);
+                    let call = [mp0, y, bias0, ex.as_ptr() as i64, full as i64, co.len() as i64];
+                    // SAFETY: M holds the part's channels' tiles of the slot, `chunk`
+                    // floats apart; the output and extras rows r0..r0+m, columns
+                    // 0..4m·full of channels `co` of sample n exist, a plane apart, and
+                    // those channels are this part's alone.
+                    unsafe { self.out_full.call(call) };
+                }
                 for (ol, o) in co.clone().enumerate() {
                     let mp = at(mbuf.as_ptr(), ol * self.chunk + s * self.tw4);
                     let bias = if g.bias { at(ptrs[2], o) } else { 0 };
                     let off = o * plane + r0 * g.ow;
-                    if full > 0 {
-                        let mut ex = [0i64; MAX_EXTRAS];
-                        for (k, e) in ex.iter_mut().enumerate().take(self.ebs.len()) {
-                            *e = at(ptrs[self.extras + k], n * self.ebs[k] + off);
-                        }
-                        let y = at(ptrs[self.y], n * self.ybs + off);
-                        // SAFETY: M holds this channel's tiles of the slot; the output
-                        // and extras rows r0..r0+m, columns 0..4m·full of channel o of
-                        // sample n exist, and channel o is this part's alone.
-                        unsafe { self.out_full.call([mp, y, bias, ex.as_ptr() as i64, full as i64]) };
-                    }
                     for q in full..self.tw4 / 4 {
                         let (c0, nc) = (4 * m * q, (4 * m).min(g.ow.saturating_sub(4 * m * q)));
                         if nc == 0 {

@@ -15,18 +15,21 @@ use crate::codegen::loops::counted_loop;
 use crate::codegen::simd::V4;
 use crate::sched::StepSpec;
 
-/// `fn(m, out, bias, extras, ngroups)`: for `ngroups` groups of four horizontally
-/// adjacent tiles of one output channel (M at `m`, transform point ξ at
-/// `ξ·xi_bytes`, the next group 16 bytes on), `Aᵀ M A`, bias, and the store stage
-/// into output rows `row_bytes` apart (the extras alike), 16·m bytes per group.
+/// `fn(m, out, bias, extras, ngroups, nchan)`: for `nchan` output channels (M, the
+/// output and the extras `chan_bytes` = (M's, the output's) further per channel,
+/// the bias one float), `ngroups` groups of four horizontally adjacent tiles each
+/// (M at `m`, transform point ξ at `ξ·xi_bytes`, the next group 16 bytes on):
+/// `Aᵀ M A`, bias, and the store stage into output rows `row_bytes` apart (the
+/// extras alike), 16·m bytes per group. One call per tile row rather than per
+/// (channel, tile row): on 8×8 maps a call had one group to do.
 pub(super) fn compile_output(
     jit: &Jit,
     tf: &'static Transform,
     spec: &StepSpec,
-    row_bytes: i64,
-    xi_bytes: i64,
+    (row_bytes, xi_bytes): (i64, i64),
+    chan_bytes: (i64, i64),
     bias: bool,
-) -> Result<JitFn<5>> {
+) -> Result<JitFn<6>> {
     let map = OperandMap { r_stride: row_bytes, pos_stride: 16, lane_stride: 4 };
     let store = StoreSpec {
         out: map,
@@ -37,50 +40,58 @@ pub(super) fn compile_output(
         partial: false,
     };
     let (m, t) = (tf.m, tf.t);
-    jit.compile_opt("wino_out", Opt::Speed, |b, [mp, out, bias_p, extras, ngroups], features| {
+    jit.compile_opt("wino_out", Opt::Speed, |b, [mp, out, bias_p, extras, ngroups, nchan], features| {
         let fma = features.has_fma;
         let mut v = V4::new(b, false);
         let ex: Vec<Value> = (0..store.extras.len()).map(|k| load_ptr(&mut v, extras, k)).collect();
-        let bv = bias.then(|| v.load_splat(bias_p, 0));
-        let init: Vec<Value> = [mp, out].into_iter().chain(ex).collect();
-        counted_loop(b, ngroups, 1, &init, |b, _, st| {
-            let mut v = V4::new(b, fma);
-            let mv: Vec<Value> = (0..t * t)
-                .map(|xi| {
-                    let (p, imm) = addr(&mut v, st[0], xi as i64 * xi_bytes);
-                    v.load(p, imm)
-                })
-                .collect();
-            // tmp[i][j] = Σ_k Aᵀ[i][k]·M[k][j]; Y[i][j] = Σ_k tmp[i][k]·Aᵀ[j][k].
-            let mut items = Vec::new();
-            for i in 0..m {
-                let tmp: Vec<Value> = (0..t)
-                    .map(|j| {
-                        let col: Vec<Value> = (0..t).map(|k| mv[k * t + j]).collect();
-                        lin(&mut v, tf.at[i], &col)
+        let chans: Vec<Value> = [mp, out, bias_p].into_iter().chain(ex).collect();
+        counted_loop(b, nchan, 1, &chans, |b, _, ch| {
+            let bias_p = ch[2];
+            let mut v = V4::new(b, false);
+            let bv = bias.then(|| v.load_splat(bias_p, 0));
+            let init: Vec<Value> = [ch[0], ch[1]].into_iter().chain(ch[3..].iter().copied()).collect();
+            counted_loop(b, ngroups, 1, &init, |b, _, st| {
+                let mut v = V4::new(b, fma);
+                let mv: Vec<Value> = (0..t * t)
+                    .map(|xi| {
+                        let (p, imm) = addr(&mut v, st[0], xi as i64 * xi_bytes);
+                        v.load(p, imm)
                     })
                     .collect();
-                let y: Vec<Value> = (0..m).map(|j| lin(&mut v, tf.at[j], &tmp)).collect();
-                // Lanes are tiles: transpose so each vector is 4 adjacent pixels.
-                let z = if m == 4 {
-                    v.transpose4([y[0], y[1], y[2], y[3]]).to_vec()
-                } else {
-                    vec![v.shuffle(y[0], y[1], [0, 4, 1, 5]), v.shuffle(y[0], y[1], [2, 6, 3, 7])]
-                };
-                for (pos, x) in z.into_iter().enumerate() {
-                    let x = match bv {
-                        Some(bv) => v.add(x, bv),
-                        None => x,
+                // tmp[i][j] = Σ_k Aᵀ[i][k]·M[k][j]; Y[i][j] = Σ_k tmp[i][k]·Aᵀ[j][k].
+                let mut items = Vec::new();
+                for i in 0..m {
+                    let tmp: Vec<Value> = (0..t)
+                        .map(|j| {
+                            let col: Vec<Value> = (0..t).map(|k| mv[k * t + j]).collect();
+                            lin(&mut v, tf.at[i], &col)
+                        })
+                        .collect();
+                    let y: Vec<Value> = (0..m).map(|j| lin(&mut v, tf.at[j], &tmp)).collect();
+                    // Lanes are tiles: transpose so each vector is 4 adjacent pixels.
+                    let z = if m == 4 {
+                        v.transpose4([y[0], y[1], y[2], y[3]]).to_vec()
+                    } else {
+                        vec![v.shuffle(y[0], y[1], [0, 4, 1, 5]), v.shuffle(y[0], y[1], [2, 6, 3, 7])]
                     };
-                    items.push(Item { r: i, pos, lanes: 4, x });
+                    for (pos, x) in z.into_iter().enumerate() {
+                        let x = match bv {
+                            Some(bv) => v.add(x, bv),
+                            None => x,
+                        };
+                        items.push(Item { r: i, pos, lanes: 4, x });
+                    }
                 }
-            }
-            let tp = TilePtrs { out: st[1], extras: st[2..].to_vec(), bias: bias_p };
-            for group in items.chunks(4) {
-                store_vecs(&mut v, &store, &tp, group);
-            }
-            let steps = std::iter::once(16).chain(std::iter::repeat(16 * m as i64));
-            Ok(st.iter().zip(steps).map(|(&p, d)| v.offset(p, d)).collect())
+                let tp = TilePtrs { out: st[1], extras: st[2..].to_vec(), bias: bias_p };
+                for group in items.chunks(4) {
+                    store_vecs(&mut v, &store, &tp, group);
+                }
+                let steps = std::iter::once(16).chain(std::iter::repeat(16 * m as i64));
+                Ok(st.iter().zip(steps).map(|(&p, d)| v.offset(p, d)).collect())
+            })?;
+            let mut v = V4::new(b, false);
+            let steps = [chan_bytes.0, chan_bytes.1, 4].into_iter().chain(std::iter::repeat(chan_bytes.1));
+            Ok(ch.iter().zip(steps).map(|(&p, d)| v.offset(p, d)).collect())
         })?;
         b.ins().return_(&[]);
         Ok(())
@@ -125,7 +136,7 @@ impl Winograd {
             ex[k] = chunk.as_ptr() as i64;
         }
         // SAFETY: M is valid for the group; the staging buffers for m rows of 4m.
-        unsafe { self.out_stage.call([mp, sy.as_mut_ptr() as i64, bias, ex.as_ptr() as i64, 1]) };
+        unsafe { self.out_stage.call([mp, sy.as_mut_ptr() as i64, bias, ex.as_ptr() as i64, 1, 1]) };
         for i in 0..nr {
             // SAFETY: the caller's obligations (the part's own output elements).
             let row = unsafe { view_mut(y.add(base + i * ow), nc) };
