@@ -14,8 +14,8 @@
 //! batch in the reference's order. Training statistics take one pass over x
 //! (sums shifted by the first sample's mean, see [`train`]) where the reference
 //! takes two; they differ from it by rounding of the same order (a few ulp of
-//! Σ|terms| of the shifted sums). `BatchNormEval` on maps needs no reduction and goes plane by
-//! plane in memory order instead.
+//! Σ|terms| of the shifted sums). `BatchNormEval` on maps needs no reduction
+//! and goes plane by plane in memory order instead.
 
 use std::sync::Arc;
 
@@ -276,8 +276,9 @@ fn train(v: &mut V4, spec: &StepSpec, f: &Frame, sink: &Sink, l: Layout, b: &Bat
     let mu = v.add(k, shift);
     let cancel = v.mul(s[0], shift);
     let sq = v.sub(s[1], cancel);
+    // Rounding can take the difference below zero; a NaN (from NaN inputs) stays NaN.
     let zero = v.splat(0.0);
-    let sq = v.max(sq, zero);
+    let sq = v.max(zero, sq);
     let var = v.div(sq, m);
     let inv = inv_std(v, var, b.eps);
     let (gamma, beta) = (chan(v, g, f.input(spec, 1)), chan(v, g, f.input(spec, 2)));
