@@ -33,7 +33,8 @@ pub(super) struct WeightTransform {
     o_stride: usize,
 }
 
-/// Where filter (o, c)'s taps are, in floats: `o·o + c·c`, tap k at `tap(k)`.
+/// Where the filters are, in floats: filter (o, c) starts at `o·self.o + c·self.c`;
+/// its tap k is at k, or at 8 − k when `rotated`.
 struct Strides {
     o: usize,
     c: usize,
