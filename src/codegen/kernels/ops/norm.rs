@@ -22,7 +22,7 @@ use std::sync::Arc;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, Value};
 
-use super::emit::{divmod, fixed_fold, fixed_loop, fork, iconst, load, range_loop, run, store, Combine, Lanes, Reduce};
+use super::emit::{divmod, fixed_fold, fork, iconst, load, range_loop, run, store, Combine, Lanes, Reduce};
 use super::frame::{build, Frame, OpOptions, Split, Tensor};
 use super::shape::{alike, bad, ncs, same, size};
 use super::sink::Sink;
@@ -197,14 +197,47 @@ fn sums(
     }
     let r = Reduce { k, op: Combine::Add };
     let init = r.init(v);
-    let acc = fixed_fold(v, l.n, &init, |v, n, st| {
-        let ptrs: Vec<Value> = ts.iter().map(|t| t.at(v, n, off0)).collect();
+    let acc = sample_groups(v, l.n, &init, |v, ns, st| {
+        let ptrs: Vec<Vec<Value>> = ns.iter().map(|&n| ts.iter().map(|t| t.at(v, n, off0)).collect()).collect();
         r.run(v, l.s, st, |v, off, lanes| {
-            let vals: Vec<Value> = ptrs.iter().map(|&p| load(v, lanes, p, off)).collect();
-            f(v, &vals)
+            let mut total: Vec<Value> = Vec::new();
+            for p in &ptrs {
+                let vals: Vec<Value> = p.iter().map(|&p| load(v, lanes, p, off)).collect();
+                let terms = f(v, &vals);
+                total =
+                    if total.is_empty() { terms } else { total.iter().zip(terms).map(|(&a, t)| v.add(a, t)).collect() };
+            }
+            total
         })
     })?;
     Ok(r.totals(v, &acc))
+}
+
+/// Samples read together in one pass over a plane: each is its own 4 KiB-page
+/// stream (a channel's planes lie a sample apart), so several streams keep more
+/// lines in flight than one plane after another.
+const STREAMS: usize = 2;
+
+/// `for each group of up to STREAMS samples { state = body(samples, state) }`: the
+/// full groups in a loop, the leftover samples as one last group.
+fn sample_groups<F>(v: &mut V4, n: usize, init: &[Value], mut body: F) -> Result<Vec<Value>>
+where
+    F: FnMut(&mut V4, &[Value], &[Value]) -> Result<Vec<Value>>,
+{
+    let (groups, left) = (n / STREAMS, n % STREAMS);
+    let mut st = init.to_vec();
+    if groups > 0 {
+        st = fixed_fold(v, groups, &st, |v, i, st| {
+            let first = v.b.ins().imul_imm_s(i, STREAMS as i64);
+            let ns: Vec<Value> = (0..STREAMS).map(|k| v.offset(first, k as i64)).collect();
+            body(v, &ns, st)
+        })?;
+    }
+    if left > 0 {
+        let ns: Vec<Value> = (groups * STREAMS..n).map(|k| iconst(v, k as i64)).collect();
+        st = body(v, &ns, &st)?;
+    }
+    Ok(st)
 }
 
 /// Stores `f(loaded ts)` to every value of the group through the sink: in sample
@@ -219,15 +252,31 @@ fn each(
     f: &dyn Fn(&mut V4, &[Value]) -> Value,
 ) -> Result<()> {
     let Some(n) = n else {
-        return fixed_loop(v, l.n, |v, n| each(v, l, g, ts, sink, Some(n), f));
+        sample_groups(v, l.n, &[], |v, ns, _| each_of(v, l, g, ts, sink, ns, f).map(|_| Vec::new()))?;
+        return Ok(());
     };
+    each_of(v, l, g, ts, sink, &[n], f)
+}
+
+/// [`each`] for the samples `ns`, their planes interleaved element by element.
+fn each_of(
+    v: &mut V4,
+    l: Layout,
+    g: Group,
+    ts: &[Tensor],
+    sink: &Sink,
+    ns: &[Value],
+    f: &dyn Fn(&mut V4, &[Value]) -> Value,
+) -> Result<()> {
     let off0 = start(v, l, g);
-    let ptrs: Vec<Value> = ts.iter().map(|t| t.at(v, n, off0)).collect();
-    let at = sink.at(v, n, off0);
+    let ptrs: Vec<Vec<Value>> = ns.iter().map(|&n| ts.iter().map(|t| t.at(v, n, off0)).collect()).collect();
+    let ats: Vec<_> = ns.iter().map(|&n| sink.at(v, n, off0)).collect();
     let put = |v: &mut V4, off: Value, lanes: Lanes| -> Result<()> {
-        let vals: Vec<Value> = ptrs.iter().map(|&p| load(v, lanes, p, off)).collect();
-        let y = f(v, &vals);
-        sink.put(v, &at, off, lanes, y);
+        for (p, at) in ptrs.iter().zip(&ats) {
+            let vals: Vec<Value> = p.iter().map(|&p| load(v, lanes, p, off)).collect();
+            let y = f(v, &vals);
+            sink.put(v, at, off, lanes, y);
+        }
         Ok(())
     };
     if l.planar() {
