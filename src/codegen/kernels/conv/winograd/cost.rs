@@ -11,12 +11,17 @@ use crate::codegen::machine::PEAK_S_PER_FLOP;
 /// Cost model (2-thread Zen 5 target, fitted to `netc bench --profile` on VGG-16
 /// and ResNet-18 at batch 1 and 8): seconds per transformed input float (JIT,
 /// `input`: about 1 ns measured on VGG-16, where the scalar Rust one took 4 ns), per
-/// transformed weight float and tile side t (written to and streamed back from
-/// scratch: 1.2 ns for F(2×2), 1.8 ns for F(4×4), fitted when the transform was
-/// scalar Rust; the JIT one, `weights`, took about 2.6× less of a VGG-16 profile,
-/// not refitted yet since the autotuner measures the choice), per output pixel (JIT).
+/// transformed weight float and tile side t, per output pixel (JIT).
+///
+/// The weight transform's constant was 0.3 ns when the transform was scalar Rust
+/// (1.2 ns per float for F(2×2), 1.8 ns for F(4×4)); the JIT transform (`weights`)
+/// took 2.6× less of a VGG-16 batch-1 profile (11.9% → 4.5% of perf samples, 2-core
+/// AMD EPYC Zen 4), so the forward constant is 0.3/2.6. The weight gradient's
+/// inverse transform (`Gᵀ M G`, `weight_grad::finish`) is still scalar Rust and
+/// keeps the old constant.
 const IN_S_PER_FLOAT: f64 = 1.2e-9;
-const W_S_PER_FLOAT_T: f64 = 0.3e-9;
+const W_S_PER_FLOAT_T: f64 = 0.115e-9;
+const W_FINISH_S_PER_FLOAT_T: f64 = 0.3e-9;
 const OUT_S_PER_FLOAT: f64 = 0.4e-9;
 /// Per GEMM result float stored to scratch and read back by the output transform
 /// (what makes few input channels, e.g. an RGB first layer, a loss).
@@ -81,7 +86,7 @@ fn choose_by(g: &ConvGeom, opts: &ConvOptions, estimate: impl Fn(usize, usize) -
 fn estimate_weight_grad(g: &ConvGeom, m: usize, threads: usize) -> f64 {
     let Terms { t, p, tiles, pts, gemm, input } = Terms::of(g, m, threads);
     let dy = pts * tiles * g.cout as f64 * IN_S_PER_FLOAT / p;
-    let finish = pts * (g.cin * g.cout) as f64 * (M_S_PER_FLOAT + W_S_PER_FLOAT_T * t as f64) / p;
+    let finish = pts * (g.cin * g.cout) as f64 * (M_S_PER_FLOAT + W_FINISH_S_PER_FLOAT_T * t as f64) / p;
     gemm + input + dy + finish
 }
 
