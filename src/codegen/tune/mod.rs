@@ -57,8 +57,10 @@ const PER_CANDIDATE: Duration = Duration::from_millis(2);
 pub const MARGIN: f64 = 0.05;
 
 /// Version of the search and of what a [`Choice`] means: entries of other versions
-/// are ignored.
-pub const FORMAT: u32 = 1;
+/// are ignored. A `-` in a choice stands for the cost model's pick, so a change to
+/// the model's choices must bump this too (2: the refitted Winograd weight-transform
+/// cost), or old entries would apply picks that were never measured.
+pub const FORMAT: u32 = 2;
 
 /// When to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
