@@ -238,6 +238,27 @@ fn unpadded_strided_sources_read_in_place() {
     }
 }
 
+#[test]
+fn strided_pointwise_convolutions_read_their_subsample() {
+    // A 1×1 convolution with strides that reads no padding runs as the pointwise
+    // convolution of its subsampled map. Unequal strides, odd maps, and padding at
+    // the bottom and right that no output reads (9 rows, stride 2, pad 1: rows
+    // 0, 2, …, 8) all take that path; the result must still match the reference.
+    let jit = jit();
+    let mut rng = Rng::new(17);
+    let pad = |b| Pad2d { top: 0, bottom: b, left: 0, right: b };
+    let shapes = [(2, 2, 14, 14, 0), (2, 3, 9, 11, 0), (3, 1, 10, 7, 0), (2, 2, 7, 7, 0), (2, 2, 9, 9, 1)];
+    for (i, (sh, sw, h, w, p)) in shapes.into_iter().enumerate() {
+        for batch in [1, 3] {
+            let mut conv = layer(5, 7, (1, 1), 1, pad(p), i % 2 == 0);
+            (conv.window.sh, conv.window.sw) = (sh, sw);
+            let case = forward_case(&mut rng, conv, vec![batch, 5, h, w]);
+            let (_, desc) = check(&jit, &case, 950 + i as u64, Order::Threads(2));
+            assert!(desc.contains("subsampled"), "stride {sh}x{sw} on {h}x{w}: {desc}");
+        }
+    }
+}
+
 /// LeNet-5's C3: 16 maps reading 3, 4, 4 or all 6 of S2's maps (60 links).
 fn lenet_c3_table() -> ConnTable {
     let mut inputs = Vec::new();

@@ -39,6 +39,8 @@ struct Forward {
     g: ConvGeom,
     src: SourcePlan,
     xbs: usize,
+    /// Floats of one sample of x (the real tensor's, where `g` reads a subsample).
+    x_len: usize,
     out: OutMap,
     packed: bool,
     /// Compiled variants: one set, or one per block with a connection table (each
@@ -48,7 +50,8 @@ struct Forward {
 
 pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) -> Result<Arc<dyn CompiledKernel>> {
     check_operands(spec)?;
-    let g = ConvGeom::new(c, &spec.inputs[0].dims, &spec.outputs[0].dims)?.flattened();
+    let real = ConvGeom::new(c, &spec.inputs[0].dims, &spec.outputs[0].dims)?;
+    let g = real.clone().flattened();
     check_param("conv weight", &spec.inputs[1], g.weight_len())?;
     if c.bias {
         check_param("conv bias", &spec.inputs[2], g.cout)?;
@@ -56,9 +59,15 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     if let Some(m) = winograd::choose(&g, opts) {
         return winograd::compile(jit, spec, (g, winograd::Role::Forward), m, opts);
     }
-    let k = g.cin_g() * g.taps();
-    let lanes = opts.lanes_or(|| Lanes::choose(g.n, g.ow, k));
-    let src = source_plan(&g, lanes, 1);
+    let (g, src) = match subsampled(&real, opts) {
+        Some(plan) => plan,
+        None => {
+            let lanes = opts.lanes_or(|| Lanes::choose(g.n, g.ow, g.cin_g() * g.taps()));
+            let src = source_plan(&g, lanes, 1);
+            (g, src)
+        }
+    };
+    let lanes = src.lanes;
     let Plan { packed, tile: (mr, nv), blocks, parts } = plan(&g, &src, opts);
     let plane = (4 * g.oh * g.ow) as i64;
     let store = store_spec(spec, (plane, src.out_pos(1)), |bs| src.lane_stride(bs, 1), g.bias);
@@ -74,10 +83,24 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
         blocks,
         parts,
         |b| scratch_of(&g, &src, b, packed),
-        opts.noting_fma(describe(&g, &src, (mr, nv, kb.nk), packed)),
+        // A subsampled kernel is named by the convolution it computes, not its pointwise view.
+        opts.noting_fma(describe(if src.gather.is_some() { &real } else { &g }, &src, (mr, nv, kb.nk), packed)),
     );
-    let (xbs, out) = (spec.inputs[0].batch_stride, OutMap::new(spec));
-    Ok(tiled(tiling, Forward { g, src, xbs, out, packed, vars }))
+    let (xbs, out, x_len) = (spec.inputs[0].batch_stride, OutMap::new(spec), real.x_len());
+    Ok(tiled(tiling, Forward { g, src, xbs, x_len, out, packed, vars }))
+}
+
+/// A strided 1×1 convolution that reads no padding, as the pointwise convolution
+/// of its subsample ([`ConvGeom::subsampled`]): that geometry and its source, or
+/// None (other convolutions, or batch lanes forced by the options).
+fn subsampled(real: &ConvGeom, opts: &ConvOptions) -> Option<(ConvGeom, SourcePlan)> {
+    let g = real.subsampled()?;
+    if opts.lanes_or(|| Lanes::Spatial) != Lanes::Spatial {
+        return None;
+    }
+    let dims = SourceDims { chans: real.cin, h: real.h, w: real.w };
+    let src = SourcePlan::subsampled(dims, real.n, (real.sh, real.sw), (real.oh, real.ow));
+    Some((g, src))
 }
 
 /// How a forward convolution is run: weights packed or in place, the tile, the
@@ -220,7 +243,7 @@ impl Family for Forward {
         let (g, blocks) = (&self.g, t.blocks_of(p));
         // SAFETY: the ABI promises `ptrs[1]` holds the weights and `ptrs[0]` the n
         // samples of x, `xbs` apart.
-        let (w, x) = unsafe { (view(ptrs[1], g.weight_len()), view(ptrs[0], (g.n - 1) * self.xbs + g.x_len())) };
+        let (w, x) = unsafe { (view(ptrs[1], g.weight_len()), view(ptrs[0], (g.n - 1) * self.xbs + self.x_len)) };
         let (wm, rest) = g.weight_matrix(w, scratch);
         let (panel, srcbuf) = rest.split_at_mut(panel_len(blocks, g.cin_g() * g.taps(), self.packed));
         let a = self.panels(wm, blocks, panel);

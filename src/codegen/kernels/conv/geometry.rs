@@ -83,6 +83,19 @@ impl ConvGeom {
         self
     }
 
+    /// A strided 1×1 convolution that reads no padding is a pointwise convolution
+    /// of the subsampled map (rows 0, sh, 2·sh, …; columns 0, sw, …): that
+    /// pointwise geometry, flattened, or None for any other convolution. Reading
+    /// the subsample as one flat row fills the vectors that rows of 7, 14 or 28
+    /// outputs leave part empty.
+    pub fn subsampled(&self) -> Option<ConvGeom> {
+        let strided = (self.sh, self.sw) != (1, 1);
+        let one = self.kh == 1 && self.kw == 1 && self.pt == 0 && self.pl == 0;
+        let inside = (self.oh - 1) * self.sh < self.h && (self.ow - 1) * self.sw < self.w;
+        (strided && one && inside)
+            .then(|| ConvGeom { h: self.oh, w: self.ow, sh: 1, sw: 1, ..self.clone() }.flattened())
+    }
+
     /// `kind cout@kh×kw/sh×sw on cin×h×w nN gG [table]`, the start of `describe()`.
     pub fn label(&self, kind: &str) -> String {
         format!(

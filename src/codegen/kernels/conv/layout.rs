@@ -10,7 +10,7 @@
 //! the source (direct) or the prepared window, except the lanes past the last real
 //! output column of a direct source, which the engines read partially.
 
-use super::pack::{prepare_batch, prepare_spatial, Need, Planes, Window};
+use super::pack::{prepare_batch, prepare_spatial, prepare_subsampled, Need, Planes, Window};
 
 /// What the four lanes of a vector hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,6 +71,17 @@ pub(super) struct SourcePlan {
     /// Elements between the lanes of a B vector: 1, or 2 for a stride-2 source
     /// read in place.
     pub b_stride: usize,
+    /// The prepared source is a subsample of the tensor (see [`SourcePlan::subsampled`]).
+    pub gather: Option<Gather>,
+}
+
+/// A source read as its subsample: `dims` is the tensor's real shape, rows and
+/// columns `steps` apart are kept, `out` = (rows, columns) of the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Gather {
+    pub dims: SourceDims,
+    pub steps: (usize, usize),
+    pub out: (usize, usize),
 }
 
 /// The grid a source plan serves: each grid row moves `row_step` source rows, each
@@ -109,7 +120,20 @@ impl SourcePlan {
         } as i64;
         let b_pos = 16 * if spatial { b_stride } else { grid.col_step } as i64;
         let units = if spatial { n } else { n.div_ceil(4) };
-        SourcePlan { lanes, form, win, dims, n, units, b_pos, b_row, b_stride }
+        SourcePlan { lanes, form, win, dims, n, units, b_pos, b_row, b_stride, gather: None }
+    }
+
+    /// The source of a strided 1×1 convolution seen as a pointwise one
+    /// (`ConvGeom::subsampled`): each unit's every `steps`-th row and column of
+    /// `dims`, `out` in all, prepared as one flat row per channel (spatial lanes,
+    /// padded with zeros to whole vectors).
+    pub fn subsampled(dims: SourceDims, n: usize, steps: (usize, usize), out: (usize, usize)) -> SourcePlan {
+        let len = out.0 * out.1;
+        let flat = SourceDims { chans: dims.chans, h: 1, w: len };
+        let win = Window { r_lo: 0, rows: 1, c_lo: 0, cols: 4 * len.div_ceil(4), phases: 1 };
+        let grid = GridSteps { row_step: 1, col_step: 1 };
+        let plan = SourcePlan::new(Lanes::Spatial, flat, n, grid, win, false, 1);
+        SourcePlan { gather: Some(Gather { dims, steps, out }), ..plan }
     }
 
     /// Byte offset of source coordinate (r, c) from the start of a channel.
@@ -181,6 +205,18 @@ impl SourcePlan {
         let sample = d.chans * d.h * d.w;
         let planes =
             |s: usize| Planes { data: &x[s * bs..s * bs + sample], chans: d.chans, h: d.h, w: d.w, plane: d.h * d.w };
+        if let Some(g) = self.gather {
+            let real = g.dims.chans * g.dims.h * g.dims.w;
+            let src = Planes {
+                data: &x[u * bs..u * bs + real],
+                chans: g.dims.chans,
+                h: g.dims.h,
+                w: g.dims.w,
+                plane: g.dims.h * g.dims.w,
+            };
+            prepare_subsampled(&src, g.steps, g.out, self.win.plane(), buf);
+            return (buf.as_ptr() as i64, u, 4);
+        }
         match (self.form, self.lanes) {
             (SourceForm::Direct, _) => (x[u * bs..].as_ptr() as i64, u, 4),
             (_, Lanes::Spatial) => {
@@ -204,6 +240,9 @@ impl SourcePlan {
 
     /// Short name for `describe()`.
     pub fn describe(&self) -> &'static str {
+        if self.gather.is_some() {
+            return "spatial-lanes subsampled";
+        }
         match (self.form, self.lanes) {
             (SourceForm::Direct, _) => "spatial-lanes direct",
             (_, Lanes::Spatial) => "spatial-lanes window",

@@ -10,7 +10,9 @@
 //!   `rows × pcols`, value (R, C) at phase `(C − c_lo) mod phases`, column
 //!   `(C − c_lo) div phases` — only the rows and phases a part reads ([`Need`]);
 //! * [`prepare_batch`]: per channel, the window's `rows × cols` pixels, each four
-//!   floats holding that pixel of four consecutive samples.
+//!   floats holding that pixel of four consecutive samples;
+//! * [`prepare_subsampled`]: per channel, every sh-th row and sw-th column as one
+//!   flat row (a strided 1×1 convolution read as a pointwise one).
 //!
 //! Guarantees: positions outside the source (padding) and lanes of missing samples
 //! are +0.0; every read is a bounds-checked slice access.
@@ -156,6 +158,32 @@ pub(super) fn prepare_spatial(src: &Planes, win: &Window, need: &Need, dst: &mut
             out[i0 + n..].fill(0.0);
             copy_strided(&mut out[i0..i0 + n], &row[s0..], ph);
         }
+    }
+}
+
+/// Writes every channel of `src` subsampled by `steps` (rows 0, sh, …, columns
+/// 0, sw, …; `out` = (rows, columns) of the result) as one flat row of
+/// `rows · columns` values, channels `plane` floats apart, the rest of each plane
+/// zero.
+pub(super) fn prepare_subsampled(
+    src: &Planes,
+    steps: (usize, usize),
+    out: (usize, usize),
+    plane: usize,
+    dst: &mut [f32],
+) {
+    let ((sh, sw), (oh, ow)) = (steps, out);
+    for c in 0..src.chans {
+        let chan = &mut dst[c * plane..(c + 1) * plane];
+        let (rows, rest) = chan.split_at_mut(oh * ow);
+        for (r, out) in rows.chunks_exact_mut(ow).enumerate() {
+            // Rows past the source (none, for `ConvGeom::subsampled` geometries) read as padding.
+            match src.row(c, (r * sh) as isize) {
+                Some(row) => copy_strided(out, row, sw),
+                None => out.fill(0.0),
+            }
+        }
+        rest.fill(0.0);
     }
 }
 
