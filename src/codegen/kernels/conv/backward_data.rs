@@ -75,6 +75,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
         direct: !packed,
         store: if lanes == Lanes::Batch || g.sw > 1 { 4.0 } else { 1.0 },
         b_streams: g.cout_g() as i64 * src.chan_bytes() > L1_BYTES,
+        a_row_bytes: if packed { 0 } else { (4 * g.taps()) as i64 },
     };
     let (mr, nv) = opts.tile_or(g.cin_g(), || outer_tile(g.cin_g(), src.positions(widest), k.max(1), costs));
     let store = store_spec(spec, ((4 * g.h * g.w) as i64, src.out_pos(g.sw)), |bs| src.lane_stride(bs, g.sw), false);

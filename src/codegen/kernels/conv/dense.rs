@@ -81,7 +81,12 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &ConvOptions) -> Result<
     let col_ranges: Vec<_> =
         split_even(cols.div_ceil(4), col_parts).into_iter().map(|r| 4 * r.start..(4 * r.end).min(cols)).collect();
     let widest = col_ranges.iter().map(|r| r.len()).max().unwrap_or(cols);
-    let costs = OuterCosts { direct: !packed, store: if dir == Dir::Forward { 4.0 } else { 1.0 }, b_streams: false };
+    let costs = OuterCosts {
+        direct: !packed,
+        store: if dir == Dir::Forward { 4.0 } else { 1.0 },
+        b_streams: false,
+        a_row_bytes: if packed { 0 } else { a_strides(dir, &d, spec).0 },
+    };
     let (mr, nv) = opts.tile_or(m, || outer_tile(m, widest.div_ceil(4), k, costs));
     let blocks = blocks(1, m, mr);
     let row_parts = balanced(blocks.len(), want.div_ceil(col_parts), opts.threads);
@@ -167,6 +172,15 @@ fn store_spec(dir: Dir, d: &Dense, spec: &StepSpec) -> StoreSpec {
     }
 }
 
+/// Bytes between rows and between k steps of A read in place.
+fn a_strides(dir: Dir, d: &Dense, spec: &StepSpec) -> (i64, i64) {
+    match dir {
+        Dir::Forward => (4 * d.in_features as i64, 4),
+        Dir::Data => (4 * spec.inputs[0].batch_stride as i64, 4),
+        Dir::Weight => (4, 4 * spec.inputs[0].batch_stride as i64),
+    }
+}
+
 /// The engine variant for `key`: `nv` positions per tile, `cols` columns of C.
 fn gemm_spec(
     dir: Dir,
@@ -177,14 +191,13 @@ fn gemm_spec(
     xt_cols: usize,
     spec: &StepSpec,
 ) -> OuterSpec {
-    let fin = 4 * d.in_features as i64;
-    let bs = |i: usize| 4 * spec.inputs[i].batch_stride as i64;
-    // Direct A (row, chan) strides and B bytes per k step.
-    let (a_direct, b_chan) = match dir {
-        Dir::Forward => ((fin, 4), 4 * xt_cols as i64),
-        Dir::Data => ((bs(0), 4), fin),
-        Dir::Weight => ((4, bs(0)), bs(1)),
+    // B bytes per k step.
+    let b_chan = match dir {
+        Dir::Forward => 4 * xt_cols as i64,
+        Dir::Data => 4 * d.in_features as i64,
+        Dir::Weight => 4 * spec.inputs[1].batch_stride as i64,
     };
+    let a_direct = a_strides(dir, d, spec);
     let a = if packed {
         ASide::Packed
     } else {

@@ -129,6 +129,7 @@ fn plan(g: &ConvGeom, src: &SourcePlan, opts: &ConvOptions) -> Plan {
             direct: !packed,
             store: if src.lanes == Lanes::Batch { 4.0 } else { 1.0 },
             b_streams: g.cin_g() as i64 * src.chan_bytes() > L1_BYTES,
+            a_row_bytes: if packed { 0 } else { (4 * k) as i64 },
         };
         let tile = opts.tile_or(g.cout_g(), || outer_tile(g.cout_g(), src.positions(g.ow), k, costs));
         let blocks = blocks(g.groups, g.cout_g(), tile.0);

@@ -43,12 +43,48 @@ pub(super) struct OuterCosts {
     /// B does not stay in L1 across a tile's k loop (many channels far apart): each
     /// new B cache line of a k step costs L2 traffic.
     pub b_streams: bool,
+    /// Bytes between the tile rows of A where A is read in place (0: packed, or
+    /// rows that share no L1 set): see [`rows_per_set`].
+    pub a_row_bytes: i64,
+}
+
+/// Addresses this many bytes apart share an L1 set: the L1 data caches of current
+/// x86-64 cores have 64 sets of 64-byte lines (Zen 4: 32 KiB, 8 ways; Golden
+/// Cove: 48 KiB, 12 ways).
+const L1_SET_PERIOD: i64 = 4096;
+
+/// Most in-place A rows of a tile that may share one L1 set: an 8-way set holds
+/// them next to the B and output lines of the same step. Measured (2-core AMD
+/// EPYC, Zen 4, batch 1, 2 threads): a 1×1 convolution of 1024 channels on 7×7
+/// (A rows 4 KiB apart, all in one set) ran at 20–23 GFLOP/s with a 12×1 tile,
+/// 26–32 with 8×1 and 34–39 with 6×2, where 1000 channels (rows spread over
+/// the sets) ran the 12×1 tile at 36–44; the Winograd GEMMs of 512 channels
+/// (2 KiB apart, six rows per set) ran a 12×1 tile no slower than 8×1.
+const A_ROWS_PER_SET: usize = 6;
+
+/// How many of `mr` A rows `row_bytes` apart fall into the same L1 set.
+pub(super) fn rows_per_set(mr: usize, row_bytes: i64) -> usize {
+    if row_bytes <= 0 {
+        return 1;
+    }
+    // Rows r·row_bytes apart cycle through L1_SET_PERIOD / gcd sets (at most all 64).
+    let (mut a, mut b) = (row_bytes % L1_SET_PERIOD, L1_SET_PERIOD);
+    while a != 0 {
+        (a, b) = (b % a, a);
+    }
+    let sets = (L1_SET_PERIOD / b).clamp(1, 64) as usize;
+    mr.div_ceil(sets)
 }
 
 /// Tile for the outer engine over `m` rows and `pos` positions per grid row (the
 /// last position may be partial, which does not change the cost), `k` steps per tile.
 pub(super) fn outer_tile(m: usize, pos: usize, k: usize, c: OuterCosts) -> (usize, usize) {
     let cost = |mr: usize, nv: usize| {
+        // In-place A rows that evict each other from L1 on every k step (see
+        // A_ROWS_PER_SET): such tiles are not considered (6 rows always are).
+        if c.direct && rows_per_set(mr, c.a_row_bytes) > A_ROWS_PER_SET {
+            return f64::INFINITY;
+        }
         let tile = |r: usize, v: usize| {
             // B vectors are unaligned (some split cache lines): weigh them more.
             // Direct A is re-broadcast per use when held B vectors outnumber rows,

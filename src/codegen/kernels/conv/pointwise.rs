@@ -77,7 +77,7 @@ pub(super) fn compile(jit: &Jit, g: ConvGeom, spec: &StepSpec, opts: &ConvOption
     let kb = KBlocks::new(rows, chunk_rows);
     let parts = parts(&g, want_parts(g.flops(), opts));
     let width = parts.iter().map(|o| 4 * o.len().div_ceil(4)).max().unwrap_or(4);
-    let costs = OuterCosts { direct: true, store: 4.0, b_streams: false };
+    let costs = OuterCosts { direct: true, store: 4.0, b_streams: false, a_row_bytes: (4 * g.h * g.w) as i64 };
     let (mr, nv) = opts.tile_or(g.cin_g(), || outer_tile(g.cin_g(), width / 4, chunk_rows * cols, costs));
     let store = StoreSpec {
         out: OperandMap { r_stride: 4, pos_stride: (16 * g.cin_g()) as i64, lane_stride: (4 * g.cin_g()) as i64 },

@@ -232,7 +232,12 @@ pub(super) fn compile(
     let chunk = rows * tw4;
     let ranges = vector_ranges(g.cout, pc);
     let cb = ranges.iter().map(|r| r.len()).max().unwrap_or(1);
-    let costs = OuterCosts { direct: true, store: 1.0, b_streams: (g.cin * chunk * 4) as i64 > (48 << 10) };
+    let costs = OuterCosts {
+        direct: true,
+        store: 1.0,
+        b_streams: (g.cin * chunk * 4) as i64 > (48 << 10),
+        a_row_bytes: (4 * g.cin) as i64,
+    };
     let (mr, nv) = opts.tile_or(cb, || outer_tile(cb, chunk / 4, g.cin, costs));
     let gemm_store = raw_store(OperandMap { r_stride: (4 * chunk) as i64, pos_stride: 16, lane_stride: 4 }, false);
     let vars = by_width(&ranges, |w| {

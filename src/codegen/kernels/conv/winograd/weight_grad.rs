@@ -91,7 +91,7 @@ pub(in crate::codegen::kernels::conv) fn compile(
     let chunk = rows * tw4;
     let nk = total_rows.div_ceil(rows);
     let kb = KBlocks { kc: chunk, nk, last: (total_rows - (nk - 1) * rows) * tw4 };
-    let costs = OuterCosts { direct: true, store: 4.0, b_streams: false };
+    let costs = OuterCosts { direct: true, store: 4.0, b_streams: false, a_row_bytes: (4 * chunk) as i64 };
     let (mr, nv) = opts.tile_or(g.cin, || outer_tile(g.cin, width / 4, chunk, costs));
     let store =
         raw_store(OperandMap { r_stride: 4, pos_stride: (16 * g.cin) as i64, lane_stride: (4 * g.cin) as i64 }, true);
