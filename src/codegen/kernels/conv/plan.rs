@@ -216,3 +216,30 @@ pub(super) fn split_even(n: usize, k: usize) -> Vec<Range<usize>> {
     let k = k.clamp(1, n.max(1));
     (0..k).map(|i| (i * n / k)..((i + 1) * n / k)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_per_l1_set() {
+        // 4 KiB apart (1024 floats): all rows in one set; 2 KiB: two sets.
+        assert_eq!(rows_per_set(12, 4096), 12);
+        assert_eq!(rows_per_set(12, 16384), 12);
+        assert_eq!(rows_per_set(12, 2048), 6);
+        assert_eq!(rows_per_set(12, 6144), 6);
+        // 1000 floats apart, or a few bytes: spread over the sets.
+        assert_eq!(rows_per_set(12, 4000), 1);
+        assert_eq!(rows_per_set(12, 36), 1);
+        assert_eq!(rows_per_set(12, 0), 1);
+    }
+
+    #[test]
+    fn aliasing_rows_limit_the_tile_height() {
+        let costs = |a_row_bytes| OuterCosts { direct: true, store: 1.0, b_streams: false, a_row_bytes };
+        let (mr, _) = outer_tile(2048, 13, 1024, costs(4096));
+        assert!(mr <= A_ROWS_PER_SET, "{mr} rows 4 KiB apart");
+        let (mr, _) = outer_tile(2048, 13, 1000, costs(4000));
+        assert_eq!(mr, 12, "rows that share no set keep the tallest tile");
+    }
+}
