@@ -70,9 +70,18 @@ pub fn netc_output(args: &[&str]) -> std::process::Output {
         .expect("netc runs")
 }
 
-/// A fresh folder under the system's temp dir, unique to this process and `tag`.
+/// A fresh folder under the system's temp dir, unique to this process and `tag`:
+/// emptied the first time this process asks for it, since a folder of the same name
+/// may be left by an earlier process with the same (reused) PID, and files such as
+/// `--log`'s are appended to; later calls in this process return it as it is.
 pub fn temp_dir(prefix: &str, tag: &str) -> PathBuf {
+    static MADE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
     let d = std::env::temp_dir().join(format!("netc-{prefix}-{tag}-{}", std::process::id()));
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if !made.contains(&d) {
+        let _ = std::fs::remove_dir_all(&d);
+        made.push(d.clone());
+    }
     std::fs::create_dir_all(&d).unwrap();
     d
 }

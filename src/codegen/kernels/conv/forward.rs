@@ -10,7 +10,11 @@
 //!
 //! Vectorisation ([`Lanes`]): spatial (four adjacent output columns; x read in place
 //! when no padding is ever read and the column stride is 1, else from a padded,
-//! phase-split window) or batch (one pixel of four samples, interleaved window).
+//! phase-split window) or batch (one pixel of four samples, interleaved window). A
+//! strided 1×1 convolution that reads no padding is the pointwise convolution of its
+//! subsample: each part copies that subsample as one flat row per channel and runs
+//! the flattened pointwise kernel on it (full vectors where rows of 7, 14 or 28
+//! outputs would leave some part empty).
 
 use std::sync::Arc;
 

@@ -5,7 +5,8 @@
 //! Consumes: the source's per-sample dims, the batch size, the grid (output columns
 //! per row, source steps per output row and column) and the taps' reach.
 //! Produces: a [`SourcePlan`]: byte offsets for the engines and [`SourcePlan::source`]
-//! to materialise one unit.
+//! to materialise one unit (in place, a padded window, four interleaved samples, or
+//! the subsample a strided 1×1 convolution reads).
 //! Guarantees: for every position of the grid and every tap, the offsets stay inside
 //! the source (direct) or the prepared window, except the lanes past the last real
 //! output column of a direct source, which the engines read partially.
@@ -201,22 +202,16 @@ impl SourcePlan {
     /// first sample and real lanes (samples in a batch group). A spatial window
     /// is filled only where `need` says the engines read.
     pub fn source(&self, x: &[f32], bs: usize, u: usize, need: &Need, buf: &mut [f32]) -> (i64, usize, usize) {
-        let d = self.dims;
-        let sample = d.chans * d.h * d.w;
-        let planes =
-            |s: usize| Planes { data: &x[s * bs..s * bs + sample], chans: d.chans, h: d.h, w: d.w, plane: d.h * d.w };
+        // Sample s of x, as the tensor's shape `d` says.
+        let sample = |s: usize, d: SourceDims| {
+            let len = d.chans * d.h * d.w;
+            Planes { data: &x[s * bs..s * bs + len], chans: d.chans, h: d.h, w: d.w, plane: d.h * d.w }
+        };
         if let Some(g) = self.gather {
-            let real = g.dims.chans * g.dims.h * g.dims.w;
-            let src = Planes {
-                data: &x[u * bs..u * bs + real],
-                chans: g.dims.chans,
-                h: g.dims.h,
-                w: g.dims.w,
-                plane: g.dims.h * g.dims.w,
-            };
-            prepare_subsampled(&src, g.steps, g.out, self.win.plane(), buf);
+            prepare_subsampled(&sample(u, g.dims), g.steps, g.out, self.win.plane(), buf);
             return (buf.as_ptr() as i64, u, 4);
         }
+        let planes = |s: usize| sample(s, self.dims);
         match (self.form, self.lanes) {
             (SourceForm::Direct, _) => (x[u * bs..].as_ptr() as i64, u, 4),
             (_, Lanes::Spatial) => {

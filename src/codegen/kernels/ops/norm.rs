@@ -8,8 +8,9 @@
 //! running statistics read and updated in place).
 //! Guarantees: element formulas follow the reference operation by
 //! operation, so `BatchNormEval` is bit-identical. Maps (S > 1) are
-//! vectorised along S, one channel per unit, each sum kept in interleaved
-//! vector accumulators ([`Reduce`]) reduced at the end; vectors (S = 1) are
+//! vectorised along S, one channel per unit, two samples' planes read side by
+//! side ([`STREAMS`]), each sum kept in interleaved vector accumulators
+//! ([`Reduce`]) reduced at the end; vectors (S = 1) are
 //! vectorised across four adjacent channels per unit and summed over the
 //! batch in the reference's order. Training statistics take one pass over x
 //! (sums shifted by the first sample's mean, see [`train`]) where the reference
@@ -200,22 +201,28 @@ fn sums(
     let acc = sample_groups(v, l.n, &init, |v, ns, st| {
         let ptrs: Vec<Vec<Value>> = ns.iter().map(|&n| ts.iter().map(|t| t.at(v, n, off0)).collect()).collect();
         r.run(v, l.s, st, |v, off, lanes| {
-            let mut total: Vec<Value> = Vec::new();
+            // The samples' terms are added together, then into the accumulators.
+            let mut total: Option<Vec<Value>> = None;
             for p in &ptrs {
                 let vals: Vec<Value> = p.iter().map(|&p| load(v, lanes, p, off)).collect();
                 let terms = f(v, &vals);
-                total =
-                    if total.is_empty() { terms } else { total.iter().zip(terms).map(|(&a, t)| v.add(a, t)).collect() };
+                total = Some(match total {
+                    None => terms,
+                    Some(t) => t.iter().zip(terms).map(|(&a, b)| v.add(a, b)).collect(),
+                });
             }
-            total
+            total.unwrap_or_default()
         })
     })?;
     Ok(r.totals(v, &acc))
 }
 
-/// Samples read together in one pass over a plane: each is its own 4 KiB-page
-/// stream (a channel's planes lie a sample apart), so several streams keep more
-/// lines in flight than one plane after another.
+/// Samples read together in one pass over a channel's planes: each plane is its
+/// own page stream (a channel's planes lie a sample apart), and two streams keep
+/// more lines in flight than one plane after another. Measured (2-core AMD EPYC,
+/// Zen 4) on 8 BN + ReLU layers of 16×32×32 at batch 128, training step medians:
+/// one stream 47.8 ms, two 39.0, four 38.9, eight 64 (register spills); no change
+/// on 8×8 maps, whose planes fit in L2.
 const STREAMS: usize = 2;
 
 /// `for each group of up to STREAMS samples { state = body(samples, state) }`: the
