@@ -233,13 +233,20 @@ impl WinogradWeight {
         let (g, tf) = (&self.g, self.tf);
         let (t, cin) = (tf.t, g.cin);
         let ms = spaced(self.width * cin);
+        // Fixed-size buffers (t ≤ 6): this runs once per filter, 262,144 times per step
+        // for a 512×512 layer, where a heap allocation each showed in profiles.
+        let (mut m, mut tmp) = ([[0f32; 6]; 6], [[0f32; 6]; 3]);
         for (ol, o) in co.clone().enumerate() {
             for c in 0..cin {
-                let mv = |xi: usize| mbuf[xi * ms + ol * cin + c];
+                for (xi, v) in m.iter_mut().take(t).flat_map(|row| row.iter_mut().take(t)).enumerate() {
+                    *v = mbuf[xi * ms + ol * cin + c];
+                }
                 // tmp[a][b] = Σ_i G[i][a]·M[i][b] (3×t), then dw[a][e] = Σ_b tmp[a][b]·G[b][e].
-                let tmp: [Vec<f32>; 3] = std::array::from_fn(|a| {
-                    (0..t).map(|bb| (0..t).map(|i| tf.g[i][a] * mv(i * t + bb)).sum()).collect()
-                });
+                for (a, row) in tmp.iter_mut().enumerate() {
+                    for (bb, v) in row.iter_mut().take(t).enumerate() {
+                        *v = (0..t).map(|i| tf.g[i][a] * m[i][bb]).sum();
+                    }
+                }
                 let out = &mut dw[(o - co.start) * cin * 9 + c * 9..][..9];
                 for a in 0..3 {
                     for e in 0..3 {
