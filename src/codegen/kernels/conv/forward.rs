@@ -99,7 +99,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
 /// None (other convolutions, or batch lanes forced by the options).
 fn subsampled(real: &ConvGeom, opts: &ConvOptions) -> Option<(ConvGeom, SourcePlan)> {
     let g = real.subsampled()?;
-    if opts.lanes_or(|| Lanes::Spatial) != Lanes::Spatial {
+    if opts.lanes == Some(Lanes::Batch) {
         return None;
     }
     let dims = SourceDims { chans: real.cin, h: real.h, w: real.w };

@@ -67,12 +67,11 @@ pub(super) fn rows_per_set(mr: usize, row_bytes: i64) -> usize {
     if row_bytes <= 0 {
         return 1;
     }
-    // Rows r·row_bytes apart cycle through L1_SET_PERIOD / gcd sets (at most all 64).
-    let (mut a, mut b) = (row_bytes % L1_SET_PERIOD, L1_SET_PERIOD);
-    while a != 0 {
-        (a, b) = (b % a, a);
-    }
-    let sets = (L1_SET_PERIOD / b).clamp(1, 64) as usize;
+    // Rows r·row_bytes apart cycle through L1_SET_PERIOD / gcd(row_bytes, L1_SET_PERIOD)
+    // sets (at most all 64); the period is a power of two, so the gcd is the largest
+    // power of two dividing both.
+    let gcd = 1i64 << row_bytes.trailing_zeros().min(L1_SET_PERIOD.trailing_zeros());
+    let sets = (L1_SET_PERIOD / gcd).min(64) as usize;
     mr.div_ceil(sets)
 }
 

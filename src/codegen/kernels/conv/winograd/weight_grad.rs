@@ -238,8 +238,10 @@ impl WinogradWeight {
         let (mut m, mut tmp) = ([[0f32; 6]; 6], [[0f32; 6]; 3]);
         for (ol, o) in co.clone().enumerate() {
             for c in 0..cin {
-                for (xi, v) in m.iter_mut().take(t).flat_map(|row| row.iter_mut().take(t)).enumerate() {
-                    *v = mbuf[xi * ms + ol * cin + c];
+                for i in 0..t {
+                    for bb in 0..t {
+                        m[i][bb] = mbuf[(i * t + bb) * ms + ol * cin + c];
+                    }
                 }
                 // tmp[a][b] = Σ_i G[i][a]·M[i][b] (3×t), then dw[a][e] = Σ_b tmp[a][b]·G[b][e].
                 for (a, row) in tmp.iter_mut().enumerate() {
