@@ -20,6 +20,16 @@ pub const DEFAULT_THREADS: usize = 2;
 /// tile's k loop are streamed from L2 (see `OuterCosts::b_streams`).
 pub const L1_BYTES: i64 = 48 << 10;
 
+/// L2 cache of one core (bytes), the smaller of current cores' (Zen 4 and 5: 1 MiB;
+/// Golden Cove: 2 MiB): a source bigger than this is read from L3 or memory on
+/// every pass, so its streams must be prefetched (see [`PREFETCH_STREAMS`]).
+pub const L2_BYTES: i64 = 1 << 20;
+
+/// Sequential streams, each in its own 4 KiB page, that the L2 prefetchers follow
+/// at once (32 on current Intel and AMD cores): a k loop that reads more source
+/// channels side by side than this waits for memory on many of them.
+pub const PREFETCH_STREAMS: usize = 32;
+
 /// Most floats of prepared sources per chunk of units in the weight gradient (keeps
 /// a chunk, with the tile's dy rows, in L2 while the dot engine passes over it).
 pub const CHUNK_FLOATS: usize = 8 << 10;

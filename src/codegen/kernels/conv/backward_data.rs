@@ -108,7 +108,7 @@ fn variants(
                 continue;
             }
             let a_bytes = if packed { 16 * ph.taps.len() * rows } else { 4 * ph.taps.len() };
-            let kb = k_blocks(store, g.cout_g(), a_bytes, opts.a_block_bytes);
+            let kb = k_blocks(store, g.cout_g(), (a_bytes, src.chan_bytes()), opts.a_block_bytes);
             let make = |key: VariantKey| phase_spec(g, src, ph, key, (nv, packed), links);
             vars.push(Some(Variants::compile(jit, (kb, rows, m), partial, (store, opts), make)?));
         }

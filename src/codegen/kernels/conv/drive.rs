@@ -30,7 +30,7 @@ use super::geometry::ConvGeom;
 use super::layout::{Lanes, SourcePlan};
 use super::options::ConvOptions;
 use super::outer::{compile_outer, ASide, OuterSpec, TapGrid};
-use super::plan::Part;
+use super::plan::{streamed_chans, Part};
 use super::store::{OperandMap, StoreSpec};
 use super::taps::{col_classes, Axis, RowTiling};
 use crate::codegen::error::Result;
@@ -227,13 +227,15 @@ pub(super) fn phase_store(st: &StoreSpec, ph: Phase) -> StoreSpec {
 }
 
 /// Channels per block so that the A panel of one block (`a_bytes` per channel)
-/// stays within `budget`; with both an epilogue and accumulation the partial sums
-/// would clobber the old values, so the k space is not split then.
-pub(super) fn k_blocks(st: &StoreSpec, chans: usize, a_bytes: usize, budget: usize) -> KBlocks {
+/// stays within `budget` and the block reads no more source channels (`chan_bytes`
+/// apart) side by side than the prefetchers follow ([`streamed_chans`]); with both
+/// an epilogue and accumulation the partial sums would clobber the old values, so
+/// the k space is not split then.
+pub(super) fn k_blocks(st: &StoreSpec, chans: usize, (a_bytes, chan_bytes): (usize, i64), budget: usize) -> KBlocks {
     if st.accumulate && !st.epilogue.is_empty() {
         return KBlocks::new(chans, chans);
     }
-    KBlocks::new(chans, (budget / a_bytes.max(1)).max(1))
+    KBlocks::new(chans, (budget / a_bytes.max(1)).max(1).min(streamed_chans(chans, chan_bytes)))
 }
 
 /// The compiled variants of one outer-engine kernel, by channel-block phase, edge

@@ -77,7 +77,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let store = store_spec(spec, (plane, src.out_pos(1)), |bs| src.lane_stride(bs, 1), g.bias);
     let t = g.taps();
     let a_bytes = if packed { 16 * t * mr } else { 4 * t };
-    let kb = k_blocks(&store, g.cin_g(), a_bytes, opts.a_block_bytes);
+    let kb = k_blocks(&store, g.cin_g(), (a_bytes, src.chan_bytes()), opts.a_block_bytes);
     let partial = if lanes == Lanes::Batch { g.n % 4 } else { 0 };
     let vars = compile_per_block(&g, &blocks, (mr, g.cout_g(), true), |rows, m, links| {
         let make = |key: VariantKey| outer_spec(&g, &src, key, nv, packed, links);
