@@ -17,9 +17,9 @@
 //! training run, and the table makes it a one-time cost per CPU model.
 //!
 //! The search is greedy, in stages, each starting from the best choice so far:
-//! 1. the algorithm (direct, Winograd F(2×2,3×3) or F(4×4,3×3)) where it applies
+//! 1. `fma` instead of `fmul` + `fadd`, where the CPU has it;
+//! 2. the algorithm (direct, Winograd F(2×2,3×3) or F(4×4,3×3)) where it applies
 //!    and the caller left it to the model;
-//! 2. `fma` instead of `fmul` + `fadd`, where the CPU has it;
 //! 3. the register tile;
 //! 4. weights packed or read in place.
 //!
@@ -60,9 +60,9 @@ pub const MARGIN: f64 = 0.05;
 /// are ignored. A `-` in a choice stands for the cost model's pick, so a change to
 /// the model's choices must bump this too (2: the refitted Winograd weight-transform
 /// cost), or old entries would apply picks that were never measured. A change to
-/// the search bumps it as well, so that tables re-measure (3: `fma` tried second,
+/// the search bumps it as well, so that tables re-measure (4: `fma` tried first,
 /// where it was last and often cut off by the budget).
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 /// When to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
