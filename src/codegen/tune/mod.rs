@@ -61,8 +61,9 @@ pub const MARGIN: f64 = 0.05;
 /// the model's choices must bump this too (2: the refitted Winograd weight-transform
 /// cost), or old entries would apply picks that were never measured. A change to
 /// the search bumps it as well, so that tables re-measure (4: `fma` tried first,
-/// where it was last and often cut off by the budget).
-pub const FORMAT: u32 = 4;
+/// where it was last and often cut off by the budget; 5: batch lanes for the
+/// weight gradients of short rows).
+pub const FORMAT: u32 = 5;
 
 /// When to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -63,7 +63,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     if let Some(m) = winograd::choose_weight_grad(&g, opts) {
         return winograd::weight_grad::compile(jit, spec, g, m, opts);
     }
-    let lanes = opts.lanes_or(|| Lanes::choose(g.n, g.ow, 64));
+    let lanes = opts.lanes_or(|| Lanes::choose_dot(g.n, g.ow));
     let src = forward::source_plan(&g, lanes, 2);
     let t = g.taps();
     let uc = (4 / t).clamp(1, g.cin_g());
