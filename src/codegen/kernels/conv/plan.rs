@@ -110,10 +110,12 @@ pub(super) fn outer_tile(m: usize, pos: usize, k: usize, c: OuterCosts) -> (usiz
 /// is a stream of its own; where all of them do not stay in L2 they come from L3 or
 /// memory on every pass, and only [`PREFETCH_STREAMS`] of them are prefetched.
 /// Measured (2-core Intel Xeon, Golden Cove class, batch 1, 2 threads, 1×1
-/// convolutions, 6×2 tile): 256 channels of 56×56 ran at 23–25 GFLOP/s in one
-/// block and 41–58 in blocks of 8–48 channels; 128 of 56×56 and 64 of 112×112 ran
-/// at 25–32 in blocks of 64 and 57–62 in blocks of 16–32; 64 channels of 56×56
-/// (800 KiB, in L2) and 1024 of 14×14 (784 bytes apart) did not care.
+/// convolutions, 6×2 tile, single runs of a noisy machine): 256 channels of 56×56
+/// ran at 23–30 GFLOP/s in blocks of 64 or more and 36–58 in blocks of 8–32; 128 of
+/// 56×56 at 32 in blocks of 64 or 128 and 37–65 in blocks of 8–32; 64 channels of
+/// 56×56 (800 KiB, in L2) and 1024 of 14×14 (784 bytes apart) did not care.
+/// ResNet-50 at batch 1 (5 interleaved rounds) ran 115.0, 114.7, 115.7 and 122.2 ms
+/// with limits of 8, 16, 32 and no limit: 32 splits least.
 pub(super) fn streamed_chans(chans: usize, chan_bytes: i64) -> usize {
     let in_l2 = chans as i64 * chan_bytes <= L2_BYTES;
     if in_l2 || chan_bytes < 4096 {
