@@ -60,9 +60,9 @@ pub const MARGIN: f64 = 0.05;
 /// are ignored. A `-` in a choice stands for the cost model's pick, so a change to
 /// the model's choices must bump this too (2: the refitted Winograd weight-transform
 /// cost), or old entries would apply picks that were never measured. A change to
-/// the search bumps it as well, so that tables re-measure (4: `fma` tried first,
-/// where it was last and often cut off by the budget; 5: batch lanes for the
-/// weight gradients of short rows).
+/// the search bumps it as well, so that tables re-measure (3: `fma` tried second,
+/// where it was last and often cut off by the budget; 4: `fma` first; 5: batch
+/// lanes for the weight gradients of short rows).
 pub const FORMAT: u32 = 5;
 
 /// When to measure.

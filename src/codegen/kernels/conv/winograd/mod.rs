@@ -85,6 +85,7 @@ use super::store::{OperandMap, StoreSpec};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn};
 use crate::codegen::kernels::CompiledKernel;
+use crate::codegen::machine::L1_BYTES;
 use crate::codegen::simd::V4;
 use crate::sched::StepSpec;
 
@@ -235,7 +236,7 @@ pub(super) fn compile(
     let costs = OuterCosts {
         direct: true,
         store: 1.0,
-        b_streams: (g.cin * chunk * 4) as i64 > (48 << 10),
+        b_streams: (g.cin * chunk * 4) as i64 > L1_BYTES,
         a_row_bytes: (4 * g.cin) as i64,
     };
     let (mr, nv) = opts.tile_or(cb, || outer_tile(cb, chunk / 4, g.cin, costs));
