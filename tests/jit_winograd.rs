@@ -116,6 +116,9 @@ fn random_case(rng: &mut Rng, plain: bool, role: Role) -> Case {
 fn random_shapes_epilogues_slices_and_accumulation() {
     let jit = Jit::native().unwrap();
     let mut rng = Rng::new(12);
+    // Forward and data-gradient kernels transform the weights a row block at a time
+    // or all at once (`weights-by-block`): both orders must be among the cases.
+    let mut orders = [0usize; 2];
     for i in 0..200u64 {
         let case = random_case(&mut rng, false, ROLES[i as usize % 3]);
         for m in [2, 4] {
@@ -126,8 +129,12 @@ fn random_shapes_epilogues_slices_and_accumulation() {
             };
             let (_, desc, _) = check_norm(&jit, &case, 100 + i, order, &opts(m), tol(m));
             assert!(desc.contains(&format!("winograd F({m}x{m},3x3)")), "{desc}");
+            if !desc.starts_with("conv_bwd_weight") {
+                orders[usize::from(desc.contains("weights-by-block"))] += 1;
+            }
         }
     }
+    assert!(orders.iter().all(|&k| k > 0), "whole-U and by-block cases: {orders:?}");
 }
 
 #[test]
