@@ -3,7 +3,7 @@
 //! machine's f32x4 peak ([`PEAK_S_PER_FLOP`]) with per-float transform costs
 //! measured on the 2-core target; see the constants.
 
-use super::{applies, tile_grid};
+use super::{applies, grid, Grid};
 use crate::codegen::kernels::conv::geometry::ConvGeom;
 use crate::codegen::kernels::conv::options::ConvOptions;
 use crate::codegen::machine::PEAK_S_PER_FLOP;
@@ -84,7 +84,7 @@ fn choose_by(g: &ConvGeom, opts: &ConvOptions, estimate: impl Fn(usize, usize) -
 /// Estimated seconds of the weight-gradient kernel with tile m on `threads` parts
 /// (split over output channels: every part transforms all of x).
 fn estimate_weight_grad(g: &ConvGeom, m: usize, threads: usize) -> f64 {
-    let Terms { t, p, tiles, pts, gemm, input } = Terms::of(g, m, threads);
+    let Terms { t, p, tiles, pts, gemm, input } = Terms::of(g, m, threads, Grid::rows(g, m));
     let dy = pts * tiles * g.cout as f64 * IN_S_PER_FLOAT / p;
     let finish = pts * (g.cin * g.cout) as f64 * (M_S_PER_FLOAT + W_FINISH_S_PER_FLOAT_T * t as f64) / p;
     gemm + input + dy + finish
@@ -94,7 +94,7 @@ fn estimate_weight_grad(g: &ConvGeom, m: usize, threads: usize) -> f64 {
 /// over output channels (`by_co`: every part transforms the whole input) or over
 /// tile rows (every part transforms all the weights).
 pub(super) fn estimate(g: &ConvGeom, m: usize, threads: usize, by_co: bool) -> f64 {
-    let Terms { t, p, tiles, pts, gemm, input } = Terms::of(g, m, threads);
+    let Terms { t, p, tiles, pts, gemm, input } = Terms::of(g, m, threads, grid(g, m));
     let weights = pts * (g.cin * g.cout) as f64 * W_S_PER_FLOAT_T * t as f64;
     let output =
         (g.n * g.oh * g.ow * g.cout) as f64 * OUT_S_PER_FLOAT / p + pts * tiles * g.cout as f64 * M_S_PER_FLOAT / p;
@@ -115,10 +115,11 @@ struct Terms {
 }
 
 impl Terms {
-    fn of(g: &ConvGeom, m: usize, threads: usize) -> Terms {
+    /// For the tile slots of `grid` (the forward kernel packs small maps' tile rows,
+    /// the weight gradient does not).
+    fn of(g: &ConvGeom, m: usize, threads: usize, grid: Grid) -> Terms {
         let (t, p) = (m + 2, threads as f64);
-        let (th, tw4) = tile_grid(g, m);
-        let tiles = (g.n * th * tw4) as f64;
+        let tiles = (g.n * grid.slots * grid.tw4) as f64;
         let pts = (t * t) as f64;
         let gemm = 2.0 * pts * tiles * (g.cin * g.cout) as f64 * PEAK_S_PER_FLOP / GEMM_EFF / p;
         let input = pts * tiles * g.cin as f64 * IN_S_PER_FLOAT;

@@ -27,7 +27,7 @@ use std::ops::Range;
 
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 
-use super::{lin, Transform};
+use super::{lin, Grid, Transform};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::kernels::conv::emit::addr;
@@ -37,6 +37,9 @@ use crate::codegen::simd::{mem, V4};
 
 /// The compiled input transform of one layer geometry.
 pub(super) struct InputTransform {
+    /// Tile rows per group of four tiles (see [`super::Grid`]): 1, or 2 or 4 on
+    /// maps of at most two tiles a row, whose groups then run from the band.
+    pack: usize,
     tf: &'static Transform,
     /// On the map in place (rows `w` floats apart) and on the staging patch.
     full: JitFn<3>,
@@ -67,31 +70,43 @@ pub(super) struct Staging<'a> {
 
 impl InputTransform {
     /// For the input maps of `g`, V's transform points `xi_bytes` apart, groups of
-    /// four tiles per tile row, at most `slots` tile rows per call of [`Self::rows`].
+    /// four tiles per slot, at most `slots` slots per call of [`Self::rows`]; a
+    /// slot is one tile row, or with `grid.pack` > 1 that many tile rows of
+    /// `grid.tw` tiles side by side (one group).
     pub fn compile(
         jit: &Jit,
         tf: &'static Transform,
         g: &ConvGeom,
         xi_bytes: i64,
-        (groups, slots): (usize, usize),
+        (grid, slots): (Grid, usize),
     ) -> Result<InputTransform> {
         let (m, sw) = (tf.m, stage_width(tf));
+        let groups = grid.tw4 / 4;
         // Groups an interior tile row reads in place (as `row` counts them).
         let q0 = g.pl.div_ceil(4 * m);
         let q1 = if g.w + g.pl >= sw { ((g.w + g.pl - sw) / (4 * m) + 1).min(groups) } else { 0 };
-        // Group q reads band columns 4qm .. 4qm + sw; the map starts at column pl.
+        // Group q reads band columns 4qm .. 4qm + sw; the map starts at column pl. A
+        // packed slot's group reads tw·m + t − m ≤ sw columns of pack tile rows.
         let w = 4 * m * (groups - 1) + sw;
-        let band = if 4 * q1.saturating_sub(q0) < 3 * groups && g.pl + g.w <= w {
-            let rows = slots.min(g.oh.div_ceil(m)) * m + tf.t - m;
-            let f = compile_fn(jit, tf, (4 * w) as i64, xi_bytes)?;
+        let band = if (grid.pack > 1 || 4 * q1.saturating_sub(q0) < 3 * groups) && g.pl + g.w <= w {
+            let rows = slots.min(grid.slots) * grid.pack * m + tf.t - m;
+            // A packed slot's tile l: tile row l / tw, column l % tw of the band.
+            let tw = grid.tw.max(1);
+            let packed = [0, 1, 2, 3].map(|l| ((l / tw) * m * w + (l % tw) * m) as i64);
+            let lanes = if grid.pack > 1 { Lanes::Packed(packed) } else { Lanes::Row };
+            let f = compile_fn(jit, tf, (4 * w) as i64, xi_bytes, lanes)?;
             Some(Band { f, copy: compile_copy(jit, g.w, w)?, w, rows })
         } else {
             None
         };
+        if grid.pack > 1 && band.is_none() {
+            return Err(crate::codegen::error::invalid("a packed Winograd grid needs the input band"));
+        }
         Ok(InputTransform {
+            pack: grid.pack,
             tf,
-            full: compile_fn(jit, tf, (4 * g.w) as i64, xi_bytes)?,
-            stage: compile_fn(jit, tf, (4 * sw) as i64, xi_bytes)?,
+            full: compile_fn(jit, tf, (4 * g.w) as i64, xi_bytes, Lanes::Row)?,
+            stage: compile_fn(jit, tf, (4 * sw) as i64, xi_bytes, Lanes::Row)?,
             h: g.h,
             w: g.w,
             pt: g.pt,
@@ -116,28 +131,31 @@ impl InputTransform {
         Staging { buf: stage, dirty: 0..0 }
     }
 
-    /// Transforms tile rows `trs` of the channel map `src` (h × w), `groups` groups
-    /// of four tiles each, into V: tile row `trs.start + i` at `v + i·slot` floats.
+    /// Transforms slots `sls` of the channel map `src` (h × w), `groups` groups of
+    /// four tiles each, into V: slot `sls.start + i` at `v + i·slot` floats. A slot
+    /// is one tile row, or `pack` of them (see [`Self::compile`]).
     ///
     /// # Safety
-    /// As [`Self::row`], for every tile row; `trs` holds at most the `slots` rows
+    /// As [`Self::row`], for every tile row; `sls` holds at most the `slots` slots
     /// given to [`Self::compile`].
     pub unsafe fn rows(
         &self,
         src: &[f32],
-        trs: Range<usize>,
+        sls: Range<usize>,
         groups: usize,
         (v, slot): (*mut f32, usize),
         stage: &mut Staging,
     ) {
         let Some(band) = &self.band else {
-            for (i, tr) in trs.enumerate() {
+            for (i, tr) in sls.enumerate() {
                 // SAFETY: the caller's obligations.
                 unsafe { self.row(src, tr, groups, v.wrapping_add(i * slot), stage.buf) };
             }
             return;
         };
         let (m, t) = (self.tf.m, self.tf.t);
+        // The tile rows of the slots (past the map's last one, all padding).
+        let trs = sls.start * self.pack..sls.end * self.pack;
         let r_lo = (trs.start * m) as isize - self.pt as isize;
         let rows = trs.len() * m + t - m;
         debug_assert!(rows <= band.rows && 4 * m * groups + t - m <= band.w);
@@ -165,10 +183,10 @@ impl InputTransform {
             unsafe { band.copy.call([from.as_ptr() as i64, to.as_mut_ptr() as i64, (b - a) as i64]) };
         }
         let buf = &stage.buf[..rows * band.w];
-        for i in 0..trs.len() {
-            let at = &buf[i * m * band.w..];
-            // SAFETY: tile row i reads t band rows from row i·m, `band.w` floats each;
-            // V as the caller promises.
+        for i in 0..sls.len() {
+            let at = &buf[i * self.pack * m * band.w..];
+            // SAFETY: slot i reads pack·m + t − m band rows from row i·pack·m, `band.w`
+            // floats each; V as the caller promises.
             unsafe { band.f.call([at.as_ptr() as i64, v.wrapping_add(i * slot) as i64, groups as i64]) };
         }
     }
@@ -247,9 +265,17 @@ fn stage_width(tf: &Transform) -> usize {
     3 * tf.m + tf.t
 }
 
+/// Where the four tiles of a group start in the patch: m floats apart along a
+/// row, or at the given float offsets (a packed slot's tiles in two or four rows).
+#[derive(Clone, Copy)]
+enum Lanes {
+    Row,
+    Packed([i64; 4]),
+}
+
 /// `fn(src, v, ngroups)`: for `ngroups` groups (src 4m floats, v 16 bytes apart),
 /// V[ξ] = (Bᵀ d B)[ξ] at `v + ξ·xi_bytes`, the patch rows `row_bytes` apart.
-fn compile_fn(jit: &Jit, tf: &'static Transform, row_bytes: i64, xi_bytes: i64) -> Result<JitFn<3>> {
+fn compile_fn(jit: &Jit, tf: &'static Transform, row_bytes: i64, xi_bytes: i64, lanes: Lanes) -> Result<JitFn<3>> {
     let (m, t) = (tf.m, tf.t);
     jit.compile_opt("wino_in", Opt::Speed, |b, [src, v, ngroups], features| {
         let fma = features.has_fma;
@@ -258,7 +284,7 @@ fn compile_fn(jit: &Jit, tf: &'static Transform, row_bytes: i64, xi_bytes: i64) 
             // rows[r][j] = Σ_k Bᵀ[j][k]·d[r][k] (lanes: the four tiles).
             let rows: Vec<Vec<Value>> = (0..t)
                 .map(|r| {
-                    let cols = columns(&mut v4, st[0], r as i64 * row_bytes, m);
+                    let cols = columns(&mut v4, st[0], r as i64 * row_bytes, m, lanes);
                     (0..t).map(|j| lin(&mut v4, tf.bt[j], &cols)).collect()
                 })
                 .collect();
@@ -277,13 +303,23 @@ fn compile_fn(jit: &Jit, tf: &'static Transform, row_bytes: i64, xi_bytes: i64) 
     })
 }
 
-/// The t columns of one patch row at `base + off` for four tiles m floats apart:
-/// column k as the vector (x[k], x[m + k], x[2m + k], x[3m + k]).
-fn columns(v: &mut V4, base: Value, off: i64, m: usize) -> Vec<Value> {
+/// The t columns of one patch row at `base + off` for four tiles m floats apart
+/// (or at the packed offsets): column k as the vector (x[k], x[m + k], x[2m + k],
+/// x[3m + k]).
+fn columns(v: &mut V4, base: Value, off: i64, m: usize, lanes: Lanes) -> Vec<Value> {
     let load = |v: &mut V4, floats: i64| {
         let (p, imm) = addr(v, base, off + 4 * floats);
         v.load(p, imm)
     };
+    let starts = match lanes {
+        Lanes::Row => [0, 1, 2, 3].map(|l| l * m as i64),
+        Lanes::Packed(starts) => starts,
+    };
+    if let (2, Lanes::Packed(_)) = (m, lanes) {
+        // Each tile's four floats, transposed.
+        let tiles = starts.map(|s| load(v, s));
+        return v.transpose4(tiles).to_vec();
+    }
     if m == 2 {
         // x[0..8] split into even and odd floats, then x[2..10] alike.
         let (r0, r1, s0, s1) = (load(v, 0), load(v, 4), load(v, 2), load(v, 6));
@@ -296,8 +332,8 @@ fn columns(v: &mut V4, base: Value, off: i64, m: usize) -> Vec<Value> {
     }
     // A 4×4 transpose of x[0..16] gives columns 0–3; columns 4 and 5 are rows 2 and 3
     // of the transpose of x[2..18].
-    let r = [0, 4, 8, 12].map(|f| load(v, f));
-    let s: Vec<Value> = [2, 6, 10, 14].map(|f| load(v, f)).to_vec();
+    let r = starts.map(|f| load(v, f));
+    let s: Vec<Value> = starts.map(|f| load(v, f + 2)).to_vec();
     // Only rows 2 and 3 of the second transpose are needed: its last stage alone.
     let u1 = v.shuffle(s[0], s[1], [2, 6, 3, 7]);
     let u3 = v.shuffle(s[2], s[3], [2, 6, 3, 7]);
@@ -322,8 +358,11 @@ mod tests {
         let g = ConvGeom::new(&conv, &[1, 1, 10, 10], &[1, 1, 10, 10]).unwrap();
         // Three tile rows of one group of four tiles; V's 36 planes hold all three.
         let (slot, slots) = (4, 3);
-        let it = InputTransform::compile(&jit, super::super::transform(4), &g, (4 * slot * slots) as i64, (1, slots))
-            .unwrap();
+        let grid = super::super::grid(&g, 4);
+        assert_eq!((grid.pack, grid.tw4), (1, 4));
+        let it =
+            InputTransform::compile(&jit, super::super::transform(4), &g, (4 * slot * slots) as i64, (grid, slots))
+                .unwrap();
         assert!(it.band.is_some(), "a 10-wide map goes through the band");
         let src: Vec<f32> = (0..100).map(|i| 1.0 + i as f32).collect();
         // Each call transforms tile rows `start .. end`.

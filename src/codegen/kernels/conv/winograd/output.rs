@@ -8,7 +8,7 @@ use cranelift_codegen::ir::{InstBuilder, Value};
 use super::super::abi::{view, view_mut, MAX_EXTRAS};
 use super::super::emit::{addr, load_ptr};
 use super::super::store::{store_vecs, Item, OperandMap, StoreSpec, TilePtrs};
-use super::{lin, Transform, Winograd};
+use super::{lin, Grid, Transform, Winograd};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::loops::counted_loop;
@@ -21,14 +21,15 @@ use crate::sched::StepSpec;
 /// (M at `m`, transform point ξ at `ξ·xi_bytes`, the next group 16 bytes on):
 /// `Aᵀ M A`, bias, and the store stage into output rows `row_bytes` apart (the
 /// extras alike), 16·m bytes per group. One call per tile row rather than per
-/// (channel, tile row): on 8×8 maps a call had one group to do.
+/// (channel, tile row): on 8×8 maps a call had one group to do. With a packed
+/// `grid` a group is one slot: its tiles go to `pack` tile rows of `tw` tiles.
 pub(super) fn compile_output(
     jit: &Jit,
     tf: &'static Transform,
     spec: &StepSpec,
     (row_bytes, xi_bytes): (i64, i64),
     chan_bytes: (i64, i64),
-    bias: bool,
+    (bias, grid): (bool, Grid),
 ) -> Result<JitFn<6>> {
     let map = OperandMap { r_stride: row_bytes, pos_stride: 16, lane_stride: 4 };
     let store = StoreSpec {
@@ -40,6 +41,10 @@ pub(super) fn compile_output(
         partial: false,
     };
     let (m, t) = (tf.m, tf.t);
+    // The output row (below the group's first) and vector position of tile k's
+    // first pixel: a row of the group holds `per_row` tiles.
+    let per_row = if grid.pack > 1 { grid.tw } else { 4 };
+    let place = move |k: usize| ((k / per_row) * m, (k % per_row) * m / 4);
     jit.compile_opt("wino_out", Opt::Speed, |b, [mp, out, bias_p, extras, ngroups, nchan], features| {
         let fma = features.has_fma;
         let mut v = V4::new(b, false);
@@ -68,18 +73,21 @@ pub(super) fn compile_output(
                         })
                         .collect();
                     let y: Vec<Value> = (0..m).map(|j| lin(&mut v, tf.at[j], &tmp)).collect();
-                    // Lanes are tiles: transpose so each vector is 4 adjacent pixels.
+                    // Lanes are tiles: transpose so each vector is 4 adjacent pixels
+                    // (row i of one tile for F(4×4), of two tiles for F(2×2)).
                     let z = if m == 4 {
                         v.transpose4([y[0], y[1], y[2], y[3]]).to_vec()
                     } else {
                         vec![v.shuffle(y[0], y[1], [0, 4, 1, 5]), v.shuffle(y[0], y[1], [2, 6, 3, 7])]
                     };
-                    for (pos, x) in z.into_iter().enumerate() {
+                    let tiles_per_vector = 4 / m;
+                    for (q, x) in z.into_iter().enumerate() {
                         let x = match bv {
                             Some(bv) => v.add(x, bv),
                             None => x,
                         };
-                        items.push(Item { r: i, pos, lanes: 4, x });
+                        let (r, pos) = place(q * tiles_per_vector);
+                        items.push(Item { r: r + i, pos, lanes: 4, x });
                     }
                 }
                 let tp = TilePtrs { out: st[1], extras: st[2..].to_vec(), bias: bias_p };
@@ -114,7 +122,7 @@ impl Winograd {
         stage: &mut [f32],
         len: usize,
     ) {
-        let (ow, w4) = (self.g.ow, 4 * self.tf.m);
+        let (ow, w4) = (self.g.ow, self.grid.group_width(self.tf.m));
         let (sy, sex) = stage.split_at_mut(len);
         let copy_in = |src: *const f32, dst: &mut [f32]| {
             dst.fill(0.0);

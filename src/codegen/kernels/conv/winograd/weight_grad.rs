@@ -30,7 +30,7 @@ use std::sync::Arc;
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 
 use super::input::InputTransform;
-use super::{by_width, lin, raw_store, sample_runs, spaced, tile_grid, transform, vector_ranges, Transform};
+use super::{by_width, lin, raw_store, sample_runs, spaced, transform, vector_ranges, Grid, Transform};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::kernels::conv::abi::{at, view, view_mut};
@@ -80,7 +80,8 @@ pub(in crate::codegen::kernels::conv) fn compile(
     opts: &ConvOptions,
 ) -> Result<Arc<dyn CompiledKernel>> {
     let tf = transform(m);
-    let (th, tw4) = tile_grid(&g, m);
+    let grid = Grid::rows(&g, m);
+    let (th, tw4) = (grid.th, grid.tw4);
     let total_rows = g.n * th;
     let want = want_parts(g.flops(), opts).min(opts.threads.max(1));
     let ranges = vector_ranges(g.cout, want);
@@ -102,7 +103,7 @@ pub(in crate::codegen::kernels::conv) fn compile(
         };
         Variants::compile(jit, (kb, mr, g.cin), 0, (&store, opts), make)
     })?;
-    let input = InputTransform::compile(jit, tf, &g, (4 * spaced(g.cin * chunk)) as i64, (tw4 / 4, rows))?;
+    let input = InputTransform::compile(jit, tf, &g, (4 * spaced(g.cin * chunk)) as i64, (grid, rows))?;
     let u_xi = (4 * spaced(chunk * width)) as i64;
     let dy_full = compile_dy(jit, tf, ((4 * g.oh * g.ow) as i64, (4 * g.ow) as i64), u_xi, width)?;
     let dy_stage = compile_dy(jit, tf, ((4 * m * m) as i64, (4 * m) as i64), u_xi, width)?;
