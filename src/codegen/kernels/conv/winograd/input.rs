@@ -28,7 +28,7 @@ use std::ops::Range;
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 
 use super::{lin, Grid, Transform};
-use crate::codegen::error::Result;
+use crate::codegen::error::{invalid, Result};
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::kernels::conv::emit::addr;
 use crate::codegen::kernels::conv::geometry::ConvGeom;
@@ -100,7 +100,7 @@ impl InputTransform {
             None
         };
         if grid.pack > 1 && band.is_none() {
-            return Err(crate::codegen::error::invalid("a packed Winograd grid needs the input band"));
+            return Err(invalid("a packed Winograd grid needs the input band"));
         }
         Ok(InputTransform {
             pack: grid.pack,

@@ -89,7 +89,9 @@ use std::sync::Arc;
 use cranelift_codegen::ir::Value;
 
 use super::abi::{at, view, MAX_EXTRAS};
-use super::drive::{blocks, gemm_spec_of, tiled, Family, KBlocks, OuterCall, Outputs, Tiling, VariantKey, Variants};
+use super::drive::{
+    blocks, gemm_spec_of, tiled, Block, Family, KBlocks, OuterCall, Outputs, Tiling, VariantKey, Variants,
+};
 use super::geometry::ConvGeom;
 use super::options::ConvOptions;
 use super::outer::ASide;
@@ -489,44 +491,39 @@ impl Family for Winograd {
                     unsafe { self.input.rows(src, trs.clone(), self.tw4 / 4, (at, self.tw4), &mut in_stage) };
                 }
             }
-            if let Some(bw) = &self.block_weights {
-                // A block has at most min(mr, cb) rows, so its U fits in U's scratch.
-                let ubs = spaced(vars.mr.min(self.cb) * g.cin);
-                for b in &blocks {
-                    let rows = co.start + b.r0..co.start + b.r0 + b.rows;
-                    // SAFETY: the block layout holds b.rows ≤ min(mr, cb) rows of cin
-                    // floats at each transform point, `ubs` ≤ `us` floats apart: inside
-                    // U's scratch.
-                    unsafe { bw.run(w.as_ptr(), &rows, ua) };
-                    for xi in 0..t2 {
-                        let call = OuterCall {
-                            a: at(ua, xi * ubs),
-                            b: at(va, xi * vs),
-                            first: 0,
-                            off: xi * ms + b.r0 * self.chunk,
-                            bias: 0,
-                            nrows: 1,
-                            row0: 0,
-                        };
-                        // SAFETY: as below, A being the block's rows of U[ξ].
-                        unsafe { vars.run(call, (b.rows, 4), (4, (4 * self.chunk) as i64), &mb) };
+            // The GEMM of row block b at transform point ξ, its rows of U[ξ] at `a`.
+            let gemm = |xi: usize, b: &Block, a: i64| {
+                let call = OuterCall {
+                    a,
+                    b: at(va, xi * vs),
+                    first: 0,
+                    off: xi * ms + b.r0 * self.chunk,
+                    bias: 0,
+                    nrows: 1,
+                    row0: 0,
+                };
+                // SAFETY: A reads b.rows rows of cin floats at `a` (inside U's scratch,
+                // as the callers below lay it out), B the chunk of V[ξ], the output
+                // rows b of M[ξ]: all inside scratch.
+                unsafe { vars.run(call, (b.rows, 4), (4, (4 * self.chunk) as i64), &mb) };
+            };
+            match &self.block_weights {
+                Some(bw) => {
+                    // A block has at most min(mr, cb) rows, so its U fits in U's scratch.
+                    let ubs = spaced(vars.mr.min(self.cb) * g.cin);
+                    for b in &blocks {
+                        let rows = co.start + b.r0..co.start + b.r0 + b.rows;
+                        // SAFETY: the block layout holds b.rows ≤ min(mr, cb) rows of cin
+                        // floats at each transform point, `ubs` ≤ `us` floats apart:
+                        // inside U's scratch.
+                        unsafe { bw.run(w.as_ptr(), &rows, ua) };
+                        (0..t2).for_each(|xi| gemm(xi, b, at(ua, xi * ubs)));
                     }
                 }
-            }
-            for xi in (0..t2).filter(|_| self.block_weights.is_none()) {
-                for b in &blocks {
-                    let call = OuterCall {
-                        a: at(ua, xi * us + b.r0 * g.cin),
-                        b: at(va, xi * vs),
-                        first: 0,
-                        off: xi * ms + b.r0 * self.chunk,
-                        bias: 0,
-                        nrows: 1,
-                        row0: 0,
-                    };
-                    // SAFETY: A reads rows b of U[ξ] (cin channels), B the chunk of
-                    // V[ξ], the output rows b of M[ξ]: all inside scratch.
-                    unsafe { vars.run(call, (b.rows, 4), (4, (4 * self.chunk) as i64), &mb) };
+                None => {
+                    for xi in 0..t2 {
+                        blocks.iter().for_each(|b| gemm(xi, b, at(ua, xi * us + b.r0 * g.cin)));
+                    }
                 }
             }
             for s in 0..slots {
