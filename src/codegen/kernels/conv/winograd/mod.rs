@@ -105,6 +105,7 @@ use crate::codegen::simd::V4;
 use crate::sched::StepSpec;
 
 mod cost;
+mod grid;
 mod input;
 mod output;
 pub(super) mod weight_grad;
@@ -112,6 +113,8 @@ mod weights;
 
 use cost::estimate;
 pub(super) use cost::{choose, choose_weight_grad};
+use grid::sample_runs;
+use grid::{grid, Grid};
 use input::InputTransform;
 use output::compile_output;
 use weights::WeightTransform;
@@ -339,65 +342,6 @@ pub(super) fn compile(
         g,
     };
     Ok(tiled(tiling, family))
-}
-
-/// The tile-row slots `slots` (numbered across samples, `th` per sample) as runs
-/// within one sample: (first slot's offset from `slots.start`, sample, tile rows).
-fn sample_runs(slots: Range<usize>, th: usize) -> impl Iterator<Item = (usize, usize, Range<usize>)> {
-    let start = slots.start;
-    std::iter::successors(Some(start), move |&u| Some((u / th + 1) * th)).take_while(move |&u| u < slots.end).map(
-        move |u| {
-            let (n, tr) = (u / th, u % th);
-            (u - start, n, tr..th.min(tr + slots.end - u))
-        },
-    )
-}
-
-/// The tile grid of one sample's output map for m×m tiles as the vector lanes see
-/// it: `slots` slots of `tw4` tiles each (a multiple of four). A slot is one tile
-/// row of `tw` tiles; or, where a tile row has at most two tiles (F(4×4) on maps
-/// up to 8 wide, F(2×2) up to 4), `pack` consecutive tile rows side by side, so
-/// that the four lanes of a vector hold tiles rather than padding.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Grid {
-    pub th: usize,
-    pub tw: usize,
-    pub pack: usize,
-    pub slots: usize,
-    pub tw4: usize,
-}
-
-impl Grid {
-    /// One tile row per slot (what the weight gradient and the cost model use).
-    fn rows(g: &ConvGeom, m: usize) -> Grid {
-        let (th, tw) = (g.oh.div_ceil(m), g.ow.div_ceil(m));
-        Grid { th, tw, pack: 1, slots: th, tw4: 4 * tw.div_ceil(4) }
-    }
-
-    /// Output columns one group of four tiles covers.
-    fn group_width(&self, m: usize) -> usize {
-        if self.pack > 1 {
-            self.tw * m
-        } else {
-            4 * m
-        }
-    }
-}
-
-/// The forward kernel's grid: tile rows packed where a row holds at most two tiles.
-/// F(4×4) on ResNet's 7×7 maps has 2×2 tiles: one slot of four instead of two
-/// slots half padding, which halves its multiplications there.
-pub(super) fn grid(g: &ConvGeom, m: usize) -> Grid {
-    let rows = Grid::rows(g, m);
-    let pack = match (m, rows.tw) {
-        (4, 1) => 4,
-        (4, 2) | (2, 2) => 2,
-        _ => 1,
-    };
-    if pack == 1 {
-        return rows;
-    }
-    Grid { pack, slots: rows.th.div_ceil(pack), tw4: 4, ..rows }
 }
 
 /// Output channels 0..n in about `want` ranges of whole vectors (the last may be
