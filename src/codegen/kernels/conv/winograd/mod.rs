@@ -31,7 +31,7 @@
 //!    it does 44% fewer multiplications than F(2×2) there. Measured (2-core Intel
 //!    Xeon, `--tune off`, forced F(4×4) against F(2×2)): 512@3×3 on 7×7 at batch 1
 //!    1.86 against 2.22 ms; ResNet-20's 64-channel layers on 8×8 at batch 128
-//!    forward 6.2 against 11.9 ms, data gradient 2.9 against 6.0 (two layers);
+//!    forward 6.2 against 11.9 ms (two layers), data gradient 2.9 against 6.0 (one);
 //! 3. t² GEMMs on the outer-product engine (`drive::gemm_spec_of`, as `pointwise`):
 //!    rows = output channels (A = U in place), vectors = four tiles, k = input
 //!    channels; raw results into scratch M, layout [ξ][out channel][tile];
