@@ -117,11 +117,11 @@ fn random_shapes_epilogues_slices_and_accumulation() {
     let jit = Jit::native().unwrap();
     let mut rng = Rng::new(12);
     // Forward and data-gradient kernels transform the weights a row block at a time
-    // or all at once (`weights-by-block`), and put one tile row or several (maps of
-    // at most two tiles a row: `2-row-slots`, `4-row-slots`) in a vector: each kind
-    // must be among the cases.
+    // or all at once (`weights-by-block`); all three put one tile row or several
+    // (maps of at most two tiles a row: `2-row-slots`, `4-row-slots`) in a vector:
+    // each kind must be among the cases.
     let mut orders = [0usize; 2];
-    let mut packs = [0usize; 3];
+    let mut packs = [[0usize; 3]; 2];
     for i in 0..200u64 {
         let case = random_case(&mut rng, false, ROLES[i as usize % 3]);
         for m in [2, 4] {
@@ -134,13 +134,16 @@ fn random_shapes_epilogues_slices_and_accumulation() {
             assert!(desc.contains(&format!("winograd F({m}x{m},3x3)")), "{desc}");
             if !desc.starts_with("conv_bwd_weight") {
                 orders[usize::from(desc.contains("weights-by-block"))] += 1;
-                let pack = ["2-row-slots", "4-row-slots"].iter().position(|p| desc.contains(p)).map_or(0, |k| k + 1);
-                packs[pack] += 1;
             }
+            let pack = ["2-row-slots", "4-row-slots"].iter().position(|p| desc.contains(p)).map_or(0, |k| k + 1);
+            packs[usize::from(desc.starts_with("conv_bwd_weight"))][pack] += 1;
         }
     }
     assert!(orders.iter().all(|&k| k > 0), "whole-U and by-block cases: {orders:?}");
-    assert!(packs.iter().all(|&k| k > 0), "one, two and four tile rows per slot: {packs:?}");
+    assert!(
+        packs.iter().flatten().all(|&k| k > 0),
+        "one, two and four tile rows per slot (forward and data, weights): {packs:?}"
+    );
 }
 
 #[test]

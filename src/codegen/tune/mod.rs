@@ -68,8 +68,9 @@ pub const MARGIN: f64 = 0.05;
 /// where it was last and often cut off by the budget; 4: `fma` first; 5: batch
 /// lanes for the weight gradients of short rows; 6: budgets that let large steps
 /// reach the tile stage; 7: Winograd slots of several tile rows on small maps,
-/// which moves F(4×4) ahead of F(2×2) there, in the model's picks too).
-pub const FORMAT: u32 = 7;
+/// which moves F(4×4) ahead of F(2×2) there, in the model's picks too; 8: the
+/// same for weight gradients).
+pub const FORMAT: u32 = 8;
 
 /// When to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

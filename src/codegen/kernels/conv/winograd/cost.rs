@@ -84,7 +84,7 @@ fn choose_by(g: &ConvGeom, opts: &ConvOptions, estimate: impl Fn(usize, usize) -
 /// Estimated seconds of the weight-gradient kernel with tile m on `threads` parts
 /// (split over output channels: every part transforms all of x).
 fn estimate_weight_grad(g: &ConvGeom, m: usize, threads: usize) -> f64 {
-    let Terms { t, p, tiles, pts, gemm, input } = Terms::of(g, m, threads, Grid::rows(g, m));
+    let Terms { t, p, tiles, pts, gemm, input } = Terms::of(g, m, threads, grid(g, m));
     let dy = pts * tiles * g.cout as f64 * IN_S_PER_FLOAT / p;
     let finish = pts * (g.cin * g.cout) as f64 * (M_S_PER_FLOAT + W_FINISH_S_PER_FLOAT_T * t as f64) / p;
     gemm + input + dy + finish
@@ -115,8 +115,7 @@ struct Terms {
 }
 
 impl Terms {
-    /// For the tile slots of `grid` (the forward kernel packs small maps' tile rows,
-    /// the weight gradient does not).
+    /// For the tile slots of `grid` (small maps' tile rows packed, see `Grid`).
     fn of(g: &ConvGeom, m: usize, threads: usize, grid: Grid) -> Terms {
         let (t, p) = (m + 2, threads as f64);
         let tiles = (g.n * grid.slots * grid.tw4) as f64;

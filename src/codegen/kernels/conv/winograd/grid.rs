@@ -33,8 +33,8 @@ pub(super) struct Grid {
 }
 
 impl Grid {
-    /// One tile row per slot (what the weight gradient and the cost model use).
-    pub(super) fn rows(g: &ConvGeom, m: usize) -> Grid {
+    /// One tile row per slot.
+    fn rows(g: &ConvGeom, m: usize) -> Grid {
         let (th, tw) = (g.oh.div_ceil(m), g.ow.div_ceil(m));
         Grid { th, tw, pack: 1, slots: th, tw4: 4 * tw.div_ceil(4) }
     }
@@ -49,7 +49,7 @@ impl Grid {
     }
 }
 
-/// The forward kernel's grid: tile rows packed where a row holds at most two tiles.
+/// The kernels' grid: tile rows packed where a row holds at most two tiles.
 /// F(4×4) on ResNet's 7×7 maps has 2×2 tiles: one slot of four instead of two
 /// slots half padding, which halves its multiplications there.
 pub(super) fn grid(g: &ConvGeom, m: usize) -> Grid {
