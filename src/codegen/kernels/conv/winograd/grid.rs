@@ -39,13 +39,19 @@ impl Grid {
         Grid { th, tw, pack: 1, slots: th, tw4: 4 * tw.div_ceil(4) }
     }
 
+    /// Tiles of one tile row in a slot: all of the slot unpacked, `tw` packed.
+    pub(super) fn row_tiles(&self) -> usize {
+        self.tw4 / self.pack
+    }
+
+    /// Tiles of one tile row in a group of four: four unpacked, `tw` packed.
+    pub(super) fn group_row_tiles(&self) -> usize {
+        4 / self.pack
+    }
+
     /// Output columns one group of four tiles covers.
     pub(super) fn group_width(&self, m: usize) -> usize {
-        if self.pack > 1 {
-            self.tw * m
-        } else {
-            4 * m
-        }
+        self.group_row_tiles() * m
     }
 }
 

@@ -91,7 +91,7 @@ impl InputTransform {
         let band = if (grid.pack > 1 || 4 * q1.saturating_sub(q0) < 3 * groups) && g.pl + g.w <= w {
             let rows = slots.min(grid.slots) * grid.pack * m + tf.t - m;
             // A packed slot's tile l: tile row l / tw, column l % tw of the band.
-            let tw = grid.tw.max(1);
+            let tw = grid.group_row_tiles();
             let packed = [0, 1, 2, 3].map(|l| ((l / tw) * m * w + (l % tw) * m) as i64);
             let lanes = if grid.pack > 1 { Lanes::Packed(packed) } else { Lanes::Row };
             let f = compile_fn(jit, tf, (4 * w) as i64, xi_bytes, lanes)?;

@@ -204,9 +204,8 @@ pub(super) enum Role {
 struct Winograd {
     g: ConvGeom,
     tf: &'static Transform,
-    /// Slots per sample and tiles per slot (a multiple of 4; see [`Grid`]).
-    th: usize,
-    tw4: usize,
+    /// Slots per sample (`grid.slots`) and tiles per slot (`grid.tw4`, a multiple
+    /// of 4); see [`Grid`].
     grid: Grid,
     /// Tile-row slots per chunk; tiles per chunk (`rows · tw4`).
     rows: usize,
@@ -321,8 +320,6 @@ pub(super) fn compile(
     let (y, extras) = (spec.inputs.len(), spec.inputs.len() + spec.outputs.len());
     let family = Winograd {
         tf,
-        th,
-        tw4,
         grid,
         rows,
         chunk,
@@ -427,12 +424,12 @@ impl Family for Winograd {
         for u0 in p.rows.clone().step_by(self.rows) {
             let slots = self.rows.min(p.rows.end - u0);
             let in_plane = g.h * g.w;
-            for (s0, n, trs) in sample_runs(u0..u0 + slots, self.th) {
+            for (s0, n, trs) in sample_runs(u0..u0 + slots, self.grid.slots) {
                 for c in 0..g.cin {
                     let src = &x[n * self.xbs + c * in_plane..][..in_plane];
-                    let at = v[c * self.chunk + s0 * self.tw4..].as_mut_ptr();
+                    let at = v[c * self.chunk + s0 * self.grid.tw4..].as_mut_ptr();
                     // SAFETY: V[ξ] holds the chunk's tiles of channel c at ξ·vs floats.
-                    unsafe { self.input.rows(src, trs.clone(), self.tw4 / 4, (at, self.tw4), &mut in_stage) };
+                    unsafe { self.input.rows(src, trs.clone(), self.grid.tw4 / 4, (at, self.grid.tw4), &mut in_stage) };
                 }
             }
             // The GEMM of row block b at transform point ξ, its rows of U[ξ] at `a`.
@@ -471,11 +468,11 @@ impl Family for Winograd {
                 }
             }
             for s in 0..slots {
-                let (n, sl) = ((u0 + s) / self.th, (u0 + s) % self.th);
+                let (n, sl) = ((u0 + s) / self.grid.slots, (u0 + s) % self.grid.slots);
                 let r0 = sl * pack * m;
                 let nr = (pack * m).min(g.oh - r0);
                 let full = if nr == pack * m { g.ow / gw } else { 0 };
-                let mp0 = at(mbuf.as_ptr(), s * self.tw4);
+                let mp0 = at(mbuf.as_ptr(), s * self.grid.tw4);
                 let bias0 = if g.bias { at(ptrs[2], co.start) } else { 0 };
                 let off0 = co.start * plane + r0 * g.ow;
                 if full > 0 {
@@ -492,10 +489,10 @@ impl Family for Winograd {
                     unsafe { self.out_full.call(call) };
                 }
                 for (ol, o) in co.clone().enumerate() {
-                    let mp = at(mbuf.as_ptr(), ol * self.chunk + s * self.tw4);
+                    let mp = at(mbuf.as_ptr(), ol * self.chunk + s * self.grid.tw4);
                     let bias = if g.bias { at(ptrs[2], o) } else { 0 };
                     let off = o * plane + r0 * g.ow;
-                    for q in full..self.tw4 / 4 {
+                    for q in full..self.grid.tw4 / 4 {
                         let (c0, nc) = (gw * q, gw.min(g.ow.saturating_sub(gw * q)));
                         if nc == 0 {
                             continue;

@@ -43,7 +43,7 @@ pub(super) fn compile_output(
     let (m, t) = (tf.m, tf.t);
     // The output row (below the group's first) and vector position of tile k's
     // first pixel: a row of the group holds `per_row` tiles.
-    let per_row = if grid.pack > 1 { grid.tw } else { 4 };
+    let per_row = grid.group_row_tiles();
     let place = move |k: usize| ((k / per_row) * m, (k % per_row) * m / 4);
     jit.compile_opt("wino_out", Opt::Speed, |b, [mp, out, bias_p, extras, ngroups, nchan], features| {
         let fma = features.has_fma;

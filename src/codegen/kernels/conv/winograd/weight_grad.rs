@@ -57,9 +57,7 @@ use crate::sched::StepSpec;
 struct WinogradWeight {
     g: ConvGeom,
     tf: &'static Transform,
-    /// Tile rows per sample, tiles per tile-row slot (a multiple of 4).
-    th: usize,
-    tw4: usize,
+    /// Slots per sample (`grid.slots`), tiles per slot (`grid.tw4`); see [`Grid`].
     grid: Grid,
     /// Tile-row slots per chunk, tiles per chunk.
     rows: usize,
@@ -128,8 +126,6 @@ pub(in crate::codegen::kernels::conv) fn compile(
     let family = WinogradWeight {
         g,
         tf,
-        th,
-        tw4,
         grid,
         rows,
         chunk,
@@ -305,23 +301,20 @@ impl Family for WinogradWeight {
         let in_plane = g.h * g.w;
         for (k, u0) in p.rows.clone().step_by(self.rows).enumerate() {
             let slots = self.rows.min(p.rows.end - u0);
-            for (s0, n, trs) in sample_runs(u0..u0 + slots, self.th) {
+            for (s0, n, trs) in sample_runs(u0..u0 + slots, self.grid.slots) {
                 for c in 0..g.cin {
                     let src = &x[n * self.xbs + c * in_plane..][..in_plane];
-                    let at = v[c * self.chunk + s0 * self.tw4..].as_mut_ptr();
+                    let at = v[c * self.chunk + s0 * self.grid.tw4..].as_mut_ptr();
                     // SAFETY: V[ξ] holds the chunk's tiles of channel c at ξ·vs floats.
-                    unsafe { self.input.rows(src, trs.clone(), self.tw4 / 4, (at, self.tw4), &mut in_stage) };
+                    unsafe { self.input.rows(src, trs.clone(), self.grid.tw4 / 4, (at, self.grid.tw4), &mut in_stage) };
                 }
             }
             for s in 0..slots {
-                let (n, sl) = ((u0 + s) / self.th, (u0 + s) % self.th);
-                // A packed slot's tile rows, `tw` tiles each, one after the other.
-                let (pack, per_row) = match self.grid.pack {
-                    1 => (1, self.tw4),
-                    p => (p, self.grid.tw),
-                };
+                let (n, sl) = ((u0 + s) / self.grid.slots, (u0 + s) % self.grid.slots);
+                // A slot's tile rows, one after the other (one row unpacked).
+                let (pack, per_row) = (self.grid.pack, self.grid.row_tiles());
                 for k in 0..pack {
-                    let at = u[(s * self.tw4 + k * per_row) * self.width..].as_mut_ptr();
+                    let at = u[(s * self.grid.tw4 + k * per_row) * self.width..].as_mut_ptr();
                     // SAFETY: Ū[ξ] holds the chunk's tiles, `width` floats each; the
                     // slot's row k takes `per_row` of its tiles.
                     unsafe { self.dy_row(dy, (n, sl * pack + k, per_row), co, at, dy_stage) };
