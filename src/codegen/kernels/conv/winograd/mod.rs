@@ -86,7 +86,6 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use cranelift_codegen::ir::Value;
 
 use super::abi::{at, view, MAX_EXTRAS};
 use super::drive::{
@@ -101,12 +100,12 @@ use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn};
 use crate::codegen::kernels::CompiledKernel;
 use crate::codegen::machine::{L1_BYTES, L2_BYTES};
-use crate::codegen::simd::V4;
 use crate::sched::StepSpec;
 
 mod cost;
 mod grid;
 mod input;
+mod linear;
 mod output;
 pub(super) mod weight_grad;
 mod weights;
@@ -375,28 +374,6 @@ fn spaced(len: usize) -> usize {
     len + 16
 }
 
-/// `Σ c_k·x_k` over the non-zero coefficients (±1 as adds and subtracts).
-fn lin(v: &mut V4, coefs: &[f32], xs: &[Value]) -> Value {
-    let mut acc: Option<Value> = None;
-    for (&c, &x) in coefs.iter().zip(xs) {
-        acc = Some(match (acc, c) {
-            (_, 0.0) => continue,
-            (None, 1.0) => x,
-            (None, _) => {
-                let k = v.splat(c);
-                v.mul(k, x)
-            }
-            (Some(a), 1.0) => v.add(a, x),
-            (Some(a), -1.0) => v.sub(a, x),
-            (Some(a), _) => {
-                let k = v.splat(c);
-                v.mul_add(k, x, a)
-            }
-        });
-    }
-    acc.unwrap_or_else(|| v.splat(0.0))
-}
-
 impl Family for Winograd {
     unsafe fn run_part(&self, _t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
         let (g, tf) = (&self.g, self.tf);
@@ -472,7 +449,7 @@ impl Family for Winograd {
                 let r0 = sl * pack * m;
                 let nr = (pack * m).min(g.oh - r0);
                 let full = if nr == pack * m { g.ow / gw } else { 0 };
-                let mp0 = at(mbuf.as_ptr(), s * self.grid.tw4);
+                let mp0 = at(mbuf.as_mut_ptr(), s * self.grid.tw4);
                 let bias0 = if g.bias { at(ptrs[2], co.start) } else { 0 };
                 let off0 = co.start * plane + r0 * g.ow;
                 if full > 0 {
@@ -489,7 +466,7 @@ impl Family for Winograd {
                     unsafe { self.out_full.call(call) };
                 }
                 for (ol, o) in co.clone().enumerate() {
-                    let mp = at(mbuf.as_ptr(), ol * self.chunk + s * self.grid.tw4);
+                    let mp = at(mbuf.as_mut_ptr(), ol * self.chunk + s * self.grid.tw4);
                     let bias = if g.bias { at(ptrs[2], o) } else { 0 };
                     let off = o * plane + r0 * g.ow;
                     for q in full..self.grid.tw4 / 4 {

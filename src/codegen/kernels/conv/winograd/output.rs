@@ -8,7 +8,8 @@ use cranelift_codegen::ir::{InstBuilder, Value};
 use super::super::abi::{view, view_mut, MAX_EXTRAS};
 use super::super::emit::{addr, load_ptr};
 use super::super::store::{store_vecs, Item, OperandMap, StoreSpec, TilePtrs};
-use super::{lin, Grid, Transform, Winograd};
+use super::linear::apply;
+use super::{Grid, Transform, Winograd};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::loops::counted_loop;
@@ -18,7 +19,8 @@ use crate::sched::StepSpec;
 /// `fn(m, out, bias, extras, ngroups, nchan)`: for `nchan` output channels (M, the
 /// output and the extras `chan_bytes` = (M's, the output's) further per channel,
 /// the bias one float), `ngroups` groups of four horizontally adjacent tiles each
-/// (M at `m`, transform point ξ at `ξ·xi_bytes`, the next group 16 bytes on):
+/// (M at `m`, transform point ξ at `ξ·xi_bytes`, the next group 16 bytes on; M
+/// is overwritten, as the transform's scratch):
 /// `Aᵀ M A`, bias, and the store stage into output rows `row_bytes` apart (the
 /// extras alike), 16·m bytes per group. One call per tile row rather than per
 /// (channel, tile row): on 8×8 maps a call had one group to do. With a packed
@@ -57,22 +59,27 @@ pub(super) fn compile_output(
             let init: Vec<Value> = [ch[0], ch[1]].into_iter().chain(ch[3..].iter().copied()).collect();
             counted_loop(b, ngroups, 1, &init, |b, _, st| {
                 let mut v = V4::new(b, fma);
-                let mv: Vec<Value> = (0..t * t)
-                    .map(|xi| {
-                        let (p, imm) = addr(&mut v, st[0], xi as i64 * xi_bytes);
-                        v.load(p, imm)
-                    })
-                    .collect();
-                // tmp[i][j] = Σ_k Aᵀ[i][k]·M[k][j]; Y[i][j] = Σ_k tmp[i][k]·Aᵀ[j][k].
+                let at = |v: &mut V4, xi: usize| addr(v, st[0], xi as i64 * xi_bytes);
+                let load = |v: &mut V4, xi: usize| {
+                    let (p, imm) = at(v, xi);
+                    v.load(p, imm)
+                };
+                // tmp[i][j] = Σ_k Aᵀ[i][k]·M[k][j], stored over M[i][j] (M is read
+                // once, so it is scratch for this group), then Y[i][j] = Σ_k
+                // tmp[i][k]·Aᵀ[j][k]: the t² values of M kept in registers instead
+                // spilled (125 stack loads and stores per group for F(4×4)).
+                for j in 0..t {
+                    let col: Vec<Value> = (0..t).map(|k| load(&mut v, k * t + j)).collect();
+                    for (i, x) in apply(&mut v, tf.at, &col).into_iter().enumerate() {
+                        let (p, imm) = at(&mut v, i * t + j);
+                        v.store(x, p, imm);
+                    }
+                }
+                let tp = TilePtrs { out: st[1], extras: st[2..].to_vec(), bias: bias_p };
                 let mut items = Vec::new();
                 for i in 0..m {
-                    let tmp: Vec<Value> = (0..t)
-                        .map(|j| {
-                            let col: Vec<Value> = (0..t).map(|k| mv[k * t + j]).collect();
-                            lin(&mut v, tf.at[i], &col)
-                        })
-                        .collect();
-                    let y: Vec<Value> = (0..m).map(|j| lin(&mut v, tf.at[j], &tmp)).collect();
+                    let tmp: Vec<Value> = (0..t).map(|j| load(&mut v, i * t + j)).collect();
+                    let y = apply(&mut v, tf.at, &tmp);
                     // Lanes are tiles: transpose so each vector is 4 adjacent pixels
                     // (row i of one tile for F(4×4), of two tiles for F(2×2)).
                     let z = if m == 4 {
@@ -89,8 +96,12 @@ pub(super) fn compile_output(
                         let (r, pos) = place(q * tiles_per_vector);
                         items.push(Item { r: r + i, pos, lanes: 4, x });
                     }
+                    // Stored as soon as a group of four is ready: fewer live values.
+                    if items.len() == 4 {
+                        store_vecs(&mut v, &store, &tp, &items);
+                        items.clear();
+                    }
                 }
-                let tp = TilePtrs { out: st[1], extras: st[2..].to_vec(), bias: bias_p };
                 for group in items.chunks(4) {
                     store_vecs(&mut v, &store, &tp, group);
                 }

@@ -34,7 +34,8 @@ use std::sync::Arc;
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 
 use super::input::InputTransform;
-use super::{by_width, grid, lin, raw_store, sample_runs, spaced, transform, vector_ranges, Grid, Transform};
+use super::linear::apply;
+use super::{by_width, grid, raw_store, sample_runs, spaced, transform, vector_ranges, Grid, Transform};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::kernels::conv::abi::{at, view, view_mut};
@@ -164,12 +165,10 @@ fn compile_dy(
                 .map(|i| (0..m).map(|j| gather4(&mut v, st[0], i as i64 * row + 4 * j as i64, plane)).collect())
                 .collect();
             // tmp[i][b] = Σ_j A[b][j]·y[i][j]; Ū[a][b] = Σ_i A[a][i]·tmp[i][b].
-            let tmp: Vec<Vec<Value>> =
-                y.iter().map(|yi| a_rows.iter().map(|ab| lin(&mut v, ab, yi)).collect()).collect();
-            for (a, aa) in a_rows.iter().enumerate() {
-                for bcol in 0..t {
-                    let col: Vec<Value> = tmp.iter().map(|ti| ti[bcol]).collect();
-                    let x = lin(&mut v, aa, &col);
+            let tmp: Vec<Vec<Value>> = y.iter().map(|yi| apply(&mut v, &a_rows, yi)).collect();
+            for bcol in 0..t {
+                let col: Vec<Value> = tmp.iter().map(|ti| ti[bcol]).collect();
+                for (a, x) in apply(&mut v, &a_rows, &col).into_iter().enumerate() {
                     let (p, imm) = addr(&mut v, st[1], (a * t + bcol) as i64 * xi_bytes);
                     v.store(x, p, imm);
                 }

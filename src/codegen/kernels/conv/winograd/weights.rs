@@ -18,7 +18,8 @@ use std::ops::Range;
 
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 
-use super::{lin, Role, Transform};
+use super::linear::apply;
+use super::{Role, Transform};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::kernels::conv::emit::addr;
@@ -112,11 +113,10 @@ fn group(v: &mut V4, tf: &Transform, s: &Strides, (w, u): (Value, Value), lanes:
         })
         .collect();
     // gg = G g: gg[i][j] = Σ_k G[i][k]·g[k][j] (g[k][j] is tap 3k + j).
-    let gg: Vec<Vec<Value>> =
-        (0..t).map(|i| (0..3).map(|j| lin(v, tf.g[i], &[f[j], f[3 + j], f[6 + j]])).collect()).collect();
-    for (i, row) in gg.iter().enumerate() {
-        for j in 0..t {
-            let x = lin(v, tf.g[j], row);
+    let gg_cols: Vec<Vec<Value>> = (0..3).map(|j| apply(v, tf.g, &[f[j], f[3 + j], f[6 + j]])).collect();
+    for i in 0..t {
+        let row: Vec<Value> = gg_cols.iter().map(|c| c[i]).collect();
+        for (j, x) in apply(v, tf.g, &row).into_iter().enumerate() {
             let off = (i * t + j) as i64 * xi_bytes;
             if lanes == 4 {
                 let (p, imm) = addr(v, u, off);
