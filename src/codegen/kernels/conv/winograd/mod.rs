@@ -449,7 +449,7 @@ impl Family for Winograd {
                 let r0 = sl * pack * m;
                 let nr = (pack * m).min(g.oh - r0);
                 let full = if nr == pack * m { g.ow / gw } else { 0 };
-                let mp0 = at(mbuf.as_mut_ptr(), s * self.grid.tw4);
+                let mp0 = at(mbuf.as_ptr(), s * self.grid.tw4);
                 let bias0 = if g.bias { at(ptrs[2], co.start) } else { 0 };
                 let off0 = co.start * plane + r0 * g.ow;
                 if full > 0 {
@@ -466,7 +466,7 @@ impl Family for Winograd {
                     unsafe { self.out_full.call(call) };
                 }
                 for (ol, o) in co.clone().enumerate() {
-                    let mp = at(mbuf.as_mut_ptr(), ol * self.chunk + s * self.grid.tw4);
+                    let mp = at(mbuf.as_ptr(), ol * self.chunk + s * self.grid.tw4);
                     let bias = if g.bias { at(ptrs[2], o) } else { 0 };
                     let off = o * plane + r0 * g.ow;
                     for q in full..self.grid.tw4 / 4 {

@@ -3,7 +3,7 @@
 //! function per row stride), and the staging of tile groups that reach past the
 //! map's right or bottom edge.
 
-use cranelift_codegen::ir::{InstBuilder, Value};
+use cranelift_codegen::ir::{types, InstBuilder, StackSlotData, StackSlotKind, Value};
 
 use super::super::abi::{view, view_mut, MAX_EXTRAS};
 use super::super::emit::{addr, load_ptr};
@@ -19,8 +19,7 @@ use crate::sched::StepSpec;
 /// `fn(m, out, bias, extras, ngroups, nchan)`: for `nchan` output channels (M, the
 /// output and the extras `chan_bytes` = (M's, the output's) further per channel,
 /// the bias one float), `ngroups` groups of four horizontally adjacent tiles each
-/// (M at `m`, transform point ξ at `ξ·xi_bytes`, the next group 16 bytes on; M
-/// is overwritten, as the transform's scratch):
+/// (M at `m`, transform point ξ at `ξ·xi_bytes`, the next group 16 bytes on):
 /// `Aᵀ M A`, bias, and the store stage into output rows `row_bytes` apart (the
 /// extras alike), 16·m bytes per group. One call per tile row rather than per
 /// (channel, tile row): on 8×8 maps a call had one group to do. With a packed
@@ -49,6 +48,9 @@ pub(super) fn compile_output(
     let place = move |k: usize| ((k / per_row) * m, (k % per_row) * m / 4);
     jit.compile_opt("wino_out", Opt::Speed, |b, [mp, out, bias_p, extras, ngroups, nchan], features| {
         let fma = features.has_fma;
+        // Aᵀ M, m×t vectors, between the two passes (see below).
+        let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (16 * m * t) as u32, 4));
+        let tmp_at = b.ins().stack_addr(types::I64, slot, 0);
         let mut v = V4::new(b, false);
         let ex: Vec<Value> = (0..store.extras.len()).map(|k| load_ptr(&mut v, extras, k)).collect();
         let chans: Vec<Value> = [mp, out, bias_p].into_iter().chain(ex).collect();
@@ -59,26 +61,25 @@ pub(super) fn compile_output(
             let init: Vec<Value> = [ch[0], ch[1]].into_iter().chain(ch[3..].iter().copied()).collect();
             counted_loop(b, ngroups, 1, &init, |b, _, st| {
                 let mut v = V4::new(b, fma);
-                let at = |v: &mut V4, xi: usize| addr(v, st[0], xi as i64 * xi_bytes);
-                let load = |v: &mut V4, xi: usize| {
-                    let (p, imm) = at(v, xi);
-                    v.load(p, imm)
-                };
-                // tmp[i][j] = Σ_k Aᵀ[i][k]·M[k][j], stored over M[i][j] (M is read
-                // once, so it is scratch for this group), then Y[i][j] = Σ_k
-                // tmp[i][k]·Aᵀ[j][k]: the t² values of M kept in registers instead
-                // spilled (125 stack loads and stores per group for F(4×4)).
+                // tmp[i][j] = Σ_k Aᵀ[i][k]·M[k][j] column by column into a stack
+                // buffer, then Y[i][j] = Σ_k tmp[i][k]·Aᵀ[j][k] row by row: with M's
+                // t² values all loaded first, the register allocator spilled them
+                // (125 stack loads and stores per group for F(4×4)).
                 for j in 0..t {
-                    let col: Vec<Value> = (0..t).map(|k| load(&mut v, k * t + j)).collect();
+                    let col: Vec<Value> = (0..t)
+                        .map(|k| {
+                            let (p, imm) = addr(&mut v, st[0], (k * t + j) as i64 * xi_bytes);
+                            v.load(p, imm)
+                        })
+                        .collect();
                     for (i, x) in apply(&mut v, tf.at, &col).into_iter().enumerate() {
-                        let (p, imm) = at(&mut v, i * t + j);
-                        v.store(x, p, imm);
+                        v.store(x, tmp_at, (16 * (i * t + j)) as i32);
                     }
                 }
                 let tp = TilePtrs { out: st[1], extras: st[2..].to_vec(), bias: bias_p };
                 let mut items = Vec::new();
                 for i in 0..m {
-                    let tmp: Vec<Value> = (0..t).map(|j| load(&mut v, i * t + j)).collect();
+                    let tmp: Vec<Value> = (0..t).map(|j| v.load(tmp_at, (16 * (i * t + j)) as i32)).collect();
                     let y = apply(&mut v, tf.at, &tmp);
                     // Lanes are tiles: transpose so each vector is 4 adjacent pixels
                     // (row i of one tile for F(4×4), of two tiles for F(2×2)).
