@@ -31,7 +31,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use cranelift_codegen::ir::{types, InstBuilder, Value};
+use cranelift_codegen::ir::{types, InstBuilder, StackSlotData, StackSlotKind, Value};
 
 use super::input::InputTransform;
 use super::linear::apply;
@@ -158,16 +158,31 @@ fn compile_dy(
     let a_rows: Vec<Vec<f32>> = (0..t).map(|a| (0..m).map(|j| tf.at[j][a]).collect()).collect();
     jit.compile_opt("wino_dy", Opt::Speed, |b, [dy, u, ntiles], features| {
         let fma = features.has_fma;
+        // A Ȳ's rows, m×t vectors, between the two passes (as the output transform).
+        let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (16 * m * t) as u32, 4));
+        let tmp_at = b.ins().stack_addr(types::I64, slot, 0);
         counted_loop(b, ntiles, 1, &[dy, u], |b, _, st| {
             let mut v = V4::new(b, fma);
-            // y[i][j]: the four channels' values at tile pixel (i, j).
-            let y: Vec<Vec<Value>> = (0..m)
-                .map(|i| (0..m).map(|j| gather4(&mut v, st[0], i as i64 * row + 4 * j as i64, plane)).collect())
-                .collect();
-            // tmp[i][b] = Σ_j A[b][j]·y[i][j]; Ū[a][b] = Σ_i A[a][i]·tmp[i][b].
-            let tmp: Vec<Vec<Value>> = y.iter().map(|yi| apply(&mut v, &a_rows, yi)).collect();
+            for i in 0..m {
+                // y[j]: the four channels' values at tile pixel (i, j); for F(4×4) a
+                // transpose of the channels' rows (4 loads instead of 16 lane inserts).
+                let y: Vec<Value> = if m == 4 {
+                    let rows = [0, 1, 2, 3].map(|l| {
+                        let (p, imm) = addr(&mut v, st[0], i as i64 * row + l * plane);
+                        v.load(p, imm)
+                    });
+                    v.transpose4(rows).to_vec()
+                } else {
+                    (0..m).map(|j| gather4(&mut v, st[0], i as i64 * row + 4 * j as i64, plane)).collect()
+                };
+                // tmp[i][b] = Σ_j A[b][j]·y[i][j].
+                for (bcol, x) in apply(&mut v, &a_rows, &y).into_iter().enumerate() {
+                    v.store(x, tmp_at, (16 * (i * t + bcol)) as i32);
+                }
+            }
+            // Ū[a][b] = Σ_i A[a][i]·tmp[i][b].
             for bcol in 0..t {
-                let col: Vec<Value> = tmp.iter().map(|ti| ti[bcol]).collect();
+                let col: Vec<Value> = (0..m).map(|i| v.load(tmp_at, (16 * (i * t + bcol)) as i32)).collect();
                 for (a, x) in apply(&mut v, &a_rows, &col).into_iter().enumerate() {
                     let (p, imm) = addr(&mut v, st[1], (a * t + bcol) as i64 * xi_bytes);
                     v.store(x, p, imm);
