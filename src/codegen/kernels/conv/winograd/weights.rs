@@ -8,15 +8,16 @@
 //! scalar Rust it took about a tenth of a VGG-16 inference step at batch 1, a
 //! third of that in `memcpy` calls for the runs of U.
 //!
-//! The nine taps of the four filters are gathered by scalar loads (a filter's taps
-//! are contiguous, but filters of adjacent input channels are 9 floats apart, or
-//! `cout·9` in the data-gradient role), then `G g` down the columns and `(G g) Gᵀ`
-//! along the rows with the same [`lin`] as the other transforms. A last group of
-//! fewer than four channels loads and stores only its real lanes.
+//! The nine taps of the four filters come from three vector loads per filter and
+//! lane transposes (a filter's taps are contiguous, but filters of adjacent input
+//! channels are 9 floats apart, or `cout·9` in the data-gradient role), then `G g`
+//! down the columns and `(G g) Gᵀ` along the rows with the factored products of
+//! `linear` as the other transforms. A last group of fewer than four channels
+//! loads and stores only its real lanes.
 
 use std::ops::Range;
 
-use cranelift_codegen::ir::{types, InstBuilder, Value};
+use cranelift_codegen::ir::{types, InstBuilder, StackSlotData, StackSlotKind, Value};
 
 use super::linear::apply;
 use super::{Role, Transform};
@@ -74,19 +75,21 @@ fn compile_fn(jit: &Jit, tf: &'static Transform, s: &Strides, cin: usize, xi_byt
     let (o_bytes, c_bytes) = ((4 * s.o) as i64, (4 * s.c) as i64);
     jit.compile_opt("wino_w", Opt::Speed, |b, [w, u, n_out], features| {
         let fma = features.has_fma;
+        let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (16 * 3 * tf.t) as u32, 4));
+        let tmp = b.ins().stack_addr(types::I64, slot, 0);
         counted_loop(b, n_out, 1, &[w, u], |b, _, st| {
             let mut end = vec![st[0], st[1]];
             if groups > 0 {
                 let n = b.ins().iconst(types::I64, groups as i64);
                 end = counted_loop(b, n, 1, &end, |b, _, g| {
                     let mut v = V4::new(b, fma);
-                    group(&mut v, tf, s, (g[0], g[1]), 4, xi_bytes);
+                    group(&mut v, tf, s, (g[0], g[1], tmp), 4, xi_bytes);
                     Ok(vec![v.offset(g[0], 4 * c_bytes), v.offset(g[1], 16)])
                 })?;
             }
             let mut v = V4::new(b, fma);
             if rest > 0 {
-                group(&mut v, tf, s, (end[0], end[1]), rest, xi_bytes);
+                group(&mut v, tf, s, (end[0], end[1], tmp), rest, xi_bytes);
             }
             Ok(vec![v.offset(st[0], o_bytes), v.offset(st[1], (4 * cin) as i64)])
         })?;
@@ -96,26 +99,23 @@ fn compile_fn(jit: &Jit, tf: &'static Transform, s: &Strides, cin: usize, xi_byt
 }
 
 /// U for `lanes` input channels from the filters at `w` (channel l at `l·c` floats),
-/// stored at `u` (channel l at float l of each transform point).
-fn group(v: &mut V4, tf: &Transform, s: &Strides, (w, u): (Value, Value), lanes: usize, xi_bytes: i64) {
+/// stored at `u` (channel l at float l of each transform point); `tmp` is a stack
+/// buffer of 3·t vectors.
+fn group(v: &mut V4, tf: &Transform, s: &Strides, (w, u, tmp): (Value, Value, Value), lanes: usize, xi_bytes: i64) {
     let t = tf.t;
+    let raw = taps(v, s, w, lanes);
     // f[k]: tap k of the lanes' filters.
-    let f: Vec<Value> = (0..9)
-        .map(|k| {
-            let tap = if s.rotated { 8 - k } else { k };
-            let mut x = v.splat(0.0);
-            for l in 0..lanes {
-                let (p, imm) = addr(v, w, 4 * (l * s.c + tap) as i64);
-                let e = v.b.ins().load(types::F32, mem(), p, imm);
-                x = v.b.ins().insertlane(x, e, l as u8);
-            }
-            x
-        })
-        .collect();
-    // gg = G g: gg[i][j] = Σ_k G[i][k]·g[k][j] (g[k][j] is tap 3k + j).
-    let gg_cols: Vec<Vec<Value>> = (0..3).map(|j| apply(v, tf.g, &[f[j], f[3 + j], f[6 + j]])).collect();
+    let f: Vec<Value> = (0..9).map(|k| raw[if s.rotated { 8 - k } else { k }]).collect();
+    // gg = G g: gg[i][j] = Σ_k G[i][k]·g[k][j] (g[k][j] is tap 3k + j), column by
+    // column into the stack buffer: kept in registers with f, 3·t values spilled
+    // (85 stack accesses per group for F(4×4)).
+    for j in 0..3 {
+        for (i, x) in apply(v, tf.g, &[f[j], f[3 + j], f[6 + j]]).into_iter().enumerate() {
+            v.store(x, tmp, (16 * (3 * i + j)) as i32);
+        }
+    }
     for i in 0..t {
-        let row: Vec<Value> = gg_cols.iter().map(|c| c[i]).collect();
+        let row: Vec<Value> = (0..3).map(|j| v.load(tmp, (16 * (3 * i + j)) as i32)).collect();
         for (j, x) in apply(v, tf.g, &row).into_iter().enumerate() {
             let off = (i * t + j) as i64 * xi_bytes;
             if lanes == 4 {
@@ -130,4 +130,33 @@ fn group(v: &mut V4, tf: &Transform, s: &Strides, (w, u): (Value, Value), lanes:
             }
         }
     }
+}
+
+/// The nine taps in memory order of the lanes' filters, tap k of lane l in lane l
+/// of vector k. Four lanes: each filter's floats 0–3, 4–7 and 5–8 by vector loads,
+/// three lane transposes (12 loads instead of 36 scalar loads and lane inserts);
+/// fewer lanes: scalar loads, the other lanes zero.
+fn taps(v: &mut V4, s: &Strides, w: Value, lanes: usize) -> Vec<Value> {
+    if lanes == 4 {
+        let quad = |v: &mut V4, first: usize| {
+            let rows = [0, 1, 2, 3].map(|l| {
+                let (p, imm) = addr(v, w, 4 * (l * s.c + first) as i64);
+                v.load(p, imm)
+            });
+            v.transpose4(rows)
+        };
+        let (lo, hi, last) = (quad(v, 0), quad(v, 4), quad(v, 5));
+        return lo.into_iter().chain(hi).chain([last[3]]).collect();
+    }
+    (0..9)
+        .map(|tap| {
+            let mut x = v.splat(0.0);
+            for l in 0..lanes {
+                let (p, imm) = addr(v, w, 4 * (l * s.c + tap) as i64);
+                let e = v.b.ins().load(types::F32, mem(), p, imm);
+                x = v.b.ins().insertlane(x, e, l as u8);
+            }
+            x
+        })
+        .collect()
 }
