@@ -43,8 +43,33 @@ pub fn try_zeroed<T: ZeroBits>(len: usize) -> Result<Vec<T>, AllocError> {
         if p.is_null() {
             return Err(too_big);
         }
+        ask_for_huge_pages(p.cast(), layout.size());
         Ok(Vec::from_raw_parts(p, len, len))
     }
+}
+
+/// Bytes of a transparent huge page (x86-64 and most arm64 kernels).
+const HUGE_PAGE: usize = 2 << 20;
+
+/// Asks Linux to back the whole 2 MiB pages inside the block with huge pages when
+/// they are first touched (the system's THP setting is often `madvise`, under which
+/// nothing else gets them). The kernels stream tensors of many MiB: with 4 KiB pages
+/// a VGG-16 classifier layer (411 MB of weights read once per step) took 15.0 ms,
+/// 27 GB/s, against PyTorch's 12.1 ms, whose allocator asks the same (2-core Intel
+/// Xeon). A refusal (no THP, another OS) changes nothing but speed.
+fn ask_for_huge_pages(p: *mut u8, bytes: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        let start = (p as usize).next_multiple_of(HUGE_PAGE);
+        let end = (p as usize + bytes) / HUGE_PAGE * HUGE_PAGE;
+        if end > start {
+            // SAFETY: the range lies inside the block just allocated; MADV_HUGEPAGE
+            // is advice, it changes neither the contents nor the mapping's validity.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (p, bytes, HUGE_PAGE);
 }
 
 #[cfg(test)]
