@@ -43,6 +43,14 @@
 //!    output and the extras copied in, the valid pixels copied back), so the JIT
 //!    function has one shape.
 //!
+//! All transforms apply their small matrices (Bᵀ, Aᵀ, A, G) through `linear`, which
+//! computes shared sums once (F(4×4)'s Bᵀ in 12 operations per column instead of
+//! 22), and go through memory between their two passes (V itself, or a stack buffer)
+//! instead of keeping t² vectors live: with 16 xmm registers Cranelift spilled
+//! them, 267 stack loads and stores per group of the F(4×4) input transform. Both
+//! together (2-core Intel Xeon): ResNet-20 training 227.9 → 218.9 ms, VGG-16 at
+//! batch 1 133.3 → 130.5.
+//!
 //! # Accuracy
 //! The transforms reorder and scale the sums, so results are not the direct
 //! kernel's bit for bit. Measured against the f64 reference (tests/jit_winograd.rs,
@@ -85,7 +93,6 @@
 
 use std::ops::Range;
 use std::sync::Arc;
-
 
 use super::abi::{at, view, MAX_EXTRAS};
 use super::drive::{

@@ -75,7 +75,8 @@ fn compile_fn(jit: &Jit, tf: &'static Transform, s: &Strides, cin: usize, xi_byt
     let (o_bytes, c_bytes) = ((4 * s.o) as i64, (4 * s.c) as i64);
     jit.compile_opt("wino_w", Opt::Speed, |b, [w, u, n_out], features| {
         let fma = features.has_fma;
-        let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (16 * 3 * tf.t) as u32, 4));
+        let slot =
+            b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (16 * 3 * tf.t) as u32, 4));
         let tmp = b.ins().stack_addr(types::I64, slot, 0);
         counted_loop(b, n_out, 1, &[w, u], |b, _, st| {
             let mut end = vec![st[0], st[1]];
