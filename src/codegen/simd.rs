@@ -14,7 +14,9 @@
 //!   alignment is all that is assumed).
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{types, ConstantData, Endianness, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::ir::{
+    types, ConstantData, Endianness, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value,
+};
 use cranelift_frontend::FunctionBuilder;
 
 /// Memory flags used for every kernel access: no trap metadata, no alignment
@@ -29,6 +31,15 @@ pub fn lanes_le() -> MemFlagsData {
 }
 
 /// An f32x4 emitter: a borrowed builder plus the FMA decision.
+/// The address of a 16-byte aligned stack buffer of `n` f32x4 vectors in the
+/// function being built: scratch between two passes of a computation whose values
+/// would not fit the 16 vector registers (spilled, they cost more accesses).
+pub fn stack_vectors(b: &mut FunctionBuilder, n: usize) -> Value {
+    let data = StackSlotData::new(StackSlotKind::ExplicitSlot, (16 * n) as u32, 4);
+    let slot = b.create_sized_stack_slot(data);
+    b.ins().stack_addr(types::I64, slot, 0)
+}
+
 pub struct V4<'a, 'b> {
     /// The underlying builder, for control flow and scalar code.
     pub b: &'a mut FunctionBuilder<'b>,

@@ -69,8 +69,9 @@ pub const MARGIN: f64 = 0.05;
 /// lanes for the weight gradients of short rows; 6: budgets that let large steps
 /// reach the tile stage; 7: Winograd slots of several tile rows on small maps,
 /// which moves F(4×4) ahead of F(2×2) there, in the model's picks too; 8: the
-/// same for weight gradients; 9: Winograd transforms at about two thirds of their
-/// cost, which moves F(4×4) ahead of F(2×2) on ResNet-20's 32×32 weight gradients).
+/// same for weight gradients; 9: cheaper Winograd transforms, the input's at about
+/// two thirds of its cost, which moves F(4×4) ahead of F(2×2) on ResNet-20's 32×32
+/// weight gradients).
 pub const FORMAT: u32 = 9;
 
 /// When to measure.

@@ -286,7 +286,8 @@ fn compile_fn(jit: &Jit, tf: &'static Transform, row_bytes: i64, xi_bytes: i64, 
             // Two passes through V itself: row r's (d Bᵀ)[r][j] = Σ_k Bᵀ[j][k]·d[r][k]
             // is stored at point (r, j), then column j is read back and transformed
             // in place. Kept in registers, the t² values of the first pass spilled:
-            // 267 stack loads and stores per group for F(4×4) against 72 here.
+            // 267 stack loads and stores per group for F(4×4), where this reads and
+            // writes V 72 times (20 stack accesses are left).
             for r in 0..t {
                 let cols = columns(&mut v4, st[0], r as i64 * row_bytes, m, lanes);
                 for (j, x) in apply(&mut v4, tf.bt, &cols).into_iter().enumerate() {

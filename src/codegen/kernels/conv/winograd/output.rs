@@ -3,7 +3,7 @@
 //! function per row stride), and the staging of tile groups that reach past the
 //! map's right or bottom edge.
 
-use cranelift_codegen::ir::{types, InstBuilder, StackSlotData, StackSlotKind, Value};
+use cranelift_codegen::ir::{InstBuilder, Value};
 
 use super::super::abi::{view, view_mut, MAX_EXTRAS};
 use super::super::emit::{addr, load_ptr};
@@ -13,7 +13,7 @@ use super::{Grid, Transform, Winograd};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::loops::counted_loop;
-use crate::codegen::simd::V4;
+use crate::codegen::simd::{stack_vectors, V4};
 use crate::sched::StepSpec;
 
 /// `fn(m, out, bias, extras, ngroups, nchan)`: for `nchan` output channels (M, the
@@ -49,8 +49,7 @@ pub(super) fn compile_output(
     jit.compile_opt("wino_out", Opt::Speed, |b, [mp, out, bias_p, extras, ngroups, nchan], features| {
         let fma = features.has_fma;
         // Aᵀ M, m×t vectors, between the two passes (see below).
-        let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (16 * m * t) as u32, 4));
-        let tmp_at = b.ins().stack_addr(types::I64, slot, 0);
+        let tmp_at = stack_vectors(b, m * t);
         let mut v = V4::new(b, false);
         let ex: Vec<Value> = (0..store.extras.len()).map(|k| load_ptr(&mut v, extras, k)).collect();
         let chans: Vec<Value> = [mp, out, bias_p].into_iter().chain(ex).collect();
@@ -97,15 +96,14 @@ pub(super) fn compile_output(
                         let (r, pos) = place(q * tiles_per_vector);
                         items.push(Item { r: r + i, pos, lanes: 4, x });
                     }
-                    // Stored as soon as a group of four is ready: fewer live values.
+                    // Stored as soon as a group of four is ready (each output row of
+                    // F(4×4), two of F(2×2)): fewer live values.
                     if items.len() == 4 {
                         store_vecs(&mut v, &store, &tp, &items);
                         items.clear();
                     }
                 }
-                for group in items.chunks(4) {
-                    store_vecs(&mut v, &store, &tp, group);
-                }
+                debug_assert!(items.is_empty());
                 let steps = std::iter::once(16).chain(std::iter::repeat(16 * m as i64));
                 Ok(st.iter().zip(steps).map(|(&p, d)| v.offset(p, d)).collect())
             })?;

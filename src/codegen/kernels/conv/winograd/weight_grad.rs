@@ -31,7 +31,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use cranelift_codegen::ir::{types, InstBuilder, StackSlotData, StackSlotKind, Value};
+use cranelift_codegen::ir::{types, InstBuilder, Value};
 
 use super::input::InputTransform;
 use super::linear::apply;
@@ -51,7 +51,7 @@ use crate::codegen::kernels::conv::plan::{outer_tile, want_parts, OuterCosts, Pa
 use crate::codegen::kernels::conv::store::OperandMap;
 use crate::codegen::kernels::CompiledKernel;
 use crate::codegen::loops::counted_loop;
-use crate::codegen::simd::{mem, V4};
+use crate::codegen::simd::{mem, stack_vectors, V4};
 use crate::sched::StepSpec;
 
 /// The Winograd weight-gradient family: how a part runs. Units are output channels.
@@ -159,8 +159,7 @@ fn compile_dy(
     jit.compile_opt("wino_dy", Opt::Speed, |b, [dy, u, ntiles], features| {
         let fma = features.has_fma;
         // A Ȳ's rows, m×t vectors, between the two passes (as the output transform).
-        let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (16 * m * t) as u32, 4));
-        let tmp_at = b.ins().stack_addr(types::I64, slot, 0);
+        let tmp_at = stack_vectors(b, m * t);
         counted_loop(b, ntiles, 1, &[dy, u], |b, _, st| {
             let mut v = V4::new(b, fma);
             for i in 0..m {

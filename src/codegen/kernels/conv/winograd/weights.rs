@@ -17,7 +17,7 @@
 
 use std::ops::Range;
 
-use cranelift_codegen::ir::{types, InstBuilder, StackSlotData, StackSlotKind, Value};
+use cranelift_codegen::ir::{types, InstBuilder, Value};
 
 use super::linear::apply;
 use super::{Role, Transform};
@@ -26,7 +26,7 @@ use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::kernels::conv::emit::addr;
 use crate::codegen::kernels::conv::geometry::ConvGeom;
 use crate::codegen::loops::counted_loop;
-use crate::codegen::simd::{mem, V4};
+use crate::codegen::simd::{mem, stack_vectors, V4};
 
 /// The compiled weight transform of one layer geometry and role.
 pub(super) struct WeightTransform {
@@ -75,9 +75,7 @@ fn compile_fn(jit: &Jit, tf: &'static Transform, s: &Strides, cin: usize, xi_byt
     let (o_bytes, c_bytes) = ((4 * s.o) as i64, (4 * s.c) as i64);
     jit.compile_opt("wino_w", Opt::Speed, |b, [w, u, n_out], features| {
         let fma = features.has_fma;
-        let slot =
-            b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (16 * 3 * tf.t) as u32, 4));
-        let tmp = b.ins().stack_addr(types::I64, slot, 0);
+        let tmp = stack_vectors(b, 3 * tf.t);
         counted_loop(b, n_out, 1, &[w, u], |b, _, st| {
             let mut end = vec![st[0], st[1]];
             if groups > 0 {
