@@ -30,7 +30,6 @@ pub fn lanes_le() -> MemFlagsData {
     MemFlagsData::new().with_endianness(Endianness::Little)
 }
 
-/// An f32x4 emitter: a borrowed builder plus the FMA decision.
 /// The address of a 16-byte aligned stack buffer of `n` f32x4 vectors in the
 /// function being built: scratch between two passes of a computation whose values
 /// would not fit the 16 vector registers (spilled, they cost more accesses).
@@ -40,6 +39,7 @@ pub fn stack_vectors(b: &mut FunctionBuilder, n: usize) -> Value {
     b.ins().stack_addr(types::I64, slot, 0)
 }
 
+/// An f32x4 emitter: a borrowed builder plus the FMA decision.
 pub struct V4<'a, 'b> {
     /// The underlying builder, for control flow and scalar code.
     pub b: &'a mut FunctionBuilder<'b>,
