@@ -55,8 +55,9 @@
 //! The transforms reorder and scale the sums, so results are not the direct
 //! kernel's bit for bit. Measured against the f64 reference (tests/jit_winograd.rs,
 //! inputs and weights uniform in [−1, 1]), the error before the epilogue relative to
-//! the largest reference magnitude Σ|x·w| of the output was at most 1.5e-7
-//! (F(2×2)) and 3.0e-6 (F(4×4)) over 150 random shapes each; the test bounds are
+//! the largest reference magnitude Σ|x·w| of the output was at most 1.3e-7
+//! (F(2×2)) and 2.2e-6 (F(4×4)) over 150 random shapes each (with the factored
+//! transforms of `linear`; 1.5e-7 and 3.0e-6 before); the test bounds are
 //! 2e-6 and 4e-5 of that norm (plus the direct kernels' per-element bound). The
 //! zoo's kernel-variant test (1e-4 of the largest output) passes unchanged.
 //!
@@ -78,8 +79,8 @@
 //! and transposed, which only the weight transform needs to know. The weight
 //! gradient is its own family (`weight_grad`), sharing the matrices, the JIT input
 //! transform and the cost model's constants ([`choose_weight_grad`]). Measured
-//! errors, as above: data gradient 1.4e-7 (F(2×2)) and 2.5e-6 (F(4×4)), weight
-//! gradient 1.8e-7 and 1.6e-6 of the largest Σ|dy·x|.
+//! errors, as above: data gradient 1.5e-7 (F(2×2)) and 3.1e-6 (F(4×4)), weight
+//! gradient 1.4e-7 and 1.2e-6 of the largest Σ|dy·x|.
 //!
 //! # Not done yet
 //! F(6×6,3×3) would save more multiplies at a larger error; the GEMM tile comes
