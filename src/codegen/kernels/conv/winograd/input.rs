@@ -41,6 +41,9 @@ pub(super) struct InputTransform {
     /// Tile rows per group of four tiles (see [`super::Grid`]): 1, or 2 or 4 on
     /// maps of at most two tiles a row, whose groups then run from the band.
     pack: usize,
+    /// Groups of four tiles per slot (`grid.tw4 / 4`); V's slots are 4·groups
+    /// floats apart.
+    groups: usize,
     tf: &'static Transform,
     /// On the map in place (rows `w` floats apart) and on the staging patch.
     full: JitFn<3>,
@@ -105,6 +108,7 @@ impl InputTransform {
         }
         Ok(InputTransform {
             pack: grid.pack,
+            groups,
             tf,
             full: compile_fn(jit, tf, (4 * g.w) as i64, xi_bytes, Lanes::Row)?,
             stage: compile_fn(jit, tf, (4 * sw) as i64, xi_bytes, Lanes::Row)?,
@@ -132,25 +136,19 @@ impl InputTransform {
         Staging { buf: stage, dirty: 0..0 }
     }
 
-    /// Transforms slots `sls` of the channel map `src` (h × w), `groups` groups of
-    /// four tiles each, into V: slot `sls.start + i` at `v + i·slot` floats. A slot
-    /// is one tile row, or `pack` of them (see [`Self::compile`]).
+    /// Transforms slots `sls` of the channel map `src` (h × w), `groups`
+    /// groups of four tiles each, into V: slot `sls.start + i` at `v + 4·i·groups`
+    /// floats. A slot is one tile row, or `pack` of them (see [`Self::compile`]).
     ///
     /// # Safety
     /// As [`Self::row`], for every tile row; `sls` holds at most the `slots` slots
     /// given to [`Self::compile`].
-    pub unsafe fn rows(
-        &self,
-        src: &[f32],
-        sls: Range<usize>,
-        groups: usize,
-        (v, slot): (*mut f32, usize),
-        stage: &mut Staging,
-    ) {
+    pub unsafe fn rows(&self, src: &[f32], sls: Range<usize>, v: *mut f32, stage: &mut Staging) {
+        let (groups, slot) = (self.groups, 4 * self.groups);
         let Some(band) = &self.band else {
             for (i, tr) in sls.enumerate() {
                 // SAFETY: the caller's obligations.
-                unsafe { self.row(src, tr, groups, v.wrapping_add(i * slot), stage.buf) };
+                unsafe { self.row(src, tr, v.wrapping_add(i * slot), stage.buf) };
             }
             return;
         };
@@ -198,7 +196,8 @@ impl InputTransform {
     /// # Safety
     /// `v` is valid for the transform's stores: 4·groups floats at each of the t²
     /// transform points, `xi_bytes` apart.
-    pub unsafe fn row(&self, src: &[f32], tr: usize, groups: usize, v: *mut f32, stage: &mut [f32]) {
+    unsafe fn row(&self, src: &[f32], tr: usize, v: *mut f32, stage: &mut [f32]) {
+        let groups = self.groups;
         let (m, t) = (self.tf.m, self.tf.t);
         let sw = stage_width(self.tf);
         let r_lo = (tr * m) as isize - self.pt as isize;
@@ -385,7 +384,7 @@ mod tests {
                 let at = v.as_mut_ptr().wrapping_add(start * slot);
                 // SAFETY: at most `slots` tile rows, each storing 4 floats per plane
                 // inside `v`; the source is the whole 10×10 map.
-                unsafe { it.rows(&src, start..end, 1, (at, slot), &mut stage) };
+                unsafe { it.rows(&src, start..end, at, &mut stage) };
             }
             v
         };

@@ -120,8 +120,7 @@ mod weights;
 
 use cost::estimate;
 pub(super) use cost::{choose, choose_weight_grad};
-use grid::sample_runs;
-use grid::{grid, Grid};
+use grid::{grid, sample_runs, Grid};
 use input::InputTransform;
 use output::compile_output;
 use weights::WeightTransform;
@@ -414,7 +413,7 @@ impl Family for Winograd {
                     let src = &x[n * self.xbs + c * in_plane..][..in_plane];
                     let at = v[c * self.chunk + s0 * self.grid.tw4..].as_mut_ptr();
                     // SAFETY: V[ξ] holds the chunk's tiles of channel c at ξ·vs floats.
-                    unsafe { self.input.rows(src, trs.clone(), self.grid.tw4 / 4, (at, self.grid.tw4), &mut in_stage) };
+                    unsafe { self.input.rows(src, trs.clone(), at, &mut in_stage) };
                 }
             }
             // The GEMM of row block b at transform point ξ, its rows of U[ξ] at `a`.

@@ -319,7 +319,7 @@ impl Family for WinogradWeight {
                     let src = &x[n * self.xbs + c * in_plane..][..in_plane];
                     let at = v[c * self.chunk + s0 * self.grid.tw4..].as_mut_ptr();
                     // SAFETY: V[ξ] holds the chunk's tiles of channel c at ξ·vs floats.
-                    unsafe { self.input.rows(src, trs.clone(), self.grid.tw4 / 4, (at, self.grid.tw4), &mut in_stage) };
+                    unsafe { self.input.rows(src, trs.clone(), at, &mut in_stage) };
                 }
             }
             for s in 0..slots {
