@@ -14,12 +14,17 @@
 //!
 //! The stand-in operands are the spec's sizes filled with a fixed pattern of
 //! values in ±[0.25, 1): no zeros (which could let a kernel skip work), no
-//! denormals (which are slow on x86).
+//! denormals (which are slow on x86). They and the scratch come from the runtime's
+//! allocator, as the real run's arenas and scratch do: with its huge pages a
+//! kernel that strides over many MiB of scratch runs at another speed (ResNet-18's
+//! 512-channel Winograd weight gradient, F(4×4): 7.2 ms against over 12 with
+//! 4 KiB pages, which had the tuner pick F(2×2)).
 
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use crate::codegen::kernels::CompiledKernel;
+use crate::runtime::memory::try_zeroed;
 use crate::sched::{Operand, StepSpec};
 
 /// Most bytes of stand-in operands the tuner allocates for one step: larger steps
@@ -74,9 +79,8 @@ impl Workspace {
         let mut ptrs = Vec::with_capacity(sizes.len());
         for (buf, &len) in self.bufs.iter_mut().zip(&sizes) {
             if buf.len() < len {
-                buf.clear();
-                buf.try_reserve_exact(len).ok()?;
-                buf.resize(len, 0.0);
+                *buf = Vec::new(); // the old one freed first: never both held
+                *buf = try_zeroed(len).ok()?;
             }
             // Refilled every time: an earlier step may have left large sums here.
             for chunk in buf[..len].chunks_mut(pat.len()) {
@@ -128,10 +132,7 @@ pub unsafe fn time_kernel(
     let waves = parts.div_ceil(width);
     let mut scratch = Vec::with_capacity(width);
     for _ in 0..width {
-        let mut s: Vec<f32> = Vec::new();
-        s.try_reserve_exact(kernel.scratch_len()).ok()?;
-        s.resize(kernel.scratch_len(), 0.0);
-        scratch.push(s);
+        scratch.push(try_zeroed::<f32>(kernel.scratch_len()).ok()?);
     }
     let shared = Ptrs(ptrs);
     // SAFETY: as this function's contract.

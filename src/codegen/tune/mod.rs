@@ -71,8 +71,10 @@ pub const MARGIN: f64 = 0.05;
 /// which moves F(4×4) ahead of F(2×2) there, in the model's picks too; 8: the
 /// same for weight gradients; 9: cheaper Winograd transforms, the input's at about
 /// two thirds of its cost, which moves F(4×4) ahead of F(2×2) on ResNet-20's 32×32
-/// weight gradients).
-pub const FORMAT: u32 = 9;
+/// weight gradients; 10: candidates timed in buffers from the runtime's allocator,
+/// huge pages included, and Winograd weight gradients folded by JIT code, which
+/// moves F(4×4) ahead of F(2×2) on 512-channel 7×7 maps).
+pub const FORMAT: u32 = 10;
 
 /// When to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -111,6 +111,7 @@ use crate::codegen::machine::{L1_BYTES, L2_BYTES};
 use crate::sched::StepSpec;
 
 mod cost;
+mod dw_transform;
 mod grid;
 mod input;
 mod linear;
