@@ -17,11 +17,12 @@ use crate::codegen::machine::PEAK_S_PER_FLOP;
 /// (1.2 ns per float for F(2×2), 1.8 ns for F(4×4)); the JIT transform (`weights`)
 /// took 2.6× less of a VGG-16 batch-1 profile (11.9% → 4.5% of perf samples, 2-core
 /// AMD EPYC Zen 4), so the forward constant is 0.3/2.6. The weight gradient's
-/// inverse transform (`Gᵀ M G`, `weight_grad::finish`) is still scalar Rust and
-/// keeps the old constant.
+/// inverse transform (`Gᵀ M G`) is JIT code of the same pattern (`dw_transform`)
+/// and has the same constant; as scalar Rust it was 0.3 ns, and a third of
+/// ResNet-18's 512-channel weight gradients.
 const IN_S_PER_FLOAT: f64 = 1.2e-9;
 const W_S_PER_FLOAT_T: f64 = 0.115e-9;
-const W_FINISH_S_PER_FLOAT_T: f64 = 0.3e-9;
+const W_FINISH_S_PER_FLOAT_T: f64 = W_S_PER_FLOAT_T;
 const OUT_S_PER_FLOAT: f64 = 0.4e-9;
 /// Per GEMM result float stored to scratch and read back by the output transform
 /// (what makes few input channels, e.g. an RGB first layer, a loss).
@@ -42,19 +43,16 @@ pub(in crate::codegen::kernels::conv) fn choose(g: &ConvGeom, opts: &ConvOptions
     })
 }
 
-/// [`choose`] for the weight gradient of `g` (see `weight_grad`). Maps under
-/// [`MIN_WEIGHT_GRAD_MAP`] a side stay direct unless forced.
+/// [`choose`] for the weight gradient of `g` (see `weight_grad`).
+///
+/// Maps under 8 a side used to stay direct: ResNet-18's 7×7 layers (512 channels,
+/// batch 8, F(2×2)) had measured 15% slower than direct where the model predicted a
+/// gain. The cause was the inverse transform as scalar Rust and M zeroed before the
+/// GEMMs; with both gone F(4×4) takes 17.3 ms for two such layers against the
+/// direct kernel's 44.0 (2-core Intel Xeon, `--tune off`).
 pub(in crate::codegen::kernels::conv) fn choose_weight_grad(g: &ConvGeom, opts: &ConvOptions) -> Option<usize> {
-    let small = g.oh.min(g.ow) < MIN_WEIGHT_GRAD_MAP && opts.winograd != Some(true);
-    choose_by(g, opts, |m, threads| if small { f64::INFINITY } else { estimate_weight_grad(g, m, threads) })
+    choose_by(g, opts, |m, threads| estimate_weight_grad(g, m, threads))
 }
-
-/// The smallest map side whose weight gradient the cost model may give to
-/// Winograd: ResNet-18's 7×7 layers (512 channels, batch 8, F(2×2)) measured 15%
-/// slower than direct where the model predicted a gain, while its 14–56-pixel
-/// layers gained 20–35% as predicted (2-core AMD EPYC, 2 threads); the cause is
-/// not found yet.
-const MIN_WEIGHT_GRAD_MAP: usize = 8;
 
 /// The option's forced choice, else the tile whose `estimate(m, threads)` beats the
 /// direct kernel's estimated time by the margin (the cheaper of the two).
