@@ -203,18 +203,24 @@ struct Job {
 #[derive(Clone)]
 struct Task {
     kernel: Arc<dyn CompiledKernel>,
+    /// The operands, then the workspace.
     ptrs: Vec<usize>,
+    /// The parts of the phase this task runs.
+    parts: std::ops::Range<usize>,
     next: Arc<AtomicUsize>,
     finished: Arc<AtomicUsize>,
 }
 
 impl Task {
     fn new(kernel: Arc<dyn CompiledKernel>, ptrs: Vec<usize>) -> Task {
-        Task { kernel, ptrs, next: Arc::default(), finished: Arc::default() }
+        Task { kernel, ptrs, parts: 0..0, next: Arc::default(), finished: Arc::default() }
     }
 
-    fn fresh(&self) -> Task {
-        Task::new(Arc::clone(&self.kernel), self.ptrs.clone())
+    /// A task running phase `phase`.
+    fn fresh(&self, phase: usize) -> Task {
+        let parts = self.kernel.phase_parts(phase);
+        let next = Arc::new(AtomicUsize::new(parts.start));
+        Task { kernel: Arc::clone(&self.kernel), ptrs: self.ptrs.clone(), parts, next, finished: Arc::default() }
     }
 }
 
@@ -233,19 +239,21 @@ impl Pool {
         Pool { job, handles }
     }
 
-    /// Runs every part of the task on the caller and the helpers.
+    /// Runs every part of the task on the caller and the helpers, phase by phase.
     fn run(&self, task: &Task, scratch: &mut Vec<f32>) {
-        let task = task.fresh();
-        {
-            // Publish under the lock so a helper about to park cannot miss it.
-            let mut guard = self.job.task.lock().unwrap();
-            *guard = Some(task.clone());
-            self.job.epoch.fetch_add(1, Ordering::AcqRel);
-            self.job.wake.notify_all();
-        }
-        work(&task, scratch);
-        while task.finished.load(Ordering::Acquire) < task.kernel.parts() {
-            std::hint::spin_loop();
+        for phase in 0..task.kernel.phases() {
+            let task = task.fresh(phase);
+            {
+                // Publish under the lock so a helper about to park cannot miss it.
+                let mut guard = self.job.task.lock().unwrap();
+                *guard = Some(task.clone());
+                self.job.epoch.fetch_add(1, Ordering::AcqRel);
+                self.job.wake.notify_all();
+            }
+            work(&task, scratch);
+            while task.finished.load(Ordering::Acquire) < task.parts.len() {
+                std::hint::spin_loop();
+            }
         }
     }
 }
@@ -293,14 +301,15 @@ impl Drop for Pool {
 
 fn work(t: &Task, scratch: &mut Vec<f32>) {
     scratch.resize(t.kernel.scratch_len(), 0.0);
-    let ptrs: Vec<*mut f32> = t.ptrs.iter().map(|&p| p as *mut f32).collect();
+    let mut ptrs: Vec<*mut f32> = t.ptrs.iter().map(|&p| p as *mut f32).collect();
+    let ws = ptrs.pop().unwrap_or(std::ptr::null_mut());
     loop {
         let p = t.next.fetch_add(1, Ordering::AcqRel);
-        if p >= t.kernel.parts() {
+        if p >= t.parts.end {
             return;
         }
         // SAFETY: the buffers were allocated from the kernel's spec and outlive the run.
-        unsafe { t.kernel.run(&ptrs, p, scratch) };
+        unsafe { t.kernel.run(&ptrs, p, scratch, ws) };
         t.finished.fetch_add(1, Ordering::AcqRel);
     }
 }
@@ -382,13 +391,16 @@ fn main() {
             let ms = t.elapsed().as_secs_f64() * 1e3;
             compile += ms;
             let mut bufs = buffers(&s.spec);
+            // The operands and, last, the workspace.
+            bufs.push(vec![0f32; k.workspace_len()]);
             let task = Task::new(Arc::clone(&k), bufs.iter_mut().map(|b| b.as_mut_ptr() as usize).collect());
             let mut scratch = vec![0f32; k.scratch_len()];
             let t1 = time(runs, || {
-                let ptrs: Vec<*mut f32> = task.ptrs.iter().map(|&p| p as *mut f32).collect();
+                let mut ptrs: Vec<*mut f32> = task.ptrs.iter().map(|&p| p as *mut f32).collect();
+                let ws = ptrs.pop().unwrap_or(std::ptr::null_mut());
                 for p in 0..k.parts() {
-                    // SAFETY: buffers sized from the spec.
-                    unsafe { k.run(&ptrs, p, &mut scratch) };
+                    // SAFETY: buffers sized from the spec; parts in order keep the phases.
+                    unsafe { k.run(&ptrs, p, &mut scratch, ws) };
                 }
             });
             let t2 = time(runs, || pool.run(&task, &mut scratch));

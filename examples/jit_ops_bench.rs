@@ -31,7 +31,7 @@ fn bench(jit: &Jit, name: &str, spec: StepSpec, traffic: usize) {
         let t = Instant::now();
         for p in 0..k.parts() {
             // SAFETY: every buffer has its operand's size.
-            unsafe { k.run(&ptrs, p, &mut scratch) };
+            unsafe { k.run(&ptrs, p, &mut scratch, std::ptr::null_mut()) };
         }
         best = best.min(t.elapsed().as_secs_f64());
     }

@@ -306,6 +306,7 @@ fn forced_options() -> Vec<ConvOptions> {
                 tile: None,
                 winograd: Some(false),
                 winograd_m: None,
+                batch_slices: None,
                 // Half the cases with fused multiply-adds (the autotuner's option).
                 fused: lanes == Some(Lanes::Batch),
             });

@@ -323,7 +323,7 @@ fn element_wise_kernels_run_in_place() {
         for part in 0..k.parts() {
             // SAFETY: input and output are the same 39 floats; element-wise
             // kernels read each element before writing it.
-            unsafe { k.run(&[p, p], part, &mut []) };
+            unsafe { k.run(&[p, p], part, &mut [], std::ptr::null_mut()) };
         }
         assert!(error(&buf, &want) <= 4e-7, "{kernel:?} in place");
     }

@@ -4,7 +4,8 @@
 //! side, maps smaller than a tile, paddings 0/1 and asymmetric), bias or none,
 //! random fused epilogues with extra operands, operands that are slices of bigger
 //! buffers (gaps between samples), accumulation, parts in any order or on two
-//! threads.
+//! threads; weight gradients split over output channels or summed in batch slices
+//! (two phases, the slices added in a second).
 //!
 //! Tolerance: the harness's per-element bound (`jit_conv_support`) plus a norm-wise
 //! term before the epilogue, `NORM_TOL[m] · max mag`, mag being Σ|x·w| (+|bias|) of
@@ -32,6 +33,11 @@ fn tol(m: usize) -> f64 {
 
 fn opts(m: usize) -> ConvOptions {
     ConvOptions { winograd: Some(true), winograd_m: Some(m), min_part_flops: 1.0, ..ConvOptions::default() }
+}
+
+/// [`opts`] with weight gradients in batch slices (`true`) or split over channels.
+fn opts_sliced(m: usize, sliced: bool) -> ConvOptions {
+    ConvOptions { batch_slices: Some(sliced), ..opts(m) }
 }
 
 /// What a case computes.
@@ -122,6 +128,8 @@ fn random_shapes_epilogues_slices_and_accumulation() {
     // each kind must be among the cases.
     let mut orders = [0usize; 2];
     let mut packs = [[0usize; 3]; 2];
+    // Weight gradients summed by channels or in batch slices.
+    let mut splits = [0usize; 2];
     for i in 0..200u64 {
         let case = random_case(&mut rng, false, ROLES[i as usize % 3]);
         for m in [2, 4] {
@@ -130,7 +138,11 @@ fn random_shapes_epilogues_slices_and_accumulation() {
                 1 => Order::Shuffled(i),
                 _ => Order::Threads(2),
             };
-            let (_, desc, _) = check_norm(&jit, &case, 100 + i, order, &opts(m), tol(m));
+            let sliced = (i / 3 + m as u64 / 2).is_multiple_of(2);
+            let (_, desc, _) = check_norm(&jit, &case, 100 + i, order, &opts_sliced(m, sliced), tol(m));
+            if desc.starts_with("conv_bwd_weight") {
+                splits[usize::from(desc.contains("batch-slices"))] += 1;
+            }
             assert!(desc.contains(&format!("winograd F({m}x{m},3x3)")), "{desc}");
             if !desc.starts_with("conv_bwd_weight") {
                 orders[usize::from(desc.contains("weights-by-block"))] += 1;
@@ -140,6 +152,7 @@ fn random_shapes_epilogues_slices_and_accumulation() {
         }
     }
     assert!(orders.iter().all(|&k| k > 0), "whole-U and by-block cases: {orders:?}");
+    assert!(splits.iter().all(|&k| k > 10), "weight gradients by channels and in batch slices: {splits:?}");
     assert!(
         packs.iter().flatten().all(|&k| k > 0),
         "one, two and four tile rows per slot (forward and data, weights): {packs:?}"
@@ -173,8 +186,9 @@ fn parts_agree_bit_for_bit_and_forced_off_is_direct() {
     for i in 0..20u64 {
         let case = random_case(&mut rng, false, ROLES[i as usize % 3]);
         let m = [2, 4][i as usize % 2];
-        let (a, _, _) = check_norm(&jit, &case, i, Order::Sequential, &opts(m), tol(m));
-        let (b, _, _) = check_norm(&jit, &case, i, Order::Threads(2), &opts(m), tol(m));
+        let o = opts_sliced(m, i % 4 < 2);
+        let (a, _, _) = check_norm(&jit, &case, i, Order::Sequential, &o, tol(m));
+        let (b, _, _) = check_norm(&jit, &case, i, Order::Threads(2), &o, tol(m));
         assert_eq!(bits(&a), bits(&b));
         let off = ConvOptions { winograd: Some(false), ..ConvOptions::default() };
         let (_, desc, _) = check_norm(&jit, &case, i, Order::Sequential, &off, 0.0);

@@ -174,9 +174,11 @@ fn jit_activation(a: Act, x: &[f32]) -> Vec<f32> {
         let mut out = vec![0f32; x.len()];
         let ptrs = [input.as_mut_ptr(), out.as_mut_ptr()];
         let mut scratch = vec![0f32; k.scratch_len()];
+        let mut workspace = vec![0f32; k.workspace_len()];
         for part in 0..k.parts() {
-            // SAFETY: both operands hold the spec's x.len() floats and do not overlap.
-            unsafe { k.run(&ptrs, part, &mut scratch) };
+            // SAFETY: both operands hold the spec's x.len() floats and do not overlap;
+            // parts in order run the phases in order.
+            unsafe { k.run(&ptrs, part, &mut scratch, workspace.as_mut_ptr()) };
         }
         out
     })

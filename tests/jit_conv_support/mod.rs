@@ -146,43 +146,53 @@ struct Shared(Vec<*mut f32>);
 unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
-/// Runs every part of `k` on `bufs` in the given order.
+/// Runs every part of `k` on `bufs` in the given order, phase by phase (the parts of
+/// each phase in that order, a phase finishing before the next starts), with NaN in
+/// scratch and workspace: kernels must not depend on what they hold on entry.
 pub fn run(k: &dyn CompiledKernel, bufs: &mut Buffers, order: Order) {
     let ptrs = Shared(bufs.ptrs());
-    let n = k.parts();
-    assert!(n >= 1);
-    match order {
-        Order::Sequential | Order::Shuffled(_) => {
-            let mut ids: Vec<usize> = (0..n).collect();
-            if let Order::Shuffled(s) = order {
-                Rng::new(s).shuffle(&mut ids);
-            }
-            let mut scratch = vec![f32::NAN; k.scratch_len()];
-            for p in ids {
-                // SAFETY: buffers are sized from the spec the kernel was compiled for.
-                unsafe { k.run(&ptrs.0, p, &mut scratch) };
-            }
-        }
-        Order::Threads(t) => {
-            let next = AtomicUsize::new(0);
-            std::thread::scope(|s| {
-                for _ in 0..t {
-                    s.spawn(|| {
-                        let mut scratch = vec![f32::NAN; k.scratch_len()];
-                        loop {
-                            let p = next.fetch_add(1, Ordering::Relaxed);
-                            if p >= n {
-                                break;
-                            }
-                            let ptrs = &ptrs;
-                            // SAFETY: as above; parts write disjoint elements.
-                            unsafe { k.run(&ptrs.0, p, &mut scratch) };
-                        }
-                    });
+    assert!(k.parts() >= 1 && k.phases() >= 1);
+    let mut workspace = vec![f32::NAN; k.workspace_len()];
+    let ws = Shared(vec![workspace.as_mut_ptr()]);
+    let mut covered = 0;
+    for phase in 0..k.phases() {
+        let range = k.phase_parts(phase);
+        assert_eq!(range.start, covered, "phases cover the parts in order");
+        covered = range.end;
+        match order {
+            Order::Sequential | Order::Shuffled(_) => {
+                let mut ids: Vec<usize> = range.collect();
+                if let Order::Shuffled(s) = order {
+                    Rng::new(s).shuffle(&mut ids);
                 }
-            });
+                let mut scratch = vec![f32::NAN; k.scratch_len()];
+                for p in ids {
+                    // SAFETY: buffers are sized from the spec the kernel was compiled for.
+                    unsafe { k.run(&ptrs.0, p, &mut scratch, ws.0[0]) };
+                }
+            }
+            Order::Threads(t) => {
+                let next = AtomicUsize::new(range.start);
+                std::thread::scope(|s| {
+                    for _ in 0..t {
+                        s.spawn(|| {
+                            let mut scratch = vec![f32::NAN; k.scratch_len()];
+                            loop {
+                                let p = next.fetch_add(1, Ordering::Relaxed);
+                                if p >= range.end {
+                                    break;
+                                }
+                                let (ptrs, ws) = (&ptrs, &ws);
+                                // SAFETY: as above; a phase's parts write disjoint elements.
+                                unsafe { k.run(&ptrs.0, p, &mut scratch, ws.0[0]) };
+                            }
+                        });
+                    }
+                });
+            }
         }
     }
+    assert_eq!(covered, k.parts(), "phases cover every part");
 }
 
 /// Compiles the case, runs it, checks against the reference; returns the outputs

@@ -213,11 +213,14 @@ pub fn run_jit(case: &Case, k: &Arc<dyn CompiledKernel>, schedule: Schedule) -> 
 }
 
 fn run_parts(k: &Arc<dyn CompiledKernel>, ptrs: &Ptrs, order: &[usize], scratch: usize) {
+    // Element-wise kernels have one phase and no workspace (their parts are
+    // independent, which the shuffled and threaded schedules rely on).
+    assert_eq!((k.phases(), k.workspace_len()), (1, 0), "{}", k.describe());
     // Garbage in scratch: kernels must not depend on its contents.
     let mut buf = vec![f32::NAN; scratch];
     for &p in order {
         // SAFETY: the images hold every operand at the sizes of the spec.
-        unsafe { k.run(&ptrs.0, p, &mut buf) };
+        unsafe { k.run(&ptrs.0, p, &mut buf, std::ptr::null_mut()) };
     }
 }
 

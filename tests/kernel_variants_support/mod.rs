@@ -261,12 +261,14 @@ pub fn check(spec: &StepSpec, kernel: &dyn CompiledKernel, seed: u64, tolerance:
     let mut reference = initial.clone();
     let mut ptrs: Vec<*mut f32> = jit.iter_mut().map(Mem::ptr).collect();
     let mut scratch = vec![f32::NAN; kernel.scratch_len()];
+    let mut workspace = vec![f32::NAN; kernel.workspace_len()];
     for part in 0..kernel.parts() {
-        // Safety: every operand has its own allocation of its full span (plus a guard).
-        unsafe { kernel.run(&ptrs, part, &mut scratch) };
+        // Safety: every operand has its own allocation of its full span (plus a guard);
+        // parts in order run the phases in order.
+        unsafe { kernel.run(&ptrs, part, &mut scratch, workspace.as_mut_ptr()) };
     }
     ptrs = reference.iter_mut().map(Mem::ptr).collect();
-    unsafe { ReferenceKernel::new(spec.clone()).run(&ptrs, 0, &mut []) };
+    unsafe { ReferenceKernel::new(spec.clone()).run(&ptrs, 0, &mut [], std::ptr::null_mut()) };
 
     let ni = spec.inputs.len();
     let all: Vec<&Operand> = spec.inputs.iter().chain(&spec.outputs).chain(&spec.extra).collect();

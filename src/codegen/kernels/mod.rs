@@ -12,14 +12,20 @@
 //! is a channel slice of a larger buffer (a branch writing straight into its slot of a
 //! concatenation).
 //!
-//! Work is split into [`CompiledKernel::parts`] independent parts that write disjoint
-//! output elements and never read what another part writes, so running the parts on any
-//! number of threads, in any order, gives bit-identical results. Weight gradients are
-//! split over output channels (each part sums over the whole batch), never over the
-//! batch, so no cross-thread reduction is needed.
+//! Work is split into [`CompiledKernel::parts`] parts that write disjoint output
+//! elements and never read what another part of the same phase writes, so running a
+//! phase's parts on any number of threads, in any order, gives bit-identical results.
+//! Most kernels have one phase. A kernel with more ([`CompiledKernel::phases`]) runs
+//! phase by phase, every part of a phase finishing before the next phase starts: the
+//! Winograd weight gradient of narrow layers sums slices of the batch in its first
+//! phase and adds the slices up, in a fixed order, in its second, so the split and the
+//! order of every sum belong to the plan and not to the thread count. Every other
+//! weight gradient is split over output channels (each part sums over the whole batch).
 //!
 //! Each thread passes its own scratch area of [`CompiledKernel::scratch_len`] floats
-//! (packing buffers and the like).
+//! (packing buffers and the like); each launch one workspace of
+//! [`CompiledKernel::workspace_len`] floats shared by all its parts (what one phase
+//! leaves for the next), whose contents on entry are unspecified.
 
 pub mod conv;
 mod dispatch;
@@ -53,14 +59,31 @@ pub trait CompiledKernel: Send + Sync {
     fn scratch_len(&self) -> usize {
         0
     }
+    /// Number of phases (at least 1): the parts of phase `k + 1` may start only once
+    /// every part of phase `k` has finished.
+    fn phases(&self) -> usize {
+        1
+    }
+    /// The parts of phase `phase`, consecutive; the phases' ranges cover `0..parts()`
+    /// in order.
+    fn phase_parts(&self, phase: usize) -> std::ops::Range<usize> {
+        debug_assert_eq!(phase, 0);
+        0..self.parts()
+    }
+    /// Floats of the workspace one launch shares among its parts (0: none).
+    fn workspace_len(&self) -> usize {
+        0
+    }
     /// Runs part `part`.
     ///
     /// # Safety
     /// `ptrs` holds a valid, suitably sized pointer for every operand of the spec the
     /// kernel was compiled for (inputs, outputs, extra), outputs do not overlap inputs
-    /// except where the spec says so, `part < self.parts()`, and `scratch` has at least
-    /// `scratch_len()` floats. Parts may run concurrently with each other.
-    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32]);
+    /// except where the spec says so, `part < self.parts()`, `scratch` has at least
+    /// `scratch_len()` floats, and `workspace` points to `workspace_len()` floats that
+    /// only this launch uses (any pointer when that is 0). Parts of one phase may run
+    /// concurrently with each other; the phases run in order (see [`Self::phases`]).
+    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32], workspace: *mut f32);
     /// A short description for profiles (`conv 64 3x3 gemm 5x8`).
     fn describe(&self) -> String;
 }

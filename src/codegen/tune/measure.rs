@@ -20,6 +20,7 @@
 //! 512-channel Winograd weight gradient, F(4×4): 7.2 ms against over 12 with
 //! 4 KiB pages, which had the tuner pick F(2×2)).
 
+use std::ops::Range;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -99,9 +100,10 @@ impl Workspace {
 
 /// Raw operand pointers shared with the measuring threads.
 #[derive(Clone, Copy)]
-struct Ptrs<'a>(&'a [*mut f32]);
-// SAFETY: the parts of a kernel write disjoint elements and read nothing another
-// part writes (the kernel ABI), so threads running different parts may share them.
+struct Ptrs<'a>(&'a [*mut f32], *mut f32);
+// SAFETY: the parts of a kernel's phase write disjoint elements and read nothing
+// another part of it writes (the kernel ABI), so threads running different parts of
+// one phase may share the operands and the workspace (the second pointer).
 unsafe impl Send for Ptrs<'_> {}
 unsafe impl Sync for Ptrs<'_> {}
 
@@ -127,14 +129,18 @@ pub unsafe fn time_kernel(
     threads: usize,
     budget: Duration,
 ) -> Option<Timing> {
-    let parts = kernel.parts().max(1);
-    let width = threads.clamp(1, parts);
-    let waves = parts.div_ceil(width);
+    let phases: Vec<Range<usize>> = (0..kernel.phases()).map(|k| kernel.phase_parts(k)).collect();
+    let width = threads.clamp(1, phases.iter().map(|r| r.len()).max().unwrap_or(1).max(1));
+    // Waves of at most `width` parts, each inside one phase (a wave's parts run together).
+    let waves: Vec<Range<usize>> =
+        phases.iter().flat_map(|r| r.clone().step_by(width).map(move |s| s..(s + width).min(r.end))).collect();
     let mut scratch = Vec::with_capacity(width);
     for _ in 0..width {
         scratch.push(try_zeroed::<f32>(kernel.scratch_len()).ok()?);
     }
-    let shared = Ptrs(ptrs);
+    let mut workspace = try_zeroed::<f32>(kernel.workspace_len()).ok()?;
+    let shared = Ptrs(ptrs, workspace.as_mut_ptr());
+    let waves = &waves[..];
     // SAFETY: as this function's contract.
     let first = unsafe { sample(kernel, shared, &mut scratch, (waves, 0), 2) };
     let per_wave = first.last().copied().unwrap_or(0.0).max(1e-7);
@@ -142,26 +148,28 @@ pub unsafe fn time_kernel(
     // SAFETY: as above.
     let rest = unsafe { sample(kernel, shared, &mut scratch, (waves, 2), reps) };
     // Sample i of `first` and `rest` timed wave i % waves and (2 + i) % waves.
-    let mut best = vec![f64::INFINITY; waves];
+    let n = waves.len().max(1);
+    let mut best = vec![f64::INFINITY; n];
     let samples = first.iter().enumerate().skip(1).chain(rest.iter().enumerate().map(|(i, t)| (2 + i, t)));
     for (i, &t) in samples {
-        best[i % waves] = best[i % waves].min(t);
+        best[i % n] = best[i % n].min(t);
     }
     let seen: Vec<f64> = best.iter().copied().filter(|t| t.is_finite()).collect();
     let wave = seen.iter().sum::<f64>() / seen.len().max(1) as f64;
-    Some(Timing { run: wave * waves as f64, wave })
+    Some(Timing { run: wave * n as f64, wave })
 }
 
-/// Seconds of `reps` waves, wave i being `(start + i) % waves`: the time from the
-/// common start to the slowest thread's end.
+/// Seconds of `reps` waves, wave i being `waves[(start + i) % waves.len()]`: the
+/// time from the common start to the slowest thread's end. Waves of a later phase
+/// may run before an earlier one's: the data are stand-ins, only the time counts.
 unsafe fn sample(
     kernel: &dyn CompiledKernel,
     ptrs: Ptrs,
     scratch: &mut [Vec<f32>],
-    (waves, start): (usize, usize),
+    (waves, start): (&[Range<usize>], usize),
     reps: usize,
 ) -> Vec<f64> {
-    let (parts, width) = (kernel.parts(), scratch.len());
+    let width = scratch.len();
     let barrier = Barrier::new(width);
     let per_thread: Vec<Vec<f64>> = std::thread::scope(|s| {
         let handles: Vec<_> = scratch
@@ -173,12 +181,14 @@ unsafe fn sample(
                     let ptrs = ptrs;
                     (0..reps)
                         .map(|i| {
-                            let part = (start + i) % waves * width + t;
+                            let wave = &waves[(start + i) % waves.len()];
+                            let part = wave.start + t;
                             barrier.wait();
                             let began = Instant::now();
-                            if part < parts {
-                                // SAFETY: the caller's contract; parts are disjoint.
-                                unsafe { kernel.run(ptrs.0, part, scr) };
+                            if part < wave.end {
+                                // SAFETY: the caller's contract; a wave's parts are one
+                                // phase's, disjoint.
+                                unsafe { kernel.run(ptrs.0, part, scr, ptrs.1) };
                             }
                             began.elapsed().as_secs_f64()
                         })

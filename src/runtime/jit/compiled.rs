@@ -45,6 +45,8 @@ pub struct CompiledPlan {
     pub kernels: Vec<Option<Arc<dyn CompiledKernel>>>,
     arena: Arena,
     scratch: Vec<Vec<f32>>,
+    /// The workspace of the kernel being launched (the largest any kernel asks for).
+    workspace: Vec<f32>,
     /// Time spent in each planned step, when profiling.
     pub profile: Option<Vec<Duration>>,
     /// The store version the weight-derived steps (batch-norm folds) last ran for.
@@ -58,6 +60,13 @@ struct SendPtr(*mut f32);
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
+impl SendPtr {
+    /// The pointer (a method, so that closures capture the wrapper, not the field).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 impl CompiledPlan {
     /// Allocates the arena and each thread's scratch; a refused allocation is an error.
     pub fn new(
@@ -68,7 +77,8 @@ impl CompiledPlan {
         let arena = Arena::new(plan.arena_len.next_multiple_of(16))?;
         let scratch_len = kernels.iter().flatten().map(|k| k.scratch_len()).max().unwrap_or(0);
         let scratch = (0..threads.max(1)).map(|_| try_zeroed(scratch_len)).collect::<Result<_, _>>()?;
-        Ok(CompiledPlan { plan, kernels, arena, scratch, profile: None, derived_for: None })
+        let workspace = try_zeroed(kernels.iter().flatten().map(|k| k.workspace_len()).max().unwrap_or(0))?;
+        Ok(CompiledPlan { plan, kernels, arena, scratch, workspace, profile: None, derived_for: None })
     }
 
     fn arena_ptr(&mut self) -> *mut f32 {
@@ -106,6 +116,7 @@ impl CompiledPlan {
         // Built once per run, refilled per step: steps are short enough that per-step
         // allocations show up in the profile.
         let scratch: Vec<SendPtr> = self.scratch.iter_mut().map(|s| SendPtr(s.as_mut_ptr())).collect();
+        let workspace = SendPtr(self.workspace.as_mut_ptr());
         let mut raw = RawPtrs(Vec::new());
         for i in range {
             let started = self.profile.is_some().then(Instant::now);
@@ -133,14 +144,17 @@ impl CompiledPlan {
                     let scratch_len = k.scratch_len();
                     let raw = &raw;
                     let scratch = &scratch;
-                    pool.run(k.parts(), &|part, thread| {
-                        // Safety: the plan gives every operand a valid, sized place; parts touch
-                        // disjoint outputs; each thread has its own scratch.
-                        unsafe {
+                    for phase in 0..k.phases() {
+                        let parts = k.phase_parts(phase);
+                        // Safety: the plan gives every operand a valid, sized place; a phase's
+                        // parts touch disjoint outputs; each thread has its own scratch; the
+                        // workspace is as long as any kernel's and serves one launch at a time;
+                        // `pool.run` returns when every part has finished.
+                        pool.run(parts.len(), &|i, thread| unsafe {
                             let s = std::slice::from_raw_parts_mut(scratch[thread].0, scratch_len);
-                            k.run(raw.get(), part, s);
-                        }
-                    });
+                            k.run(raw.get(), parts.start + i, s, workspace.get());
+                        });
+                    }
                 }
                 (k, None) => unreachable!("no compiled kernel for step {i} ({})", k.name()),
             }

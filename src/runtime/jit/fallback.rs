@@ -44,7 +44,7 @@ impl CompiledKernel for ReferenceKernel {
         1
     }
 
-    unsafe fn run(&self, ptrs: &[*mut f32], _part: usize, _scratch: &mut [f32]) {
+    unsafe fn run(&self, ptrs: &[*mut f32], _part: usize, _scratch: &mut [f32], _workspace: *mut f32) {
         let s = &self.spec;
         let (ni, no) = (s.inputs.len(), s.outputs.len());
         let ins: Vec<Vec<f32>> = s.inputs.iter().zip(ptrs).map(|(op, &p)| gather(op, p)).collect();

@@ -205,7 +205,7 @@ impl BackwardData {
 }
 
 impl Family for BackwardData {
-    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
+    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32], _ws: *mut f32) {
         let (g, blocks) = (&self.g, t.blocks_of(p));
         // SAFETY: the ABI promises `ptrs[0]` holds dy (n samples, `dybs` apart) and
         // `ptrs[1]` the weights.

@@ -258,7 +258,7 @@ fn lanes_sum(v: &[f32]) -> f32 {
 }
 
 impl Family for BackwardWeight {
-    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
+    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32], _ws: *mut f32) {
         let (g, blocks) = (&self.g, t.blocks_of(p));
         let (o0, oc) = channels(blocks);
         // SAFETY: the ABI promises dy and x hold n samples at their batch strides.

@@ -256,7 +256,7 @@ impl DenseKernel {
 }
 
 impl Family for DenseKernel {
-    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
+    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32], _ws: *mut f32) {
         let blocks = t.blocks_of(p);
         let (_, k, _) = shape(self.dir, &self.d, self.n);
         let rows: usize = blocks.iter().map(|b| b.rows).sum();

@@ -426,13 +426,25 @@ pub(super) struct Tiling {
     pub scratch: usize,
     /// What `describe()` says.
     pub desc: String,
+    /// Where each phase's parts end in `parts` (one phase: `[parts.len()]`).
+    pub phase_ends: Vec<usize>,
+    /// Floats of workspace one launch shares among its parts.
+    pub workspace: usize,
 }
 
 impl Tiling {
-    /// A tiling whose parts need `scratch(their blocks)` floats.
+    /// A tiling of one phase whose parts need `scratch(their blocks)` floats.
     pub fn new(blocks: Vec<Block>, parts: Vec<Part>, scratch: impl Fn(&[Block]) -> usize, desc: String) -> Tiling {
         let scratch = parts.iter().map(|p| scratch(&blocks[p.blocks.clone()])).max().unwrap_or(0);
-        Tiling { blocks, parts, scratch, desc }
+        let phase_ends = vec![parts.len()];
+        Tiling { blocks, parts, scratch, desc, phase_ends, workspace: 0 }
+    }
+
+    /// The tiling with its parts in phases ending at `ends` (increasing, the last
+    /// `parts.len()`), sharing `workspace` floats.
+    pub fn in_phases(self, ends: Vec<usize>, workspace: usize) -> Tiling {
+        debug_assert!(ends.windows(2).all(|w| w[0] < w[1]) && ends.last() == Some(&self.parts.len()));
+        Tiling { phase_ends: ends, workspace, ..self }
     }
 
     /// The row blocks of part `p`.
@@ -446,9 +458,9 @@ pub(super) trait Family: Send + Sync + 'static {
     /// Runs part `p` of `t`.
     ///
     /// # Safety
-    /// The obligations of [`CompiledKernel::run`]; `p` is one of `t.parts` and
-    /// `scratch` holds at least `t.scratch` floats.
-    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]);
+    /// The obligations of [`CompiledKernel::run`]; `p` is one of `t.parts`,
+    /// `scratch` holds at least `t.scratch` floats and `ws` `t.workspace`.
+    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32], ws: *mut f32);
 }
 
 /// A compiled tiled kernel: a tiling and its family.
@@ -471,9 +483,23 @@ impl<F: Family> CompiledKernel for Tiled<F> {
         self.tiling.scratch
     }
 
-    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32]) {
+    fn phases(&self) -> usize {
+        self.tiling.phase_ends.len()
+    }
+
+    fn phase_parts(&self, phase: usize) -> std::ops::Range<usize> {
+        let ends = &self.tiling.phase_ends;
+        let start = if phase == 0 { 0 } else { ends[phase - 1] };
+        start..ends[phase]
+    }
+
+    fn workspace_len(&self) -> usize {
+        self.tiling.workspace
+    }
+
+    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32], ws: *mut f32) {
         // SAFETY: the caller's obligations; `part < parts()`.
-        unsafe { self.family.run_part(&self.tiling, ptrs, &self.tiling.parts[part], scratch) }
+        unsafe { self.family.run_part(&self.tiling, ptrs, &self.tiling.parts[part], scratch, ws) }
     }
 
     fn describe(&self) -> String {

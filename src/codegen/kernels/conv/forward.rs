@@ -244,7 +244,7 @@ impl Forward {
 }
 
 impl Family for Forward {
-    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
+    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32], _ws: *mut f32) {
         let (g, blocks) = (&self.g, t.blocks_of(p));
         // SAFETY: the ABI promises `ptrs[1]` holds the weights and `ptrs[0]` the n
         // samples of x, `xbs` apart.

@@ -35,6 +35,10 @@ pub struct ConvOptions {
     /// Force the Winograd output tile (2: F(2×2,3×3), 4: F(4×4,3×3)); None: the
     /// cost model's (F(4×4) when forced on).
     pub winograd_m: Option<usize>,
+    /// Winograd weight gradients: `Some(true)` sums slices of the batch in parallel
+    /// and adds them up in a second phase, `Some(false)` splits the output channels;
+    /// None: slices where one slice's products fit in L2 (see `winograd::weight_grad`).
+    pub batch_slices: Option<bool>,
     /// Multiply-adds of the GEMM engines as fused `fma` (where the CPU has it)
     /// instead of `fmul` + `fadd`: which is faster depends on the CPU and the tile,
     /// so the autotuner measures it (see `codegen::tune`); off by default.
@@ -53,6 +57,7 @@ impl Default for ConvOptions {
             a_block_bytes: 512 << 10,
             winograd: None,
             winograd_m: None,
+            batch_slices: None,
             fused: false,
         }
     }

@@ -146,7 +146,7 @@ impl PointwiseWeight {
 }
 
 impl Family for PointwiseWeight {
-    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
+    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32], _ws: *mut f32) {
         let g = &self.g;
         let Some((_, vars)) = self.vars.iter().find(|(w, _)| *w == p.units.len()) else { return };
         // SAFETY: the ABI promises dy and x hold n samples at their batch strides.

@@ -153,7 +153,7 @@ impl CompiledKernel for OpKernel {
         self.scratch
     }
 
-    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32]) {
+    unsafe fn run(&self, ptrs: &[*mut f32], part: usize, scratch: &mut [f32], _workspace: *mut f32) {
         assert!(ptrs.len() >= self.nptrs, "{}: {} operand pointers, expected {}", self.desc, ptrs.len(), self.nptrs);
         assert!(part < self.split.parts, "{}: part {part} of {}", self.desc, self.split.parts);
         assert!(scratch.len() >= self.scratch, "{}: scratch {} < {}", self.desc, scratch.len(), self.scratch);

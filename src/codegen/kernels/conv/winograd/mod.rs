@@ -383,7 +383,7 @@ fn spaced(len: usize) -> usize {
 }
 
 impl Family for Winograd {
-    unsafe fn run_part(&self, _t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
+    unsafe fn run_part(&self, _t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32], _ws: *mut f32) {
         let (g, tf) = (&self.g, self.tf);
         let (m, t2) = (tf.m, tf.t * tf.t);
         let co = &p.units;

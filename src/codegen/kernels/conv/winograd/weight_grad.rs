@@ -9,10 +9,20 @@
 //! F(4×4)), plus the transforms.
 //!
 //! # Structure
-//! Parts split the output channels (the ABI's rule for weight gradients: each part
-//! sums over the whole batch in a fixed order). A part, per chunk of tile rows:
+//! Two ways to share the work among parts:
+//! - **channels** (one phase): parts split the output channels, each summing over the
+//!   whole batch, so every part repeats the input transform of every input channel;
+//! - **batch slices** (two phases, where one slice's M fits in L2): phase 0 has one
+//!   part per slice of the tile rows (the same slices whatever the thread count),
+//!   each summing its slice for every output channel into its own M in the kernel's
+//!   workspace, so x is transformed once; phase 1 splits the output channels, adds
+//!   the slices' M in slice order and folds. ResNet-20's narrow layers spent a fifth
+//!   of their weight gradient repeating x's transform (2-core Intel Xeon: transforming
+//!   half of x per part, wrong results but the right work, took 204 → 194 ms a step).
+//!
+//! A part summing tiles (every channels part, a slice part), per chunk of tile rows:
 //! 1. the input transform V of every input channel (the forward kernel's JIT
-//!    `input`, so each part repeats it, as the direct kernel repeats its window);
+//!    `input`);
 //! 2. the transform `Ū = A Ȳ Aᵀ` of its own channels of dy, JIT code with the
 //!    lanes over four output channels (stored in place as Ū[ξ][tile][o]; the tiles
 //!    in the forward kernel's slot order, tile rows packed on small maps, so that
@@ -48,12 +58,17 @@ use crate::codegen::kernels::conv::emit::addr;
 use crate::codegen::kernels::conv::geometry::ConvGeom;
 use crate::codegen::kernels::conv::options::ConvOptions;
 use crate::codegen::kernels::conv::outer::ASide;
-use crate::codegen::kernels::conv::plan::{outer_tile, want_parts, OuterCosts, Part};
+use crate::codegen::kernels::conv::plan::{outer_tile, split_even, want_parts, OuterCosts, Part};
 use crate::codegen::kernels::conv::store::OperandMap;
 use crate::codegen::kernels::CompiledKernel;
 use crate::codegen::loops::counted_loop;
+use crate::codegen::machine::L2_BYTES;
 use crate::codegen::simd::{mem, stack_vectors, V4};
 use crate::sched::StepSpec;
+
+/// Most bytes of M per batch slice: a slice's GEMMs read and write all of M for
+/// every chunk of tiles, so it must stay in L2 (F(4×4) on 64×64 channels: 590 KB).
+const MAX_SLICE_M_BYTES: usize = L2_BYTES as usize;
 
 /// The Winograd weight-gradient family: how a part runs. Units are output channels.
 struct WinogradWeight {
@@ -70,6 +85,9 @@ struct WinogradWeight {
     xbs: usize,
     /// `Gᵀ M G` into dw (added when the kernel accumulates).
     fold: DwTransform,
+    /// Batch slices (tile-row slots of phase 0's parts, whose M are workspace slots
+    /// `t²·spaced(width·cin)` floats apart); empty when parts split the channels.
+    slices: Vec<Range<usize>>,
     /// GEMM variants by part width.
     vars: Vec<(usize, Variants)>,
     input: InputTransform,
@@ -92,14 +110,26 @@ pub(in crate::codegen::kernels::conv) fn compile(
     let (th, tw4) = (grid.slots, grid.tw4);
     let total_rows = g.n * th;
     let want = want_parts(g.flops(), opts).min(opts.threads.max(1));
-    let ranges = vector_ranges(g.cout, want);
+    let t2 = tf.t * tf.t;
+    let slice_m = 4 * t2 * spaced(4 * g.cout.div_ceil(4) * g.cin);
+    let sliced = want > 1 && total_rows > 1 && opts.batch_slices.unwrap_or(slice_m <= MAX_SLICE_M_BYTES);
+    // Slices sum every channel; the fold phase splits them like the channels mode.
+    let folds = vector_ranges(g.cout, want);
+    let ranges = if sliced { std::iter::once(0..g.cout).collect() } else { folds.clone() };
     let width = ranges.iter().map(|r| 4 * r.len().div_ceil(4)).max().unwrap_or(4);
     // About 128 KiB of V per transform point, at least one tile row.
     let target = ((32 << 10) / g.cin).clamp(16, 1024);
-    let rows = (target / tw4).clamp(1, total_rows);
+    let mut rows = (target / tw4).clamp(1, total_rows);
+    if sliced {
+        // At least a chunk per slice.
+        rows = rows.min(total_rows.div_ceil(want));
+    }
     let chunk = rows * tw4;
     let nk = total_rows.div_ceil(rows);
-    let kb = KBlocks { kc: chunk, nk, last: (total_rows - (nk - 1) * rows) * tw4 };
+    let last = (total_rows - (nk - 1) * rows) * tw4;
+    // Slices run their chunks as first (writing M), middle or last (adding to it,
+    // the batch's last chunk `last` tiles): those three variants whatever nk is.
+    let kb = KBlocks { kc: chunk, nk: if sliced { 3 } else { nk }, last };
     let costs = OuterCosts { direct: true, store: 4.0, b_streams: false, a_row_bytes: (4 * chunk) as i64 };
     let (mr, nv) = opts.tile_or(g.cin, || outer_tile(g.cin, width / 4, chunk, costs));
     let store =
@@ -116,18 +146,37 @@ pub(in crate::codegen::kernels::conv) fn compile(
     let dy_full = compile_dy(jit, tf, ((4 * g.oh * g.ow) as i64, (4 * g.ow) as i64), u_xi, width)?;
     let dy_stage = compile_dy(jit, tf, ((4 * m * m) as i64, (4 * m) as i64), u_xi, width)?;
     let fold = DwTransform::compile(jit, tf, g.cin, (4 * spaced(width * g.cin)) as i64, spec.accumulate)?;
-    let t2 = tf.t * tf.t;
-    let scratch =
-        t2 * (spaced(g.cin * chunk) + spaced(chunk * width) + spaced(width * g.cin)) + input.stage_len() + 4 * m * m;
+    // V and Ū of a chunk, M (in scratch when parts split the channels), the staging.
+    let m_scratch = if sliced { 0 } else { t2 * spaced(width * g.cin) };
+    let scratch = t2 * (spaced(g.cin * chunk) + spaced(chunk * width)) + m_scratch + input.stage_len() + 4 * m * m;
     let packed = if grid.pack > 1 { format!(" {}-row-slots", grid.pack) } else { String::new() };
+    // Whole chunks per slice, so that a slice's chunks are the variants' sizes.
+    let slices: Vec<Range<usize>> = if sliced {
+        split_even(nk, want).into_iter().map(|c| c.start * rows..(c.end * rows).min(total_rows)).collect()
+    } else {
+        Vec::new()
+    };
+    let split = if sliced { format!(" batch-slices {}", slices.len()) } else { String::new() };
     let desc = format!(
-        "{}: winograd F({m}x{m},3x3) gemm outer {mr}x{nv} chunk {chunk} tiles{packed}",
+        "{}: winograd F({m}x{m},3x3) gemm outer {mr}x{nv} chunk {chunk} tiles{packed}{split}",
         g.label("conv_bwd_weight")
     );
-    let parts: Vec<Part> = ranges.into_iter().map(|units| Part { units, blocks: 0..0, rows: 0..total_rows }).collect();
-    let tiling = Tiling::new(Vec::new(), parts, |_| scratch, opts.noting_fma(desc));
+    let part = |units: Range<usize>, rows: Range<usize>| Part { units, blocks: 0..0, rows };
+    let mut parts: Vec<Part> = Vec::new();
+    if sliced {
+        parts.extend(slices.iter().map(|r| part(0..g.cout, r.clone())));
+        parts.extend(folds.into_iter().map(|units| part(units, 0..0)));
+    } else {
+        parts.extend(ranges.into_iter().map(|units| part(units, 0..total_rows)));
+    }
+    let mut tiling = Tiling::new(Vec::new(), parts, |_| scratch, opts.noting_fma(desc));
+    if sliced {
+        let ends = vec![slices.len(), tiling.parts.len()];
+        tiling = tiling.in_phases(ends, slices.len() * t2 * spaced(width * g.cin));
+    }
     let (dybs, xbs) = (spec.inputs[0].batch_stride, spec.inputs[1].batch_stride);
-    let family = WinogradWeight { g, tf, grid, rows, chunk, width, dybs, xbs, fold, vars, input, dy_full, dy_stage };
+    let family =
+        WinogradWeight { g, tf, grid, rows, chunk, width, dybs, xbs, fold, slices, vars, input, dy_full, dy_stage };
     Ok(tiled(tiling, family))
 }
 
@@ -247,12 +296,23 @@ impl WinogradWeight {
     }
 }
 
-impl Family for WinogradWeight {
-    unsafe fn run_part(&self, _t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32]) {
-        let (g, tf) = (&self.g, self.tf);
-        let t2 = tf.t * tf.t;
-        let co = &p.units;
-        let Some((_, vars)) = self.vars.iter().find(|(w, _)| *w == co.len()) else { return };
+impl WinogradWeight {
+    /// M[ξ] = Σ over the tiles of slots `rows` of Ū[ξ]ᵀ-by-V[ξ] for output channels
+    /// `co` (GEMM variants `vars`), written to `mbuf` (t² planes `spaced(width·cin)`
+    /// floats apart) by the first chunk and added to by the others.
+    ///
+    /// # Safety
+    /// `ptrs` as the kernel ABI promises; `mbuf` valid for those planes; `scratch`
+    /// holds V, Ū and the staging areas (the compiled scratch less M).
+    unsafe fn sum_tiles(
+        &self,
+        (ptrs, vars): (&[*mut f32], &Variants),
+        co: &Range<usize>,
+        rows: Range<usize>,
+        mbuf: *mut f32,
+        scratch: &mut [f32],
+    ) {
+        let (g, t2) = (&self.g, self.tf.t * self.tf.t);
         // SAFETY: the ABI promises dy and x hold n samples at their batch strides.
         let (dy, x) = unsafe {
             (view(ptrs[0], (g.n - 1) * self.dybs + g.y_len()), view(ptrs[1], (g.n - 1) * self.xbs + g.x_len()))
@@ -260,15 +320,15 @@ impl Family for WinogradWeight {
         let (vs, us, ms) = (spaced(g.cin * self.chunk), spaced(self.chunk * self.width), spaced(self.width * g.cin));
         let (v, rest) = scratch.split_at_mut(t2 * vs);
         let (u, rest) = rest.split_at_mut(t2 * us);
-        let (mbuf, rest) = rest.split_at_mut(t2 * ms);
         let (in_stage, dy_stage) = rest.split_at_mut(self.input.stage_len());
         let mut in_stage = self.input.staging(in_stage);
-        let mb = Outputs::scratch(mbuf.as_mut_ptr());
+        let mb = Outputs::scratch(mbuf);
         let (va, ua) = (v.as_ptr(), u.as_ptr());
         let blocks = blocks(1, g.cin, vars.mr);
         let in_plane = g.h * g.w;
-        for (k, u0) in p.rows.clone().step_by(self.rows).enumerate() {
-            let slots = self.rows.min(p.rows.end - u0);
+        for (j, u0) in rows.clone().step_by(self.rows).enumerate() {
+            let slots = self.rows.min(rows.end - u0);
+            let k = self.variant(j, u0 + slots == self.g.n * self.grid.slots, slots, mbuf);
             for (s0, n, trs) in sample_runs(u0..u0 + slots, self.grid.slots) {
                 for c in 0..g.cin {
                     let src = &x[n * self.xbs + c * in_plane..][..in_plane];
@@ -302,11 +362,41 @@ impl Family for WinogradWeight {
                     };
                     // SAFETY: A reads rows b of V[ξ] (the chunk's tiles), B the chunk
                     // of Ū[ξ], the output rows b of M[ξ] (written by the first chunk,
-                    // added to by the others): all inside scratch.
+                    // added to by the others): inside scratch and mbuf.
                     unsafe { call.call(f, &mb) };
                 }
             }
         }
+    }
+
+    /// Which variant runs chunk `j` of a part's rows (`batch_end`: the batch's last
+    /// chunk, of `slots` slots): its index among the chunks when parts sum the whole
+    /// batch; for a slice, first (k = 0, writing M), middle or last (adding), M
+    /// zeroed first when the slice is the batch's last chunk alone and that is short.
+    fn variant(&self, j: usize, batch_end: bool, slots: usize, mbuf: *mut f32) -> usize {
+        if self.slices.is_empty() {
+            return j;
+        }
+        match (j, batch_end) {
+            (0, true) if slots < self.rows => {
+                let len = self.tf.t * self.tf.t * spaced(self.width * self.g.cin);
+                // SAFETY: the slice's M (see `sum_tiles`).
+                unsafe { std::slice::from_raw_parts_mut(mbuf, len) }.fill(0.0);
+                2
+            }
+            (0, _) => 0,
+            (_, false) => 1,
+            (_, true) => 2,
+        }
+    }
+
+    /// `Gᵀ M G` of output channels `co` into dw, and their bias gradient; `m` is
+    /// the M row of channel `co.start` in the first transform point.
+    ///
+    /// # Safety
+    /// As [`Self::sum_tiles`]; `m` holds M's rows of `co` at every transform point.
+    unsafe fn finish(&self, ptrs: &[*mut f32], co: &Range<usize>, m: *const f32) {
+        let g = &self.g;
         let row = g.cin * 9;
         // SAFETY: the part owns dw rows `co` and db entries `co`.
         let dw = unsafe { view_mut(ptrs[2].add(co.start * row), co.len() * row) };
@@ -314,12 +404,55 @@ impl Family for WinogradWeight {
         // are in cache: that order reads Ū[ξ] from L2 for every block instead of
         // L1, and measured slower (ResNet-18's 512-channel weight gradient, F(4×4):
         // 26.9 against 17.8 ms for two layers).
-        // SAFETY: M holds the part's rows at every transform point; dw its filters.
-        unsafe { self.fold.run(mbuf.as_ptr(), dw.as_mut_ptr(), co.len()) };
+        // SAFETY: M holds rows `co` at every transform point; dw their filters.
+        unsafe { self.fold.run(m, dw.as_mut_ptr(), co.len()) };
         if g.bias {
-            // SAFETY: as above.
-            let db = unsafe { view_mut(ptrs[3].add(co.start), co.len()) };
+            // SAFETY: as above; dy as the ABI promises.
+            let (db, dy) = unsafe {
+                (view_mut(ptrs[3].add(co.start), co.len()), view(ptrs[0], (g.n - 1) * self.dybs + g.y_len()))
+            };
             bias_grad(g, dy, self.dybs, co.start, db);
         }
+    }
+}
+
+impl Family for WinogradWeight {
+    unsafe fn run_part(&self, _t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32], ws: *mut f32) {
+        let (g, t2) = (&self.g, self.tf.t * self.tf.t);
+        let co = &p.units;
+        let ms = spaced(self.width * g.cin);
+        if self.slices.is_empty() {
+            let Some((_, vars)) = self.vars.iter().find(|(w, _)| *w == co.len()) else { return };
+            let (rest, mbuf) = scratch.split_at_mut(scratch.len() - t2 * ms);
+            // SAFETY: the caller's obligations; M in this part's scratch.
+            unsafe {
+                self.sum_tiles((ptrs, vars), co, p.rows.clone(), mbuf.as_mut_ptr(), rest);
+                self.finish(ptrs, co, mbuf.as_ptr());
+            }
+            return;
+        }
+        let slot = t2 * ms;
+        if let Some(s) = self.slices.iter().position(|r| *r == p.rows) {
+            // Phase 0: slice s of the batch, every channel, into workspace slot s.
+            let (_, vars) = &self.vars[0];
+            // SAFETY: the workspace holds one M per slice, each part writing its own.
+            unsafe { self.sum_tiles((ptrs, vars), co, p.rows.clone(), ws.add(s * slot), scratch) };
+            return;
+        }
+        // Phase 1 (fold parts have no rows): the slices' M of channels `co`, added up
+        // in slice order into slot 0, then folded. Rows `co` of every plane are this
+        // part's alone.
+        let (lo, len) = (co.start * g.cin, co.len() * g.cin);
+        for xi in 0..t2 {
+            // SAFETY: every slice's M was written by phase 0; the ranges are disjoint
+            // (slot s ≥ 1 versus slot 0) and inside the workspace.
+            let sum = unsafe { std::slice::from_raw_parts_mut(ws.add(xi * ms + lo), len) };
+            for s in 1..self.slices.len() {
+                let part = unsafe { std::slice::from_raw_parts(ws.add(s * slot + xi * ms + lo), len) };
+                sum.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+            }
+        }
+        // SAFETY: slot 0 now holds the whole batch's M.
+        unsafe { self.finish(ptrs, co, ws.add(lo)) };
     }
 }
