@@ -73,8 +73,10 @@ pub const MARGIN: f64 = 0.05;
 /// two thirds of its cost, which moves F(4×4) ahead of F(2×2) on ResNet-20's 32×32
 /// weight gradients; 10: candidates timed in buffers from the runtime's allocator,
 /// huge pages included, and Winograd weight gradients folded by JIT code, which
-/// moves F(4×4) ahead of F(2×2) on 512-channel 7×7 maps).
-pub const FORMAT: u32 = 10;
+/// moves F(4×4) ahead of F(2×2) on 512-channel 7×7 maps; 11: the model's Winograd
+/// weight gradients on maps under 8×8 and their cheaper fold, and narrow layers'
+/// weight gradients in batch slices, faster than the channel split they were timed in).
+pub const FORMAT: u32 = 11;
 
 /// When to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
