@@ -111,12 +111,14 @@ pub(in crate::codegen::kernels::conv) fn compile(
     let total_rows = g.n * th;
     let want = want_parts(g.flops(), opts).min(opts.threads.max(1));
     let t2 = tf.t * tf.t;
-    let slice_m = 4 * t2 * spaced(4 * g.cout.div_ceil(4) * g.cin);
+    // A slice's M holds every output channel (whole vectors of them).
+    let all = 4 * g.cout.div_ceil(4);
+    let slice_m = 4 * t2 * spaced(all * g.cin);
     let sliced = want > 1 && total_rows > 1 && opts.batch_slices.unwrap_or(slice_m <= MAX_SLICE_M_BYTES);
     // Slices sum every channel; the fold phase splits them like the channels mode.
     let folds = vector_ranges(g.cout, want);
     let ranges = if sliced { std::iter::once(0..g.cout).collect() } else { folds.clone() };
-    let width = ranges.iter().map(|r| 4 * r.len().div_ceil(4)).max().unwrap_or(4);
+    let width = if sliced { all } else { ranges.iter().map(|r| 4 * r.len().div_ceil(4)).max().unwrap_or(4) };
     // About 128 KiB of V per transform point, at least one tile row.
     let target = ((32 << 10) / g.cin).clamp(16, 1024);
     let mut rows = (target / tw4).clamp(1, total_rows);
