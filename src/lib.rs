@@ -44,6 +44,8 @@
 //!   optimizers and schedules, the epoch loop (its progress reported to an observer),
 //!   evaluation and metrics, checkpoints (safetensors, written atomically).
 //! - [`files`]: opening input files safely (regular files only, bounded reads).
+//! - [`alloc`]: zeroed allocations that fail with an error instead of aborting, asking
+//!   for huge pages (the runtime's buffers and the autotuner's stand-ins).
 //! - [`export`]: a graph and its weights → an ONNX model (prost with the official schema).
 //! - [`driver`]: the stages above as a few functions per command (`check`, `run`,
 //!   `predict`, `bench`, `export`), returning data and typed errors; each program is built
@@ -84,6 +86,7 @@
 //!     shapes and costs (`tests/language.rs`), diagnostics (`tests/diagnostics.rs`); the
 //!     README's layer table, ONNX table and cost conventions.
 
+pub mod alloc;
 pub mod autodiff;
 pub mod cli;
 pub mod codegen;

@@ -24,8 +24,8 @@ use std::ops::Range;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
+use crate::alloc::try_zeroed;
 use crate::codegen::kernels::CompiledKernel;
-use crate::runtime::memory::try_zeroed;
 use crate::sched::{Operand, StepSpec};
 
 /// Most bytes of stand-in operands the tuner allocates for one step: larger steps

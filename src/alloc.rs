@@ -4,6 +4,9 @@
 //!
 //! The memory comes from `alloc_zeroed` (calloc): big blocks are fresh pages the
 //! kernel zeroes on first touch, so an arena costs nothing until it is used.
+//!
+//! A leaf of the crate: the runtime, the trainer and the autotuner (which must time
+//! kernels in the memory they will run in, huge pages included) all allocate here.
 
 use std::alloc::{alloc_zeroed, Layout};
 use std::fmt;
@@ -21,7 +24,7 @@ pub struct AllocError {
 
 impl fmt::Display for AllocError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the system refused {} of memory", super::human_bytes(self.bytes))
+        write!(f, "the system refused {} of memory", human_bytes(self.bytes))
     }
 }
 
@@ -72,6 +75,27 @@ fn ask_for_huge_pages(p: *mut u8, bytes: usize) {
     let _ = (p, bytes, HUGE_PAGE);
 }
 
+/// A byte count for people: `512 B`, `3.2 MiB`, `1.50 GiB`.
+pub fn human_bytes(b: u128) -> String {
+    const UNITS: [&str; 7] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB"];
+    if b < 1024 {
+        return format!("{b} B");
+    }
+    let mut x = b as f64 / 1024.0;
+    let mut unit = 0;
+    while x >= 1024.0 && unit + 1 < UNITS.len() {
+        x /= 1024.0;
+        unit += 1;
+    }
+    if x >= 100.0 {
+        format!("{x:.0} {}", UNITS[unit])
+    } else if x >= 10.0 {
+        format!("{x:.1} {}", UNITS[unit])
+    } else {
+        format!("{x:.2} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +108,13 @@ mod tests {
         // More than the address space: refused, not aborted.
         let e = try_zeroed::<f32>(usize::MAX / 2).unwrap_err();
         assert_eq!(e.bytes, (usize::MAX / 2) as u128 * 4);
+    }
+
+    #[test]
+    fn human_bytes() {
+        assert_eq!(super::human_bytes(512), "512 B");
+        assert_eq!(super::human_bytes(3 << 20), "3.00 MiB");
+        assert_eq!(super::human_bytes(1536 << 20), "1.50 GiB");
+        assert_eq!(super::human_bytes(u128::MAX), format!("{:.0} ZiB", u128::MAX as f64 / 2f64.powi(70)));
     }
 }
