@@ -11,7 +11,7 @@
 //! term before the epilogue, `NORM_TOL[m] · max mag`, mag being Σ|x·w| (+|bias|) of
 //! the reference. Measured over the 300 epilogue-free cases of
 //! `accuracy_per_tile_size`, the largest error relative to that norm is about
-//! 1.5e-7 for F(2×2) and 4e-6 for F(4×4) (printed by that test); the bounds keep a
+//! 1.6e-7 for F(2×2) and 4e-6 for F(4×4) (printed by that test); the bounds keep a
 //! margin of ~10×.
 
 mod jit_conv_support;
