@@ -75,8 +75,10 @@ pub const MARGIN: f64 = 0.05;
 /// huge pages included, and Winograd weight gradients folded by JIT code, which
 /// moves F(4×4) ahead of F(2×2) on 512-channel 7×7 maps; 11: the model's Winograd
 /// weight gradients on maps under 8×8 and their cheaper fold, and narrow layers'
-/// weight gradients in batch slices, faster than the channel split they were timed in).
-pub const FORMAT: u32 = 11;
+/// weight gradients in batch slices, faster than the channel split they were timed in;
+/// 12: the model's estimate of those slices, which moves ResNet-20's 16-channel weight
+/// gradients to F(4×4)).
+pub const FORMAT: u32 = 12;
 
 /// When to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

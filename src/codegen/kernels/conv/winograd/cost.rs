@@ -3,6 +3,7 @@
 //! machine's f32x4 peak ([`PEAK_S_PER_FLOP`]) with per-float transform costs
 //! measured on the 2-core target; see the constants.
 
+use super::weight_grad::slices_fit;
 use super::{applies, grid, Grid};
 use crate::codegen::kernels::conv::geometry::ConvGeom;
 use crate::codegen::kernels::conv::options::ConvOptions;
@@ -79,13 +80,18 @@ fn choose_by(g: &ConvGeom, opts: &ConvOptions, estimate: impl Fn(usize, usize) -
     best.map(|(_, m)| m)
 }
 
-/// Estimated seconds of the weight-gradient kernel with tile m on `threads` parts
-/// (split over output channels: every part transforms all of x).
+/// Estimated seconds of the weight-gradient kernel with tile m on `threads` parts:
+/// split over output channels, every part transforms all of x; in batch slices
+/// (where the kernel uses them, [`slices_fit`]) x is transformed once, and the
+/// slices' M are added up (each float of M read once per slice, once written).
 fn estimate_weight_grad(g: &ConvGeom, m: usize, threads: usize) -> f64 {
     let Terms { t, p, tiles, pts, gemm, input } = Terms::of(g, m, threads, grid(g, m));
     let dy = pts * tiles * g.cout as f64 * IN_S_PER_FLOAT / p;
-    let finish = pts * (g.cin * g.cout) as f64 * (M_S_PER_FLOAT + W_FINISH_S_PER_FLOAT_T * t as f64) / p;
-    gemm + input + dy + finish
+    let m_floats = pts * (g.cin * g.cout) as f64;
+    let finish = m_floats * (M_S_PER_FLOAT + W_FINISH_S_PER_FLOAT_T * t as f64) / p;
+    let (input, sum) =
+        if threads > 1 && slices_fit(g, m) { (input / p, m_floats * M_S_PER_FLOAT) } else { (input, 0.0) };
+    gemm + input + dy + finish + sum
 }
 
 /// Estimated seconds of the Winograd kernel with tile m, split into `threads` parts

@@ -70,6 +70,14 @@ use crate::sched::StepSpec;
 /// every chunk of tiles, so it must stay in L2 (F(4×4) on 64×64 channels: 590 KB).
 const MAX_SLICE_M_BYTES: usize = L2_BYTES as usize;
 
+/// Whether one batch slice's M (every output channel, whole vectors of them, at
+/// each of the t² points) fits [`MAX_SLICE_M_BYTES`]: where the kernel, and the cost
+/// model's estimate of it, use batch slices unless an option says otherwise.
+pub(super) fn slices_fit(g: &ConvGeom, m: usize) -> bool {
+    let t = m + 2;
+    4 * t * t * spaced(4 * g.cout.div_ceil(4) * g.cin) <= MAX_SLICE_M_BYTES
+}
+
 /// The Winograd weight-gradient family: how a part runs. Units are output channels.
 struct WinogradWeight {
     g: ConvGeom,
@@ -111,10 +119,8 @@ pub(in crate::codegen::kernels::conv) fn compile(
     let total_rows = g.n * th;
     let want = want_parts(g.flops(), opts).min(opts.threads.max(1));
     let t2 = tf.t * tf.t;
-    // A slice's M holds every output channel (whole vectors of them).
     let all = 4 * g.cout.div_ceil(4);
-    let slice_m = 4 * t2 * spaced(all * g.cin);
-    let sliced = want > 1 && total_rows > 1 && opts.batch_slices.unwrap_or(slice_m <= MAX_SLICE_M_BYTES);
+    let sliced = want > 1 && total_rows > 1 && opts.batch_slices.unwrap_or(slices_fit(&g, m));
     // Slices sum every channel; the fold phase splits them like the channels mode.
     let folds = vector_ranges(g.cout, want);
     let ranges = if sliced { std::iter::once(0..g.cout).collect() } else { folds.clone() };
