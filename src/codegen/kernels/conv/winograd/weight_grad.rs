@@ -18,7 +18,8 @@
 //!   workspace, so x is transformed once; phase 1 splits the output channels, adds
 //!   the slices' M in slice order and folds. ResNet-20's narrow layers spent a fifth
 //!   of their weight gradient repeating x's transform (2-core Intel Xeon: transforming
-//!   half of x per part, wrong results but the right work, took 204 → 194 ms a step).
+//!   half of x per part, wrong results but the right work, took 204 → 194 ms a step;
+//!   the slices: weight gradients 55.8 → 46.2 ms a step, the step 190.1 → 186.6).
 //!
 //! A part summing tiles (every channels part, a slice part), per chunk of tile rows:
 //! 1. the input transform V of every input channel (the forward kernel's JIT
