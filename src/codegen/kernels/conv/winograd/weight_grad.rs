@@ -120,12 +120,11 @@ pub(in crate::codegen::kernels::conv) fn compile(
     let total_rows = g.n * th;
     let want = want_parts(g.flops(), opts).min(opts.threads.max(1));
     let t2 = tf.t * tf.t;
-    let all = 4 * g.cout.div_ceil(4);
     let sliced = want > 1 && total_rows > 1 && opts.batch_slices.unwrap_or(slices_fit(&g, m));
     // Slices sum every channel; the fold phase splits them like the channels mode.
     let folds = vector_ranges(g.cout, want);
     let ranges = if sliced { std::iter::once(0..g.cout).collect() } else { folds.clone() };
-    let width = if sliced { all } else { ranges.iter().map(|r| 4 * r.len().div_ceil(4)).max().unwrap_or(4) };
+    let width = ranges.iter().map(|r| 4 * r.len().div_ceil(4)).max().unwrap_or(4);
     // About 128 KiB of V per transform point, at least one tile row.
     let target = ((32 << 10) / g.cin).clamp(16, 1024);
     let mut rows = (target / tw4).clamp(1, total_rows);
@@ -337,7 +336,12 @@ impl WinogradWeight {
         let in_plane = g.h * g.w;
         for (j, u0) in rows.clone().step_by(self.rows).enumerate() {
             let slots = self.rows.min(rows.end - u0);
-            let k = self.variant(j, u0 + slots == self.g.n * self.grid.slots, slots, mbuf);
+            let k = self.variant(j, u0 + slots == g.n * self.grid.slots, slots);
+            if j == 0 && k != 0 {
+                // A slice's first chunk that adds (the batch's short last one): M from 0.
+                // SAFETY: mbuf holds t² planes of `ms` floats (the caller's promise).
+                unsafe { std::slice::from_raw_parts_mut(mbuf, t2 * ms) }.fill(0.0);
+            }
             for (s0, n, trs) in sample_runs(u0..u0 + slots, self.grid.slots) {
                 for c in 0..g.cin {
                     let src = &x[n * self.xbs + c * in_plane..][..in_plane];
@@ -380,19 +384,14 @@ impl WinogradWeight {
 
     /// Which variant runs chunk `j` of a part's rows (`batch_end`: the batch's last
     /// chunk, of `slots` slots): its index among the chunks when parts sum the whole
-    /// batch; for a slice, first (k = 0, writing M), middle or last (adding), M
-    /// zeroed first when the slice is the batch's last chunk alone and that is short.
-    fn variant(&self, j: usize, batch_end: bool, slots: usize, mbuf: *mut f32) -> usize {
+    /// batch; for a slice, first (k = 0, writing M), middle or last (adding; a slice
+    /// that is only the batch's short last chunk starts adding to a zeroed M).
+    fn variant(&self, j: usize, batch_end: bool, slots: usize) -> usize {
         if self.slices.is_empty() {
             return j;
         }
         match (j, batch_end) {
-            (0, true) if slots < self.rows => {
-                let len = self.tf.t * self.tf.t * spaced(self.width * self.g.cin);
-                // SAFETY: the slice's M (see `sum_tiles`).
-                unsafe { std::slice::from_raw_parts_mut(mbuf, len) }.fill(0.0);
-                2
-            }
+            (0, true) if slots < self.rows => 2,
             (0, _) => 0,
             (_, false) => 1,
             (_, true) => 2,
