@@ -64,6 +64,8 @@ pub enum WinogradArg {
     F2,
     /// Everywhere it applies, with F(4×4,3×3).
     F4,
+    /// Everywhere it applies, with F(6×6,3×3).
+    F6,
 }
 
 impl From<WinogradArg> for crate::runtime::WinogradChoice {
@@ -74,6 +76,7 @@ impl From<WinogradArg> for crate::runtime::WinogradChoice {
             WinogradArg::Off => W::Off,
             WinogradArg::F2 => W::F2,
             WinogradArg::F4 => W::F4,
+            WinogradArg::F6 => W::F6,
         }
     }
 }

@@ -57,7 +57,7 @@ pub struct PredictArgs {
     #[arg(long, default_value_t = 2)]
     threads: usize,
     /// Winograd convolutions for 3×3 stride-1 layers: auto (the cost model's choice per
-    /// layer), off, f2 or f4 (forced wherever they apply).
+    /// layer), off, f2, f4 or f6 (forced wherever they apply).
     #[arg(long, value_enum, default_value_t = super::WinogradArg::Auto, value_name = "WHEN")]
     winograd: super::WinogradArg,
     #[command(flatten)]

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 /// Whether convolutions may use Winograd's algorithm (`--winograd`): the cost model
 /// decides per layer (`Auto`), never (`Off`), or every 3×3 stride-1 convolution it
-/// applies to, forward, data and weight gradient, with F(2×2,3×3) or F(4×4,3×3).
+/// applies to, forward, data and weight gradient, with F(2×2,3×3), F(4×4,3×3) or
+/// F(6×6,3×3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WinogradChoice {
     #[default]
@@ -18,6 +19,7 @@ pub enum WinogradChoice {
     Off,
     F2,
     F4,
+    F6,
 }
 
 /// What the code generator needs beyond the step itself.
@@ -43,6 +45,7 @@ impl KernelOptions {
             WinogradChoice::Off => (Some(false), None),
             WinogradChoice::F2 => (Some(true), Some(2)),
             WinogradChoice::F4 => (Some(true), Some(4)),
+            WinogradChoice::F6 => (Some(true), Some(6)),
         };
         ConvOptions { threads: self.threads, winograd, winograd_m, ..Default::default() }
     }

@@ -11,7 +11,7 @@ use crate::codegen::kernels::conv::ConvOptions;
 /// What the tuner overrides in the cost model's options (`None`: the model decides).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Choice {
-    /// Winograd: `Some(0)` off, `Some(2)` F(2×2,3×3), `Some(4)` F(4×4,3×3).
+    /// Winograd: `Some(0)` off, `Some(m)` F(m×m,3×3) for m = 2, 4, 6.
     pub winograd: Option<usize>,
     /// The GEMM engines' register tile (rows, vectors).
     pub tile: Option<(usize, usize)>,
@@ -58,7 +58,7 @@ impl Choice {
         match stage {
             0 if has_fma => vec![Choice { fused: true, ..*best }],
             1 if free_winograd && winograd_shape(kernel) => {
-                [0, 2, 4].iter().map(|&m| Choice { winograd: Some(m), ..*best }).collect()
+                [0, 2, 4, 6].iter().map(|&m| Choice { winograd: Some(m), ..*best }).collect()
             }
             2 => TILES.iter().map(|&t| Choice { tile: Some(t), ..*best }).collect(),
             3 => [true, false].iter().map(|&p| Choice { packed: Some(p), ..*best }).collect(),
@@ -69,7 +69,7 @@ impl Choice {
     /// Stages [`Choice::stage`] knows.
     pub const STAGES: usize = 4;
 
-    /// The cache's text form: `w=off|f2|f4|- t=RxV|- p=packed|direct|- fma=0|1`.
+    /// The cache's text form: `w=off|f2|f4|f6|- t=RxV|- p=packed|direct|- fma=0|1`.
     pub fn to_text(&self) -> String {
         let w = match self.winograd {
             Some(0) => "off".to_string(),
@@ -96,6 +96,7 @@ impl Choice {
                 ("w", "off") => c.winograd = Some(0),
                 ("w", "f2") => c.winograd = Some(2),
                 ("w", "f4") => c.winograd = Some(4),
+                ("w", "f6") => c.winograd = Some(6),
                 ("t", "-") => {}
                 ("t", t) => {
                     let (r, v) = t.split_once('x')?;

@@ -32,7 +32,7 @@ pub struct ConvOptions {
     /// never, `Some(true)` wherever it applies, None: where the cost model predicts
     /// it faster.
     pub winograd: Option<bool>,
-    /// Force the Winograd output tile (2: F(2×2,3×3), 4: F(4×4,3×3)); None: the
+    /// Force the Winograd output tile (2: F(2×2,3×3), 4: F(4×4,3×3), 6: F(6×6,3×3)); None: the
     /// cost model's (F(4×4) when forced on).
     pub winograd_m: Option<usize>,
     /// Winograd weight gradients: `Some(true)` sums slices of the batch in parallel

@@ -4,7 +4,7 @@
 //! measured on the 2-core target; see the constants.
 
 use super::weight_grad::slices_fit;
-use super::{applies, grid, Grid};
+use super::{applies, grid, Grid, TILES};
 use crate::codegen::kernels::conv::geometry::ConvGeom;
 use crate::codegen::kernels::conv::options::ConvOptions;
 use crate::codegen::machine::PEAK_S_PER_FLOP;
@@ -22,6 +22,19 @@ use crate::codegen::machine::PEAK_S_PER_FLOP;
 /// and has the same constant; as scalar Rust it was 0.3 ns, and a third of
 /// ResNet-18's 512-channel weight gradients.
 const IN_S_PER_FLOAT: f64 = 1.2e-9;
+/// The input transform's cost per float relative to F(2×2)'s and F(4×4)'s, by tile:
+/// F(6×6)'s Bᵀ takes 3 operations per float and pass against F(4×4)'s 2, and the
+/// factor that ranks F(6×6) against F(4×4) as measured is 2 (2-core Intel Xeon,
+/// VGG-16's layers at batch 1, both forced, `--tune off`: F(6×6)/F(4×4) 1.05 on
+/// 64@224², 0.97 on 128@112², 1.03 on 256@56², 1.5 on 512@28², 1.6 on 512@14²;
+/// the model with 2 gives 1.04, 0.99, 1.12, 1.50, 1.77).
+fn in_factor(m: usize) -> f64 {
+    if m == 6 {
+        2.0
+    } else {
+        1.0
+    }
+}
 const W_S_PER_FLOAT_T: f64 = 0.115e-9;
 const W_FINISH_S_PER_FLOAT_T: f64 = W_S_PER_FLOAT_T;
 const OUT_S_PER_FLOAT: f64 = 0.4e-9;
@@ -35,7 +48,7 @@ const GEMM_EFF: f64 = 0.45;
 /// Winograd is chosen only when predicted this much faster than direct.
 const MARGIN: f64 = 0.8;
 
-/// The tile size m (2 or 4) to use for `g`, or None for direct convolution: the
+/// The tile size m (2, 4 or 6) to use for `g`, or None for direct convolution: the
 /// option's choice where it forces one, else the cheaper by [`estimate`] when it
 /// beats the direct kernel's estimated time by the margin.
 pub(in crate::codegen::kernels::conv) fn choose(g: &ConvGeom, opts: &ConvOptions) -> Option<usize> {
@@ -62,13 +75,13 @@ fn choose_by(g: &ConvGeom, opts: &ConvOptions, estimate: impl Fn(usize, usize) -
         return None;
     }
     if opts.winograd == Some(true) {
-        return Some(opts.winograd_m.filter(|m| [2, 4].contains(m)).unwrap_or(4));
+        return Some(opts.winograd_m.filter(|m| TILES.contains(m)).unwrap_or(4));
     }
     let threads = opts.threads.max(1);
     let direct = g.flops() * PEAK_S_PER_FLOP / threads as f64 / DIRECT_EFF;
     let cands = match opts.winograd_m {
-        Some(m) if [2, 4].contains(&m) => vec![m],
-        _ => vec![2, 4],
+        Some(m) if TILES.contains(&m) => vec![m],
+        _ => TILES.to_vec(),
     };
     let mut best: Option<(f64, usize)> = None;
     for m in cands {
@@ -125,7 +138,7 @@ impl Terms {
         let tiles = (g.n * grid.slots * grid.tw4) as f64;
         let pts = (t * t) as f64;
         let gemm = 2.0 * pts * tiles * (g.cin * g.cout) as f64 * PEAK_S_PER_FLOP / GEMM_EFF / p;
-        let input = pts * tiles * g.cin as f64 * IN_S_PER_FLOAT;
+        let input = pts * tiles * g.cin as f64 * IN_S_PER_FLOAT * in_factor(m);
         Terms { t, p, tiles, pts, gemm, input }
     }
 }

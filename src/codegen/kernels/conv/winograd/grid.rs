@@ -60,6 +60,7 @@ impl Grid {
 /// slots half padding, which halves its multiplications there.
 pub(super) fn grid(g: &ConvGeom, m: usize) -> Grid {
     let rows = Grid::rows(g, m);
+    // F(6×6) is never packed: a 6-pixel tile row does not end on a vector boundary.
     let pack = match (m, rows.tw) {
         (4, 1) => 4,
         (4, 2) | (2, 2) => 2,

@@ -5,7 +5,8 @@
 //! Per patch row, the tiles' columns come from a few contiguous loads and a lane
 //! transpose (tile l's column k is float l·m + k of the row): for F(4×4) one 4×4
 //! transpose of the loads at floats 0, 4, 8, 12 and half of one at 2, 6, 10, 14;
-//! for F(2×2) two even/odd splits of the loads at 0, 4 and 2, 6. Then Bᵀ along the
+//! for F(2×2) two even/odd splits of the loads at 0, 4 and 2, 6; for F(6×6) two
+//! 4×4 transposes, of the loads at 0, 6, 12, 18 and at 4, 10, 16, 22. Then Bᵀ along the
 //! row and Bᵀ down the columns (`lin`: ±1 as adds), and one store per transform
 //! point. A group reads floats 0 ..= 3m + t − 1 of t rows; groups that reach past
 //! the map (padding, the right edge, the last tile rows) are copied with zeros into
@@ -339,6 +340,13 @@ fn columns(v: &mut V4, base: Value, off: i64, m: usize, lanes: Lanes) -> Vec<Val
             v.shuffle(s0, s1, [0, 2, 4, 6]),
             v.shuffle(s0, s1, [1, 3, 5, 7]),
         ];
+    }
+    if m == 6 {
+        // Two 4×4 transposes: of the tiles' floats 0–3 (columns 0–3) and 4–7 (4–7).
+        let lo = starts.map(|f| load(v, f));
+        let hi = starts.map(|f| load(v, f + 4));
+        let (lo, hi) = (v.transpose4(lo), v.transpose4(hi));
+        return lo.into_iter().chain(hi).collect();
     }
     // A 4×4 transpose of x[0..16] gives columns 0–3; columns 4 and 5 are rows 2 and 3
     // of the transpose of x[2..18].

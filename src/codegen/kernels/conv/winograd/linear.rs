@@ -15,7 +15,8 @@
 //! Each sum starts from a term of coefficient 1 where there is one, so it costs
 //! no multiply. Operation counts (the tests below): F(4×4)'s Bᵀ 12 per column
 //! instead of 22, Aᵀ 10 instead of 14, A 8 instead of 12, G 9 instead of 13;
-//! F(2×2)'s Bᵀ 4 instead of 5. The sums are regrouped, so results differ from the
+//! F(2×2)'s Bᵀ 4 instead of 5; F(6×6)'s Bᵀ 24 per column of eight, Aᵀ 20, A 18,
+//! G 12. The sums are regrouped, so results differ from the
 //! row-by-row order by rounding (the Winograd accuracy tests bound both).
 //!
 //! Generic over [`Arith`] so that the same factoring emits JIT code ([`V4`]) and
@@ -190,7 +191,7 @@ fn factor(f: Terms) -> (f32, Terms) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{F2, F4};
+    use super::super::{F2, F4, F6};
     use super::*;
 
     /// Evaluates in f64 and counts operations.
@@ -253,6 +254,10 @@ mod tests {
         assert_eq!(check(&owned(F2.at)), 4);
         assert_eq!(check(&transposed(F2.at)), 3);
         assert_eq!(check(&owned(F2.g)), 4);
+        assert_eq!(check(&owned(F6.bt)), 24);
+        assert_eq!(check(&owned(F6.at)), 20);
+        assert_eq!(check(&transposed(F6.at)), 18);
+        assert_eq!(check(&owned(F6.g)), 12);
     }
 
     #[test]

@@ -171,11 +171,51 @@ const F4: Transform = Transform {
     ],
 };
 
+/// F(6×6,3×3) with the points 0, ±1, ±2, ±1/2, ∞ (the set NNPACK uses): 64
+/// points for 36 outputs, 1.78 multiplies per output and input channel against
+/// F(4×4)'s 2.25, at a larger rounding error (see "Accuracy"). Checked against
+/// direct correlation in f64 by the tests below.
+const F6: Transform = Transform {
+    m: 6,
+    t: 8,
+    bt: &[
+        &[1.0, 0.0, -21.0 / 4.0, 0.0, 21.0 / 4.0, 0.0, -1.0, 0.0],
+        &[0.0, 1.0, 1.0, -17.0 / 4.0, -17.0 / 4.0, 1.0, 1.0, 0.0],
+        &[0.0, -1.0, 1.0, 17.0 / 4.0, -17.0 / 4.0, -1.0, 1.0, 0.0],
+        &[0.0, 0.5, 0.25, -5.0 / 2.0, -5.0 / 4.0, 2.0, 1.0, 0.0],
+        &[0.0, -0.5, 0.25, 5.0 / 2.0, -5.0 / 4.0, -2.0, 1.0, 0.0],
+        &[0.0, 2.0, 4.0, -5.0 / 2.0, -5.0, 0.5, 1.0, 0.0],
+        &[0.0, -2.0, 4.0, 5.0 / 2.0, -5.0, -0.5, 1.0, 0.0],
+        &[0.0, -1.0, 0.0, 21.0 / 4.0, 0.0, -21.0 / 4.0, 0.0, 1.0],
+    ],
+    g: &[
+        &[1.0, 0.0, 0.0],
+        &[-2.0 / 9.0, -2.0 / 9.0, -2.0 / 9.0],
+        &[-2.0 / 9.0, 2.0 / 9.0, -2.0 / 9.0],
+        &[1.0 / 90.0, 1.0 / 45.0, 2.0 / 45.0],
+        &[1.0 / 90.0, -1.0 / 45.0, 2.0 / 45.0],
+        &[32.0 / 45.0, 16.0 / 45.0, 8.0 / 45.0],
+        &[32.0 / 45.0, -16.0 / 45.0, 8.0 / 45.0],
+        &[0.0, 0.0, 1.0],
+    ],
+    at: &[
+        &[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
+        &[0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 0.0],
+        &[0.0, 1.0, 1.0, 4.0, 4.0, 0.25, 0.25, 0.0],
+        &[0.0, 1.0, -1.0, 8.0, -8.0, 0.125, -0.125, 0.0],
+        &[0.0, 1.0, 1.0, 16.0, 16.0, 1.0 / 16.0, 1.0 / 16.0, 0.0],
+        &[0.0, 1.0, -1.0, 32.0, -32.0, 1.0 / 32.0, -1.0 / 32.0, 1.0],
+    ],
+};
+
+/// The output tiles m the family has: F(2×2), F(4×4), F(6×6).
+pub(super) const TILES: [usize; 3] = [2, 4, 6];
+
 fn transform(m: usize) -> &'static Transform {
-    if m == 2 {
-        &F2
-    } else {
-        &F4
+    match m {
+        2 => &F2,
+        6 => &F6,
+        _ => &F4,
     }
 }
 
@@ -268,8 +308,12 @@ pub(super) fn compile(
     let (pc, pr) = if by_co { (want, 1) } else { (1, want.min(total_rows)) };
     // About 128 KiB of V per transform point, at least one tile row, at most a
     // part's rows (the GEMMs always run the whole chunk).
-    let target = ((32 << 10) / g.cin).clamp(16, 256);
-    let rows = (target / tw4).clamp(1, total_rows.div_ceil(pr));
+    let target = ((32 << 10) / g.cin).clamp(16, 256) * 36 / (tf.t * tf.t).max(36);
+    let part_rows = total_rows.div_ceil(pr);
+    let rows = (target / tw4).clamp(1, part_rows);
+    // Chunks of equal size: the last chunk of a part runs the whole chunk's GEMMs,
+    // so 14 rows in chunks of 9 would multiply 18 rows' worth.
+    let rows = part_rows.div_ceil(part_rows.div_ceil(rows));
     let chunk = rows * tw4;
     let ranges = vector_ranges(g.cout, pc);
     let cb = ranges.iter().map(|r| r.len()).max().unwrap_or(1);
@@ -487,6 +531,57 @@ impl Family for Winograd {
                         // SAFETY: the operands hold sample n's elements at `base`
                         // + i·ow + j for i < nr, j < nc; this part owns channel o.
                         unsafe { self.staged(ptrs, (n, base, nr, nc), (mp + 16 * q as i64, bias), stage, stage_len) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{transform, TILES};
+
+    /// `Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A` in f64 equals the direct 3×3 correlation of every
+    /// t×t patch d with every filter g (pseudo-random values), for each tile size.
+    #[test]
+    fn each_transform_computes_the_direct_correlation() {
+        let mat = |rows: &[&[f32]]| -> Vec<Vec<f64>> {
+            rows.iter().map(|r| r.iter().map(|&c| f64::from(c)).collect()).collect()
+        };
+        let mul = |a: &[Vec<f64>], b: &[Vec<f64>]| -> Vec<Vec<f64>> {
+            let inner = b.len();
+            a.iter().map(|r| (0..b[0].len()).map(|j| (0..inner).map(|k| r[k] * b[k][j]).sum()).collect()).collect()
+        };
+        let tr =
+            |a: &[Vec<f64>]| -> Vec<Vec<f64>> { (0..a[0].len()).map(|j| a.iter().map(|r| r[j]).collect()).collect() };
+        for m in TILES {
+            let tf = transform(m);
+            assert_eq!((tf.m, tf.t, tf.bt.len(), tf.g.len(), tf.at.len()), (m, m + 2, m + 2, m + 2, m));
+            let (bt, g, at) = (mat(tf.bt), mat(tf.g), mat(tf.at));
+            for seed in 0..4u64 {
+                let val = |i: u64| ((i * 2654435761 + seed * 40503) % 1000) as f64 / 500.0 - 1.0;
+                let d: Vec<Vec<f64>> =
+                    (0..tf.t).map(|i| (0..tf.t).map(|j| val((i * 17 + j) as u64)).collect()).collect();
+                let w: Vec<Vec<f64>> =
+                    (0..3).map(|i| (0..3).map(|j| val((1000 + i * 3 + j) as u64)).collect()).collect();
+                let u = mul(&mul(&g, &w), &tr(&g));
+                let v = mul(&mul(&bt, &d), &tr(&bt));
+                let prod: Vec<Vec<f64>> =
+                    u.iter().zip(&v).map(|(a, b)| a.iter().zip(b).map(|(x, y)| x * y).collect()).collect();
+                let y = mul(&mul(&at, &prod), &tr(&at));
+                for i in 0..m {
+                    for j in 0..m {
+                        let direct: f64 = (0..3)
+                            .flat_map(|a| (0..3).map(move |b| (a, b)))
+                            .map(|(a, b)| d[i + a][j + b] * w[a][b])
+                            .sum();
+                        // The f32 coefficients (1/9, 1/45, ...) are rounded: ~1e-7 relative.
+                        assert!(
+                            (y[i][j] - direct).abs() < 1e-5,
+                            "F({m}x{m}) pixel ({i},{j}): {} against {direct}",
+                            y[i][j]
+                        );
                     }
                 }
             }

@@ -42,10 +42,11 @@ pub(super) fn compile_output(
         partial: false,
     };
     let (m, t) = (tf.m, tf.t);
-    // The output row (below the group's first) and vector position of tile k's
-    // first pixel: a row of the group holds `per_row` tiles.
+    // The output row (below the group's first) and vector position of the group's
+    // vector q of one tile-pixel row: a row of the group holds `per_row` tiles, and
+    // its pixels are whole vectors (F(6×6) is never packed, see `grid`).
     let per_row = grid.group_row_tiles();
-    let place = move |k: usize| ((k / per_row) * m, (k % per_row) * m / 4);
+    let place = move |q: usize| ((4 * q / (per_row * m)) * m, (4 * q % (per_row * m)) / 4);
     jit.compile_opt("wino_out", Opt::Speed, |b, [mp, out, bias_p, extras, ngroups, nchan], features| {
         let fma = features.has_fma;
         // Aᵀ M, m×t vectors, between the two passes (see below).
@@ -81,24 +82,24 @@ pub(super) fn compile_output(
                     let tmp: Vec<Value> = (0..t).map(|j| v.load(tmp_at, (16 * (i * t + j)) as i32)).collect();
                     let y = apply(&mut v, tf.at, &tmp);
                     // Lanes are tiles: transpose so each vector is 4 adjacent pixels
-                    // (row i of one tile for F(4×4), of two tiles for F(2×2)).
-                    let z = if m == 4 {
-                        v.transpose4([y[0], y[1], y[2], y[3]]).to_vec()
-                    } else {
-                        vec![v.shuffle(y[0], y[1], [0, 4, 1, 5]), v.shuffle(y[0], y[1], [2, 6, 3, 7])]
+                    // (row i of one tile for F(4×4), of two tiles for F(2×2), the
+                    // group's row of 24 pixels in six vectors for F(6×6)).
+                    let z = match m {
+                        4 => v.transpose4([y[0], y[1], y[2], y[3]]).to_vec(),
+                        2 => vec![v.shuffle(y[0], y[1], [0, 4, 1, 5]), v.shuffle(y[0], y[1], [2, 6, 3, 7])],
+                        _ => six_pixel_rows(&mut v, &y),
                     };
-                    let tiles_per_vector = 4 / m;
                     for (q, x) in z.into_iter().enumerate() {
                         let x = match bv {
                             Some(bv) => v.add(x, bv),
                             None => x,
                         };
-                        let (r, pos) = place(q * tiles_per_vector);
+                        let (r, pos) = place(q);
                         items.push(Item { r: r + i, pos, lanes: 4, x });
                     }
-                    // Stored as soon as a group of four is ready (each output row of
-                    // F(4×4), two of F(2×2)): fewer live values.
-                    if items.len() == 4 {
+                    // Stored as soon as a whole output row of the group is ready (two
+                    // rows of F(2×2)): fewer live values.
+                    if items.len() >= 4 {
                         store_vecs(&mut v, &store, &tp, &items);
                         items.clear();
                     }
@@ -161,4 +162,21 @@ impl Winograd {
             row.copy_from_slice(&sy[i * w4..i * w4 + nc]);
         }
     }
+}
+
+/// Pixel row i of four F(6×6) tiles, `y[j]` holding pixel j of the four tiles in
+/// its lanes, as six vectors of four adjacent pixels (tile l's pixels at 6l..6l + 6).
+fn six_pixel_rows(v: &mut V4, y: &[Value]) -> Vec<Value> {
+    // t[l]: pixels 0–3 of tile l; a, b: pixels 4, 5 of tiles 0, 1 and of tiles 2, 3.
+    let t = v.transpose4([y[0], y[1], y[2], y[3]]);
+    let a = v.shuffle(y[4], y[5], [0, 4, 1, 5]);
+    let b = v.shuffle(y[4], y[5], [2, 6, 3, 7]);
+    vec![
+        t[0],
+        v.shuffle(a, t[1], [0, 1, 4, 5]),
+        v.shuffle(t[1], a, [2, 3, 6, 7]),
+        t[2],
+        v.shuffle(b, t[3], [0, 1, 4, 5]),
+        v.shuffle(t[3], b, [2, 3, 6, 7]),
+    ]
 }

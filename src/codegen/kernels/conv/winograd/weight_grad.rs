@@ -126,7 +126,7 @@ pub(in crate::codegen::kernels::conv) fn compile(
     let ranges = if sliced { std::iter::once(0..g.cout).collect() } else { folds.clone() };
     let width = ranges.iter().map(|r| 4 * r.len().div_ceil(4)).max().unwrap_or(4);
     // About 128 KiB of V per transform point, at least one tile row.
-    let target = ((32 << 10) / g.cin).clamp(16, 1024);
+    let target = ((32 << 10) / g.cin).clamp(16, 1024) * 36 / t2.max(36);
     let mut rows = (target / tw4).clamp(1, total_rows);
     if sliced {
         // At least a chunk per slice.
@@ -210,15 +210,22 @@ fn compile_dy(
             let mut v = V4::new(b, fma);
             for i in 0..m {
                 // y[j]: the four channels' values at tile pixel (i, j); for F(4×4) a
-                // transpose of the channels' rows (4 loads instead of 16 lane inserts).
-                let y: Vec<Value> = if m == 4 {
+                // transpose of the channels' rows (4 loads instead of 16 lane inserts),
+                // for F(6×6) of their pixels 0–3 and 2–5 (rows 2 and 3 of the second).
+                let mut pixels = |j0: usize| {
                     let rows = [0, 1, 2, 3].map(|l| {
-                        let (p, imm) = addr(&mut v, st[0], i as i64 * row + l * plane);
+                        let (p, imm) = addr(&mut v, st[0], i as i64 * row + l * plane + 4 * j0 as i64);
                         v.load(p, imm)
                     });
-                    v.transpose4(rows).to_vec()
-                } else {
-                    (0..m).map(|j| gather4(&mut v, st[0], i as i64 * row + 4 * j as i64, plane)).collect()
+                    v.transpose4(rows)
+                };
+                let y: Vec<Value> = match m {
+                    4 => pixels(0).to_vec(),
+                    6 => {
+                        let (lo, hi) = (pixels(0), pixels(2));
+                        lo.into_iter().chain([hi[2], hi[3]]).collect()
+                    }
+                    _ => (0..m).map(|j| gather4(&mut v, st[0], i as i64 * row + 4 * j as i64, plane)).collect(),
                 };
                 // tmp[i][b] = Σ_j A[b][j]·y[i][j].
                 for (bcol, x) in apply(&mut v, &a_rows, &y).into_iter().enumerate() {
