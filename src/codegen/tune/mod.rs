@@ -77,8 +77,9 @@ pub const MARGIN: f64 = 0.05;
 /// weight gradients on maps under 8×8 and their cheaper fold, and narrow layers'
 /// weight gradients in batch slices, faster than the channel split they were timed in;
 /// 12: the model's estimate of those slices, which moves ResNet-20's 16-channel weight
-/// gradients to F(4×4)).
-pub const FORMAT: u32 = 12;
+/// gradients to F(4×4); 13: F(6×6,3×3) among the candidates and the model's picks,
+/// and Winograd chunks of equal size, which changes what every Winograd entry timed).
+pub const FORMAT: u32 = 13;
 
 /// When to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -22,7 +22,7 @@
 //! | kernel | algorithm (tile rows × vectors) |
 //! |---|---|
 //! | `Conv` | outer: output channels × (4 output columns, or 1 pixel of 4 samples); a strided 1×1 reading no padding as the pointwise convolution of its subsample |
-//! | `Conv` 3×3 stride 1, one group (where the cost model predicts a gain) | Winograd F(4×4,3×3) or F(2×2,3×3): 36 or 16 GEMMs on outer (output channels × 4 tiles, k = input channels) between JIT input and weight transforms and a JIT output transform + epilogue; four tiles per vector, from one tile row or, on maps of one or two tiles a row, from several; see `winograd` |
+//! | `Conv` 3×3 stride 1, one group (where the cost model predicts a gain) | Winograd F(2×2,3×3), F(4×4,3×3) or F(6×6,3×3): 16, 36 or 64 GEMMs on outer (output channels × 4 tiles, k = input channels) between JIT input and weight transforms and a JIT output transform + epilogue; four tiles per vector, from one tile row or, on maps of one or two tiles a row, from several; see `winograd` |
 //! | `ConvBackwardData`, `ConvBackwardWeight` 3×3 stride 1, one group (where the cost model predicts a gain) | Winograd too: the data gradient as a forward Winograd over dy (filters rotated and transposed); the weight gradient as 36 or 16 GEMMs over tiles (input channels × four output channels, k = tiles), see `winograd::weight_grad` |
 //! | `ConvBackwardData` | outer per stride phase: input channels × dx positions; taps over dy "backwards", taps in the zero margin skipped |
 //! | `ConvBackwardWeight` | dot: output channels × (input channel, tap), k = every output position of the batch; 1×1 unpadded: pointwise GEMM on outer (input channels × output channels, k = pixels) |

@@ -1,14 +1,15 @@
 //! `Conv` of 3×3, stride-1, single-group convolutions by Winograd's minimal
-//! filtering: F(2×2,3×3) (4×4 tiles, 16 transform points) and F(4×4,3×3) (6×6
+//! filtering: F(2×2,3×3) (4×4 tiles, 16 transform points), F(4×4,3×3) (6×6
 //! tiles, 36 points), with the matrices of Lavin & Gray, "Fast Algorithms for
-//! Convolutional Neural Networks", CVPR 2016 (points 0, ±1, ±2, ∞ for F(4×4)).
+//! Convolutional Neural Networks", CVPR 2016 (points 0, ±1, ±2, ∞ for F(4×4)), and
+//! F(6×6,3×3) (8×8 tiles, 64 points: 0, ±1, ±2, ±1/2, ∞).
 //!
 //! Per output tile of m×m pixels, with d the (m+2)×(m+2) input patch and g one 3×3
 //! filter: `Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A`. Summed over input channels, the
 //! element-wise product becomes, for each of the t² transform points ξ, a GEMM
 //! `M[ξ] = U[ξ] · V[ξ]` with U[ξ] = Cout×Cin (transformed weights) and V[ξ] =
 //! Cin×tiles (transformed input): 9m²/t² fewer multiplies than direct convolution
-//! (2.25× for F(2×2), 4× for F(4×4)), paid for with three transforms.
+//! (2.25× for F(2×2), 4× for F(4×4), 5.06× for F(6×6)), paid for with three transforms.
 //!
 //! # Structure (a family on the shared driver)
 //! Parts split the output channels (each part transforms only its own channels'
@@ -20,7 +21,8 @@
 //!    (`weights`), layout [ξ][out channel][in channel]; where a part has one chunk
 //!    of small V, one row block at a time right before its GEMMs instead
 //!    (`weights-by-block` in the description, see `Winograd::block_weights`);
-//! 2. per chunk of tile rows (across samples, a chunk's V sized for L2): the input
+//! 2. per chunk of tile rows (across samples, a chunk's V sized for L2, a part's
+//!    rows cut into chunks of equal size since the GEMMs run whole chunks): the input
 //!    transform `V = Bᵀ d B`, JIT code on four tiles per vector (`input`; zero
 //!    padding by a staging patch at the borders, or on narrow maps a zero-bordered
 //!    band of rows per channel), layout [ξ][in channel][tile],
@@ -56,10 +58,10 @@
 //! kernel's bit for bit. Measured against the f64 reference (tests/jit_winograd.rs,
 //! inputs and weights uniform in [−1, 1]), the error before the epilogue relative to
 //! the largest reference magnitude Σ|x·w| of the output was at most 1.3e-7
-//! (F(2×2)) and 2.2e-6 (F(4×4)) over 150 random shapes each (with the factored
-//! transforms of `linear`; 1.5e-7 and 3.0e-6 before); the test bounds are
-//! 2e-6 and 4e-5 of that norm (plus the direct kernels' per-element bound). The
-//! zoo's kernel-variant test (1e-4 of the largest output) passes unchanged.
+//! (F(2×2)), 2.2e-6 (F(4×4)) and 4.0e-6 (F(6×6)) over 150 random shapes each (with
+//! the factored transforms of `linear`; 1.5e-7 and 3.0e-6 before); the test bounds
+//! are 2e-6, 4e-5 and 5e-5 of that norm (plus the direct kernels' per-element
+//! bound). The zoo's kernel-variant test (1e-4 of the largest output) passes unchanged.
 //!
 //! # Selection
 //! [`applies`] (3×3, stride 1, one group, no connection table), then
@@ -79,12 +81,23 @@
 //! and transposed, which only the weight transform needs to know. The weight
 //! gradient is its own family (`weight_grad`), sharing the matrices, the JIT input
 //! transform and the cost model's constants ([`choose_weight_grad`]). Measured
-//! errors, as above: data gradient 1.5e-7 (F(2×2)) and 3.1e-6 (F(4×4)), weight
-//! gradient 1.6e-7 and 1.35e-6 of the largest Σ|dy·x| (the batch slices sum in another
-//! order than the channel split: 1.5e-7 and 1.3e-6 before).
+//! errors, as above: data gradient 1.5e-7 (F(2×2)), 3.1e-6 (F(4×4)) and 4.6e-6
+//! (F(6×6)), weight gradient 1.6e-7, 1.35e-6 and 3.0e-6 of the largest Σ|dy·x| (the
+//! batch slices sum in another order than the channel split: 1.5e-7 and 1.3e-6 before).
+//!
+//! # F(6×6)
+//! Its 6-pixel tiles are never packed several rows to a vector (a tile row does not
+//! end on a vector boundary), so maps whose tile count is not near a multiple of four
+//! multiply padding (28 pixels: 5 tiles in 8 lanes, more GEMM work than F(4×4)'s 7
+//! in 8). Measured (2-core Intel Xeon, forced, `--tune off`, VGG-16's layers at batch
+//! 1, F(6×6) against F(4×4)): 0.97× on 128@112², 1.05× on 64@224², 1.03× on 256@56²,
+//! 1.5× on 512@28², 1.6× on 512@14²; with `fma` and tuned tiles it wins the 224- and
+//! 112-pixel layers, which is where the tuner and the model put it.
 //!
 //! # Not done yet
-//! F(6×6,3×3) would save more multiplies at a larger error; the GEMM tile comes
+//! The chunk size is a rule (about 128 KiB of V per transform point), not a tuner
+//! knob: after equal chunks, the best of 32–1024 tiles measured 0–5% faster than the
+//! rule's (2-core Intel Xeon, five layer shapes). The GEMM tile comes
 //! from the direct-A model (usually 12×1) unless the autotuner (`codegen::tune`)
 //! measured a better one; the weight transform is redone every run, also in
 //! inference. Keeping each inference step's U between runs was built and measured
