@@ -278,9 +278,11 @@ fn winograd_option_switches_the_kernels_of_every_direction() {
     assert!(!profile("off").contains("winograd"));
     // The second convolution's forward, data and weight gradient (the first has no
     // data gradient).
-    let forced = profile("f2");
-    assert_eq!(forced.matches("winograd F(2x2,3x3)").count(), 5, "{forced}");
-    run(netc(["bench", "--winograd", "f6"]).arg(&net), MINUTE).expect(2);
+    for m in [2, 4, 6] {
+        let forced = profile(&format!("f{m}"));
+        assert_eq!(forced.matches(&format!("winograd F({m}x{m},3x3)")).count(), 5, "{forced}");
+    }
+    run(netc(["bench", "--winograd", "f8"]).arg(&net), MINUTE).expect(2);
 }
 
 /// `--profile` groups the same step times two ways: per kernel kind and per layer. The
