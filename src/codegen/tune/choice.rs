@@ -6,7 +6,7 @@
 //! cost speed, never correctness.
 
 use crate::autodiff::Kernel;
-use crate::codegen::kernels::conv::ConvOptions;
+use crate::codegen::kernels::conv::{ConvOptions, WINOGRAD_TILES};
 
 /// What the tuner overrides in the cost model's options (`None`: the model decides).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,7 +58,7 @@ impl Choice {
         match stage {
             0 if has_fma => vec![Choice { fused: true, ..*best }],
             1 if free_winograd && winograd_shape(kernel) => {
-                [0, 2, 4, 6].iter().map(|&m| Choice { winograd: Some(m), ..*best }).collect()
+                std::iter::once(0).chain(WINOGRAD_TILES).map(|m| Choice { winograd: Some(m), ..*best }).collect()
             }
             2 => TILES.iter().map(|&t| Choice { tile: Some(t), ..*best }).collect(),
             3 => [true, false].iter().map(|&p| Choice { packed: Some(p), ..*best }).collect(),

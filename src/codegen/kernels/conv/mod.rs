@@ -81,6 +81,8 @@ mod winograd;
 
 pub use layout::Lanes;
 pub use options::ConvOptions;
+/// The Winograd output tiles m of F(m×m,3×3) the kernels have (the tuner's candidates).
+pub(crate) use winograd::TILES as WINOGRAD_TILES;
 
 use std::sync::Arc;
 

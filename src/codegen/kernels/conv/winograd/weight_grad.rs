@@ -47,7 +47,7 @@ use cranelift_codegen::ir::{types, InstBuilder, Value};
 use super::dw_transform::DwTransform;
 use super::input::InputTransform;
 use super::linear::apply;
-use super::{by_width, grid, raw_store, sample_runs, spaced, transform, vector_ranges, Grid, Transform};
+use super::{by_width, chunk_tiles, grid, raw_store, sample_runs, spaced, transform, vector_ranges, Grid, Transform};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::kernels::conv::abi::{at, view, view_mut};
@@ -125,8 +125,8 @@ pub(in crate::codegen::kernels::conv) fn compile(
     let folds = vector_ranges(g.cout, want);
     let ranges = if sliced { std::iter::once(0..g.cout).collect() } else { folds.clone() };
     let width = ranges.iter().map(|r| 4 * r.len().div_ceil(4)).max().unwrap_or(4);
-    // About 128 KiB of V per transform point, at least one tile row.
-    let target = ((32 << 10) / g.cin).clamp(16, 1024) * 36 / t2.max(36);
+    // At least one tile row.
+    let target = chunk_tiles(g.cin, 1024, tf);
     let mut rows = (target / tw4).clamp(1, total_rows);
     if sliced {
         // At least a chunk per slice.
