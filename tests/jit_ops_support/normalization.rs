@@ -6,14 +6,17 @@ use netc::autodiff::Kernel;
 use netc::ir::{Act, BatchNorm, Lrn};
 use netc::sched::Fused;
 
-/// Batch-norm shapes: maps of odd sizes, and vectors with C below 4, a
-/// multiple of 4 and neither (the vector kernels group channels by four).
+/// Batch-norm shapes: maps of odd sizes, vectors with C below 4, a multiple of 4
+/// and neither (the vector kernels group channels by four), and maps with enough
+/// channels that training kernels take blocks of them (short planes), the last
+/// block usually shorter.
 fn bn_shape(g: &mut Gen, i: usize) -> Vec<usize> {
     let n = [1, 3, 2, 5][i % 4];
-    match i % 3 {
+    match i % 4 {
         0 => vec![n, 1 + g.below(5), 1 + g.below(7), 1 + g.below(7)],
         1 => vec![n, [1, 3, 4, 8, 11, 13][g.below(6)]],
-        _ => vec![n, 1 + g.below(6), 1, 1],
+        2 => vec![n, 1 + g.below(6), 1, 1],
+        _ => vec![[1, 3, 4][g.below(3)], 16 + g.below(30), 1 + g.below(9), 2 + g.below(9)],
     }
 }
 
@@ -21,7 +24,7 @@ fn bn_shape(g: &mut Gen, i: usize) -> Vec<usize> {
 fn batch_norm() {
     let mut g = Gen::new(8);
     let (mut worst_stats, mut worst_bwd) = (0.0f64, 0.0f64);
-    for i in 0..15 {
+    for i in 0..20 {
         let dims = bn_shape(&mut g, i);
         let c = dims[1];
         let b = BatchNorm { channels: c as u64, eps: 1e-5, momentum: 0.1 };
@@ -65,9 +68,13 @@ fn batch_norm() {
 fn batch_norm_statistics_of_offset_maps() {
     let mut g = Gen::new(18);
     let mut worst = 0.0f64;
-    for i in 0..6 {
-        let dims =
-            if i % 3 == 2 { vec![7, 6] } else { vec![[3, 5][i % 2], 1 + g.below(4), 9 + g.below(9), 9 + g.below(9)] };
+    for i in 0..8 {
+        let dims = match i % 4 {
+            2 => vec![7, 6],
+            // Blocks of channels (see `batch_norm`).
+            3 => vec![3, 17 + g.below(20), 5 + g.below(5), 5 + g.below(5)],
+            _ => vec![[3, 5][i % 2], 1 + g.below(4), 9 + g.below(9), 9 + g.below(9)],
+        };
         let c = dims[1];
         let b = BatchNorm { channels: c as u64, eps: 1e-5, momentum: 0.1 };
         let x = g.strided(&dims, 59.0, 61.0);

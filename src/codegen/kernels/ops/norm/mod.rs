@@ -10,13 +10,17 @@
 //! operation, so `BatchNormEval` is bit-identical. Maps (S > 1) are
 //! vectorised along S, one channel per unit, two samples' planes read side by
 //! side ([`STREAMS`]), each sum kept in interleaved vector accumulators
-//! ([`Reduce`]) reduced at the end; vectors (S = 1) are
+//! ([`Reduce`]) reduced at the end; in training and backward kernels, maps whose
+//! planes are short take a block of channels per unit instead, read in memory
+//! order (`blocks`); vectors (S = 1) are
 //! vectorised across four adjacent channels per unit and summed over the
 //! batch in the reference's order. Training statistics take one pass over x
 //! (sums shifted by the first sample's mean, see [`train`]) where the reference
 //! takes two; they differ from it by rounding of the same order (a few ulp of
 //! Σ|terms| of the shifted sums). `BatchNormEval` on maps needs no reduction
 //! and goes plane by plane in memory order instead.
+
+mod blocks;
 
 use std::sync::Arc;
 
@@ -73,28 +77,42 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Ar
     let l = validate(spec, &b, which)?;
     // Evaluation reduces nothing: maps go plane by plane, in memory order.
     let planes = which == 1 && l.planar();
+    // Training and backward kernels on short planes take blocks of channels.
+    let block = if which == 1 { 1 } else { blocks::channels_per_unit(l) };
     let units = if planes {
         l.n * l.c
     } else if l.planar() {
-        l.c
+        l.c.div_ceil(block)
     } else {
         l.c / 4 + l.c % 4
     };
     let per_unit = if planes {
         l.s
     } else if l.planar() {
-        l.count()
+        block * l.count()
     } else {
         4 * l.n
     };
     let split = Split::new(units, 3 * per_unit, opts);
-    let desc = format!("{} {:?}", spec.kernel.name(), spec.inputs[0].dims);
+    let desc = match block {
+        1 => format!("{} {:?}", spec.kernel.name(), spec.inputs[0].dims),
+        k => format!("{} {:?} by {k} channels", spec.kernel.name(), spec.inputs[0].dims),
+    };
     build(jit, spec, desc, split, 0, |v, f| {
         let sink = Sink::new(spec, f);
         if planes {
             return range_loop(v, f.lo, f.hi, |v, u| {
                 let (smp, c) = divmod(v, u, l.c);
                 eval(v, spec, f, &sink, l, &b, Group { c, lanes: Lanes::One }, Some(smp))
+            });
+        }
+        if block > 1 {
+            return range_loop(v, f.lo, f.hi, |v, u| {
+                let chans = blocks::block(v, l, block, u);
+                match which {
+                    0 => blocks::train(v, spec, f, &sink, l, &b, chans, block),
+                    _ => blocks::backward(v, spec, f, &sink, l, chans, block),
+                }
             });
         }
         for_groups(v, f, l, &mut |v, g| match which {
@@ -320,7 +338,6 @@ fn inv_std(v: &mut V4, var: Value, eps: f64) -> Value {
 /// where the unshifted Σx² − (Σx)²/M loses everything once |μ| ≫ σ.
 fn train(v: &mut V4, spec: &StepSpec, f: &Frame, sink: &Sink, l: Layout, b: &BatchNorm, g: Group) -> Result<()> {
     let x = f.input(spec, 0);
-    let m = v.splat(l.count() as f32);
     let first = sums(v, Layout { n: 1, ..l }, g, &[x], 1, &|_, x| vec![x[0]])?[0];
     let per_sample = v.splat(l.s as f32);
     let k = v.div(first, per_sample);
@@ -328,6 +345,26 @@ fn train(v: &mut V4, spec: &StepSpec, f: &Frame, sink: &Sink, l: Layout, b: &Bat
         let d = v.sub(x[0], k);
         vec![d, v.mul(d, d)]
     })?;
+    let (mu, inv) = statistics(v, spec, f, l, b, g, k, [s[0], s[1]]);
+    let (gamma, beta) = (chan(v, g, f.input(spec, 1)), chan(v, g, f.input(spec, 2)));
+    each(v, l, g, &[x], sink, None, &|v, x| normalize(v, x[0], mu, inv, gamma, beta))
+}
+
+/// The group's batch statistics from the shifted sums `s` = [Σ(x − K), Σ(x − K)²]
+/// (see [`train`]): stores μ and 1/σ (outputs 1 and 2), updates the running
+/// averages (outputs 3 and 4), and returns (μ, 1/σ).
+#[allow(clippy::too_many_arguments)]
+fn statistics(
+    v: &mut V4,
+    spec: &StepSpec,
+    f: &Frame,
+    l: Layout,
+    b: &BatchNorm,
+    g: Group,
+    k: Value,
+    s: [Value; 2],
+) -> (Value, Value) {
+    let m = v.splat(l.count() as f32);
     let shift = v.div(s[0], m);
     let mu = v.add(k, shift);
     let cancel = v.mul(s[0], shift);
@@ -337,8 +374,6 @@ fn train(v: &mut V4, spec: &StepSpec, f: &Frame, sink: &Sink, l: Layout, b: &Bat
     let sq = v.max(zero, sq);
     let var = v.div(sq, m);
     let inv = inv_std(v, var, b.eps);
-    let (gamma, beta) = (chan(v, g, f.input(spec, 1)), chan(v, g, f.input(spec, 2)));
-    each(v, l, g, &[x], sink, None, &|v, x| normalize(v, x[0], mu, inv, gamma, beta))?;
     put_chan(v, g, f.output(spec, 1), mu);
     put_chan(v, g, f.output(spec, 2), inv);
     // A single value per channel has no spread: its unbiased variance is 0.
@@ -353,7 +388,7 @@ fn train(v: &mut V4, spec: &StepSpec, f: &Frame, sink: &Sink, l: Layout, b: &Bat
         let r = v.add(a, n);
         put_chan(v, g, t, r);
     }
-    Ok(())
+    (mu, inv)
 }
 
 /// `BatchNormEval` for one group, over the batch or for sample `smp` only.
@@ -379,14 +414,25 @@ fn eval(
 fn backward(v: &mut V4, spec: &StepSpec, f: &Frame, sink: &Sink, l: Layout, g: Group) -> Result<()> {
     let (dy, x) = (f.input(spec, 0), f.input(spec, 1));
     let [gamma, mu, inv] = [2, 3, 4].map(|k| chan(v, g, f.input(spec, k)));
-    let xhat = move |v: &mut V4, x: Value| {
-        let d = v.sub(x, mu);
-        v.mul(d, inv)
-    };
     let s = sums(v, l, g, &[dy, x], 2, &|v, t| {
-        let xh = xhat(v, t[1]);
+        let xh = xhat(v, t[1], [mu, inv]);
         vec![t[0], v.mul(t[0], xh)]
     })?;
+    let [mean_db, mean_dg, gi] = gradient_terms(v, spec, f, l, g, [s[0], s[1]], [gamma, inv]);
+    each(v, l, g, &[dy, x], sink, None, &|v, t| input_gradient(v, [t[0], t[1]], [mu, inv], [mean_db, mean_dg, gi]))
+}
+
+/// Stores the group's dγ and dβ from the sums `s` = [Σ dy, Σ dy·x̂] (outputs 1
+/// and 2); returns [dβ/M, dγ/M, γ·inv], the per-channel values of dx.
+fn gradient_terms(
+    v: &mut V4,
+    spec: &StepSpec,
+    f: &Frame,
+    l: Layout,
+    g: Group,
+    s: [Value; 2],
+    [gamma, inv]: [Value; 2],
+) -> [Value; 3] {
     let (db, dg) = (s[0], s[1]);
     put_chan(v, g, f.output(spec, 1), dg);
     put_chan(v, g, f.output(spec, 2), db);
@@ -395,12 +441,20 @@ fn backward(v: &mut V4, spec: &StepSpec, f: &Frame, sink: &Sink, l: Layout, g: G
     // dγ/M once per channel instead of (x̂·dγ)/M per element: one ulp
     // apart, and a division per element is the pass's bottleneck.
     let mean_dg = v.div(dg, m);
-    let gi = v.mul(gamma, inv);
-    each(v, l, g, &[dy, x], sink, None, &|v, t| {
-        let xh = xhat(v, t[1]);
-        let a = v.sub(t[0], mean_db);
-        let p = v.mul(xh, mean_dg);
-        let d = v.sub(a, p);
-        v.mul(gi, d)
-    })
+    [mean_db, mean_dg, v.mul(gamma, inv)]
+}
+
+/// `x̂ = (x − μ)·inv`.
+fn xhat(v: &mut V4, x: Value, [mu, inv]: [Value; 2]) -> Value {
+    let d = v.sub(x, mu);
+    v.mul(d, inv)
+}
+
+/// dx = (γ·inv)·((dy − dβ/M) − x̂·(dγ/M)) of one element.
+fn input_gradient(v: &mut V4, [dy, x]: [Value; 2], stats: [Value; 2], [mean_db, mean_dg, gi]: [Value; 3]) -> Value {
+    let xh = xhat(v, x, stats);
+    let a = v.sub(dy, mean_db);
+    let p = v.mul(xh, mean_dg);
+    let d = v.sub(a, p);
+    v.mul(gi, d)
 }
