@@ -20,7 +20,7 @@ use cranelift_codegen::ir::{InstBuilder, Value};
 use super::super::emit::{fixed_loop, iconst, load, range_loop, Combine, Lanes, Reduce};
 use super::super::frame::{Frame, Tensor};
 use super::super::sink::Sink;
-use super::{chan, each, gradient_terms, input_gradient, normalize, statistics, sums, xhat, Group, Layout};
+use super::{chan, each, gradient_terms, input_gradient, normalize, shift, statistics, xhat, Group, Layout};
 use crate::codegen::error::Result;
 use crate::codegen::simd::{stack_vectors, V4};
 use crate::ir::BatchNorm;
@@ -79,6 +79,26 @@ impl Carried {
     fn slot(&self, v: &mut V4, j: Value, stride: usize) -> Value {
         let o = v.b.ins().imul_imm_s(j, (16 * stride) as i64);
         v.b.ins().iadd(self.area, o)
+    }
+
+    /// For every sample and channel `j` of the block, the two sums of `terms` over
+    /// the plane, added into channel `j`'s sums; `consts(j, group)` gives the
+    /// per-channel values `terms` reads besides the loaded `ts`.
+    #[allow(clippy::type_complexity)]
+    fn add_planes(
+        &self,
+        v: &mut V4,
+        (l, block, stride): (Layout, (Value, Value), usize),
+        ts: &[Tensor],
+        consts: &dyn Fn(&mut V4, Value, Group) -> Vec<Value>,
+        terms: &dyn Fn(&mut V4, &[Value], &[Value]) -> Vec<Value>,
+    ) -> Result<()> {
+        samples_by_channel(v, l, block, &mut |v, n, j, g| {
+            let cs = consts(v, j, g);
+            let st = plane_sums(v, l, ts, (n, g), &|v, vals| terms(v, &cs, vals))?;
+            self.fold(v, j, stride, &st);
+            Ok(())
+        })
     }
 
     /// Adds the reduction state `st` of one plane (see [`Reduce`]) into channel `j`'s sums.
@@ -177,22 +197,18 @@ pub(super) fn train(
     let (acc, stride) = Carried::new(v, cap, block.1, 1)?;
     let k_at = 16 * 2 * SUMS as i32;
     channels(v, block, &mut |v, j, g| {
-        let first = sums(v, Layout { n: 1, ..l }, g, &[x], 1, &|_, x| vec![x[0]])?[0];
-        let per_sample = v.splat(l.s as f32);
-        let k = v.div(first, per_sample);
+        let k = shift(v, l, g, x)?;
         let p = acc.slot(v, j, stride);
         v.store(k, p, k_at);
         Ok(())
     })?;
-    samples_by_channel(v, l, block, &mut |v, n, j, g| {
+    let k_of = |v: &mut V4, j: Value, _: Group| {
         let p = acc.slot(v, j, stride);
-        let k = v.load(p, k_at);
-        let st = plane_sums(v, l, &[x], (n, g), &|v, x| {
-            let d = v.sub(x[0], k);
-            vec![d, v.mul(d, d)]
-        })?;
-        acc.fold(v, j, stride, &st);
-        Ok(())
+        vec![v.load(p, k_at)]
+    };
+    acc.add_planes(v, (l, block, stride), &[x], &k_of, &|v, k, x| {
+        let d = v.sub(x[0], k[0]);
+        vec![d, v.mul(d, d)]
     })?;
     channels(v, block, &mut |v, j, g| {
         let s = acc.totals(v, j, stride);
@@ -222,14 +238,10 @@ pub(super) fn backward(
     // Three more vectors per channel: dx's per-channel terms.
     let (acc, stride) = Carried::new(v, cap, block.1, 3)?;
     let terms_at = |i: usize| (16 * (2 * SUMS + i)) as i32;
-    samples_by_channel(v, l, block, &mut |v, n, j, g| {
-        let [mu, inv] = [3, 4].map(|k| chan(v, g, f.input(spec, k)));
-        let st = plane_sums(v, l, &[dy, x], (n, g), &|v, t| {
-            let xh = xhat(v, t[1], [mu, inv]);
-            vec![t[0], v.mul(t[0], xh)]
-        })?;
-        acc.fold(v, j, stride, &st);
-        Ok(())
+    let stats_of = |v: &mut V4, _: Value, g: Group| [3, 4].map(|k| chan(v, g, f.input(spec, k))).to_vec();
+    acc.add_planes(v, (l, block, stride), &[dy, x], &stats_of, &|v, stats, t| {
+        let xh = xhat(v, t[1], [stats[0], stats[1]]);
+        vec![t[0], v.mul(t[0], xh)]
     })?;
     channels(v, block, &mut |v, j, g| {
         let s = acc.totals(v, j, stride);

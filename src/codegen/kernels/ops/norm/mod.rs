@@ -338,9 +338,7 @@ fn inv_std(v: &mut V4, var: Value, eps: f64) -> Value {
 /// where the unshifted Σx² − (Σx)²/M loses everything once |μ| ≫ σ.
 fn train(v: &mut V4, spec: &StepSpec, f: &Frame, sink: &Sink, l: Layout, b: &BatchNorm, g: Group) -> Result<()> {
     let x = f.input(spec, 0);
-    let first = sums(v, Layout { n: 1, ..l }, g, &[x], 1, &|_, x| vec![x[0]])?[0];
-    let per_sample = v.splat(l.s as f32);
-    let k = v.div(first, per_sample);
+    let k = shift(v, l, g, x)?;
     let s = sums(v, l, g, &[x], 2, &|v, x| {
         let d = v.sub(x[0], k);
         vec![d, v.mul(d, d)]
@@ -348,6 +346,14 @@ fn train(v: &mut V4, spec: &StepSpec, f: &Frame, sink: &Sink, l: Layout, b: &Bat
     let (mu, inv) = statistics(v, spec, f, l, b, g, k, [s[0], s[1]]);
     let (gamma, beta) = (chan(v, g, f.input(spec, 1)), chan(v, g, f.input(spec, 2)));
     each(v, l, g, &[x], sink, None, &|v, x| normalize(v, x[0], mu, inv, gamma, beta))
+}
+
+/// The shift K of [`train`]'s sums: the mean of the group's first sample (its
+/// value, for vectors).
+fn shift(v: &mut V4, l: Layout, g: Group, x: Tensor) -> Result<Value> {
+    let first = sums(v, Layout { n: 1, ..l }, g, &[x], 1, &|_, x| vec![x[0]])?[0];
+    let per_sample = v.splat(l.s as f32);
+    Ok(v.div(first, per_sample))
 }
 
 /// The group's batch statistics from the shifted sums `s` = [Σ(x − K), Σ(x − K)²]
