@@ -319,15 +319,32 @@ impl Reduce {
         Ok(st)
     }
 
-    /// The `k` results, broadcast: the accumulators combined pairwise, then
-    /// their lanes in order, then the tail.
-    pub(super) fn totals(&self, v: &mut V4, state: &[Value]) -> Vec<Value> {
+    /// The `k` vector accumulators of `state` combined pairwise (lanes still
+    /// apart, the tail left out).
+    pub(super) fn vectors(&self, v: &mut V4, state: &[Value]) -> Vec<Value> {
         let k = self.k;
         (0..k)
             .map(|i| {
                 let a = self.combine(v, state[i], state[k + i]);
                 let b = self.combine(v, state[2 * k + i], state[3 * k + i]);
-                let acc = self.combine(v, a, b);
+                self.combine(v, a, b)
+            })
+            .collect()
+    }
+
+    /// The tail accumulator of reduction `i` in `state`.
+    pub(super) fn tail(&self, state: &[Value], i: usize) -> Value {
+        state[ACCUMULATORS * self.k + i]
+    }
+
+    /// The `k` results, broadcast: the accumulators combined pairwise, then
+    /// their lanes in order, then the tail.
+    pub(super) fn totals(&self, v: &mut V4, state: &[Value]) -> Vec<Value> {
+        let k = self.k;
+        let accs = self.vectors(v, state);
+        (0..k)
+            .map(|i| {
+                let acc = accs[i];
                 let lanes = match self.op {
                     Combine::Add => {
                         let s = hsum(v, acc);
@@ -335,7 +352,7 @@ impl Reduce {
                     }
                     Combine::Max => hmax(v, acc),
                 };
-                let tail = lane0(v, state[ACCUMULATORS * k + i]);
+                let tail = lane0(v, self.tail(state, i));
                 let tail = splat_scalar(v, tail);
                 self.combine(v, lanes, tail)
             })

@@ -48,37 +48,67 @@ pub(super) fn block(v: &mut V4, l: Layout, per_unit: usize, u: Value) -> (Value,
     (c0, v.b.ins().smin(left, k))
 }
 
-/// Two sums per channel, carried between samples in a stack area: per channel, the
-/// vector part of each sum, then the broadcast tail part of each.
+/// Two sums per channel of one block, carried between samples in a stack area: per
+/// channel, the vector part of each sum, the broadcast tail part of each, then
+/// `extra` vectors of the caller's.
 struct Carried {
     area: Value,
+    /// Vectors per channel.
+    stride: usize,
+    l: Layout,
+    /// The block's first channel and channel count.
+    block: (Value, Value),
 }
 
 const SUMS: usize = 2;
+const SUM: Reduce = Reduce { k: SUMS, op: Combine::Add };
 
 impl Carried {
-    /// Zeroed for `count` channels (at most `cap`), with `extra` more vectors per
-    /// channel for the caller.
-    fn new(v: &mut V4, cap: usize, count: Value, extra: usize) -> Result<(Carried, usize)> {
+    /// Zeroed sums for the block's channels (at most `cap`), with `extra` more
+    /// vectors per channel.
+    fn new(v: &mut V4, l: Layout, block: (Value, Value), cap: usize, extra: usize) -> Result<Carried> {
         let stride = 2 * SUMS + extra;
         let area = stack_vectors(v.b, stride * cap);
-        let c = Carried { area };
-        let zero = iconst(v, 0);
-        range_loop(v, zero, count, |v, j| {
+        let c = Carried { area, stride, l, block };
+        c.channels(v, &mut |v, j, _| {
             let z = v.splat(0.0);
-            let p = c.slot(v, j, stride);
+            let p = c.slot(v, j);
             for i in 0..2 * SUMS {
                 v.store(z, p, (16 * i) as i32);
             }
             Ok(())
         })?;
-        Ok((c, stride))
+        Ok(c)
     }
 
     /// Address of channel `j`'s vectors.
-    fn slot(&self, v: &mut V4, j: Value, stride: usize) -> Value {
-        let o = v.b.ins().imul_imm_s(j, (16 * stride) as i64);
+    fn slot(&self, v: &mut V4, j: Value) -> Value {
+        let o = v.b.ins().imul_imm_s(j, (16 * self.stride) as i64);
         v.b.ins().iadd(self.area, o)
+    }
+
+    /// Byte offset of the caller's vector `i` in a channel's slot.
+    fn extra_at(i: usize) -> i32 {
+        (16 * (2 * SUMS + i)) as i32
+    }
+
+    /// Every channel `c0 + j` of the block: `body(j, group)`.
+    fn channels(&self, v: &mut V4, body: &mut dyn FnMut(&mut V4, Value, Group) -> Result<()>) -> Result<()> {
+        let (c0, count) = self.block;
+        let zero = iconst(v, 0);
+        range_loop(v, zero, count, |v, j| {
+            let c = v.b.ins().iadd(c0, j);
+            body(v, j, Group { c, lanes: Lanes::One })
+        })
+    }
+
+    /// For every sample, then every channel of the block: `body(sample, j, group)`.
+    fn samples_by_channel(
+        &self,
+        v: &mut V4,
+        body: &mut dyn FnMut(&mut V4, Value, Value, Group) -> Result<()>,
+    ) -> Result<()> {
+        fixed_loop(v, self.l.n, |v, n| self.channels(v, &mut |v, j, g| body(v, n, j, g)))
     }
 
     /// For every sample and channel `j` of the block, the two sums of `terms` over
@@ -88,78 +118,41 @@ impl Carried {
     fn add_planes(
         &self,
         v: &mut V4,
-        (l, block, stride): (Layout, (Value, Value), usize),
         ts: &[Tensor],
         consts: &dyn Fn(&mut V4, Value, Group) -> Vec<Value>,
         terms: &dyn Fn(&mut V4, &[Value], &[Value]) -> Vec<Value>,
     ) -> Result<()> {
-        samples_by_channel(v, l, block, &mut |v, n, j, g| {
+        self.samples_by_channel(v, &mut |v, n, j, g| {
             let cs = consts(v, j, g);
-            let st = plane_sums(v, l, ts, (n, g), &|v, vals| terms(v, &cs, vals))?;
-            self.fold(v, j, stride, &st);
+            let st = plane_sums(v, self.l, ts, (n, g), &|v, vals| terms(v, &cs, vals))?;
+            self.fold(v, j, &st);
             Ok(())
         })
     }
 
-    /// Adds the reduction state `st` of one plane (see [`Reduce`]) into channel `j`'s sums.
-    fn fold(&self, v: &mut V4, j: Value, stride: usize, st: &[Value]) {
-        let p = self.slot(v, j, stride);
-        for i in 0..SUMS {
-            // The accumulators paired as `Reduce::totals` pairs them.
-            let a = v.add(st[i], st[SUMS + i]);
-            let b = v.add(st[2 * SUMS + i], st[3 * SUMS + i]);
-            let four = v.add(a, b);
-            let old = v.load(p, (16 * i) as i32);
-            let new = v.add(old, four);
-            v.store(new, p, (16 * i) as i32);
-            let old = v.load(p, (16 * (SUMS + i)) as i32);
-            let new = v.add(old, st[4 * SUMS + i]);
-            v.store(new, p, (16 * (SUMS + i)) as i32);
+    /// Adds the reduction state `st` of one plane into channel `j`'s sums.
+    fn fold(&self, v: &mut V4, j: Value, st: &[Value]) {
+        let p = self.slot(v, j);
+        for (i, four) in SUM.vectors(v, st).into_iter().enumerate() {
+            for (at, x) in [(i, four), (SUMS + i, SUM.tail(st, i))] {
+                let old = v.load(p, (16 * at) as i32);
+                let new = v.add(old, x);
+                v.store(new, p, (16 * at) as i32);
+            }
         }
     }
 
     /// Channel `j`'s two totals, broadcast.
-    fn totals(&self, v: &mut V4, j: Value, stride: usize) -> [Value; 2] {
-        let p = self.slot(v, j, stride);
-        let r = Reduce { k: SUMS, op: Combine::Add };
-        let mut state = r.init(v);
+    fn totals(&self, v: &mut V4, j: Value) -> [Value; 2] {
+        let p = self.slot(v, j);
+        let mut state = SUM.init(v);
         for i in 0..SUMS {
             state[i] = v.load(p, (16 * i) as i32);
             state[4 * SUMS + i] = v.load(p, (16 * (SUMS + i)) as i32);
         }
-        let t = r.totals(v, &state);
+        let t = SUM.totals(v, &state);
         [t[0], t[1]]
     }
-}
-
-/// For every sample, then every channel `c0 + j` of the block (j < `count`), runs
-/// `body(sample, j, group)`.
-fn samples_by_channel(
-    v: &mut V4,
-    l: Layout,
-    (c0, count): (Value, Value),
-    body: &mut dyn FnMut(&mut V4, Value, Value, Group) -> Result<()>,
-) -> Result<()> {
-    fixed_loop(v, l.n, |v, n| {
-        let zero = iconst(v, 0);
-        range_loop(v, zero, count, |v, j| {
-            let c = v.b.ins().iadd(c0, j);
-            body(v, n, j, Group { c, lanes: Lanes::One })
-        })
-    })
-}
-
-/// Every channel `c0 + j` of the block: `body(j, group)`.
-fn channels(
-    v: &mut V4,
-    (c0, count): (Value, Value),
-    body: &mut dyn FnMut(&mut V4, Value, Group) -> Result<()>,
-) -> Result<()> {
-    let zero = iconst(v, 0);
-    range_loop(v, zero, count, |v, j| {
-        let c = v.b.ins().iadd(c0, j);
-        body(v, j, Group { c, lanes: Lanes::One })
-    })
 }
 
 /// The two sums of `terms` over one plane of sample `n`, as a reduction state.
@@ -170,11 +163,10 @@ fn plane_sums(
     (n, g): (Value, Group),
     terms: &dyn Fn(&mut V4, &[Value]) -> Vec<Value>,
 ) -> Result<Vec<Value>> {
-    let r = Reduce { k: SUMS, op: Combine::Add };
-    let init = r.init(v);
+    let init = SUM.init(v);
     let off0 = v.b.ins().imul_imm_s(g.c, l.s as i64);
     let ptrs: Vec<Value> = ts.iter().map(|t| t.at(v, n, off0)).collect();
-    r.run(v, l.s, &init, |v, off, lanes| {
+    SUM.run(v, l.s, &init, |v, off, lanes| {
         let vals: Vec<Value> = ptrs.iter().map(|&p| load(v, lanes, p, off)).collect();
         terms(v, &vals)
     })
@@ -194,30 +186,30 @@ pub(super) fn train(
 ) -> Result<()> {
     let x = f.input(spec, 0);
     // One more vector per channel: the shift K.
-    let (acc, stride) = Carried::new(v, cap, block.1, 1)?;
-    let k_at = 16 * 2 * SUMS as i32;
-    channels(v, block, &mut |v, j, g| {
+    let acc = Carried::new(v, l, block, cap, 1)?;
+    let k_at = Carried::extra_at(0);
+    acc.channels(v, &mut |v, j, g| {
         let k = shift(v, l, g, x)?;
-        let p = acc.slot(v, j, stride);
+        let p = acc.slot(v, j);
         v.store(k, p, k_at);
         Ok(())
     })?;
     let k_of = |v: &mut V4, j: Value, _: Group| {
-        let p = acc.slot(v, j, stride);
+        let p = acc.slot(v, j);
         vec![v.load(p, k_at)]
     };
-    acc.add_planes(v, (l, block, stride), &[x], &k_of, &|v, k, x| {
+    acc.add_planes(v, &[x], &k_of, &|v, k, x| {
         let d = v.sub(x[0], k[0]);
         vec![d, v.mul(d, d)]
     })?;
-    channels(v, block, &mut |v, j, g| {
-        let s = acc.totals(v, j, stride);
-        let p = acc.slot(v, j, stride);
+    acc.channels(v, &mut |v, j, g| {
+        let s = acc.totals(v, j);
+        let p = acc.slot(v, j);
         let k = v.load(p, k_at);
         statistics(v, spec, f, l, b, g, k, s);
         Ok(())
     })?;
-    samples_by_channel(v, l, block, &mut |v, n, _, g| {
+    acc.samples_by_channel(v, &mut |v, n, _, g| {
         let [mu, inv] = [1, 2].map(|k| chan(v, g, f.output(spec, k)));
         let [gamma, beta] = [1, 2].map(|k| chan(v, g, f.input(spec, k)));
         each(v, l, g, &[x], sink, Some(n), &|v, x| normalize(v, x[0], mu, inv, gamma, beta))
@@ -236,27 +228,26 @@ pub(super) fn backward(
 ) -> Result<()> {
     let (dy, x) = (f.input(spec, 0), f.input(spec, 1));
     // Three more vectors per channel: dx's per-channel terms.
-    let (acc, stride) = Carried::new(v, cap, block.1, 3)?;
-    let terms_at = |i: usize| (16 * (2 * SUMS + i)) as i32;
+    let acc = Carried::new(v, l, block, cap, 3)?;
     let stats_of = |v: &mut V4, _: Value, g: Group| [3, 4].map(|k| chan(v, g, f.input(spec, k))).to_vec();
-    acc.add_planes(v, (l, block, stride), &[dy, x], &stats_of, &|v, stats, t| {
+    acc.add_planes(v, &[dy, x], &stats_of, &|v, stats, t| {
         let xh = xhat(v, t[1], [stats[0], stats[1]]);
         vec![t[0], v.mul(t[0], xh)]
     })?;
-    channels(v, block, &mut |v, j, g| {
-        let s = acc.totals(v, j, stride);
+    acc.channels(v, &mut |v, j, g| {
+        let s = acc.totals(v, j);
         let [gamma, inv] = [2, 4].map(|k| chan(v, g, f.input(spec, k)));
         let terms = gradient_terms(v, spec, f, l, g, s, [gamma, inv]);
-        let p = acc.slot(v, j, stride);
+        let p = acc.slot(v, j);
         for (i, t) in terms.into_iter().enumerate() {
-            v.store(t, p, terms_at(i));
+            v.store(t, p, Carried::extra_at(i));
         }
         Ok(())
     })?;
-    samples_by_channel(v, l, block, &mut |v, n, j, g| {
+    acc.samples_by_channel(v, &mut |v, n, j, g| {
         let stats = [3, 4].map(|k| chan(v, g, f.input(spec, k)));
-        let p = acc.slot(v, j, stride);
-        let terms = [0, 1, 2].map(|i| v.load(p, terms_at(i)));
+        let p = acc.slot(v, j);
+        let terms = [0, 1, 2].map(|i| v.load(p, Carried::extra_at(i)));
         each(v, l, g, &[dy, x], sink, Some(n), &|v, t| input_gradient(v, [t[0], t[1]], stats, terms))
     })
 }
