@@ -50,9 +50,12 @@ enum Role {
 
 const ROLES: [Role; 3] = [Role::Forward, Role::DataGradient, Role::WeightGradient];
 
+fn r(rng: &mut Rng, lo: u64, hi: u64) -> u64 {
+    lo + rng.below(hi - lo + 1)
+}
+
 /// A random 3×3 stride-1 case of `role`; `plain`: no epilogue, no accumulation.
 fn random_case(rng: &mut Rng, plain: bool, role: Role) -> Case {
-    let r = |rng: &mut Rng, lo: u64, hi: u64| lo + rng.below(hi - lo + 1);
     let (n, cin, cout) = (r(rng, 1, 5) as usize, r(rng, 1, 20), r(rng, 1, 20));
     let pad = match rng.below(4) {
         0 => Pad2d::uniform(0),
@@ -66,6 +69,19 @@ fn random_case(rng: &mut Rng, plain: bool, role: Role) -> Case {
     let wide = rng.below(4) == 0;
     let w =
         (if wide { r(rng, 40, 80) } else { r(rng, 1, 17) } as usize).max(3 - (pad.left + pad.right).min(2) as usize);
+    shaped_case(rng, plain, role, (n, cin, cout), (h, w), pad)
+}
+
+/// A case of `role` on `n` samples of `cin` channels of h×w (random bias, and
+/// unless `plain` random epilogue and accumulation).
+fn shaped_case(
+    rng: &mut Rng,
+    plain: bool,
+    role: Role,
+    (n, cin, cout): (usize, u64, u64),
+    (h, w): (usize, usize),
+    pad: Pad2d,
+) -> Case {
     let bias = role != Role::DataGradient && rng.below(2) == 0;
     let conv = Conv {
         in_c: cin,
@@ -157,6 +173,36 @@ fn random_shapes_epilogues_slices_and_accumulation() {
         packs.iter().flatten().all(|&k| k > 0),
         "one, two and four tile rows per slot (forward and data, weights): {packs:?}"
     );
+}
+
+/// F(4×4) on maps of whole tiles whose tile rows are not whole vectors: several
+/// tile rows per slot, groups of four tiles straddling rows, padding lanes at a
+/// slot's end (28×28 in one slot: 49 tiles in 52 lanes). Every role, random
+/// epilogues, accumulation, parts on two threads; the rows per slot are the
+/// kernel's choice (the fewest lanes for its parts and chunks), and the maps give
+/// several.
+#[test]
+fn tile_rows_packed_across_vector_boundaries() {
+    let jit = Jit::native().unwrap();
+    let mut rng = Rng::new(31);
+    let maps = [(16, 12), (8, 24), (28, 28), (20, 20), (12, 20), (24, 28), (56, 56)];
+    let mut packs = std::collections::BTreeSet::new();
+    for (i, (h, w)) in maps.into_iter().enumerate() {
+        for (k, role) in ROLES.into_iter().enumerate() {
+            let shape = (r(&mut rng, 1, 3) as usize, r(&mut rng, 1, 9), r(&mut rng, 1, 9));
+            let case = shaped_case(&mut rng, false, role, shape, (h, w), Pad2d::uniform(1));
+            let order = [Order::Sequential, Order::Shuffled(i as u64), Order::Threads(2)][k];
+            let sliced = (i + k) % 2 == 0;
+            let (_, desc, _) = check_norm(&jit, &case, 300 + i as u64, order, &opts_sliced(4, sliced), tol(4));
+            assert!(desc.contains("winograd F(4x4,3x3)"), "{desc}");
+            let pack = desc.split_whitespace().find_map(|w| w.strip_suffix("-row-slots")?.parse::<usize>().ok());
+            packs.insert(pack.unwrap_or(1));
+        }
+    }
+    // Two and four rows a slot (no padding lanes) and three, five, six or seven
+    // (padding at the slot's end) must be among the cases.
+    assert!(packs.contains(&2) && packs.contains(&4), "rows per slot: {packs:?}");
+    assert!([3, 5, 6, 7].iter().any(|p| packs.contains(p)), "rows per slot: {packs:?}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! measured on the 2-core target; see the constants.
 
 use super::weight_grad::slices_fit;
-use super::{applies, grid, Grid, TILES};
+use super::{all_lanes, applies, grid, Grid, TILES};
 use crate::codegen::kernels::conv::geometry::ConvGeom;
 use crate::codegen::kernels::conv::options::ConvOptions;
 use crate::codegen::machine::PEAK_S_PER_FLOP;
@@ -98,7 +98,7 @@ fn choose_by(g: &ConvGeom, opts: &ConvOptions, estimate: impl Fn(usize, usize) -
 /// (where the kernel uses them, [`slices_fit`]) x is transformed once, and the
 /// slices' M are added up (each float of M read once per slice, once written).
 fn estimate_weight_grad(g: &ConvGeom, m: usize, threads: usize) -> f64 {
-    let Terms { t, p, tiles, pts, gemm, input } = Terms::of(g, m, threads, grid(g, m));
+    let Terms { t, p, tiles, pts, gemm, input } = Terms::of(g, m, threads, grid(g, m, all_lanes(g)));
     let dy = pts * tiles * g.cout as f64 * IN_S_PER_FLOAT / p;
     let m_floats = pts * (g.cin * g.cout) as f64;
     let finish = m_floats * (M_S_PER_FLOAT + W_FINISH_S_PER_FLOAT_T * t as f64) / p;
@@ -111,7 +111,7 @@ fn estimate_weight_grad(g: &ConvGeom, m: usize, threads: usize) -> f64 {
 /// over output channels (`by_co`: every part transforms the whole input) or over
 /// tile rows (every part transforms all the weights).
 pub(super) fn estimate(g: &ConvGeom, m: usize, threads: usize, by_co: bool) -> f64 {
-    let Terms { t, p, tiles, pts, gemm, input } = Terms::of(g, m, threads, grid(g, m));
+    let Terms { t, p, tiles, pts, gemm, input } = Terms::of(g, m, threads, grid(g, m, all_lanes(g)));
     let weights = pts * (g.cin * g.cout) as f64 * W_S_PER_FLOAT_T * t as f64;
     let output =
         (g.n * g.oh * g.ow * g.cout) as f64 * OUT_S_PER_FLOAT / p + pts * tiles * g.cout as f64 * M_S_PER_FLOAT / p;

@@ -20,9 +20,20 @@ pub(super) fn sample_runs(slots: Range<usize>, th: usize) -> impl Iterator<Item 
 
 /// The tile grid of one sample's output map for m×m tiles as the vector lanes see
 /// it: `slots` slots of `tw4` tiles each (a multiple of four). A slot is one tile
-/// row of `tw` tiles; or, where a tile row has at most two tiles (F(4×4) on maps
-/// up to 8 wide, F(2×2) up to 4), `pack` consecutive tile rows side by side, so
-/// that the four lanes of a vector hold tiles rather than padding.
+/// row of `tw` tiles (padded to whole vectors); or `pack` consecutive tile rows
+/// side by side, tile k of the slot at tile row k / tw, column k % tw, so that
+/// the lanes of the vectors hold tiles rather than padding.
+///
+/// Two kinds of packed grids:
+/// - rows of at most two tiles (F(4×4) on maps up to 8 wide, F(2×2) up to 4):
+///   one group of four tiles per slot, a rectangle of the map, which the output
+///   side stages where it reaches past the map's edges;
+/// - F(4×4) on maps of whole tiles whose tile rows are not whole vectors (56
+///   pixels: 14 tiles a row, 16 lanes; 28: 7 in 8): as many rows per slot as make
+///   the fewest lanes per sample (56: two rows, 28 tiles in 7 groups; 28: the
+///   whole map, 49 tiles in 13 groups). Groups then straddle tile rows
+///   ([`Grid::straddles`]), every tile of every slot lies inside the map, and the
+///   lanes past a slot's `pack·tw` tiles are padding.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Grid {
     pub th: usize,
@@ -39,35 +50,71 @@ impl Grid {
         Grid { th, tw, pack: 1, slots: th, tw4: 4 * tw.div_ceil(4) }
     }
 
-    /// Tiles of one tile row in a slot: all of the slot unpacked, `tw` packed.
-    pub(super) fn row_tiles(&self) -> usize {
-        self.tw4 / self.pack
+    /// `pack` tile rows per slot.
+    fn packed(self, pack: usize) -> Grid {
+        Grid { pack, slots: self.th.div_ceil(pack), tw4: 4 * (pack * self.tw).div_ceil(4), ..self }
     }
 
-    /// Tiles of one tile row in a group of four: four unpacked, `tw` packed.
+    /// Tiles of one tile row in a slot: all of the slot unpacked, `tw` packed.
+    pub(super) fn row_tiles(&self) -> usize {
+        if self.pack > 1 {
+            self.tw
+        } else {
+            self.tw4
+        }
+    }
+
+    /// Whether groups of four tiles may hold tiles of two tile rows (the second
+    /// kind of packed grid): the transforms then place each group's tiles on
+    /// their own.
+    pub(super) fn straddles(&self) -> bool {
+        self.pack > 1 && self.tw > 2
+    }
+
+    /// (Tile row within the slot, tile column) of tile k of a slot.
+    pub(super) fn tile(&self, k: usize) -> (usize, usize) {
+        (k / self.row_tiles(), k % self.row_tiles())
+    }
+
+    /// Tiles of one tile row in a group of four: four unpacked, `tw` packed (not
+    /// for grids whose groups straddle rows).
     pub(super) fn group_row_tiles(&self) -> usize {
+        debug_assert!(!self.straddles());
         4 / self.pack
     }
 
-    /// Output columns one group of four tiles covers.
+    /// Output columns one group of four tiles covers (as `group_row_tiles`).
     pub(super) fn group_width(&self, m: usize) -> usize {
         self.group_row_tiles() * m
     }
 }
 
-/// The kernels' grid: tile rows packed where a row holds at most two tiles.
-/// F(4×4) on ResNet's 7×7 maps has 2×2 tiles: one slot of four instead of two
-/// slots half padding, which halves its multiplications there.
-pub(super) fn grid(g: &ConvGeom, m: usize) -> Grid {
+/// The kernels' grid (see [`Grid`]): of the candidates for `g` and m, the one with
+/// the fewest `lanes` (what the kernel multiplies, e.g. the busiest part's chunks),
+/// ties to the fewest rows per slot. F(4×4) on ResNet's 7×7 maps has 2×2 tiles:
+/// one slot of four instead of two slots half padding, which halves its
+/// multiplications there.
+pub(super) fn grid(g: &ConvGeom, m: usize, lanes: impl Fn(&Grid) -> usize) -> Grid {
     let rows = Grid::rows(g, m);
-    // F(6×6) is never packed: a 6-pixel tile row does not end on a vector boundary.
-    let pack = match (m, rows.tw) {
-        (4, 1) => 4,
-        (4, 2) | (2, 2) => 2,
-        _ => 1,
-    };
-    if pack == 1 {
-        return rows;
+    match (m, rows.tw) {
+        (4, 1) => rows.packed(4),
+        (4, 2) | (2, 2) => rows.packed(2),
+        // F(6×6) is never packed: a 6-pixel tile row does not end on a vector
+        // boundary. Only divisors of the tile rows, so that no slot reaches past
+        // the map (with all tiles in one part, the whole map in one slot has the
+        // fewest lanes, 4·⌈th·tw/4⌉; VGG-16's 56² layers at batch 1 in two parts
+        // take seven rows a slot, 100 lanes each, where one or two rows make 112).
+        (4, _) if g.ow % m == 0 && g.oh % m == 0 => (1..=rows.th)
+            .filter(|p| rows.th % p == 0)
+            .map(|p| rows.packed(p))
+            .min_by_key(|grid| (lanes(grid), grid.pack))
+            .unwrap_or(rows),
+        _ => rows,
     }
-    Grid { pack, slots: rows.th.div_ceil(pack), tw4: 4, ..rows }
+}
+
+/// Every tile of the batch once: the lanes of a kernel that can run any number of
+/// tiles in its last chunk (and of the cost model).
+pub(super) fn all_lanes(g: &ConvGeom) -> impl Fn(&Grid) -> usize + '_ {
+    |grid| g.n * grid.slots * grid.tw4
 }

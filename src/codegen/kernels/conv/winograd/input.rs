@@ -30,7 +30,7 @@ use cranelift_codegen::ir::{types, InstBuilder, Value};
 
 use super::linear::apply;
 use super::{Grid, Transform};
-use crate::codegen::error::{invalid, Result};
+use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::kernels::conv::emit::addr;
 use crate::codegen::kernels::conv::geometry::ConvGeom;
@@ -90,23 +90,36 @@ impl InputTransform {
         // Groups an interior tile row reads in place (as `row` counts them).
         let q0 = g.pl.div_ceil(4 * m);
         let q1 = if g.w + g.pl >= sw { ((g.w + g.pl - sw) / (4 * m) + 1).min(groups) } else { 0 };
-        // Group q reads band columns 4qm .. 4qm + sw; the map starts at column pl. A
-        // packed slot's group reads tw·m + t − m ≤ sw columns of pack tile rows.
+        // Group q reads band columns 4qm .. 4qm + sw; the map starts at column pl.
         let w = 4 * m * (groups - 1) + sw;
-        let band = if (grid.pack > 1 || 4 * q1.saturating_sub(q0) < 3 * groups) && g.pl + g.w <= w {
+        let band = if grid.pack > 1 {
+            // A packed slot's tile k reads columns c·m .. c·m + t of its tile row's
+            // band rows (c = k % tw); padding lanes read tile 0's (finite values
+            // whose products the output drops, and the weight gradient multiplies
+            // by a zero Ū).
+            let w = (g.pl + g.w).max(grid.tw * m + tf.t - m);
             let rows = slots.min(grid.slots) * grid.pack * m + tf.t - m;
-            // A packed slot's tile l: tile row l / tw, column l % tw of the band.
-            let tw = grid.group_row_tiles();
-            let packed = [0, 1, 2, 3].map(|l| ((l / tw) * m * w + (l % tw) * m) as i64);
-            let lanes = if grid.pack > 1 { Lanes::Packed(packed) } else { Lanes::Row };
-            let f = compile_fn(jit, tf, (4 * w) as i64, xi_bytes, lanes)?;
+            let starts = (0..groups)
+                .map(|q| {
+                    [0, 1, 2, 3].map(|l| {
+                        let (r, c) = grid.tile(4 * q + l);
+                        if r < grid.pack && 4 * q + l < grid.pack * grid.tw {
+                            (r * m * w + c * m) as i64
+                        } else {
+                            0
+                        }
+                    })
+                })
+                .collect();
+            let f = compile_fn(jit, tf, (4 * w) as i64, xi_bytes, Lanes::Packed(starts))?;
+            Some(Band { f, copy: compile_copy(jit, g.w, w)?, w, rows })
+        } else if 4 * q1.saturating_sub(q0) < 3 * groups && g.pl + g.w <= w {
+            let rows = slots.min(grid.slots) * m + tf.t - m;
+            let f = compile_fn(jit, tf, (4 * w) as i64, xi_bytes, Lanes::Row)?;
             Some(Band { f, copy: compile_copy(jit, g.w, w)?, w, rows })
         } else {
             None
         };
-        if grid.pack > 1 && band.is_none() {
-            return Err(invalid("a packed Winograd grid needs the input band"));
-        }
         Ok(InputTransform {
             pack: grid.pack,
             groups,
@@ -158,7 +171,7 @@ impl InputTransform {
         let trs = sls.start * self.pack..sls.end * self.pack;
         let r_lo = (trs.start * m) as isize - self.pt as isize;
         let rows = trs.len() * m + t - m;
-        debug_assert!(rows <= band.rows && 4 * m * groups + t - m <= band.w);
+        debug_assert!(rows <= band.rows && (self.pack > 1 || 4 * m * groups + t - m <= band.w));
         let buf = &mut stage.buf[..rows * band.w];
         // Band rows i of map rows a .. b are copied; the others (padding) must be
         // zeros. Only the columns pl .. pl + w of a band row are ever written, so a
@@ -267,66 +280,89 @@ fn stage_width(tf: &Transform) -> usize {
 }
 
 /// Where the four tiles of a group start in the patch: m floats apart along a
-/// row, or at the given float offsets (a packed slot's tiles in two or four rows).
-#[derive(Clone, Copy)]
+/// row (the groups of a row in a loop), or, for a packed slot, at the given float
+/// offsets of each of the slot's groups (unrolled: the groups' offsets differ
+/// where they straddle tile rows).
+#[derive(Clone)]
 enum Lanes {
     Row,
-    Packed([i64; 4]),
+    Packed(Vec<[i64; 4]>),
 }
 
 /// `fn(src, v, ngroups)`: for `ngroups` groups (src 4m floats, v 16 bytes apart),
-/// V[ξ] = (Bᵀ d B)[ξ] at `v + ξ·xi_bytes`, the patch rows `row_bytes` apart.
+/// V[ξ] = (Bᵀ d B)[ξ] at `v + ξ·xi_bytes`, the patch rows `row_bytes` apart. With
+/// packed lanes, the slot's groups at their own offsets, `ngroups` unused.
 fn compile_fn(jit: &Jit, tf: &'static Transform, row_bytes: i64, xi_bytes: i64, lanes: Lanes) -> Result<JitFn<3>> {
-    let (m, t) = (tf.m, tf.t);
+    let m = tf.m;
     jit.compile_opt("wino_in", Opt::Speed, |b, [src, v, ngroups], features| {
         let fma = features.has_fma;
-        counted_loop(b, ngroups, 1, &[src, v], |b, _, st| {
-            let mut v4 = V4::new(b, fma);
-            let at = |v4: &mut V4, i: usize, j: usize| addr(v4, st[1], (i * t + j) as i64 * xi_bytes);
-            // Two passes through V itself: row r's (d Bᵀ)[r][j] = Σ_k Bᵀ[j][k]·d[r][k]
-            // is stored at point (r, j), then column j is read back and transformed
-            // in place. Kept in registers, the t² values of the first pass spilled:
-            // 267 stack loads and stores per group for F(4×4), where this reads and
-            // writes V 72 times (20 stack accesses are left).
-            for r in 0..t {
-                let cols = columns(&mut v4, st[0], r as i64 * row_bytes, m, lanes);
-                for (j, x) in apply(&mut v4, tf.bt, &cols).into_iter().enumerate() {
-                    let (p, imm) = at(&mut v4, r, j);
-                    v4.store(x, p, imm);
+        match &lanes {
+            Lanes::Row => {
+                let row = [0, 1, 2, 3].map(|l| l * m as i64);
+                counted_loop(b, ngroups, 1, &[src, v], |b, _, st| {
+                    let mut v4 = V4::new(b, fma);
+                    group(&mut v4, tf, (st[0], st[1], 0), (row_bytes, xi_bytes), (row, false));
+                    Ok(vec![v4.offset(st[0], 16 * m as i64), v4.offset(st[1], 16)])
+                })?;
+            }
+            Lanes::Packed(groups) => {
+                let mut v4 = V4::new(b, fma);
+                for (q, &starts) in groups.iter().enumerate() {
+                    group(&mut v4, tf, (src, v, 16 * q as i64), (row_bytes, xi_bytes), (starts, true));
                 }
             }
-            for j in 0..t {
-                let col: Vec<Value> = (0..t)
-                    .map(|r| {
-                        let (p, imm) = at(&mut v4, r, j);
-                        v4.load(p, imm)
-                    })
-                    .collect();
-                for (i, x) in apply(&mut v4, tf.bt, &col).into_iter().enumerate() {
-                    let (p, imm) = at(&mut v4, i, j);
-                    v4.store(x, p, imm);
-                }
-            }
-            Ok(vec![v4.offset(st[0], 16 * m as i64), v4.offset(st[1], 16)])
-        })?;
+        }
         b.ins().return_(&[]);
         Ok(())
     })
 }
 
-/// The t columns of one patch row at `base + off` for four tiles m floats apart
-/// (or at the packed offsets): column k as the vector (x[k], x[m + k], x[2m + k],
-/// x[3m + k]).
-fn columns(v: &mut V4, base: Value, off: i64, m: usize, lanes: Lanes) -> Vec<Value> {
+/// One group of four tiles: the patch at `src` (tile l's columns from float
+/// `starts[l]` of each row), V at `v + v_off` bytes.
+fn group(
+    v4: &mut V4,
+    tf: &Transform,
+    (src, v, v_off): (Value, Value, i64),
+    (row_bytes, xi_bytes): (i64, i64),
+    (starts, packed): ([i64; 4], bool),
+) {
+    let t = tf.t;
+    let at = |v4: &mut V4, i: usize, j: usize| addr(v4, v, v_off + (i * t + j) as i64 * xi_bytes);
+    // Two passes through V itself: row r's (d Bᵀ)[r][j] = Σ_k Bᵀ[j][k]·d[r][k]
+    // is stored at point (r, j), then column j is read back and transformed
+    // in place. Kept in registers, the t² values of the first pass spilled:
+    // 267 stack loads and stores per group for F(4×4), where this reads and
+    // writes V 72 times (20 stack accesses are left).
+    for r in 0..t {
+        let cols = columns(v4, src, r as i64 * row_bytes, tf.m, (starts, packed));
+        for (j, x) in apply(v4, tf.bt, &cols).into_iter().enumerate() {
+            let (p, imm) = at(v4, r, j);
+            v4.store(x, p, imm);
+        }
+    }
+    for j in 0..t {
+        let col: Vec<Value> = (0..t)
+            .map(|r| {
+                let (p, imm) = at(v4, r, j);
+                v4.load(p, imm)
+            })
+            .collect();
+        for (i, x) in apply(v4, tf.bt, &col).into_iter().enumerate() {
+            let (p, imm) = at(v4, i, j);
+            v4.store(x, p, imm);
+        }
+    }
+}
+
+/// The t columns of one patch row at `base + off` for four tiles starting at the
+/// floats `starts` (m apart along a row unless `packed`): column k as the vector
+/// (x[s0 + k], x[s1 + k], x[s2 + k], x[s3 + k]).
+fn columns(v: &mut V4, base: Value, off: i64, m: usize, (starts, packed): ([i64; 4], bool)) -> Vec<Value> {
     let load = |v: &mut V4, floats: i64| {
         let (p, imm) = addr(v, base, off + 4 * floats);
         v.load(p, imm)
     };
-    let starts = match lanes {
-        Lanes::Row => [0, 1, 2, 3].map(|l| l * m as i64),
-        Lanes::Packed(starts) => starts,
-    };
-    if let (2, Lanes::Packed(_)) = (m, lanes) {
+    if m == 2 && packed {
         // Each tile's four floats, transposed.
         let tiles = starts.map(|s| load(v, s));
         return v.transpose4(tiles).to_vec();
@@ -376,7 +412,7 @@ mod tests {
         let g = ConvGeom::new(&conv, &[1, 1, 10, 10], &[1, 1, 10, 10]).unwrap();
         // Three tile rows of one group of four tiles; V's 36 planes hold all three.
         let (slot, slots) = (4, 3);
-        let grid = super::super::grid(&g, 4);
+        let grid = super::super::grid(&g, 4, super::super::all_lanes(&g));
         assert_eq!((grid.pack, grid.tw4), (1, 4));
         let it =
             InputTransform::compile(&jit, super::super::transform(4), &g, (4 * slot * slots) as i64, (grid, slots))

@@ -135,7 +135,7 @@ mod weights;
 
 use cost::estimate;
 pub(super) use cost::{choose, choose_weight_grad};
-use grid::{grid, sample_runs, Grid};
+use grid::{all_lanes, grid, sample_runs, Grid};
 use input::InputTransform;
 use output::compile_output;
 use weights::WeightTransform;
@@ -282,9 +282,10 @@ struct Winograd {
     accumulate: bool,
     /// GEMM variants by part width.
     vars: Vec<(usize, Variants)>,
-    /// Output functions: in place (row stride = the map's) and staged.
+    /// Output functions: in place (row stride = the map's; on a grid whose groups
+    /// straddle tile rows, one slot a call) and staged (None on such grids).
     out_full: JitFn<6>,
-    out_stage: JitFn<6>,
+    out_stage: Option<JitFn<6>>,
     input: InputTransform,
     weights: WeightTransform,
     /// Where every part's tile rows are one chunk and that chunk's V fits twice the
@@ -309,23 +310,31 @@ pub(super) fn compile(
     opts: &ConvOptions,
 ) -> Result<Arc<dyn CompiledKernel>> {
     let tf = transform(m);
-    let grid = grid(&g, m);
-    // Tile-row slots per sample (see `Grid`) and tiles per slot.
-    let (th, tw4) = (grid.slots, grid.tw4);
-    let total_rows = g.n * th;
     let want = want_parts(g.flops(), opts).min(opts.threads.max(1));
     // Split output channels, or tile rows when that is estimated cheaper (few
     // weights, a large input) or there are too few channels.
     let threads = opts.threads.max(1);
     let by_co = g.cout.div_ceil(4) >= want && estimate(&g, m, threads, true) <= estimate(&g, m, threads, false);
-    let (pc, pr) = if by_co { (want, 1) } else { (1, want.min(total_rows)) };
-    // At least one tile row, at most a part's rows (the GEMMs always run the whole chunk).
     let target = chunk_tiles(g.cin, 256, tf);
-    let part_rows = total_rows.div_ceil(pr);
-    let rows = (target / tw4).clamp(1, part_rows);
-    // Chunks of equal size: the last chunk of a part runs the whole chunk's GEMMs,
-    // so 14 rows in chunks of 9 would multiply 18 rows' worth.
-    let rows = part_rows.div_ceil(part_rows.div_ceil(rows));
+    // Tile-row slots of the busiest part and per chunk, for `grid` (see `Grid`).
+    let layout = |grid: &Grid| {
+        let total = g.n * grid.slots;
+        let part_rows = total.div_ceil(if by_co { 1 } else { want.min(total) });
+        // At least one slot, at most a part's (the GEMMs always run the whole
+        // chunk). Chunks of equal size: the last chunk of a part runs the whole
+        // chunk's GEMMs, so 14 rows in chunks of 9 would multiply 18 rows' worth.
+        let rows = (target / grid.tw4).clamp(1, part_rows);
+        (part_rows, part_rows.div_ceil(part_rows.div_ceil(rows)))
+    };
+    // The grid whose busiest part multiplies the fewest lanes, its whole chunks.
+    let grid = grid(&g, m, |grid| {
+        let (part_rows, rows) = layout(grid);
+        part_rows.div_ceil(rows) * rows * grid.tw4
+    });
+    let (th, tw4) = (grid.slots, grid.tw4);
+    let total_rows = g.n * th;
+    let (pc, pr) = if by_co { (want, 1) } else { (1, want.min(total_rows)) };
+    let (_, rows) = layout(&grid);
     let chunk = rows * tw4;
     let ranges = vector_ranges(g.cout, pc);
     let cb = ranges.iter().map(|r| r.len()).max().unwrap_or(1);
@@ -346,9 +355,16 @@ pub(super) fn compile(
     })?;
     let xi_bytes = (4 * spaced(cb * chunk)) as i64;
     let chan_bytes = ((4 * chunk) as i64, (4 * g.oh * g.ow) as i64);
-    let out_full = compile_output(jit, tf, spec, ((4 * g.ow) as i64, xi_bytes), chan_bytes, (g.bias, grid))?;
-    let stage_w = grid.group_width(m);
-    let out_stage = compile_output(jit, tf, spec, ((4 * stage_w) as i64, xi_bytes), (0, 0), (g.bias, grid))?;
+    let in_place = ((4 * g.ow) as i64, xi_bytes);
+    let out_full = compile_output(jit, tf, spec, in_place, chan_bytes, (g.bias, grid))?;
+    // Grids whose groups straddle tile rows have every tile inside the map.
+    let out_stage = match grid.straddles() {
+        true => None,
+        false => {
+            let stage_w = (4 * grid.group_width(m)) as i64;
+            Some(compile_output(jit, tf, spec, (stage_w, xi_bytes), (0, 0), (g.bias, grid))?)
+        }
+    };
     let t2 = tf.t * tf.t;
     let input = InputTransform::compile(jit, tf, &g, (4 * spaced(g.cin * chunk)) as i64, (grid, rows))?;
     let stage = input.stage_len() + (1 + spec.extra.len()) * 4 * m * m;
@@ -470,7 +486,9 @@ impl Family for Winograd {
         let blocks = blocks(1, co.len(), vars.mr);
         let plane = g.oh * g.ow;
         let stage_len = 4 * m * m;
-        let (pack, gw) = (self.grid.pack, self.grid.group_width(m));
+        let pack = self.grid.pack;
+        // Output columns per group (a straddling slot's call does its whole rows).
+        let gw = if self.grid.straddles() { g.ow } else { self.grid.group_width(m) };
         for u0 in p.rows.clone().step_by(self.rows) {
             let slots = self.rows.min(p.rows.end - u0);
             let in_plane = g.h * g.w;
@@ -521,7 +539,8 @@ impl Family for Winograd {
                 let (n, sl) = ((u0 + s) / self.grid.slots, (u0 + s) % self.grid.slots);
                 let r0 = sl * pack * m;
                 let nr = (pack * m).min(g.oh - r0);
-                let full = if nr == pack * m { g.ow / gw } else { 0 };
+                let straddles = self.grid.straddles();
+                let full = if straddles || nr == pack * m { g.ow / gw } else { 0 };
                 let mp0 = at(mbuf.as_ptr(), s * self.grid.tw4);
                 let bias0 = if g.bias { at(ptrs[2], co.start) } else { 0 };
                 let off0 = co.start * plane + r0 * g.ow;
@@ -533,10 +552,14 @@ impl Family for Winograd {
                     let y = at(ptrs[self.y], n * self.ybs + off0);
                     let call = [mp0, y, bias0, ex.as_ptr() as i64, full as i64, co.len() as i64];
                     // SAFETY: M holds the part's channels' tiles of the slot, `chunk`
-                    // floats apart; the output and extras rows r0..r0+m, columns
-                    // 0..4m·full of channels `co` of sample n exist, a plane apart, and
-                    // those channels are this part's alone.
+                    // floats apart; the output and extras rows r0..r0 + pack·m,
+                    // columns 0..4m·full (0..ow for a straddling slot) of channels
+                    // `co` of sample n exist, a plane apart, and those channels are
+                    // this part's alone.
                     unsafe { self.out_full.call(call) };
+                }
+                if straddles {
+                    continue;
                 }
                 for (ol, o) in co.clone().enumerate() {
                     let mp = at(mbuf.as_ptr(), ol * self.chunk + s * self.grid.tw4);

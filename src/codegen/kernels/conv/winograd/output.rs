@@ -24,6 +24,10 @@ use crate::sched::StepSpec;
 /// extras alike), 16·m bytes per group. One call per tile row rather than per
 /// (channel, tile row): on 8×8 maps a call had one group to do. With a packed
 /// `grid` a group is one slot: its tiles go to `pack` tile rows of `tw` tiles.
+///
+/// On a grid whose groups straddle tile rows, one call does one slot, its groups
+/// unrolled with each tile stored where it lies (`out` at the slot's first output
+/// row); `ngroups` is unused and padding lanes are dropped.
 pub(super) fn compile_output(
     jit: &Jit,
     tf: &'static Transform,
@@ -41,16 +45,11 @@ pub(super) fn compile_output(
         accumulate: spec.accumulate,
         partial: false,
     };
-    let (m, t) = (tf.m, tf.t);
-    // The output row (below the group's first) and vector position of the group's
-    // vector q of one tile-pixel row: a row of the group holds `per_row` tiles, and
-    // its pixels are whole vectors (F(6×6) is never packed, see `grid`).
-    let per_row = grid.group_row_tiles();
-    let place = move |q: usize| ((4 * q / (per_row * m)) * m, (4 * q % (per_row * m)) / 4);
+    let m = tf.m;
     jit.compile_opt("wino_out", Opt::Speed, |b, [mp, out, bias_p, extras, ngroups, nchan], features| {
         let fma = features.has_fma;
-        // Aᵀ M, m×t vectors, between the two passes (see below).
-        let tmp_at = stack_vectors(b, m * t);
+        // Aᵀ M, m×t vectors, between the two passes (see `group`).
+        let tmp_at = stack_vectors(b, m * tf.t);
         let mut v = V4::new(b, false);
         let ex: Vec<Value> = (0..store.extras.len()).map(|k| load_ptr(&mut v, extras, k)).collect();
         let chans: Vec<Value> = [mp, out, bias_p].into_iter().chain(ex).collect();
@@ -59,55 +58,38 @@ pub(super) fn compile_output(
             let mut v = V4::new(b, false);
             let bv = bias.then(|| v.load_splat(bias_p, 0));
             let init: Vec<Value> = [ch[0], ch[1]].into_iter().chain(ch[3..].iter().copied()).collect();
-            counted_loop(b, ngroups, 1, &init, |b, _, st| {
-                let mut v = V4::new(b, fma);
-                // tmp[i][j] = Σ_k Aᵀ[i][k]·M[k][j] column by column into a stack
-                // buffer, then Y[i][j] = Σ_k tmp[i][k]·Aᵀ[j][k] row by row: with M's
-                // t² values all loaded first, the register allocator spilled them
-                // (125 stack loads and stores per group for F(4×4)).
-                for j in 0..t {
-                    let col: Vec<Value> = (0..t)
-                        .map(|k| {
-                            let (p, imm) = addr(&mut v, st[0], (k * t + j) as i64 * xi_bytes);
-                            v.load(p, imm)
-                        })
-                        .collect();
-                    for (i, x) in apply(&mut v, tf.at, &col).into_iter().enumerate() {
-                        v.store(x, tmp_at, (16 * (i * t + j)) as i32);
-                    }
+            let out = Out { tf, xi_bytes, tmp_at, bv, store: &store };
+            match grid.straddles() {
+                false => {
+                    // The output row (below the group's first) and vector position of
+                    // the group's vector q of one tile-pixel row: a row of the group
+                    // holds `per_row` tiles, and its pixels are whole vectors (F(6×6)
+                    // is never packed, see `grid`).
+                    let per_row = grid.group_row_tiles();
+                    let place = |q: usize| Some(((4 * q / (per_row * m)) * m, (4 * q % (per_row * m)) / 4));
+                    counted_loop(b, ngroups, 1, &init, |b, _, st| {
+                        let mut v = V4::new(b, fma);
+                        let tp = TilePtrs { out: st[1], extras: st[2..].to_vec(), bias: bias_p };
+                        out.group(&mut v, (st[0], 0), &tp, place);
+                        let steps = std::iter::once(16).chain(std::iter::repeat(16 * m as i64));
+                        Ok(st.iter().zip(steps).map(|(&p, d)| v.offset(p, d)).collect())
+                    })?;
                 }
-                let tp = TilePtrs { out: st[1], extras: st[2..].to_vec(), bias: bias_p };
-                let mut items = Vec::new();
-                for i in 0..m {
-                    let tmp: Vec<Value> = (0..t).map(|j| v.load(tmp_at, (16 * (i * t + j)) as i32)).collect();
-                    let y = apply(&mut v, tf.at, &tmp);
-                    // Lanes are tiles: transpose so each vector is 4 adjacent pixels
-                    // (row i of one tile for F(4×4), of two tiles for F(2×2), the
-                    // group's row of 24 pixels in six vectors for F(6×6)).
-                    let z = match m {
-                        4 => v.transpose4([y[0], y[1], y[2], y[3]]).to_vec(),
-                        2 => vec![v.shuffle(y[0], y[1], [0, 4, 1, 5]), v.shuffle(y[0], y[1], [2, 6, 3, 7])],
-                        _ => six_pixel_rows(&mut v, &y),
-                    };
-                    for (q, x) in z.into_iter().enumerate() {
-                        let x = match bv {
-                            Some(bv) => v.add(x, bv),
-                            None => x,
+                true => {
+                    let mut v = V4::new(b, fma);
+                    let tp = TilePtrs { out: init[1], extras: init[2..].to_vec(), bias: bias_p };
+                    for q in 0..grid.tw4 / 4 {
+                        // Vector l of a pixel row is tile 4q + l's (F(4×4) only).
+                        let place = |l: usize| {
+                            let (tr, tc) = grid.tile(4 * q + l);
+                            (4 * q + l < grid.pack * grid.tw).then_some((tr * m, tc * m / 4))
                         };
-                        let (r, pos) = place(q);
-                        items.push(Item { r: r + i, pos, lanes: 4, x });
-                    }
-                    // Stored as soon as a whole output row of the group is ready (two
-                    // rows of F(2×2)): fewer live values.
-                    if items.len() >= 4 {
-                        store_vecs(&mut v, &store, &tp, &items);
-                        items.clear();
+                        if (0..4).any(|l| place(l).is_some()) {
+                            out.group(&mut v, (init[0], 16 * q as i64), &tp, place);
+                        }
                     }
                 }
-                debug_assert!(items.is_empty());
-                let steps = std::iter::once(16).chain(std::iter::repeat(16 * m as i64));
-                Ok(st.iter().zip(steps).map(|(&p, d)| v.offset(p, d)).collect())
-            })?;
+            }
             let mut v = V4::new(b, false);
             let steps = [chan_bytes.0, chan_bytes.1, 4].into_iter().chain(std::iter::repeat(chan_bytes.1));
             Ok(ch.iter().zip(steps).map(|(&p, d)| v.offset(p, d)).collect())
@@ -115,6 +97,75 @@ pub(super) fn compile_output(
         b.ins().return_(&[]);
         Ok(())
     })
+}
+
+/// What the output transform of one group needs besides its pointers.
+struct Out<'a> {
+    tf: &'static Transform,
+    xi_bytes: i64,
+    /// The stack buffer between the two passes.
+    tmp_at: Value,
+    /// The channel's bias, splatted.
+    bv: Option<Value>,
+    store: &'a StoreSpec,
+}
+
+impl Out<'_> {
+    /// `Aᵀ M A` of one group of four tiles (M at `mp + mp_off` bytes), bias and the
+    /// store stage; `place(q)` gives the output row (of the group's first pixel row)
+    /// and vector position of the group's vector q of each tile-pixel row, or None
+    /// for a vector to drop.
+    fn group(
+        &self,
+        v: &mut V4,
+        (mp, mp_off): (Value, i64),
+        tp: &TilePtrs,
+        place: impl Fn(usize) -> Option<(usize, usize)>,
+    ) {
+        let (m, t, xi_bytes) = (self.tf.m, self.tf.t, self.xi_bytes);
+        // tmp[i][j] = Σ_k Aᵀ[i][k]·M[k][j] column by column into a stack buffer,
+        // then Y[i][j] = Σ_k tmp[i][k]·Aᵀ[j][k] row by row: with M's t² values all
+        // loaded first, the register allocator spilled them (125 stack loads and
+        // stores per group for F(4×4)).
+        for j in 0..t {
+            let col: Vec<Value> = (0..t)
+                .map(|k| {
+                    let (p, imm) = addr(v, mp, mp_off + (k * t + j) as i64 * xi_bytes);
+                    v.load(p, imm)
+                })
+                .collect();
+            for (i, x) in apply(v, self.tf.at, &col).into_iter().enumerate() {
+                v.store(x, self.tmp_at, (16 * (i * t + j)) as i32);
+            }
+        }
+        let mut items = Vec::new();
+        for i in 0..m {
+            let tmp: Vec<Value> = (0..t).map(|j| v.load(self.tmp_at, (16 * (i * t + j)) as i32)).collect();
+            let y = apply(v, self.tf.at, &tmp);
+            // Lanes are tiles: transpose so each vector is 4 adjacent pixels (row i
+            // of one tile for F(4×4), of two tiles for F(2×2), the group's row of 24
+            // pixels in six vectors for F(6×6)).
+            let z = match m {
+                4 => v.transpose4([y[0], y[1], y[2], y[3]]).to_vec(),
+                2 => vec![v.shuffle(y[0], y[1], [0, 4, 1, 5]), v.shuffle(y[0], y[1], [2, 6, 3, 7])],
+                _ => six_pixel_rows(v, &y),
+            };
+            for (q, x) in z.into_iter().enumerate() {
+                let Some((r, pos)) = place(q) else { continue };
+                let x = match self.bv {
+                    Some(bv) => v.add(x, bv),
+                    None => x,
+                };
+                items.push(Item { r: r + i, pos, lanes: 4, x });
+            }
+            // Stored as soon as a whole output row of the group is ready (two rows
+            // of F(2×2)): fewer live values.
+            if items.len() >= 4 || i + 1 == m {
+                store_vecs(v, self.store, tp, &items);
+                items.clear();
+            }
+        }
+    }
 }
 
 impl Winograd {
@@ -133,6 +184,8 @@ impl Winograd {
         stage: &mut [f32],
         len: usize,
     ) {
+        // Grids whose groups straddle tile rows have every tile inside the map.
+        let Some(out_stage) = &self.out_stage else { return };
         let (ow, w4) = (self.g.ow, self.grid.group_width(self.tf.m));
         let (sy, sex) = stage.split_at_mut(len);
         let copy_in = |src: *const f32, dst: &mut [f32]| {
@@ -155,7 +208,7 @@ impl Winograd {
             ex[k] = chunk.as_ptr() as i64;
         }
         // SAFETY: M is valid for the group; the staging buffers for m rows of 4m.
-        unsafe { self.out_stage.call([mp, sy.as_mut_ptr() as i64, bias, ex.as_ptr() as i64, 1, 1]) };
+        unsafe { out_stage.call([mp, sy.as_mut_ptr() as i64, bias, ex.as_ptr() as i64, 1, 1]) };
         for i in 0..nr {
             // SAFETY: the caller's obligations (the part's own output elements).
             let row = unsafe { view_mut(y.add(base + i * ow), nc) };

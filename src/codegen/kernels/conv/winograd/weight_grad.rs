@@ -47,7 +47,9 @@ use cranelift_codegen::ir::{types, InstBuilder, Value};
 use super::dw_transform::DwTransform;
 use super::input::InputTransform;
 use super::linear::apply;
-use super::{by_width, chunk_tiles, grid, raw_store, sample_runs, spaced, transform, vector_ranges, Grid, Transform};
+use super::{
+    all_lanes, by_width, chunk_tiles, grid, raw_store, sample_runs, spaced, transform, vector_ranges, Grid, Transform,
+};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::kernels::conv::abi::{at, view, view_mut};
@@ -113,7 +115,7 @@ pub(in crate::codegen::kernels::conv) fn compile(
     opts: &ConvOptions,
 ) -> Result<Arc<dyn CompiledKernel>> {
     let tf = transform(m);
-    let grid = grid(&g, m);
+    let grid = grid(&g, m, all_lanes(&g));
     // Slots per sample and tiles per slot (tile rows packed on small maps, as the
     // forward kernel's; see `Grid`).
     let (th, tw4) = (grid.slots, grid.tw4);
@@ -366,6 +368,13 @@ impl WinogradWeight {
                     // SAFETY: Ū[ξ] holds the chunk's tiles, `width` floats each; the
                     // slot's row k takes `per_row` of its tiles.
                     unsafe { self.dy_row(dy, (n, sl * pack + k, per_row), co, at, dy_stage) };
+                }
+                // A packed slot's lanes past its tiles are padding: Ū = 0 there, so
+                // that they add nothing (their V is some tile's, finite).
+                for j in pack * per_row..self.grid.tw4 {
+                    for xi in 0..t2 {
+                        u[xi * us + (s * self.grid.tw4 + j) * self.width..][..self.width].fill(0.0);
+                    }
                 }
             }
             for xi in 0..t2 {
