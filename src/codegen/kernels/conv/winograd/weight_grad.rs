@@ -115,14 +115,20 @@ pub(in crate::codegen::kernels::conv) fn compile(
     opts: &ConvOptions,
 ) -> Result<Arc<dyn CompiledKernel>> {
     let tf = transform(m);
-    let grid = grid(&g, m, all_lanes(&g));
-    // Slots per sample and tiles per slot (tile rows packed on small maps, as the
-    // forward kernel's; see `Grid`).
+    let want = want_parts(g.flops(), opts).min(opts.threads.max(1));
+    let slicing = want > 1 && opts.batch_slices.unwrap_or(slices_fit(&g, m));
+    // The fewest lanes (the last chunk runs only its tiles), but slots enough for
+    // a slice per part where batch slices are wanted (a 28² map in one slot at
+    // batch 1 would leave one part to transform all of x).
+    let grid = {
+        let all = all_lanes(&g);
+        grid(&g, m, |grid| if slicing && g.n * grid.slots < want { usize::MAX } else { all(grid) })
+    };
+    // Slots per sample and tiles per slot (see `Grid`).
     let (th, tw4) = (grid.slots, grid.tw4);
     let total_rows = g.n * th;
-    let want = want_parts(g.flops(), opts).min(opts.threads.max(1));
     let t2 = tf.t * tf.t;
-    let sliced = want > 1 && total_rows > 1 && opts.batch_slices.unwrap_or(slices_fit(&g, m));
+    let sliced = slicing && total_rows > 1;
     // Slices sum every channel; the fold phase splits them like the channels mode.
     let folds = vector_ranges(g.cout, want);
     let ranges = if sliced { std::iter::once(0..g.cout).collect() } else { folds.clone() };
