@@ -78,8 +78,10 @@ pub const MARGIN: f64 = 0.05;
 /// weight gradients in batch slices, faster than the channel split they were timed in;
 /// 12: the model's estimate of those slices, which moves ResNet-20's 16-channel weight
 /// gradients to F(4×4); 13: F(6×6,3×3) among the candidates and the model's picks,
-/// and Winograd chunks of equal size, which changes what every Winograd entry timed).
-pub const FORMAT: u32 = 13;
+/// and Winograd chunks of equal size, which changes what every Winograd entry timed;
+/// 14: F(4×4) tile rows packed across vector boundaries on 28², 56², ... maps, fewer
+/// lanes for every such entry and a different balance between the tile sizes).
+pub const FORMAT: u32 = 14;
 
 /// When to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
