@@ -103,7 +103,8 @@ impl InputTransform {
                 .map(|q| {
                     [0, 1, 2, 3].map(|l| {
                         let (r, c) = grid.tile(4 * q + l);
-                        if r < grid.pack && 4 * q + l < grid.pack * grid.tw {
+                        let real = 4 * q + l < grid.pack * grid.tw;
+                        if real {
                             (r * m * w + c * m) as i64
                         } else {
                             0
