@@ -93,26 +93,24 @@ impl InputTransform {
         // Group q reads band columns 4qm .. 4qm + sw; the map starts at column pl.
         let w = 4 * m * (groups - 1) + sw;
         let band = if grid.pack > 1 {
-            // A packed slot's tile k reads columns c·m .. c·m + t of its tile row's
-            // band rows (c = k % tw); padding lanes read tile 0's (finite values
-            // whose products the output drops, and the weight gradient multiplies
-            // by a zero Ū).
+            // A packed slot's tile (r, c) reads columns c·m .. c·m + t of its tile
+            // row's band rows; padding lanes read the first tile of their run's
+            // (finite values whose products the output drops, and the weight
+            // gradient multiplies by a zero Ū).
             let w = (g.pl + g.w).max(grid.tw * m + tf.t - m);
             let rows = slots.min(grid.slots) * grid.pack * m + tf.t - m;
-            let starts = (0..groups)
-                .map(|q| {
-                    [0, 1, 2, 3].map(|l| {
-                        let (r, c) = grid.tile(4 * q + l);
-                        let real = 4 * q + l < grid.pack * grid.tw;
-                        if real {
-                            (r * m * w + c * m) as i64
-                        } else {
-                            0
-                        }
-                    })
-                })
-                .collect();
-            let f = compile_fn(jit, tf, (4 * w) as i64, xi_bytes, Lanes::Packed(starts))?;
+            let walk = grid.slot_walk();
+            let starts = |groups: &[[Option<(usize, usize)>; 4]]| -> Vec<[i64; 4]> {
+                let at = |tile: Option<(usize, usize)>| tile.map_or(0, |(r, c)| (r * m * w + c * m) as i64);
+                groups.iter().map(|lanes| lanes.map(at)).collect()
+            };
+            let slot = Slot {
+                period: starts(&walk.period),
+                period_bytes: (4 * walk.period_rows * m * w) as i64,
+                periods: walk.periods,
+                rest: starts(&walk.rest),
+            };
+            let f = compile_fn(jit, tf, (4 * w) as i64, xi_bytes, Lanes::Packed(slot))?;
             Some(Band { f, copy: compile_copy(jit, g.w, w)?, w, rows })
         } else if 4 * q1.saturating_sub(q0) < 3 * groups && g.pl + g.w <= w {
             let rows = slots.min(grid.slots) * m + tf.t - m;
@@ -284,15 +282,24 @@ fn stage_width(tf: &Transform) -> usize {
 /// row (the groups of a row in a loop), or, for a packed slot, at the given float
 /// offsets of each of the slot's groups (unrolled: the groups' offsets differ
 /// where they straddle tile rows).
-#[derive(Clone)]
 enum Lanes {
     Row,
-    Packed(Vec<[i64; 4]>),
+    Packed(Slot),
+}
+
+/// A packed slot's groups as lane offsets in floats (see [`super::grid::SlotWalk`]):
+/// `periods` times those of `period` (the source advancing `period_bytes`), then
+/// those of `rest`.
+struct Slot {
+    period: Vec<[i64; 4]>,
+    period_bytes: i64,
+    periods: usize,
+    rest: Vec<[i64; 4]>,
 }
 
 /// `fn(src, v, ngroups)`: for `ngroups` groups (src 4m floats, v 16 bytes apart),
 /// V[ξ] = (Bᵀ d B)[ξ] at `v + ξ·xi_bytes`, the patch rows `row_bytes` apart. With
-/// packed lanes, the slot's groups at their own offsets, `ngroups` unused.
+/// packed lanes, one slot's groups at their own offsets, `ngroups` unused.
 fn compile_fn(jit: &Jit, tf: &'static Transform, row_bytes: i64, xi_bytes: i64, lanes: Lanes) -> Result<JitFn<3>> {
     let m = tf.m;
     jit.compile_opt("wino_in", Opt::Speed, |b, [src, v, ngroups], features| {
@@ -306,11 +313,20 @@ fn compile_fn(jit: &Jit, tf: &'static Transform, row_bytes: i64, xi_bytes: i64, 
                     Ok(vec![v4.offset(st[0], 16 * m as i64), v4.offset(st[1], 16)])
                 })?;
             }
-            Lanes::Packed(groups) => {
-                let mut v4 = V4::new(b, fma);
-                for (q, &starts) in groups.iter().enumerate() {
-                    group(&mut v4, tf, (src, v, 16 * q as i64), (row_bytes, xi_bytes), (starts, true));
-                }
+            Lanes::Packed(slot) => {
+                let run = |v4: &mut V4, (src, v): (Value, Value), groups: &[[i64; 4]]| {
+                    for (q, &starts) in groups.iter().enumerate() {
+                        group(v4, tf, (src, v, 16 * q as i64), (row_bytes, xi_bytes), (starts, true));
+                    }
+                };
+                let n = b.ins().iconst(types::I64, slot.periods as i64);
+                let end = counted_loop(b, n, 1, &[src, v], |b, _, st| {
+                    let mut v4 = V4::new(b, fma);
+                    run(&mut v4, (st[0], st[1]), &slot.period);
+                    let v_bytes = 16 * slot.period.len() as i64;
+                    Ok(vec![v4.offset(st[0], slot.period_bytes), v4.offset(st[1], v_bytes)])
+                })?;
+                run(&mut V4::new(b, fma), (end[0], end[1]), &slot.rest);
             }
         }
         b.ins().return_(&[]);

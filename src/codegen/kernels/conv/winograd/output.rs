@@ -3,7 +3,7 @@
 //! function per row stride), and the staging of tile groups that reach past the
 //! map's right or bottom edge.
 
-use cranelift_codegen::ir::{InstBuilder, Value};
+use cranelift_codegen::ir::{types, InstBuilder, Value};
 
 use super::super::abi::{view, view_mut, MAX_EXTRAS};
 use super::super::emit::{addr, load_ptr};
@@ -76,18 +76,25 @@ pub(super) fn compile_output(
                     })?;
                 }
                 true => {
-                    let mut v = V4::new(b, fma);
-                    let tp = TilePtrs { out: init[1], extras: init[2..].to_vec(), bias: bias_p };
-                    for q in 0..grid.tw4 / 4 {
-                        // Vector l of a pixel row is tile 4q + l's (F(4×4) only).
-                        let place = |l: usize| {
-                            let (tr, tc) = grid.tile(4 * q + l);
-                            (4 * q + l < grid.pack * grid.tw).then_some((tr * m, tc * m / 4))
-                        };
-                        if (0..4).any(|l| place(l).is_some()) {
-                            out.group(&mut v, (init[0], 16 * q as i64), &tp, place);
+                    // One period's groups in a loop, then the rest (see `Grid::slot_walk`),
+                    // each tile stored where it lies; padding lanes dropped.
+                    let walk = grid.slot_walk();
+                    let run = |v: &mut V4, st: &[Value], groups: &[[Option<(usize, usize)>; 4]]| {
+                        let tp = TilePtrs { out: st[1], extras: st[2..].to_vec(), bias: bias_p };
+                        for (q, lanes) in groups.iter().enumerate() {
+                            let place = |l: usize| lanes[l].map(|(r, c)| (r * m, c * m / 4));
+                            out.group(v, (st[0], 16 * q as i64), &tp, place);
                         }
-                    }
+                    };
+                    let n = b.ins().iconst(types::I64, walk.periods as i64);
+                    let end = counted_loop(b, n, 1, &init, |b, _, st| {
+                        let mut v = V4::new(b, fma);
+                        run(&mut v, st, &walk.period);
+                        let rows = row_bytes * (walk.period_rows * m) as i64;
+                        let steps = std::iter::once(16 * walk.period.len() as i64).chain(std::iter::repeat(rows));
+                        Ok(st.iter().zip(steps).map(|(&p, d)| v.offset(p, d)).collect())
+                    })?;
+                    run(&mut V4::new(b, fma), &end, &walk.rest);
                 }
             }
             let mut v = V4::new(b, false);
