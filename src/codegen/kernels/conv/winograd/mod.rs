@@ -33,7 +33,11 @@
 //!    it does 44% fewer multiplications than F(2×2) there. Measured (2-core Intel
 //!    Xeon, `--tune off`, forced F(4×4) against F(2×2)): 512@3×3 on 7×7 at batch 1
 //!    1.86 against 2.22 ms; ResNet-20's 64-channel layers on 8×8 at batch 128
-//!    forward 6.2 against 11.9 ms (two layers), data gradient 2.9 against 6.0 (one);
+//!    forward 6.2 against 11.9 ms (two layers), data gradient 2.9 against 6.0 (one).
+//!    On maps of whole F(4×4) tiles whose rows do not fill vectors (28², 56²) a slot
+//!    holds several tile rows and groups straddle rows (`7-row-slots`; see [`Grid`]):
+//!    two 512-channel layers on 28×28 24.4 → 22.2 ms, two 256-channel ones on 56×56
+//!    23.3 → 20.3 (batch 1, tuned, fresh tables);
 //! 3. t² GEMMs on the outer-product engine (`drive::gemm_spec_of`, as `pointwise`):
 //!    rows = output channels (A = U in place), vectors = four tiles, k = input
 //!    channels; raw results into scratch M, layout [ξ][out channel][tile];
