@@ -143,7 +143,10 @@ pub(super) fn grid(g: &ConvGeom, m: usize, lanes: impl Fn(&Grid) -> usize) -> Gr
         // the map (with all tiles in one part, the whole map in one slot has the
         // fewest lanes, 4·⌈th·tw/4⌉; VGG-16's 56² layers at batch 1 in two parts
         // take seven rows a slot, 100 lanes each, where one or two rows make 112).
-        (4, _) if g.ow.is_multiple_of(m) && g.oh.is_multiple_of(m) => (1..=rows.th)
+        // The transforms unroll a period of lcm(tw, 4) tiles: at most 16 groups (odd
+        // rows of up to 15 tiles, even ones of up to 30; wider rows leave at most 3
+        // of 20 lanes on padding).
+        (4, tw) if g.ow.is_multiple_of(m) && g.oh.is_multiple_of(m) && lcm(tw, 4) <= 64 => (1..=rows.th)
             .filter(|&p| rows.th.is_multiple_of(p))
             .map(|p| rows.packed(p))
             .min_by_key(|grid| (lanes(grid), grid.pack))
