@@ -30,8 +30,8 @@ pub(super) fn sample_runs(slots: Range<usize>, th: usize) -> impl Iterator<Item 
 ///   side stages where it reaches past the map's edges;
 /// - F(4×4) on maps of whole tiles whose tile rows are not whole vectors (56
 ///   pixels: 14 tiles a row, 16 lanes; 28: 7 in 8): as many rows per slot as make
-///   the fewest lanes per sample (56: two rows, 28 tiles in 7 groups; 28: the
-///   whole map, 49 tiles in 13 groups). Groups then straddle tile rows
+///   the fewest lanes for the kernel's parts ([`grid`]; 56 at batch 8: two rows,
+///   28 tiles in 7 groups; 28: the whole map, 49 tiles in 13 groups). Groups then straddle tile rows
 ///   ([`Grid::straddles`]), every tile of every slot lies inside the map, and the
 ///   lanes past a slot's `pack·tw` tiles are padding.
 #[derive(Debug, Clone, Copy)]

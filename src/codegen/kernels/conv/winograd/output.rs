@@ -25,9 +25,9 @@ use crate::sched::StepSpec;
 /// (channel, tile row): on 8×8 maps a call had one group to do. With a packed
 /// `grid` a group is one slot: its tiles go to `pack` tile rows of `tw` tiles.
 ///
-/// On a grid whose groups straddle tile rows, one call does one slot, its groups
-/// unrolled with each tile stored where it lies (`out` at the slot's first output
-/// row); `ngroups` is unused and padding lanes are dropped.
+/// On a grid whose groups straddle tile rows, one call does one slot as
+/// [`Grid::slot_walk`] walks it, each tile stored where it lies (`out` at the
+/// slot's first output row); `ngroups` is unused and padding lanes are dropped.
 pub(super) fn compile_output(
     jit: &Jit,
     tf: &'static Transform,
