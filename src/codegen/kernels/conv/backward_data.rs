@@ -86,9 +86,11 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let vars = variants(jit, (&g, &src, &phases), (mr, nv, partial, packed), &blocks, (&store, opts))?;
     let zero_fill = !spec.accumulate && vars[0].iter().any(Option::is_none);
     let parts = grid_parts((src.units, blocks.len(), 1), want_parts(g.flops(), opts), false, opts.threads);
-    let transposed = if packed { 0 } else { g.cin * g.cout_g() * g.taps() };
     let scratch = |b: &[Block]| {
-        g.dense_weight_len() + transposed + panel_len(b, panel_k(&g, &phases), packed) + src.scratch(g.cout)
+        g.dense_weight_len()
+            + transposed_len(&g, packed)
+            + panel_len(b, panel_k(&g, &phases), packed)
+            + src.scratch(g.cout)
     };
     let tiling = Tiling::new(blocks, parts, scratch, opts.noting_fma(describe(&g, &src, (mr, nv, packed), &vars[0])));
     let (dybs, dxbs, out) = (spec.inputs[0].batch_stride, spec.outputs[0].batch_stride, OutMap::new(spec));
@@ -164,6 +166,16 @@ fn phase_spec(
         out_row: (4 * g.sh * g.w) as i64,
     };
     conv_spec_of(key, (src, &grid), a, nv, links)
+}
+
+/// Scratch floats of the transposed weights ([`BackwardData::transpose`]): none
+/// where the weights are packed.
+fn transposed_len(g: &ConvGeom, packed: bool) -> usize {
+    if packed {
+        0
+    } else {
+        g.cin * g.cout_g() * g.taps()
+    }
 }
 
 /// k steps of a row block's A panels over all phases.
@@ -242,7 +254,7 @@ impl Family for BackwardData {
         // `ptrs[1]` the weights.
         let (dy, w) = unsafe { (view(ptrs[0], (g.n - 1) * self.dybs + g.y_len()), view(ptrs[1], g.weight_len())) };
         let (wm, rest) = g.weight_matrix(w, scratch);
-        let (wt, rest) = rest.split_at_mut(if self.packed { 0 } else { g.cin * g.cout_g() * g.taps() });
+        let (wt, rest) = rest.split_at_mut(transposed_len(g, self.packed));
         if !self.packed {
             self.transpose(wm, blocks, wt);
         }
