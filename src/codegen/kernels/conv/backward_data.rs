@@ -195,12 +195,7 @@ impl BackwardData {
         let (t, cig, cog) = (g.taps(), g.cin_g(), g.cout_g());
         for b in blocks {
             let c_lo = b.r0 - b.group * cig;
-            for o in 0..cog {
-                let from = &wm[((b.group * cog + o) * cig + c_lo) * t..][..b.rows * t];
-                for (r, f) in from.chunks_exact(t).enumerate() {
-                    wt[((b.r0 + r) * cog + o) * t..][..t].copy_from_slice(f);
-                }
-            }
+            g.filters_by_input(wm, b.group, c_lo..c_lo + b.rows, &mut wt[b.r0 * cog * t..]);
         }
     }
 

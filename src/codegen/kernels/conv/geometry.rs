@@ -8,6 +8,7 @@
 //! input; channels, groups and tables are consistent; every later offset computation
 //! can assume these invariants.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::codegen::error::{invalid, Result};
@@ -177,6 +178,26 @@ impl ConvGeom {
         (dense, rest)
     }
 
+    /// Input channels `c` of `group` of the weight matrix `wm` regrouped by input
+    /// channel: each one's filters from the group's output channels in a row, at
+    /// `dst[((c − c.start)·cout_g + o)·taps + tap]`. For kernels whose k steps over
+    /// output channels (data gradients): read in place, each step is `cin_g·taps`
+    /// floats, a new cache line.
+    pub fn filters_by_input(&self, wm: &[f32], group: usize, c: Range<usize>, dst: &mut [f32]) {
+        let (t, cig, cog) = (self.taps(), self.cin_g(), self.cout_g());
+        let from = |o: usize| &wm[((group * cog + o) * cig + c.start) * t..][..c.len() * t];
+        match t {
+            // Filters of a known size are copied inline (a `memmove` call per 3×3
+            // filter took as long as the Winograd weight transform that reads them).
+            9 => (0..cog).for_each(|o| regroup::<9>(from(o), cog, o, dst)),
+            _ => (0..cog).for_each(|o| {
+                for (r, f) in from(o).chunks_exact(t).enumerate() {
+                    dst[(r * cog + o) * t..][..t].copy_from_slice(f);
+                }
+            }),
+        }
+    }
+
     /// Expands table-ordered weights (`links × taps`) into the dense `cout × cin × taps`
     /// matrix, zero where there is no link.
     pub fn densify(&self, w: &[f32], dst: &mut [f32]) {
@@ -255,4 +276,14 @@ fn check_table(t: &ConnTable, cin: usize, cout: usize) -> Result<usize> {
         return Err(invalid("connection table does not match the layer's channels"));
     }
     Ok(1)
+}
+
+/// Output channel `o`'s filters of consecutive input channels (`from`, `T` floats each)
+/// into rows of `cog` filters.
+fn regroup<const T: usize>(from: &[f32], cog: usize, o: usize, dst: &mut [f32]) {
+    let (filters, _) = from.as_chunks::<T>();
+    for (r, f) in filters.iter().enumerate() {
+        let to: &mut [f32; T] = (&mut dst[(r * cog + o) * T..][..T]).try_into().expect("T floats");
+        *to = *f;
+    }
 }

@@ -381,7 +381,8 @@ pub(super) fn compile(
         true => Some(WeightTransform::compile(jit, tf, &g, role, (4 * spaced(mr.min(cb) * g.cin)) as i64)?),
         false => None,
     };
-    let scratch = t2 * (spaced(cb * g.cin) + spaced(g.cin * chunk) + spaced(cb * chunk)) + stage;
+    let scratch =
+        t2 * (spaced(cb * g.cin) + spaced(g.cin * chunk) + spaced(cb * chunk)) + stage + weights.scratch_len();
     let split = if by_co { "channel" } else { "tile-row" };
     // The label names the layer's convolution (for the data gradient, the forward
     // one whose gradient this is, as the direct kernels do).
@@ -479,11 +480,12 @@ impl Family for Winograd {
         let (u, rest) = scratch.split_at_mut(t2 * us);
         let (v, rest) = rest.split_at_mut(t2 * vs);
         let (mbuf, rest) = rest.split_at_mut(t2 * ms);
+        let (w_stage, rest) = rest.split_at_mut(self.weights.scratch_len());
         let (in_stage, stage) = rest.split_at_mut(self.input.stage_len());
         let mut in_stage = self.input.staging(in_stage);
         if self.block_weights.is_none() {
             // SAFETY: U holds cb rows of cin floats at each transform point.
-            unsafe { self.weights.run(w.as_ptr(), co, u.as_mut_ptr()) };
+            unsafe { self.weights.run(w, co, u.as_mut_ptr(), w_stage) };
         }
         let mb = Outputs::scratch(mbuf.as_mut_ptr());
         let (ua, va) = (u.as_mut_ptr(), v.as_ptr());
@@ -529,7 +531,7 @@ impl Family for Winograd {
                         // SAFETY: the block layout holds b.rows ≤ min(mr, cb) rows of cin
                         // floats at each transform point, `ubs` ≤ `us` floats apart:
                         // inside U's scratch.
-                        unsafe { bw.run(w.as_ptr(), &rows, ua) };
+                        unsafe { bw.run(w, &rows, ua, w_stage) };
                         (0..t2).for_each(|xi| gemm(xi, b, at(ua, xi * ubs)));
                     }
                 }

@@ -9,8 +9,9 @@
 //! third of that in `memcpy` calls for the runs of U.
 //!
 //! The nine taps of the four filters come from three vector loads per filter and
-//! lane transposes (a filter's taps are contiguous, but filters of adjacent input
-//! channels are 9 floats apart, or `cout·9` in the data-gradient role), then `G g`
+//! lane transposes (a filter's taps are contiguous, filters of adjacent input
+//! channels 9 floats apart; the data-gradient role regroups the forward layer's
+//! filters that way first), then `G g`
 //! down the columns and `(G g) Gᵀ` along the rows with the factored products of
 //! `linear` as the other transforms. A last group of fewer than four channels
 //! loads and stores only its real lanes.
@@ -20,7 +21,7 @@ use std::ops::Range;
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 
 use super::linear::apply;
-use super::{Role, Transform};
+use super::{data_gradient, Role, Transform};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::kernels::conv::emit::addr;
@@ -31,9 +32,19 @@ use crate::codegen::simd::{mem, stack_vectors, V4};
 /// The compiled weight transform of one layer geometry and role.
 pub(super) struct WeightTransform {
     f: JitFn<3>,
-    /// Floats between the filters of consecutive output channels.
+    /// Floats between the filters of consecutive output channels (in what `f` reads).
     o_stride: usize,
+    /// The data gradient's forward layer, whose filters are regrouped by its input
+    /// channel (this kernel's output channel) into scratch, [`REGROUP_ROWS`] rows at a
+    /// time, before `f` reads them in the forward role's order. Read in place, the four
+    /// lanes' filters are `cin·9` floats of the forward layer apart and every group a
+    /// new page: the transform took 3.7× the forward role's time on a 512×512 layer.
+    regroup: Option<ConvGeom>,
 }
+
+/// Output channels regrouped per call of the data gradient's transform: their filters
+/// (16 × 512 × 9 floats, 288 KiB, for a 512-channel layer) stay in L2 until read.
+const REGROUP_ROWS: usize = 16;
 
 /// Where the filters are, in floats: filter (o, c) starts at `o·self.o + c·self.c`;
 /// its tap k is at k, or at 8 − k when `rotated`.
@@ -47,25 +58,43 @@ impl WeightTransform {
     /// For the kernel geometry `g` (for the data gradient, the transposed one) and
     /// U's transform points `xi_bytes` apart.
     pub fn compile(jit: &Jit, tf: &'static Transform, g: &ConvGeom, role: Role, xi_bytes: i64) -> Result<Self> {
-        let s = match role {
-            Role::Forward => Strides { o: g.cin * 9, c: 9, rotated: false },
-            // The forward layer's weight [c][o] (its output channel c is this
-            // kernel's input), rotated by 180°.
-            Role::DataGradient => Strides { o: 9, c: g.cout * 9, rotated: true },
+        // The data gradient reads the forward layer's filter [c][o] (its output
+        // channel c is this kernel's input), regrouped by o, rotated by 180°.
+        let (s, regroup) = match role {
+            Role::Forward => (Strides { o: g.cin * 9, c: 9, rotated: false }, None),
+            Role::DataGradient => (Strides { o: g.cin * 9, c: 9, rotated: true }, data_gradient(g)),
         };
         let f = compile_fn(jit, tf, &s, g.cin, xi_bytes)?;
-        Ok(WeightTransform { f, o_stride: s.o })
+        Ok(WeightTransform { f, o_stride: s.o, regroup })
+    }
+
+    /// Scratch floats [`WeightTransform::run`] needs.
+    pub fn scratch_len(&self) -> usize {
+        self.regroup.as_ref().map_or(0, |_| REGROUP_ROWS * self.o_stride)
     }
 
     /// Writes U rows `0 .. co.len()` (row ol for output channel co.start + ol) at `u`.
     ///
     /// # Safety
-    /// `w` holds the layer's weights; `u` is valid for `cin` floats of each of
-    /// `co.len()` rows (`cin` floats apart) at each transform point.
-    pub unsafe fn run(&self, w: *const f32, co: &Range<usize>, u: *mut f32) {
-        let w0 = w.wrapping_add(co.start * self.o_stride);
-        // SAFETY: the caller's obligations, which the function's addressing follows.
-        unsafe { self.f.call([w0 as i64, u as i64, co.len() as i64]) };
+    /// `w` holds the layer's weights (for the data gradient, the forward layer's);
+    /// `u` is valid for `cin` floats of each of `co.len()` rows (`cin` floats apart)
+    /// at each transform point; `scratch` holds [`WeightTransform::scratch_len`] floats.
+    pub unsafe fn run(&self, w: &[f32], co: &Range<usize>, u: *mut f32, scratch: &mut [f32]) {
+        let Some(fwd) = &self.regroup else {
+            let w0 = w[co.start * self.o_stride..].as_ptr();
+            // SAFETY: the caller's obligations, which the function's addressing follows.
+            unsafe { self.f.call([w0 as i64, u as i64, co.len() as i64]) };
+            return;
+        };
+        let cin = self.o_stride / 9;
+        for r0 in co.clone().step_by(REGROUP_ROWS) {
+            let rows = r0..(r0 + REGROUP_ROWS).min(co.end);
+            fwd.filters_by_input(w, 0, rows.clone(), scratch);
+            let u0 = u.wrapping_add((r0 - co.start) * cin);
+            // SAFETY: scratch holds the rows' filters in the forward order; U rows as
+            // the caller promises.
+            unsafe { self.f.call([scratch.as_ptr() as i64, u0 as i64, rows.len() as i64]) };
+        }
     }
 }
 
