@@ -81,8 +81,9 @@ pub const MARGIN: f64 = 0.05;
 /// and Winograd chunks of equal size, which changes what every Winograd entry timed;
 /// 14: F(4×4) tile rows packed across vector boundaries on 28², 56², ... maps, fewer
 /// lanes for every such entry and a different balance between the tile sizes;
-/// 15: the Winograd data gradients' weights regrouped before their transform, which
-/// makes those entries faster against the direct kernels they were timed with).
+/// 15: the Winograd data gradients' weights regrouped before their transform, and
+/// the Winograd GEMMs unrolled 8× instead of 4×, which make those entries faster
+/// against the direct kernels they were timed with).
 pub const FORMAT: u32 = 15;
 
 /// When to measure.

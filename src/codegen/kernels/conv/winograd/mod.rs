@@ -225,6 +225,18 @@ const F6: Transform = Transform {
     ],
 };
 
+/// k steps per loop iteration of the Winograd GEMMs. Cranelift lowers `fma` to
+/// `vfmadd213ps`, whose result takes the register of a multiplicand (here the
+/// broadcast U value), so the accumulators move to other registers with every
+/// step and the register allocator spills some of them where the rotation meets
+/// the loop's back edge: a 12×1 tile unrolled 4× stored and reloaded 8 of its 12
+/// accumulators every 48 multiply-adds, unrolled 8× 7 every 96. Measured (2-core
+/// Intel Xeon, fresh tune tables each, interleaved medians of 5): 4 → 8 took
+/// 2× 512@3×3 on 7² (training, batch 8) 53.7 → 50.3 ms, 2× 256@3×3 on 14²
+/// 46.8 → 42.4, 2× 512@3×3 on 28² (inference, batch 1) 30.3 → 27.9, 2× 256@3×3
+/// on 56² 26.3 → 24.1; 12 and 16 were no faster than 8.
+pub(super) const GEMM_UNROLL: usize = 8;
+
 /// The output tiles m the family has: F(2×2), F(4×4), F(6×6).
 pub(crate) const TILES: [usize; 3] = [2, 4, 6];
 
@@ -353,7 +365,7 @@ pub(super) fn compile(
     let vars = by_width(&ranges, |w| {
         let make = |key: VariantKey| {
             let a = ASide::Direct { row: (4 * g.cin) as i64, chan: 4, tap_row: 0, taps: vec![0] };
-            gemm_spec_of(key, a, ((4 * chunk) as i64, vec![0]), (chunk, nv, false), 4.min(g.cin))
+            gemm_spec_of(key, a, ((4 * chunk) as i64, vec![0]), (chunk, nv, false), GEMM_UNROLL.min(g.cin))
         };
         Variants::compile(jit, (KBlocks::new(g.cin, g.cin), mr, w), 0, (&gemm_store, opts), make)
     })?;

@@ -49,6 +49,7 @@ use super::input::InputTransform;
 use super::linear::apply;
 use super::{
     all_lanes, by_width, chunk_tiles, grid, raw_store, sample_runs, spaced, transform, vector_ranges, Grid, Transform,
+    GEMM_UNROLL,
 };
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
@@ -153,7 +154,7 @@ pub(in crate::codegen::kernels::conv) fn compile(
     let vars = by_width(&ranges, |w| {
         let make = |key: VariantKey| {
             let a = ASide::Direct { row: (4 * chunk) as i64, chan: 4, tap_row: 0, taps: vec![0] };
-            gemm_spec_of(key, a, ((4 * width) as i64, vec![0]), (w, nv, false), 4)
+            gemm_spec_of(key, a, ((4 * width) as i64, vec![0]), (w, nv, false), GEMM_UNROLL)
         };
         Variants::compile(jit, (kb, mr, g.cin), 0, (&store, opts), make)
     })?;
