@@ -231,10 +231,10 @@ const F6: Transform = Transform {
 /// step and the register allocator spills some of them where the rotation meets
 /// the loop's back edge: a 12×1 tile unrolled 4× stored and reloaded 8 of its 12
 /// accumulators every 48 multiply-adds, unrolled 8× 7 every 96. Measured (2-core
-/// Intel Xeon, fresh tune tables each, interleaved medians of 5): 4 → 8 took
-/// 2× 512@3×3 on 7² (training, batch 8) 53.7 → 50.3 ms, 2× 256@3×3 on 14²
-/// 46.8 → 42.4, 2× 512@3×3 on 28² (inference, batch 1) 30.3 → 27.9, 2× 256@3×3
-/// on 56² 26.3 → 24.1; 12 and 16 were no faster than 8.
+/// Intel Xeon, one tune table for both, interleaved medians of 5): 4 → 8 took
+/// 2× 256@3×3 on 14² (training, batch 8) 46.2 → 42.1 ms, 2× 512@3×3 on 7²
+/// 54.8 → 53.4, 2× 512@3×3 on 28² (inference, batch 1) 30.9 → 27.9; 12 and 16
+/// were no faster than 8.
 pub(super) const GEMM_UNROLL: usize = 8;
 
 /// The output tiles m the family has: F(2×2), F(4×4), F(6×6).
