@@ -11,9 +11,8 @@
 //! The nine taps of the four filters come from three vector loads per filter and
 //! lane transposes (a filter's taps are contiguous, filters of adjacent input
 //! channels 9 floats apart; the data-gradient role regroups the forward layer's
-//! filters that way first), then `G g`
-//! down the columns and `(G g) Gᵀ` along the rows with the factored products of
-//! `linear` as the other transforms. A last group of fewer than four channels
+//! filters that way first), then `G g` down the columns and `(G g) Gᵀ` along the
+//! rows with the factored products of `linear` as the other transforms. A last group of fewer than four channels
 //! loads and stores only its real lanes.
 
 use std::ops::Range;
@@ -32,8 +31,8 @@ use crate::codegen::simd::{mem, stack_vectors, V4};
 /// The compiled weight transform of one layer geometry and role.
 pub(super) struct WeightTransform {
     f: JitFn<3>,
-    /// Floats between the filters of consecutive output channels (in what `f` reads).
-    o_stride: usize,
+    /// Input channels: `f` reads output channel o's filters, 9 floats each, at `o·cin·9`.
+    cin: usize,
     /// The data gradient's forward layer, whose filters are regrouped by its input
     /// channel (this kernel's output channel) into scratch, [`REGROUP_ROWS`] rows at a
     /// time, before `f` reads them in the forward role's order. Read in place, the four
@@ -46,31 +45,23 @@ pub(super) struct WeightTransform {
 /// (16 × 512 × 9 floats, 288 KiB, for a 512-channel layer) stay in L2 until read.
 const REGROUP_ROWS: usize = 16;
 
-/// Where the filters are, in floats: filter (o, c) starts at `o·self.o + c·self.c`;
-/// its tap k is at k, or at 8 − k when `rotated`.
-struct Strides {
-    o: usize,
-    c: usize,
-    rotated: bool,
-}
-
 impl WeightTransform {
     /// For the kernel geometry `g` (for the data gradient, the transposed one) and
     /// U's transform points `xi_bytes` apart.
     pub fn compile(jit: &Jit, tf: &'static Transform, g: &ConvGeom, role: Role, xi_bytes: i64) -> Result<Self> {
         // The data gradient reads the forward layer's filter [c][o] (its output
         // channel c is this kernel's input), regrouped by o, rotated by 180°.
-        let (s, regroup) = match role {
-            Role::Forward => (Strides { o: g.cin * 9, c: 9, rotated: false }, None),
-            Role::DataGradient => (Strides { o: g.cin * 9, c: 9, rotated: true }, data_gradient(g)),
+        let (rotated, regroup) = match role {
+            Role::Forward => (false, None),
+            Role::DataGradient => (true, data_gradient(g)),
         };
-        let f = compile_fn(jit, tf, &s, g.cin, xi_bytes)?;
-        Ok(WeightTransform { f, o_stride: s.o, regroup })
+        let f = compile_fn(jit, tf, rotated, g.cin, xi_bytes)?;
+        Ok(WeightTransform { f, cin: g.cin, regroup })
     }
 
     /// Scratch floats [`WeightTransform::run`] needs.
     pub fn scratch_len(&self) -> usize {
-        self.regroup.as_ref().map_or(0, |_| REGROUP_ROWS * self.o_stride)
+        self.regroup.as_ref().map_or(0, |_| REGROUP_ROWS * self.cin * 9)
     }
 
     /// Writes U rows `0 .. co.len()` (row ol for output channel co.start + ol) at `u`.
@@ -81,16 +72,15 @@ impl WeightTransform {
     /// at each transform point; `scratch` holds [`WeightTransform::scratch_len`] floats.
     pub unsafe fn run(&self, w: &[f32], co: &Range<usize>, u: *mut f32, scratch: &mut [f32]) {
         let Some(fwd) = &self.regroup else {
-            let w0 = w[co.start * self.o_stride..].as_ptr();
+            let w0 = w[co.start * self.cin * 9..].as_ptr();
             // SAFETY: the caller's obligations, which the function's addressing follows.
             unsafe { self.f.call([w0 as i64, u as i64, co.len() as i64]) };
             return;
         };
-        let cin = self.o_stride / 9;
         for r0 in co.clone().step_by(REGROUP_ROWS) {
             let rows = r0..(r0 + REGROUP_ROWS).min(co.end);
             fwd.filters_by_input(w, 0, rows.clone(), scratch);
-            let u0 = u.wrapping_add((r0 - co.start) * cin);
+            let u0 = u.wrapping_add((r0 - co.start) * self.cin);
             // SAFETY: scratch holds the rows' filters in the forward order; U rows as
             // the caller promises.
             unsafe { self.f.call([scratch.as_ptr() as i64, u0 as i64, rows.len() as i64]) };
@@ -99,9 +89,11 @@ impl WeightTransform {
 }
 
 /// `fn(w, u, n_out)`: U rows for `n_out` output channels from the filters at `w`.
-fn compile_fn(jit: &Jit, tf: &'static Transform, s: &Strides, cin: usize, xi_bytes: i64) -> Result<JitFn<3>> {
+/// Output channel o's filter from input channel c is at `(o·cin + c)·9` floats; its tap k
+/// at k, or at 8 − k when `rotated`.
+fn compile_fn(jit: &Jit, tf: &'static Transform, rotated: bool, cin: usize, xi_bytes: i64) -> Result<JitFn<3>> {
     let (groups, rest) = (cin / 4, cin % 4);
-    let (o_bytes, c_bytes) = ((4 * s.o) as i64, (4 * s.c) as i64);
+    let (o_bytes, c_bytes) = ((4 * cin * 9) as i64, 4 * 9);
     jit.compile_opt("wino_w", Opt::Speed, |b, [w, u, n_out], features| {
         let fma = features.has_fma;
         let tmp = stack_vectors(b, 3 * tf.t);
@@ -111,13 +103,13 @@ fn compile_fn(jit: &Jit, tf: &'static Transform, s: &Strides, cin: usize, xi_byt
                 let n = b.ins().iconst(types::I64, groups as i64);
                 end = counted_loop(b, n, 1, &end, |b, _, g| {
                     let mut v = V4::new(b, fma);
-                    group(&mut v, tf, s, (g[0], g[1], tmp), 4, xi_bytes);
+                    group(&mut v, tf, rotated, (g[0], g[1], tmp), 4, xi_bytes);
                     Ok(vec![v.offset(g[0], 4 * c_bytes), v.offset(g[1], 16)])
                 })?;
             }
             let mut v = V4::new(b, fma);
             if rest > 0 {
-                group(&mut v, tf, s, (end[0], end[1], tmp), rest, xi_bytes);
+                group(&mut v, tf, rotated, (end[0], end[1], tmp), rest, xi_bytes);
             }
             Ok(vec![v.offset(st[0], o_bytes), v.offset(st[1], (4 * cin) as i64)])
         })?;
@@ -126,14 +118,14 @@ fn compile_fn(jit: &Jit, tf: &'static Transform, s: &Strides, cin: usize, xi_byt
     })
 }
 
-/// U for `lanes` input channels from the filters at `w` (channel l at `l·c` floats),
+/// U for `lanes` input channels from the filters at `w` (channel l at `9·l` floats),
 /// stored at `u` (channel l at float l of each transform point); `tmp` is a stack
 /// buffer of 3·t vectors.
-fn group(v: &mut V4, tf: &Transform, s: &Strides, (w, u, tmp): (Value, Value, Value), lanes: usize, xi_bytes: i64) {
+fn group(v: &mut V4, tf: &Transform, rotated: bool, (w, u, tmp): (Value, Value, Value), lanes: usize, xi_bytes: i64) {
     let t = tf.t;
-    let raw = taps(v, s, w, lanes);
+    let raw = taps(v, w, lanes);
     // f[k]: tap k of the lanes' filters.
-    let f: Vec<Value> = (0..9).map(|k| raw[if s.rotated { 8 - k } else { k }]).collect();
+    let f: Vec<Value> = (0..9).map(|k| raw[if rotated { 8 - k } else { k }]).collect();
     // gg = G g: gg[i][j] = Σ_k G[i][k]·g[k][j] (g[k][j] is tap 3k + j), column by
     // column into the stack buffer: kept in registers with f, 3·t values spilled
     // (85 stack accesses per group for F(4×4)).
@@ -164,11 +156,11 @@ fn group(v: &mut V4, tf: &Transform, s: &Strides, (w, u, tmp): (Value, Value, Va
 /// of vector k. Four lanes: each filter's floats 0–3, 4–7 and 5–8 by vector loads,
 /// three lane transposes (12 loads instead of 36 scalar loads and lane inserts);
 /// fewer lanes: scalar loads, the other lanes zero.
-fn taps(v: &mut V4, s: &Strides, w: Value, lanes: usize) -> Vec<Value> {
+fn taps(v: &mut V4, w: Value, lanes: usize) -> Vec<Value> {
     if lanes == 4 {
         let quad = |v: &mut V4, first: usize| {
             let rows = [0, 1, 2, 3].map(|l| {
-                let (p, imm) = addr(v, w, 4 * (l * s.c + first) as i64);
+                let (p, imm) = addr(v, w, 4 * (l * 9 + first) as i64);
                 v.load(p, imm)
             });
             v.transpose4(rows)
@@ -180,7 +172,7 @@ fn taps(v: &mut V4, s: &Strides, w: Value, lanes: usize) -> Vec<Value> {
         .map(|tap| {
             let mut x = v.splat(0.0);
             for l in 0..lanes {
-                let (p, imm) = addr(v, w, 4 * (l * s.c + tap) as i64);
+                let (p, imm) = addr(v, w, 4 * (l * 9 + tap) as i64);
                 let e = v.b.ins().load(types::F32, mem(), p, imm);
                 x = v.b.ins().insertlane(x, e, l as u8);
             }
