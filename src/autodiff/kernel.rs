@@ -15,7 +15,7 @@ use crate::ir::{Act, BatchNorm, Conv, Dense, Lrn, Pool, Rbf, Subsample, ZeroPad}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kernel {
-    /// `x, w, [b] → y`: y[n,o,i,j] = b[o] + Σ_{c,p,q} w[o,c,p,q]·x[n, g·Cin/G + c, i·sh − pt + p, j·sw − pl + q]
+    /// `x, w, [b] → y`: `y[n,o,i,j] = b[o] + Σ_{c,p,q} w[o,c,p,q]·x[n, g·Cin/G + c, i·sh − pt + p, j·sw − pl + q]`
     /// over the input channels c of o's group (or, with a connection table, over
     /// `table[o]` in order, the link's weights being the rows of w = [links, kh, kw]
     /// taken in table order). Out-of-range input positions read as 0.
@@ -32,11 +32,11 @@ pub enum Kernel {
     /// `x, y, dy → dx`: max pooling sends each dy to the first position (in row-major
     /// window order) holding the maximum; average pooling spreads it with the forward divisor.
     PoolBackward(Pool),
-    /// `x → y`: y[n,c,0,0] = mean over H×W of x[n,c].
+    /// `x → y`: `y[n,c,0,0]` = mean over H×W of `x[n,c]`.
     GlobalAvgPool,
-    /// `dy → dx`: dx[n,c,h,w] = dy[n,c] / (H·W); dx's shape is that of the step's output buffer.
+    /// `dy → dx`: `dx[n,c,h,w] = dy[n,c] / (H·W)`; dx's shape is that of the step's output buffer.
     GlobalAvgPoolBackward,
-    /// `x, w, [b] → y`: y[n,o] = b[o] + Σ_i w[o,i]·x[n,i], x viewed as N×in.
+    /// `x, w, [b] → y`: `y[n,o] = b[o] + Σ_i w[o,i]·x[n,i]`, x viewed as N×in.
     Dense(Dense),
     /// `dy, w → dx`.
     DenseBackwardData(Dense),
@@ -50,9 +50,9 @@ pub enum Kernel {
     /// `x, γ, β, running_mean, running_var → y` with the running statistics.
     BatchNormEval(BatchNorm),
     /// `w, [b], γ, β, running_mean, running_var → w', b'`: an inference batch norm folded
-    /// into the convolution before it. With s[o] = γ[o]/√(var[o] + eps): w'[o,…] = s[o]·w[o,…]
+    /// into the convolution before it. With `s[o] = γ[o]/√(var[o] + eps)`: `w'[o,…] = s[o]·w[o,…]`
     /// (a connection table's links scale with their output channel) and
-    /// b'[o] = s[o]·(b[o] − mean[o]) + β[o], where b is 0 for a convolution without bias.
+    /// `b'[o] = s[o]·(b[o] − mean[o]) + β[o]`, where b is 0 for a convolution without bias.
     FoldBatchNorm { conv: Conv, bn: BatchNorm },
     /// `dy, x, γ, mean, invstd → dx, dγ, dβ` for batch statistics.
     BatchNormBackward(BatchNorm),
@@ -70,18 +70,18 @@ pub enum Kernel {
     Mask,
     /// `x → y`.
     Act(Act),
-    /// `y, dy → dx`, from the activation's output y: relu dy·[y > 0]; tanh dy·(1 − y²);
+    /// `y, dy → dx`, from the activation's output y: relu `dy·[y > 0]`; tanh dy·(1 − y²);
     /// sigmoid dy·y·(1 − y); a·tanh(s·x): dy·s·(a − y²/a).
     ActBackward(Act),
     /// `x → y`: softmax over the features of each sample.
     Softmax,
     /// `y, dy → dx`: dx = y·(dy − Σ dy·y).
     SoftmaxBackward,
-    /// `x, w, b → y`: y[n,c,i,j] = w[c]·Σ_{p,q<k} x[n,c,k·i+p,k·j+q] + b[c].
+    /// `x, w, b → y`: `y[n,c,i,j] = w[c]·Σ_{p,q<k} x[n,c,k·i+p,k·j+q] + b[c]`.
     Subsample(Subsample),
     /// `dy, x, w → dx, dw, db`.
     SubsampleBackward(Subsample),
-    /// `x, centers → y`: y[n,j] = Σ_i (x[n,i] − centers[j,i])².
+    /// `x, centers → y`: `y[n,j] = Σ_i (x[n,i] − centers[j,i])²`.
     Rbf(Rbf),
     /// `dy, x, centers → dx, [dcenters]` (dcenters only when the centres are trainable).
     RbfBackward(Rbf),
@@ -102,7 +102,7 @@ pub enum Kernel {
     Copy,
     /// `logits, labels → loss, dlogits`: mean over the batch of −Σ_k q_k·log softmax(z)_k
     /// over the K classes, with the target q = (1 − ε)·onehot(label) + ε/K (label smoothing
-    /// ε = `smoothing`, 0 for plain cross-entropy −log softmax(z)[label]) and z = −logits when
+    /// ε = `smoothing`, 0 for plain cross-entropy `−log softmax(z)[label]`) and z = −logits when
     /// `negate` (LeNet-5's RBF outputs are distances: the nearest centre should win).
     /// dlogits is the gradient of that mean loss, ±(softmax(z) − q)/N. Labels are class
     /// indices stored as f32; loss is a 1-element buffer.

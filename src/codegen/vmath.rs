@@ -113,7 +113,7 @@ const TANH_NUM: [f32; 7] =
 const TANH_DEN: [f32; 4] = [1.198_258_4e-6, 1.185_347_1e-4, 2.268_434_7e-3, 4.893_525e-3];
 
 /// `tanh(x)` as the ratio of an odd degree-13 and an even degree-6 polynomial of
-/// `x` clamped to [`TANH_CLAMP`], the result clamped to [−1, 1] (near the clamp the
+/// `x` clamped to `TANH_CLAMP`, the result clamped to [−1, 1] (near the clamp the
 /// rational overshoots 1 by an ulp): about 15 vector operations and one division
 /// with FMA, against ~25 for an `expm1`-based form; no range reduction and no sign
 /// fix-up (the clamps keep the sign; ±0 and NaN pass through).

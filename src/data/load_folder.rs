@@ -1,5 +1,5 @@
 //! Loading an image folder: choose the files of each split, decode them once in
-//! parallel ([`crate::data::load_pass`]), and assemble the two [`Dataset`]s, in memory
+//! parallel (`crate::data::load_pass`), and assemble the two [`Dataset`]s, in memory
 //! or streamed from disk.
 //!
 //! Consumes: a folder path, [`LoadOptions`] and a progress callback `(done, total)`.

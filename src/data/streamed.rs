@@ -6,7 +6,7 @@
 //! size, the folder's channel count, the split's [`PixelCounts`]) and the
 //! [`DecodeOptions`] it used.
 //!
-//! Produces: image `i` on demand ([`StreamedImages::decode_into`]), decoded exactly as
+//! Produces: image `i` on demand (`StreamedImages::decode_into`), decoded exactly as
 //! the loader decodes a file for an in-memory set (same decoder, same shrink to the
 //! stored side, gray replicated into a 3-channel folder), so a streamed run feeds the
 //! same bytes, hence bit-identical batches, as an in-memory run of the same folder.
@@ -78,7 +78,7 @@ impl StreamedImages {
         self.why
     }
 
-    /// The pixel counts taken at load time (`None` after [`StreamedImages::truncate`]).
+    /// The pixel counts taken at load time (`None` after `StreamedImages::truncate`).
     pub fn counts(&self) -> Option<&PixelCounts> {
         self.counts.as_ref()
     }

@@ -4,7 +4,7 @@
 //! valid `default`s, no block that instantiates itself), then walks the network
 //! body: it evaluates arguments, instantiates blocks and repetitions, and wires
 //! every layer into the [`Graph`], whose shape rules run as each node is added.
-//! Finally every node gets its name (see [`names`]) and nodes whose output is never
+//! Finally every node gets its name (see `names`) and nodes whose output is never
 //! used are rejected.
 //!
 //! Errors carry the instantiation chain (which block instance, called from where),

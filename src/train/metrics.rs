@@ -147,7 +147,7 @@ pub fn cross_entropy(scores: &[f32], label: usize, kind: ScoreKind) -> f64 {
 }
 
 /// −Σ_k q_k·ln p_k of one sample over its K classes, with q = (1 − ε)·onehot(label) + ε/K:
-/// the training loss with label smoothing ε, computed as lse − (1 − ε)·z[label] − (ε/K)·Σ z
+/// the training loss with label smoothing ε, computed as lse − (1 − ε)·`z[label]` − (ε/K)·Σ z
 /// on the scores read as logits.
 pub fn smoothed_cross_entropy(scores: &[f32], label: usize, kind: ScoreKind, eps: f64) -> f64 {
     let (scores, kind) = per_class(scores, kind);

@@ -24,7 +24,7 @@
 //! 4. weights packed or read in place.
 //!
 //! Candidates that compile to the same kernel as one already measured (the same
-//! `describe()`) are skipped. Timing is in [`measure`].
+//! `describe()`) are skipped. Timing is in `measure`.
 
 mod choice;
 mod measure;

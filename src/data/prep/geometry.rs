@@ -2,7 +2,7 @@
 //!
 //! Consumes: a stored image (after the channel step), of any size, and a [`Geometry`].
 //!
-//! Produces: a [`Placed`] image and the offsets at which its pixel (0, 0) lands in the
+//! Produces: a `Placed` image and the offsets at which its pixel (0, 0) lands in the
 //! field: field pixel `(y, x)` is image pixel `(y − top, x − left)`, and a field pixel
 //! outside the image is padding (raw 0, i.e. what the normalisation makes of 0).
 //!
