@@ -10,7 +10,9 @@
 //!
 //! Each wave counts with its fastest sample: on a shared machine other work only
 //! ever adds time, so the minimum is the estimate least disturbed by it. Waves
-//! never sampled count as the mean of those that were.
+//! never sampled count as the mean of those that were; the waves are sampled in an
+//! order spread over all phases ([`spread`]), so that the mean is not that of one
+//! phase. Scratch and workspace pages are touched before any timing ([`faulted`]).
 //!
 //! The stand-in operands are the spec's sizes filled with a fixed pattern of
 //! values in ±[0.25, 1): no zeros (which could let a kernel skip work), no
@@ -134,11 +136,12 @@ pub unsafe fn time_kernel(
     // Waves of at most `width` parts, each inside one phase (a wave's parts run together).
     let waves: Vec<Range<usize>> =
         phases.iter().flat_map(|r| r.clone().step_by(width).map(move |s| s..(s + width).min(r.end))).collect();
+    let waves = spread(waves);
     let mut scratch = Vec::with_capacity(width);
     for _ in 0..width {
-        scratch.push(try_zeroed::<f32>(kernel.scratch_len()).ok()?);
+        scratch.push(faulted(kernel.scratch_len())?);
     }
-    let mut workspace = try_zeroed::<f32>(kernel.workspace_len()).ok()?;
+    let mut workspace = faulted(kernel.workspace_len())?;
     let shared = Ptrs(ptrs, workspace.as_mut_ptr());
     let waves = &waves[..];
     // SAFETY: as this function's contract.
@@ -157,6 +160,31 @@ pub unsafe fn time_kernel(
     let seen: Vec<f64> = best.iter().copied().filter(|t| t.is_finite()).collect();
     let wave = seen.iter().sum::<f64>() / seen.len().max(1) as f64;
     Some(Timing { run: wave * n as f64, wave })
+}
+
+/// `waves` in the order they are sampled: a low-discrepancy sequence (the golden
+/// ratio's multiples modulo one), so that the few waves a large step's budget
+/// allows are spread over all its phases instead of the first phase's first waves
+/// (a multi-phase kernel's phases can differ in cost by several times).
+fn spread(waves: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    let mut keyed: Vec<(f64, Range<usize>)> =
+        waves.into_iter().enumerate().map(|(i, w)| ((i as f64 * 0.618_033_988_749_895).fract(), w)).collect();
+    keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    keyed.into_iter().map(|(_, w)| w).collect()
+}
+
+/// `len` zeros with every page already touched: fresh memory from the allocator is
+/// mapped on first write, and a wave that faulted in its share of a Winograd
+/// kernel's workspace (MiBs) measured that, not the kernel, in the samples the
+/// search compares.
+fn faulted(len: usize) -> Option<Vec<f32>> {
+    let mut buf = try_zeroed::<f32>(len).ok()?;
+    // Volatile: the compiler may know the block is zeros and drop a plain store.
+    for i in (0..len).step_by(1024) {
+        // SAFETY: `i < len`, in bounds of `buf`.
+        unsafe { std::ptr::write_volatile(buf.as_mut_ptr().add(i), 0.0) };
+    }
+    Some(buf)
 }
 
 /// Seconds of `reps` waves, wave i being `waves[(start + i) % waves.len()]`: the
@@ -199,4 +227,30 @@ unsafe fn sample(
         handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
     });
     (0..reps).map(|i| per_thread.iter().filter_map(|t| t.get(i)).copied().fold(0.0, f64::max)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sampling order is a permutation of the waves whose every prefix is spread
+    /// over the whole run: no stretch of more than 3n/k waves without a sample among
+    /// the first k (the golden ratio's multiples are evenly spread, Slater's gap
+    /// theorem), so a budget of a few waves sees every phase of a long kernel.
+    #[test]
+    fn sampled_waves_are_a_spread_permutation() {
+        for n in 1..=64usize {
+            let order: Vec<usize> = spread((0..n).map(|i| i..i + 1).collect()).iter().map(|w| w.start).collect();
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..n).collect::<Vec<_>>(), "n = {n}");
+            for k in 2..=n {
+                let mut seen: Vec<usize> = order[..k].to_vec();
+                seen.sort_unstable();
+                // Gaps between sampled waves, wrapping around the run's end.
+                let widest = (0..k).map(|j| (seen[(j + 1) % k] + n - seen[j]) % n).max().unwrap_or(0);
+                assert!(widest * k <= 3 * n, "n = {n}, first {k}: {seen:?}");
+            }
+        }
+    }
 }
