@@ -294,11 +294,11 @@ impl Tuner {
         // three waves of its parts.
         let next = compiled + Duration::from_secs_f64(3.0 * wave);
         let mut seen = HashSet::from([model.describe()]);
-        let mut best = (Choice::default(), model, t_model);
+        let mut best = Best { choice: Choice::default(), kernel: model, seconds: t_model };
         let free_winograd = base.winograd.is_none();
         let has_fma = jit.features().has_fma;
         'stages: for stage in 0..Choice::STAGES {
-            for cand in Choice::stage(stage, &best.0, &spec.kernel, free_winograd, has_fma) {
+            for cand in Choice::stage(stage, &best.choice, &spec.kernel, free_winograd, has_fma) {
                 // Stop before the budget is spent (a step too large for even one
                 // candidate keeps the model's choice, measured).
                 if started.elapsed() + next > budget {
@@ -311,24 +311,96 @@ impl Tuner {
                 let Some(Timing { run: t, .. }) = time(k.as_ref()) else { continue };
                 self.stats.candidates += 1;
                 // `fma` (stage 0) moves a kernel by the most, so it is always confirmed.
-                if stage == 0 || t < best.2 * (1.0 + NEAR) {
-                    // Confirm with a second sample of both, back to back, so that a
-                    // burst of other work during one measurement cannot decide,
-                    // either way.
-                    let again = |k: &dyn CompiledKernel, t: f64| time(k).map_or(t, |m| m.run.min(t));
-                    let (t_best, t) = (again(best.1.as_ref(), best.2), again(k.as_ref(), t));
-                    best.2 = t_best;
-                    if t < t_best * (1.0 - MARGIN) {
-                        best = (cand, k, t);
-                    }
-                }
+                best.weigh((cand, k, t), stage == 0, |k| time(k.as_ref()).map(|m| m.run));
             }
         }
-        Search::Measured(best.0, best.1, best.2)
+        Search::Measured(best.choice, best.kernel, best.seconds)
+    }
+}
+
+/// The best candidate of a search so far: its choice, kernel and fastest run.
+struct Best<K> {
+    choice: Choice,
+    kernel: K,
+    seconds: f64,
+}
+
+impl<K> Best<K> {
+    /// Weighs a candidate measured once at `t` seconds a run. Unless it is clearly
+    /// slower (more than [`NEAR`]; `always` overrides), the best and the candidate
+    /// are measured again back to back (`again`: seconds, None if it fails), so
+    /// that a burst of other work during one measurement cannot decide either
+    /// way; each keeps its faster sample, and the candidate replaces the best if
+    /// it is [`MARGIN`] faster.
+    fn weigh(&mut self, (choice, kernel, t): (Choice, K, f64), always: bool, mut again: impl FnMut(&K) -> Option<f64>) {
+        if !always && t >= self.seconds * (1.0 + NEAR) {
+            return;
+        }
+        self.seconds = again(&self.kernel).map_or(self.seconds, |s| s.min(self.seconds));
+        let t = again(&kernel).map_or(t, |s| s.min(t));
+        if t < self.seconds * (1.0 - MARGIN) {
+            *self = Best { choice, kernel, seconds: t };
+        }
     }
 }
 
 enum Search {
     Measured(Choice, Arc<dyn CompiledKernel>, f64),
     Unmeasured(Arc<dyn CompiledKernel>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Kernels named by a letter, their measurements scripted in order.
+    fn script(samples: &[(char, f64)]) -> impl FnMut(&char) -> Option<f64> + '_ {
+        let mut next = 0;
+        move |k: &char| {
+            let (name, t) = samples.get(next).copied().unwrap_or_else(|| panic!("an unscripted measurement of {k}"));
+            assert_eq!(name, *k, "measurement {next} is of the wrong kernel");
+            next += 1;
+            Some(t)
+        }
+    }
+
+    fn fused() -> Choice {
+        Choice { fused: true, ..Choice::default() }
+    }
+
+    #[test]
+    fn a_disturbed_near_loser_is_measured_again_and_wins() {
+        // The candidate runs 10 ms, the best 12; a burst made its first sample 14.
+        let mut best = Best { choice: Choice::default(), kernel: 'm', seconds: 0.012 };
+        best.weigh((fused(), 'c', 0.014), false, script(&[('m', 0.0121), ('c', 0.010)]));
+        assert_eq!((best.kernel, best.choice, best.seconds), ('c', fused(), 0.010));
+    }
+
+    #[test]
+    fn fma_is_confirmed_however_slow_its_first_sample() {
+        // 60% slower in the first sample (a disturbed run seen while tuning), 20%
+        // faster in the second.
+        let mut best = Best { choice: Choice::default(), kernel: 'm', seconds: 0.012 };
+        best.weigh((fused(), 'c', 0.0192), true, script(&[('m', 0.0125), ('c', 0.0096)]));
+        assert_eq!(best.kernel, 'c');
+    }
+
+    #[test]
+    fn a_clearly_slower_candidate_costs_no_second_measurement() {
+        let mut best = Best { choice: Choice::default(), kernel: 'm', seconds: 0.010 };
+        best.weigh((fused(), 'c', 0.010 * (1.0 + NEAR) + 1e-6), false, script(&[]));
+        assert_eq!((best.kernel, best.seconds), ('m', 0.010));
+    }
+
+    #[test]
+    fn an_apparent_winner_that_does_not_hold_keeps_the_best_with_its_faster_sample() {
+        // A first sample 20% faster, then both within the margin: the best stays and
+        // keeps the faster of its two samples.
+        let mut best = Best { choice: Choice::default(), kernel: 'm', seconds: 0.012 };
+        best.weigh((fused(), 'c', 0.0096), false, script(&[('m', 0.0100), ('c', 0.0098)]));
+        assert_eq!((best.kernel, best.seconds), ('m', 0.0100));
+        // A failed measurement keeps the earlier samples.
+        best.weigh((fused(), 'c', 0.0099), false, |_| None);
+        assert_eq!((best.kernel, best.seconds), ('m', 0.0100));
+    }
 }
