@@ -7,6 +7,7 @@
 
 mod build;
 mod classes;
+mod elide;
 mod facts;
 mod fold;
 mod heads;
