@@ -96,9 +96,10 @@ pub const NEAR: f64 = 0.25;
 /// lanes for every such entry and a different balance between the tile sizes;
 /// 15: the Winograd data gradients' weights regrouped before their transform, and
 /// the Winograd GEMMs unrolled 8× instead of 4×, which make those entries faster
-/// against the direct kernels they were timed with; 16: near-losers measured
-/// again, waves sampled across all phases, and workspace pages faulted in before
-/// timing, so that tables measured with one-sided confirmation are re-measured).
+/// against the direct kernels they were timed with; 16: near-losers and every `fma`
+/// candidate measured again, waves sampled across all phases, and workspace pages
+/// faulted in before timing, so that tables measured with one-sided confirmation
+/// are re-measured).
 pub const FORMAT: u32 = 16;
 
 /// When to measure.
