@@ -15,30 +15,15 @@
 //! and a read of its largest gradients (2-core Intel Xeon), and each needs its own
 //! buffer in the arena.
 
-use super::program::{BufId, Program, Role};
+use super::program::{BufId, Program, Role, StorageUses};
 use super::Kernel;
-
-/// Steps that read and that write each storage buffer, in program order.
-#[derive(Default, Clone)]
-struct Uses {
-    reads: Vec<usize>,
-    writes: Vec<usize>,
-}
 
 /// Removes the backward pass's elidable gradient copies (see the module docs);
 /// returns how many went. Linear in the program's size: each storage's readers and
 /// writers are listed once, and an elided copy merges its output's lists into its
 /// source's (`tests/jit_engine.rs` times planning nets of 1,000 and 4,000 blocks).
 pub fn copies(p: &mut Program) -> usize {
-    let mut uses = vec![Uses::default(); p.buffers.len()];
-    for (j, step) in p.steps.iter().enumerate() {
-        for &x in &step.inputs {
-            uses[p.storage(x).index()].reads.push(j);
-        }
-        for &x in &step.outputs {
-            uses[p.storage(x).index()].writes.push(j);
-        }
-    }
+    let mut uses = p.uses_by_storage();
     let mut removed = vec![false; p.steps.len()];
     for (i, gone) in removed.iter_mut().enumerate().skip(p.backward_start) {
         let Some((src, dst)) = elidable(p, &uses, i) else { continue };
@@ -64,7 +49,7 @@ pub fn copies(p: &mut Program) -> usize {
 }
 
 /// The copy's source and output if step `i` is a copy that can become a view.
-fn elidable(p: &Program, uses: &[Uses], i: usize) -> Option<(BufId, BufId)> {
+fn elidable(p: &Program, uses: &[StorageUses], i: usize) -> Option<(BufId, BufId)> {
     let step = &p.steps[i];
     let ([src], [dst]) = (step.inputs.as_slice(), step.outputs.as_slice()) else { return None };
     let (src, dst) = (*src, *dst);

@@ -15,20 +15,11 @@ pub fn fold_batch_norm(p: &Program) -> Program {
     let mut out = p.clone();
     let mut steps: Vec<Option<Step>> = p.steps.iter().cloned().map(Some).collect();
     let mut prologue = Vec::new();
-    // The steps reading each storage buffer, found once (each step once per buffer).
-    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); p.buffers.len()];
-    for (j, s) in p.steps.iter().enumerate() {
-        for &b in &s.inputs {
-            let list = &mut readers[p.storage(b).index()];
-            if list.last() != Some(&j) {
-                list.push(j);
-            }
-        }
-    }
+    let uses = p.uses_by_storage();
     for i in 0..p.steps.len() {
         let Some(Kernel::Conv(conv)) = steps[i].as_ref().map(|s| s.kernel.clone()) else { continue };
         let y = p.steps[i].outputs[0];
-        let [j] = readers[p.storage(y).index()].as_slice() else { continue };
+        let [j] = uses[p.storage(y).index()].reads.as_slice() else { continue };
         let Kernel::BatchNormEval(bn) = p.steps[*j].kernel else { continue };
         if p.steps[*j].inputs[0] != y || y == p.output || p.buffer(y).alias.is_some() {
             continue;

@@ -158,6 +158,13 @@ pub struct Program {
     pub scores: ScoreKind,
 }
 
+/// Which steps read and write one storage buffer ([`Program::uses_by_storage`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StorageUses {
+    pub reads: Vec<usize>,
+    pub writes: Vec<usize>,
+}
+
 impl Program {
     pub fn buffer(&self, id: BufId) -> &Buffer {
         &self.buffers[id.index()]
@@ -169,6 +176,26 @@ impl Program {
             id = a;
         }
         id
+    }
+
+    /// The steps that read and that write each storage buffer (indexed by
+    /// [`Program::storage`]), in program order, each step once per buffer.
+    pub fn uses_by_storage(&self) -> Vec<StorageUses> {
+        let mut uses = vec![StorageUses::default(); self.buffers.len()];
+        let note = |list: &mut Vec<usize>, j: usize| {
+            if list.last() != Some(&j) {
+                list.push(j);
+            }
+        };
+        for (j, step) in self.steps.iter().enumerate() {
+            for &b in &step.inputs {
+                note(&mut uses[self.storage(b).index()].reads, j);
+            }
+            for &b in &step.outputs {
+                note(&mut uses[self.storage(b).index()].writes, j);
+            }
+        }
+        uses
     }
 
     /// The label smoothing ε of the training loss (0 without, and for inference).
