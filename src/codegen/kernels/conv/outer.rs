@@ -45,7 +45,7 @@ use cranelift_codegen::ir::{types, InstBuilder, Value};
 use cranelift_frontend::FunctionBuilder;
 
 use super::emit::{addr, load_ptr, load_vec};
-use super::store::{store_vecs, Item, OperandMap, StoreSpec, TilePtrs};
+use super::store::{store_transposed, store_vecs, Item, OperandMap, StoreSpec, TilePtrs};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn, Opt};
 use crate::codegen::loops::counted_loop;
@@ -254,13 +254,19 @@ fn tile(
     }
     let mut v = V4::new(b, fma);
     let tp = TilePtrs { out: ptrs[1], extras: ptrs[2..].to_vec(), bias };
-    let items: Vec<Item> = (0..spec.mr)
-        .flat_map(|r| (0..cl.nv).map(move |j| (r, j)))
-        .map(|(r, j)| {
-            let lanes = if j + 1 == cl.nv { cl.last_lanes } else { spec.lanes };
-            Item { r, pos: j, lanes, x: state[2 + r * cl.nv + j] }
-        })
-        .collect();
+    let item = |r: usize, j: usize| {
+        let lanes = if j + 1 == cl.nv { cl.last_lanes } else { spec.lanes };
+        Item { r, pos: j, lanes, x: state[2 + r * cl.nv + j] }
+    };
+    // Rows in whole groups of four go transposed where the store allows it.
+    let quads = if spec.store.transposes() { spec.mr / 4 } else { 0 };
+    for j in 0..cl.nv {
+        for q in 0..quads {
+            store_transposed(&mut v, &spec.store, tp.out, [0, 1, 2, 3].map(|k| item(4 * q + k, j)));
+        }
+    }
+    let items: Vec<Item> =
+        (4 * quads..spec.mr).flat_map(|r| (0..cl.nv).map(move |j| (r, j))).map(|(r, j)| item(r, j)).collect();
     for group in items.chunks(STORE_GROUP) {
         store_vecs(&mut v, &spec.store, &tp, group);
     }

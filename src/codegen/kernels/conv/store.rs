@@ -11,7 +11,7 @@
 
 use cranelift_codegen::ir::Value;
 
-use super::emit::{load_strided, store_strided};
+use super::emit::{addr, load_strided, store_strided};
 use crate::codegen::kernels::ops::act;
 use crate::codegen::simd::V4;
 use crate::sched::Fused;
@@ -51,6 +51,17 @@ pub(super) struct StoreSpec {
     /// The output holds partial sums of earlier channel blocks: add them before
     /// the epilogue.
     pub partial: bool,
+}
+
+impl StoreSpec {
+    /// Whether four rows' vectors are better stored transposed ([`store_transposed`]):
+    /// the output's rows are adjacent floats and its lanes are not, and nothing but the
+    /// store (and accumulation) happens. Each vector would otherwise be four scalar
+    /// stores (and three lane extractions).
+    pub fn transposes(&self) -> bool {
+        let raw = !self.bias && !self.partial && self.epilogue.is_empty() && self.extras.is_empty();
+        raw && self.out.r_stride == 4 && self.out.lane_stride != 4
+    }
 }
 
 /// The run-time pointers of one tile: output, extras (same element offsets) and bias.
@@ -99,5 +110,26 @@ pub(super) fn store_vecs(v: &mut V4, spec: &StoreSpec, ptrs: &TilePtrs, items: &
             x = v.add(old, x);
         }
         store_strided(v, x, ptrs.out, at, spec.out.lane_stride, it.lanes);
+    }
+}
+
+/// Stores the accumulators of four consecutive rows at one position, as
+/// [`StoreSpec::transposes`] allows: transposed, lane l of the four is one vector at
+/// (first row, position, lane l), added to the old one when accumulating. Stores
+/// lanes `0 .. items[0].lanes` (the same for all four).
+pub(super) fn store_transposed(v: &mut V4, spec: &StoreSpec, out: Value, items: [Item; 4]) {
+    debug_assert!(spec.transposes());
+    debug_assert!(items.iter().enumerate().all(|(k, it)| it.r == items[0].r + k && it.pos == items[0].pos));
+    let lanes = v.transpose4(items.map(|it| it.x));
+    let at = spec.out.at(items[0].r, items[0].pos);
+    for (l, x) in lanes.into_iter().enumerate().take(items[0].lanes) {
+        let (p, imm) = addr(v, out, at + l as i64 * spec.out.lane_stride);
+        let x = if spec.accumulate {
+            let old = v.load(p, imm);
+            v.add(old, x)
+        } else {
+            x
+        };
+        v.store(x, p, imm);
     }
 }
