@@ -99,8 +99,12 @@ pub const NEAR: f64 = 0.25;
 /// against the direct kernels they were timed with; 16: near-losers and every `fma`
 /// candidate measured again, waves sampled across all phases, and workspace pages
 /// faulted in before timing, so that tables measured with one-sided confirmation
-/// are re-measured).
-pub const FORMAT: u32 = 16;
+/// are re-measured; 17: run-time tap-row bounds only where they skip more than four
+/// taps per row and channel (before: wherever 4% of the tap rows read padding), and
+/// weight-gradient GEMM results stored as transposed vectors, which make the direct
+/// kernels of strided and small maps faster against the Winograd ones they were timed
+/// with).
+pub const FORMAT: u32 = 17;
 
 /// When to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

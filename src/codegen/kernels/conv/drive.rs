@@ -36,7 +36,7 @@ use super::taps::{col_classes, Axis, RowTiling};
 use crate::codegen::error::Result;
 use crate::codegen::jit::{Jit, JitFn};
 use crate::codegen::kernels::CompiledKernel;
-use crate::codegen::machine::MIN_WASTE;
+use crate::codegen::machine::MIN_SKIPPED_TAPS;
 use crate::sched::StepSpec;
 
 /// A block of tile rows inside one group: rows `r0 .. r0 + rows` (absolute).
@@ -383,7 +383,7 @@ pub(super) fn conv_spec_of(
         unroll: (8 / (row.taps * col.taps).max(1)).clamp(1, key.chans),
         b_chan: src.chan_bytes(),
         taps,
-        bounds: if grid.skip { row.bounds(*rows, MIN_WASTE) } else { None },
+        bounds: if grid.skip { row.bounds(*rows, col.taps, MIN_SKIPPED_TAPS) } else { None },
         classes: col_classes(col, &tiling, grid.skip),
         b_pos: src.b_pos,
         b_stride: src.b_stride,

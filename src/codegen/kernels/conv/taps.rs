@@ -46,10 +46,11 @@ impl Axis {
         1.0 - valid as f64 / (n * self.taps).max(1) as f64
     }
 
-    /// Run-time tap-row bounds when more than `min_waste` of the rows' taps are
-    /// invalid, else None (every tap row summed).
-    pub fn bounds(&self, n: usize, min_waste: f64) -> Option<RowBounds> {
-        (self.waste(n) > min_waste).then_some(RowBounds {
+    /// Run-time tap-row bounds when the invalid tap rows over `0..n`, of `cols` taps
+    /// each, hold more than `min_taps` taps per grid index on average, else None
+    /// (every tap row summed).
+    pub fn bounds(&self, n: usize, cols: usize, min_taps: f64) -> Option<RowBounds> {
+        (self.waste(n) * (self.taps * cols) as f64 > min_taps).then_some(RowBounds {
             grid_step: self.g_step as i64,
             tap_step: self.t_step as i64,
             src_rows: self.src as i64,
