@@ -45,12 +45,11 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Ar
         let src = f.input(spec, 0);
         range_loop(v, f.lo, f.hi, |v, u| {
             let (smp, ch) = divmod(v, u, c);
-            let div = v.splat(s as f32);
             if backward {
                 let p = src.at(v, smp, ch);
                 let zero = iconst(v, 0);
                 let d = load(v, Lanes::One, p, zero);
-                let share = v.div(d, div);
+                let share = v.div_by(d, s as f32);
                 let off = v.b.ins().imul_imm_s(ch, s as i64);
                 let at = sink.at(v, smp, off);
                 run(v, s, |v, o, lanes| {
@@ -61,7 +60,7 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, opts: &OpOptions) -> Result<Ar
                 let off = v.b.ins().imul_imm_s(ch, s as i64);
                 let p = src.at(v, smp, off);
                 let mean = plane_sum(v, p, s)?;
-                let mean = v.div(mean, div);
+                let mean = v.div_by(mean, s as f32);
                 let at = sink.at(v, smp, ch);
                 let zero = iconst(v, 0);
                 sink.put(v, &at, zero, Lanes::One, mean);

@@ -281,8 +281,7 @@ fn forward_plane(v: &mut V4, g: &Geom, xp: Value, sink: &Sink, at: &SinkAt) -> R
             };
         }
         if g.pool.kind == PoolKind::Avg {
-            let d = v.splat(w.div as f32);
-            acc = v.div(acc, d);
+            acc = v.div_by(acc, w.div as f32);
         }
         let off = v.b.ins().ishl_imm_s(w.y0, 2);
         sink.put(v, at, off, w.lanes, acc);
@@ -329,8 +328,7 @@ fn backward_avg_tiled(v: &mut V4, g: &Geom, dyp: Value, sink: &Sink, at: &SinkAt
         run(v, g.cols.out, |v, off, lanes| {
             let yo = v.b.ins().iadd(y_row, off);
             let d = load(v, lanes, dyp, yo);
-            let div = v.splat((sr * sc) as f32);
-            let share = v.div(d, div);
+            let share = v.div_by(d, (sr * sc) as f32);
             let z = v.splat(0.0);
             let share = v.add(z, share);
             // Output column j's inputs start at column j·sc: byte offset off·sc.
@@ -385,8 +383,7 @@ fn scatter_max(v: &mut V4, g: &Geom, xp: Value, scratch: Value, w: &Win, d: Valu
 
 /// Adds each lane's dy / divisor to every in-range tap of its window.
 fn scatter_avg(v: &mut V4, g: &Geom, scratch: Value, w: &Win, d: Value) {
-    let div = v.splat(w.div as f32);
-    let share = v.div(d, div);
+    let share = v.div_by(d, w.div as f32);
     let base = elem(v, scratch, w.x0);
     for l in 0..w.lanes.count() {
         let sl = v.b.ins().extractlane(share, l as u8);
