@@ -100,10 +100,10 @@ pub const NEAR: f64 = 0.25;
 /// candidate measured again, waves sampled across all phases, and workspace pages
 /// faulted in before timing, so that tables measured with one-sided confirmation
 /// are re-measured; 17: run-time tap-row bounds only where they skip more than four
-/// taps per row and channel (before: wherever 4% of the tap rows read padding), and
-/// weight-gradient GEMM results stored as transposed vectors, which make the direct
-/// kernels of strided and small maps faster against the Winograd ones they were timed
-/// with).
+/// taps per row and channel (before: wherever 4% of the tap rows read padding),
+/// weight-gradient GEMM results stored as transposed vectors, and the dot engine's
+/// rows run eight positions a step, which make the direct kernels of strided and
+/// small maps faster against the Winograd ones they were timed with).
 pub const FORMAT: u32 = 17;
 
 /// When to measure.

@@ -146,7 +146,11 @@ fn dot_spec(g: &ConvGeom, src: &SourcePlan, (rows, ns, uc): (usize, usize, usize
         a_row: (4 * lane_floats * g.ow) as i64,
         b_row: src.b_row,
         full,
-        chunk: full.clamp(1, 2),
+        // Up to eight positions per iteration of the innermost loop (rows of up to eight
+        // run straight through): two a step, as before, left a loop of three or four
+        // iterations per grid row on LeNet-sized maps (2-core Intel Xeon, interleaved:
+        // LeNet training 2.208 → 2.173 ms, a 512@3×3/2 training pair 38.4 → 37.7 ms).
+        chunk: full.clamp(1, 8),
         tail: if spatial { g.ow % 4 } else { 0 },
         a_pos: 16,
         b_pos: src.b_pos,
