@@ -6,6 +6,13 @@
 //! is shared) or slow to wake only means the others take more of the parts, instead of
 //! the whole step waiting for its fixed share.
 //!
+//! Even-numbered threads (the caller is thread 0) claim from the front of the unclaimed
+//! range, odd-numbered ones from its back. Kernels order their parts by sample, so with
+//! two threads each keeps to its own end of the batch from one kernel to the next and
+//! reads what it wrote itself, from its own caches, where claiming in one order had the
+//! threads swap halves of the batch at random (2-core Intel Xeon, interleaved: LeNet
+//! training 2.149 → 2.089 ms, ResNet-20 206.2 → 198.6 ms).
+//!
 //! Workers spin briefly for the next step (steps follow each other within
 //! microseconds) and then park, so an idle pool costs nothing.
 
@@ -21,16 +28,16 @@ type Job = dyn Fn(usize, usize) + Sync;
 #[derive(Clone, Copy)]
 struct Slot {
     job: *const Job,
-    parts: usize,
     generation: u32,
 }
 
 struct Shared {
     /// The current job; its pointer is valid while `run` of its generation waits.
     slot: Mutex<Option<Slot>>,
-    /// Generation (high 32 bits) and next unclaimed part (low 32 bits). A part is
-    /// claimed by a compare-and-swap that also checks the generation, so a worker that
-    /// read an old slot can never claim a part of a newer job.
+    /// Generation (its low [`GEN_BITS`] bits) and the unclaimed parts `lo .. hi`
+    /// ([`pack`]). A part is claimed by a compare-and-swap that also checks the
+    /// generation, so a worker that read an old slot can never claim a part of a newer
+    /// job.
     state: AtomicU64,
     /// Parts of the current generation finished.
     finished: AtomicUsize,
@@ -81,24 +88,49 @@ impl Backoff {
     }
 }
 
-fn generation_of(state: u64) -> u32 {
-    (state >> 32) as u32
+/// Bits of a part index in the state, and of the generation above them.
+const PART_BITS: u32 = 20;
+const GEN_BITS: u32 = 64 - 2 * PART_BITS;
+const PART_MASK: u64 = (1 << PART_BITS) - 1;
+
+/// The state word of generation `generation` with parts `lo .. hi` unclaimed. The
+/// generation wraps at 2^24: a worker would have to sleep through 16 million jobs
+/// holding an old slot to mistake one for the other.
+fn pack(generation: u32, lo: usize, hi: usize) -> u64 {
+    (u64::from(generation) << (2 * PART_BITS)) | ((lo as u64) << PART_BITS) | hi as u64
 }
 
-fn next_of(state: u64) -> usize {
-    (state & 0xffff_ffff) as usize
+fn generation_of(state: u64) -> u32 {
+    (state >> (2 * PART_BITS)) as u32
+}
+
+/// A generation as the state holds it.
+fn wrapped(generation: u32) -> u32 {
+    generation & ((1 << GEN_BITS) - 1)
+}
+
+fn range_of(state: u64) -> (usize, usize) {
+    (((state >> PART_BITS) & PART_MASK) as usize, (state & PART_MASK) as usize)
 }
 
 impl Shared {
-    /// Claims the next part of generation `generation` (of `parts`), if any is left.
-    fn claim(&self, generation: u32, parts: usize) -> Option<usize> {
+    /// Claims a part of generation `generation` for `thread` (the first unclaimed one
+    /// for even threads, the last for odd ones), if any is left.
+    fn claim(&self, generation: u32, thread: usize) -> Option<usize> {
+        let generation = wrapped(generation);
         let mut s = self.state.load(Ordering::Acquire);
         loop {
-            if generation_of(s) != generation || next_of(s) >= parts {
+            let (lo, hi) = range_of(s);
+            if generation_of(s) != generation || lo >= hi {
                 return None;
             }
-            match self.state.compare_exchange_weak(s, s + 1, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Some(next_of(s)),
+            let (part, next) = if thread % 2 == 0 {
+                (lo, pack(generation, lo + 1, hi))
+            } else {
+                (hi - 1, pack(generation, lo, hi - 1))
+            };
+            match self.state.compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Some(part),
                 Err(now) => s = now,
             }
         }
@@ -106,7 +138,7 @@ impl Shared {
 
     /// Runs parts of `slot` until none is left unclaimed.
     fn work(&self, slot: Slot, thread: usize) {
-        while let Some(p) = self.claim(slot.generation, slot.parts) {
+        while let Some(p) = self.claim(slot.generation, thread) {
             // Safety: the claim succeeded for this generation, so `run` is still waiting
             // for this part and keeps the job alive.
             let f = unsafe { &*slot.job };
@@ -152,7 +184,7 @@ impl Pool {
             (0..parts).for_each(|p| f(p, 0));
             return;
         }
-        assert!(parts < 1 << 31, "too many parts for the pool");
+        assert!(parts < 1 << PART_BITS, "too many parts for the pool");
         // A poisoned lock only means an earlier job panicked; its generation count is intact.
         let mut generation = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         *generation = generation.wrapping_add(1);
@@ -160,11 +192,11 @@ impl Pool {
         // Erase the lifetime: a part can only be claimed before this function returns,
         // and it does not return before every claimed part has finished.
         let job: *const Job = unsafe { std::mem::transmute::<&(dyn Fn(usize, usize) + Sync + '_), &'static Job>(f) };
-        let slot = Slot { job, parts, generation: g };
+        let slot = Slot { job, generation: g };
         *self.shared.slot.lock().expect("pool lock") = Some(slot);
         self.shared.finished.store(0, Ordering::Relaxed);
         // Publishing the generation releases the slot and the reset count.
-        self.shared.state.store(u64::from(g) << 32, Ordering::Release);
+        self.shared.state.store(pack(wrapped(g), 0, parts), Ordering::Release);
         for (_, t) in &self.workers {
             t.unpark();
         }
@@ -197,7 +229,7 @@ fn worker(s: &Shared, t: usize) {
         // The slot may already hold the next generation (written just before its state
         // is published); this generation is then over and there is nothing to join.
         let slot = *s.slot.lock().expect("pool lock");
-        if let Some(slot) = slot.filter(|sl| sl.generation == current) {
+        if let Some(slot) = slot.filter(|sl| wrapped(sl.generation) == current) {
             s.work(slot, t);
         }
     }
@@ -227,6 +259,33 @@ mod tests {
             });
             assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
         }
+    }
+
+    #[test]
+    fn two_threads_keep_to_their_ends() {
+        // Thread 0 takes parts from the front, thread 1 from the back: whatever the
+        // timing, thread 0's parts are a prefix of the job and thread 1's the rest.
+        let pool = Pool::new(2);
+        let mut both = 0;
+        for round in 0..500 {
+            let parts = 2 + round % 31;
+            let owner: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(usize::MAX)).collect();
+            pool.run(parts, &|p, t| {
+                owner[p].store(t, Ordering::Relaxed);
+                // Long enough parts that the worker wakes in time to take some.
+                let start = Instant::now();
+                while start.elapsed() < Duration::from_micros(20) {
+                    std::hint::spin_loop();
+                }
+            });
+            let owner: Vec<usize> = owner.iter().map(|o| o.load(Ordering::Relaxed)).collect();
+            let split = owner.iter().take_while(|&&t| t == 0).count();
+            assert!(owner[split..].iter().all(|&t| t == 1), "round {round}: {owner:?}");
+            both += usize::from(split > 0 && split < parts);
+        }
+        // Some jobs must be shared, or the test shows nothing (claims from the front by
+        // both threads, the old order, interleave their parts and fail it then).
+        assert!(both > 0, "the worker took no part of 500 jobs");
     }
 
     #[test]
