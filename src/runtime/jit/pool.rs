@@ -124,7 +124,7 @@ impl Shared {
             if generation_of(s) != generation || lo >= hi {
                 return None;
             }
-            let (part, next) = if thread % 2 == 0 {
+            let (part, next) = if thread.is_multiple_of(2) {
                 (lo, pack(generation, lo + 1, hi))
             } else {
                 (hi - 1, pack(generation, lo, hi - 1))
