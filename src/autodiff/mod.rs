@@ -22,4 +22,4 @@ pub use facts::EpilogueSite;
 pub use fold::fold_batch_norm;
 pub use heads::head_scores;
 pub use kernel::Kernel;
-pub use program::{BufId, Buffer, Mode, ParamInfo, Program, Role, ScoreKind, Step, StorageUses};
+pub use program::{BufId, Buffer, Mode, ParamInfo, Program, Role, ScoreKind, Step};

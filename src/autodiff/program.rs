@@ -160,7 +160,7 @@ pub struct Program {
 
 /// Which steps read and write one storage buffer ([`Program::uses_by_storage`]).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct StorageUses {
+pub(crate) struct StorageUses {
     pub reads: Vec<usize>,
     pub writes: Vec<usize>,
 }
@@ -180,7 +180,7 @@ impl Program {
 
     /// The steps that read and that write each storage buffer (indexed by
     /// [`Program::storage`]), in program order, each step once per buffer.
-    pub fn uses_by_storage(&self) -> Vec<StorageUses> {
+    pub(crate) fn uses_by_storage(&self) -> Vec<StorageUses> {
         let mut uses = vec![StorageUses::default(); self.buffers.len()];
         let note = |list: &mut Vec<usize>, j: usize| {
             if list.last() != Some(&j) {

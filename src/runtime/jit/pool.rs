@@ -106,7 +106,8 @@ fn generation_of(state: u64) -> u32 {
     (state >> (2 * PART_BITS)) as u32
 }
 
-/// A generation as the state holds it.
+/// The generation counter's next values wrap as the state holds them (so the slot, the
+/// state and the workers all compare the same numbers).
 fn wrapped(generation: u32) -> u32 {
     generation & ((1 << GEN_BITS) - 1)
 }
@@ -119,7 +120,6 @@ impl Shared {
     /// Claims a part of generation `generation` for `thread` (the first unclaimed one
     /// for even threads, the last for odd ones), if any is left.
     fn claim(&self, generation: u32, thread: usize) -> Option<usize> {
-        let generation = wrapped(generation);
         let mut s = self.state.load(Ordering::Acquire);
         loop {
             let (lo, hi) = range_of(s);
@@ -189,7 +189,7 @@ impl Pool {
         assert!(parts < 1 << PART_BITS, "too many parts for the pool");
         // A poisoned lock only means an earlier job panicked; its generation count is intact.
         let mut generation = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *generation = generation.wrapping_add(1);
+        *generation = wrapped(generation.wrapping_add(1));
         let g = *generation;
         // Erase the lifetime: a part can only be claimed before this function returns,
         // and it does not return before every claimed part has finished.
@@ -198,7 +198,7 @@ impl Pool {
         *self.shared.slot.lock().expect("pool lock") = Some(slot);
         self.shared.finished.store(0, Ordering::Relaxed);
         // Publishing the generation releases the slot and the reset count.
-        self.shared.state.store(pack(wrapped(g), 0, parts), Ordering::Release);
+        self.shared.state.store(pack(g, 0, parts), Ordering::Release);
         for (_, t) in &self.workers {
             t.unpark();
         }
@@ -231,7 +231,7 @@ fn worker(s: &Shared, t: usize) {
         // The slot may already hold the next generation (written just before its state
         // is published); this generation is then over and there is nothing to join.
         let slot = *s.slot.lock().expect("pool lock");
-        if let Some(slot) = slot.filter(|sl| wrapped(sl.generation) == current) {
+        if let Some(slot) = slot.filter(|sl| sl.generation == current) {
             s.work(slot, t);
         }
     }

@@ -344,8 +344,8 @@ pub(super) fn gemm_spec_of(
 
 /// The grid of a convolution-shaped variant: the source rows and columns its taps
 /// read per grid position ([`Axis`]) and the grid's rows and columns; with `skip`,
-/// taps that read only padding are skipped (run-time tap-row bounds where enough
-/// rows would be wasted, tap columns per tile) and B is a prepared window, else B is
+/// taps that read only padding are skipped (run-time tap-row bounds where the
+/// skipped rows hold enough taps, [`MIN_SKIPPED_TAPS`]; tap columns per tile) and B is a prepared window, else B is
 /// read in place (only the real lanes of a partial last vector). `out_row`: bytes
 /// between output grid rows.
 pub(super) struct ConvGrid {
