@@ -103,6 +103,21 @@ fn tanh_saturates() {
 }
 
 #[test]
+fn tanh_never_exceeds_one() {
+    // The result is not clamped: the rational must stay at or below 1 for every float
+    // up to the input clamp (7.918) and reach exactly 1 there. Every float of [6, 9.5].
+    let x: Vec<f32> = (6.0f32.to_bits()..9.5f32.to_bits()).map(f32::from_bits).collect();
+    let neg: Vec<f32> = x.iter().map(|v| -v).collect();
+    for jit in jits() {
+        let y = apply(&jit, UnaryOp::Tanh, &x);
+        let worst = y.iter().zip(&x).find(|(y, _)| **y > 1.0);
+        assert!(worst.is_none(), "tanh{:?} above 1", worst.map(|(y, x)| (x, y)));
+        assert_eq!(y.last(), Some(&1.0));
+        assert!(apply(&jit, UnaryOp::Tanh, &neg).iter().all(|&v| v >= -1.0));
+    }
+}
+
+#[test]
 fn sigmoid_accuracy() {
     let mut x = grid(-87.0, 40.0, 400_000);
     x.extend(grid(-2.0, 2.0, 100_000));
