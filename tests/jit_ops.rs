@@ -219,6 +219,10 @@ fn pooling() {
         (Window { kh: 2, kw: 2, sh: 2, sw: 2, pad: Pad2d::default() }, [1, 2, 6, 10], false),
         (Window { kh: 3, kw: 3, sh: 3, sw: 3, pad: Pad2d::default() }, [2, 2, 9, 27], true),
         (Window { kh: 2, kw: 3, sh: 2, sw: 3, pad: Pad2d::default() }, [1, 2, 4, 21], false),
+        // Windows past the last four whose inputs make one vector a row: two of
+        // stride 2 (LeNet's 14 outputs a row), one of stride 4.
+        (Window { kh: 2, kw: 2, sh: 2, sw: 2, pad: Pad2d::default() }, [2, 3, 6, 28], false),
+        (Window { kh: 1, kw: 4, sh: 1, sw: 4, pad: Pad2d::default() }, [1, 2, 3, 20], false),
     ];
     let mut configs: Vec<(Pool, [usize; 4], [usize; 4])> = Vec::new();
     for (window, x, ceil) in named {
