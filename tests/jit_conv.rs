@@ -316,6 +316,30 @@ fn forced_options() -> Vec<ConvOptions> {
 }
 
 #[test]
+fn weight_gradients_by_batch_slices() {
+    // Small filters over batches of at least eight units (samples, or groups of four
+    // with batch lanes) are summed by slices of the batch, then the slots added up:
+    // against the reference, with bias, accumulation and a partial last group, in any
+    // part order, and the same bits on one thread and two.
+    let jit = jit();
+    let mut rng = Rng::new(21);
+    for i in 0..12 {
+        let batch = [8, 9, 33, 37][rng.below(4) as usize];
+        let (conv, x) = random_conv(&mut rng, batch);
+        let table = conv.table.is_some();
+        let case = &all_cases(&mut rng, conv, x)[2];
+        let opts = forced_options()[(i as usize) % 4];
+        let (a, desc) = check_with(&jit, case, 900 + i, Order::Shuffled(i), &opts);
+        let (b, _) = check_with(&jit, case, 900 + i, Order::Threads(2), &opts);
+        assert!(bits(&a) == bits(&b), "{desc}: part order changed the results");
+        if desc.contains(": dot") && !table {
+            let units = if desc.contains("batch-lanes") { batch.div_ceil(4) } else { batch };
+            assert_eq!(desc.contains("batch-slices 8"), units >= 8, "{desc}");
+        }
+    }
+}
+
+#[test]
 fn every_algorithm_on_random_shapes() {
     let jit = jit();
     let mut rng = Rng::new(14);

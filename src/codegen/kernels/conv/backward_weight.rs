@@ -3,10 +3,16 @@
 //! forward convolution reads it), k runs over every output position of the batch.
 //!
 //! Consumes: the step spec. Produces: a [`CompiledKernel`] whose parts split the
-//! output channels only (each part sums over the whole batch, so no cross-part
-//! reduction exists). Guarantees: dw (and db) rows of the part's channels are
-//! `old? + Σ` over the batch in a fixed order; with a connection table the dense
-//! gradient is computed in scratch and each link row receives its pair's gradient.
+//! output channels (each part sums over the whole batch), or, for small filters
+//! without a table over at least eight units, batch slices: eight parts each sum
+//! every channel over their units into a workspace slot, and a second phase adds the
+//! slots in slice order (the slices do not depend on the thread count). Batch slices
+//! keep each thread on the samples the kernels before it wrote (the pool's claiming
+//! order), where a channel split has both threads read the whole batch: LeNet
+//! training 2.049 → 1.992 ms (2-core Intel Xeon, interleaved). Guarantees: dw rows
+//! are `old? + Σ` over the batch in a fixed order (db rows are `Σ`); with a connection
+//! table the dense gradient is computed in scratch and each link row receives its
+//! pair's gradient.
 //!
 //! Units (samples or groups of four) whose sources are prepared in scratch are
 //! processed in chunks of a bounded size; the sums of a chunk are added into dw.
@@ -22,7 +28,7 @@ use super::geometry::ConvGeom;
 use super::layout::{Lanes, SourceForm, SourcePlan};
 use super::options::ConvOptions;
 use super::pack::{prepare_batch, Planes, Window};
-use super::plan::{dot_tile, grid_parts, want_parts, Part};
+use super::plan::{dot_tile, grid_parts, split_even, want_parts, Part};
 use super::pointwise;
 use super::winograd;
 use crate::codegen::error::Result;
@@ -46,6 +52,28 @@ struct BackwardWeight {
     chunk: usize,
     x_unit: usize,
     dy_unit: usize,
+    /// Batch slices (units of phase 0's parts, each summing every channel into its
+    /// workspace slot); empty: parts split the output channels.
+    slices: Vec<Range<usize>>,
+}
+
+/// Batch slices: this many, the same for every thread count (the sums' order depends
+/// on them), where the filters' gradient and bias take at most [`SLICE_MAX_FLOATS`].
+const SLICES: usize = 8;
+const SLICE_MAX_FLOATS: usize = 4 << 10;
+
+/// The units' slices where small filters are summed by slices of the batch: parts
+/// split by output channels each read every sample's dy and x, though the kernels
+/// before them (and the pool's claiming order) leave each thread its own half of the
+/// batch; by slices each thread sums the samples it already holds, and a second phase
+/// adds the few slot floats up.
+fn batch_slices(g: &ConvGeom, units: usize) -> Vec<Range<usize>> {
+    let small = g.table.is_none() && slot_len(g) <= SLICE_MAX_FLOATS;
+    if small && units >= SLICES {
+        split_even(units, SLICES)
+    } else {
+        Vec::new()
+    }
 }
 
 pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) -> Result<Arc<dyn CompiledKernel>> {
@@ -75,7 +103,16 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
     let k = g.oh * src.positions(g.ow) * src.units;
     let (mr, ns) = opts.tile_or(mr_max.min(g.cout_g()), || dot_tile(g.cout_g(), mr_max, uc * t, k, threads));
     let blocks = blocks(g.groups, g.cout_g(), mr);
-    let parts = grid_parts((1, blocks.len(), 1), want, false, opts.threads);
+    let slices = batch_slices(&g, src.units);
+    let parts = if slices.is_empty() {
+        grid_parts((1, blocks.len(), 1), want, false, opts.threads)
+    } else {
+        // Phase 0: a part per slice over every channel; phase 1 (no units): the sums.
+        let all = 0..blocks.len();
+        let sums = grid_parts((1, blocks.len(), 1), opts.threads, false, opts.threads);
+        let fold = sums.into_iter().map(|p| Part { units: 0..0, ..p });
+        slices.iter().map(|u| Part { units: u.clone(), blocks: all.clone(), rows: 0..1 }).chain(fold).collect()
+    };
     let max_oc = parts.iter().map(|p| blocks[p.blocks.clone()].iter().map(|b| b.rows).sum()).max().unwrap_or(0);
     let (dybs, xbs) = (spec.inputs[0].batch_stride, spec.inputs[1].batch_stride);
     let x_unit = src.scratch(g.cin);
@@ -97,10 +134,20 @@ pub(super) fn compile(jit: &Jit, spec: &StepSpec, c: &Conv, opts: &ConvOptions) 
         }
     }
     let scratch = g.dense_weight_len() + chunk * (x_unit + dy_unit);
-    let desc = format!("{}: dot {mr}x{ns} {} chunk {chunk}", g.label("conv_bwd_weight"), src.describe());
+    let split = if slices.is_empty() { String::new() } else { format!(" batch-slices {}", slices.len()) };
+    let desc = format!("{}: dot {mr}x{ns} {} chunk {chunk}{split}", g.label("conv_bwd_weight"), src.describe());
     let accumulate = spec.accumulate;
-    let tiling = Tiling::new(blocks, parts, |_| scratch, opts.noting_fma(desc));
-    Ok(tiled(tiling, BackwardWeight { g, src, dybs, xbs, accumulate, mr, fns, chunk, x_unit, dy_unit }))
+    let mut tiling = Tiling::new(blocks, parts, |_| scratch, opts.noting_fma(desc));
+    if !slices.is_empty() {
+        let ends = vec![slices.len(), tiling.parts.len()];
+        tiling = tiling.in_phases(ends, slices.len() * slot_len(&g));
+    }
+    Ok(tiled(tiling, BackwardWeight { g, src, dybs, xbs, accumulate, mr, fns, chunk, x_unit, dy_unit, slices }))
+}
+
+/// Floats of one slice's workspace slot: the filter gradient (no table), then the bias's.
+fn slot_len(g: &ConvGeom) -> usize {
+    g.weight_len() + g.cout
 }
 
 /// Parts for the weight gradient: by work, but each part prepares the whole input
@@ -210,6 +257,57 @@ impl BackwardWeight {
         }
     }
 
+    /// A part of the batch-slice split: phase 0 sums the slice's units (every channel)
+    /// into its workspace slot; phase 1 (parts without units) adds the slots, in slice
+    /// order, into dw and db rows of the part's channels.
+    ///
+    /// # Safety
+    /// As [`Family::run_part`], with `ws` holding `slices.len() · slot_len` floats.
+    unsafe fn run_sliced(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32], ws: *mut f32) {
+        let g = &self.g;
+        let (slot, dense) = (slot_len(g), g.weight_len());
+        // SAFETY: the ABI promises dy and x hold n samples at their batch strides.
+        let (dy, x) = unsafe {
+            (view(ptrs[0], (g.n - 1) * self.dybs + g.y_len()), view(ptrs[1], (g.n - 1) * self.xbs + g.x_len()))
+        };
+        if let Some(s) = self.slices.iter().position(|r| *r == p.units) {
+            // SAFETY: slot s is this part's alone during phase 0.
+            let sums = unsafe { view_mut(ws.add(s * slot), slot) };
+            sums.fill(0.0);
+            let (dw, db) = sums.split_at_mut(dense);
+            let buf = &mut scratch[g.dense_weight_len()..];
+            for start in p.units.clone().step_by(self.chunk) {
+                let us = start..(start + self.chunk).min(p.units.end);
+                self.chunk(us, (dy, x), dw, t.blocks_of(p), buf);
+            }
+            if g.bias {
+                let per = if self.src.lanes == Lanes::Batch { 4 } else { 1 };
+                let samples = (per * p.units.start).min(g.n)..(per * p.units.end).min(g.n);
+                bias_grad_of(g, dy, self.dybs, (0, samples), db);
+            }
+            return;
+        }
+        let (o0, oc) = channels(t.blocks_of(p));
+        let row = g.cin_g() * g.taps();
+        // SAFETY: phase 0 has finished; this part alone writes dw rows and db entries of
+        // its channels, and reads the slots.
+        let slots = unsafe { view(ws, self.slices.len() * slot) };
+        // Only the first output (dw) accumulates; db is overwritten.
+        let add = |out: &mut [f32], at: usize, accumulate: bool| {
+            for (i, o) in out.iter_mut().enumerate() {
+                let mut sum = slots[at + i];
+                for s in 1..self.slices.len() {
+                    sum += slots[s * slot + at + i];
+                }
+                *o = if accumulate { *o + sum } else { sum };
+            }
+        };
+        add(unsafe { view_mut(ptrs[2].add(o0 * row), oc * row) }, o0 * row, self.accumulate);
+        if g.bias {
+            add(unsafe { view_mut(ptrs[3].add(o0), oc) }, dense + o0, false);
+        }
+    }
+
     /// Interleaves channels `o0 .. o0 + oc` of the four samples of group `u`.
     fn dy4(&self, dy: &[f32], u: usize, (o0, oc): (usize, usize), dst: &mut [f32]) {
         let g = &self.g;
@@ -242,9 +340,14 @@ impl BackwardWeight {
 /// db[o] = Σ dy[n][o] over samples and pixels, for channels `o0 .. o0 + db.len()`
 /// (dy samples `dybs` apart).
 pub(super) fn bias_grad(g: &ConvGeom, dy: &[f32], dybs: usize, o0: usize, db: &mut [f32]) {
+    bias_grad_of(g, dy, dybs, (o0, 0..g.n), db);
+}
+
+/// [`bias_grad`] over samples `ns` only.
+fn bias_grad_of(g: &ConvGeom, dy: &[f32], dybs: usize, (o0, ns): (usize, Range<usize>), db: &mut [f32]) {
     let plane = g.oh * g.ow;
     for (i, d) in db.iter_mut().enumerate() {
-        *d = (0..g.n).map(|n| lanes_sum(&dy[n * dybs + (o0 + i) * plane..][..plane])).sum();
+        *d = ns.clone().map(|n| lanes_sum(&dy[n * dybs + (o0 + i) * plane..][..plane])).sum();
     }
 }
 
@@ -262,7 +365,12 @@ fn lanes_sum(v: &[f32]) -> f32 {
 }
 
 impl Family for BackwardWeight {
-    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32], _ws: *mut f32) {
+    unsafe fn run_part(&self, t: &Tiling, ptrs: &[*mut f32], p: &Part, scratch: &mut [f32], ws: *mut f32) {
+        if !self.slices.is_empty() {
+            // SAFETY: the caller's obligations, and the workspace of `slot_len` floats per slice.
+            unsafe { self.run_sliced(t, ptrs, p, scratch, ws) };
+            return;
+        }
         let (g, blocks) = (&self.g, t.blocks_of(p));
         let (o0, oc) = channels(blocks);
         // SAFETY: the ABI promises dy and x hold n samples at their batch strides.
