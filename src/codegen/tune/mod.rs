@@ -103,8 +103,10 @@ pub const NEAR: f64 = 0.25;
 /// taps per row and channel (before: wherever 4% of the tap rows read padding),
 /// weight-gradient GEMM results stored as transposed vectors, and the dot engine's
 /// rows run eight positions a step, which make the direct kernels of strided and
-/// small maps faster against the Winograd ones they were timed with).
-pub const FORMAT: u32 = 17;
+/// small maps faster against the Winograd ones they were timed with); 18: a cheaper
+/// tanh in the epilogues (which changes how `fma` and tiles compare in LeNet's
+/// convolutions) and small filters' weight gradients by batch slices).
+pub const FORMAT: u32 = 18;
 
 /// When to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
