@@ -290,21 +290,26 @@ impl BackwardWeight {
         let (o0, oc) = channels(t.blocks_of(p));
         let row = g.cin_g() * g.taps();
         // SAFETY: phase 0 has finished; this part alone writes dw rows and db entries of
-        // its channels, and reads the slots.
-        let slots = unsafe { view(ws, self.slices.len() * slot) };
-        // Only the first output (dw) accumulates; db is overwritten.
-        let add = |out: &mut [f32], at: usize, accumulate: bool| {
-            for (i, o) in out.iter_mut().enumerate() {
-                let mut sum = slots[at + i];
-                for s in 1..self.slices.len() {
-                    sum += slots[s * slot + at + i];
+        // its channels, and their floats in the slots.
+        let slots = unsafe { view_mut(ws, self.slices.len() * slot) };
+        // Slot 0 takes the sum, slice by slice over contiguous floats (each float still
+        // adds the slices in order); only the first output (dw) accumulates, db is
+        // overwritten.
+        let add = |slots: &mut [f32], out: &mut [f32], at: usize, accumulate: bool| {
+            let (first, rest) = slots.split_at_mut(slot);
+            let sum = &mut first[at..at + out.len()];
+            for s in 0..self.slices.len() - 1 {
+                for (a, b) in sum.iter_mut().zip(&rest[s * slot + at..]) {
+                    *a += b;
                 }
-                *o = if accumulate { *o + sum } else { sum };
+            }
+            for (o, a) in out.iter_mut().zip(sum.iter()) {
+                *o = if accumulate { *o + a } else { *a };
             }
         };
-        add(unsafe { view_mut(ptrs[2].add(o0 * row), oc * row) }, o0 * row, self.accumulate);
+        add(slots, unsafe { view_mut(ptrs[2].add(o0 * row), oc * row) }, o0 * row, self.accumulate);
         if g.bias {
-            add(unsafe { view_mut(ptrs[3].add(o0), oc) }, dense + o0, false);
+            add(slots, unsafe { view_mut(ptrs[3].add(o0), oc) }, dense + o0, false);
         }
     }
 
