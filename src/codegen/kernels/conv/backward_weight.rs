@@ -289,17 +289,16 @@ impl BackwardWeight {
         }
         let (o0, oc) = channels(t.blocks_of(p));
         let row = g.cin_g() * g.taps();
-        // SAFETY: phase 0 has finished; this part alone writes dw rows and db entries of
-        // its channels, and their floats in the slots.
-        let slots = unsafe { view_mut(ws, self.slices.len() * slot) };
-        // Slot 0 takes the sum, slice by slice over contiguous floats (each float still
-        // adds the slices in order); only the first output (dw) accumulates, db is
-        // overwritten.
-        let add = |slots: &mut [f32], out: &mut [f32], at: usize, accumulate: bool| {
-            let (first, rest) = slots.split_at_mut(slot);
-            let sum = &mut first[at..at + out.len()];
-            for s in 0..self.slices.len() - 1 {
-                for (a, b) in sum.iter_mut().zip(&rest[s * slot + at..]) {
+        // Slot 0 takes the sum of this part's floats, slice by slice over contiguous
+        // floats (each float still adds the slices in order); only the first output (dw)
+        // accumulates, db is overwritten.
+        let add = |out: &mut [f32], at: usize, accumulate: bool| {
+            // SAFETY: phase 0 has finished; this part alone writes floats `at ..` of
+            // slot 0 (its channels) and reads the same floats of the other slots.
+            let sum = unsafe { view_mut(ws.add(at), out.len()) };
+            for s in 1..self.slices.len() {
+                let other = unsafe { view(ws.add(s * slot + at), out.len()) };
+                for (a, b) in sum.iter_mut().zip(other) {
                     *a += b;
                 }
             }
@@ -307,9 +306,10 @@ impl BackwardWeight {
                 *o = if accumulate { *o + a } else { *a };
             }
         };
-        add(slots, unsafe { view_mut(ptrs[2].add(o0 * row), oc * row) }, o0 * row, self.accumulate);
+        // SAFETY: this part alone writes the dw rows and db entries of its channels.
+        add(unsafe { view_mut(ptrs[2].add(o0 * row), oc * row) }, o0 * row, self.accumulate);
         if g.bias {
-            add(slots, unsafe { view_mut(ptrs[3].add(o0), oc) }, dense + o0, false);
+            add(unsafe { view_mut(ptrs[3].add(o0), oc) }, dense + o0, false);
         }
     }
 

@@ -233,7 +233,8 @@ impl DenseKernel {
     /// gather: half of this function's time in a LeNet step).
     fn transpose_x(&self, x: &[f32], cols: std::ops::Range<usize>, dst: &mut [f32]) {
         let (fin, xbs, w) = (self.d.in_features as usize, self.bs[0], self.xt_cols);
-        let zeros = vec![0f32; fin];
+        // Zero columns past the samples (a part's last group), allocated only then.
+        let zeros = if cols.len() < w { vec![0f32; fin] } else { Vec::new() };
         for j0 in (0..w).step_by(4) {
             let rows: [&[f32]; 4] = std::array::from_fn(|l| {
                 let j = j0 + l;

@@ -333,9 +333,7 @@ fn backward_avg_tiled(v: &mut V4, g: &Geom, dyp: Value, sink: &Sink, at: &SinkAt
         run(v, if vector_rest { quads } else { g.cols.out }, |v, off, lanes| {
             let yo = v.b.ins().iadd(y_row, off);
             let d = load(v, lanes, dyp, yo);
-            let share = v.div_by(d, (sr * sc) as f32);
-            let z = v.splat(0.0);
-            let share = v.add(z, share);
+            let share = avg_share(v, d, sr * sc);
             // Output column j's inputs start at column j·sc: byte offset off·sc.
             let x0 = v.b.ins().imul_imm_s(off, sc as i64);
             let x0 = v.b.ins().iadd(x_row, x0);
@@ -366,9 +364,7 @@ fn backward_avg_tiled(v: &mut V4, g: &Geom, dyp: Value, sink: &Sink, at: &SinkAt
                 .collect();
             // Lane l takes window l / sc.
             let d = if rest == 1 { ds[0] } else { v.shuffle(ds[0], ds[1], [0, 0, 4, 4]) };
-            let share = v.div_by(d, (sr * sc) as f32);
-            let z = v.splat(0.0);
-            let share = v.add(z, share);
+            let share = avg_share(v, d, sr * sc);
             let x0 = v.b.ins().iadd_imm_s(x_row, (4 * quads * sc) as i64);
             for p in 0..sr {
                 let o = v.b.ins().iadd_imm_s(x0, (4 * p * g.cols.n) as i64);
@@ -377,6 +373,14 @@ fn backward_avg_tiled(v: &mut V4, g: &Geom, dyp: Value, sink: &Sink, at: &SinkAt
         }
         Ok(())
     })
+}
+
+/// An input's share `0 + dy / taps` of a window's gradient: added to zero as the
+/// scratch-plane path does, so a −0 share is stored as +0 there too.
+fn avg_share(v: &mut V4, d: Value, taps: usize) -> Value {
+    let share = v.div_by(d, taps as f32);
+    let z = v.splat(0.0);
+    v.add(z, share)
 }
 
 /// Adds each lane's dy to the first maximum of its window.
