@@ -114,7 +114,7 @@ const TANH_DEN: [f32; 4] = [1.0, 0.462_525_16, 2.376_318_7e-2, 2.281_007_6e-4];
 
 /// `tanh(x)` as `sign(x) · a·P(a²)/Q(a²)` with `a = min(|x|, TANH_CLAMP)`, P of
 /// degree 5 and Q of degree 3 in a²: 11 floating-point operations and one division
-/// (five fewer than the clamps on both sides of the input and the result and the
+/// (four fewer than the clamps on both sides of the input and the result and the
 /// degree-6 numerator it replaces, Eigen's `generic_fast_tanh_float`), plus two bit
 /// operations for |x| and the sign, which the CPU can run on other ports. No result
 /// exceeds 1 (see the clamp), so none is clamped; ±0, ±inf and NaN come out as
