@@ -10,10 +10,11 @@
 //! range, odd-numbered ones from its back. Most kernels order their parts by sample
 //! (convolutions' forward and data-gradient parts, small filters' weight gradients,
 //! element-wise and pooling kernels by samples or planes; other weight gradients, batch
-//! norm and dense layers by channels or features), so with two threads each keeps to its own end of the batch from one such
-//! kernel to the next and reads what it wrote itself, from its own caches, where
-//! claiming in one order had the threads swap halves of the batch at random (2-core Intel Xeon, interleaved: LeNet
-//! training 2.149 → 2.089 ms, ResNet-20 206.2 → 198.6 ms).
+//! norm and dense layers by channels or features), so with two threads each keeps to
+//! its own end of the batch from one such kernel to the next and reads what it wrote
+//! itself, from its own caches, where claiming in one order had the threads swap halves
+//! of the batch at random (2-core Intel Xeon, interleaved: LeNet training 2.149 → 2.089
+//! ms, ResNet-20 206.2 → 198.6 ms).
 //!
 //! Workers spin briefly for the next step (steps follow each other within
 //! microseconds) and then park, so an idle pool costs nothing.
